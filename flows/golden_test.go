@@ -1,0 +1,132 @@
+package flows
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden traces in testdata/golden")
+
+// TestGoldenTraces runs the seed documents' flows through scripted calls and
+// compares the exact command sequence with testdata/golden/*.trace.
+// Regenerate with: go test ./flows -run TestGoldenTraces -update
+func TestGoldenTraces(t *testing.T) {
+	const rec = "https://switchyard.example/v1/Accounts/acme/Recordings/"
+	scenarios := []struct {
+		flow, name string
+		events     []Event
+	}{
+		{"basic-support", "key1-parallel-answered", []Event{
+			start(),
+			PlaybackDone{At: at(4)},
+			DigitsCollected{At: at(9), Digits: "1"},
+			DialResult{At: at(75), Status: DialCompleted, AnsweredBy: "+15550100002", TalkTime: 61, RecordingURL: rec + "re1.wav"},
+			HungUp{At: at(75), Cause: "NORMAL_CLEARING"},
+		}},
+		{"basic-support", "key2-busy-voicemail", []Event{
+			start(),
+			PlaybackDone{At: at(4)},
+			DigitsCollected{At: at(8), Digits: "2"},
+			DialResult{At: at(9), Status: DialBusy},
+			RecordingDone{At: at(40), URL: rec + "vm1.wav", Duration: 25},
+			HungUp{At: at(40), Cause: "NORMAL_CLEARING"},
+		}},
+		{"basic-support", "key1-no-answer-voicemail-email", []Event{
+			start(),
+			PlaybackDone{At: at(4)},
+			DigitsCollected{At: at(6), Digits: "1"},
+			DialResult{At: at(36), Status: DialNoAnswer},
+			RecordingDone{At: at(70), URL: rec + "vm2.wav", Duration: 28},
+			HungUp{At: at(70), Cause: "NORMAL_CLEARING"},
+		}},
+		{"basic-support", "no-input-invalid-prompt-menu-again", []Event{
+			start(),
+			PlaybackDone{At: at(4)},
+			DigitsCollected{At: at(14)},
+			PlaybackDone{At: at(15)},
+			DigitsCollected{At: at(19), Digits: "3"},
+			DialResult{At: at(80), Status: DialCompleted, AnsweredBy: "+15550100004", TalkTime: 50},
+			HungUp{At: at(80), Cause: "NORMAL_CLEARING"},
+		}},
+		{"basic-support", "invalid-key-menu-again", []Event{
+			start(),
+			PlaybackDone{At: at(4)},
+			DigitsCollected{At: at(7), Digits: "9"},
+			PlaybackDone{At: at(8)},
+			HungUp{At: at(9), Cause: "NORMAL_CLEARING"},
+		}},
+		{"basic-support", "hangup-mid-greeting", []Event{
+			start(),
+			HungUp{At: at(2), Cause: "NORMAL_CLEARING"},
+			PlaybackDone{At: at(2)},
+		}},
+		{"after-hours", "voicemail-email", []Event{
+			start(),
+			PlaybackDone{At: at(5)},
+			PlaybackDone{At: at(9)},
+			RecordingDone{At: at(40), URL: rec + "vm3.wav", Duration: 30},
+			HungUp{At: at(41), Cause: "NORMAL_CLEARING"},
+		}},
+		// The caller hangs up to end the message and no recording result
+		// came: the email still goes out, and nothing is hung up twice.
+		{"after-hours", "hangup-during-recording", []Event{
+			start(),
+			PlaybackDone{At: at(5)},
+			PlaybackDone{At: at(9)},
+			HungUp{At: at(30), Cause: "NORMAL_CLEARING"},
+		}},
+		{"after-hours", "hangup-mid-greeting", []Event{
+			start(),
+			HungUp{At: at(3), Cause: "ORIGINATOR_CANCEL"},
+		}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.flow+"/"+sc.name, func(t *testing.T) {
+			f := mustLoadFile(t, sc.flow+".json")
+			got := trace(f, sc.events)
+			path := filepath.Join("testdata", "golden", sc.flow+"--"+sc.name+".trace")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("trace differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+// trace runs events through Step and writes one line per event (">"), one
+// per command ("<") and the wait state after each step ("=").
+func trace(f *Flow, events []Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n", f.Name)
+	var s State
+	for _, ev := range events {
+		var cmds []Command
+		s, cmds = Step(f, s, ev)
+		fmt.Fprintf(&b, "> %s\n", describe(ev))
+		for _, c := range cmds {
+			fmt.Fprintf(&b, "< %s\n", describe(c))
+		}
+		fmt.Fprintf(&b, "= await %s at %q", s.Await, s.Applet)
+		if s.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", s.Reason)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,112 @@
+package flows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Await says which event a flow is waiting for.
+type Await int
+
+// The wait states. The zero value means the flow has not started.
+const (
+	AwaitUnknown   Await = iota // not started: waiting for Started
+	AwaitPlayback               // a Play is running
+	AwaitDigits                 // a CollectDigits is running
+	AwaitDial                   // a Dial is ringing or bridged
+	AwaitRecording              // a Record is running
+	AwaitFetch                  // a synchronous Fetch is in flight
+	AwaitFlow                   // a LoadFlow is in flight
+	AwaitHangup                 // the flow asked to hang up; waiting for the channel to go
+	AwaitNothing                // the flow is over
+)
+
+var awaitNames = [...]string{"unknown", "playback", "digits", "dial", "recording", "fetch", "flow", "hangup", "nothing"}
+
+func (a Await) String() string {
+	if a >= 0 && int(a) < len(awaitNames) {
+		return awaitNames[a]
+	}
+	return fmt.Sprintf("await(%d)", int(a))
+}
+
+// MarshalText writes the state name.
+func (a Await) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads a state name.
+func (a *Await) UnmarshalText(b []byte) error {
+	for i, n := range awaitNames {
+		if n == string(b) {
+			*a = Await(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown await state %q", b)
+}
+
+// Guards against flows that would run forever.
+const (
+	// MaxTransfers bounds Transfer applets per call (A -> B -> A ...).
+	MaxTransfers = 10
+	// MaxSilentPrompts ends a call after this many menu or gather prompts
+	// in a row got no input at all.
+	MaxSilentPrompts = 10
+	// MaxHops bounds applets entered between two caller inputs.
+	MaxHops = 500
+)
+
+// State is a call's position in its flow. It is a plain value: Step returns
+// a new one and never keeps a reference. It marshals to JSON so a call can
+// be inspected or resumed.
+type State struct {
+	Call      CallInfo  `json:"call"`
+	StartedAt time.Time `json:"started_at"`
+	// FlowID is the flow running now; it changes on Transfer.
+	FlowID string `json:"flow_id,omitempty"`
+	// Applet is the applet running now.
+	Applet string `json:"applet,omitempty"`
+	Await  Await  `json:"await"`
+	// Attempt counts the prompts already offered by the current IVR or
+	// Gather.
+	Attempt int `json:"attempt,omitempty"`
+
+	// Digits holds the last IVR key or gathered digits.
+	Digits       string     `json:"digits,omitempty"`
+	DialStatus   DialStatus `json:"dial_status,omitempty"`
+	DialWhom     string     `json:"dial_whom,omitempty"`
+	RecordingURL string     `json:"recording_url,omitempty"`
+
+	Transfers int `json:"transfers,omitempty"`
+	Silent    int `json:"silent,omitempty"`
+	Hops      int `json:"hops,omitempty"`
+
+	// HungUp is set once the caller's channel is gone.
+	HungUp bool `json:"hung_up,omitempty"`
+	// Reason says why the flow ended.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Done reports whether the flow is over: nothing more will be commanded.
+func (s State) Done() bool { return s.Await == AwaitNothing }
+
+func (s State) String() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (s State) messageData() MessageData {
+	return MessageData{
+		CallSid:      s.Call.CallSid,
+		From:         s.Call.From,
+		To:           s.Call.To,
+		Direction:    s.Call.Direction,
+		StartTime:    s.StartedAt.UTC().Format(time.DateTime),
+		Digits:       s.Digits,
+		DialStatus:   string(s.DialStatus),
+		DialWhom:     s.DialWhom,
+		RecordingURL: s.RecordingURL,
+		CustomField:  s.Call.CustomField,
+		FlowID:       s.FlowID,
+	}
+}
