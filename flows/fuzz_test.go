@@ -11,7 +11,7 @@ import (
 // reported valid must start.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"basic-support.json", "after-hours.json", "main-line.json", "broken.json"} {
-		data, err := os.ReadFile("testdata/" + name)
+		data, err := os.ReadFile(fixturePath(name))
 		if err != nil {
 			f.Fatal(err)
 		}

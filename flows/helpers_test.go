@@ -34,7 +34,7 @@ func mustLoad(t testing.TB, doc string) *Flow {
 
 func mustLoadFile(t testing.TB, name string) *Flow {
 	t.Helper()
-	data, err := os.ReadFile("testdata/" + name)
+	data, err := os.ReadFile(fixturePath(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +85,13 @@ func only[T Command](t *testing.T, cmds []Command) T {
 		t.Fatalf("want %T, got %s", zero, describe(cmds[0]))
 	}
 	return c
+}
+
+// fixturePath finds a document: the seed examples live in examples/, test
+// only documents in testdata/.
+func fixturePath(name string) string {
+	if _, err := os.Stat("examples/" + name); err == nil {
+		return "examples/" + name
+	}
+	return "testdata/" + name
 }

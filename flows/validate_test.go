@@ -8,7 +8,7 @@ import (
 
 func TestSeedFlowsAreValid(t *testing.T) {
 	for _, name := range []string{"basic-support.json", "after-hours.json", "main-line.json"} {
-		data, err := os.ReadFile("testdata/" + name)
+		data, err := os.ReadFile(fixturePath(name))
 		if err != nil {
 			t.Fatal(err)
 		}
