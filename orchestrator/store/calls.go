@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Calls stores call records. Reads are account-scoped. The runtime writes
+// (UpdateStatus, MarkAnswered, SetDigits, Finish) are keyed by SID alone:
+// the goroutine that owns the call is their only caller.
+type Calls struct{ db *DB }
+
+// CallFinal is the final record of a call, written once by Finish.
+type CallFinal struct {
+	Status               Status // must be terminal
+	AnswerTime           *time.Time
+	EndTime              time.Time // zero means now
+	Duration             int       // seconds
+	ConversationDuration int       // seconds
+	HangupCause          string
+	RecordingURL         string  // kept as is when empty
+	Price                *string // kept as is when nil
+}
+
+// CallFilter selects calls for List. Zero fields do not filter.
+type CallFilter struct {
+	SIDs         []string
+	From         []string
+	To           []string
+	Statuses     []Status
+	Direction    string
+	PhoneNumbers []string
+	CreatedFrom  time.Time // created_at >= CreatedFrom
+	CreatedTo    time.Time // created_at <= CreatedTo
+	DurationMin  *int      // duration >= DurationMin
+	DurationMax  *int      // duration <= DurationMax
+	// Limit is the page size: default 50, at most 1000.
+	Limit int
+	// SortDesc lists newest first. Ties on created_at are ordered by SID.
+	SortDesc bool
+	// After and Before are cursors from a previous page's Next and Prev:
+	// After returns the page that follows, Before the one that precedes.
+	// At most one may be set.
+	After  string
+	Before string
+}
+
+// CallPage is one page of List.
+type CallPage struct {
+	Calls []Call
+	// Total counts every call matching the filter, ignoring paging.
+	Total int64
+	// Next is the cursor for the following page (CallFilter.After), empty
+	// on the last page; Prev the cursor for the preceding page
+	// (CallFilter.Before), empty on the first.
+	Next string
+	Prev string
+}
+
+// Create inserts a call. It must run before the first command for the call
+// is sent. A missing SID is generated (NewSID); Status defaults to queued,
+// CreatedAt and UpdatedAt to now, StartTime to CreatedAt. A taken SID is
+// ErrConflict, an unknown account ErrNotFound.
+func (r *Calls) Create(ctx context.Context, c *Call) error {
+	if c.SID == "" {
+		c.SID = NewSID()
+	}
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("create call: %w", err)
+	}
+	t := now()
+	c.CreatedAt = cmpTime(utc(c.CreatedAt), t)
+	c.UpdatedAt = cmpTime(utc(c.UpdatedAt), c.CreatedAt)
+	c.StartTime = cmpTime(utc(c.StartTime), c.CreatedAt)
+	c.AnswerTime, c.EndTime = utcPtr(c.AnswerTime), utcPtr(c.EndTime)
+	if err := r.db.conn(ctx).Create(c).Error; err != nil {
+		return insertErr("create call "+c.SID, err)
+	}
+	return nil
+}
+
+func (c *Call) validate() error {
+	if !ValidSID(c.SID) {
+		return fmt.Errorf("SID %q: %w", c.SID, ErrInvalid)
+	}
+	if c.AccountSID == "" {
+		return fmt.Errorf("call %s: no account: %w", c.SID, ErrInvalid)
+	}
+	if c.Status == "" {
+		c.Status = Queued
+	}
+	if !c.Status.Valid() {
+		return fmt.Errorf("call %s: status %q: %w", c.SID, c.Status, ErrInvalid)
+	}
+	if !validCallDirection(c.Direction) {
+		return fmt.Errorf("call %s: direction %q: %w", c.SID, c.Direction, ErrInvalid)
+	}
+	return nil
+}
+
+// cmpTime returns t, or def when t is zero.
+func cmpTime(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// Get returns one of the account's calls.
+func (r *Calls) Get(ctx context.Context, accountSID, sid string) (*Call, error) {
+	var c Call
+	if err := r.db.conn(ctx).Where("sid = ? AND account_sid = ?", sid, accountSID).Take(&c).Error; err != nil {
+		return nil, dbErr("get call "+sid, err)
+	}
+	return &c, nil
+}
+
+// List returns a page of the account's calls matching f, ordered by
+// (created_at, sid) and paged by keyset, so pages stay stable while new
+// calls arrive.
+func (r *Calls) List(ctx context.Context, accountSID string, f CallFilter) (*CallPage, error) {
+	if f.After != "" && f.Before != "" {
+		return nil, fmt.Errorf("list calls: both After and Before: %w", ErrInvalid)
+	}
+	var (
+		cur      *callCursor
+		backward = f.Before != ""
+	)
+	if raw := f.After + f.Before; raw != "" {
+		c, err := parseCallCursor(raw)
+		if err != nil {
+			return nil, fmt.Errorf("list calls: %w", err)
+		}
+		cur = &c
+	}
+	limit := Page{Limit: f.Limit}.limit()
+
+	page := &CallPage{}
+	if err := f.apply(r.db.conn(ctx).Model(&Call{}), accountSID).Count(&page.Total).Error; err != nil {
+		return nil, dbErr("count calls", err)
+	}
+
+	// Walk in listing order, or against it when going Before; fetch one
+	// extra row to learn whether there is more in that direction.
+	desc := f.SortDesc != backward
+	q := f.apply(r.db.conn(ctx), accountSID)
+	if cur != nil {
+		op := ">"
+		if desc {
+			op = "<"
+		}
+		q = q.Where("(created_at, sid) "+op+" (?, ?)", cur.created, cur.sid)
+	}
+	order := "created_at ASC, sid ASC"
+	if desc {
+		order = "created_at DESC, sid DESC"
+	}
+	var rows []Call
+	if err := q.Order(order).Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, dbErr("list calls", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if backward {
+		slices.Reverse(rows)
+	}
+	page.Calls = rows
+	if len(rows) > 0 {
+		first, last := rows[0], rows[len(rows)-1]
+		// Going forward, there is a previous page iff we started from a
+		// cursor; going backward, there is a next page (the cursor's).
+		if (backward && more) || (!backward && cur != nil) {
+			page.Prev = callCursor{first.CreatedAt, first.SID}.String()
+		}
+		if (!backward && more) || backward {
+			page.Next = callCursor{last.CreatedAt, last.SID}.String()
+		}
+	}
+	return page, nil
+}
+
+// apply adds the filter's conditions (not the cursor) to q.
+func (f CallFilter) apply(q *gorm.DB, accountSID string) *gorm.DB {
+	q = q.Where("account_sid = ?", accountSID)
+	if len(f.SIDs) > 0 {
+		q = q.Where("sid IN ?", f.SIDs)
+	}
+	if len(f.From) > 0 {
+		q = q.Where("from_number IN ?", f.From)
+	}
+	if len(f.To) > 0 {
+		q = q.Where("to_number IN ?", f.To)
+	}
+	if len(f.Statuses) > 0 {
+		st := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			st[i] = string(s)
+		}
+		q = q.Where("status IN ?", st)
+	}
+	if f.Direction != "" {
+		q = q.Where("direction = ?", f.Direction)
+	}
+	if len(f.PhoneNumbers) > 0 {
+		q = q.Where("phone_number IN ?", f.PhoneNumbers)
+	}
+	if !f.CreatedFrom.IsZero() {
+		q = q.Where("created_at >= ?", utc(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		q = q.Where("created_at <= ?", utc(f.CreatedTo))
+	}
+	if f.DurationMin != nil {
+		q = q.Where("duration >= ?", *f.DurationMin)
+	}
+	if f.DurationMax != nil {
+		q = q.Where("duration <= ?", *f.DurationMax)
+	}
+	return q
+}
+
+// callCursor is a position in the (created_at, sid) order. Its string form
+// is opaque to clients.
+type callCursor struct {
+	created time.Time
+	sid     string
+}
+
+func (c callCursor) String() string {
+	raw := strconv.FormatInt(c.created.UnixMicro(), 10) + "." + c.sid
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func parseCallCursor(s string) (callCursor, error) {
+	bad := fmt.Errorf("cursor %q: %w", s, ErrInvalid)
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return callCursor{}, bad
+	}
+	micros, sid, ok := strings.Cut(string(raw), ".")
+	if !ok || !ValidSID(sid) {
+		return callCursor{}, bad
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return callCursor{}, bad
+	}
+	return callCursor{created: time.UnixMicro(us).UTC(), sid: sid}, nil
+}
+
+// UpdateStatus moves the call to status, reporting whether it changed.
+// Statuses only move forward (queued → ringing → in-progress → terminal):
+// an update to the current or an earlier status, and any update once the
+// status is terminal, changes nothing, so late and reordered events are
+// harmless. Moving to in-progress records at as the answer time (if none
+// is recorded yet). An unknown SID is ErrNotFound.
+func (r *Calls) UpdateStatus(ctx context.Context, sid string, status Status, at time.Time) (bool, error) {
+	return updateStatus(ctx, r.db, "call", &Call{}, "sid", sid, status, at)
+}
+
+// MarkAnswered is UpdateStatus(ctx, sid, InProgress, at).
+func (r *Calls) MarkAnswered(ctx context.Context, sid string, at time.Time) (bool, error) {
+	return r.UpdateStatus(ctx, sid, InProgress, at)
+}
+
+// SetDigits records the digits a caller entered (Gather).
+func (r *Calls) SetDigits(ctx context.Context, sid, digits string) error {
+	res := r.db.conn(ctx).Model(&Call{}).Where("sid = ?", sid).
+		Updates(map[string]any{"digits": digits, "updated_at": now()})
+	if res.Error != nil {
+		return dbErr("set digits on call "+sid, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set digits on call %s: %w", sid, ErrNotFound)
+	}
+	return nil
+}
+
+// Finish writes the call's final record. It is authoritative — it
+// overrides any non-terminal status, and a terminal status set earlier by
+// UpdateStatus — and idempotent: only the first Finish applies (it reports
+// true), later ones change nothing and report false. An unknown SID is
+// ErrNotFound.
+func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, error) {
+	if !f.Status.Terminal() {
+		return false, fmt.Errorf("finish call %s: status %q is not terminal: %w", sid, f.Status, ErrInvalid)
+	}
+	set := map[string]any{
+		"status":                string(f.Status),
+		"end_time":              cmpTime(utc(f.EndTime), now()),
+		"duration":              f.Duration,
+		"conversation_duration": f.ConversationDuration,
+		"hangup_cause":          f.HangupCause,
+		"updated_at":            now(),
+	}
+	if at := utcPtr(f.AnswerTime); at != nil {
+		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", *at)
+	}
+	if f.RecordingURL != "" {
+		set["recording_url"] = f.RecordingURL
+	}
+	if f.Price != nil {
+		set["price"] = *f.Price
+	}
+	return finish(ctx, r.db, "call", &Call{}, "sid", sid, set)
+}
+
+// updateStatus is the forward-only conditional update shared by calls and
+// legs: key = value identifies the row.
+func updateStatus(ctx context.Context, db *DB, what string, model any, key, value string, status Status, at time.Time) (bool, error) {
+	op := fmt.Sprintf("update %s %s to %s", what, value, status)
+	if !status.Valid() {
+		return false, fmt.Errorf("%s: %w", op, ErrInvalid)
+	}
+	set := map[string]any{"status": string(status), "updated_at": now()}
+	if status == InProgress && !at.IsZero() {
+		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", utc(at))
+	}
+	from := status.predecessors()
+	if len(from) > 0 {
+		res := db.conn(ctx).Model(model).Where(key+" = ? AND status IN ?", value, from).Updates(set)
+		if res.Error != nil {
+			return false, dbErr(op, res.Error)
+		}
+		if res.RowsAffected > 0 {
+			return true, nil
+		}
+	}
+	return false, notFoundUnlessExists(ctx, db, op, model, key+" = ?", value)
+}
+
+// finish applies set to the row unless it was finished before (end_time is
+// set only here).
+func finish(ctx context.Context, db *DB, what string, model any, key, value string, set map[string]any) (bool, error) {
+	op := fmt.Sprintf("finish %s %s", what, value)
+	res := db.conn(ctx).Model(model).Where(key+" = ? AND end_time IS NULL", value).Updates(set)
+	if res.Error != nil {
+		return false, dbErr(op, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	return false, notFoundUnlessExists(ctx, db, op, model, key+" = ?", value)
+}

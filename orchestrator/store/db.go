@@ -1,0 +1,296 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/libtnb/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// Dialects reported by DB.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// DB is an open database. It is safe for concurrent use. Repositories are
+// cheap values; get them from the DB each time or keep them.
+type DB struct {
+	gdb     *gorm.DB
+	sqlDB   *sql.DB // nil for the DB handed to an InTx callback
+	dialect string
+	log     *slog.Logger
+}
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	slowQuery    time.Duration
+	maxOpenConns int
+}
+
+// WithSlowQueryThreshold sets the duration above which a query is logged at
+// warn level (default 200ms; 0 disables).
+func WithSlowQueryThreshold(d time.Duration) Option {
+	return func(o *options) { o.slowQuery = d }
+}
+
+// WithMaxOpenConns caps the PostgreSQL connection pool (default 16). SQLite
+// always uses a single connection.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) { o.maxOpenConns = n }
+}
+
+// Open connects to the database named by dsn:
+//
+//   - postgres://… or postgresql://… opens PostgreSQL (any pgx URL
+//     parameter works, e.g. search_path, sslmode);
+//   - sqlite:PATH, file:URI or a bare path opens SQLite; ":memory:" (or
+//     "sqlite::memory:") is a private in-memory database that lives as long
+//     as the DB.
+//
+// Open does not migrate; call Migrate. A nil logger discards logs.
+func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	o := options{slowQuery: 200 * time.Millisecond, maxOpenConns: 16}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dialect, target, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		dialector gorm.Dialector
+		pgPool    *sql.DB
+	)
+	switch dialect {
+	case DialectPostgres:
+		pgPool, err = openPostgres(target)
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.New(postgres.Config{Conn: pgPool})
+	default:
+		dialector = sqlite.Open(sqliteDSN(target))
+	}
+
+	gdb, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 newGormLogger(logger, o.slowQuery),
+		NowFunc:                now,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		DisableAutomaticPing:   true,
+	})
+	if err != nil {
+		if pgPool != nil {
+			_ = pgPool.Close()
+		}
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	if dialect == DialectSQLite {
+		// One connection: SQLite has one writer anyway, and an in-memory
+		// database exists only inside its connection, which must never be
+		// closed and reopened.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		sqlDB.SetMaxOpenConns(cmp.Or(o.maxOpenConns, 16))
+		sqlDB.SetMaxIdleConns(min(cmp.Or(o.maxOpenConns, 16), 4))
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: connect %s: %w", dialect, err)
+	}
+	logger.DebugContext(ctx, "store: opened database", "dialect", dialect)
+	return &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect, log: logger}, nil
+}
+
+// now is the clock for every timestamp the store writes itself.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// parseDSN splits dsn into a dialect and what the driver gets.
+func parseDSN(dsn string) (dialect, target string, err error) {
+	dsn = strings.TrimSpace(dsn)
+	lower := strings.ToLower(dsn)
+	switch {
+	case dsn == "":
+		return "", "", fmt.Errorf("store: empty DSN: %w", ErrInvalid)
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return DialectPostgres, dsn, nil
+	case strings.HasPrefix(lower, "sqlite://"):
+		target = dsn[len("sqlite://"):]
+	case strings.HasPrefix(lower, "sqlite:"):
+		target = dsn[len("sqlite:"):]
+	default:
+		target = dsn
+	}
+	if target == "" || strings.HasPrefix(target, "?") {
+		return "", "", fmt.Errorf("store: DSN %q names no SQLite database: %w", dsn, ErrInvalid)
+	}
+	return DialectSQLite, target, nil
+}
+
+// sqliteDSN appends the connection settings Switchyard relies on to a
+// SQLite path or file: URI, unless the DSN already sets them.
+func sqliteDSN(target string) string {
+	path, query, _ := strings.Cut(target, "?")
+	params := []string{}
+	if query != "" {
+		params = append(params, query)
+	}
+	has := func(s string) bool { return strings.Contains(strings.ToLower(query), s) }
+	memory := path == ":memory:" || strings.HasPrefix(path, "file::memory:") || has("mode=memory")
+	if !has("busy_timeout") {
+		params = append(params, "_pragma=busy_timeout(10000)")
+	}
+	if !has("foreign_keys") {
+		params = append(params, "_pragma=foreign_keys(1)")
+	}
+	if !memory && !has("journal_mode") {
+		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)")
+	}
+	if !has("_txlock") {
+		// Take the write lock at BEGIN: read-then-write transactions
+		// (publish, migrate) then wait on busy_timeout instead of failing
+		// to upgrade their lock.
+		params = append(params, "_txlock=immediate")
+	}
+	params = append(params, "_timezone=UTC", "_time_format=sqlite")
+	return path + "?" + strings.Join(params, "&")
+}
+
+// openPostgres builds the pgx pool. timestamptz values are scanned in UTC
+// whatever the server or process time zone.
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse postgres DSN: %w", err)
+	}
+	if _, ok := cfg.RuntimeParams["timezone"]; !ok {
+		cfg.RuntimeParams["timezone"] = "UTC"
+	}
+	return stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+		conn.TypeMap().RegisterType(&pgtype.Type{
+			Name:  "timestamptz",
+			OID:   pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+		})
+		return nil
+	})), nil
+}
+
+// Gorm returns the underlying GORM handle, for packages that own tables
+// of their own. Prefer the repositories.
+func (db *DB) Gorm() *gorm.DB { return db.gdb }
+
+// Dialect returns DialectSQLite or DialectPostgres.
+func (db *DB) Dialect() string { return db.dialect }
+
+// Ping checks that the database answers, for health checks. On a DB
+// passed to an InTx callback it runs a trivial query in the transaction.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.sqlDB != nil {
+		if err := db.sqlDB.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping %s: %w", db.dialect, err)
+		}
+		return nil
+	}
+	var one int
+	if err := db.conn(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("store: ping %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+// Close closes the connection pool. On a DB passed to an InTx callback it
+// does nothing.
+func (db *DB) Close() error {
+	if db.sqlDB == nil {
+		return nil
+	}
+	return db.sqlDB.Close()
+}
+
+// InTx runs fn in one transaction: fn gets a DB bound to the transaction,
+// whose repositories all read and write inside it. The transaction commits
+// if fn returns nil and rolls back otherwise (or if fn panics).
+//
+// On SQLite there is a single connection: inside fn, use only the DB fn
+// was given, never the outer one, or the call blocks forever.
+func (db *DB) InTx(ctx context.Context, fn func(tx *DB) error) error {
+	return db.gdb.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		return fn(&DB{gdb: gtx, dialect: db.dialect, log: db.log})
+	})
+}
+
+// conn returns a GORM session bound to ctx.
+func (db *DB) conn(ctx context.Context) *gorm.DB {
+	return db.gdb.WithContext(ctx)
+}
+
+// tx runs fn in a transaction (a savepoint when db is already one).
+func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.gdb.WithContext(ctx).Transaction(fn)
+}
+
+// Accounts returns the accounts and API keys repository.
+func (db *DB) Accounts() *Accounts { return &Accounts{db: db} }
+
+// Numbers returns the ExoPhones repository.
+func (db *DB) Numbers() *Numbers { return &Numbers{db: db} }
+
+// Flows returns the flows repository.
+func (db *DB) Flows() *Flows { return &Flows{db: db} }
+
+// Calls returns the calls repository.
+func (db *DB) Calls() *Calls { return &Calls{db: db} }
+
+// Legs returns the call legs repository.
+func (db *DB) Legs() *Legs { return &Legs{db: db} }
+
+// Recordings returns the recordings repository.
+func (db *DB) Recordings() *Recordings { return &Recordings{db: db} }
+
+// errNoRows reports whether a row-returning query found nothing.
+func errNoRows(err error) bool {
+	return errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows)
+}
+
+// notFoundUnlessExists is for conditional updates that touched no row: it
+// returns ErrNotFound if no row matches where, nil if one does (the update
+// was a deliberate no-op).
+func notFoundUnlessExists(ctx context.Context, db *DB, op string, model any, where string, args ...any) error {
+	var n int64
+	if err := db.conn(ctx).Model(model).Where(where, args...).Count(&n).Error; err != nil {
+		return dbErr(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return nil
+}

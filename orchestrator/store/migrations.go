@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// Migration is one step of the schema. Versions are applied in increasing
+// order, each in its own transaction, and never edited once released: change
+// the schema by appending a migration.
+type Migration struct {
+	Version int
+	Name    string
+	// SQL runs on every dialect, one statement per element. The
+	// placeholder {{timestamp}} becomes TIMESTAMP on SQLite and TIMESTAMPTZ
+	// on PostgreSQL; everything else must be portable.
+	SQL []string
+	// Postgres and SQLite run only on their dialect, after SQL.
+	Postgres []string
+	SQLite   []string
+	// Func, if set, runs last, inside the same transaction.
+	Func func(ctx context.Context, tx *gorm.DB, dialect string) error
+}
+
+// statements returns the SQL of m for dialect, placeholders expanded.
+func (m Migration) statements(dialect string) []string {
+	ts := "TIMESTAMP"
+	extra := m.SQLite
+	if dialect == DialectPostgres {
+		ts = "TIMESTAMPTZ"
+		extra = m.Postgres
+	}
+	out := make([]string, 0, len(m.SQL)+len(extra))
+	for _, s := range append(append([]string(nil), m.SQL...), extra...) {
+		out = append(out, strings.ReplaceAll(s, "{{timestamp}}", ts))
+	}
+	return out
+}
+
+// migrations is the schema, in order. Conventions: string primary keys (no
+// sequences, so the DDL stays portable), timestamps in UTC, NOT NULL with
+// defaults for optional text, composite foreign keys (id, account_sid) so a
+// child row can never point at another account's parent.
+var migrations = []Migration{
+	{
+		Version: 1,
+		Name:    "accounts and api keys",
+		SQL: []string{
+			`CREATE TABLE accounts (
+				sid        TEXT PRIMARY KEY,
+				name       TEXT NOT NULL,
+				token_hash TEXT NOT NULL,
+				created_at {{timestamp}} NOT NULL,
+				updated_at {{timestamp}} NOT NULL
+			)`,
+			`CREATE TABLE api_keys (
+				api_key     TEXT PRIMARY KEY,
+				account_sid TEXT NOT NULL REFERENCES accounts (sid),
+				token_hash  TEXT NOT NULL,
+				description TEXT NOT NULL DEFAULT '',
+				created_at  {{timestamp}} NOT NULL,
+				revoked_at  {{timestamp}} NULL
+			)`,
+			`CREATE INDEX api_keys_account_sid_idx ON api_keys (account_sid)`,
+		},
+	},
+	{
+		Version: 2,
+		Name:    "flows, versions and exophones",
+		SQL: []string{
+			`CREATE TABLE flows (
+				id           TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL REFERENCES accounts (sid),
+				name         TEXT NOT NULL,
+				draft        TEXT NOT NULL,
+				live_version INTEGER NOT NULL DEFAULT 0,
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				UNIQUE (id, account_sid)
+			)`,
+			`CREATE INDEX flows_account_sid_idx ON flows (account_sid)`,
+			`CREATE TABLE flow_versions (
+				flow_id      TEXT NOT NULL,
+				version      INTEGER NOT NULL,
+				account_sid  TEXT NOT NULL,
+				document     TEXT NOT NULL,
+				published_at {{timestamp}} NOT NULL,
+				PRIMARY KEY (flow_id, version),
+				FOREIGN KEY (flow_id, account_sid) REFERENCES flows (id, account_sid)
+			)`,
+			`CREATE TABLE exophones (
+				number        TEXT PRIMARY KEY,
+				account_sid   TEXT NOT NULL REFERENCES accounts (sid),
+				flow_id       TEXT NULL,
+				friendly_name TEXT NOT NULL DEFAULT '',
+				created_at    {{timestamp}} NOT NULL,
+				updated_at    {{timestamp}} NOT NULL,
+				FOREIGN KEY (flow_id, account_sid) REFERENCES flows (id, account_sid)
+			)`,
+			`CREATE INDEX exophones_account_sid_idx ON exophones (account_sid)`,
+			`CREATE INDEX exophones_flow_id_idx ON exophones (flow_id)`,
+		},
+	},
+	{
+		Version: 3,
+		Name:    "calls, legs and recordings",
+		SQL: []string{
+			`CREATE TABLE calls (
+				sid                   TEXT PRIMARY KEY,
+				account_sid           TEXT NOT NULL REFERENCES accounts (sid),
+				parent_call_sid       TEXT NULL,
+				direction             TEXT NOT NULL,
+				from_number           TEXT NOT NULL DEFAULT '',
+				to_number             TEXT NOT NULL DEFAULT '',
+				phone_number          TEXT NOT NULL DEFAULT '',
+				flow_id               TEXT NULL,
+				flow_version          INTEGER NOT NULL DEFAULT 0,
+				status                TEXT NOT NULL,
+				start_time            {{timestamp}} NOT NULL,
+				answer_time           {{timestamp}} NULL,
+				end_time              {{timestamp}} NULL,
+				duration              INTEGER NOT NULL DEFAULT 0,
+				conversation_duration INTEGER NOT NULL DEFAULT 0,
+				hangup_cause          TEXT NOT NULL DEFAULT '',
+				recording_url         TEXT NOT NULL DEFAULT '',
+				custom_field          TEXT NOT NULL DEFAULT '',
+				digits                TEXT NOT NULL DEFAULT '',
+				node                  TEXT NOT NULL DEFAULT '',
+				price                 TEXT NULL,
+				created_at            {{timestamp}} NOT NULL,
+				updated_at            {{timestamp}} NOT NULL,
+				UNIQUE (sid, account_sid)
+			)`,
+			// Keyset paging walks (created_at, sid) in either direction.
+			`CREATE INDEX calls_account_created_idx ON calls (account_sid, created_at DESC, sid DESC)`,
+			`CREATE INDEX calls_account_status_idx ON calls (account_sid, status)`,
+			`CREATE TABLE legs (
+				id              TEXT PRIMARY KEY,
+				call_sid        TEXT NOT NULL,
+				account_sid     TEXT NOT NULL,
+				seq             INTEGER NOT NULL,
+				uuid            TEXT NOT NULL,
+				direction       TEXT NOT NULL,
+				from_number     TEXT NOT NULL DEFAULT '',
+				to_number       TEXT NOT NULL DEFAULT '',
+				status          TEXT NOT NULL,
+				start_time      {{timestamp}} NOT NULL,
+				answer_time     {{timestamp}} NULL,
+				end_time        {{timestamp}} NULL,
+				duration        INTEGER NOT NULL DEFAULT 0,
+				talk_time       INTEGER NOT NULL DEFAULT 0,
+				hangup_cause    TEXT NOT NULL DEFAULT '',
+				sip_term_status TEXT NOT NULL DEFAULT '',
+				recording_url   TEXT NOT NULL DEFAULT '',
+				created_at      {{timestamp}} NOT NULL,
+				updated_at      {{timestamp}} NOT NULL,
+				UNIQUE (id, call_sid),
+				FOREIGN KEY (call_sid, account_sid) REFERENCES calls (sid, account_sid)
+			)`,
+			`CREATE UNIQUE INDEX legs_call_seq_key ON legs (call_sid, seq)`,
+			`CREATE UNIQUE INDEX legs_uuid_key ON legs (uuid)`,
+			`CREATE TABLE recordings (
+				id          TEXT PRIMARY KEY,
+				account_sid TEXT NOT NULL,
+				call_sid    TEXT NOT NULL,
+				leg_id      TEXT NULL,
+				url         TEXT NOT NULL,
+				path        TEXT NOT NULL DEFAULT '',
+				duration    INTEGER NOT NULL DEFAULT 0,
+				channels    TEXT NOT NULL DEFAULT 'single',
+				format      TEXT NOT NULL DEFAULT '',
+				created_at  {{timestamp}} NOT NULL,
+				FOREIGN KEY (call_sid, account_sid) REFERENCES calls (sid, account_sid),
+				FOREIGN KEY (leg_id, call_sid) REFERENCES legs (id, call_sid)
+			)`,
+			`CREATE INDEX recordings_call_sid_idx ON recordings (call_sid)`,
+		},
+	},
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Numbers stores ExoPhones and routes inbound calls.
+type Numbers struct{ db *DB }
+
+// Route is what an inbound call needs to start: whose number was dialed
+// and the published flow version to run.
+type Route struct {
+	AccountSID   string
+	Number       string
+	FriendlyName string
+	FlowID       string
+	Version      int    // the live version, pinned for the whole call
+	Document     []byte // that version's flow document
+}
+
+// Create adds a number to an account. number must be E.164; a number that
+// already exists (in any account) is ErrConflict, an unknown account
+// ErrNotFound.
+func (r *Numbers) Create(ctx context.Context, accountSID, number, friendlyName string) (*ExoPhone, error) {
+	if !ValidE164(number) {
+		return nil, fmt.Errorf("create number %q: not E.164: %w", number, ErrInvalid)
+	}
+	t := now()
+	p := &ExoPhone{Number: number, AccountSID: accountSID, FriendlyName: strings.TrimSpace(friendlyName), CreatedAt: t, UpdatedAt: t}
+	if err := r.db.conn(ctx).Create(p).Error; err != nil {
+		return nil, insertErr("create number "+number, err)
+	}
+	return p, nil
+}
+
+// Get returns one of the account's numbers.
+func (r *Numbers) Get(ctx context.Context, accountSID, number string) (*ExoPhone, error) {
+	var p ExoPhone
+	if err := r.db.conn(ctx).Where("number = ? AND account_sid = ?", number, accountSID).Take(&p).Error; err != nil {
+		return nil, dbErr("get number "+number, err)
+	}
+	return &p, nil
+}
+
+// List returns the account's numbers ordered by number.
+func (r *Numbers) List(ctx context.Context, accountSID string) ([]ExoPhone, error) {
+	var out []ExoPhone
+	if err := r.db.conn(ctx).Where("account_sid = ?", accountSID).Order("number").Find(&out).Error; err != nil {
+		return nil, dbErr("list numbers", err)
+	}
+	return out, nil
+}
+
+// AssignFlow points the number at a flow, or detaches it when flowID is
+// nil. The flow must belong to the same account (another account's flow is
+// ErrNotFound) and be published (ErrNotPublished).
+func (r *Numbers) AssignFlow(ctx context.Context, accountSID, number string, flowID *string) error {
+	op := "assign flow to " + number
+	return r.db.tx(ctx, func(tx *gorm.DB) error {
+		if flowID != nil {
+			var f Flow
+			// FOR SHARE: the flow cannot be deleted or unpublished
+			// between this check and the update (the FK would catch a
+			// delete anyway).
+			err := tx.Clauses(clause.Locking{Strength: "SHARE"}).
+				Where("id = ? AND account_sid = ?", *flowID, accountSID).Take(&f).Error
+			if err != nil {
+				return dbErr(op+": flow "+*flowID, err)
+			}
+			if f.LiveVersion == 0 {
+				return fmt.Errorf("%s: flow %s: %w", op, f.ID, ErrNotPublished)
+			}
+		}
+		res := tx.Model(&ExoPhone{}).Where("number = ? AND account_sid = ?", number, accountSID).
+			Updates(map[string]any{"flow_id": flowID, "updated_at": now()})
+		if res.Error != nil {
+			return insertErr(op, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%s: %w", op, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// Delete removes one of the account's numbers. Calls made through it keep
+// their records.
+func (r *Numbers) Delete(ctx context.Context, accountSID, number string) error {
+	res := r.db.conn(ctx).Where("number = ? AND account_sid = ?", number, accountSID).Delete(&ExoPhone{})
+	if res.Error != nil {
+		return dbErr("delete number "+number, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete number %s: %w", number, ErrNotFound)
+	}
+	return nil
+}
+
+// Route resolves a dialed number for an inbound call, in one query. It is
+// not account-scoped: the number is what identifies the account. Errors:
+// ErrNotFound for a number nobody owns, ErrNoFlow when no flow is
+// assigned, ErrNotPublished when the flow has no live version.
+func (r *Numbers) Route(ctx context.Context, dialed string) (*Route, error) {
+	row := r.db.conn(ctx).Raw(`
+		SELECT e.number, e.account_sid, e.friendly_name, e.flow_id, f.live_version, v.document
+		FROM exophones e
+		LEFT JOIN flows f ON f.id = e.flow_id AND f.account_sid = e.account_sid
+		LEFT JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.live_version
+		WHERE e.number = ?`, dialed).Row()
+	var (
+		rt          Route
+		flowID, doc sql.NullString
+		live        sql.NullInt64
+	)
+	if err := row.Scan(&rt.Number, &rt.AccountSID, &rt.FriendlyName, &flowID, &live, &doc); err != nil {
+		if errNoRows(err) {
+			return nil, fmt.Errorf("route %s: %w", dialed, ErrNotFound)
+		}
+		return nil, dbErr("route "+dialed, err)
+	}
+	if !flowID.Valid {
+		return nil, fmt.Errorf("route %s: %w", dialed, ErrNoFlow)
+	}
+	rt.FlowID = flowID.String
+	if !live.Valid || live.Int64 == 0 || !doc.Valid {
+		return nil, fmt.Errorf("route %s: flow %s: %w", dialed, rt.FlowID, ErrNotPublished)
+	}
+	rt.Version = int(live.Int64)
+	rt.Document = []byte(doc.String)
+	return &rt, nil
+}

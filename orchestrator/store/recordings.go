@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Recordings stores the recordings made during calls.
+type Recordings struct{ db *DB }
+
+// Create inserts a recording of one of the account's calls (another
+// account's call, or a leg of another call, is ErrNotFound). A missing ID
+// is generated; Channels defaults to single.
+func (r *Recordings) Create(ctx context.Context, rec *Recording) error {
+	if rec.ID == "" {
+		rec.ID = newID("re")
+	}
+	if rec.Channels == "" {
+		rec.Channels = ChannelsSingle
+	}
+	switch {
+	case rec.AccountSID == "" || rec.CallSID == "":
+		return fmt.Errorf("create recording: no call or account: %w", ErrInvalid)
+	case rec.URL == "":
+		return fmt.Errorf("create recording: no URL: %w", ErrInvalid)
+	case rec.Channels != ChannelsSingle && rec.Channels != ChannelsDual:
+		return fmt.Errorf("create recording: channels %q: %w", rec.Channels, ErrInvalid)
+	}
+	rec.CreatedAt = cmpTime(utc(rec.CreatedAt), now())
+	if err := r.db.conn(ctx).Create(rec).Error; err != nil {
+		return insertErr("create recording", err)
+	}
+	return nil
+}
+
+// Get returns one of the account's recordings.
+func (r *Recordings) Get(ctx context.Context, accountSID, id string) (*Recording, error) {
+	var rec Recording
+	if err := r.db.conn(ctx).Where("id = ? AND account_sid = ?", id, accountSID).Take(&rec).Error; err != nil {
+		return nil, dbErr("get recording "+id, err)
+	}
+	return &rec, nil
+}
+
+// ByCall returns the recordings of one of the account's calls, oldest
+// first (empty for an unknown call).
+func (r *Recordings) ByCall(ctx context.Context, accountSID, callSID string) ([]Recording, error) {
+	var out []Recording
+	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+		Order("created_at, id").Find(&out).Error
+	if err != nil {
+		return nil, dbErr("recordings of call "+callSID, err)
+	}
+	return out, nil
+}
