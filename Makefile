@@ -1,0 +1,66 @@
+# Switchyard: run `make` for the list of targets.
+
+SHELL       := /bin/bash
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0
+PKGS        ?= ./...
+DB          ?= data/switchyard.db
+FUZZTIME    ?= 5m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_\/-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run Switchyard on the embedded default (SQLite, demo account, flows and ExoPhones)
+	@mkdir -p $(dir $(DB))
+	$(GO) run ./cmd/switchyard serve -demo -db $(DB)
+
+.PHONY: build
+build: ## Build bin/switchyard
+	$(GO) build -o bin/switchyard ./cmd/switchyard
+
+.PHONY: test
+test: lint ## Lint, then run every test with -race (SQLite always; PostgreSQL via TEST_DATABASE_URL, else a throwaway local cluster)
+	@if [ -z "$$TEST_DATABASE_URL" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		exec .ci/with-postgres $(MAKE) --no-print-directory test/race; \
+	fi; \
+	$(MAKE) --no-print-directory test/race
+
+.PHONY: test/race
+test/race: ## Run every test with -race against the databases the environment offers
+	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "tests: PostgreSQL at $${TEST_DATABASE_URL%%\?*}"; \
+		else echo "tests: no TEST_DATABASE_URL and no PostgreSQL server here: the PostgreSQL store suite will SKIP"; fi
+	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/orchestrator/store$$')
+	@echo "store suite, per database:"
+	@set -o pipefail; $(GO) test -race -count=1 -v ./orchestrator/store/ 2>&1 | \
+		grep -E '^(--- |ok|FAIL|panic)|^\s+[a-z_]+\.go:[0-9]+:|store suite: running on'
+
+.PHONY: test/short
+test/short: ## Run the tests without -race and without PostgreSQL
+	$(GO) test -count=1 $(PKGS)
+
+.PHONY: bench
+bench: ## Run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Fuzz the flow decoder and validator for FUZZTIME (default 5m)
+	$(GO) test ./flows -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+
+.PHONY: lint
+lint: ## go vet, staticcheck (pinned) and a gofmt check
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: fmt
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: db/reset
+db/reset: ## Delete the local SQLite database used by make run
+	rm -f $(DB) $(DB)-wal $(DB)-shm

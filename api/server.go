@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Pinger reports whether a dependency is healthy.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options wires a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Database is checked by the health endpoint.
+	Database Pinger
+	// Version is reported by the health endpoint.
+	Version string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	echo *echo.Echo
+	log  *slog.Logger
+	opts Options
+	http *http.Server
+}
+
+// New builds the API's routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{echo: e, log: opts.Logger, opts: opts}
+	e.GET("/healthz", s.health)
+	return s
+}
+
+// Handler returns the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// health answers 200 when the database answers, 503 otherwise.
+func (s *Server) health(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	body := map[string]string{"status": "ok", "version": s.opts.Version}
+	if s.opts.Database != nil {
+		if err := s.opts.Database.Ping(ctx); err != nil {
+			s.log.WarnContext(ctx, "health check: database", "err", err)
+			body["status"] = "unavailable"
+			body["database"] = "unreachable"
+			return c.JSON(http.StatusServiceUnavailable, body)
+		}
+		body["database"] = "ok"
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// Serve accepts connections on l until Shutdown. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting requests and waits for those in flight, up to
+// ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	if err := s.http.Shutdown(ctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := defaultConfig()
+	fs := newFlagSet("serve", "serve [flags]", stderr)
+	if err := cfg.parse(fs, args, true); err != nil {
+		return flagErr(err)
+	}
+	log := cfg.logger(stderr)
+
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if cfg.Demo {
+		tenant, err := demo.Seed(ctx, db)
+		if err != nil {
+			return err
+		}
+		printDemo(stdout, cfg, tenant)
+	}
+
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := api.New(api.Options{Logger: log, Database: db, Version: version})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "database", db.Dialect(), "version", version)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "drain", cfg.Drain)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	return <-served
+}
+
+// openDB opens the configured database, creating a SQLite file's folder.
+func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
+	if path, ok := sqlitePath(cfg.Database); ok {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("database folder: %w", err)
+			}
+		}
+	}
+	db, err := store.Open(ctx, cfg.Database, log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// sqlitePath returns the file behind a SQLite DSN, if it names one.
+func sqlitePath(dsn string) (string, bool) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"),
+		strings.Contains(dsn, ":memory:"), strings.HasPrefix(dsn, "file:"):
+		return "", false
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return strings.TrimPrefix(dsn, "sqlite:"), true
+	}
+	return dsn, true
+}
+
+func printDemo(w io.Writer, cfg Config, t *demo.Tenant) {
+	fmt.Fprintf(w, `
+  Switchyard demo tenant (public credentials: local use only)
+    Account SID  %s
+    API key      %s
+    API token    %s
+    API          http://%s
+`, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr)
+	for _, n := range t.Numbers {
+		fmt.Fprintf(w, "    ExoPhone     %s -> %s (flow %s)\n", n.Number, n.Flow, n.FlowID)
+	}
+	fmt.Fprintln(w)
+}
+
+// flagErr passes -h through and marks other flag errors as usage errors
+// (the flag package has already printed them).
+func flagErr(err error) error {
+	if errors.Is(err, errHelp) {
+		return err
+	}
+	if strings.HasPrefix(err.Error(), "flag provided but not defined") || strings.HasPrefix(err.Error(), "invalid ") {
+		return errUsage
+	}
+	return err
+}

@@ -1,0 +1,55 @@
+package demo_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+func TestSeedIsIdempotentAndRoutable(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	first, err := demo.Seed(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := demo.Seed(ctx, db)
+	if err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+	for i, n := range first.Numbers {
+		if second.Numbers[i].FlowID != n.FlowID {
+			t.Errorf("%s: flow changed on reseed: %s -> %s", n.Number, n.FlowID, second.Numbers[i].FlowID)
+		}
+		route, err := db.Numbers().Route(ctx, n.Number)
+		if err != nil {
+			t.Fatalf("%s: %v", n.Number, err)
+		}
+		f, err := flows.Parse(route.Document)
+		if err != nil {
+			t.Fatalf("%s: published document: %v", n.Number, err)
+		}
+		if route.AccountSID != demo.AccountSID || route.Version != 1 {
+			t.Errorf("%s: route %+v", n.Number, route)
+		}
+		// The main line's transfers point at the demo's own flows.
+		for _, a := range f.Applets {
+			if tr, ok := a.Config.(*flows.Transfer); ok {
+				if _, err := db.Flows().Get(ctx, demo.AccountSID, tr.Flow); err != nil {
+					t.Errorf("%s: transfer to %q: %v", n.Number, tr.Flow, err)
+				}
+			}
+		}
+	}
+	list, total, err := db.Flows().List(ctx, demo.AccountSID, store.Page{})
+	if err != nil || total != 3 || len(list) != 3 {
+		t.Errorf("flows after two seeds: %d (%v)", total, err)
+	}
+	if _, err := db.Accounts().Authenticate(ctx, demo.APIKey, demo.APIToken); err != nil {
+		t.Errorf("demo credentials: %v", err)
+	}
+}
