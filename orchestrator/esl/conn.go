@@ -1,0 +1,419 @@
+package esl
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/percipia/eslgo"
+)
+
+// Errors of a connection.
+var (
+	// ErrClosed: the connection is gone; nothing more can be sent.
+	ErrClosed = errors.New("esl: connection closed")
+	// ErrPoisoned: a command's reply did not come in time. Since replies
+	// are matched by arrival order only, a late reply could reach the next
+	// caller; the connection is closed instead.
+	ErrPoisoned = errors.New("esl: reply timed out; connection closed")
+	// ErrCommand: FreeSWITCH answered -ERR.
+	ErrCommand = errors.New("esl: command failed")
+)
+
+// DefaultTimeout bounds a command's round trip when ctx has no deadline.
+const DefaultTimeout = 5 * time.Second
+
+// Sink receives a connection's events. It is called from delivery
+// goroutines, possibly concurrently and out of order (see Event.Seq), and
+// must not block.
+type Sink func(Event)
+
+// Reply is FreeSWITCH's answer to a command.
+type Reply struct {
+	// Text is the Reply-Text of a command/reply, or the body of an
+	// api/response.
+	Text    string
+	Headers map[string]string
+}
+
+// OK reports whether the reply starts with +OK.
+func (r Reply) OK() bool { return strings.HasPrefix(r.Text, "+OK") }
+
+// Conn is one ESL connection, inbound or outbound, over eslgo. It
+// neutralises eslgo's hazards: commands are serialised (one in flight), a
+// command whose reply times out poisons the connection, bgapi jobs carry our
+// own Job-UUID, and events are decoded here from JSON so no header name can
+// make the parser drop them.
+type Conn struct {
+	c   *eslgo.Conn
+	log *slog.Logger
+
+	cmd sync.Mutex // held across a whole command round trip
+
+	mu      sync.RWMutex
+	routes  map[string]Sink // by Unique-ID
+	jobs    map[string]chan Job
+	fallbak Sink // events no route claims
+	closed  bool
+	err     error
+
+	done      chan struct{}
+	closeOnce sync.Once
+	// release makes eslgo drop the socket. eslgo's own loops read its
+	// channel map without a lock, so closing it from outside is a data
+	// race; inbound connections ask the peer to close (exit) and let
+	// eslgo tear down from its own disconnect loop, outbound ones end
+	// their handler.
+	release func()
+}
+
+func newConn(c *eslgo.Conn, log *slog.Logger, release func()) *Conn {
+	conn := &Conn{
+		c:       c,
+		log:     log,
+		routes:  map[string]Sink{},
+		jobs:    map[string]chan Job{},
+		done:    make(chan struct{}),
+		release: release,
+	}
+	c.RegisterEventListener(eslgo.EventListenAll, conn.deliver)
+	return conn
+}
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err says why the connection closed, once Done is closed.
+func (c *Conn) Err() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.err
+}
+
+// Close closes the connection without sending exit.
+func (c *Conn) Close() { c.closeWith(ErrClosed) }
+
+func (c *Conn) closeWith(err error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.err = err
+		for id, ch := range c.jobs {
+			close(ch)
+			delete(c.jobs, id)
+		}
+		c.mu.Unlock()
+		close(c.done)
+		if c.release != nil {
+			go c.release()
+		}
+	})
+}
+
+// Route sends the events of channel uuid to sink until the returned func
+// is called.
+func (c *Conn) Route(uuid string, sink Sink) (remove func()) {
+	c.mu.Lock()
+	c.routes[uuid] = sink
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		delete(c.routes, uuid)
+		c.mu.Unlock()
+	}
+}
+
+// SetFallback receives events that no route claims (node-wide events such
+// as HEARTBEAT, or channels nobody registered).
+func (c *Conn) SetFallback(sink Sink) {
+	c.mu.Lock()
+	c.fallbak = sink
+	c.mu.Unlock()
+}
+
+// deliver is eslgo's listener: called on a fresh goroutine per event.
+func (c *Conn) deliver(raw *eslgo.Event) {
+	ev, err := decodeEvent(raw)
+	if err != nil {
+		c.log.Warn("esl: dropping undecodable event", "err", err)
+		return
+	}
+	if ev.Name() == "BACKGROUND_JOB" && c.takeJob(ev) {
+		return
+	}
+	c.mu.RLock()
+	sink := c.routes[ev.UniqueID()]
+	if sink == nil {
+		sink = c.fallbak
+	}
+	c.mu.RUnlock()
+	if sink != nil {
+		sink(ev)
+	}
+}
+
+func decodeEvent(raw *eslgo.Event) (Event, error) {
+	if len(raw.Headers) == 0 {
+		return ParseJSON(raw.Body)
+	}
+	// A plain event that eslgo managed to parse: keys are canonicalised
+	// and values still URL-encoded.
+	return Event{Headers: headerMap(raw.Headers), Body: string(raw.Body)}, nil
+}
+
+// command is a raw ESL command line (plus header lines) for eslgo.
+type command string
+
+func (c command) BuildMessage() string { return string(c) }
+
+// Send writes one command and returns its reply. Only one command is in
+// flight per connection.
+func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
+	if strings.ContainsAny(cmd, "\x00") {
+		return Reply{}, fmt.Errorf("%w: NUL in command", ErrCommand)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	c.cmd.Lock()
+	defer c.cmd.Unlock()
+	select {
+	case <-c.done:
+		return Reply{}, c.closedErr()
+	default:
+	}
+	resp, err := c.c.SendCommand(ctx, command(cmd))
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		c.closeWith(ErrPoisoned)
+		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), ErrPoisoned)
+	default:
+		c.closeWith(fmt.Errorf("%w: %v", ErrClosed, err))
+		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
+	}
+	r := Reply{Headers: map[string]string{}}
+	for k, v := range resp.Headers {
+		if len(v) > 0 {
+			r.Headers[k] = v[0]
+		}
+	}
+	if resp.HasHeader("Reply-Text") {
+		r.Text = resp.GetHeader("Reply-Text")
+	} else {
+		r.Text = string(resp.Body)
+	}
+	return r, nil
+}
+
+func (c *Conn) closedErr() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+func verb(cmd string) string {
+	line, _, _ := strings.Cut(cmd, "\n")
+	if i := strings.IndexByte(line, ' '); i > 0 {
+		if line[:i] == "api" || line[:i] == "bgapi" {
+			if j := strings.IndexByte(line[i+1:], ' '); j > 0 {
+				return line[:i+1+j]
+			}
+		}
+		return line[:i]
+	}
+	return strings.TrimSpace(line)
+}
+
+// Do sends a command and turns a -ERR reply into an error.
+func (c *Conn) Do(ctx context.Context, cmd string) (Reply, error) {
+	r, err := c.Send(ctx, cmd)
+	if err != nil {
+		return r, err
+	}
+	if strings.HasPrefix(r.Text, "-ERR") || strings.HasPrefix(r.Text, "-USAGE") {
+		return r, fmt.Errorf("%s: %w: %s", verb(cmd), ErrCommand, strings.TrimSpace(r.Text))
+	}
+	return r, nil
+}
+
+// API runs "api cmd" and returns the response body.
+func (c *Conn) API(ctx context.Context, cmd string) (string, error) {
+	r, err := c.Do(ctx, "api "+cmd)
+	return strings.TrimSuffix(r.Text, "\n"), err
+}
+
+// Job is a bgapi result.
+type Job struct {
+	UUID string
+	// Body is the command's output, e.g. "+OK <uuid>\n" or "-ERR NO_ANSWER\n".
+	Body string
+}
+
+// OK reports whether the job succeeded.
+func (j Job) OK() bool { return strings.HasPrefix(j.Body, "+OK") }
+
+// Result returns the text after +OK or an error with the -ERR text.
+func (j Job) Result() (string, error) {
+	body := strings.TrimSpace(j.Body)
+	if rest, ok := strings.CutPrefix(body, "+OK"); ok {
+		return strings.TrimSpace(rest), nil
+	}
+	return "", fmt.Errorf("%w: %s", ErrCommand, body)
+}
+
+// BgAPI runs "bgapi cmd" with our own Job-UUID, registered before the
+// command is sent so the BACKGROUND_JOB event cannot be missed. The
+// connection must be subscribed to BACKGROUND_JOB. The channel yields the
+// job once, or closes without a value if the connection is lost.
+func (c *Conn) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
+	id := NewUUID()
+	ch := make(chan Job, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, c.closedErr()
+	}
+	c.jobs[id] = ch
+	c.mu.Unlock()
+	if _, err := c.Do(ctx, "bgapi "+cmd+"\r\nJob-UUID: "+id); err != nil {
+		c.mu.Lock()
+		if _, still := c.jobs[id]; still {
+			delete(c.jobs, id)
+			close(ch)
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
+	return ch, nil
+}
+
+// takeJob hands a BACKGROUND_JOB to the BgAPI caller waiting for it.
+func (c *Conn) takeJob(ev Event) bool {
+	c.mu.Lock()
+	ch := c.jobs[ev.JobUUID()]
+	delete(c.jobs, ev.JobUUID())
+	c.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- Job{UUID: ev.JobUUID(), Body: ev.Body}
+	close(ch)
+	return true
+}
+
+// maxHeaderArg: longer arguments, or ones with line breaks, go in a body.
+const maxHeaderArg = 2048
+
+// Execute queues an application on a channel with event-lock (strictly in
+// order) and a fresh Event-UUID, which FreeSWITCH reports back as the
+// Application-UUID of the CHANNEL_EXECUTE(_COMPLETE) events. It returns
+// that UUID. The reply only means "queued".
+func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, error) {
+	appUUID := NewUUID()
+	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID))
+	return appUUID, err
+}
+
+func executeMsg(uuid, app, arg, appUUID string) string {
+	var b strings.Builder
+	b.WriteString("sendmsg ")
+	b.WriteString(uuid)
+	b.WriteString("\r\ncall-command: execute\r\nexecute-app-name: ")
+	b.WriteString(app)
+	b.WriteString("\r\nevent-lock: true\r\nEvent-UUID: ")
+	b.WriteString(appUUID)
+	if arg != "" {
+		if len(arg) > maxHeaderArg || strings.ContainsAny(arg, "\r\n") || arg != strings.TrimSpace(arg) {
+			b.WriteString("\r\nContent-Type: text/plain\r\nContent-Length: ")
+			b.WriteString(strconv.Itoa(len(arg)))
+			b.WriteString("\r\n\r\n")
+			b.WriteString(arg)
+			return b.String()
+		}
+		b.WriteString("\r\nexecute-app-arg: ")
+		b.WriteString(arg)
+	}
+	return b.String()
+}
+
+// Kill hangs a channel up at once with a cause (uuid_kill), which also works
+// while the channel is inside a bridge, unlike a sendmsg hangup.
+func (c *Conn) Kill(ctx context.Context, uuid, cause string) error {
+	if cause == "" {
+		cause = "NORMAL_CLEARING"
+	}
+	_, err := c.API(ctx, "uuid_kill "+uuid+" "+cause)
+	if err != nil && strings.Contains(err.Error(), "No such channel") {
+		return nil // already gone: the goal is met
+	}
+	return err
+}
+
+// Subscribe adds event types in JSON format.
+func (c *Conn) Subscribe(ctx context.Context, names ...string) error {
+	_, err := c.Do(ctx, "event json "+strings.Join(names, " "))
+	return err
+}
+
+// Filter adds a positive filter: once any filter exists, only matching
+// events are delivered.
+func (c *Conn) Filter(ctx context.Context, header, value string) error {
+	_, err := c.Do(ctx, "filter "+header+" "+value)
+	return err
+}
+
+// Linger keeps an outbound socket open for secs seconds after the channel
+// hangs up, so CHANNEL_HANGUP_COMPLETE is delivered.
+func (c *Conn) Linger(ctx context.Context, secs int) error {
+	_, err := c.Do(ctx, "linger "+strconv.Itoa(secs))
+	return err
+}
+
+// NewUUID returns a random RFC 4122 version 4 UUID, the form FreeSWITCH
+// uses for channels and jobs.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 36)
+	j := 0
+	for i, v := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hex[v>>4], hex[v&0x0f]
+		j += 2
+	}
+	return string(out)
+}
+
+// headerMap flattens a MIME header, URL-decoding values.
+func headerMap(h textproto.MIMEHeader) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) == 0 {
+			continue
+		}
+		val := v[0]
+		if dec, err := url.PathUnescape(val); err == nil {
+			val = dec
+		}
+		m[k] = val
+	}
+	return m
+}

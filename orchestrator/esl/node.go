@@ -1,0 +1,251 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// ErrNotConnected: the node's inbound connection is down right now.
+var ErrNotConnected = errors.New("esl: node not connected")
+
+// NodeConfig describes one FreeSWITCH node to keep an inbound connection to.
+type NodeConfig struct {
+	Name     string // for logs; defaults to Addr
+	Addr     string // host:port of mod_event_socket
+	Password string
+	// Events to subscribe to (JSON format) on every (re)connect, in
+	// addition to BACKGROUND_JOB and HEARTBEAT.
+	Events []string
+	// OnEvent receives every event no route claims. It must not block.
+	OnEvent Sink
+	// OnRestart is called when the node's Core-UUID changes: it restarted
+	// and every call it had is gone.
+	OnRestart func(oldCore, newCore string)
+	// HeartbeatTimeout: no HEARTBEAT for this long means the connection is
+	// dead (default 50s: 2.5 x FreeSWITCH's 20 s interval).
+	HeartbeatTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the redial delay (defaults 500ms, 30s).
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+}
+
+// Health is what a node last told about itself.
+type Health struct {
+	Connected     bool
+	CoreUUID      string
+	SessionCount  int
+	MaxSessions   int
+	IdleCPU       float64
+	LastHeartbeat time.Time
+}
+
+// Node keeps an inbound ESL connection to one FreeSWITCH node alive.
+type Node struct {
+	cfg NodeConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	conn    *Conn
+	health  Health
+	changed chan struct{} // closed and replaced on every (dis)connect
+}
+
+// NewNode prepares a node; Run connects it.
+func NewNode(cfg NodeConfig) *Node {
+	if cfg.Name == "" {
+		cfg.Name = cfg.Addr
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = 50 * time.Second
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), changed: make(chan struct{})}
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Health returns the node's last known state.
+func (n *Node) Health() Health {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.health
+}
+
+// Conn returns the live connection, or ErrNotConnected.
+func (n *Node) Conn() (*Conn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn == nil {
+		return nil, fmt.Errorf("%s: %w", n.cfg.Name, ErrNotConnected)
+	}
+	return n.conn, nil
+}
+
+// WaitConnected blocks until the node is connected or ctx ends.
+func (n *Node) WaitConnected(ctx context.Context) (*Conn, error) {
+	for {
+		n.mu.Lock()
+		c, changed := n.conn, n.changed
+		n.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", n.cfg.Name, ErrNotConnected)
+		}
+	}
+}
+
+// Run connects and keeps reconnecting, with exponential backoff and
+// jitter, until ctx ends.
+func (n *Node) Run(ctx context.Context) {
+	backoff := n.cfg.MinBackoff
+	for ctx.Err() == nil {
+		conn, err := n.dial(ctx)
+		if err != nil {
+			n.log.Warn("esl: node connect failed", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(jitter(backoff)):
+			}
+			backoff = min(backoff*2, n.cfg.MaxBackoff)
+			continue
+		}
+		backoff = n.cfg.MinBackoff
+		n.log.Info("esl: node connected")
+		n.watch(ctx, conn)
+		n.setConn(nil)
+		if ctx.Err() == nil {
+			n.log.Warn("esl: node connection lost; reconnecting", "err", conn.Err())
+		}
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (n *Node) dial(ctx context.Context) (*Conn, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := DialInbound(dialCtx, n.cfg.Addr, n.cfg.Password, n.log)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetFallback(n.onEvent)
+	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
+	if err := conn.Subscribe(dialCtx, events...); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	core := ""
+	if v, err := conn.API(dialCtx, "global_getvar core_uuid"); err == nil {
+		core = v
+	}
+	n.noteCore(core)
+	n.setConn(conn)
+	return conn, nil
+}
+
+// watch returns when the connection closes or stays silent too long.
+func (n *Node) watch(ctx context.Context, conn *Conn) {
+	check := time.NewTicker(n.cfg.HeartbeatTimeout / 5)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return
+		case <-conn.Done():
+			return
+		case <-check.C:
+			n.mu.Lock()
+			last := n.health.LastHeartbeat
+			n.mu.Unlock()
+			if time.Since(last) > n.cfg.HeartbeatTimeout {
+				n.log.Warn("esl: no HEARTBEAT; dropping the connection", "silent_for", time.Since(last).Round(time.Second))
+				conn.closeWith(fmt.Errorf("%w: heartbeat timeout", ErrClosed))
+				return
+			}
+		}
+	}
+}
+
+func (n *Node) setConn(c *Conn) {
+	n.mu.Lock()
+	n.conn = c
+	n.health.Connected = c != nil
+	if c != nil {
+		n.health.LastHeartbeat = time.Now() // the watchdog starts now
+	}
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+}
+
+func (n *Node) noteCore(core string) {
+	if core == "" {
+		return
+	}
+	n.mu.Lock()
+	old := n.health.CoreUUID
+	n.health.CoreUUID = core
+	n.mu.Unlock()
+	if old != "" && old != core {
+		n.log.Warn("esl: node restarted (Core-UUID changed); its calls are gone", "old", old, "new", core)
+		if n.cfg.OnRestart != nil {
+			n.cfg.OnRestart(old, core)
+		}
+	}
+}
+
+func (n *Node) onEvent(ev Event) {
+	if ev.Name() == "HEARTBEAT" {
+		n.mu.Lock()
+		n.health.LastHeartbeat = time.Now()
+		n.health.SessionCount = int(ev.Int("Session-Count"))
+		n.health.MaxSessions = int(ev.Int("Max-Sessions"))
+		fmt.Sscan(ev.Get("Idle-CPU"), &n.health.IdleCPU)
+		n.mu.Unlock()
+		n.noteCore(ev.Get("Core-UUID"))
+		return
+	}
+	if n.cfg.OnEvent != nil {
+		n.cfg.OnEvent(ev)
+	}
+}
+
+// API runs an api command on the node.
+func (n *Node) API(ctx context.Context, cmd string) (string, error) {
+	c, err := n.Conn()
+	if err != nil {
+		return "", err
+	}
+	return c.API(ctx, cmd)
+}
+
+// BgAPI runs a bgapi command on the node.
+func (n *Node) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
+	c, err := n.Conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.BgAPI(ctx, cmd)
+}
