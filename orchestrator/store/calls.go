@@ -122,6 +122,16 @@ func (r *Calls) Get(ctx context.Context, accountSID, sid string) (*Call, error) 
 	return &c, nil
 }
 
+// BySID returns a call whatever its account. It is for operators' tools
+// (switchyard call show) and the runtime, never for tenant-facing code.
+func (r *Calls) BySID(ctx context.Context, sid string) (*Call, error) {
+	var c Call
+	if err := r.db.conn(ctx).Where("sid = ?", sid).Take(&c).Error; err != nil {
+		return nil, dbErr("get call "+sid, err)
+	}
+	return &c, nil
+}
+
 // List returns a page of the account's calls matching f, ordered by
 // (created_at, sid) and paged by keyset, so pages stay stable while new
 // calls arrive.

@@ -1,0 +1,808 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// Events the call's socket subscribes to: its own channel's and, through
+// per-leg filters, those of every leg it dials.
+var subscribed = []string{
+	"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+	"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+	"CHANNEL_EXECUTE_COMPLETE", "RECORD_STOP",
+}
+
+// inboxSize bounds a call's queued events; a call that falls this far
+// behind is hung up rather than allowed to slow the connection down.
+const inboxSize = 512
+
+type waitKind int
+
+const (
+	waitNone waitKind = iota
+	waitPlay
+	waitDigits
+	waitDial
+	waitRecord
+)
+
+// pending is the blocking command in flight.
+type pending struct {
+	kind     waitKind
+	app      string // Application-UUID of the awaited EXECUTE_COMPLETE
+	variable string // play_and_get_digits result variable
+	rec      *store.Recording
+	dial     *dialing
+}
+
+// dialing is a Dial in flight.
+type dialing struct {
+	legs      []dialLeg
+	recording *store.Recording // the conversation recording, if asked for
+	result    *flows.DialResult
+	winner    string // uuid of the leg that answered
+}
+
+// call is one live call, owned by the goroutine running call.run; nothing
+// else touches it.
+type call struct {
+	rt  *Runtime
+	s   *esl.Session
+	log *slog.Logger
+	m   media
+
+	sid, account string
+	from, to     string
+	created      time.Time
+	flow         *flows.Flow
+	state        flows.State
+	rowCreated   bool
+
+	a        *leg
+	legs     map[string]*leg
+	order    []*leg
+	inbox    chan esl.Event
+	overflow atomic.Bool
+	results  chan func()
+	stop     chan struct{}
+	deferred []func()
+	routes   []func() // event routes to remove when the call ends
+
+	pending      pending
+	hungUp       bool
+	hangupCause  string
+	aFinal       bool
+	settle       *time.Timer
+	settleC      <-chan time.Time
+	settled      bool
+	digitVars    int
+	recordings   int
+	talk         int
+	recordingURL string
+}
+
+func newCall(rt *Runtime, s *esl.Session) *call {
+	from, to := callerFrom(s.Data)
+	c := &call{
+		rt: rt, s: s,
+		m:       media{ttsEngine: rt.cfg.TTSEngine, ttsVoice: rt.cfg.TTSVoice},
+		sid:     store.NewSID(),
+		from:    from,
+		to:      to,
+		created: createdAt(s.Data),
+		legs:    map[string]*leg{},
+		inbox:   make(chan esl.Event, inboxSize),
+		results: make(chan func()),
+		stop:    make(chan struct{}),
+	}
+	c.log = rt.log.With("call_sid", c.sid, "uuid", s.UUID, "from", from, "to", to)
+	c.a = &leg{uuid: s.UUID, seq: 1, to: to, status: store.Ringing, createdAt: c.created}
+	c.legs[s.UUID] = c.a
+	c.order = append(c.order, c.a)
+	return c
+}
+
+func createdAt(data esl.Event) time.Time {
+	if us := data.Int("Caller-Channel-Created-Time"); us > 0 {
+		return time.UnixMicro(us).UTC()
+	}
+	return time.Now().UTC()
+}
+
+// sink queues an event for the owner goroutine; it never blocks.
+func (c *call) sink(ev esl.Event) {
+	select {
+	case c.inbox <- ev:
+	default:
+		if c.overflow.CompareAndSwap(false, true) {
+			c.log.Error("call: event inbox full; hanging up")
+		}
+	}
+}
+
+// dbctx bounds a store write; it outlives the call's own context so the
+// record is written even during shutdown.
+func (c *call) dbctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+func (c *call) run(ctx context.Context) {
+	defer close(c.stop)
+	c.routes = append(c.routes, c.s.Route(c.s.UUID, c.sink))
+	defer func() {
+		for _, remove := range c.routes {
+			remove()
+		}
+	}()
+	if err := c.setup(ctx); err != nil {
+		c.log.Error("call: socket setup failed", "err", err)
+		return
+	}
+	if c.begin(ctx) {
+		c.rt.track(c)
+	}
+	c.loop(ctx)
+	if c.rowCreated {
+		c.finish(ctx)
+	}
+}
+
+// setup keeps the socket open past hangup and subscribes to this channel.
+func (c *call) setup(ctx context.Context) error {
+	if err := c.s.Linger(ctx, c.rt.cfg.Linger); err != nil {
+		return err
+	}
+	if err := c.s.Subscribe(ctx, subscribed...); err != nil {
+		return err
+	}
+	return c.s.Filter(ctx, "Unique-ID", c.s.UUID)
+}
+
+// begin routes the dialed number, writes the call before the first
+// command, answers and starts the flow. It returns false when the call was
+// refused (it is then being hung up).
+func (c *call) begin(ctx context.Context) bool {
+	dctx, cancel := c.dbctx(ctx)
+	route, err := c.rt.store.Route(dctx, c.to)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.refuse(ctx, "UNALLOCATED_NUMBER", "The number you have dialled is not in service.", "unknown ExoPhone", err)
+		return false
+	case errors.Is(err, store.ErrNoFlow), errors.Is(err, store.ErrNotPublished):
+		c.refuse(ctx, "SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "no published flow", err)
+		return false
+	case err != nil:
+		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "store unavailable", err)
+		return false
+	}
+	c.account = route.AccountSID
+	c.flow, err = c.rt.flows.get(route.FlowID, route.Version, route.Document)
+	if err != nil {
+		c.refuse(ctx, "SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "published flow does not load", err)
+		return false
+	}
+	c.log = c.log.With("account", c.account, "flow", route.FlowID, "version", route.Version)
+	flowID := route.FlowID
+	row := &store.Call{
+		SID: c.sid, AccountSID: c.account, Direction: store.DirectionInbound,
+		From: c.from, To: c.to, PhoneNumber: route.Number, FlowID: &flowID, FlowVersion: route.Version,
+		Status: store.Ringing, StartTime: c.created, Node: c.rt.cfg.Node,
+	}
+	dctx, cancel = c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.CreateCall(dctx, row); err != nil {
+		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "cannot record the call", err)
+		return false
+	}
+	c.rowCreated = true
+	aLeg := &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: 1, UUID: c.s.UUID,
+		Direction: store.LegInbound, From: c.from, To: c.to, Status: store.Ringing, StartTime: c.created}
+	if err := c.rt.store.CreateLeg(dctx, aLeg); err != nil {
+		c.log.Error("call: cannot record the caller's leg", "err", err)
+	}
+	// Channel settings and the answer go out without waiting: FreeSWITCH
+	// runs them in order before the first applet's command.
+	settings := "multiset ^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
+		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
+	if !c.fire(ctx, "multiset", settings[len("multiset "):]) || !c.fire(ctx, "answer", "") {
+		return true
+	}
+	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
+		CallSid: c.sid, From: c.from, To: c.to, Direction: "incoming",
+		ExoPhone: route.Number, FlowID: route.FlowID,
+	}})
+	return true
+}
+
+// refuse ends a call Switchyard cannot run: an announcement (or a tone),
+// then a hang-up with a cause, with the reason logged.
+func (c *call) refuse(ctx context.Context, cause, say, reason string, err error) {
+	c.log.Warn("call: refused", "reason", reason, "cause", cause, "err", err)
+	c.fire(ctx, "answer", "")
+	if say != "" {
+		app, arg := c.m.play(flows.Prompt{Text: say})
+		c.fire(ctx, app, arg)
+	} else {
+		c.fire(ctx, "playback", "tone_stream://%(250,250,480,620);loops=4")
+	}
+	c.fire(ctx, "hangup", cause)
+	c.state.Await = flows.AwaitHangup
+	c.state.Reason = reason
+}
+
+// fire queues an application without waiting for it.
+func (c *call) fire(ctx context.Context, app, arg string) bool {
+	if _, err := c.s.Execute(ctx, c.s.UUID, app, arg); err != nil {
+		c.log.Error("call: command failed", "app", app, "err", err)
+		c.lost(err)
+		return false
+	}
+	return true
+}
+
+// lost handles a dead socket: nothing more can be commanded.
+func (c *call) lost(err error) {
+	if !c.hungUp {
+		c.log.Warn("call: lost control of the channel", "err", err)
+	}
+	c.hungUp = true
+	c.aFinal = true
+	c.pending = pending{}
+	if !c.state.Done() && c.flow != nil {
+		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: time.Now().UTC(), Cause: "SWITCHYARD_LOST_CONTROL"})
+	}
+	c.state.Await = flows.AwaitNothing
+}
+
+func (c *call) done() bool {
+	if !c.aFinal || !(c.state.Done() || c.flow == nil) {
+		return false
+	}
+	if c.settled {
+		return true
+	}
+	for _, l := range c.order {
+		if l.final == nil {
+			c.armSettle()
+			return false
+		}
+	}
+	return true
+}
+
+func (c *call) loop(ctx context.Context) {
+	shutdown := ctx.Done()
+	for !c.done() {
+		if c.overflow.Load() {
+			c.kill("NORMAL_TEMPORARY_FAILURE", "event inbox overflow")
+			c.overflow.Store(false)
+		}
+		for len(c.deferred) > 0 {
+			fn := c.deferred[0]
+			c.deferred = c.deferred[1:]
+			fn()
+		}
+		if c.done() {
+			return
+		}
+		select {
+		case ev := <-c.inbox:
+			c.onEvent(ctx, ev)
+		case fn := <-c.results:
+			fn()
+		case <-c.settleC:
+			c.onSettle(ctx)
+		case <-c.s.Done():
+			c.lost(c.s.Err())
+		case <-shutdown:
+			shutdown = nil
+			c.kill("SYSTEM_SHUTDOWN", "switchyard is shutting down")
+		}
+	}
+}
+
+func (c *call) onEvent(ctx context.Context, ev esl.Event) {
+	l := c.legs[ev.UniqueID()]
+	if l == nil {
+		return
+	}
+	if l == c.a {
+		c.onCaller(ctx, ev)
+		return
+	}
+	c.onLeg(ctx, l, ev)
+}
+
+func (c *call) onCaller(ctx context.Context, ev esl.Event) {
+	changed := c.a.apply(ev)
+	switch ev.Name() {
+	case "CHANNEL_EXECUTE_COMPLETE":
+		if ev.AppUUID() != "" && ev.AppUUID() == c.pending.app {
+			c.complete(ctx, ev)
+		}
+	case "CHANNEL_ANSWER":
+		if changed && c.rowCreated {
+			dctx, cancel := c.dbctx(ctx)
+			if err := c.rt.store.CallAnswered(dctx, c.sid, c.a.answerAt); err != nil {
+				c.log.Error("call: store answer", "err", err)
+			}
+			cancel()
+		}
+	case "CHANNEL_HANGUP":
+		c.callerGone(ctx, ev.Get("Hangup-Cause"))
+	case "CHANNEL_HANGUP_COMPLETE":
+		c.aFinal = true
+		c.finishLeg(ctx, c.a)
+		c.callerGone(ctx, c.a.final.HangupCause)
+	}
+	if changed && c.rowCreated && c.a.final == nil {
+		c.legStatus(ctx, c.a)
+	}
+}
+
+func (c *call) onLeg(ctx context.Context, l *leg, ev esl.Event) {
+	if !l.apply(ev) {
+		return
+	}
+	if l.final != nil {
+		c.finishLeg(ctx, l)
+		if d := c.pending.dial; d != nil && d.result != nil && l.uuid == d.winner {
+			c.deliverDial(ctx)
+		}
+		return
+	}
+	c.legStatus(ctx, l)
+}
+
+func (c *call) legStatus(ctx context.Context, l *leg) {
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.LegStatus(dctx, l.uuid, l.status, time.Now().UTC()); err != nil {
+		c.log.Error("call: store leg status", "leg", l.uuid, "err", err)
+	}
+}
+
+func (c *call) finishLeg(ctx context.Context, l *leg) {
+	if !c.rowCreated || l.final == nil {
+		return
+	}
+	if l.answered && l.uuid != c.a.uuid {
+		c.talk += l.billsec
+	}
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.FinishLeg(dctx, l.uuid, *l.final); err != nil {
+		c.log.Error("call: store leg record", "leg", l.uuid, "err", err)
+	}
+}
+
+// callerGone handles the caller's channel going down. A command still in
+// flight gets a bounded wait for its result (FreeSWITCH sends it, though
+// possibly after the hang-up event) before the flow hears of the hang-up.
+func (c *call) callerGone(ctx context.Context, cause string) {
+	if c.hungUp {
+		return
+	}
+	c.hungUp = true
+	c.hangupCause = cause
+	if c.pending.kind != waitNone {
+		c.armSettle()
+		return
+	}
+	c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: cause})
+}
+
+func (c *call) armSettle() {
+	if c.settle != nil {
+		return
+	}
+	c.settled = false
+	c.settle = time.NewTimer(c.rt.cfg.Settle)
+	c.settleC = c.settle.C
+}
+
+// onSettle gives up waiting: a lost result is dropped, a dial result goes
+// out with what is known, legs without a final record are closed from the
+// bridge's own account of them.
+func (c *call) onSettle(ctx context.Context) {
+	c.settle, c.settleC = nil, nil
+	c.settled = true
+	if d := c.pending.dial; d != nil && d.result != nil {
+		c.deliverDial(ctx)
+	}
+	if c.hungUp && c.pending.kind != waitNone {
+		c.log.Warn("call: no result for the command in flight after hang-up", "wait", c.pending.kind)
+		c.pending = pending{}
+		c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: c.hangupCause})
+	}
+}
+
+// complete turns the awaited EXECUTE_COMPLETE into the flow's event.
+func (c *call) complete(ctx context.Context, ev esl.Event) {
+	p := c.pending
+	now := time.Now().UTC()
+	var result flows.Event
+	switch p.kind {
+	case waitPlay:
+		result = flows.PlaybackDone{At: now}
+	case waitDigits:
+		digits := ev.Var(p.variable)
+		if digits == "" {
+			digits = ev.Var(p.variable + "_invalid")
+		}
+		if digits != "" && c.rowCreated {
+			dctx, cancel := c.dbctx(ctx)
+			if err := c.rt.store.CallDigits(dctx, c.sid, digits); err != nil {
+				c.log.Error("call: store digits", "err", err)
+			}
+			cancel()
+		}
+		result = flows.DigitsCollected{At: now, Digits: digits}
+	case waitRecord:
+		result = c.recorded(ctx, p.rec, ev)
+	case waitDial:
+		c.dialed(ctx, ev)
+		return
+	default:
+		return
+	}
+	c.pending = pending{}
+	c.deliver(ctx, result, p.kind == waitRecord)
+}
+
+// deliver feeds a command's result to the flow, then the hang-up if the
+// caller is gone. After a hang-up only results that stand on their own
+// (a voicemail, a finished conversation) are worth telling the flow.
+func (c *call) deliver(ctx context.Context, result flows.Event, standsAlone bool) {
+	if !c.hungUp || standsAlone {
+		c.step(ctx, result)
+	}
+	if c.hungUp {
+		c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: c.hangupCause})
+	}
+}
+
+func (c *call) recorded(ctx context.Context, rec *store.Recording, ev esl.Event) flows.Event {
+	secs := int(ev.Int("variable_record_seconds"))
+	if ms := ev.Int("variable_record_ms"); secs == 0 && ms > 0 {
+		secs = int((ms + 500) / 1000)
+	}
+	rec.Duration = secs
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.CreateRecording(dctx, rec); err != nil {
+		c.log.Error("call: store recording", "err", err)
+	}
+	c.recordingURL = rec.URL
+	return flows.RecordingDone{At: time.Now().UTC(), URL: rec.URL, Duration: secs}
+}
+
+// dialed handles the end of a bridge: how it went comes from the A-leg's
+// variables; the talk time from the winning leg's own final record, which
+// may still be on its way.
+func (c *call) dialed(ctx context.Context, ev esl.Event) {
+	d := c.pending.dial
+	causes := originateCauses(ev.Var("originate_causes"))
+	for _, dl := range d.legs {
+		if l := c.legs[dl.uuid]; l != nil && l.final == nil && causes[dl.uuid] != "" && causes[dl.uuid] != "NONE" {
+			l.hangup = causes[dl.uuid]
+		}
+	}
+	res := flows.DialResult{At: time.Now().UTC()}
+	winner := ev.Var("last_bridge_to")
+	for _, dl := range d.legs {
+		if dl.uuid == winner {
+			d.winner = winner
+			res.AnsweredBy = dl.dest
+		}
+	}
+	if d.winner != "" {
+		res.Status = flows.DialCompleted
+	} else {
+		res.Status = dialStatus(ev.Var("originate_disposition"), ev.Var("DIALSTATUS"))
+	}
+	if d.recording != nil {
+		res.RecordingURL = d.recording.URL
+	}
+	d.result = &res
+	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && !c.settled {
+		c.armSettle() // wait for the winner's record for the talk time
+		return
+	}
+	c.deliverDial(ctx)
+}
+
+func (c *call) deliverDial(ctx context.Context) {
+	d := c.pending.dial
+	res := *d.result
+	if w := c.legs[d.winner]; w != nil {
+		res.TalkTime = w.billsec
+	}
+	if d.recording != nil {
+		d.recording.Duration = res.TalkTime
+		dctx, cancel := c.dbctx(ctx)
+		if err := c.rt.store.CreateRecording(dctx, d.recording); err != nil {
+			c.log.Error("call: store recording", "err", err)
+		}
+		cancel()
+		c.recordingURL = d.recording.URL
+	}
+	c.pending = pending{}
+	c.deliver(ctx, res, res.Status == flows.DialCompleted)
+}
+
+// dialStatus maps a failed bridge's outcome to the Connect applet's.
+func dialStatus(disposition, dialStatus string) flows.DialStatus {
+	switch disposition {
+	case "USER_BUSY", "BUSY_EVERYWHERE", "CALL_REJECTED", "DECLINE":
+		return flows.DialBusy
+	case "NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT", "ORIGINATOR_CANCEL":
+		return flows.DialNoAnswer
+	}
+	switch dialStatus {
+	case "BUSY", "DONTCALL":
+		return flows.DialBusy
+	case "NOANSWER":
+		return flows.DialNoAnswer
+	}
+	return flows.DialFailed
+}
+
+// step runs the interpreter on one event and executes its commands.
+func (c *call) step(ctx context.Context, ev flows.Event) {
+	if c.flow == nil {
+		return
+	}
+	var cmds []flows.Command
+	c.state, cmds = flows.Step(c.flow, c.state, ev)
+	for _, cmd := range cmds {
+		c.exec(ctx, cmd)
+	}
+}
+
+func (c *call) exec(ctx context.Context, cmd flows.Command) {
+	uuid := c.s.UUID
+	switch cmd := cmd.(type) {
+	case flows.Play:
+		app, arg := c.m.play(cmd.Prompt)
+		c.await(ctx, pending{kind: waitPlay}, app, arg)
+	case flows.CollectDigits:
+		c.digitVars++
+		v := fmt.Sprintf("switchyard_input_%d", c.digitVars)
+		c.await(ctx, pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v))
+	case flows.Record:
+		if cmd.Prompt != nil {
+			app, arg := c.m.play(*cmd.Prompt)
+			if !c.fire(ctx, app, arg) {
+				return
+			}
+		}
+		if cmd.Beep && !c.fire(ctx, "playback", beep) {
+			return
+		}
+		rec := c.newRecording("single")
+		c.await(ctx, pending{kind: waitRecord, rec: rec}, "record", record(rec.Path, cmd))
+	case flows.Dial:
+		c.dial(ctx, cmd)
+	case flows.Fetch:
+		c.fetch(ctx, cmd)
+	case flows.Send:
+		c.send(ctx, cmd)
+	case flows.LoadFlow:
+		c.loadFlow(ctx, cmd)
+	case flows.Hangup:
+		c.log.Info("call: flow hangs up", "cause", cmd.Cause, "reason", cmd.Reason)
+		if err := c.s.Kill(ctx, uuid, cmd.Cause); err != nil {
+			c.log.Error("call: hangup", "err", err)
+			c.lost(err)
+		}
+	}
+}
+
+// await runs a blocking application and remembers what it waits for.
+func (c *call) await(ctx context.Context, p pending, app, arg string) {
+	appUUID, err := c.s.Execute(ctx, c.s.UUID, app, arg)
+	if err != nil {
+		c.log.Error("call: command failed", "app", app, "err", err)
+		c.lost(err)
+		return
+	}
+	p.app = appUUID
+	c.pending = p
+}
+
+func (c *call) newRecording(channels string) *store.Recording {
+	c.recordings++
+	id := fmt.Sprintf("re%s%02d", c.sid[:24], c.recordings)
+	return &store.Recording{
+		ID: id, AccountSID: c.account, CallSID: c.sid,
+		Path:     path.Join(c.rt.cfg.RecordingsDir, id+".wav"),
+		URL:      c.rt.cfg.RecordingURL(c.account, id),
+		Channels: channels, Format: "wav",
+	}
+}
+
+// dial rings the destinations: each leg gets a UUID, a row and a filter on
+// this socket (so its own events, losers' included, arrive here) before
+// the bridge starts.
+func (c *call) dial(ctx context.Context, d flows.Dial) {
+	dl := &dialing{}
+	for _, dest := range d.Destinations {
+		dl.legs = append(dl.legs, dialLeg{uuid: esl.NewUUID(), dest: dest})
+	}
+	for _, x := range dl.legs {
+		l := &leg{uuid: x.uuid, seq: len(c.order) + 1, to: x.dest, status: store.Queued, createdAt: time.Now().UTC()}
+		c.legs[x.uuid] = l
+		c.order = append(c.order, l)
+		c.routes = append(c.routes, c.s.Route(x.uuid, c.sink))
+		dctx, cancel := c.dbctx(ctx)
+		err := c.rt.store.CreateLeg(dctx, &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
+			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt})
+		cancel()
+		if err != nil {
+			c.log.Error("call: store leg", "err", err)
+		}
+		if err := c.s.Filter(ctx, "Unique-ID", x.uuid); err != nil {
+			c.lost(err)
+			return
+		}
+	}
+	if d.MusicOnHold != "" && !c.fire(ctx, "set", "transfer_ringback="+d.MusicOnHold) {
+		return
+	}
+	if d.Record {
+		dl.recording = c.newRecording(d.RecordingChannels)
+		if d.RecordingChannels == "dual" && !c.fire(ctx, "set", "RECORD_STEREO=true") {
+			return
+		}
+		if !c.fire(ctx, "record_session", dl.recording.Path) {
+			return
+		}
+	}
+	c.await(ctx, pending{kind: waitDial, dial: dl}, "bridge", dialString(c.rt.cfg.Endpoints, d, dl.legs, c.sid))
+}
+
+func (c *call) info() *Info {
+	return &Info{CallSid: c.sid, AccountSID: c.account, State: c.state}
+}
+
+// fetch runs a passthru request off the owner goroutine; a synchronous one
+// reports back through results.
+func (c *call) fetch(ctx context.Context, f flows.Fetch) {
+	if c.rt.fetcher == nil {
+		c.log.Warn("call: passthru is not configured on this server", "url", f.URL)
+		if !f.Async {
+			c.deferred = append(c.deferred, func() {
+				c.step(ctx, flows.FetchResult{At: time.Now().UTC(), Err: "passthru is not configured"})
+			})
+		}
+		return
+	}
+	info := c.info()
+	go func() {
+		status, err := c.rt.fetcher.Fetch(context.WithoutCancel(ctx), info, f)
+		if f.Async {
+			if err != nil {
+				c.log.Warn("call: async passthru failed", "url", f.URL, "err", err)
+			}
+			return
+		}
+		res := flows.FetchResult{At: time.Now().UTC(), StatusCode: status}
+		if err != nil {
+			res.Err = err.Error()
+		}
+		select {
+		case c.results <- func() { c.step(ctx, res) }:
+		case <-c.stop:
+		}
+	}()
+}
+
+// send delivers an SMS or email off the call path; failures are logged and
+// never block the call.
+func (c *call) send(ctx context.Context, m flows.Send) {
+	if c.rt.messenger == nil {
+		c.log.Info("call: message (no messenger configured)", "channel", m.Channel, "to", m.To, "subject", m.Subject)
+		return
+	}
+	info := c.info()
+	go func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := c.rt.messenger.Send(sctx, info, m); err != nil {
+			c.log.Warn("call: message not sent", "channel", m.Channel, "to", m.To, "err", err)
+		}
+	}()
+}
+
+// loadFlow answers a Transfer with the target's live version.
+func (c *call) loadFlow(ctx context.Context, l flows.LoadFlow) {
+	res := flows.FlowLoaded{FlowID: l.Flow}
+	dctx, cancel := c.dbctx(ctx)
+	v, err := c.rt.store.LiveVersion(dctx, c.account, l.Flow)
+	cancel()
+	var next *flows.Flow
+	if err == nil {
+		next, err = c.rt.flows.get(v.FlowID, v.Version, []byte(v.Document))
+	}
+	if err != nil {
+		c.log.Warn("call: transfer failed", "flow", l.Flow, "err", err)
+		res.Err = err.Error()
+	} else {
+		c.log.Info("call: transferred", "flow", l.Flow, "version", v.Version)
+	}
+	c.deferred = append(c.deferred, func() {
+		res.At = time.Now().UTC()
+		if next != nil {
+			c.flow = next
+		}
+		c.step(ctx, res)
+	})
+}
+
+// kill hangs the caller up from outside the flow.
+func (c *call) kill(cause, reason string) {
+	c.log.Warn("call: hanging up", "cause", cause, "reason", reason)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.s.Kill(ctx, c.s.UUID, cause); err != nil {
+		c.lost(err)
+	}
+}
+
+// finish writes the call's final record once every leg has one.
+func (c *call) finish(ctx context.Context) {
+	for _, l := range c.order {
+		if l.final != nil {
+			continue
+		}
+		// The leg's own record never came (a lost event, a dropped
+		// socket): close it from what the bridge and the caller's leg said.
+		cause := l.hangup
+		if cause == "" {
+			cause = c.hangupCause
+		}
+		if cause == "" {
+			cause = "NORMAL_CLEARING"
+		}
+		f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(l.answered, cause, "", 0)}
+		if l.answered {
+			t := l.answerAt
+			f.AnswerTime = &t
+		}
+		l.final = &f
+		c.finishLeg(ctx, l)
+	}
+	a := c.a.final
+	final := store.CallFinal{
+		Status:               a.Status,
+		AnswerTime:           a.AnswerTime,
+		EndTime:              a.EndTime,
+		Duration:             a.Duration,
+		ConversationDuration: c.talk,
+		HangupCause:          a.HangupCause,
+		RecordingURL:         c.recordingURL,
+	}
+	if final.Duration == 0 && !final.EndTime.IsZero() {
+		final.Duration = int(final.EndTime.Sub(c.created).Round(time.Second) / time.Second)
+	}
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.FinishCall(dctx, c.sid, final); err != nil {
+		c.log.Error("call: store final record", "err", err)
+		return
+	}
+	c.log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
+		"legs", len(c.order), "reason", c.state.Reason)
+}

@@ -1,0 +1,26 @@
+// Package call runs calls. FreeSWITCH hands each inbound call to the
+// outbound-socket server; Runtime.Handle then owns it on one goroutine for
+// its whole life: it routes the dialed number to the ExoPhone's pinned flow
+// version, writes the call row before the first command, drives the flow
+// with flows.Step, turns its commands into applications on the channel
+// (speak/playback, play_and_get_digits, bridge, record, record_session) and
+// feeds their results back as flow events.
+//
+// # Legs
+//
+// Every leg gets a row: the caller's, and each destination a Connect rings,
+// losers of parallel ringing included. Legs Switchyard dials get their
+// UUIDs up front (origination_uuid) and a filter on the call's own socket,
+// so their events arrive there too. Final statuses come from each leg's
+// CHANNEL_HANGUP_COMPLETE through LegStatus; when a leg's record is lost,
+// the bridge's originate_causes closes it.
+//
+// # Order
+//
+// Events reach the call out of order (eslgo delivers each on its own
+// goroutine). Nothing here depends on arrival order: results are matched
+// to commands by Application-UUID, a leg's status only moves forward and
+// ignores events older than one applied, and CHANNEL_HANGUP_COMPLETE is
+// final. When the caller hangs up with a command in flight, the runtime
+// waits (bounded by Config.Settle) for that command's result first.
+package call

@@ -1,0 +1,91 @@
+package call
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/switchyard/switchyard/flows"
+)
+
+// Media settings, from Config.
+type media struct {
+	ttsEngine, ttsVoice string
+}
+
+// play returns the application and argument that play one prompt: speak
+// for text, playback for audio.
+func (m media) play(p flows.Prompt) (app, arg string) {
+	if p.Text != "" {
+		voice := p.Voice
+		if voice == "" {
+			voice = m.ttsVoice
+		}
+		return "speak", m.ttsEngine + "|" + voice + "|" + ttsText(p.Text)
+	}
+	return "playback", p.Audio
+}
+
+// file renders a prompt as one playback source: "say:" runs the channel's
+// TTS engine (tts_engine and tts_voice are set when the call starts).
+func (m media) file(p flows.Prompt) string {
+	if p.Text != "" {
+		return "say:" + ttsText(p.Text)
+	}
+	return p.Audio
+}
+
+// ttsText keeps spoken text from breaking the argument syntax it travels
+// in: single quotes group arguments, '!' separates file_string parts and
+// '|' separates speak's fields.
+func ttsText(s string) string {
+	return strings.NewReplacer("'", "’", "!", ".", "|", ",").Replace(s)
+}
+
+// files joins prompts into one playback source.
+func (m media) files(ps []flows.Prompt) string {
+	if len(ps) == 1 {
+		return m.file(ps[0])
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = m.file(p)
+	}
+	return "file_string://" + strings.Join(parts, "!")
+}
+
+// invalidFile is played by play_and_get_digits after a failed try; the
+// flow plays its own invalid prompts, so this is a short silence.
+const invalidFile = "silence_stream://250"
+
+// collect builds play_and_get_digits arguments for one attempt:
+// min max tries timeout terminators prompt invalid var regex digit_timeout.
+func (m media) collect(c flows.CollectDigits, variable string) string {
+	terminators := c.FinishOnKey
+	if terminators == "" {
+		terminators = "none"
+	}
+	regex := `^[0-9*#]+$`
+	if c.ValidKeys != "" {
+		regex = "^[" + c.ValidKeys + "]$"
+	}
+	timeout := max(c.Timeout, 1) * 1000
+	return fmt.Sprintf("1 %d 1 %d %s '%s' %s %s %s %d",
+		c.MaxDigits, timeout, terminators, m.files(c.Prompts), invalidFile, variable, regex, 3000)
+}
+
+// beep is the tone before a voicemail recording.
+const beep = "tone_stream://%(500,0,800)"
+
+// silenceThreshold is the energy level below which a frame counts as
+// silence for record's silence detection.
+const silenceThreshold = 200
+
+// record builds the record application's argument.
+func record(path string, r flows.Record) string {
+	arg := path + " " + strconv.Itoa(r.MaxLength)
+	if r.SilenceEnd > 0 {
+		arg += " " + strconv.Itoa(silenceThreshold) + " " + strconv.Itoa(r.SilenceEnd)
+	}
+	return arg
+}

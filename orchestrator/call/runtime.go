@@ -1,0 +1,256 @@
+package call
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// Store is what the runtime needs from persistence.
+type Store interface {
+	Route(ctx context.Context, dialed string) (*store.Route, error)
+	LiveVersion(ctx context.Context, accountSID, flowID string) (*store.FlowVersion, error)
+	CreateCall(ctx context.Context, c *store.Call) error
+	CallStatus(ctx context.Context, sid string, s store.Status, at time.Time) error
+	CallAnswered(ctx context.Context, sid string, at time.Time) error
+	CallDigits(ctx context.Context, sid, digits string) error
+	FinishCall(ctx context.Context, sid string, f store.CallFinal) error
+	CreateLeg(ctx context.Context, l *store.Leg) error
+	LegStatus(ctx context.Context, uuid string, s store.Status, at time.Time) error
+	FinishLeg(ctx context.Context, uuid string, f store.LegFinal) error
+	CreateRecording(ctx context.Context, r *store.Recording) error
+}
+
+// Messenger sends the SMS and email of flows. Send must return promptly or
+// honour ctx.
+type Messenger interface {
+	Send(ctx context.Context, c *Info, m flows.Send) error
+}
+
+// Fetcher makes a flow's passthru requests.
+type Fetcher interface {
+	Fetch(ctx context.Context, c *Info, f flows.Fetch) (status int, err error)
+}
+
+// Info is what messengers and fetchers know of a call.
+type Info struct {
+	CallSid, AccountSID string
+	State               flows.State
+}
+
+// Config tunes the runtime.
+type Config struct {
+	Endpoints Endpoints
+	// RecordingsDir is where the media node writes recordings.
+	RecordingsDir string
+	// RecordingURL renders a recording's public URL from its account and id.
+	RecordingURL func(accountSID, id string) string
+	// TTSEngine and TTSVoice speak text prompts (default flite, slt).
+	TTSEngine, TTSVoice string
+	// Linger keeps a socket open after hangup, in seconds (default 30).
+	Linger int
+	// Settle bounds the wait for a late result or leg record after the
+	// caller hangs up (default 3s).
+	Settle time.Duration
+	// Node names the media node, for the call record.
+	Node string
+	// OnEnd, if set, is called with the CallSid once a call's final
+	// record is written.
+	OnEnd func(callSID string)
+}
+
+// Runtime runs calls: one owner goroutine per call, driving the flow with
+// flows.Step and FreeSWITCH over the call's own socket.
+type Runtime struct {
+	store     Store
+	cfg       Config
+	log       *slog.Logger
+	messenger Messenger
+	fetcher   Fetcher
+	flows     flowCache
+
+	mu    sync.Mutex
+	calls map[string]*call // by CallSid, for lookup only
+}
+
+// New makes a runtime. m and f may be nil: messages are then only logged
+// and passthru requests take the error output.
+func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtime {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTSEngine == "" {
+		cfg.TTSEngine = "flite"
+	}
+	if cfg.TTSVoice == "" {
+		cfg.TTSVoice = "slt"
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 30
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = 3 * time.Second
+	}
+	if cfg.Endpoints.Number == "" {
+		cfg.Endpoints.Number = "loopback/{number}/switchyard_testnet"
+	}
+	if cfg.Endpoints.SIP == "" {
+		cfg.Endpoints.SIP = "sofia/external/{uri}"
+	}
+	if cfg.RecordingsDir == "" {
+		cfg.RecordingsDir = "/var/lib/freeswitch/recordings"
+	}
+	if cfg.RecordingURL == nil {
+		cfg.RecordingURL = func(account, id string) string {
+			return "/v1/Accounts/" + account + "/Recordings/" + id
+		}
+	}
+	return &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
+		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}}
+}
+
+// Live is the number of calls running.
+func (rt *Runtime) Live() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.calls)
+}
+
+// Handle runs one call handed over by FreeSWITCH; it is the esl.Handler.
+func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
+	c := newCall(rt, s)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("call: runtime panic; hanging up", "panic", r)
+			c.kill("NORMAL_TEMPORARY_FAILURE", fmt.Sprint("internal error: ", r))
+		}
+		rt.forget(c)
+		if c.rowCreated && rt.cfg.OnEnd != nil {
+			rt.cfg.OnEnd(c.sid)
+		}
+	}()
+	c.run(ctx)
+}
+
+func (rt *Runtime) track(c *call) {
+	rt.mu.Lock()
+	rt.calls[c.sid] = c
+	rt.mu.Unlock()
+}
+
+func (rt *Runtime) forget(c *call) {
+	rt.mu.Lock()
+	delete(rt.calls, c.sid)
+	rt.mu.Unlock()
+}
+
+// flowCache keeps parsed published versions; they never change.
+type flowCache struct {
+	mu sync.Mutex
+	m  map[string]*flows.Flow
+}
+
+const flowCacheSize = 4096
+
+func (fc *flowCache) get(flowID string, version int, doc []byte) (*flows.Flow, error) {
+	key := fmt.Sprintf("%s@%d", flowID, version)
+	fc.mu.Lock()
+	f := fc.m[key]
+	fc.mu.Unlock()
+	if f != nil {
+		return f, nil
+	}
+	f, err := flows.Parse(doc)
+	if err != nil {
+		return nil, fmt.Errorf("flow %s version %d: %w", flowID, version, err)
+	}
+	fc.mu.Lock()
+	if len(fc.m) >= flowCacheSize {
+		for k := range fc.m { // drop an arbitrary entry
+			delete(fc.m, k)
+			break
+		}
+	}
+	fc.m[key] = f
+	fc.mu.Unlock()
+	return f, nil
+}
+
+// dbStore adapts *store.DB to Store.
+type dbStore struct{ db *store.DB }
+
+// NewStore adapts the database to the runtime's Store.
+func NewStore(db *store.DB) Store { return dbStore{db} }
+
+func (s dbStore) Route(ctx context.Context, dialed string) (*store.Route, error) {
+	return s.db.Numbers().Route(ctx, dialed)
+}
+
+func (s dbStore) LiveVersion(ctx context.Context, accountSID, flowID string) (*store.FlowVersion, error) {
+	f, err := s.db.Flows().Get(ctx, accountSID, flowID)
+	if err != nil {
+		return nil, err
+	}
+	if f.LiveVersion == 0 {
+		return nil, fmt.Errorf("flow %s: %w", flowID, store.ErrNotPublished)
+	}
+	return s.db.Flows().Version(ctx, accountSID, flowID, f.LiveVersion)
+}
+
+func (s dbStore) CreateCall(ctx context.Context, c *store.Call) error {
+	return s.db.Calls().Create(ctx, c)
+}
+
+func (s dbStore) CallStatus(ctx context.Context, sid string, st store.Status, at time.Time) error {
+	_, err := s.db.Calls().UpdateStatus(ctx, sid, st, at)
+	return err
+}
+
+func (s dbStore) CallAnswered(ctx context.Context, sid string, at time.Time) error {
+	_, err := s.db.Calls().MarkAnswered(ctx, sid, at)
+	return err
+}
+
+func (s dbStore) CallDigits(ctx context.Context, sid, digits string) error {
+	return s.db.Calls().SetDigits(ctx, sid, digits)
+}
+
+func (s dbStore) FinishCall(ctx context.Context, sid string, f store.CallFinal) error {
+	_, err := s.db.Calls().Finish(ctx, sid, f)
+	return err
+}
+
+func (s dbStore) CreateLeg(ctx context.Context, l *store.Leg) error {
+	return s.db.Legs().Create(ctx, l)
+}
+
+func (s dbStore) LegStatus(ctx context.Context, uuid string, st store.Status, at time.Time) error {
+	_, err := s.db.Legs().UpdateStatus(ctx, uuid, st, at)
+	return err
+}
+
+func (s dbStore) FinishLeg(ctx context.Context, uuid string, f store.LegFinal) error {
+	_, err := s.db.Legs().Finish(ctx, uuid, f)
+	return err
+}
+
+func (s dbStore) CreateRecording(ctx context.Context, r *store.Recording) error {
+	return s.db.Recordings().Create(ctx, r)
+}
+
+// callerFrom reads the caller and dialed number from the connect data.
+func callerFrom(data esl.Event) (from, to string) {
+	from = data.Get("Caller-Caller-ID-Number")
+	to = data.Get("Caller-Destination-Number")
+	if to == "" {
+		to = data.Var("sip_to_user")
+	}
+	return strings.TrimSpace(from), strings.TrimSpace(to)
+}
