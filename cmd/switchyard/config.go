@@ -21,6 +21,15 @@ type Config struct {
 	LogFormat string        // SWITCHYARD_LOG_FORMAT
 	Demo      bool          // SWITCHYARD_DEMO
 	Drain     time.Duration // SWITCHYARD_DRAIN
+
+	SocketAddr    string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
+	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
+	FSPassword    string // SWITCHYARD_FS_PASSWORD
+	EmulatorAddr  string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
+	DialEndpoint  string // SWITCHYARD_DIAL_ENDPOINT
+	SIPEndpoint   string // SWITCHYARD_SIP_ENDPOINT
+	RecordingsDir string // SWITCHYARD_RECORDINGS
+	PublicURL     string // SWITCHYARD_PUBLIC_URL
 }
 
 func defaultConfig() Config {
@@ -30,6 +39,13 @@ func defaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		Drain:     30 * time.Second,
+
+		SocketAddr:    "127.0.0.1:8084",
+		FSPassword:    "ClueCon",
+		EmulatorAddr:  "127.0.0.1:8021",
+		DialEndpoint:  "loopback/{number}/switchyard_testnet",
+		SIPEndpoint:   "sofia/external/{uri}",
+		RecordingsDir: "data/recordings",
 	}
 }
 
@@ -57,7 +73,23 @@ func (c *Config) options(http bool) []option {
 			option{flag: "demo", env: "SWITCHYARD_DEMO", boolean: &c.Demo,
 				usage: "seed a demo account, its flows and ExoPhones (idempotent) and print the credentials"},
 			option{flag: "drain", env: "SWITCHYARD_DRAIN", dur: &c.Drain,
-				usage: "how long shutdown waits for live work to finish"},
+				usage: "how long shutdown waits for live calls to finish"},
+			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,
+				usage: "address FreeSWITCH's socket application connects to (outbound ESL)"},
+			option{flag: "fs", env: "SWITCHYARD_FS_ESL", str: &c.FSNodes,
+				usage: "FreeSWITCH nodes' event sockets, host:port[,host:port...]; empty runs the embedded emulator"},
+			option{flag: "fs-password", env: "SWITCHYARD_FS_PASSWORD", str: &c.FSPassword,
+				usage: "FreeSWITCH event socket password"},
+			option{flag: "emulator", env: "SWITCHYARD_EMULATOR_ESL", str: &c.EmulatorAddr,
+				usage: "event socket address of the embedded emulator (when no -fs is given)"},
+			option{flag: "dial-endpoint", env: "SWITCHYARD_DIAL_ENDPOINT", str: &c.DialEndpoint,
+				usage: "endpoint for dialling a phone number, with {number}, e.g. sofia/gateway/carrier/{number}"},
+			option{flag: "sip-endpoint", env: "SWITCHYARD_SIP_ENDPOINT", str: &c.SIPEndpoint,
+				usage: "endpoint for dialling a sip: URI, with {uri}"},
+			option{flag: "recordings", env: "SWITCHYARD_RECORDINGS", str: &c.RecordingsDir,
+				usage: "folder where the media node writes recordings"},
+			option{flag: "public-url", env: "SWITCHYARD_PUBLIC_URL", str: &c.PublicURL,
+				usage: "base URL of this API as clients reach it (recording URLs); default http://<-http>"},
 		)
 	}
 	return opts
@@ -121,10 +153,27 @@ func (c *Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: use text or json", c.LogFormat))
 	}
+	if !strings.Contains(c.DialEndpoint, "{number}") {
+		errs = append(errs, fmt.Errorf("dial endpoint %q: must contain {number}", c.DialEndpoint))
+	}
+	if !strings.Contains(c.SIPEndpoint, "{uri}") {
+		errs = append(errs, fmt.Errorf("sip endpoint %q: must contain {uri}", c.SIPEndpoint))
+	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))
 	}
 	return errors.Join(errs...)
+}
+
+// nodes lists the configured FreeSWITCH nodes.
+func (c *Config) nodes() []string {
+	var out []string
+	for _, n := range strings.Split(c.FSNodes, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func parseLevel(s string) (slog.Level, error) {

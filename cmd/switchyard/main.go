@@ -23,6 +23,8 @@ Usage:
   switchyard migrate [flags]           apply pending database migrations
   switchyard migrate -status [flags]   list applied and pending migrations
   switchyard flow validate FILE...     check flow documents; exit status 1 on any error
+  switchyard sim call --to EXOPHONE    place a simulated call on a node and print the path it took
+  switchyard call show CALLSID         print a call's record and legs
   switchyard version                   print the version
 
 Every flag can also be set with an environment variable (SWITCHYARD_*);
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stdout, stderr)
 	case "flow":
 		err = flowCommand(args[1:], stdout, stderr)
+	case "sim":
+		err = simCommand(ctx, args[1:], stdout, stderr)
+	case "call":
+		err = callCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchyard", version)
 	case "help", "-h", "-help", "--help":

@@ -10,9 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -40,6 +44,56 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printDemo(stdout, cfg, tenant)
 	}
 
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.HTTPAddr
+	}
+	recordings, err := filepath.Abs(cfg.RecordingsDir)
+	if err != nil {
+		return fmt.Errorf("recordings folder: %w", err)
+	}
+	runtime := call.New(call.NewStore(db), call.Config{
+		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
+		RecordingsDir: recordings,
+		RecordingURL: func(account, id string) string {
+			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
+		},
+	}, nil, nil, log)
+
+	socketL, err := net.Listen("tcp", cfg.SocketAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.SocketAddr, err)
+	}
+	sockets := esl.NewServer(runtime.Handle, log)
+	go func() {
+		if err := sockets.Serve(socketL); err != nil {
+			log.Error("outbound socket server stopped", "err", err)
+		}
+	}()
+
+	nodeAddrs := cfg.nodes()
+	var emulator *fsim.Server
+	if len(nodeAddrs) == 0 {
+		if err := os.MkdirAll(recordings, 0o750); err != nil {
+			return fmt.Errorf("recordings folder: %w", err)
+		}
+		emulator = fsim.New(fsim.Config{Tick: fsim.DefaultTick, SocketAddr: socketL.Addr().String(),
+			RecordingsDir: recordings, Logger: log.With("component", "emulator")})
+		if err := emulator.Listen(cfg.EmulatorAddr); err != nil {
+			return fmt.Errorf("emulator: %w", err)
+		}
+		defer emulator.Close()
+		nodeAddrs = []string{emulator.Addr()}
+		log.Warn("NO FREESWITCH CONFIGURED: running the embedded FreeSWITCH emulator (no real audio). " +
+			"Set SWITCHYARD_FS_ESL=host:8021 to drive real FreeSWITCH nodes.", "emulator_esl", emulator.Addr())
+	}
+	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNodes()
+	for _, addr := range nodeAddrs {
+		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log})
+		go n.Run(nodesCtx)
+	}
+
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
@@ -47,17 +101,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := api.New(api.Options{Logger: log, Database: db, Version: version})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "database", db.Dialect(), "version", version)
+	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "socket", socketL.Addr().String(),
+		"nodes", strings.Join(nodeAddrs, ","), "database", db.Dialect(), "version", version)
 
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "drain", cfg.Drain)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Drain)
+	log.Info("shutting down: no new calls; waiting for live calls", "live", runtime.Live(), "drain", cfg.Drain)
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Drain)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := sockets.Shutdown(drainCtx); err != nil {
+		log.Warn("shutdown: calls cut", "err", err)
+	}
+	stopNodes()
+	apiCtx, cancelAPI := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancelAPI()
+	if err := srv.Shutdown(apiCtx); err != nil {
 		return err
 	}
 	return <-served

@@ -54,7 +54,8 @@ type Config struct {
 	RecordingURL func(accountSID, id string) string
 	// TTSEngine and TTSVoice speak text prompts (default flite, slt).
 	TTSEngine, TTSVoice string
-	// Linger keeps a socket open after hangup, in seconds (default 30).
+	// Linger keeps a socket open after hangup, in seconds (default 2):
+	// long enough for the last events, short enough to free the session.
 	Linger int
 	// Settle bounds the wait for a late result or leg record after the
 	// caller hangs up (default 3s).
@@ -93,7 +94,7 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 		cfg.TTSVoice = "slt"
 	}
 	if cfg.Linger == 0 {
-		cfg.Linger = 30
+		cfg.Linger = 2
 	}
 	if cfg.Settle == 0 {
 		cfg.Settle = 3 * time.Second

@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/percipia/eslgo"
+	"github.com/percipia/eslgo/command"
 )
 
 // Errors of a connection.
@@ -73,6 +75,7 @@ type Conn struct {
 	// eslgo tear down from its own disconnect loop, outbound ones end
 	// their handler.
 	release func()
+	linger  atomic.Int64 // seconds asked for with Linger
 }
 
 func newConn(c *eslgo.Conn, log *slog.Logger, release func()) *Conn {
@@ -169,10 +172,10 @@ func decodeEvent(raw *eslgo.Event) (Event, error) {
 	return Event{Headers: headerMap(raw.Headers), Body: string(raw.Body)}, nil
 }
 
-// command is a raw ESL command line (plus header lines) for eslgo.
-type command string
+// rawCommand is an ESL command line (plus header lines) for eslgo.
+type rawCommand string
 
-func (c command) BuildMessage() string { return string(c) }
+func (c rawCommand) BuildMessage() string { return string(c) }
 
 // Send writes one command and returns its reply. Only one command is in
 // flight per connection.
@@ -180,6 +183,11 @@ func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
 	if strings.ContainsAny(cmd, "\x00") {
 		return Reply{}, fmt.Errorf("%w: NUL in command", ErrCommand)
 	}
+	return c.sendCommand(ctx, cmd, rawCommand(cmd))
+}
+
+// sendCommand is Send for any eslgo command.
+func (c *Conn) sendCommand(ctx context.Context, cmd string, msg command.Command) (Reply, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -192,7 +200,7 @@ func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
 		return Reply{}, c.closedErr()
 	default:
 	}
-	resp, err := c.c.SendCommand(ctx, command(cmd))
+	resp, err := c.c.SendCommand(ctx, msg)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -376,8 +384,16 @@ func (c *Conn) Filter(ctx context.Context, header, value string) error {
 
 // Linger keeps an outbound socket open for secs seconds after the channel
 // hangs up, so CHANNEL_HANGUP_COMPLETE is delivered.
+//
+// It goes through eslgo's own Linger command: eslgo closes an outbound
+// connection on the first disconnect notice unless it knows about linger
+// (and then only after that many seconds).
 func (c *Conn) Linger(ctx context.Context, secs int) error {
-	_, err := c.Do(ctx, "linger "+strconv.Itoa(secs))
+	c.linger.Store(int64(secs))
+	r, err := c.sendCommand(ctx, "linger", command.Linger{Enabled: true, Seconds: time.Duration(secs)})
+	if err == nil && !r.OK() {
+		err = fmt.Errorf("linger: %w: %s", ErrCommand, strings.TrimSpace(r.Text))
+	}
 	return err
 }
 

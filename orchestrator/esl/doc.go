@@ -29,8 +29,15 @@
 //     calls while live calls drain.
 //   - Closing: eslgo's close() deletes from a map that its own auth and
 //     disconnect loops read without a lock (a data race the race detector
-//     reports). Conn never calls it: it cancels eslgo's loops and sends
-//     exit, and FreeSWITCH closes the socket.
+//     reports). On inbound connections Conn never calls it: it cancels
+//     eslgo's loops and sends exit, and FreeSWITCH closes the socket. On
+//     outbound ones eslgo itself closes after the handler returns; that is
+//     ordered after its disconnect loop's read only when FreeSWITCH's
+//     linger notice came first, which is what FreeSWITCH sends when the
+//     channel hangs up. A handler that returns before its channel hung up
+//     (a shutdown cutting live calls) can still hit eslgo's race: benign
+//     in practice (the read long preceded the write), and not fixable
+//     without changing eslgo.
 //   - Disconnects: Node redials inbound connections with backoff and
 //     jitter, re-subscribes, watches HEARTBEAT, and reports a changed
 //     Core-UUID (a restarted node) so its calls can be reconciled.

@@ -68,7 +68,7 @@ func DialInbound(ctx context.Context, addr, password string, log *slog.Logger) (
 		// goes out well after that.
 		time.AfterFunc(exitGrace, func() {
 			exitCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			_, _ = r.c.SendCommand(exitCtx, command("exit"))
+			_, _ = r.c.SendCommand(exitCtx, rawCommand("exit"))
 			cancel()
 		})
 	})

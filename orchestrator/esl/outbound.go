@@ -33,8 +33,13 @@ type Server struct {
 	handler Handler
 	log     *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	// ctx is eslgo's: cancelling it drops every socket at once (last
+	// resort). calls is what handlers get: cancelling it asks them to hang
+	// their calls up.
+	ctx         context.Context
+	cancel      context.CancelFunc
+	calls       context.Context
+	cancelCalls context.CancelFunc
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -52,7 +57,8 @@ func NewServer(h Handler, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{handler: h, log: log, ctx: ctx, cancel: cancel}
+	calls, cancelCalls := context.WithCancel(context.Background())
+	return &Server{handler: h, log: log, ctx: ctx, cancel: cancel, calls: calls, cancelCalls: cancelCalls}
 }
 
 // Live is the number of calls being handled.
@@ -174,26 +180,45 @@ func dialRetry(ctx context.Context, addr string) (net.Conn, error) {
 	}
 }
 
-// handle is eslgo's handler: it has already sent connect.
+// handle is eslgo's handler: it has already sent connect. ctx is eslgo's
+// context for this socket, cancelled when eslgo closes it.
 func (s *Server) handle(ctx context.Context, c *eslgo.Conn, connect *eslgo.RawResponse) {
 	s.sessions.Add(1)
 	s.live.Add(1)
 	defer s.sessions.Done()
 	defer s.live.Add(-1)
 	// Closing the Conn ends nothing by itself here: the handler sees Done
-	// and returns, and eslgo then sends exit and closes.
+	// and returns, and eslgo then closes the socket.
 	conn := newConn(c, s.log, nil)
-	sess := &Session{Conn: conn, UUID: connect.ChannelUUID(), Data: Event{Headers: headerMap(connect.Headers)}}
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("esl: call handler panicked", "uuid", sess.UUID, "panic", r)
+	go func() {
+		select {
+		case <-ctx.Done():
+			conn.closeWith(fmt.Errorf("%w: socket closed", ErrClosed))
+		case <-conn.done:
 		}
 	}()
-	if sess.UUID == "" {
-		s.log.Warn("esl: connect reply without Unique-ID; dropping the connection")
-		return
+	sess := &Session{Conn: conn, UUID: connect.ChannelUUID(), Data: Event{Headers: headerMap(connect.Headers)}}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("esl: call handler panicked", "uuid", sess.UUID, "panic", r)
+			}
+		}()
+		if sess.UUID == "" {
+			s.log.Warn("esl: connect reply without Unique-ID; dropping the connection")
+			return
+		}
+		s.handler(s.calls, sess)
+	}()
+	// Let eslgo close the socket itself, as it does when its linger time
+	// runs out after FreeSWITCH's disconnect notice: eslgo's exit-and-close
+	// after this handler returns races with eslgo's own disconnect loop
+	// (see the package doc).
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Duration(conn.linger.Load())*time.Second + 2*time.Second):
+		s.log.Debug("esl: socket still open after the call; closing it", "uuid", sess.UUID)
 	}
-	s.handler(ctx, sess)
 }
 
 // Shutdown stops accepting calls (FreeSWITCH then tries the next address
@@ -216,7 +241,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-idle:
 	case <-ctx.Done():
 		err = fmt.Errorf("esl: %d calls still live at shutdown: %w", s.Live(), ctx.Err())
+		// Ask the handlers to hang their calls up, and give FreeSWITCH a
+		// moment to say the channels are gone.
+		s.cancelCalls()
+		select {
+		case <-idle:
+		case <-time.After(5 * time.Second):
+		}
 	}
+	s.cancelCalls()
 	s.cancel()
 	s.conns.Wait()
 	return err

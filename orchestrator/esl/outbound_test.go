@@ -1,0 +1,263 @@
+package esl
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serveOutbound starts a Server on loopback and returns its address.
+func serveOutbound(t *testing.T, h Handler) (*Server, string) {
+	t.Helper()
+	srv := NewServer(h, discard())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv, l.Addr().String()
+}
+
+// dialAsFreeSWITCH connects to Switchyard as the socket application does
+// and answers connect with the channel data.
+func dialAsFreeSWITCH(t *testing.T, addr, uuid string) *peer {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t, c)
+	if cmd := p.mustRead(); cmd.Line != "connect" {
+		t.Fatalf("first command %q, want connect", cmd.Line)
+	}
+	p.write("Event-Name: CHANNEL_DATA\nUnique-ID: " + uuid + "\nCaller-Caller-ID-Number: %2B15550109999\n" +
+		"Caller-Destination-Number: %2B15550000100\nContent-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n")
+	return p
+}
+
+// Hazard: eslgo closes an outbound connection as soon as the handler
+// returns, and on the first disconnect notice unless linger was sent, so
+// CHANNEL_HANGUP_COMPLETE (the billing record) would be lost. The handler
+// lives for the call and lingers.
+func TestOutboundHandlerGetsHangupCompleteAfterLingerNotice(t *testing.T) {
+	got := make(chan Event, 1)
+	data := make(chan Event, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		data <- s.Data
+		final := make(chan Event, 8)
+		s.Route(s.UUID, func(ev Event) {
+			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
+				final <- ev
+			}
+		})
+		if err := s.Linger(ctx, 1); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := s.Subscribe(ctx, "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"); err != nil {
+			t.Error(err)
+			return
+		}
+		select {
+		case ev := <-final:
+			got <- ev
+		case <-time.After(10 * time.Second):
+		}
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	if cmd := p.mustRead(); cmd.Line != "linger 1" {
+		t.Fatalf("got %q, want linger 1", cmd.Line)
+	}
+	p.reply("+OK will linger 1 seconds")
+	p.mustRead()
+	p.reply("+OK event listener enabled json")
+	// The hang-up, then the linger notice, then the final record, as in
+	// transcript 07 (the notice can come before HANGUP_COMPLETE).
+	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP", "Unique-ID": "u1", "Hangup-Cause": "NORMAL_CLEARING"}, "")
+	p.lingerNotice("u1")
+	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1", "variable_billsec": "12"}, "")
+	d := <-data
+	if d.Get("Caller-Destination-Number") != "+15550000100" || d.Get("Unique-ID") != "u1" {
+		t.Errorf("channel data = %v", d.Headers)
+	}
+	select {
+	case ev := <-got:
+		if ev.Var("billsec") != "12" {
+			t.Errorf("final record = %v", ev.Headers)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("CHANNEL_HANGUP_COMPLETE never reached the handler")
+	}
+	// Once the handler is done, the socket closes when the linger time
+	// runs out (or on exit); either way the connection ends.
+	for {
+		if _, err := p.read(); err != nil {
+			break
+		}
+	}
+}
+
+// Shutdown stops accepting calls at once (FreeSWITCH then tries its next
+// socket address) but lets live calls finish.
+func TestShutdownStopsAcceptingAndDrains(t *testing.T) {
+	release := make(chan struct{})
+	var started atomic.Int32
+	srv, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		started.Add(1)
+		<-release
+	})
+	p := dialAsFreeSWITCH(t, addr, "live")
+	waitLive(t, srv)
+	// The call hangs up (with linger) while Switchyard is draining it.
+	p.lingerNotice("live")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	// New calls are refused while the live one drains.
+	refused := false
+	for i := 0; i < 200 && !refused; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+		select {
+		case err := <-done:
+			t.Fatalf("Shutdown returned %v while a call was live", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if !refused {
+		t.Fatal("the server still accepts connections after Shutdown")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v before the live call ended", err)
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if started.Load() != 1 {
+		t.Errorf("%d sessions started", started.Load())
+	}
+}
+
+// At the drain deadline the handlers are asked to hang up (their context
+// ends); Shutdown reports the calls it had to cut.
+func TestShutdownDeadlineCutsCalls(t *testing.T) {
+	srv, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		<-ctx.Done()
+		// A real handler hangs its call up here; FreeSWITCH then sends the
+		// linger notice.
+		s.Kill(context.Background(), s.UUID, "SYSTEM_SHUTDOWN")
+	})
+	p := dialAsFreeSWITCH(t, addr, "stuck")
+	waitLive(t, srv)
+	go func() {
+		cmd := p.mustRead()
+		if cmd.Line != "api uuid_kill stuck SYSTEM_SHUTDOWN" {
+			t.Errorf("got %q, want the call killed", cmd.Line)
+		}
+		p.api("+OK\n")
+		p.lingerNotice("stuck")
+		for {
+			if _, err := p.read(); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 calls still live") {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if srv.Live() != 0 {
+		t.Errorf("%d calls live after Shutdown", srv.Live())
+	}
+}
+
+// Hazard: eslgo never reconnects. Node redials, subscribes again and
+// notices a restarted node by its Core-UUID.
+func TestNodeReconnectsAndResubscribes(t *testing.T) {
+	srv := newInboundServer(t)
+	restarted := make(chan [2]string, 1)
+	n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Events: []string{"CHANNEL_CREATE"},
+		HeartbeatTimeout: 300 * time.Millisecond, MinBackoff: 10 * time.Millisecond, Logger: discard(),
+		OnRestart: func(old, new string) { restarted <- [2]string{old, new} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx)
+	for i, core := range []string{"core-1", "core-2"} {
+		p := <-srv.conns
+		if cmd := p.mustRead(); cmd.Line != "event json BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE" {
+			t.Fatalf("connection %d: subscription %q", i+1, cmd.Line)
+		}
+		p.reply("+OK event listener enabled json")
+		if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
+			t.Fatalf("connection %d: %q", i+1, cmd.Line)
+		}
+		p.api(core + "\n")
+		if _, err := n.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			// No HEARTBEAT: the node drops the connection (exit) and
+			// redials.
+			go func() {
+				for {
+					if _, err := p.read(); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}
+	select {
+	case r := <-restarted:
+		if r != [2]string{"core-1", "core-2"} {
+			t.Errorf("restart = %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no restart reported for a changed Core-UUID")
+	}
+	if h := n.Health(); !h.Connected || h.CoreUUID != "core-2" {
+		t.Errorf("health = %+v", h)
+	}
+}
+
+// waitLive waits until the server runs a session (the handler started).
+func waitLive(t *testing.T, srv *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Live() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the session never started")
+		}
+		runtime.Gosched()
+	}
+}
+
+// lingerNotice is what FreeSWITCH sends a lingering socket when its channel
+// hangs up. eslgo's outbound connection must see it before Switchyard
+// sends exit: eslgo's close() otherwise races with eslgo's own disconnect
+// loop (see the package doc).
+func (p *peer) lingerNotice(uuid string) {
+	p.write("Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + uuid +
+		"\nContent-Disposition: linger\nChannel-Name: sofia/x\nLinger-Time: 5\nContent-Length: 0\n\n")
+}

@@ -1,0 +1,193 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/flows/examples"
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/testphone"
+)
+
+// The ExoPhones of the scenario tenant.
+const (
+	account    = "acme"
+	supportNum = "+15550000100"
+	afterHours = "+15550000200"
+	unknownNum = "+15550000999"
+)
+
+// harness is Switchyard (runtime, socket server, store) and a node to call
+// through: the emulator, or a real FreeSWITCH given by SWITCHYARD_FS_ESL.
+type harness struct {
+	t     *testing.T
+	db    *store.DB
+	phone *testphone.Phone
+	sent  chan flows.Send
+	real  bool
+
+	mu    sync.Mutex
+	ended map[string]chan struct{}
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)),
+		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}}
+	h.seed(ctx)
+
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rt := call.New(call.NewStore(h.db), call.Config{
+		RecordingsDir: t.TempDir(),
+		Node:          "scenario",
+		OnEnd:         h.onEnd,
+	}, messenger{h.sent}, nil, log)
+	srv := esl.NewServer(rt.Handle, log)
+	socketAddr := "127.0.0.1:0"
+	fsAddr, password := os.Getenv("SWITCHYARD_FS_ESL"), os.Getenv("SWITCHYARD_FS_PASSWORD")
+	if fsAddr != "" {
+		h.real = true
+		socketAddr = os.Getenv("SWITCHYARD_TEST_SOCKET")
+		if socketAddr == "" {
+			socketAddr = "127.0.0.1:8084"
+		}
+		if password == "" {
+			password = "ClueCon"
+		}
+	}
+	l, err := net.Listen("tcp", socketAddr)
+	if err != nil {
+		t.Fatalf("socket server: %v", err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	if !h.real {
+		fs := fsim.New(fsim.Config{Speed: 50, SocketAddr: l.Addr().String(), RecordingsDir: t.TempDir(), Logger: log})
+		if err := fs.Listen("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fs.Close() })
+		fsAddr, password = fs.Addr(), "ClueCon"
+	}
+	h.phone = testphone.New(fsAddr, password)
+	return h
+}
+
+// seed makes the scenario tenant: the support flow on supportNum, the
+// After-Hours Flow on afterHours.
+func (h *harness) seed(ctx context.Context) {
+	t := h.t
+	if _, _, err := h.db.Accounts().CreateWithSID(ctx, account, "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	support, err := os.ReadFile("testdata/support-scenarios.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := examples.Read(examples.AfterHours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for number, doc := range map[string][]byte{supportNum: support, afterHours: after} {
+		if _, err := flows.Parse(doc); err != nil {
+			t.Fatalf("%s: %v", number, err)
+		}
+		f, err := h.db.Flows().Create(ctx, account, "flow for "+number, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.db.Flows().Publish(ctx, account, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.db.Numbers().Create(ctx, account, number, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.db.Numbers().AssignFlow(ctx, account, number, &f.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) endedChan(sid string) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch := h.ended[sid]
+	if ch == nil {
+		ch = make(chan struct{})
+		h.ended[sid] = ch
+	}
+	return ch
+}
+
+func (h *harness) onEnd(sid string) { close(h.endedChan(sid)) }
+
+// call places a call and waits until Switchyard has written its final
+// record.
+func (h *harness) call(s testphone.Script) (*testphone.Result, *store.Call, []store.Leg) {
+	h.t.Helper()
+	if s.From == "" {
+		s.From = "+15550109999"
+	}
+	res, err := h.phone.Call(context.Background(), s)
+	if err != nil {
+		h.t.Fatalf("call: %v", err)
+	}
+	h.t.Logf("path: %v", res.Path)
+	if res.CallSid == "" {
+		return res, nil, nil
+	}
+	select {
+	case <-h.endedChan(res.CallSid):
+	case <-time.After(30 * time.Second):
+		h.t.Fatalf("call %s: no final record 30s after the caller's side ended", res.CallSid)
+	}
+	ctx := context.Background()
+	c, err := h.db.Calls().Get(ctx, account, res.CallSid)
+	if err != nil {
+		h.t.Fatalf("call record: %v", err)
+	}
+	legs, err := h.db.Legs().ByCall(ctx, account, res.CallSid)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, l := range legs {
+		h.t.Logf("leg %d %s -> %s: %s cause=%s sip=%s duration=%d talk=%d", l.Seq, l.From, l.To, l.Status, l.HangupCause, l.SIPTermStatus, l.Duration, l.TalkTime)
+	}
+	return res, c, legs
+}
+
+type messenger struct{ sent chan flows.Send }
+
+func (m messenger) Send(_ context.Context, _ *call.Info, s flows.Send) error {
+	select {
+	case m.sent <- s:
+		return nil
+	default:
+		return errors.New("test messenger full")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}

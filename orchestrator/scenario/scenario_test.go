@@ -1,0 +1,219 @@
+package scenario
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/testphone"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SWITCHYARD_FS_ESL") == "" {
+		println("scenario: running against the in-tree FreeSWITCH emulator (set SWITCHYARD_FS_ESL=host:port to run against a real node)")
+	} else {
+		println("scenario: running against the FreeSWITCH node at " + os.Getenv("SWITCHYARD_FS_ESL"))
+	}
+	os.Exit(m.Run())
+}
+
+// legWant is what a leg's row must say.
+type legWant struct {
+	to     string
+	status store.Status
+	cause  string // "" = any
+	talk   bool   // talk time > 0
+	// anyTalk skips the talk-time check (a call answered and hung up
+	// within a second has none).
+	anyTalk bool
+}
+
+func checkLegs(t *testing.T, legs []store.Leg, want []legWant) {
+	t.Helper()
+	if len(legs) != len(want) {
+		t.Fatalf("%d legs, want %d", len(legs), len(want))
+	}
+	for i, w := range want {
+		l := legs[i]
+		if l.Seq != i+1 || l.To != w.to || l.Status != w.status {
+			t.Errorf("leg %d: seq %d to %s status %s, want to %s status %s", i+1, l.Seq, l.To, l.Status, w.to, w.status)
+		}
+		if w.cause != "" && l.HangupCause != w.cause {
+			t.Errorf("leg %d (%s): cause %s, want %s", i+1, l.To, l.HangupCause, w.cause)
+		}
+		if !w.anyTalk && w.talk != (l.TalkTime > 0) {
+			t.Errorf("leg %d (%s): talk time %d", i+1, l.To, l.TalkTime)
+		}
+		if l.EndTime == nil || l.EndTime.Before(l.StartTime) {
+			t.Errorf("leg %d (%s): start %v end %v", i+1, l.To, l.StartTime, l.EndTime)
+		}
+		if (l.AnswerTime != nil) != (w.status == store.Completed) {
+			t.Errorf("leg %d (%s): answer time %v with status %s", i+1, l.To, l.AnswerTime, l.Status)
+		}
+		if l.UUID == "" {
+			t.Errorf("leg %d: no channel UUID", i+1)
+		}
+	}
+}
+
+func checkCall(t *testing.T, c *store.Call, status store.Status) {
+	t.Helper()
+	if c == nil {
+		t.Fatal("no call record")
+	}
+	if c.Status != status || c.Direction != store.DirectionInbound || c.From != "+15550109999" {
+		t.Errorf("call: status %s direction %s from %s, want %s", c.Status, c.Direction, c.From, status)
+	}
+	if c.EndTime == nil || c.EndTime.Before(c.StartTime) || c.Duration <= 0 {
+		t.Errorf("call: start %v end %v duration %d", c.StartTime, c.EndTime, c.Duration)
+	}
+}
+
+func apps(r *testphone.Result) string {
+	names := make([]string, len(r.Path))
+	for i, s := range r.Path {
+		names[i] = s.App
+	}
+	return strings.Join(names, " ")
+}
+
+func TestKey1ParallelRingSecondAgentAnswers(t *testing.T) {
+	h := newHarness(t)
+	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"1"}})
+	checkCall(t, c, store.Completed)
+	if !strings.Contains(apps(res), "answer speak play_and_get_digits record_session bridge") {
+		t.Errorf("path = %s", apps(res))
+	}
+	checkLegs(t, legs, []legWant{
+		{to: supportNum, status: store.Completed, talk: true},
+		{to: "+15550100201", status: store.Canceled, cause: "LOSE_RACE"},
+		{to: "+15550100430", status: store.Completed, talk: true},
+	})
+	if legs[2].TalkTime < 25 || legs[2].TalkTime > 35 {
+		t.Errorf("agent 2 talked %d s, want about 30", legs[2].TalkTime)
+	}
+	if c.ConversationDuration != legs[2].TalkTime {
+		t.Errorf("conversation %d, agent talk time %d", c.ConversationDuration, legs[2].TalkTime)
+	}
+	if c.Digits != "1" || c.RecordingURL == "" {
+		t.Errorf("digits %q recording %q", c.Digits, c.RecordingURL)
+	}
+	recs, err := h.db.Recordings().ByCall(t.Context(), account, c.SID)
+	if err != nil || len(recs) != 1 || recs[0].URL != c.RecordingURL {
+		t.Errorf("recordings %+v (%v)", recs, err)
+	}
+}
+
+func TestKey2BusyAgentThenVoicemail(t *testing.T) {
+	h := newHarness(t)
+	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"2"}})
+	checkCall(t, c, store.Completed)
+	if !strings.Contains(apps(res), "bridge speak playback record") {
+		t.Errorf("path = %s", apps(res))
+	}
+	checkLegs(t, legs, []legWant{
+		{to: supportNum, status: store.Completed, talk: true},
+		{to: "+15550100101", status: store.Busy, cause: "USER_BUSY"},
+	})
+	checkVoicemail(t, h, c)
+}
+
+func checkVoicemail(t *testing.T, h *harness, c *store.Call) {
+	t.Helper()
+	recs, err := h.db.Recordings().ByCall(t.Context(), account, c.SID)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("recordings %+v (%v)", recs, err)
+	}
+	if recs[0].Duration <= 0 || recs[0].URL == "" || c.RecordingURL != recs[0].URL || !strings.HasSuffix(recs[0].Path, ".wav") {
+		t.Errorf("voicemail recording %+v, call recording %q", recs[0], c.RecordingURL)
+	}
+}
+
+func TestKey3NobodyAnswersThenVoicemail(t *testing.T) {
+	h := newHarness(t)
+	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"3"}})
+	checkCall(t, c, store.Completed)
+	checkLegs(t, legs, []legWant{
+		{to: supportNum, status: store.Completed, talk: true},
+		{to: "+15550100202", status: store.NoAnswer},
+		{to: "+15550100203", status: store.NoAnswer},
+	})
+	checkVoicemail(t, h, c)
+}
+
+func TestNoInputInvalidPromptMenuAgain(t *testing.T) {
+	h := newHarness(t)
+	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"", "2"}})
+	checkCall(t, c, store.Completed)
+	path := apps(res)
+	if !strings.Contains(path, "speak play_and_get_digits speak play_and_get_digits bridge") {
+		t.Errorf("path = %s", path)
+	}
+	if len(res.Path) < 4 || !strings.Contains(res.Path[3].Arg, "Invalid input") {
+		t.Errorf("third step = %v, want the invalid-input prompt", res.Path)
+	}
+	if len(legs) != 2 || legs[1].To != "+15550100101" {
+		t.Errorf("legs = %+v", legs)
+	}
+}
+
+func TestCallerHangsUpDuringGreeting(t *testing.T) {
+	h := newHarness(t)
+	res, c, legs := h.call(testphone.Script{To: supportNum, HangupOnApp: "speak", HangupOnAppN: 1})
+	checkCall(t, c, store.Completed)
+	if strings.Contains(apps(res), "play_and_get_digits") {
+		t.Errorf("the menu ran after the caller hung up: %s", apps(res))
+	}
+	checkLegs(t, legs, []legWant{{to: supportNum, status: store.Completed, anyTalk: true}})
+	if c.ConversationDuration != 0 || c.RecordingURL != "" {
+		t.Errorf("conversation %d recording %q", c.ConversationDuration, c.RecordingURL)
+	}
+}
+
+func TestSequentialFirstBusySecondAnswers(t *testing.T) {
+	h := newHarness(t)
+	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"4"}})
+	checkCall(t, c, store.Completed)
+	checkLegs(t, legs, []legWant{
+		{to: supportNum, status: store.Completed, talk: true},
+		{to: "+15550100102", status: store.Busy, cause: "USER_BUSY"},
+		{to: "+15550100415", status: store.Completed, talk: true},
+	})
+	if legs[2].TalkTime < 12 || legs[2].TalkTime > 18 {
+		t.Errorf("duty manager talked %d s, want about 15", legs[2].TalkTime)
+	}
+}
+
+func TestAfterHoursVoicemailAndEmail(t *testing.T) {
+	h := newHarness(t)
+	res, c, legs := h.call(testphone.Script{To: afterHours})
+	checkCall(t, c, store.Completed)
+	if got := apps(res); !strings.Contains(got, "answer speak speak playback record") {
+		t.Errorf("path = %s", got)
+	}
+	checkLegs(t, legs, []legWant{{to: afterHours, status: store.Completed, talk: true}})
+	checkVoicemail(t, h, c)
+	select {
+	case m := <-h.sent:
+		if m.Channel != flows.ChannelEmail || m.To[0] != "support@acme.example" ||
+			!strings.Contains(m.Body, c.RecordingURL) || !strings.Contains(m.Subject, "+15550109999") {
+			t.Errorf("email = %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no email notification")
+	}
+}
+
+func TestUnknownNumberIsRefused(t *testing.T) {
+	h := newHarness(t)
+	res, c, _ := h.call(testphone.Script{To: unknownNum})
+	if c != nil || res.CallSid != "" {
+		t.Errorf("a call record for an unknown number: %+v", c)
+	}
+	if res.HangupCause != "UNALLOCATED_NUMBER" || !strings.Contains(apps(res), "speak") {
+		t.Errorf("cause %q path %s", res.HangupCause, apps(res))
+	}
+}
