@@ -84,7 +84,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer emulator.Close()
 		nodeAddrs = []string{emulator.Addr()}
-		log.Warn("NO FREESWITCH CONFIGURED: running the embedded FreeSWITCH emulator (no real audio). " +
+		log.Warn("NO FREESWITCH CONFIGURED: running the embedded FreeSWITCH emulator (no real audio). "+
 			"Set SWITCHYARD_FS_ESL=host:8021 to drive real FreeSWITCH nodes.", "emulator_esl", emulator.Addr())
 	}
 	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))

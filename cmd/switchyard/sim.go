@@ -16,7 +16,7 @@ import (
 // prints the path the flow took.
 func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "call" {
-		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak]\n")
+		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s]\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
@@ -27,6 +27,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.String("from", "+15550109999", "the caller's number")
 	digits := fs.String("digits", "", `digits entered at each menu, comma-separated: "1", or ",2" to stay silent at the first`)
 	hangupOn := fs.String("hangup-on", "", "hang up when this application first starts, e.g. speak (mid-greeting)")
+	hangupAfter := fs.Duration("hangup-after", 0, "hang up this long after the call is answered, e.g. 20s (0: never first)")
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -38,7 +39,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	script := testphone.Script{From: *from, To: *to, Digits: testphone.ParseDigits(*digits),
-		HangupOnApp: *hangupOn, HangupOnAppN: 1, Timeout: *timeout}
+		HangupOnApp: *hangupOn, HangupOnAppN: 1, HangupAfter: *hangupAfter, Timeout: *timeout}
 	fmt.Fprintf(stdout, "calling %s from %s via %s\n", *to, *from, *node)
 	res, err := testphone.New(*node, *password).Call(ctx, script)
 	if res != nil {
@@ -71,4 +72,3 @@ func envOr(name, def string) string {
 	}
 	return def
 }
-

@@ -71,7 +71,7 @@ type call struct {
 	a        *leg
 	legs     map[string]*leg
 	order    []*leg
-	inbox    chan esl.Event
+	inbox    chan arrival
 	overflow atomic.Bool
 	results  chan func()
 	stop     chan struct{}
@@ -86,6 +86,7 @@ type call struct {
 	settleC      <-chan time.Time
 	settled      bool
 	digitVars    int
+	arrived      time.Time // when the event being handled reached the call
 	recordings   int
 	talk         int
 	recordingURL string
@@ -101,7 +102,7 @@ func newCall(rt *Runtime, s *esl.Session) *call {
 		to:      to,
 		created: createdAt(s.Data),
 		legs:    map[string]*leg{},
-		inbox:   make(chan esl.Event, inboxSize),
+		inbox:   make(chan arrival, inboxSize),
 		results: make(chan func()),
 		stop:    make(chan struct{}),
 	}
@@ -119,10 +120,16 @@ func createdAt(data esl.Event) time.Time {
 	return time.Now().UTC()
 }
 
+// arrival is an event and when it reached the call.
+type arrival struct {
+	ev esl.Event
+	at time.Time
+}
+
 // sink queues an event for the owner goroutine; it never blocks.
 func (c *call) sink(ev esl.Event) {
 	select {
-	case c.inbox <- ev:
+	case c.inbox <- arrival{ev, time.Now()}:
 	default:
 		if c.overflow.CompareAndSwap(false, true) {
 			c.log.Error("call: event inbox full; hanging up")
@@ -297,8 +304,10 @@ func (c *call) loop(ctx context.Context) {
 			return
 		}
 		select {
-		case ev := <-c.inbox:
-			c.onEvent(ctx, ev)
+		case a := <-c.inbox:
+			c.arrived = a.at
+			c.onEvent(ctx, a.ev)
+			c.arrived = time.Time{}
 		case fn := <-c.results:
 			fn()
 		case <-c.settleC:
@@ -617,6 +626,10 @@ func (c *call) await(ctx context.Context, p pending, app, arg string) {
 		c.log.Error("call: command failed", "app", app, "err", err)
 		c.lost(err)
 		return
+	}
+	if c.rt.cfg.OnStep != nil && !c.arrived.IsZero() {
+		c.rt.cfg.OnStep(time.Since(c.arrived))
+		c.arrived = time.Time{}
 	}
 	p.app = appUUID
 	c.pending = p

@@ -62,9 +62,14 @@ type Config struct {
 	Settle time.Duration
 	// Node names the media node, for the call record.
 	Node string
-	// OnEnd, if set, is called with the CallSid once a call's final
-	// record is written.
+	// OnEnd, if set, is called when a call handed to the runtime is over:
+	// with its CallSid once its final record is written, or with "" for a
+	// call that never got a record (refused, or lost during setup).
 	OnEnd func(callSID string)
+	// OnStep, if set, gets the latency of each flow step: from the event's
+	// arrival at the call to FreeSWITCH acknowledging the next blocking
+	// command (one ESL round trip included).
+	OnStep func(time.Duration)
 }
 
 // Runtime runs calls: one owner goroutine per call, driving the flow with
@@ -133,8 +138,12 @@ func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
 			c.kill("NORMAL_TEMPORARY_FAILURE", fmt.Sprint("internal error: ", r))
 		}
 		rt.forget(c)
-		if c.rowCreated && rt.cfg.OnEnd != nil {
-			rt.cfg.OnEnd(c.sid)
+		if rt.cfg.OnEnd != nil {
+			sid := ""
+			if c.rowCreated {
+				sid = c.sid
+			}
+			rt.cfg.OnEnd(sid)
 		}
 	}()
 	c.run(ctx)

@@ -379,7 +379,9 @@ func (c *conn) sessionDown() {
 	if c.linger {
 		c.send(frameLinger(ch.uuid, ch.name, c.lingerSecs))
 		if c.lingerSecs > 0 {
-			c.lingerTimer = c.s.afterSim(time.Duration(c.lingerSecs)*time.Second, c.finishSession)
+			// Linger is a socket timer, on the wall clock: scaling it
+			// with Speed would close sockets before the app is done.
+			c.lingerTimer = c.s.afterReal(time.Duration(c.lingerSecs)*time.Second, c.finishSession)
 		}
 		return
 	}

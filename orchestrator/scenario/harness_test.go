@@ -137,7 +137,11 @@ func (h *harness) endedChan(sid string) chan struct{} {
 	return ch
 }
 
-func (h *harness) onEnd(sid string) { close(h.endedChan(sid)) }
+func (h *harness) onEnd(sid string) {
+	if sid != "" {
+		close(h.endedChan(sid))
+	}
+}
 
 // call places a call and waits until Switchyard has written its final
 // record.

@@ -14,8 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/esl"
@@ -35,6 +35,9 @@ type Script struct {
 	// e.g. "speak", 1: during the greeting.
 	HangupOnApp  string
 	HangupOnAppN int
+	// HangupAfter hangs the caller up this long after the call is
+	// answered (0: the caller never hangs up first).
+	HangupAfter time.Duration
 	// Timeout bounds the whole call (default 2 minutes).
 	Timeout time.Duration
 }
@@ -135,6 +138,7 @@ type driver struct {
 	collections int
 	apps        map[string]int
 	seqs        []uint64 // Event-Sequence of each Path step: events arrive out of order
+	hangupTimer <-chan time.Time
 	callerDone  bool
 	channelDone bool
 	jobDone     bool
@@ -144,6 +148,9 @@ func (d *driver) run(ctx context.Context, job <-chan esl.Job) (*Result, error) {
 	d.apps = map[string]int{}
 	for !(d.callerDone && (d.channelDone || d.res.ChannelUUID == "")) || !d.jobDone {
 		select {
+		case <-d.hangupTimer:
+			d.hangupTimer = nil
+			d.hangUp(ctx)
 		case j, ok := <-job:
 			job = nil
 			d.jobDone = true
@@ -200,6 +207,9 @@ func (d *driver) onEvent(ctx context.Context, ev esl.Event) {
 	switch ev.Name() {
 	case "CHANNEL_ANSWER":
 		d.res.Answered = true
+		if d.script.HangupAfter > 0 && d.hangupTimer == nil {
+			d.hangupTimer = time.After(d.script.HangupAfter)
+		}
 	case "CHANNEL_HANGUP_COMPLETE":
 		d.channelDone = true
 		d.res.HangupCause = ev.Get("Hangup-Cause")
@@ -221,9 +231,7 @@ func (d *driver) executed(ctx context.Context, ev esl.Event) {
 	d.seqs = append(d.seqs, ev.Seq())
 	d.apps[app]++
 	if app == d.script.HangupOnApp && d.apps[app] == max(d.script.HangupOnAppN, 1) {
-		if _, err := d.conn.API(ctx, "uuid_kill "+d.res.CallerUUID+" NORMAL_CLEARING"); err != nil {
-			d.res.HangupCause = "testphone: " + err.Error()
-		}
+		d.hangUp(ctx)
 		return
 	}
 	if app != "play_and_get_digits" && app != "read" {
@@ -240,6 +248,13 @@ func (d *driver) executed(ctx context.Context, ev esl.Event) {
 		return
 	}
 	if _, err := d.conn.API(ctx, "uuid_recv_dtmf "+d.res.ChannelUUID+" "+digits); err != nil {
+		d.res.HangupCause = "testphone: " + err.Error()
+	}
+}
+
+// hangUp hangs the caller's phone up, as a caller putting the phone down.
+func (d *driver) hangUp(ctx context.Context) {
+	if _, err := d.conn.API(ctx, "uuid_kill "+d.res.CallerUUID+" NORMAL_CLEARING"); err != nil {
 		d.res.HangupCause = "testphone: " + err.Error()
 	}
 }

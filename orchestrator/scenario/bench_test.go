@@ -1,0 +1,187 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/flows/examples"
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+// benchRig is Switchyard and the emulator in one process, talking ESL over
+// loopback TCP, with the demo's Basic Support Flow on supportNum.
+type benchRig struct {
+	fs    *fsim.Server
+	rt    *call.Runtime
+	steps *latencies
+	ended atomic.Int64
+	done  chan struct{}
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) quantile(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
+	b.Helper()
+	ctx := context.Background()
+	db := storetest.OpenMigrated(b, storetest.SQLiteDSN(b))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, account, "Acme"); err != nil {
+		b.Fatal(err)
+	}
+	doc, err := examples.Read(examples.BasicSupport)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := db.Flows().Create(ctx, account, "support", doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Flows().Publish(ctx, account, f.ID); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Numbers().Create(ctx, account, supportNum, ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Numbers().AssignFlow(ctx, account, supportNum, &f.ID); err != nil {
+		b.Fatal(err)
+	}
+	r := &benchRig{steps: &latencies{}, done: make(chan struct{}, 1<<16)}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	r.rt = call.New(call.NewStore(db), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
+		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
+	srv := esl.NewServer(r.rt.Handle, log)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(l)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	// Speed 20: rings, prompts and talk run 20 times faster than real
+	// time, while Switchyard's own work (socket setup, the store) stays
+	// real; faster clocks make callers hang up before setup is done.
+	r.fs = fsim.New(fsim.Config{Tick: tick, Speed: 20, SocketAddr: l.Addr().String(), RecordingsDir: b.TempDir()})
+	if err := r.fs.Listen("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.fs.Close() })
+	return r
+}
+
+// BenchmarkBasicSupportCall runs whole Basic Support Flow calls (greeting,
+// menu, key 2, the billing agent answers and talks, the caller hangs up 30
+// simulated seconds in) through the emulator with 64 calls in flight, and reports calls per
+// second and the flow-step latency (event in -> command out).
+func BenchmarkBasicSupportCall(b *testing.B) {
+	for _, tick := range []time.Duration{0, fsim.DefaultTick} {
+		b.Run(fmt.Sprintf("tick=%s", tick), func(b *testing.B) {
+			r := newBenchRig(b, tick)
+			// Calls are counted done at their final record: the socket's
+			// linger tail after that costs no work.
+			const inFlight = 64
+			var failed atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				for int64(i)-r.ended.Load()-failed.Load() >= inFlight {
+					<-r.done
+				}
+				_, err := r.fs.PlaceCall(context.Background(), fsim.CallScript{
+					From: fmt.Sprintf("+1555020%04d", i%10000), To: supportNum,
+					Digits: []string{"2"}, HangupAfter: 30 * time.Second,
+				})
+				if err != nil {
+					failed.Add(1)
+				}
+			}
+			for r.ended.Load() < int64(b.N)-failed.Load() {
+				<-r.done
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if failed.Load() > 0 {
+				b.Fatalf("%d calls failed to start", failed.Load())
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+			b.ReportMetric(float64(r.steps.quantile(0.50).Microseconds()), "p50-step-µs")
+			b.ReportMetric(float64(r.steps.quantile(0.99).Microseconds()), "p99-step-µs")
+		})
+	}
+}
+
+// BenchmarkConcurrentCalls holds many calls at once (the billing agent
+// answers and nobody hangs up) and reports the memory each live call
+// costs: Switchyard's share and the emulator's together, heap and stacks.
+func BenchmarkConcurrentCalls(b *testing.B) {
+	const live = 300
+	r := newBenchRig(b, fsim.DefaultTick)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	calls := make([]*fsim.Call, 0, live)
+	for i := 0; i < live; i++ {
+		c, err := r.fs.PlaceCall(context.Background(), fsim.CallScript{
+			From: fmt.Sprintf("+1555030%04d", i), To: supportNum, Digits: []string{"2"},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	// Wait until every call is in conversation: three channels each.
+	deadline := time.Now().Add(2 * time.Minute)
+	for r.fs.Channels() < 2*live || r.rt.Live() < live {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d channels and %d calls live", r.fs.Channels(), r.rt.Live())
+		}
+		time.Sleep(50 * time.Millisecond) // a benchmark ramp, not a test assertion
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap := float64(after.HeapInuse-before.HeapInuse) / live
+	stack := float64(after.StackInuse-before.StackInuse) / live
+	b.ReportMetric(float64(r.rt.Live()), "live-calls")
+	b.ReportMetric(heap/1024, "heap-KiB/call")
+	b.ReportMetric(stack/1024, "stack-KiB/call")
+	b.ReportMetric(float64(runtime.NumGoroutine())/live, "goroutines/call")
+	for i := 0; i < b.N; i++ {
+		// The measurement is the state above; b.N loops add nothing.
+	}
+	for _, c := range calls {
+		c.Hangup()
+	}
+}
