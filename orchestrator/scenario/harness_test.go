@@ -49,8 +49,12 @@ func newHarness(t *testing.T) *harness {
 	h.seed(ctx)
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	recordings := t.TempDir()
+	if dir := os.Getenv("SWITCHYARD_TEST_RECORDINGS"); dir != "" {
+		recordings = dir // a folder on the real node
+	}
 	rt := call.New(call.NewStore(h.db), call.Config{
-		RecordingsDir: t.TempDir(),
+		RecordingsDir: recordings,
 		Node:          "scenario",
 		OnEnd:         h.onEnd,
 	}, messenger{h.sent}, nil, log)

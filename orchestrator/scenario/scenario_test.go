@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
@@ -18,6 +19,34 @@ func TestMain(m *testing.M) {
 		println("scenario: running against the FreeSWITCH node at " + os.Getenv("SWITCHYARD_FS_ESL"))
 	}
 	os.Exit(m.Run())
+}
+
+// TestRealNode checks that the node given by SWITCHYARD_FS_ESL answers
+// before the scenarios run against it.
+func TestRealNode(t *testing.T) {
+	addr := os.Getenv("SWITCHYARD_FS_ESL")
+	if addr == "" {
+		t.Skip("SWITCHYARD_FS_ESL is not set: the scenarios ran against the in-tree emulator only; " +
+			"set SWITCHYARD_FS_ESL=host:8021 (and SWITCHYARD_FS_PASSWORD, SWITCHYARD_TEST_SOCKET) to run them against a real FreeSWITCH")
+	}
+	password := os.Getenv("SWITCHYARD_FS_PASSWORD")
+	if password == "" {
+		password = "ClueCon"
+	}
+	conn, err := esl.DialInbound(t.Context(), addr, password, nil)
+	if err != nil {
+		t.Fatalf("FreeSWITCH at %s: %v", addr, err)
+	}
+	defer conn.Close()
+	status, err := conn.API(t.Context(), "status")
+	if err != nil || !strings.Contains(status, "UP") {
+		t.Fatalf("status: %q %v", status, err)
+	}
+	for _, module := range []string{"mod_loopback", "mod_event_socket", "mod_flite"} {
+		if got, err := conn.API(t.Context(), "module_exists "+module); err != nil || got != "true" {
+			t.Errorf("%s is not loaded (%q, %v): see freeswitch-conf/README.md", module, got, err)
+		}
+	}
 }
 
 // legWant is what a leg's row must say.
