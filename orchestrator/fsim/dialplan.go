@@ -213,6 +213,14 @@ func (ch *channel) releaseSocketHost() {
 		ch.after(20*time.Millisecond, ch.releaseSocketHost)
 		return
 	}
+	ch.endHost(h)
+	ch.endOnIdle = true
+	ch.idleCheck()
+}
+
+// endHost finishes the dialplan application that hosts the channel (park
+// or socket): it unparks the channel and completes the application.
+func (ch *channel) endHost(h *appRun) {
 	ch.host = nil
 	if ch.parked {
 		ch.parked = false
@@ -220,8 +228,6 @@ func (ch *channel) releaseSocketHost() {
 	}
 	h.done = true
 	h.complete(ch.getVar("current_application_response"))
-	ch.endOnIdle = true
-	ch.idleCheck()
 }
 
 // ---- transfer ----
@@ -244,13 +250,7 @@ func (ch *channel) transfer(args string) {
 	}
 	ch.queue = nil
 	if h := ch.host; h != nil {
-		ch.host = nil
-		if ch.parked {
-			ch.parked = false
-			ch.s.fireChan("CHANNEL_UNPARK", ch, evOpts{vars: true})
-		}
-		h.done = true
-		h.complete(ch.getVar("current_application_response"))
+		ch.endHost(h)
 		if h.app == "socket" {
 			for _, c := range append([]*conn(nil), ch.socks...) {
 				c.finishSession()
