@@ -319,6 +319,22 @@ func (ch *channel) markAnswered() {
 		p.markAnswered()
 	}
 	ch.notifyOrig(legAnswered)
+	ch.executeOnAnswer()
+}
+
+// executeOnAnswer runs the execute_on_answer variable's application, as
+// FreeSWITCH does when a channel is answered. Only sched_hangup (the
+// conversation limit Switchyard sets on dialled legs) is emulated.
+func (ch *channel) executeOnAnswer() {
+	v := strings.Trim(ch.getVar("execute_on_answer"), "'")
+	app, arg, _ := strings.Cut(v, " ")
+	switch app {
+	case "":
+	case "sched_hangup":
+		appSchedHangup(ch, arg)
+	default:
+		ch.s.log.Debug("fsim: execute_on_answer not emulated", "app", app)
+	}
 }
 
 // ---- execution queue ----

@@ -246,3 +246,16 @@ func TestUnknownNumberIsRefused(t *testing.T) {
 		t.Errorf("cause %q path %s", res.HangupCause, apps(res))
 	}
 }
+
+func TestMaxConversationEndsTheBridge(t *testing.T) {
+	h := newHarness(t)
+	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"5"}})
+	checkCall(t, c, store.Completed)
+	checkLegs(t, legs, []legWant{
+		{to: supportNum, status: store.Completed, talk: true},
+		{to: "+15550100005", status: store.Completed, cause: "ALLOTTED_TIMEOUT", talk: true},
+	})
+	if legs[1].TalkTime < 9 || legs[1].TalkTime > 11 {
+		t.Errorf("agent talked %d s, want the 10 s limit", legs[1].TalkTime)
+	}
+}
