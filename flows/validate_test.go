@@ -76,6 +76,7 @@ func TestValidationProblems(t *testing.T) {
 		{"nested unknown field", `{"start":"a","applets":{"a":{"type":"greeting","config":{"prompt":{"text":"x","speed":2}}}}}`, "config.prompt.speed: unknown field"},
 		{"prompt empty", `{"start":"a","applets":{"a":{"type":"greeting","config":{}}}}`, "config.prompt: needs audio or text"},
 		{"control char", `{"start":"a","applets":{"a":{"type":"greeting","config":{"prompt":{"text":"a\nb"}}}}}`, "control character"},
+		{"audio quote", `{"start":"a","applets":{"a":{"type":"greeting","config":{"prompt":{"audio":"https://x.example/it's.wav"}}}}}`, "must not contain '"},
 		{"bad audio scheme", `{"start":"a","applets":{"a":{"type":"greeting","config":{"prompt":{"audio":"ftp://x/y.wav"}}}}}`, "must be an http(s) URL"},
 		{"ivr no keys", `{"start":"a","applets":{"a":{"type":"ivr","config":{"prompt":{"text":"x"}},"outputs":{"timeout":"a"}}}}`, "at least one key output"},
 		{"ivr attempts", `{"start":"a","applets":{"a":{"type":"ivr","config":{"prompt":{"text":"x"},"max_attempts":11},"outputs":{"1":"a"}}}}`, "max_attempts: must be between 1 and 10"},

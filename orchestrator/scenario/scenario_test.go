@@ -259,3 +259,23 @@ func TestMaxConversationEndsTheBridge(t *testing.T) {
 		t.Errorf("agent talked %d s, want the 10 s limit", legs[1].TalkTime)
 	}
 }
+
+func TestNumberWithoutFlowIsRefused(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.db.Numbers().Create(t.Context(), account, "+15550000300", "not routed yet"); err != nil {
+		t.Fatal(err)
+	}
+	res, c, _ := h.call(testphone.Script{To: "+15550000300"})
+	if c != nil || res.HangupCause != "SERVICE_UNAVAILABLE" || !strings.Contains(apps(res), "speak") {
+		t.Errorf("cause %q path %s record %v", res.HangupCause, apps(res), c)
+	}
+}
+
+func TestFailingStoreHangsUpWithATone(t *testing.T) {
+	h := newHarness(t)
+	h.db.Close() // every query now fails
+	res, _, _ := h.call(testphone.Script{To: supportNum})
+	if res.HangupCause != "NORMAL_TEMPORARY_FAILURE" || !strings.Contains(apps(res), "playback") || strings.Contains(apps(res), "speak") {
+		t.Errorf("cause %q path %s", res.HangupCause, apps(res))
+	}
+}
