@@ -89,10 +89,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNodes()
+	var nodes []*esl.Node
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log})
+		nodes = append(nodes, n)
 		go n.Run(nodesCtx)
 	}
+	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running, Log: log}
+	go reconcile(nodesCtx, reconciler, log)
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -122,6 +126,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return <-served
+}
+
+// channelExists asks every node whether a channel is up.
+func channelExists(nodes []*esl.Node) call.Exists {
+	return func(ctx context.Context, uuid string) (bool, error) {
+		for _, n := range nodes {
+			out, err := n.API(ctx, "uuid_exists "+uuid)
+			if err != nil {
+				return false, fmt.Errorf("node %s: %w", n.Name(), err)
+			}
+			if strings.TrimSpace(out) == "true" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+}
+
+// reconcile closes, every minute, the records of calls no runtime runs
+// any more (left by a crashed instance).
+func reconcile(ctx context.Context, r *call.Reconciler, log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if _, err := r.RunOnce(ctx, now); err != nil && ctx.Err() == nil {
+				log.Warn("reconcile: pass failed", "err", err)
+			}
+		}
+	}
 }
 
 // openDB opens the configured database, creating a SQLite file's folder.

@@ -149,6 +149,13 @@ func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
 	c.run(ctx)
 }
 
+// Running reports whether this runtime is running the call.
+func (rt *Runtime) Running(callSID string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.calls[callSID] != nil
+}
+
 func (rt *Runtime) track(c *call) {
 	rt.mu.Lock()
 	rt.calls[c.sid] = c

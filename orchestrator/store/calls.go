@@ -132,6 +132,19 @@ func (r *Calls) BySID(ctx context.Context, sid string) (*Call, error) {
 	return &c, nil
 }
 
+// Unfinished returns up to limit calls, of any account, that have no final
+// record and were created before cutoff: after a crash these are the calls
+// to reconcile with the media nodes. It is for the runtime only.
+func (r *Calls) Unfinished(ctx context.Context, cutoff time.Time, limit int) ([]Call, error) {
+	var out []Call
+	err := r.db.conn(ctx).Where("end_time IS NULL AND created_at < ?", utc(cutoff)).
+		Order("created_at").Limit(max(limit, 1)).Find(&out).Error
+	if err != nil {
+		return nil, dbErr("unfinished calls", err)
+	}
+	return out, nil
+}
+
 // List returns a page of the account's calls matching f, ordered by
 // (created_at, sid) and paged by keyset, so pages stay stable while new
 // calls arrive.

@@ -1,0 +1,66 @@
+package call
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Hour).UTC()
+	answered := start.Add(5 * time.Second)
+	mk := func(uuids ...string) string {
+		sid := store.NewSID()
+		if err := db.Calls().Create(ctx, &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109999", To: "+15550000100", Status: store.InProgress, StartTime: start, AnswerTime: &answered}); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range uuids {
+			if err := db.Legs().Create(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: i + 1, UUID: u,
+				Direction: store.LegInbound, From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sid
+	}
+	gone := mk("gone-a", "gone-b")
+	alive := mk("alive-a")
+	running := mk("running-a")
+	up := map[string]bool{"alive-a": true}
+	r := &Reconciler{DB: db, Log: slog.New(slog.DiscardHandler),
+		Exists: func(_ context.Context, uuid string) (bool, error) { return up[uuid], nil },
+		Live:   func(sid string) bool { return sid == running }}
+	later := time.Now().Add(2 * time.Minute) // past MinAge
+	n, err := r.RunOnce(ctx, later)
+	if err != nil || n != 1 {
+		t.Fatalf("closed %d calls (%v), want 1", n, err)
+	}
+	c, _ := db.Calls().Get(ctx, "acme", gone)
+	if c.EndTime == nil || c.Status != store.Completed || c.HangupCause != CauseLost {
+		t.Errorf("gone call = %+v", c)
+	}
+	legs, _ := db.Legs().ByCall(ctx, "acme", gone)
+	for _, l := range legs {
+		if l.EndTime == nil || l.HangupCause != CauseLost || l.Status != store.Failed {
+			t.Errorf("leg %s = %+v", l.UUID, l)
+		}
+	}
+	for _, sid := range []string{alive, running} {
+		if c, _ := db.Calls().Get(ctx, "acme", sid); c.EndTime != nil {
+			t.Errorf("call %s was closed though it is still up or running here", sid)
+		}
+	}
+	// A second pass finds nothing more to do.
+	if n, err := r.RunOnce(ctx, later); err != nil || n != 0 {
+		t.Errorf("second pass closed %d (%v)", n, err)
+	}
+}
