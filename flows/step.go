@@ -322,15 +322,14 @@ func (r *runner) digits(d string) {
 
 func (r *runner) dial(cfg *Connect) Dial {
 	d := Dial{
-		Applet:            r.s.Applet,
-		Destinations:      append([]string(nil), cfg.Destinations...),
-		Strategy:          cfg.Strategy,
-		RingTimeout:       orDefault(cfg.RingTimeout, defaultRingTimeout),
-		Record:            cfg.Record,
-		CallerID:          orString(cfg.CallerID, r.s.Call.ExoPhone),
-		MaxConversation:   cfg.MaxConversation,
-		MusicOnHold:       cfg.MusicOnHold,
-		RecordingChannels: "",
+		Applet:          r.s.Applet,
+		Destinations:    append([]string(nil), cfg.Destinations...),
+		Strategy:        cfg.Strategy,
+		RingTimeout:     orDefault(cfg.RingTimeout, defaultRingTimeout),
+		Record:          cfg.Record,
+		CallerID:        orString(cfg.CallerID, r.s.Call.ExoPhone),
+		MaxConversation: cfg.MaxConversation,
+		MusicOnHold:     cfg.MusicOnHold,
 	}
 	if d.Strategy == "" {
 		d.Strategy = Sequential

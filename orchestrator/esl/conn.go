@@ -269,9 +269,6 @@ type Job struct {
 	Body string
 }
 
-// OK reports whether the job succeeded.
-func (j Job) OK() bool { return strings.HasPrefix(j.Body, "+OK") }
-
 // Result returns the text after +OK or an error with the -ERR text.
 func (j Job) Result() (string, error) {
 	body := strings.TrimSpace(j.Body)
