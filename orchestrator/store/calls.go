@@ -27,6 +27,9 @@ type CallFinal struct {
 	HangupCause          string
 	RecordingURL         string  // kept as is when empty
 	Price                *string // kept as is when nil
+	// Outbox, if set, builds the call's terminal status callbacks in the
+	// same transaction (only when this Finish is the one that applies).
+	Outbox OutboxFunc
 }
 
 // CallFilter selects calls for List. Zero fields do not filter.
@@ -295,6 +298,21 @@ func (r *Calls) MarkAnswered(ctx context.Context, sid string, at time.Time) (boo
 	return r.UpdateStatus(ctx, sid, InProgress, at)
 }
 
+// Answer is MarkAnswered that also writes the callbacks out builds (the
+// "answered" status callback) in the same transaction, when the status
+// changed.
+func (r *Calls) Answer(ctx context.Context, sid string, at time.Time, out OutboxFunc) (bool, error) {
+	var changed bool
+	err := r.db.InTx(ctx, func(tx *DB) error {
+		var err error
+		if changed, err = tx.Calls().UpdateStatus(ctx, sid, InProgress, at); err != nil || !changed {
+			return err
+		}
+		return writeOutbox(tx.conn(ctx), sid, out)
+	})
+	return changed, err
+}
+
 // SetDigits records the digits a caller entered (Gather).
 func (r *Calls) SetDigits(ctx context.Context, sid, digits string) error {
 	res := r.db.conn(ctx).Model(&Call{}).Where("sid = ?", sid).
@@ -334,7 +352,18 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 	if f.Price != nil {
 		set["price"] = *f.Price
 	}
-	return finish(ctx, r.db, "call", &Call{}, "sid", sid, set)
+	var applied bool
+	err := r.db.InTx(ctx, func(tx *DB) error {
+		var err error
+		if applied, err = finish(ctx, tx, "call", &Call{}, "sid", sid, set); err != nil || !applied {
+			return err
+		}
+		if err := tx.conn(ctx).Where("call_sid = ?", sid).Delete(&ContactLock{}).Error; err != nil {
+			return dbErr("release contacts of call "+sid, err)
+		}
+		return writeOutbox(tx.conn(ctx), sid, f.Outbox)
+	})
+	return applied, err
 }
 
 // updateStatus is the forward-only conditional update shared by calls and

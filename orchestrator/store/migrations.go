@@ -178,4 +178,75 @@ var migrations = []Migration{
 			`CREATE INDEX recordings_call_sid_idx ON recordings (call_sid)`,
 		},
 	},
+	{
+		Version: 4,
+		Name:    "outbound call options, status callbacks, idempotency keys, contact locks",
+		SQL: []string{
+			`ALTER TABLE calls ADD COLUMN call_type TEXT NOT NULL DEFAULT 'trans'`,
+			// The request of an API call (Calls/connect, v3 calls) as JSON: what
+			// the orchestrator needs to place it (see OutboundSpec).
+			`ALTER TABLE calls ADD COLUMN outbound TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE calls ADD COLUMN status_callback TEXT NOT NULL DEFAULT ''`,
+			// Comma-separated: terminal, answered. Empty means Exotel's
+			// default: one terminal callback with the base fields.
+			`ALTER TABLE calls ADD COLUMN status_callback_events TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE calls ADD COLUMN status_callback_content_type TEXT NOT NULL DEFAULT ''`,
+			// The transactional outbox of status callbacks: rows are written
+			// in the transaction that changes the call, then relayed to the
+			// delivery queue.
+			`CREATE TABLE callbacks (
+				id           TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL,
+				call_sid     TEXT NOT NULL,
+				seq          INTEGER NOT NULL,
+				event        TEXT NOT NULL,
+				url          TEXT NOT NULL,
+				content_type TEXT NOT NULL,
+				payload      TEXT NOT NULL,
+				status       TEXT NOT NULL DEFAULT 'pending',
+				attempts     INTEGER NOT NULL DEFAULT 0,
+				relayed_at   {{timestamp}} NULL,
+				delivered_at {{timestamp}} NULL,
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				UNIQUE (id, account_sid),
+				FOREIGN KEY (call_sid, account_sid) REFERENCES calls (sid, account_sid)
+			)`,
+			`CREATE UNIQUE INDEX callbacks_call_seq_key ON callbacks (call_sid, seq)`,
+			`CREATE INDEX callbacks_relay_idx ON callbacks (relayed_at, created_at)`,
+			`CREATE TABLE callback_attempts (
+				id          TEXT PRIMARY KEY,
+				callback_id TEXT NOT NULL,
+				account_sid TEXT NOT NULL,
+				call_sid    TEXT NOT NULL,
+				attempt     INTEGER NOT NULL,
+				url         TEXT NOT NULL,
+				http_status INTEGER NOT NULL DEFAULT 0,
+				latency_ms  INTEGER NOT NULL DEFAULT 0,
+				error       TEXT NOT NULL DEFAULT '',
+				created_at  {{timestamp}} NOT NULL,
+				FOREIGN KEY (callback_id, account_sid) REFERENCES callbacks (id, account_sid)
+			)`,
+			`CREATE INDEX callback_attempts_call_idx ON callback_attempts (call_sid, created_at)`,
+			`CREATE TABLE idempotency_keys (
+				account_sid  TEXT NOT NULL REFERENCES accounts (sid),
+				idem_key     TEXT NOT NULL,
+				request_hash TEXT NOT NULL,
+				call_sid     TEXT NOT NULL,
+				created_at   {{timestamp}} NOT NULL,
+				PRIMARY KEY (account_sid, idem_key)
+			)`,
+			// A contact (number or SIP URI) held by a live call: the
+			// conditional insert that keeps state-managed users on one call.
+			`CREATE TABLE contact_locks (
+				account_sid TEXT NOT NULL,
+				contact     TEXT NOT NULL,
+				call_sid    TEXT NOT NULL,
+				expires_at  {{timestamp}} NOT NULL,
+				created_at  {{timestamp}} NOT NULL,
+				PRIMARY KEY (account_sid, contact)
+			)`,
+			`CREATE INDEX contact_locks_call_idx ON contact_locks (call_sid)`,
+		},
+	},
 }

@@ -95,16 +95,29 @@ type Call struct {
 	EndTime     *time.Time `gorm:"column:end_time"`
 	// Duration is the whole call in seconds; ConversationDuration the time
 	// both parties were connected.
-	Duration             int       `gorm:"column:duration"`
-	ConversationDuration int       `gorm:"column:conversation_duration"`
-	HangupCause          string    `gorm:"column:hangup_cause"`
-	RecordingURL         string    `gorm:"column:recording_url"`
-	CustomField          string    `gorm:"column:custom_field"`
-	Digits               string    `gorm:"column:digits"`
-	Node                 string    `gorm:"column:node"` // FreeSWITCH node
-	Price                *string   `gorm:"column:price"`
-	CreatedAt            time.Time `gorm:"column:created_at"` // Exotel DateCreated
-	UpdatedAt            time.Time `gorm:"column:updated_at"`
+	Duration             int     `gorm:"column:duration"`
+	ConversationDuration int     `gorm:"column:conversation_duration"`
+	HangupCause          string  `gorm:"column:hangup_cause"`
+	RecordingURL         string  `gorm:"column:recording_url"`
+	CustomField          string  `gorm:"column:custom_field"`
+	Digits               string  `gorm:"column:digits"`
+	Node                 string  `gorm:"column:node"` // FreeSWITCH node
+	Price                *string `gorm:"column:price"`
+	// CallType is Exotel's CallType ("trans").
+	CallType string `gorm:"column:call_type"`
+	// Outbound is the request of an API-created call as JSON, read by the
+	// orchestrator that places it; empty for inbound calls.
+	Outbound string `gorm:"column:outbound"`
+	// StatusCallback is the URL status callbacks go to ("" = none).
+	StatusCallback string `gorm:"column:status_callback"`
+	// StatusCallbackEvents is a comma-separated subset of
+	// CallbackTerminal, CallbackAnswered; empty means one terminal
+	// callback with the base fields only.
+	StatusCallbackEvents string `gorm:"column:status_callback_events"`
+	// StatusCallbackContentType is ContentMultipart (default) or ContentJSON.
+	StatusCallbackContentType string    `gorm:"column:status_callback_content_type"`
+	CreatedAt                 time.Time `gorm:"column:created_at"` // Exotel DateCreated
+	UpdatedAt                 time.Time `gorm:"column:updated_at"`
 }
 
 // TableName implements gorm's tabler.
@@ -161,3 +174,81 @@ const (
 	ChannelsSingle = "single"
 	ChannelsDual   = "dual"
 )
+
+// Callback is a status callback in the outbox: written in the transaction
+// that changed the call, relayed to the delivery queue, delivered at least
+// once. Payload is a snapshot of the fields as JSON (an object whose key
+// order is the order fields are sent in).
+type Callback struct {
+	ID          string     `gorm:"column:id;primaryKey"`
+	AccountSID  string     `gorm:"column:account_sid"`
+	CallSID     string     `gorm:"column:call_sid"`
+	Seq         int        `gorm:"column:seq"`   // 1, 2, … per call, in the order events happened
+	Event       string     `gorm:"column:event"` // CallbackTerminal or CallbackAnswered
+	URL         string     `gorm:"column:url"`
+	ContentType string     `gorm:"column:content_type"`
+	Payload     string     `gorm:"column:payload"`
+	Status      string     `gorm:"column:status"` // CallbackPending, CallbackDelivered, CallbackFailed
+	Attempts    int        `gorm:"column:attempts"`
+	RelayedAt   *time.Time `gorm:"column:relayed_at"`
+	DeliveredAt *time.Time `gorm:"column:delivered_at"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+}
+
+// TableName implements gorm's tabler.
+func (Callback) TableName() string { return "callbacks" }
+
+// CallbackAttempt is one HTTP attempt to deliver a Callback.
+type CallbackAttempt struct {
+	ID         string    `gorm:"column:id;primaryKey"`
+	CallbackID string    `gorm:"column:callback_id"`
+	AccountSID string    `gorm:"column:account_sid"`
+	CallSID    string    `gorm:"column:call_sid"`
+	Attempt    int       `gorm:"column:attempt"` // 1-based
+	URL        string    `gorm:"column:url"`
+	HTTPStatus int       `gorm:"column:http_status"` // 0 when no response arrived
+	LatencyMS  int       `gorm:"column:latency_ms"`
+	Error      string    `gorm:"column:error"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (CallbackAttempt) TableName() string { return "callback_attempts" }
+
+// Status callback events, content types and delivery states.
+const (
+	CallbackTerminal = "terminal"
+	CallbackAnswered = "answered"
+
+	ContentMultipart = "multipart/form-data"
+	ContentJSON      = "application/json"
+
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	CallbackFailed    = "failed"
+)
+
+// IdempotencyKey remembers which call a client's Idempotency-Key created.
+type IdempotencyKey struct {
+	AccountSID  string    `gorm:"column:account_sid;primaryKey"`
+	Key         string    `gorm:"column:idem_key;primaryKey"`
+	RequestHash string    `gorm:"column:request_hash"`
+	CallSID     string    `gorm:"column:call_sid"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (IdempotencyKey) TableName() string { return "idempotency_keys" }
+
+// ContactLock marks a contact (number or SIP URI) as held by a live call.
+type ContactLock struct {
+	AccountSID string    `gorm:"column:account_sid;primaryKey"`
+	Contact    string    `gorm:"column:contact;primaryKey"`
+	CallSID    string    `gorm:"column:call_sid"`
+	ExpiresAt  time.Time `gorm:"column:expires_at"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (ContactLock) TableName() string { return "contact_locks" }
