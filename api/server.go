@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
 // Pinger reports whether a dependency is healthy.
@@ -24,14 +28,27 @@ type Options struct {
 	Database Pinger
 	// Version is reported by the health endpoint.
 	Version string
+	// Store is the database every account route reads and writes.
+	Store *store.DB
+	// Calls places API calls (Calls/connect, v3 calls).
+	Calls Placer
+	// MaxBody caps request bodies (default DefaultMaxBody).
+	MaxBody int64
+}
+
+// Placer places outbound calls; *call.Runtime is one.
+type Placer interface {
+	Place(ctx context.Context, req call.OutboundRequest) (c *store.Call, replay bool, err error)
 }
 
 // Server is the HTTP API.
 type Server struct {
-	echo *echo.Echo
-	log  *slog.Logger
-	opts Options
-	http *http.Server
+	echo  *echo.Echo
+	log   *slog.Logger
+	opts  Options
+	store *store.DB
+	calls Placer
+	http  *http.Server
 }
 
 // New builds the API's routes.
@@ -39,12 +56,38 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, log: opts.Logger, opts: opts}
+	s := &Server{echo: e, log: opts.Logger, opts: opts, store: opts.Store, calls: opts.Calls}
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(stripJSONSuffix)
+	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody))
 	e.GET("/healthz", s.health)
+
+	s.routesV1(e.Group("/v1/Accounts/:sid", s.authenticate))
+	s.routesV3(e.Group("/v3/accounts/:sid", s.authenticate))
+	s.routesManage(e.Group("/v2/accounts/:sid", s.authenticate))
+	s.routesDocs(e)
 	return s
+}
+
+// recoverPanic turns a panic in a handler into a logged 500 in the
+// surface's format: nothing a client sends can take the server down.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.ErrorContext(c.Request().Context(), "api: panic", "path", c.Request().URL.Path,
+					"panic", r, "stack", string(debug.Stack()))
+				err = fail(http.StatusInternalServerError, CodeInternal, "internal server error")
+			}
+		}()
+		return next(c)
+	}
 }
 
 // Handler returns the API as an http.Handler.

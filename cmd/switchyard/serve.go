@@ -102,7 +102,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := api.New(api.Options{Logger: log, Database: db, Version: version})
+	srv := api.New(api.Options{Logger: log, Database: db, Version: version, Store: db, Calls: runtime})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "socket", socketL.Addr().String(),

@@ -1,0 +1,163 @@
+package api
+
+import (
+		"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Surfaces: each API family answers errors in its own format.
+const (
+	// surfaceV1 is Exotel's Twilio-style v1: RestException in XML
+	// (TwilioResponse root) or JSON (.json suffix).
+	surfaceV1 = "v1"
+	// surfaceV3 is the lowercase v2/v3 family and our management API:
+	// the request_id / method / http_code / response envelope.
+	surfaceV3 = "v3"
+	// surfacePlain is everything else (health, the OpenAPI document).
+	surfacePlain = "plain"
+)
+
+// Error codes of the v2/v3 surface (error_data.code). The ones Exotel
+// documents keep their numbers; the rest (marked) are ours.
+const (
+	CodeAuthFailed       = 1010  // 401
+	CodeTenantNotFound   = 1017  // 404: the account in the path
+	CodeForbidden        = 1018  // 403 (ours)
+	CodeDeviceBusy       = 10706 // 409: the from user is on another call
+	CodeNumberNotFound   = 10716 // 404: virtual number (ExoPhone) not found
+	CodeUserNotFound     = 10731 // 404
+	CodeCallNotFound     = 10744 // 404
+	CodeTooManyRequests  = 10724 // 429
+	CodeLegsNotFound     = 10743
+	CodeInternal         = 1100 // 500
+	CodeBadRequest       = 1000 // 400 (ours)
+	CodeNotFound         = 1001 // 404: any other resource (ours)
+	CodeConflict         = 1002 // 409 (ours)
+	CodeUnsupportedMedia = 1003 // 415 (ours)
+	CodeTooLarge         = 1004 // 413 (ours)
+	CodeNotAllowed       = 1005 // 405 (ours)
+	CodeUnavailable      = 1006 // 503 (ours)
+)
+
+// apiError is an error a handler returns to answer with a status, a code
+// (v2/v3 only) and a message, in the surface's format.
+type apiError struct {
+	Status  int
+	Code    int
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// fail builds an apiError; code 0 picks the default code for status.
+func fail(status, code int, msg string) error {
+	if code == 0 {
+		code = defaultCode(status)
+	}
+	return &apiError{Status: status, Code: code, Message: msg}
+}
+
+// badRequest is fail(400, CodeBadRequest, msg).
+func badRequest(msg string) error { return fail(http.StatusBadRequest, CodeBadRequest, msg) }
+
+func defaultCode(status int) int {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadRequest
+	case http.StatusUnauthorized:
+		return CodeAuthFailed
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeNotAllowed
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMedia
+	case http.StatusTooManyRequests:
+		return CodeTooManyRequests
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return CodeBadRequest
+}
+
+// surfaceOf tells which API family a path belongs to.
+func surfaceOf(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v1/"):
+		return surfaceV1
+	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"):
+		return surfaceV3
+	}
+	return surfacePlain
+}
+
+// restException is the v1 error body.
+type restException struct {
+	Status  int      `xml:"Status" json:"Status"`
+	Message string   `xml:"Message" json:"Message"`
+}
+
+// errorData is the v2/v3 error detail.
+type errorData struct {
+	Code        int    `json:"code"`
+	Description string `json:"description"`
+	Message     string `json:"message"`
+}
+
+// handleError is Echo's error handler: every error, from handlers, the
+// router (404, 405), middleware or a recovered panic, is answered in the
+// format of the surface the request was for. 5xx details are logged, not
+// sent.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var ae *apiError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && he.Code < 500 {
+			msg = m
+		}
+		ae = &apiError{Status: he.Code, Code: defaultCode(he.Code), Message: msg}
+	default:
+		ae = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal server error"}
+	}
+	if ae.Status >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "api: request failed", "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", ae.Status, "err", err)
+	}
+	if ae.Status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="Switchyard"`)
+	}
+	var werr error
+	switch surfaceOf(c.Request().URL.Path) {
+	case surfaceV1:
+		werr = writeV1(c, ae.Status, "RestException", restException{Status: ae.Status, Message: ae.Message})
+	case surfaceV3:
+		werr = writeEnvelope(c, ae.Status, nil, map[string]any{
+			"code":       ae.Status,
+			"status":     "failure",
+			"error_data": errorData{Code: ae.Code, Description: ae.Message, Message: ae.Message},
+		})
+	default:
+		werr = c.JSON(ae.Status, map[string]any{"error": ae.Message, "status": ae.Status})
+	}
+	if werr != nil {
+		s.log.WarnContext(c.Request().Context(), "api: writing error response", "err", werr)
+	}
+}
