@@ -1,7 +1,7 @@
 package api
 
 import (
-		"errors"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -105,8 +105,8 @@ func surfaceOf(path string) string {
 
 // restException is the v1 error body.
 type restException struct {
-	Status  int      `xml:"Status" json:"Status"`
-	Message string   `xml:"Message" json:"Message"`
+	Status  int    `xml:"Status" json:"Status"`
+	Message string `xml:"Message" json:"Message"`
 }
 
 // errorData is the v2/v3 error detail.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,12 @@ type Options struct {
 	Calls Placer
 	// MaxBody caps request bodies (default DefaultMaxBody).
 	MaxBody int64
+	// TimeZone renders timestamps (default Asia/Kolkata: Exotel's v1
+	// timestamps carry no zone and are IST).
+	TimeZone *time.Location
+	// SigningKey signs pre-signed recording URLs (default: random per
+	// process, so such URLs die with it).
+	SigningKey []byte
 }
 
 // Placer places outbound calls; *call.Runtime is one.
@@ -59,6 +66,13 @@ func New(opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.TimeZone == nil {
+		opts.TimeZone = defaultZone()
+	}
+	if len(opts.SigningKey) == 0 {
+		opts.SigningKey = make([]byte, 32)
+		_, _ = rand.Read(opts.SigningKey)
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -68,9 +82,11 @@ func New(opts Options) *Server {
 	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody))
 	e.GET("/healthz", s.health)
 
-	s.routesV1(e.Group("/v1/Accounts/:sid", s.authenticate))
+	v1 := e.Group("/v1/Accounts/:sid", s.authenticate)
+	s.routesV1(v1)
 	s.routesV3(e.Group("/v3/accounts/:sid", s.authenticate))
 	s.routesManage(e.Group("/v2/accounts/:sid", s.authenticate))
+	s.routesRecordings(e)
 	s.routesDocs(e)
 	return s
 }

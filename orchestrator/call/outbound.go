@@ -48,6 +48,9 @@ type OutboundRequest struct {
 	StatusCallback            string
 	StatusCallbackEvents      []string
 	StatusCallbackContentType string
+	// StatusCallbackURLs maps an event to its own URL (v3), overriding
+	// StatusCallback for it; an event listed here is subscribed.
+	StatusCallbackURLs map[string]string
 	// HoldFrom keeps From on one call at a time (v3 state_management):
 	// Place fails with store.ErrBusy while From is on another live call.
 	HoldFrom bool

@@ -191,6 +191,9 @@ var migrations = []Migration{
 			// default: one terminal callback with the base fields.
 			`ALTER TABLE calls ADD COLUMN status_callback_events TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE calls ADD COLUMN status_callback_content_type TEXT NOT NULL DEFAULT ''`,
+			// Per-event URLs (v3 status_callback [{event, url}]) as a JSON
+			// object, overriding status_callback for those events.
+			`ALTER TABLE calls ADD COLUMN status_callback_urls TEXT NOT NULL DEFAULT ''`,
 			// The transactional outbox of status callbacks: rows are written
 			// in the transaction that changes the call, then relayed to the
 			// delivery queue.

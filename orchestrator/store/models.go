@@ -114,6 +114,10 @@ type Call struct {
 	// CallbackTerminal, CallbackAnswered; empty means one terminal
 	// callback with the base fields only.
 	StatusCallbackEvents string `gorm:"column:status_callback_events"`
+	// StatusCallbackURLs is a JSON object event → URL (v3's per-event
+	// status_callback) overriding StatusCallback for those events; "" for
+	// none.
+	StatusCallbackURLs string `gorm:"column:status_callback_urls"`
 	// StatusCallbackContentType is ContentMultipart (default) or ContentJSON.
 	StatusCallbackContentType string    `gorm:"column:status_callback_content_type"`
 	CreatedAt                 time.Time `gorm:"column:created_at"` // Exotel DateCreated
