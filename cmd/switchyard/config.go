@@ -22,14 +22,18 @@ type Config struct {
 	Demo      bool          // SWITCHYARD_DEMO
 	Drain     time.Duration // SWITCHYARD_DRAIN
 
-	SocketAddr    string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
-	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
-	FSPassword    string // SWITCHYARD_FS_PASSWORD
-	EmulatorAddr  string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
-	DialEndpoint  string // SWITCHYARD_DIAL_ENDPOINT
-	SIPEndpoint   string // SWITCHYARD_SIP_ENDPOINT
-	RecordingsDir string // SWITCHYARD_RECORDINGS
-	PublicURL     string // SWITCHYARD_PUBLIC_URL
+	SocketAddr string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
+	// SocketAdvertise (SWITCHYARD_SOCKET_ADVERTISE) is the host:port the
+	// nodes reach the socket server at, for API calls' first legs; empty
+	// means the address SocketAddr is bound to.
+	SocketAdvertise string
+	FSNodes         string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
+	FSPassword      string // SWITCHYARD_FS_PASSWORD
+	EmulatorAddr    string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
+	DialEndpoint    string // SWITCHYARD_DIAL_ENDPOINT
+	SIPEndpoint     string // SWITCHYARD_SIP_ENDPOINT
+	RecordingsDir   string // SWITCHYARD_RECORDINGS
+	PublicURL       string // SWITCHYARD_PUBLIC_URL
 }
 
 func defaultConfig() Config {
@@ -76,6 +80,8 @@ func (c *Config) options(http bool) []option {
 				usage: "how long shutdown waits for live calls to finish"},
 			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,
 				usage: "address FreeSWITCH's socket application connects to (outbound ESL)"},
+			option{flag: "socket-advertise", env: "SWITCHYARD_SOCKET_ADVERTISE", str: &c.SocketAdvertise,
+				usage: "host:port the nodes reach the socket server at, for API calls (default: the -socket address)"},
 			option{flag: "fs", env: "SWITCHYARD_FS_ESL", str: &c.FSNodes,
 				usage: "FreeSWITCH nodes' event sockets, host:port[,host:port...]; empty runs the embedded emulator"},
 			option{flag: "fs-password", env: "SWITCHYARD_FS_PASSWORD", str: &c.FSPassword,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/api"
@@ -52,18 +53,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
+	socketL, err := net.Listen("tcp", cfg.SocketAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.SocketAddr, err)
+	}
+	advertise := cfg.SocketAdvertise
+	if advertise == "" {
+		advertise = socketL.Addr().String()
+	}
+	pool := &poolNodes{}
 	runtime := call.New(call.NewStore(db), call.Config{
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
 		RecordingsDir: recordings,
 		RecordingURL: func(account, id string) string {
 			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
 		},
+		Nodes:      pool,
+		SocketAddr: advertise,
 	}, nil, nil, log)
-
-	socketL, err := net.Listen("tcp", cfg.SocketAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.SocketAddr, err)
-	}
 	sockets := esl.NewServer(runtime.Handle, log)
 	go func() {
 		if err := sockets.Serve(socketL); err != nil {
@@ -95,6 +102,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		nodes = append(nodes, n)
 		go n.Run(nodesCtx)
 	}
+	pool.set(esl.NewPool(nodes...))
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running, Log: log}
 	go reconcile(nodesCtx, reconciler, log)
 
@@ -126,6 +134,35 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return <-served
+}
+
+// poolNodes gives the runtime the node pool, which exists only once the
+// nodes are known (after the runtime, whose Handle the socket server
+// needs); it is set before the API accepts requests.
+type poolNodes struct {
+	mu   sync.Mutex
+	pool *esl.Pool
+}
+
+func (p *poolNodes) set(pool *esl.Pool) {
+	p.mu.Lock()
+	p.pool = pool
+	p.mu.Unlock()
+}
+
+// Pick implements call.Nodes.
+func (p *poolNodes) Pick() (call.Originator, func(), error) {
+	p.mu.Lock()
+	pool := p.pool
+	p.mu.Unlock()
+	if pool == nil {
+		return nil, nil, esl.ErrNoNode
+	}
+	n, release, err := pool.Pick()
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, release, nil
 }
 
 // channelExists asks every node whether a channel is up.

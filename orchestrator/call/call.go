@@ -90,6 +90,12 @@ type call struct {
 	recordings   int
 	talk         int
 	recordingURL string
+
+	// outbound is set on API calls (Place): their first leg was
+	// originated by Switchyard and the call row already exists.
+	outbound *outboundSpec
+	// callbacks: the call has a status callback URL.
+	callbacks bool
 }
 
 func newCall(rt *Runtime, s *esl.Session) *call {
@@ -179,6 +185,9 @@ func (c *call) setup(ctx context.Context) error {
 // command, answers and starts the flow. It returns false when the call was
 // refused (it is then being hung up).
 func (c *call) begin(ctx context.Context) bool {
+	if c.s.Data.Var("switchyard_outbound") == "true" {
+		return c.beginOutbound(ctx)
+	}
 	dctx, cancel := c.dbctx(ctx)
 	route, err := c.rt.store.Route(dctx, c.to)
 	cancel()
@@ -342,11 +351,7 @@ func (c *call) onCaller(ctx context.Context, ev esl.Event) {
 		}
 	case "CHANNEL_ANSWER":
 		if changed && c.rowCreated {
-			dctx, cancel := c.dbctx(ctx)
-			if err := c.rt.store.CallAnswered(dctx, c.sid, c.a.answerAt); err != nil {
-				c.log.Error("call: store answer", "err", err)
-			}
-			cancel()
+			c.answered(ctx)
 		}
 	case "CHANNEL_HANGUP":
 		c.callerGone(ctx, ev.Get("Hangup-Cause"))
@@ -357,6 +362,24 @@ func (c *call) onCaller(ctx context.Context, ev esl.Event) {
 	}
 	if changed && c.rowCreated && c.a.final == nil {
 		c.legStatus(ctx, c.a)
+	}
+}
+
+// answered records the call's answer, with its "answered" status
+// callback when one is asked for.
+func (c *call) answered(ctx context.Context) {
+	var out store.OutboxFunc
+	if c.callbacks {
+		out = c.rt.cfg.AnsweredCallbacks
+	}
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.CallAnswered(dctx, c.sid, c.a.answerAt, out); err != nil {
+		c.log.Error("call: store answer", "err", err)
+		return
+	}
+	if out != nil {
+		c.rt.notifyCallbacks()
 	}
 }
 
@@ -799,7 +822,7 @@ func (c *call) finish(ctx context.Context) {
 	}
 	a := c.a.final
 	final := store.CallFinal{
-		Status:               a.Status,
+		Status:               c.finalStatus(),
 		AnswerTime:           a.AnswerTime,
 		EndTime:              a.EndTime,
 		Duration:             a.Duration,
@@ -810,11 +833,17 @@ func (c *call) finish(ctx context.Context) {
 	if final.Duration == 0 && !final.EndTime.IsZero() {
 		final.Duration = int(final.EndTime.Sub(c.created).Round(time.Second) / time.Second)
 	}
+	if c.callbacks {
+		final.Outbox = c.rt.cfg.TerminalCallbacks
+	}
 	dctx, cancel := c.dbctx(ctx)
 	defer cancel()
 	if err := c.rt.store.FinishCall(dctx, c.sid, final); err != nil {
 		c.log.Error("call: store final record", "err", err)
 		return
+	}
+	if final.Outbox != nil {
+		c.rt.notifyCallbacks()
 	}
 	c.log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
 		"legs", len(c.order), "reason", c.state.Reason)

@@ -2,8 +2,16 @@ package call
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -59,8 +67,335 @@ type OutboundRequest struct {
 	IdempotencyKey, RequestHash string
 }
 
-// Place creates the call record and starts the first leg. It returns the
-// call (on an idempotent replay, the original) and whether it is a replay.
-func (r *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call, bool, error) {
-	return nil, false, ErrNoNode
+// Originator is a media node that can place calls.
+type Originator interface {
+	Name() string
+	BgAPI(ctx context.Context, cmd string) (<-chan esl.Job, error)
+}
+
+// Nodes picks the media node for a new outbound call; release is called
+// once the origination is over (answered or failed).
+type Nodes interface {
+	Pick() (node Originator, release func(), err error)
+}
+
+// Limits of API calls.
+const (
+	// MaxTimeLimit is Exotel's cap on TimeLimit (4 hours).
+	MaxTimeLimit = 14400
+	// DefaultRingTimeout is each leg's ring time when TimeOut is not given.
+	DefaultRingTimeout = 45
+)
+
+// outboundSpec is what the socket session needs to carry on an API call
+// once its first leg answers. It is stored as JSON on the call row
+// (store.Call.Outbound), so whichever instance the node's socket
+// connection reaches can pick the call up.
+type outboundSpec struct {
+	To                string `json:"to,omitempty"`
+	TimeLimit         int    `json:"time_limit"`
+	TimeOut           int    `json:"time_out"`
+	Record            bool   `json:"record,omitempty"`
+	RecordingChannels string `json:"recording_channels,omitempty"`
+	WaitURL           string `json:"wait_url,omitempty"`
+	// Leg1 is the FreeSWITCH UUID of the first leg.
+	Leg1 string `json:"leg1"`
+}
+
+// Place creates the call record and starts the first leg: bgapi
+// originate on a healthy node, with our own origination_uuid, the
+// ExoPhone as caller id, the ring timeout and the time limit enforced by
+// FreeSWITCH, and the node's socket application pointed back at
+// Switchyard, where Handle continues the call when the leg answers. It
+// returns the call (on an idempotent replay, the original) and whether it
+// is a replay.
+func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call, bool, error) {
+	if rt.cfg.Nodes == nil || rt.cfg.SocketAddr == "" {
+		return nil, false, fmt.Errorf("place call: no media nodes configured: %w", ErrNoNode)
+	}
+	if req.From == "" || (req.To == "") == (req.FlowID == "") {
+		return nil, false, fmt.Errorf("place call: need From and exactly one of To and FlowID: %w", store.ErrInvalid)
+	}
+	phone, err := rt.store.ExoPhone(ctx, req.AccountSID, req.CallerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, fmt.Errorf("place call: %s: %w", req.CallerID, ErrNotExoPhone)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("place call: %w", err)
+	}
+	row := &store.Call{
+		SID: store.NewSID(), AccountSID: req.AccountSID, Direction: store.DirectionOutboundAPI,
+		From: req.From, To: req.To, PhoneNumber: phone.Number, Status: store.Queued,
+		CustomField: req.CustomField, CallType: req.CallType,
+		StatusCallback: req.StatusCallback, StatusCallbackContentType: req.StatusCallbackContentType,
+		StatusCallbackEvents: strings.Join(req.StatusCallbackEvents, ","),
+		Node:                 "",
+	}
+	if row.CallType == "" {
+		row.CallType = "trans"
+	}
+	if len(req.StatusCallbackURLs) > 0 {
+		b, err := json.Marshal(req.StatusCallbackURLs)
+		if err != nil {
+			return nil, false, fmt.Errorf("place call: status callbacks: %w", err)
+		}
+		row.StatusCallbackURLs = string(b)
+	}
+	if req.FlowID != "" {
+		v, err := rt.store.LiveVersion(ctx, req.AccountSID, req.FlowID)
+		if err != nil {
+			return nil, false, fmt.Errorf("place call: flow %s: %w", req.FlowID, err)
+		}
+		flowID := v.FlowID
+		row.FlowID, row.FlowVersion, row.To = &flowID, v.Version, phone.Number
+	}
+	spec := outboundSpec{
+		To: req.To, TimeLimit: req.TimeLimit, TimeOut: req.TimeOut, Record: req.Record,
+		RecordingChannels: req.RecordingChannels, WaitURL: req.WaitURL, Leg1: esl.NewUUID(),
+	}
+	if spec.TimeLimit <= 0 || spec.TimeLimit > MaxTimeLimit {
+		spec.TimeLimit = MaxTimeLimit
+	}
+	if spec.TimeOut <= 0 {
+		spec.TimeOut = DefaultRingTimeout
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, false, fmt.Errorf("place call: %w", err)
+	}
+	row.Outbound = string(b)
+
+	node, release, err := rt.cfg.Nodes.Pick()
+	if err != nil {
+		return nil, false, fmt.Errorf("place call: %w: %w", ErrNoNode, err)
+	}
+	row.Node = node.Name()
+	opts := store.CreateOptions{IdempotencyKey: req.IdempotencyKey, RequestHash: req.RequestHash}
+	if req.HoldFrom {
+		opts.Hold = []string{req.From}
+		// Long enough for the longest call this can be; the hold is
+		// released when the call's record is finished.
+		opts.HoldFor = time.Duration(spec.TimeLimit+2*spec.TimeOut+300) * time.Second
+	}
+	got, replay, err := rt.store.CreateOutbound(ctx, row, opts)
+	if err != nil || replay {
+		release()
+		return got, replay, err
+	}
+	log := rt.log.With("call_sid", row.SID, "uuid", spec.Leg1, "from", row.From, "to", req.To, "flow", req.FlowID, "node", row.Node)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	leg1 := &store.Leg{CallSID: row.SID, AccountSID: row.AccountSID, Seq: 1, UUID: spec.Leg1,
+		Direction: store.LegOutbound, From: phone.Number, To: req.From, Status: store.Queued}
+	if err := rt.store.CreateLeg(dctx, leg1); err != nil {
+		release()
+		rt.failPlaced(dctx, log, row.SID, spec.Leg1, "NORMAL_TEMPORARY_FAILURE", time.Now().UTC())
+		return nil, false, fmt.Errorf("place call %s: first leg: %w", row.SID, err)
+	}
+	job, err := node.BgAPI(dctx, rt.originate(row, spec))
+	if err != nil {
+		release()
+		rt.failPlaced(dctx, log, row.SID, spec.Leg1, "NORMAL_TEMPORARY_FAILURE", time.Now().UTC())
+		return nil, false, fmt.Errorf("place call %s: originate on %s: %w: %w", row.SID, row.Node, ErrNoNode, err)
+	}
+	log.Info("call: placed", "ring_timeout", spec.TimeOut, "time_limit", spec.TimeLimit)
+	now := time.Now().UTC()
+	if err := rt.store.CallStatus(dctx, row.SID, store.Ringing, now); err == nil {
+		row.Status = store.Ringing
+	}
+	if err := rt.store.LegStatus(dctx, spec.Leg1, store.Ringing, now); err != nil {
+		log.Warn("call: store leg status", "err", err)
+	}
+	go rt.watchOrigination(log, row.SID, spec.Leg1, job, release)
+	return row, false, nil
+}
+
+// originate builds the bgapi originate command of an API call's first
+// leg. The socket application is quoted: unquoted, FreeSWITCH would split
+// its arguments on the spaces.
+func (rt *Runtime) originate(row *store.Call, spec outboundSpec) string {
+	vars := []string{
+		"origination_uuid=" + spec.Leg1,
+		"origination_caller_id_number=" + row.PhoneNumber,
+		"origination_caller_id_name=" + row.PhoneNumber,
+		"originate_timeout=" + strconv.Itoa(spec.TimeOut),
+		"ignore_early_media=true",
+		"hangup_after_bridge=false",
+		"switchyard_call=" + row.SID,
+		"switchyard_outbound=true",
+		// FreeSWITCH ends the call at the time limit on its own clock,
+		// even if Switchyard is gone.
+		fmt.Sprintf("execute_on_answer='sched_hangup +%d ALLOTTED_TIMEOUT'", spec.TimeLimit),
+	}
+	return "originate {" + strings.Join(vars, ",") + "}" + rt.cfg.Endpoints.endpoint(row.From) +
+		" '&socket(" + rt.cfg.SocketAddr + " async full)'"
+}
+
+// watchOrigination waits for the first leg's outcome. An answer needs
+// nothing here: the node's socket connection brings the call to Handle.
+// A failure (busy, no answer, rejected) is the end of the call, recorded
+// here with its terminal callback.
+func (rt *Runtime) watchOrigination(log *slog.Logger, sid, uuid string, job <-chan esl.Job, release func()) {
+	defer release()
+	j, ok := <-job
+	if !ok {
+		log.Warn("call: lost the node while the first leg was ringing; the reconciler will close the call")
+		return
+	}
+	if _, err := j.Result(); err == nil {
+		return
+	}
+	cause := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(j.Body), "-ERR"))
+	if cause == "" || strings.ContainsAny(cause, " \n") {
+		cause = "NORMAL_TEMPORARY_FAILURE"
+	}
+	log.Info("call: first leg not answered", "cause", cause)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rt.failPlaced(ctx, log, sid, uuid, cause, time.Now().UTC())
+}
+
+// failPlaced ends an API call whose first leg never answered.
+func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, sid, uuid, cause string, at time.Time) {
+	status := LegStatus(false, cause, "", 0)
+	if err := rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause}); err != nil {
+		log.Warn("call: store first leg record", "err", err)
+	}
+	c, err := rt.store.CallBySID(ctx, sid)
+	dur := 0
+	if err == nil {
+		dur = int(at.Sub(c.CreatedAt).Round(time.Second) / time.Second)
+	}
+	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
+	if err := rt.store.FinishCall(ctx, sid, f); err != nil {
+		log.Warn("call: store final record", "err", err)
+		return
+	}
+	rt.notifyCallbacks()
+	if rt.cfg.OnEnd != nil {
+		rt.cfg.OnEnd(sid)
+	}
+}
+
+// notifyCallbacks wakes the status-callback relay.
+func (rt *Runtime) notifyCallbacks() {
+	if rt.cfg.NotifyCallbacks != nil {
+		rt.cfg.NotifyCallbacks()
+	}
+}
+
+// connectFlow is the flow a click-to-call runs on its first leg once it
+// answers: ring To (with the wait audio, recording and caller id of the
+// request), then hang up whatever happened.
+func connectFlow(spec outboundSpec, callerID string) *flows.Flow {
+	ring := min(max(spec.TimeOut, 5), 120)
+	return &flows.Flow{
+		Name:  "click-to-call",
+		Start: "connect",
+		Applets: map[string]*flows.Applet{
+			"connect": {ID: "connect", Type: flows.TypeConnect, Config: &flows.Connect{
+				Destinations: []string{spec.To}, Strategy: flows.Sequential, RingTimeout: ring,
+				Record: spec.Record, RecordingChannels: spec.RecordingChannels, CallerID: callerID,
+				MusicOnHold: spec.WaitURL,
+			}, Outputs: map[string]string{
+				flows.OutAnswered: "hangup", flows.OutNoAnswer: "hangup", flows.OutBusy: "hangup", flows.OutFailed: "hangup",
+			}},
+			"hangup": {ID: "hangup", Type: flows.TypeHangup, Config: &flows.HangupApplet{}},
+		},
+	}
+}
+
+// beginOutbound picks up an API call whose first leg has just answered
+// and connected to this socket: the call row exists (Place wrote it); the
+// leg is up, so the answer is recorded here, then the flow runs — the
+// requested one, or for click-to-call the synthetic connect to To.
+func (c *call) beginOutbound(ctx context.Context) bool {
+	sid := c.s.Data.Var("switchyard_call")
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	row, err := c.rt.store.CallBySID(dctx, sid)
+	var spec outboundSpec
+	if err == nil {
+		switch {
+		case row.EndTime != nil:
+			err = fmt.Errorf("call %s is already over", sid)
+		case row.Outbound == "":
+			err = fmt.Errorf("call %s is not an API call", sid)
+		default:
+			err = json.Unmarshal([]byte(row.Outbound), &spec)
+		}
+	}
+	if err != nil {
+		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "unknown API call", err)
+		return false
+	}
+	c.sid, c.account, c.from, c.to, c.created = row.SID, row.AccountSID, row.From, row.To, row.CreatedAt
+	c.outbound = &spec
+	c.callbacks = row.StatusCallback != "" || row.StatusCallbackURLs != ""
+	c.log = c.rt.log.With("call_sid", c.sid, "uuid", c.s.UUID, "from", row.From, "to", row.To, "account", c.account)
+	c.rowCreated = true
+	c.a.to = row.From
+	c.a.status, c.a.answered, c.a.answerAt = store.InProgress, true, answeredAt(c.s.Data)
+	if err := c.rt.store.LegStatus(dctx, c.a.uuid, store.InProgress, c.a.answerAt); err != nil {
+		c.log.Error("call: store leg status", "err", err)
+	}
+	c.answered(ctx)
+
+	flowID := ""
+	if row.FlowID != nil {
+		flowID = *row.FlowID
+		v, err := c.rt.store.FlowVersion(dctx, c.account, flowID, row.FlowVersion)
+		if err == nil {
+			c.flow, err = c.rt.flows.get(v.FlowID, v.Version, []byte(v.Document))
+		}
+		if err != nil {
+			c.refuse(ctx, "SERVICE_UNAVAILABLE", "", "the call's flow does not load", err)
+			return true
+		}
+		c.log = c.log.With("flow", flowID, "version", row.FlowVersion)
+	} else {
+		c.flow = connectFlow(spec, row.PhoneNumber)
+	}
+	settings := "^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
+		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
+	if !c.fire(ctx, "multiset", settings) {
+		return true
+	}
+	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
+		CallSid: c.sid, From: row.From, To: row.PhoneNumber, Direction: "outbound-dial",
+		ExoPhone: row.PhoneNumber, FlowID: flowID, CustomField: row.CustomField,
+	}})
+	return true
+}
+
+// answeredAt is when the channel in the connect data answered.
+func answeredAt(data esl.Event) time.Time {
+	if us := data.Int("Caller-Channel-Answered-Time"); us > 0 {
+		return time.UnixMicro(us).UTC()
+	}
+	return time.Now().UTC()
+}
+
+// finalStatus is the call's status once it is over. A click-to-call is
+// completed only if the two parties talked; otherwise it takes the status
+// of the second leg's last attempt (busy, no-answer, failed, canceled), or
+// canceled when the first leg hung up before it was tried. Every other
+// call has its caller leg's status.
+func (c *call) finalStatus() store.Status {
+	if c.outbound == nil || c.outbound.To == "" || len(c.order) < 2 {
+		if c.outbound != nil && c.outbound.To != "" && c.a.answered {
+			return store.Canceled
+		}
+		return c.a.final.Status
+	}
+	last := c.order[len(c.order)-1]
+	for _, l := range c.order[1:] {
+		if l.answered {
+			return store.Completed
+		}
+	}
+	if last.final != nil {
+		return last.final.Status
+	}
+	return store.Failed
 }

@@ -19,13 +19,18 @@ type Store interface {
 	LiveVersion(ctx context.Context, accountSID, flowID string) (*store.FlowVersion, error)
 	CreateCall(ctx context.Context, c *store.Call) error
 	CallStatus(ctx context.Context, sid string, s store.Status, at time.Time) error
-	CallAnswered(ctx context.Context, sid string, at time.Time) error
+	CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error
 	CallDigits(ctx context.Context, sid, digits string) error
 	FinishCall(ctx context.Context, sid string, f store.CallFinal) error
 	CreateLeg(ctx context.Context, l *store.Leg) error
 	LegStatus(ctx context.Context, uuid string, s store.Status, at time.Time) error
 	FinishLeg(ctx context.Context, uuid string, f store.LegFinal) error
 	CreateRecording(ctx context.Context, r *store.Recording) error
+	// For API calls.
+	ExoPhone(ctx context.Context, accountSID, number string) (*store.ExoPhone, error)
+	CreateOutbound(ctx context.Context, c *store.Call, o store.CreateOptions) (*store.Call, bool, error)
+	CallBySID(ctx context.Context, sid string) (*store.Call, error)
+	FlowVersion(ctx context.Context, accountSID, flowID string, version int) (*store.FlowVersion, error)
 }
 
 // Messenger sends the SMS and email of flows. Send must return promptly or
@@ -70,6 +75,17 @@ type Config struct {
 	// arrival at the call to FreeSWITCH acknowledging the next blocking
 	// command (one ESL round trip included).
 	OnStep func(time.Duration)
+
+	// Nodes places API calls; nil refuses them (ErrNoNode).
+	Nodes Nodes
+	// SocketAddr is where the nodes reach this instance's outbound-socket
+	// server (host:port): API calls' first legs connect back there.
+	SocketAddr string
+	// TerminalCallbacks and AnsweredCallbacks build the status callbacks
+	// written with a call's final record and its answer (nil: none);
+	// NotifyCallbacks is called after such a write.
+	TerminalCallbacks, AnsweredCallbacks store.OutboxFunc
+	NotifyCallbacks                      func()
 }
 
 // Runtime runs calls: one owner goroutine per call, driving the flow with
@@ -230,9 +246,25 @@ func (s dbStore) CallStatus(ctx context.Context, sid string, st store.Status, at
 	return err
 }
 
-func (s dbStore) CallAnswered(ctx context.Context, sid string, at time.Time) error {
-	_, err := s.db.Calls().MarkAnswered(ctx, sid, at)
+func (s dbStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
+	_, err := s.db.Calls().Answer(ctx, sid, at, out)
 	return err
+}
+
+func (s dbStore) ExoPhone(ctx context.Context, accountSID, number string) (*store.ExoPhone, error) {
+	return s.db.Numbers().Get(ctx, accountSID, number)
+}
+
+func (s dbStore) CreateOutbound(ctx context.Context, c *store.Call, o store.CreateOptions) (*store.Call, bool, error) {
+	return s.db.Calls().CreateWith(ctx, c, o)
+}
+
+func (s dbStore) FlowVersion(ctx context.Context, accountSID, flowID string, version int) (*store.FlowVersion, error) {
+	return s.db.Flows().Version(ctx, accountSID, flowID, version)
+}
+
+func (s dbStore) CallBySID(ctx context.Context, sid string) (*store.Call, error) {
+	return s.db.Calls().BySID(ctx, sid)
 }
 
 func (s dbStore) CallDigits(ctx context.Context, sid, digits string) error {

@@ -36,6 +36,7 @@ type harness struct {
 	phone *testphone.Phone
 	sent  chan flows.Send
 	real  bool
+	rt    *call.Runtime
 
 	mu    sync.Mutex
 	ended map[string]chan struct{}
@@ -53,12 +54,6 @@ func newHarness(t *testing.T) *harness {
 	if dir := os.Getenv("SWITCHYARD_TEST_RECORDINGS"); dir != "" {
 		recordings = dir // a folder on the real node
 	}
-	rt := call.New(call.NewStore(h.db), call.Config{
-		RecordingsDir: recordings,
-		Node:          "scenario",
-		OnEnd:         h.onEnd,
-	}, messenger{h.sent}, nil, log)
-	srv := esl.NewServer(rt.Handle, log)
 	socketAddr := "127.0.0.1:0"
 	fsAddr, password := os.Getenv("SWITCHYARD_FS_ESL"), os.Getenv("SWITCHYARD_FS_PASSWORD")
 	if fsAddr != "" {
@@ -75,14 +70,6 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("socket server: %v", err)
 	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
 	if !h.real {
 		fs := fsim.New(fsim.Config{Speed: 50, SocketAddr: l.Addr().String(), RecordingsDir: t.TempDir(), Logger: log})
 		if err := fs.Listen("127.0.0.1:0"); err != nil {
@@ -91,6 +78,33 @@ func newHarness(t *testing.T) *harness {
 		t.Cleanup(func() { fs.Close() })
 		fsAddr, password = fs.Addr(), "ClueCon"
 	}
+	// The node API calls are placed on.
+	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log})
+	nodeCtx, stopNode := context.WithCancel(context.Background())
+	go node.Run(nodeCtx)
+	t.Cleanup(stopNode)
+	h.rt = call.New(call.NewStore(h.db), call.Config{
+		RecordingsDir:     recordings,
+		Node:              "scenario",
+		OnEnd:             h.onEnd,
+		Nodes:             poolOf{esl.NewPool(node)},
+		SocketAddr:        l.Addr().String(),
+		TerminalCallbacks: h.terminalCallback,
+	}, messenger{h.sent}, nil, log)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := node.WaitConnected(wctx); err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	srv := esl.NewServer(h.rt.Handle, log)
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
 	h.phone = testphone.New(fsAddr, password)
 	return h
 }
@@ -180,6 +194,28 @@ func (h *harness) call(s testphone.Script) (*testphone.Result, *store.Call, []st
 		h.t.Logf("leg %d %s -> %s: %s cause=%s sip=%s duration=%d talk=%d", l.Seq, l.From, l.To, l.Status, l.HangupCause, l.SIPTermStatus, l.Duration, l.TalkTime)
 	}
 	return res, c, legs
+}
+
+// poolOf adapts an esl.Pool to call.Nodes.
+type poolOf struct{ p *esl.Pool }
+
+func (p poolOf) Pick() (call.Originator, func(), error) {
+	n, release, err := p.p.Pick()
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, release, nil
+}
+
+// terminalCallback writes one outbox row per call with a callback URL,
+// its payload the call's status: enough to see the runtime writes it
+// with the final record.
+func (h *harness) terminalCallback(c *store.Call, _ []store.Leg) ([]store.Callback, error) {
+	if c.StatusCallback == "" {
+		return nil, nil
+	}
+	return []store.Callback{{Event: store.CallbackTerminal, URL: c.StatusCallback,
+		ContentType: store.ContentJSON, Payload: `{"Status":"` + string(c.Status) + `"}`}}, nil
 }
 
 type messenger struct{ sent chan flows.Send }
