@@ -27,13 +27,24 @@ type Config struct {
 	// nodes reach the socket server at, for API calls' first legs; empty
 	// means the address SocketAddr is bound to.
 	SocketAdvertise string
-	FSNodes         string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
-	FSPassword      string // SWITCHYARD_FS_PASSWORD
-	EmulatorAddr    string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
-	DialEndpoint    string // SWITCHYARD_DIAL_ENDPOINT
-	SIPEndpoint     string // SWITCHYARD_SIP_ENDPOINT
-	RecordingsDir   string // SWITCHYARD_RECORDINGS
-	PublicURL       string // SWITCHYARD_PUBLIC_URL
+
+	// ready, if set, is told the addresses once serve accepts requests
+	// (tests listen on port 0).
+	ready func(serving)
+	// emulatorSpeed runs the embedded emulator's clock faster (tests).
+	emulatorSpeed float64
+	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
+	FSPassword    string // SWITCHYARD_FS_PASSWORD
+	EmulatorAddr  string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
+	DialEndpoint  string // SWITCHYARD_DIAL_ENDPOINT
+	SIPEndpoint   string // SWITCHYARD_SIP_ENDPOINT
+	RecordingsDir string // SWITCHYARD_RECORDINGS
+	PublicURL     string // SWITCHYARD_PUBLIC_URL
+	// Status callback delivery: attempts per callback, the first retry's
+	// delay (doubling after), and each attempt's timeout.
+	CallbackAttempts int           // SWITCHYARD_CALLBACK_ATTEMPTS
+	CallbackRetry    time.Duration // SWITCHYARD_CALLBACK_RETRY
+	CallbackTimeout  time.Duration // SWITCHYARD_CALLBACK_TIMEOUT
 }
 
 func defaultConfig() Config {
@@ -43,6 +54,10 @@ func defaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		Drain:     30 * time.Second,
+
+		CallbackAttempts: 8,
+		CallbackRetry:    10 * time.Second,
+		CallbackTimeout:  15 * time.Second,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -59,6 +74,7 @@ type option struct {
 	str              *string
 	boolean          *bool
 	dur              *time.Duration
+	num              *int
 }
 
 func (c *Config) options(http bool) []option {
@@ -96,6 +112,12 @@ func (c *Config) options(http bool) []option {
 				usage: "folder where the media node writes recordings"},
 			option{flag: "public-url", env: "SWITCHYARD_PUBLIC_URL", str: &c.PublicURL,
 				usage: "base URL of this API as clients reach it (recording URLs); default http://<-http>"},
+			option{flag: "callback-attempts", env: "SWITCHYARD_CALLBACK_ATTEMPTS", num: &c.CallbackAttempts,
+				usage: "delivery attempts per status callback before it is marked failed"},
+			option{flag: "callback-retry", env: "SWITCHYARD_CALLBACK_RETRY", dur: &c.CallbackRetry,
+				usage: "delay before a status callback's first retry; it doubles after each attempt (capped at 1h)"},
+			option{flag: "callback-timeout", env: "SWITCHYARD_CALLBACK_TIMEOUT", dur: &c.CallbackTimeout,
+				usage: "timeout of one status callback attempt"},
 		)
 	}
 	return opts
@@ -116,6 +138,8 @@ func (c *Config) parse(fs *flag.FlagSet, args []string, http bool) error {
 			fs.BoolVar(o.boolean, o.flag, *o.boolean, usage)
 		case o.dur != nil:
 			fs.DurationVar(o.dur, o.flag, *o.dur, usage)
+		case o.num != nil:
+			fs.IntVar(o.num, o.flag, *o.num, usage)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -144,6 +168,12 @@ func (o option) fromEnv() error {
 			return fmt.Errorf("%s=%q: not a duration such as 30s", o.env, v)
 		}
 		*o.dur = d
+	case o.num != nil:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: not a whole number", o.env, v)
+		}
+		*o.num = n
 	}
 	return nil
 }
@@ -164,6 +194,12 @@ func (c *Config) validate() error {
 	}
 	if !strings.Contains(c.SIPEndpoint, "{uri}") {
 		errs = append(errs, fmt.Errorf("sip endpoint %q: must contain {uri}", c.SIPEndpoint))
+	}
+	if c.CallbackAttempts < 1 || c.CallbackAttempts > 100 {
+		errs = append(errs, fmt.Errorf("callback attempts %d: use 1 to 100", c.CallbackAttempts))
+	}
+	if c.CallbackRetry <= 0 || c.CallbackTimeout <= 0 {
+		errs = append(errs, errors.New("callback retry delay and timeout must be positive"))
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))

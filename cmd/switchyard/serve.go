@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/api"
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/callback"
 	"github.com/switchyard/switchyard/orchestrator/demo"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
@@ -27,8 +29,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.parse(fs, args, true); err != nil {
 		return flagErr(err)
 	}
-	log := cfg.logger(stderr)
+	return runServe(ctx, cfg, stdout, cfg.logger(stderr))
+}
 
+// serving is what a started server listens on (for Config.ready).
+type serving struct {
+	HTTP, Socket, ESL string // ESL: the embedded emulator's, if it runs
+}
+
+// runServe runs the server until ctx ends, then shuts it down gracefully.
+func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -45,9 +55,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printDemo(stdout, cfg, tenant)
 	}
 
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	defer l.Close()
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
-		publicURL = "http://" + cfg.HTTPAddr
+		publicURL = "http://" + l.Addr().String()
 	}
 	recordings, err := filepath.Abs(cfg.RecordingsDir)
 	if err != nil {
@@ -61,6 +76,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if advertise == "" {
 		advertise = socketL.Addr().String()
 	}
+	callbacks, err := callback.New(db, callback.Config{
+		Timeout:     cfg.CallbackTimeout,
+		MaxAttempts: cfg.CallbackAttempts,
+		Backoff:     backoff(cfg.CallbackRetry),
+		RescueAfter: max(2*time.Minute, cfg.CallbackTimeout+time.Minute),
+		UserAgent:   "Switchyard/" + version,
+	}, log.With("component", "callbacks"))
+	if err != nil {
+		return fmt.Errorf("status callbacks: %w", err)
+	}
+	if err := callbacks.Start(ctx); err != nil {
+		return fmt.Errorf("status callbacks: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := callbacks.Stop(sctx); err != nil {
+			log.Warn("status callbacks: stop", "err", err)
+		}
+	}()
+	builder := callback.Builder{Zone: apiZone()}
 	pool := &poolNodes{}
 	runtime := call.New(call.NewStore(db), call.Config{
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
@@ -68,8 +104,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RecordingURL: func(account, id string) string {
 			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
 		},
-		Nodes:      pool,
-		SocketAddr: advertise,
+		Nodes:             pool,
+		SocketAddr:        advertise,
+		TerminalCallbacks: builder.Terminal,
+		AnsweredCallbacks: builder.Answered,
+		NotifyCallbacks:   callbacks.Notify,
 	}, nil, nil, log)
 	sockets := esl.NewServer(runtime.Handle, log)
 	go func() {
@@ -84,7 +123,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(recordings, 0o750); err != nil {
 			return fmt.Errorf("recordings folder: %w", err)
 		}
-		emulator = fsim.New(fsim.Config{Tick: fsim.DefaultTick, SocketAddr: socketL.Addr().String(),
+		emulator = fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: cfg.emulatorSpeed, SocketAddr: socketL.Addr().String(),
 			RecordingsDir: recordings, Logger: log.With("component", "emulator")})
 		if err := emulator.Listen(cfg.EmulatorAddr); err != nil {
 			return fmt.Errorf("emulator: %w", err)
@@ -103,18 +142,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go n.Run(nodesCtx)
 	}
 	pool.set(esl.NewPool(nodes...))
+	// Give the nodes a moment to connect before the API takes calls: a
+	// call placed before would find no node. A node that stays down is
+	// not fatal; the pool skips it until it connects.
+	waitCtx, cancelWait := context.WithTimeout(ctx, 5*time.Second)
+	for _, n := range nodes {
+		if _, err := n.WaitConnected(waitCtx); err != nil {
+			log.Warn("node not connected yet; API calls go to the others until it is", "node", n.Name(), "err", err)
+		}
+	}
+	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running, Log: log}
 	go reconcile(nodesCtx, reconciler, log)
 
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
-	}
 	srv := api.New(api.Options{Logger: log, Database: db, Version: version, Store: db, Calls: runtime})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "socket", socketL.Addr().String(),
 		"nodes", strings.Join(nodeAddrs, ","), "database", db.Dialect(), "version", version)
+	if cfg.ready != nil {
+		up := serving{HTTP: l.Addr().String(), Socket: socketL.Addr().String()}
+		if emulator != nil {
+			up.ESL = emulator.Addr()
+		}
+		cfg.ready(up)
+	}
 
 	select {
 	case err := <-served:
@@ -134,6 +186,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return <-served
+}
+
+// backoff doubles the retry delay after each failed attempt, from first,
+// up to an hour, with ±10 % jitter so receivers coming back are not hit
+// all at once.
+func backoff(first time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := first
+		for i := 1; i < attempt && d < time.Hour; i++ {
+			d *= 2
+		}
+		d = min(d, time.Hour)
+		return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	}
+}
+
+// apiZone is the zone of Exotel-style timestamps: IST, as Exotel's.
+func apiZone() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Kolkata"); err == nil {
+		return loc
+	}
+	return time.FixedZone("IST", 5*3600+1800)
 }
 
 // poolNodes gives the runtime the node pool, which exists only once the
