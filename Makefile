@@ -43,7 +43,14 @@ test/short: ## Run the tests without -race and without PostgreSQL
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: bench
-bench: ## Run the benchmarks
+bench: ## Run the benchmarks (PostgreSQL ones on a throwaway local cluster when one can be started)
+	@if [ -z "$$TEST_DATABASE_URL" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		exec .ci/with-postgres $(MAKE) --no-print-directory bench/run; \
+	fi; \
+	$(MAKE) --no-print-directory bench/run
+
+.PHONY: bench/run
+bench/run: ## Run the benchmarks against the databases the environment offers
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 .PHONY: fuzz

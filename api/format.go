@@ -61,7 +61,7 @@ func wantsJSON(c echo.Context) bool {
 // marshalled as the element name).
 func writeV1(c echo.Context, status int, name string, v any) error {
 	if wantsJSON(c) {
-		return c.JSON(status, map[string]any{name: v})
+		return writeJSON(c, status, map[string]any{name: v})
 	}
 	return writeTwilioXML(c, status, xmlElement{name: name, v: v})
 }
@@ -91,6 +91,19 @@ func writeTwilioXML(c echo.Context, status int, elems ...xmlElement) error {
 	return c.Blob(status, echo.MIMEApplicationXMLCharsetUTF8, buf.Bytes())
 }
 
+// writeJSON answers JSON without HTML escaping: URLs in answers keep
+// their & as is (Exotel's own answers do), where Echo's c.JSON would
+// write \u0026.
+func writeJSON(c echo.Context, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes())
+}
+
 // envelope is the v2/v3 response body.
 type envelope struct {
 	RequestID string `json:"request_id"`
@@ -103,7 +116,7 @@ type envelope struct {
 // writeEnvelope answers a v2/v3 (or management) request.
 func writeEnvelope(c echo.Context, status int, metadata, response any) error {
 	id, _ := c.Get(keyRequestID).(string)
-	return c.JSON(status, envelope{
+	return writeJSON(c, status, envelope{
 		RequestID: id,
 		Method:    c.Request().Method,
 		HTTPCode:  status,

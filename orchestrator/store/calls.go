@@ -44,6 +44,13 @@ type CallFilter struct {
 	CreatedTo    time.Time // created_at <= CreatedTo
 	DurationMin  *int      // duration >= DurationMin
 	DurationMax  *int      // duration <= DurationMax
+	// Finished keeps only calls whose final record is written (end_time
+	// set): Exotel's bulk call details leave out calls in progress.
+	Finished bool
+	// PriceMin and PriceMax bound the price (numerically); a call without
+	// a price never matches either.
+	PriceMin *float64 // price >= PriceMin
+	PriceMax *float64 // price <= PriceMax
 	// Limit is the page size: default 50, at most 1000.
 	Limit int
 	// SortDesc lists newest first. Ties on created_at are ordered by SID.
@@ -250,6 +257,16 @@ func (f CallFilter) apply(q *gorm.DB, accountSID string) *gorm.DB {
 	}
 	if f.DurationMax != nil {
 		q = q.Where("duration <= ?", *f.DurationMax)
+	}
+	if f.Finished {
+		q = q.Where("end_time IS NOT NULL")
+	}
+	// NULLIF: an empty price is no price (and would not cast).
+	if f.PriceMin != nil {
+		q = q.Where("CAST(NULLIF(price, '') AS NUMERIC) >= ?", *f.PriceMin)
+	}
+	if f.PriceMax != nil {
+		q = q.Where("CAST(NULLIF(price, '') AS NUMERIC) <= ?", *f.PriceMax)
 	}
 	return q
 }
