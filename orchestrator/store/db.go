@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
@@ -28,7 +29,8 @@ const (
 // cheap values; get them from the DB each time or keep them.
 type DB struct {
 	gdb     *gorm.DB
-	sqlDB   *sql.DB // nil for the DB handed to an InTx callback
+	sqlDB   *sql.DB       // nil for the DB handed to an InTx callback
+	pgPool  *pgxpool.Pool // PostgreSQL only; nil on SQLite and in InTx
 	dialect string
 	log     *slog.Logger
 }
@@ -47,8 +49,10 @@ func WithSlowQueryThreshold(d time.Duration) Option {
 	return func(o *options) { o.slowQuery = d }
 }
 
-// WithMaxOpenConns caps the PostgreSQL connection pool (default 16). SQLite
-// always uses a single connection.
+// WithMaxOpenConns caps the connections GORM (the repositories) may use on
+// PostgreSQL (default 16). The pgx pool beneath has pgxPoolReserve more, so
+// users of PgxPool (the job queue) are never starved by the repositories.
+// SQLite always uses a single connection.
 func WithMaxOpenConns(n int) Option {
 	return func(o *options) { o.maxOpenConns = n }
 }
@@ -77,15 +81,15 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 
 	var (
 		dialector gorm.Dialector
-		pgPool    *sql.DB
+		pgPool    *pgxpool.Pool
 	)
 	switch dialect {
 	case DialectPostgres:
-		pgPool, err = openPostgres(target)
+		pgPool, err = openPostgres(ctx, target, cmp.Or(o.maxOpenConns, 16))
 		if err != nil {
 			return nil, err
 		}
-		dialector = postgres.New(postgres.Config{Conn: pgPool})
+		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pgPool)})
 	default:
 		dialector = sqlite.Open(sqliteDSN(target))
 	}
@@ -99,12 +103,15 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	})
 	if err != nil {
 		if pgPool != nil {
-			_ = pgPool.Close()
+			pgPool.Close()
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
+		if pgPool != nil {
+			pgPool.Close()
+		}
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
 	if dialect == DialectSQLite {
@@ -116,17 +123,23 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		sqlDB.SetConnMaxLifetime(0)
 		sqlDB.SetConnMaxIdleTime(0)
 	} else {
+		// Idle connections stay in the pgx pool (OpenDBFromPool keeps
+		// none in database/sql), which also retires them after
+		// MaxConnIdleTime.
 		sqlDB.SetMaxOpenConns(cmp.Or(o.maxOpenConns, 16))
-		sqlDB.SetMaxIdleConns(min(cmp.Or(o.maxOpenConns, 16), 4))
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	db := &DB{gdb: gdb, sqlDB: sqlDB, pgPool: pgPool, dialect: dialect, log: logger}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		_ = sqlDB.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", dialect, err)
 	}
 	logger.DebugContext(ctx, "store: opened database", "dialect", dialect)
-	return &DB{gdb: gdb, sqlDB: sqlDB, dialect: dialect, log: logger}, nil
+	return db, nil
 }
+
+// pgxPoolReserve is how many connections of the pgx pool are left beyond
+// GORM's cap for other users of PgxPool.
+const pgxPoolReserve = 4
 
 // now is the clock for every timestamp the store writes itself.
 func now() time.Time {
@@ -184,29 +197,49 @@ func sqliteDSN(target string) string {
 	return path + "?" + strings.Join(params, "&")
 }
 
-// openPostgres builds the pgx pool. timestamptz values are scanned in UTC
-// whatever the server or process time zone.
-func openPostgres(dsn string) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+// openPostgres builds the pgx pool that GORM (through database/sql) and
+// PgxPool users share: maxConns for GORM plus pgxPoolReserve. timestamptz
+// values are scanned in UTC whatever the server or process time zone. The
+// pool connects lazily; Open pings it.
+func openPostgres(ctx context.Context, dsn string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse postgres DSN: %w", err)
 	}
-	if _, ok := cfg.RuntimeParams["timezone"]; !ok {
-		cfg.RuntimeParams["timezone"] = "UTC"
+	if _, ok := cfg.ConnConfig.RuntimeParams["timezone"]; !ok {
+		cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	}
-	return stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+	cfg.MaxConns = int32(maxConns + pgxPoolReserve)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		conn.TypeMap().RegisterType(&pgtype.Type{
 			Name:  "timestamptz",
 			OID:   pgtype.TimestamptzOID,
 			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
 		})
 		return nil
-	})), nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres pool: %w", err)
+	}
+	return pool, nil
 }
 
 // Gorm returns the underlying GORM handle, for packages that own tables
 // of their own. Prefer the repositories.
 func (db *DB) Gorm() *gorm.DB { return db.gdb }
+
+// SQL returns the database/sql handle GORM uses: on SQLite the single
+// connection every user of the database must share, on PostgreSQL a view
+// of PgxPool. It is nil on a DB passed to an InTx callback. Do not close
+// it; Close does.
+func (db *DB) SQL() *sql.DB { return db.sqlDB }
+
+// PgxPool returns the pgx pool beneath a PostgreSQL database, for code
+// that needs pgx itself (the job queue). It is nil on SQLite and on a DB
+// passed to an InTx callback. Do not close it; Close does.
+func (db *DB) PgxPool() *pgxpool.Pool { return db.pgPool }
 
 // Dialect returns DialectSQLite or DialectPostgres.
 func (db *DB) Dialect() string { return db.dialect }
@@ -233,7 +266,13 @@ func (db *DB) Close() error {
 	if db.sqlDB == nil {
 		return nil
 	}
-	return db.sqlDB.Close()
+	err := db.sqlDB.Close()
+	if db.pgPool != nil {
+		// After database/sql has returned its connections; Close waits
+		// for connections still acquired by other users.
+		db.pgPool.Close()
+	}
+	return err
 }
 
 // InTx runs fn in one transaction: fn gets a DB bound to the transaction,

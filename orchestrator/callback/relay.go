@@ -1,0 +1,97 @@
+package callback
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// relayBatch is how many outbox rows one relay step moves.
+const relayBatch = 100
+
+// deliverArgs is the job of delivering one callback. It carries the ID
+// only: the callback itself is read from the outbox when the job runs.
+type deliverArgs struct {
+	CallbackID string `json:"callback_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (deliverArgs) Kind() string { return "switchyard.status_callback" }
+
+// insertOpts makes the job unique by callback ID in every state, so a
+// callback relayed twice (the relay died between inserting its job and
+// marking it relayed) is queued once. River forgets finished jobs after
+// its retention periods; by then the outbox row has long been marked.
+func (s *Service) insertOpts() *river.InsertOpts {
+	return &river.InsertOpts{
+		Queue:       queueName,
+		MaxAttempts: s.cfg.MaxAttempts,
+		UniqueOpts: river.UniqueOpts{
+			ByArgs:  true,
+			ByState: rivertype.JobStates(),
+		},
+	}
+}
+
+// relay moves the outbox into the queue whenever Notify wakes it, every
+// PollInterval, and once at the start, until ctx ends.
+func (s *Service) relay(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		if err := s.relayPending(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "callback: relay failed; will retry", "err", err)
+		}
+		if s.onRelayPass != nil {
+			s.onRelayPass()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// relayPending queues every callback not yet relayed, a batch at a time,
+// and marks each batch relayed once its jobs are in.
+func (s *Service) relayPending(ctx context.Context) error {
+	cbs := s.db.Callbacks()
+	for {
+		batch, err := cbs.Unrelayed(ctx, relayBatch)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		params := make([]river.InsertManyParams, len(batch))
+		ids := make([]string, len(batch))
+		for i, cb := range batch {
+			ids[i] = cb.ID
+			params[i] = river.InsertManyParams{Args: deliverArgs{CallbackID: cb.ID}, InsertOpts: s.insertOpts()}
+		}
+		res, err := s.queue.InsertMany(ctx, params)
+		if err != nil {
+			return fmt.Errorf("queue %d callbacks: %w", len(batch), err)
+		}
+		if err := cbs.MarkRelayed(ctx, ids); err != nil {
+			return err
+		}
+		dupes := 0
+		for _, r := range res {
+			if r.UniqueSkippedAsDuplicate {
+				dupes++
+			}
+		}
+		s.log.DebugContext(ctx, "callback: relayed", "callbacks", len(batch), "already_queued", dupes)
+		if len(batch) < relayBatch {
+			return nil
+		}
+	}
+}
