@@ -178,17 +178,13 @@ func TestServeCallbacksRetriedAndDurable(t *testing.T) {
 		// Retried after a 500.
 		rc.setFail(true)
 		c := s.connect(form())
-		if sid := <-rc.refused; sid != c.Sid {
-			t.Fatalf("refused callback for %s, want %s", sid, c.Sid)
-		}
+		rc.waitRefused(c.Sid)
 		rc.setFail(false)
 		rc.terminal(c.Sid)
 		// Still delivered after a restart between hang-up and delivery.
 		rc.setFail(true)
 		c2 := s.connect(form())
-		if sid := <-rc.refused; sid != c2.Sid {
-			t.Fatalf("refused callback for %s, want %s", sid, c2.Sid)
-		}
+		rc.waitRefused(c2.Sid)
 		s.stop()
 		rc.setFail(false)
 		s = startServe(t, d)
@@ -332,7 +328,6 @@ func TestServeMalformedWrites(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
 	s := startServe(t, dsn)
 	flowID := s.flowID("basic-support")
-	before := s.snapshot()
 	check := func(method, path string, body any, header http.Header) {
 		t.Helper()
 		code, out, _ := s.doAs("demo_api_key", "demo_api_token", method, path, body, header)
@@ -383,7 +378,7 @@ func TestServeMalformedWrites(t *testing.T) {
 	if code != 200 && code != 201 {
 		t.Fatalf("create flow: %d %s", code, out)
 	}
-	before = s.snapshot()
+	before := s.snapshot()
 	var created struct {
 		Response struct {
 			Flow struct{ ID string } `json:"flow"`

@@ -196,7 +196,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		flatten("", cb.json, cb.fields)
 	default:
-		http.Error(w, "unexpected content type "+mt, 415)
+		http.Error(w, "unexpected content type "+mt, http.StatusUnsupportedMediaType)
 		return
 	}
 	sid := cb.fields["CallSid"]
@@ -224,6 +224,23 @@ func (rc *receiver) waiterLocked(sid string) chan struct{} {
 		rc.waiters[sid] = ch
 	}
 	return ch
+}
+
+// waitRefused waits until a callback of the call was answered 500;
+// refusals of earlier calls' retries are skipped.
+func (rc *receiver) waitRefused(sid string) {
+	rc.t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case got := <-rc.refused:
+			if got == sid {
+				return
+			}
+		case <-deadline:
+			rc.t.Fatalf("call %s: no callback attempt within 60s", sid)
+		}
+	}
 }
 
 func (rc *receiver) setFail(v bool) {

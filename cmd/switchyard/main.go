@@ -25,6 +25,8 @@ Usage:
   switchyard flow validate FILE...     check flow documents; exit status 1 on any error
   switchyard sim call --to EXOPHONE    place a simulated call on a node and print the path it took
   switchyard call show CALLSID         print a call's record and legs
+  switchyard account create --name N   create an account, its first API key and tokens
+  switchyard account key ...           create, list or revoke an account's API keys
   switchyard version                   print the version
 
 Every flag can also be set with an environment variable (SWITCHYARD_*);
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = simCommand(ctx, args[1:], stdout, stderr)
 	case "call":
 		err = callCommand(ctx, args[1:], stdout, stderr)
+	case "account":
+		err = accountCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchyard", version)
 	case "help", "-h", "-help", "--help":

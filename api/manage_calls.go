@@ -1,0 +1,168 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// callbackView is a status callback of a call, with its delivery attempts.
+type callbackView struct {
+	ID          string  `json:"id"`
+	CallSID     string  `json:"call_sid"`
+	Seq         int     `json:"seq"`
+	Event       string  `json:"event"`
+	URL         string  `json:"url"`
+	ContentType string  `json:"content_type"`
+	Status      string  `json:"status"`
+	DeliveredAt *string `json:"delivered_at"`
+	DateCreated string  `json:"date_created"`
+	// Payload is the fields sent, as a JSON object in the order sent.
+	Payload json.RawMessage `json:"payload"`
+	// Attempts is every delivery attempt, oldest first.
+	Attempts []callbackAttemptView `json:"attempts"`
+}
+
+// callbackAttemptView is one HTTP attempt to deliver a callback.
+type callbackAttemptView struct {
+	Attempt int    `json:"attempt"`
+	URL     string `json:"url"`
+	// HTTPStatus is null when no response arrived.
+	HTTPStatus *int    `json:"http_status"`
+	LatencyMS  int     `json:"latency_ms"`
+	Error      *string `json:"error"`
+	Time       string  `json:"time"`
+}
+
+// recordingView is a recording's metadata. The file's place on disk is
+// not shown; URL downloads it.
+type recordingView struct {
+	ID          string  `json:"id"`
+	AccountSID  string  `json:"account_sid"`
+	CallSID     string  `json:"call_sid"`
+	LegID       *string `json:"leg_id"`
+	URL         string  `json:"url"`
+	Duration    int     `json:"duration"`
+	Channels    string  `json:"channels"`
+	Format      string  `json:"format"`
+	URI         string  `json:"uri"`
+	DateCreated string  `json:"date_created"`
+}
+
+func (s *Server) recordingView(r *store.Recording) recordingView {
+	return recordingView{
+		ID:          r.ID,
+		AccountSID:  r.AccountSID,
+		CallSID:     r.CallSID,
+		LegID:       r.LegID,
+		URL:         r.URL,
+		Duration:    r.Duration,
+		Channels:    r.Channels,
+		Format:      r.Format,
+		URI:         "/v2/accounts/" + r.AccountSID + "/recordings/" + r.ID,
+		DateCreated: s.manageTime(r.CreatedAt),
+	}
+}
+
+// loadCall checks that the :call_sid path parameter names one of the
+// account's calls (another account's call is 404, like an unknown one).
+func (s *Server) loadCall(c echo.Context) (*store.Call, error) {
+	sid, err := pathParam(c, "call_sid")
+	if err != nil {
+		return nil, err
+	}
+	call, err := s.store.Calls().Get(c.Request().Context(), account(c).SID, sid)
+	if err != nil {
+		return nil, storeFail(err, CodeCallNotFound, "call "+sid)
+	}
+	return call, nil
+}
+
+// listCallCallbacks: GET /calls/:call_sid/callbacks, the call's status
+// callbacks in the order they were produced, each with its delivery
+// attempts: response.callbacks (a call has a handful, so no paging).
+func (s *Server) listCallCallbacks(c echo.Context) error {
+	call, err := s.loadCall(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cbs, err := s.store.Callbacks().ByCall(ctx, call.AccountSID, call.SID)
+	if err != nil {
+		return fmt.Errorf("callbacks of call %s: %w", call.SID, err)
+	}
+	attempts, err := s.store.Callbacks().Attempts(ctx, call.AccountSID, call.SID)
+	if err != nil {
+		return fmt.Errorf("callback attempts of call %s: %w", call.SID, err)
+	}
+	byCallback := map[string][]callbackAttemptView{}
+	for _, a := range attempts {
+		v := callbackAttemptView{Attempt: a.Attempt, URL: a.URL, LatencyMS: a.LatencyMS, Time: s.manageTime(a.CreatedAt)}
+		if a.HTTPStatus != 0 {
+			st := a.HTTPStatus
+			v.HTTPStatus = &st
+		}
+		if a.Error != "" {
+			e := a.Error
+			v.Error = &e
+		}
+		byCallback[a.CallbackID] = append(byCallback[a.CallbackID], v)
+	}
+	views := make([]callbackView, len(cbs))
+	for i, cb := range cbs {
+		log := byCallback[cb.ID]
+		if log == nil {
+			log = []callbackAttemptView{}
+		}
+		views[i] = callbackView{
+			ID:          cb.ID,
+			CallSID:     cb.CallSID,
+			Seq:         cb.Seq,
+			Event:       cb.Event,
+			URL:         cb.URL,
+			ContentType: cb.ContentType,
+			Status:      cb.Status,
+			DeliveredAt: s.manageTimePtr(cb.DeliveredAt),
+			DateCreated: s.manageTime(cb.CreatedAt),
+			Payload:     rawJSON(cb.Payload),
+			Attempts:    log,
+		}
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "callbacks", views))
+}
+
+// listCallRecordings: GET /calls/:call_sid/recordings, the call's
+// recordings oldest first: response.recordings (no paging, like
+// callbacks).
+func (s *Server) listCallRecordings(c echo.Context) error {
+	call, err := s.loadCall(c)
+	if err != nil {
+		return err
+	}
+	recs, err := s.store.Recordings().ByCall(c.Request().Context(), call.AccountSID, call.SID)
+	if err != nil {
+		return fmt.Errorf("recordings of call %s: %w", call.SID, err)
+	}
+	views := make([]recordingView, len(recs))
+	for i := range recs {
+		views[i] = s.recordingView(&recs[i])
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "recordings", views))
+}
+
+// getRecording: GET /recordings/:id, a recording's metadata.
+func (s *Server) getRecording(c echo.Context) error {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.store.Recordings().Get(c.Request().Context(), account(c).SID, id)
+	if err != nil {
+		return storeFail(err, CodeNotFound, "recording "+id)
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "recording", s.recordingView(r)))
+}
