@@ -252,4 +252,46 @@ var migrations = []Migration{
 			`CREATE INDEX contact_locks_call_idx ON contact_locks (call_sid)`,
 		},
 	},
+	{
+		Version: 5,
+		Name:    "passthru requests and messages of calls",
+		SQL: []string{
+			// Every HTTP request a flow made to the customer's server
+			// (passthru, dynamic connect), with its outcome.
+			`CREATE TABLE call_requests (
+				id           TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL,
+				call_sid     TEXT NOT NULL,
+				applet       TEXT NOT NULL DEFAULT '',
+				kind         TEXT NOT NULL DEFAULT 'passthru',
+				method       TEXT NOT NULL,
+				url          TEXT NOT NULL,
+				http_status  INTEGER NOT NULL DEFAULT 0,
+				latency_ms   INTEGER NOT NULL DEFAULT 0,
+				outcome      TEXT NOT NULL DEFAULT '',
+				error        TEXT NOT NULL DEFAULT '',
+				response     TEXT NOT NULL DEFAULT '',
+				created_at   {{timestamp}} NOT NULL,
+				FOREIGN KEY (call_sid, account_sid) REFERENCES calls (sid, account_sid)
+			)`,
+			`CREATE INDEX call_requests_call_idx ON call_requests (call_sid, created_at)`,
+			// Every SMS and email a flow sent, or failed to send.
+			`CREATE TABLE messages (
+				id           TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL,
+				call_sid     TEXT NOT NULL,
+				applet       TEXT NOT NULL DEFAULT '',
+				channel      TEXT NOT NULL,
+				recipients   TEXT NOT NULL,
+				subject      TEXT NOT NULL DEFAULT '',
+				body         TEXT NOT NULL DEFAULT '',
+				provider     TEXT NOT NULL DEFAULT '',
+				status       TEXT NOT NULL,
+				error        TEXT NOT NULL DEFAULT '',
+				created_at   {{timestamp}} NOT NULL,
+				FOREIGN KEY (call_sid, account_sid) REFERENCES calls (sid, account_sid)
+			)`,
+			`CREATE INDEX messages_call_idx ON messages (call_sid, created_at)`,
+		},
+	},
 }

@@ -256,3 +256,53 @@ type ContactLock struct {
 
 // TableName implements gorm's tabler.
 func (ContactLock) TableName() string { return "contact_locks" }
+
+// CallRequest is one HTTP request a flow made to the customer's server
+// (a passthru, a dynamic connect), logged against the call.
+type CallRequest struct {
+	ID         string `gorm:"column:id;primaryKey"`
+	AccountSID string `gorm:"column:account_sid"`
+	CallSID    string `gorm:"column:call_sid"`
+	Applet     string `gorm:"column:applet"`
+	// Kind is "passthru" or "connect".
+	Kind       string `gorm:"column:kind"`
+	Method     string `gorm:"column:method"`
+	URL        string `gorm:"column:url"`
+	HTTPStatus int    `gorm:"column:http_status"` // 0: no response
+	LatencyMS  int    `gorm:"column:latency_ms"`
+	// Outcome is the output the flow took (success, alternate, error, ...).
+	Outcome string `gorm:"column:outcome"`
+	Error   string `gorm:"column:error"`
+	// Response is the start of the response body.
+	Response  string    `gorm:"column:response"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (CallRequest) TableName() string { return "call_requests" }
+
+// Message is an SMS or email a flow sent (or failed to send).
+type Message struct {
+	ID         string `gorm:"column:id;primaryKey"`
+	AccountSID string `gorm:"column:account_sid"`
+	CallSID    string `gorm:"column:call_sid"`
+	Applet     string `gorm:"column:applet"`
+	Channel    string `gorm:"column:channel"`    // sms or email
+	Recipients string `gorm:"column:recipients"` // comma-separated
+	Subject    string `gorm:"column:subject"`
+	Body       string `gorm:"column:body"`
+	Provider   string `gorm:"column:provider"`
+	// Status is MessageSent or MessageFailed.
+	Status    string    `gorm:"column:status"`
+	Error     string    `gorm:"column:error"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (Message) TableName() string { return "messages" }
+
+// Message statuses.
+const (
+	MessageSent   = "sent"
+	MessageFailed = "failed"
+)
