@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/notify"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +47,11 @@ type Config struct {
 	CallbackAttempts int           // SWITCHYARD_CALLBACK_ATTEMPTS
 	CallbackRetry    time.Duration // SWITCHYARD_CALLBACK_RETRY
 	CallbackTimeout  time.Duration // SWITCHYARD_CALLBACK_TIMEOUT
+
+	// Email applets go through SMTP (none configured: each email is
+	// recorded as failed); SMS through a webhook, or only logged.
+	SMTPAddr, SMTPFrom, SMTPUser, SMTPPassword, SMTPStartTLS string
+	SMSWebhook, SMSToken                                     string
 }
 
 func defaultConfig() Config {
@@ -112,6 +119,20 @@ func (c *Config) options(http bool) []option {
 				usage: "folder where the media node writes recordings"},
 			option{flag: "public-url", env: "SWITCHYARD_PUBLIC_URL", str: &c.PublicURL,
 				usage: "base URL of this API as clients reach it (recording URLs); default http://<-http>"},
+			option{flag: "smtp", env: "SWITCHYARD_SMTP_ADDR", str: &c.SMTPAddr,
+				usage: "SMTP server host:port for email applets (empty: emails are recorded as failed)"},
+			option{flag: "smtp-from", env: "SWITCHYARD_SMTP_FROM", str: &c.SMTPFrom,
+				usage: "sender address of email applets"},
+			option{flag: "smtp-user", env: "SWITCHYARD_SMTP_USER", str: &c.SMTPUser,
+				usage: "SMTP AUTH PLAIN user (only over TLS or to localhost)"},
+			option{flag: "smtp-password", env: "SWITCHYARD_SMTP_PASSWORD", str: &c.SMTPPassword,
+				usage: "SMTP AUTH PLAIN password"},
+			option{flag: "smtp-starttls", env: "SWITCHYARD_SMTP_STARTTLS", str: &c.SMTPStartTLS,
+				usage: "STARTTLS policy: require, if-offered or none"},
+			option{flag: "sms-webhook", env: "SWITCHYARD_SMS_WEBHOOK", str: &c.SMSWebhook,
+				usage: "URL SMS applets' messages are POSTed to as JSON {to, body, call_sid} (empty: logged only)"},
+			option{flag: "sms-token", env: "SWITCHYARD_SMS_TOKEN", str: &c.SMSToken,
+				usage: "bearer token for the SMS webhook"},
 			option{flag: "callback-attempts", env: "SWITCHYARD_CALLBACK_ATTEMPTS", num: &c.CallbackAttempts,
 				usage: "delivery attempts per status callback before it is marked failed"},
 			option{flag: "callback-retry", env: "SWITCHYARD_CALLBACK_RETRY", dur: &c.CallbackRetry,
@@ -200,6 +221,12 @@ func (c *Config) validate() error {
 	}
 	if c.CallbackRetry <= 0 || c.CallbackTimeout <= 0 {
 		errs = append(errs, errors.New("callback retry delay and timeout must be positive"))
+	}
+	if _, err := notify.ParseStartTLSPolicy(c.SMTPStartTLS); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SMTPAddr != "" && c.SMTPFrom == "" {
+		errs = append(errs, errors.New("an SMTP server needs a sender: -smtp-from or SWITCHYARD_SMTP_FROM"))
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))

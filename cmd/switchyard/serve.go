@@ -20,6 +20,8 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/demo"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/notify"
+	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -109,7 +111,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		TerminalCallbacks: builder.Terminal,
 		AnsweredCallbacks: builder.Answered,
 		NotifyCallbacks:   callbacks.Notify,
-	}, nil, nil, log)
+	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
 	sockets := esl.NewServer(runtime.Handle, log)
 	go func() {
 		if err := sockets.Serve(socketL); err != nil {
@@ -186,6 +188,21 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	return <-served
+}
+
+// messenger sends the SMS and email applets' messages.
+func messenger(db *store.DB, cfg Config, log *slog.Logger) *notify.Messenger {
+	var email notify.EmailSender
+	if cfg.SMTPAddr != "" {
+		policy, _ := notify.ParseStartTLSPolicy(cfg.SMTPStartTLS) // validated with the config
+		email = &notify.SMTPSender{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser,
+			Password: cfg.SMTPPassword, StartTLS: policy}
+	}
+	var sms notify.SMSProvider = notify.LogSMS{Log: log.With("component", "sms")}
+	if cfg.SMSWebhook != "" {
+		sms = &notify.WebhookSMS{URL: cfg.SMSWebhook, Token: cfg.SMSToken}
+	}
+	return notify.New(db, email, sms, log.With("component", "messages"))
 }
 
 // backoff doubles the retry delay after each failed attempt, from first,

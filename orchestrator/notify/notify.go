@@ -1,0 +1,164 @@
+// Package notify delivers the SMS and email that flows send during calls:
+// Messenger implements the call runtime's call.Messenger, routing each
+// message to an email sender (SMTPSender) or an SMS provider (WebhookSMS,
+// LogSMS) and recording the outcome in the store's messages table.
+//
+// Bodies and subjects arrive already rendered: flows runs the applets'
+// templates with the call's fields before emitting a flows.Send.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// Email is one email to deliver.
+type Email struct {
+	To      []string
+	Subject string
+	Body    string // plain text, UTF-8
+	// CallSID, if set, is added as an X-Switchyard-Call-Sid header.
+	CallSID string
+}
+
+// EmailSender delivers email. Send must honour ctx.
+type EmailSender interface {
+	Name() string
+	Send(ctx context.Context, e Email) error
+}
+
+// SMSProvider delivers SMS. Send must honour ctx; the call the message
+// belongs to, if any, is CallSID(ctx).
+type SMSProvider interface {
+	Name() string
+	Send(ctx context.Context, to, body string) error
+}
+
+// ErrNoProvider: no sender is configured for the message's channel.
+var ErrNoProvider = errors.New("no provider for channel")
+
+// ErrNoRecipients: the message names no one to send it to.
+var ErrNoRecipients = errors.New("no recipients")
+
+type callSIDKey struct{}
+
+// WithCallSID returns ctx carrying the SID of the call a message belongs to.
+func WithCallSID(ctx context.Context, sid string) context.Context {
+	return context.WithValue(ctx, callSIDKey{}, sid)
+}
+
+// CallSID returns the call SID set by WithCallSID, or "".
+func CallSID(ctx context.Context) string {
+	s, _ := ctx.Value(callSIDKey{}).(string)
+	return s
+}
+
+// recordTimeout bounds the write of a message's record, which runs even
+// when the send used up the caller's deadline.
+const recordTimeout = 5 * time.Second
+
+// Messenger sends flows' messages and records each one. It implements
+// call.Messenger and is safe for concurrent use.
+type Messenger struct {
+	db    *store.DB
+	email EmailSender
+	sms   SMSProvider
+	log   *slog.Logger
+}
+
+var _ call.Messenger = (*Messenger)(nil)
+
+// New makes a messenger recording to db. email or sms may be nil: messages
+// on that channel are then recorded as failed (ErrNoProvider).
+func New(db *store.DB, email EmailSender, sms SMSProvider, log *slog.Logger) *Messenger {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Messenger{db: db, email: email, sms: sms, log: log}
+}
+
+// Send delivers m for call c, records the outcome (sent, or failed with
+// the error) and returns the delivery error, if any, joined with a failure
+// to record.
+func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error {
+	var info call.Info
+	if c != nil {
+		info = *c
+	}
+	ctx = WithCallSID(ctx, info.CallSid)
+	provider, err := n.deliver(ctx, m)
+
+	rec := &store.Message{
+		AccountSID: info.AccountSID,
+		CallSID:    info.CallSid,
+		Applet:     m.Applet,
+		Channel:    string(m.Channel),
+		Recipients: strings.Join(m.To, ","),
+		Subject:    m.Subject,
+		Body:       m.Body,
+		Provider:   provider,
+		Status:     store.MessageSent,
+	}
+	log := n.log.With("call_sid", info.CallSid, "applet", m.Applet, "channel", m.Channel,
+		"to", rec.Recipients, "provider", provider)
+	if err != nil {
+		err = fmt.Errorf("notify: %s to %s via %q: %w", m.Channel, rec.Recipients, provider, err)
+		rec.Status = store.MessageFailed
+		rec.Error = err.Error()
+		log.Warn("notify: message failed", "err", err)
+	} else {
+		log.Info("notify: message sent")
+	}
+
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if rerr := n.db.Messages().Create(rctx, rec); rerr != nil {
+		rerr = fmt.Errorf("notify: record message: %w", rerr)
+		log.Error("notify: message not recorded", "err", rerr)
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// deliver routes m by channel and returns the provider's name.
+func (n *Messenger) deliver(ctx context.Context, m flows.Send) (string, error) {
+	to := make([]string, 0, len(m.To))
+	for _, r := range m.To {
+		if r = strings.TrimSpace(r); r != "" {
+			to = append(to, r)
+		}
+	}
+	switch m.Channel {
+	case flows.ChannelEmail:
+		if n.email == nil {
+			return "", ErrNoProvider
+		}
+		if len(to) == 0 {
+			return n.email.Name(), ErrNoRecipients
+		}
+		return n.email.Name(), n.email.Send(ctx, Email{To: to, Subject: m.Subject, Body: m.Body, CallSID: CallSID(ctx)})
+	case flows.ChannelSMS:
+		if n.sms == nil {
+			return "", ErrNoProvider
+		}
+		if len(to) == 0 {
+			return n.sms.Name(), ErrNoRecipients
+		}
+		var errs []error
+		for _, r := range to {
+			if err := n.sms.Send(ctx, r, m.Body); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			}
+		}
+		return n.sms.Name(), errors.Join(errs...)
+	}
+	return "", fmt.Errorf("channel %q: %w", m.Channel, ErrNoProvider)
+}

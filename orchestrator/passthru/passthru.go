@@ -1,0 +1,255 @@
+// Package passthru makes flows' Passthru requests: it implements the call
+// runtime's Fetcher, asking the customer's URL with Exotel's query
+// parameters and logging every request against its call.
+//
+// The flow branches on the HTTP status alone: 2xx is success, 302 is
+// alternate, anything else, a transport failure or a timeout is error.
+// Redirects are therefore never followed.
+package passthru
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// IST is India Standard Time, the zone of Exotel's timestamps. It is a
+// fixed zone so that it needs no time zone database.
+var IST = time.FixedZone("IST", 5*3600+30*60)
+
+// Defaults of Config.
+const (
+	DefaultTimeout     = 5 * time.Second
+	DefaultMaxTimeout  = 30 * time.Second
+	DefaultResponseLog = 2 << 10
+	DefaultUserAgent   = "Switchyard-Passthru/1.0"
+	// storeTimeout bounds the write of a request's log row.
+	storeTimeout = 5 * time.Second
+	// drainLimit is how much of a response body beyond the logged part is
+	// read so that the connection can be reused.
+	drainLimit = 64 << 10
+)
+
+// Config tunes a Client. The zero value is usable.
+type Config struct {
+	// HTTPClient sends the requests (default http.DefaultClient). Its
+	// Transport, Jar and Timeout are used; redirects are never followed
+	// whatever its CheckRedirect says.
+	HTTPClient *http.Client
+	// DefaultTimeout bounds a request whose Fetch has no timeout (5 s).
+	DefaultTimeout time.Duration
+	// MaxTimeout caps a Fetch's own timeout (30 s).
+	MaxTimeout time.Duration
+	// MaxResponseLog is how much of a response body is logged (2 KiB).
+	MaxResponseLog int
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Zone is the zone of the timestamps sent (IST).
+	Zone *time.Location
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// Client makes passthru requests. It is safe for concurrent use.
+type Client struct {
+	db   *store.DB
+	cfg  Config
+	http *http.Client
+	log  *slog.Logger
+}
+
+var _ call.Fetcher = (*Client)(nil)
+
+// New makes a client logging requests to db (nil: to slog only).
+func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultTimeout
+	}
+	if cfg.MaxTimeout <= 0 {
+		cfg.MaxTimeout = DefaultMaxTimeout
+	}
+	if cfg.MaxResponseLog <= 0 {
+		cfg.MaxResponseLog = DefaultResponseLog
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Zone == nil {
+		cfg.Zone = IST
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hc := http.DefaultClient
+	if cfg.HTTPClient != nil {
+		hc = cfg.HTTPClient
+	}
+	noRedirect := *hc
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{db: db, cfg: cfg, http: &noRedirect, log: log}
+}
+
+// Outcome is the output a flow takes for a request's result: success for
+// a 2xx status, alternate for 302, error for anything else or a failure.
+func Outcome(status int, err error) string {
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		return flows.OutSuccess
+	case err == nil && status == http.StatusFound:
+		return flows.OutAlternate
+	}
+	return flows.OutError
+}
+
+// Timeout is how long a request with timeout seconds may take: the
+// default for 0 or less, at most MaxTimeout.
+func (cl *Client) Timeout(seconds int) time.Duration {
+	if seconds <= 0 {
+		return cl.cfg.DefaultTimeout
+	}
+	if seconds >= int(cl.cfg.MaxTimeout/time.Second) {
+		return cl.cfg.MaxTimeout
+	}
+	return min(time.Duration(seconds)*time.Second, cl.cfg.MaxTimeout)
+}
+
+// Fetch asks f's URL about the call and returns the HTTP status. The error
+// is non-nil only when no status was had (a bad URL, a transport failure,
+// a timeout); the request is logged against the call either way.
+func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (int, error) {
+	start := cl.cfg.Now()
+	method := strings.ToUpper(strings.TrimSpace(f.Method))
+	if method == "" {
+		method = http.MethodGet
+	}
+	res := cl.do(ctx, c, f, method, start)
+	latency := cl.cfg.Now().Sub(start)
+	outcome := Outcome(res.status, res.err)
+
+	attrs := []any{"call_sid", c.CallSid, "account_sid", c.AccountSID, "applet", f.Applet,
+		"method", method, "url", f.URL, "async", f.Async, "status", res.status,
+		"outcome", outcome, "latency", latency}
+	if res.err != nil {
+		cl.log.WarnContext(ctx, "passthru: request failed", append(attrs, "err", res.err)...)
+	} else {
+		cl.log.InfoContext(ctx, "passthru: request", attrs...)
+	}
+	cl.record(ctx, c, f, method, res, outcome, latency)
+	return res.status, res.err
+}
+
+// result is what came of one request.
+type result struct {
+	status int
+	err    error  // no status: the flow takes error
+	note   string // a problem that did not cost the status (reading the body)
+	body   string
+}
+
+func (cl *Client) do(ctx context.Context, c *call.Info, f flows.Fetch, method string, start time.Time) result {
+	u, err := url.Parse(f.URL)
+	switch {
+	case err != nil:
+		return result{err: fmt.Errorf("passthru: bad URL: %w", err)}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return result{err: fmt.Errorf("passthru: URL %q: scheme must be http or https", f.URL)}
+	case u.Host == "":
+		return result{err: fmt.Errorf("passthru: URL %q has no host", f.URL)}
+	case method != http.MethodGet && method != http.MethodPost:
+		return result{err: fmt.Errorf("passthru: method %q: must be GET or POST", f.Method)}
+	}
+
+	params := Params(c, start, cl.cfg.Zone).Encode()
+	var body io.Reader
+	if method == http.MethodGet {
+		if u.RawQuery == "" {
+			u.RawQuery = params
+		} else {
+			u.RawQuery += "&" + params
+		}
+	} else {
+		body = strings.NewReader(params)
+	}
+
+	timeout := cl.Timeout(f.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return result{err: fmt.Errorf("passthru: build request: %w", err)}
+	}
+	req.Header.Set("User-Agent", cl.cfg.UserAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return result{err: fmt.Errorf("passthru: timeout after %s: %w", timeout, context.DeadlineExceeded)}
+		}
+		return result{err: fmt.Errorf("passthru: %s %s: %w", method, f.URL, err)}
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	r := result{status: resp.StatusCode}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(cl.cfg.MaxResponseLog)))
+	r.body = string(b)
+	if err == nil {
+		_, err = io.CopyN(io.Discard, resp.Body, drainLimit)
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	if err != nil {
+		r.note = fmt.Sprintf("reading the response: %v", err)
+	}
+	return r
+}
+
+// record writes the request's log row; a failure is only logged.
+func (cl *Client) record(ctx context.Context, c *call.Info, f flows.Fetch, method string, res result, outcome string, latency time.Duration) {
+	if cl.db == nil {
+		return
+	}
+	errText := res.note
+	if res.err != nil {
+		errText = res.err.Error()
+	}
+	row := &store.CallRequest{
+		AccountSID: c.AccountSID,
+		CallSID:    c.CallSid,
+		Applet:     f.Applet,
+		Kind:       store.RequestPassthru,
+		Method:     method,
+		URL:        clean(f.URL),
+		HTTPStatus: res.status,
+		LatencyMS:  int(latency.Milliseconds()),
+		Outcome:    outcome,
+		Error:      clean(errText),
+		Response:   clean(res.body),
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
+		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", f.URL, "err", err)
+	}
+}
+
+// clean makes text storable in any database: valid UTF-8 without NULs
+// (PostgreSQL's text refuses both).
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Request kinds.
+const (
+	RequestPassthru = "passthru"
+	RequestConnect  = "connect"
+)
+
+// CallRequests stores the HTTP requests flows made to customers' servers.
+type CallRequests struct{ db *DB }
+
+// CallRequests returns the call request log.
+func (db *DB) CallRequests() *CallRequests { return &CallRequests{db: db} }
+
+// Create logs a request made during one of the account's calls (another
+// account's call is ErrNotFound). A missing ID is generated, a zero
+// CreatedAt is now and Kind defaults to passthru.
+func (r *CallRequests) Create(ctx context.Context, req *CallRequest) error {
+	if req.ID == "" {
+		req.ID = newID("rq")
+	}
+	if req.Kind == "" {
+		req.Kind = RequestPassthru
+	}
+	switch {
+	case req.AccountSID == "" || req.CallSID == "":
+		return fmt.Errorf("create call request: no call or account: %w", ErrInvalid)
+	case req.Method == "":
+		return fmt.Errorf("create call request: no method: %w", ErrInvalid)
+	}
+	req.CreatedAt = cmpTime(utc(req.CreatedAt), now())
+	if err := r.db.conn(ctx).Create(req).Error; err != nil {
+		return insertErr("create call request", err)
+	}
+	return nil
+}
+
+// ByCall returns the requests made during one of the account's calls,
+// oldest first (empty for an unknown call).
+func (r *CallRequests) ByCall(ctx context.Context, accountSID, callSID string) ([]CallRequest, error) {
+	var out []CallRequest
+	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+		Order("created_at, id").Find(&out).Error
+	if err != nil {
+		return nil, dbErr("requests of call "+callSID, err)
+	}
+	return out, nil
+}
