@@ -167,64 +167,75 @@ func accountOf(ctx context.Context, db *store.DB, sid string) error {
 	return nil
 }
 
-func keyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// keyCmd is what every "account key" subcommand starts from: its flags
+// parsed, the account checked, the database open.
+type keyCmd struct {
+	db  *store.DB
+	sid string
+	pos []string // positional arguments
+}
+
+// openKeyCmd parses a key subcommand's flags (the common ones, --account,
+// and those extra declares), checks it got wantPos positional arguments
+// (naming them with posName) and opens the database on the account.
+func openKeyCmd(ctx context.Context, name, usage string, args []string, stderr io.Writer,
+	wantPos int, posName string, extra func(*flag.FlagSet)) (*keyCmd, error) {
 	cfg := defaultConfig()
-	fs := newFlagSet("account key create", "account key create --account SID [--description TEXT] [flags]", stderr)
+	fs := newFlagSet(name, usage, stderr)
 	sid := fs.String("account", "", "the account SID (required)")
-	desc := fs.String("description", "", "what the key is for")
+	if extra != nil {
+		extra(fs)
+	}
 	pos, err := parseAccountFlags(&cfg, fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
-	case len(pos) > 0:
-		return accountUsageErr(fs, stderr, fmt.Sprintf("unexpected argument %q", pos[0]))
 	case *sid == "":
-		return accountUsageErr(fs, stderr, "--account is required")
+		return nil, accountUsageErr(fs, stderr, "--account is required")
+	case len(pos) != wantPos && wantPos == 0:
+		return nil, accountUsageErr(fs, stderr, fmt.Sprintf("unexpected argument %q", pos[0]))
+	case len(pos) != wantPos:
+		return nil, accountUsageErr(fs, stderr, fmt.Sprintf("give exactly one %s", posName))
 	}
 	db, err := openAccountDB(ctx, cfg, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
 	if err := accountOf(ctx, db, *sid); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &keyCmd{db: db, sid: *sid, pos: pos}, nil
+}
+
+func keyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var desc *string
+	k, err := openKeyCmd(ctx, "account key create", "account key create --account SID [--description TEXT] [flags]",
+		args, stderr, 0, "", func(fs *flag.FlagSet) { desc = fs.String("description", "", "what the key is for") })
+	if err != nil {
 		return err
 	}
-	key, token, err := db.Accounts().CreateAPIKey(ctx, *sid, strings.TrimSpace(*desc))
+	defer k.db.Close()
+	key, token, err := k.db.Accounts().CreateAPIKey(ctx, k.sid, strings.TrimSpace(*desc))
 	if err != nil {
 		return fmt.Errorf("create API key: %w", err)
 	}
 	fmt.Fprintln(stdout, "API key created. The token is shown once: store it now.")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Account SID:\t%s\n", *sid)
+	fmt.Fprintf(tw, "Account SID:\t%s\n", k.sid)
 	fmt.Fprintf(tw, "API key:\t%s\n", key.Key)
 	fmt.Fprintf(tw, "API token:\t%s\n", token)
 	return tw.Flush()
 }
 
 func keyList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := defaultConfig()
-	fs := newFlagSet("account key list", "account key list --account SID [flags]", stderr)
-	sid := fs.String("account", "", "the account SID (required)")
-	pos, err := parseAccountFlags(&cfg, fs, args)
+	k, err := openKeyCmd(ctx, "account key list", "account key list --account SID [flags]", args, stderr, 0, "", nil)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) > 0:
-		return accountUsageErr(fs, stderr, fmt.Sprintf("unexpected argument %q", pos[0]))
-	case *sid == "":
-		return accountUsageErr(fs, stderr, "--account is required")
-	}
-	db, err := openAccountDB(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := accountOf(ctx, db, *sid); err != nil {
-		return err
-	}
-	keys, err := db.Accounts().APIKeys(ctx, *sid)
+	defer k.db.Close()
+	keys, err := k.db.Accounts().APIKeys(ctx, k.sid)
 	if err != nil {
 		return fmt.Errorf("list API keys: %w", err)
 	}
@@ -245,35 +256,19 @@ func keyList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func keyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := defaultConfig()
-	fs := newFlagSet("account key revoke", "account key revoke --account SID KEY [flags]", stderr)
-	sid := fs.String("account", "", "the account SID (required)")
-	pos, err := parseAccountFlags(&cfg, fs, args)
+	k, err := openKeyCmd(ctx, "account key revoke", "account key revoke --account SID KEY [flags]", args, stderr, 1, "KEY to revoke", nil)
 	if err != nil {
 		return err
 	}
-	switch {
-	case *sid == "":
-		return accountUsageErr(fs, stderr, "--account is required")
-	case len(pos) != 1:
-		return accountUsageErr(fs, stderr, "give exactly one KEY to revoke")
-	}
-	key := pos[0]
-	db, err := openAccountDB(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := accountOf(ctx, db, *sid); err != nil {
-		return err
-	}
-	err = db.Accounts().RevokeAPIKey(ctx, *sid, key)
+	defer k.db.Close()
+	key := k.pos[0]
+	err = k.db.Accounts().RevokeAPIKey(ctx, k.sid, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("account %s has no API key %s", *sid, key)
+		return fmt.Errorf("account %s has no API key %s", k.sid, key)
 	}
 	if err != nil {
 		return fmt.Errorf("revoke API key: %w", err)
 	}
-	fmt.Fprintf(stdout, "API key %s of account %s is revoked.\n", key, *sid)
+	fmt.Fprintf(stdout, "API key %s of account %s is revoked.\n", key, k.sid)
 	return nil
 }
