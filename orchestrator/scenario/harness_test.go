@@ -42,7 +42,10 @@ type harness struct {
 	ended map[string]chan struct{}
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with a passthru client (nil: none).
+func newHarnessWith(t *testing.T, fetcher call.Fetcher) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)),
@@ -90,7 +93,7 @@ func newHarness(t *testing.T) *harness {
 		Nodes:             poolOf{esl.NewPool(node)},
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
-	}, messenger{h.sent}, nil, log)
+	}, messenger{h.sent}, fetcher, log)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := node.WaitConnected(wctx); err != nil {
