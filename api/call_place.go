@@ -96,12 +96,10 @@ func (s *Server) placeCall(c echo.Context, req call.OutboundRequest) (*store.Cal
 
 // placeErrV1 maps an error of placeCall to the v1 answer.
 func placeErrV1(err error, req call.OutboundRequest) error {
-	var ae *apiError
+	if out, done := placeErrCommon(err); done {
+		return out
+	}
 	switch {
-	case errors.As(err, &ae):
-		return err
-	case errors.Is(err, store.ErrIdempotencyMismatch):
-		return fail(http.StatusConflict, CodeConflict, "Idempotency-Key was already used with a different request")
 	case errors.Is(err, store.ErrBusy):
 		return fail(http.StatusConflict, CodeDeviceBusy, fmt.Sprintf("From %s is on another call", req.From))
 	case errors.Is(err, call.ErrNotExoPhone):
@@ -115,28 +113,37 @@ func placeErrV1(err error, req call.OutboundRequest) error {
 		return badRequest(fmt.Sprintf("CallerId %s is not an ExoPhone of this account", req.CallerID))
 	case errors.Is(err, store.ErrInvalid):
 		return badRequest("the call request was refused as invalid")
-	case errors.Is(err, call.ErrNoNode):
-		return fail(http.StatusServiceUnavailable, CodeUnavailable, "no media node can place the call now; retry later")
 	}
 	return fmt.Errorf("api: place call: %w", err)
 }
 
 // placeErrV3 maps an error of placeCall to the v3 answer (Exotel's codes).
 func placeErrV3(err error, req call.OutboundRequest) error {
-	var ae *apiError
+	if out, done := placeErrCommon(err); done {
+		return out
+	}
 	switch {
-	case errors.As(err, &ae):
-		return err
-	case errors.Is(err, store.ErrIdempotencyMismatch):
-		return fail(http.StatusConflict, CodeConflict, "Idempotency-Key was already used with a different request")
 	case errors.Is(err, store.ErrBusy):
 		return fail(http.StatusConflict, CodeDeviceBusy, fmt.Sprintf("from %s is busy on another call", req.From))
 	case errors.Is(err, call.ErrNotExoPhone), errors.Is(err, store.ErrNotFound):
 		return fail(http.StatusNotFound, CodeNumberNotFound, fmt.Sprintf("virtual number %s not found", req.CallerID))
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotPublished):
 		return badRequest("the call request was refused as invalid")
-	case errors.Is(err, call.ErrNoNode):
-		return fail(http.StatusServiceUnavailable, CodeUnavailable, "no media node can place the call now; retry later")
 	}
 	return fmt.Errorf("api: place call: %w", err)
+}
+
+// placeErrCommon answers the placeCall errors both surfaces answer alike;
+// done is false for the others.
+func placeErrCommon(err error) (out error, done bool) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return err, true
+	case errors.Is(err, store.ErrIdempotencyMismatch):
+		return fail(http.StatusConflict, CodeConflict, "Idempotency-Key was already used with a different request"), true
+	case errors.Is(err, call.ErrNoNode):
+		return fail(http.StatusServiceUnavailable, CodeUnavailable, "no media node can place the call now; retry later"), true
+	}
+	return nil, false
 }

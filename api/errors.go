@@ -24,22 +24,20 @@ const (
 // documents keep their numbers; the rest (marked) are ours.
 const (
 	CodeAuthFailed       = 1010  // 401
-	CodeTenantNotFound   = 1017  // 404: the account in the path
 	CodeForbidden        = 1018  // 403 (ours)
 	CodeDeviceBusy       = 10706 // 409: the from user is on another call
 	CodeNumberNotFound   = 10716 // 404: virtual number (ExoPhone) not found
 	CodeUserNotFound     = 10731 // 404
 	CodeCallNotFound     = 10744 // 404
 	CodeTooManyRequests  = 10724 // 429
-	CodeLegsNotFound     = 10743
-	CodeInternal         = 1100 // 500
-	CodeBadRequest       = 1000 // 400 (ours)
-	CodeNotFound         = 1001 // 404: any other resource (ours)
-	CodeConflict         = 1002 // 409 (ours)
-	CodeUnsupportedMedia = 1003 // 415 (ours)
-	CodeTooLarge         = 1004 // 413 (ours)
-	CodeNotAllowed       = 1005 // 405 (ours)
-	CodeUnavailable      = 1006 // 503 (ours)
+	CodeInternal         = 1100  // 500
+	CodeBadRequest       = 1000  // 400 (ours)
+	CodeNotFound         = 1001  // 404: any other resource (ours)
+	CodeConflict         = 1002  // 409 (ours)
+	CodeUnsupportedMedia = 1003  // 415 (ours)
+	CodeTooLarge         = 1004  // 413 (ours)
+	CodeNotAllowed       = 1005  // 405 (ours)
+	CodeUnavailable      = 1006  // 503 (ours)
 )
 
 // apiError is an error a handler returns to answer with a status, a code

@@ -68,25 +68,11 @@ func (s *Server) recordingView(r *store.Recording) recordingView {
 	}
 }
 
-// loadCall checks that the :call_sid path parameter names one of the
-// account's calls (another account's call is 404, like an unknown one).
-func (s *Server) loadCall(c echo.Context) (*store.Call, error) {
-	sid, err := pathParam(c, "call_sid")
-	if err != nil {
-		return nil, err
-	}
-	call, err := s.store.Calls().Get(c.Request().Context(), account(c).SID, sid)
-	if err != nil {
-		return nil, storeFail(err, CodeCallNotFound, "call "+sid)
-	}
-	return call, nil
-}
-
 // listCallCallbacks: GET /calls/:call_sid/callbacks, the call's status
 // callbacks in the order they were produced, each with its delivery
 // attempts: response.callbacks (a call has a handful, so no paging).
 func (s *Server) listCallCallbacks(c echo.Context) error {
-	call, err := s.loadCall(c)
+	call, err := s.accountCall(c, "call_sid")
 	if err != nil {
 		return err
 	}
@@ -139,7 +125,7 @@ func (s *Server) listCallCallbacks(c echo.Context) error {
 // recordings oldest first: response.recordings (no paging, like
 // callbacks).
 func (s *Server) listCallRecordings(c echo.Context) error {
-	call, err := s.loadCall(c)
+	call, err := s.accountCall(c, "call_sid")
 	if err != nil {
 		return err
 	}

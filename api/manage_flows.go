@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -334,22 +333,7 @@ func (s *Server) updateFlow(c echo.Context) error {
 			return writeInvalidFlow(c, problems)
 		}
 	}
-	var updated *store.Flow
-	err = s.store.InTx(ctx, func(tx *store.DB) error {
-		if doc != nil {
-			if _, err := tx.Flows().UpdateDraft(ctx, acc.SID, f.ID, doc); err != nil {
-				return err
-			}
-		}
-		if name != "" {
-			if err := renameFlow(ctx, tx, acc.SID, f.ID, name); err != nil {
-				return err
-			}
-		}
-		var err error
-		updated, err = tx.Flows().Get(ctx, acc.SID, f.ID)
-		return err
-	})
+	updated, err := s.store.Flows().Update(ctx, acc.SID, f.ID, store.FlowUpdate{Name: name, Draft: doc})
 	if err != nil {
 		return storeFail(err, CodeNotFound, "flow "+f.ID)
 	}
@@ -357,21 +341,6 @@ func (s *Server) updateFlow(c echo.Context) error {
 	resp := success(http.StatusOK, "flow", s.flowView(c, updated, true))
 	resp["warnings"] = problemViews(problems.Warnings())
 	return writeEnvelope(c, http.StatusOK, nil, resp)
-}
-
-// renameFlow sets a flow's name. The store has no repository method for
-// it yet (Flows.Rename would be its place), so it is one scoped update.
-func renameFlow(ctx context.Context, db *store.DB, accountSID, flowID, name string) error {
-	res := db.Gorm().WithContext(ctx).Model(&store.Flow{}).
-		Where("id = ? AND account_sid = ?", flowID, accountSID).
-		Updates(map[string]any{"name": name, "updated_at": time.Now().UTC().Truncate(time.Microsecond)})
-	if res.Error != nil {
-		return fmt.Errorf("rename flow %s: %w", flowID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("rename flow %s: %w", flowID, store.ErrNotFound)
-	}
-	return nil
 }
 
 // deleteFlow: DELETE /flows/:flow_id, refused with 409 while an ExoPhone

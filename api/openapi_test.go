@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -197,9 +198,13 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 	}
 
 	// Served the same twice (cached), and valid JSON throughout.
+	first := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/openapi.json", NoAuth: true})
 	again := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/openapi.json", NoAuth: true})
 	var back map[string]any
 	if err := json.Unmarshal(again.Raw, &back); err != nil || len(back["paths"].(map[string]any)) != len(doc["paths"].(map[string]any)) {
 		t.Errorf("second fetch differs: %v", err)
+	}
+	if !bytes.Equal(again.Raw, first.Raw) {
+		t.Error("the second fetch is not byte for byte the first")
 	}
 }

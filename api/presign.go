@@ -9,16 +9,6 @@ import (
 	"time"
 )
 
-// defaultZone is Asia/Kolkata (IST): Exotel's v1 timestamps are IST
-// without a zone. time/tzdata is embedded by flows, so this never fails
-// on a machine without zoneinfo; a fixed +05:30 stands in if it does.
-func defaultZone() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Kolkata"); err == nil {
-		return loc
-	}
-	return time.FixedZone("IST", 5*3600+1800)
-}
-
 // presign returns rawURL with Expires (unix seconds) and Signature query
 // parameters that let anyone holding it GET the path until then, without
 // credentials (Exotel's PreSignedRecordingUrl).

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -35,7 +36,7 @@ type Options struct {
 	Calls Placer
 	// MaxBody caps request bodies (default DefaultMaxBody).
 	MaxBody int64
-	// TimeZone renders timestamps (default Asia/Kolkata: Exotel's v1
+	// TimeZone renders timestamps (default exotime.IST: Exotel's v1
 	// timestamps carry no zone and are IST).
 	TimeZone *time.Location
 	// SigningKey signs pre-signed recording URLs (default: random per
@@ -67,7 +68,7 @@ func New(opts Options) *Server {
 		opts.MaxBody = DefaultMaxBody
 	}
 	if opts.TimeZone == nil {
-		opts.TimeZone = defaultZone()
+		opts.TimeZone = exotime.IST
 	}
 	if len(opts.SigningKey) == 0 {
 		opts.SigningKey = make([]byte, 32)

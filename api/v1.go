@@ -1,15 +1,12 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
 // routesV1 declares Exotel's Voice v1 routes under /v1/Accounts/:sid.
@@ -34,17 +31,9 @@ func (s *Server) v1GetCall(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	sid := c.Param("CallSid")
-	notFound := fail(http.StatusNotFound, CodeCallNotFound, fmt.Sprintf("Call %s not found", sid))
-	if !store.ValidSID(sid) {
-		return notFound
-	}
-	got, err := s.store.Calls().Get(ctx, account(c).SID, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound
-	}
+	got, err := s.accountCall(c, "CallSid")
 	if err != nil {
-		return fmt.Errorf("api: get call: %w", err)
+		return err
 	}
 	view, err := s.v1CallView(ctx, got, opts)
 	if err != nil {

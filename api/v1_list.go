@@ -104,7 +104,7 @@ func (s *Server) v1ListCalls(c echo.Context) error {
 		}
 	}
 	if wantsJSON(c) {
-		return c.JSON(http.StatusOK, v1CallList{Metadata: meta, Calls: calls})
+		return writeJSON(c, http.StatusOK, v1CallList{Metadata: meta, Calls: calls})
 	}
 	return writeTwilioXML(c, http.StatusOK,
 		xmlElement{name: "Metadata", v: meta}, xmlElement{name: "Calls", v: v1CallsXML{Call: calls}})

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/exotime"
+
 	"encoding/json"
 	"encoding/xml"
 	"net/http"
@@ -107,7 +109,7 @@ func TestV1ListCallsFilters(t *testing.T) {
 		if len(all) != 5 {
 			t.Fatalf("fixture: %d listable calls", len(all))
 		}
-		ist := defaultZone()
+		ist := exotime.IST
 		day := func(d time.Duration) string { return time.Now().Add(d).In(ist).Format(time.DateTime) }
 		tests := []struct {
 			query string
@@ -297,7 +299,7 @@ func TestV1ListCallsRejects(t *testing.T) {
 
 func TestV1DateRange(t *testing.T) {
 	s := New(Options{})
-	ist := defaultZone()
+	ist := exotime.IST
 	now := time.Date(2024, 5, 10, 12, 0, 0, 0, ist)
 	at := func(d string) time.Time {
 		t, err := time.ParseInLocation(time.DateTime, d, ist)

@@ -81,7 +81,7 @@ type v3ToLeg struct {
 
 // v3GetCall is GET /v3/accounts/:sid/calls/:call_sid.
 func (s *Server) v3GetCall(c echo.Context) error {
-	got, err := s.v3Call(c)
+	got, err := s.accountCall(c, "call_sid")
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Server) v3GetCall(c echo.Context) error {
 // side holds the first leg (the agent of a click-to-call, the caller of an
 // inbound call), the to side every later leg.
 func (s *Server) v3CallLegs(c echo.Context) error {
-	got, err := s.v3Call(c)
+	got, err := s.accountCall(c, "call_sid")
 	if err != nil {
 		return err
 	}
@@ -123,10 +123,11 @@ func (s *Server) v3CallLegs(c echo.Context) error {
 	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "leg_details", out))
 }
 
-// v3Call loads the call in the path; unknown (or another account's) is
-// 404 code 10744.
-func (s *Server) v3Call(c echo.Context) (*store.Call, error) {
-	sid := c.Param("call_sid")
+// accountCall loads the call the path parameter param names: one of the
+// account's. A malformed or unknown SID, or another account's, is 404
+// code 10744, on every surface.
+func (s *Server) accountCall(c echo.Context, param string) (*store.Call, error) {
+	sid := c.Param(param)
 	notFound := fail(http.StatusNotFound, CodeCallNotFound, fmt.Sprintf("call %s not found", sid))
 	if !store.ValidSID(sid) {
 		return nil, notFound
@@ -136,7 +137,7 @@ func (s *Server) v3Call(c echo.Context) (*store.Call, error) {
 		return nil, notFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("api: get call: %w", err)
+		return nil, fmt.Errorf("api: get call %s: %w", sid, err)
 	}
 	return got, nil
 }
@@ -178,11 +179,11 @@ func (s *Server) v3CallDetails(ctx context.Context, c *store.Call) (v3CallDetail
 	if c.Direction == store.DirectionInbound {
 		v.Direction = "inbound"
 	}
-	legs, err := s.store.Legs().ByCall(ctx, c.AccountSID, c.SID)
-	if err != nil {
-		return v, fmt.Errorf("call %s: %w", c.SID, err)
-	}
-	if c.EndTime != nil {
+	if c.EndTime != nil { // the status comes from the legs, final only now
+		legs, err := s.store.Legs().ByCall(ctx, c.AccountSID, c.SID)
+		if err != nil {
+			return v, fmt.Errorf("call %s: %w", c.SID, err)
+		}
 		v.State = "terminal"
 		v.EndTime = s.v3Time(*c.EndTime)
 		st := v3Status(c, legs)

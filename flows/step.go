@@ -61,7 +61,7 @@ func Step(f *Flow, s State, ev Event) (State, []Command) {
 		if s.Await != AwaitFetch {
 			return s, nil
 		}
-		r.follow(fetchOutput(ev))
+		r.follow(ev.Output())
 	case FlowLoaded:
 		if s.Await != AwaitFlow {
 			return s, nil
@@ -78,7 +78,9 @@ func Step(f *Flow, s State, ev Event) (State, []Command) {
 	return r.s, r.cmds
 }
 
-func fetchOutput(ev FetchResult) string {
+// Output is the Passthru output the result leads to: success for a 2xx,
+// alternate for 302, error for anything else or a failed request.
+func (ev FetchResult) Output() string {
 	switch {
 	case ev.Err == "" && ev.StatusCode >= 200 && ev.StatusCode < 300:
 		return OutSuccess

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/api"
@@ -19,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/callback"
 	"github.com/switchyard/switchyard/orchestrator/demo"
 	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/notify"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
@@ -81,8 +80,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	callbacks, err := callback.New(db, callback.Config{
 		Timeout:     cfg.CallbackTimeout,
 		MaxAttempts: cfg.CallbackAttempts,
-		Backoff:     backoff(cfg.CallbackRetry),
-		RescueAfter: max(2*time.Minute, cfg.CallbackTimeout+time.Minute),
+		Backoff:     callback.ExpBackoff(cfg.CallbackRetry),
 		UserAgent:   "Switchyard/" + version,
 	}, log.With("component", "callbacks"))
 	if err != nil {
@@ -98,27 +96,6 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			log.Warn("status callbacks: stop", "err", err)
 		}
 	}()
-	builder := callback.Builder{Zone: apiZone()}
-	pool := &poolNodes{}
-	runtime := call.New(call.NewStore(db), call.Config{
-		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
-		RecordingsDir: recordings,
-		RecordingURL: func(account, id string) string {
-			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
-		},
-		Nodes:             pool,
-		SocketAddr:        advertise,
-		TerminalCallbacks: builder.Terminal,
-		AnsweredCallbacks: builder.Answered,
-		NotifyCallbacks:   callbacks.Notify,
-	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
-	sockets := esl.NewServer(runtime.Handle, log)
-	go func() {
-		if err := sockets.Serve(socketL); err != nil {
-			log.Error("outbound socket server stopped", "err", err)
-		}
-	}()
-
 	nodeAddrs := cfg.nodes()
 	var emulator *fsim.Server
 	if len(nodeAddrs) == 0 {
@@ -143,7 +120,26 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		nodes = append(nodes, n)
 		go n.Run(nodesCtx)
 	}
-	pool.set(esl.NewPool(nodes...))
+	builder := callback.Builder{Zone: exotime.IST}
+	runtime := call.New(call.NewStore(db), call.Config{
+		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
+		RecordingsDir: recordings,
+		RecordingURL: func(account, id string) string {
+			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
+		},
+		Nodes:             call.PoolNodes(esl.NewPool(nodes...)),
+		SocketAddr:        advertise,
+		TerminalCallbacks: builder.Terminal,
+		AnsweredCallbacks: builder.Answered,
+		NotifyCallbacks:   callbacks.Notify,
+	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
+	sockets := esl.NewServer(runtime.Handle, log)
+	go func() {
+		if err := sockets.Serve(socketL); err != nil {
+			log.Error("outbound socket server stopped", "err", err)
+		}
+	}()
+
 	// Give the nodes a moment to connect before the API takes calls: a
 	// call placed before would find no node. A node that stays down is
 	// not fatal; the pool skips it until it connects.
@@ -203,57 +199,6 @@ func messenger(db *store.DB, cfg Config, log *slog.Logger) *notify.Messenger {
 		sms = &notify.WebhookSMS{URL: cfg.SMSWebhook, Token: cfg.SMSToken}
 	}
 	return notify.New(db, email, sms, log.With("component", "messages"))
-}
-
-// backoff doubles the retry delay after each failed attempt, from first,
-// up to an hour, with ±10 % jitter so receivers coming back are not hit
-// all at once.
-func backoff(first time.Duration) func(int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := first
-		for i := 1; i < attempt && d < time.Hour; i++ {
-			d *= 2
-		}
-		d = min(d, time.Hour)
-		return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
-	}
-}
-
-// apiZone is the zone of Exotel-style timestamps: IST, as Exotel's.
-func apiZone() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Kolkata"); err == nil {
-		return loc
-	}
-	return time.FixedZone("IST", 5*3600+1800)
-}
-
-// poolNodes gives the runtime the node pool, which exists only once the
-// nodes are known (after the runtime, whose Handle the socket server
-// needs); it is set before the API accepts requests.
-type poolNodes struct {
-	mu   sync.Mutex
-	pool *esl.Pool
-}
-
-func (p *poolNodes) set(pool *esl.Pool) {
-	p.mu.Lock()
-	p.pool = pool
-	p.mu.Unlock()
-}
-
-// Pick implements call.Nodes.
-func (p *poolNodes) Pick() (call.Originator, func(), error) {
-	p.mu.Lock()
-	pool := p.pool
-	p.mu.Unlock()
-	if pool == nil {
-		return nil, nil, esl.ErrNoNode
-	}
-	n, release, err := pool.Pick()
-	if err != nil {
-		return nil, nil, err
-	}
-	return n, release, nil
 }
 
 // channelExists asks every node whether a channel is up.

@@ -229,9 +229,7 @@ func (c *call) begin(ctx context.Context) bool {
 	}
 	// Channel settings and the answer go out without waiting: FreeSWITCH
 	// runs them in order before the first applet's command.
-	settings := "multiset ^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
-		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
-	if !c.fire(ctx, "multiset", settings[len("multiset "):]) || !c.fire(ctx, "answer", "") {
+	if !c.fire(ctx, "multiset", c.settings()) || !c.fire(ctx, "answer", "") {
 		return true
 	}
 	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
@@ -239,6 +237,13 @@ func (c *call) begin(ctx context.Context) bool {
 		ExoPhone: route.Number, FlowID: route.FlowID,
 	}})
 	return true
+}
+
+// settings are the channel variables every call runs with, as one
+// multiset argument.
+func (c *call) settings() string {
+	return "^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
+		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
 }
 
 // refuse ends a call Switchyard cannot run: an announcement (or a tone),

@@ -79,6 +79,19 @@ type Nodes interface {
 	Pick() (node Originator, release func(), err error)
 }
 
+// PoolNodes gives the runtime an esl.Pool as its Nodes.
+func PoolNodes(p *esl.Pool) Nodes { return poolNodes{p} }
+
+type poolNodes struct{ p *esl.Pool }
+
+func (n poolNodes) Pick() (Originator, func(), error) {
+	node, release, err := n.p.Pick()
+	if err != nil {
+		return nil, nil, err
+	}
+	return node, release, nil
+}
+
 // Limits of API calls.
 const (
 	// MaxTimeLimit is Exotel's cap on TimeLimit (4 hours).
@@ -129,7 +142,6 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		CustomField: req.CustomField, CallType: req.CallType,
 		StatusCallback: req.StatusCallback, StatusCallbackContentType: req.StatusCallbackContentType,
 		StatusCallbackEvents: strings.Join(req.StatusCallbackEvents, ","),
-		Node:                 "",
 	}
 	if row.CallType == "" {
 		row.CallType = "trans"
@@ -189,13 +201,13 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		Direction: store.LegOutbound, From: phone.Number, To: req.From, Status: store.Queued}
 	if err := rt.store.CreateLeg(dctx, leg1); err != nil {
 		release()
-		rt.failPlaced(dctx, log, row.SID, spec.Leg1, "NORMAL_TEMPORARY_FAILURE", time.Now().UTC())
+		rt.failPlaced(dctx, log, row, spec.Leg1, "NORMAL_TEMPORARY_FAILURE")
 		return nil, false, fmt.Errorf("place call %s: first leg: %w", row.SID, err)
 	}
 	job, err := node.BgAPI(dctx, rt.originate(row, spec))
 	if err != nil {
 		release()
-		rt.failPlaced(dctx, log, row.SID, spec.Leg1, "NORMAL_TEMPORARY_FAILURE", time.Now().UTC())
+		rt.failPlaced(dctx, log, row, spec.Leg1, "NORMAL_TEMPORARY_FAILURE")
 		return nil, false, fmt.Errorf("place call %s: originate on %s: %w: %w", row.SID, row.Node, ErrNoNode, err)
 	}
 	log.Info("call: placed", "ring_timeout", spec.TimeOut, "time_limit", spec.TimeLimit)
@@ -206,7 +218,8 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	if err := rt.store.LegStatus(dctx, spec.Leg1, store.Ringing, now); err != nil {
 		log.Warn("call: store leg status", "err", err)
 	}
-	go rt.watchOrigination(log, row.SID, spec.Leg1, job, release)
+	placed := *row
+	go rt.watchOrigination(log, &placed, spec.Leg1, job, release)
 	return row, false, nil
 }
 
@@ -235,7 +248,7 @@ func (rt *Runtime) originate(row *store.Call, spec outboundSpec) string {
 // nothing here: the node's socket connection brings the call to Handle.
 // A failure (busy, no answer, rejected) is the end of the call, recorded
 // here with its terminal callback.
-func (rt *Runtime) watchOrigination(log *slog.Logger, sid, uuid string, job <-chan esl.Job, release func()) {
+func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid string, job <-chan esl.Job, release func()) {
 	defer release()
 	j, ok := <-job
 	if !ok {
@@ -252,21 +265,19 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, sid, uuid string, job <-ch
 	log.Info("call: first leg not answered", "cause", cause)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rt.failPlaced(ctx, log, sid, uuid, cause, time.Now().UTC())
+	rt.failPlaced(ctx, log, row, uuid, cause)
 }
 
 // failPlaced ends an API call whose first leg never answered.
-func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, sid, uuid, cause string, at time.Time) {
+func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid, cause string) {
+	at := time.Now().UTC()
 	status := LegStatus(false, cause, "", 0)
 	if err := rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause}); err != nil {
 		log.Warn("call: store first leg record", "err", err)
 	}
-	c, err := rt.store.CallBySID(ctx, sid)
-	dur := 0
-	if err == nil {
-		dur = int(at.Sub(c.CreatedAt).Round(time.Second) / time.Second)
-	}
+	dur := int(at.Sub(row.CreatedAt).Round(time.Second) / time.Second)
 	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
+	sid := row.SID
 	if err := rt.store.FinishCall(ctx, sid, f); err != nil {
 		log.Warn("call: store final record", "err", err)
 		return
@@ -356,9 +367,7 @@ func (c *call) beginOutbound(ctx context.Context) bool {
 	} else {
 		c.flow = connectFlow(spec, row.PhoneNumber)
 	}
-	settings := "^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
-		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
-	if !c.fire(ctx, "multiset", settings) {
+	if !c.fire(ctx, "multiset", c.settings()) {
 		return true
 	}
 	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
@@ -382,19 +391,21 @@ func answeredAt(data esl.Event) time.Time {
 // canceled when the first leg hung up before it was tried. Every other
 // call has its caller leg's status.
 func (c *call) finalStatus() store.Status {
-	if c.outbound == nil || c.outbound.To == "" || len(c.order) < 2 {
-		if c.outbound != nil && c.outbound.To != "" && c.a.answered {
+	switch {
+	case c.outbound == nil || c.outbound.To == "":
+		return c.a.final.Status
+	case len(c.order) < 2: // To was never dialled
+		if c.a.answered {
 			return store.Canceled
 		}
 		return c.a.final.Status
 	}
-	last := c.order[len(c.order)-1]
 	for _, l := range c.order[1:] {
 		if l.answered {
 			return store.Completed
 		}
 	}
-	if last.final != nil {
+	if last := c.order[len(c.order)-1]; last.final != nil {
 		return last.final.Status
 	}
 	return store.Failed

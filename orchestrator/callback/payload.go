@@ -1,6 +1,8 @@
 package callback
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/exotime"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -9,13 +11,6 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
-
-// IST is India Standard Time (+05:30, no daylight saving), the zone of
-// Exotel's v1 timestamps and the default Builder zone.
-var IST = time.FixedZone("IST", 5*3600+30*60)
-
-// timeLayout is Exotel's v1 timestamp format: YYYY-MM-DD HH:mm:ss, no zone.
-const timeLayout = "2006-01-02 15:04:05"
 
 // Builder builds the status callbacks of a call. Its Terminal and Answered
 // methods are store.OutboxFunc values: pass them to store.CallFinal.Outbox
@@ -155,11 +150,7 @@ func (b Builder) format(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return ""
 	}
-	zone := b.Zone
-	if zone == nil {
-		zone = IST
-	}
-	return t.In(zone).Format(timeLayout)
+	return exotime.Format(*t, b.Zone)
 }
 
 // contentType normalises a call's StatusCallbackContentType.

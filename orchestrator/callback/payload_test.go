@@ -1,6 +1,8 @@
 package callback
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/exotime"
+
 	"bytes"
 	"encoding/json"
 	"io"
@@ -16,7 +18,7 @@ import (
 
 // ist returns the UTC instant of an IST wall-clock time on 2024-05-02.
 func ist(h, m, s int) time.Time {
-	return time.Date(2024, 5, 2, h, m, s, 0, IST).UTC()
+	return time.Date(2024, 5, 2, h, m, s, 0, exotime.IST).UTC()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -174,7 +176,7 @@ func TestContentTypeAndZone(t *testing.T) {
 	c.StatusCallbackContentType = "Application/JSON; charset=utf-8"
 	kolkata, err := time.LoadLocation("Asia/Kolkata")
 	if err != nil {
-		kolkata = IST // no tzdata here; IST is the same offset
+		kolkata = exotime.IST // no tzdata here; IST is the same offset
 	}
 	for _, tc := range []struct {
 		b    Builder

@@ -68,8 +68,8 @@ type Config struct {
 	// Workers is how many callbacks are delivered at once (default 10).
 	Workers int
 	// RescueAfter is how long a delivery may stay running before it is
-	// taken for dead (its process killed) and retried (default 2 min). It
-	// must exceed Timeout by more than 30 s.
+	// taken for dead (its process killed) and retried (default 2 min, or
+	// Timeout + 90 s if longer). It must exceed Timeout by more than 30 s.
 	RescueAfter time.Duration
 	// UserAgent is sent with every callback (default DefaultUserAgent).
 	UserAgent string
@@ -77,13 +77,19 @@ type Config struct {
 
 // DefaultBackoff waits 10 s · 2^(n−1) after attempt n, at most an hour,
 // give or take 10 %.
-func DefaultBackoff(attempt int) time.Duration {
-	d := time.Hour
-	if attempt < 10 { // 10 s · 2^9 > 1 h already
-		d = min(10*time.Second<<max(attempt-1, 0), time.Hour)
+func DefaultBackoff(attempt int) time.Duration { return ExpBackoff(10 * time.Second)(attempt) }
+
+// ExpBackoff waits first · 2^(n−1) after attempt n, at most an hour, give
+// or take 10 % so receivers coming back are not hit all at once.
+func ExpBackoff(first time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := min(first, time.Hour)
+		for i := 1; i < attempt && d < time.Hour; i++ {
+			d *= 2
+		}
+		d = min(d, time.Hour)
+		return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	}
-	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
-	return d + jitter
 }
 
 func (c Config) withDefaults() Config {
@@ -99,7 +105,8 @@ func (c Config) withDefaults() Config {
 	}
 	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
-	c.RescueAfter = cmp.Or(c.RescueAfter, DefaultRescueAfter)
+	// A delivery is taken for dead only well after it must have ended.
+	c.RescueAfter = cmp.Or(c.RescueAfter, max(DefaultRescueAfter, c.Timeout+jobMargin+time.Minute))
 	c.UserAgent = cmp.Or(c.UserAgent, DefaultUserAgent)
 	return c
 }
@@ -141,6 +148,7 @@ type Service struct {
 	relayDone   chan struct{}
 	onAttempt   func(a *store.CallbackAttempt, state string) // tests
 	onRelayPass func()                                       // tests
+	onStopQueue func()                                       // tests: Stop is about to wait for deliveries
 }
 
 // New builds a Service on the store's database; it does not touch the
@@ -304,6 +312,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.stopRelay()
 	<-s.relayDone
 
+	if s.onStopQueue != nil {
+		s.onStopQueue()
+	}
 	err := s.queue.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		s.log.WarnContext(ctx, "callback: deliveries still running at stop; cancelling them")

@@ -1,6 +1,8 @@
 package callback
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/exotime"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -279,7 +281,7 @@ func attemptsOf(t *testing.T, db *store.DB, sid string) []store.CallbackAttempt 
 	return as
 }
 
-func fmtIST(t time.Time) string { return t.In(IST).Format(timeLayout) }
+func fmtIST(t time.Time) string { return exotime.Format(t, nil) }
 
 func TestDeliverTerminalMultipart(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dsn string) {
@@ -606,9 +608,10 @@ func TestStopWaitsForDeliveryInFlight(t *testing.T) {
 		s.Notify()
 		rc.next(t)
 
+		// Release the delivery only once Stop is waiting for it.
+		s.onStopQueue = func() { close(release) }
 		stopped := make(chan error, 1)
 		go func() { stopped <- s.Stop(context.Background()) }()
-		close(release)
 		if err := recv(t, stopped, "Stop"); err != nil {
 			t.Fatal(err)
 		}

@@ -29,12 +29,6 @@ type worker struct {
 	s *Service
 }
 
-// Timeout implements river.Worker: the HTTP timeout plus room to read the
-// callback and record the attempt.
-func (w *worker) Timeout(*river.Job[deliverArgs]) time.Duration {
-	return w.s.cfg.Timeout + jobMargin
-}
-
 // result is the outcome of one HTTP attempt.
 type result struct {
 	status    int // 0 without a response

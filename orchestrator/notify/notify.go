@@ -35,11 +35,11 @@ type EmailSender interface {
 	Send(ctx context.Context, e Email) error
 }
 
-// SMSProvider delivers SMS. Send must honour ctx; the call the message
-// belongs to, if any, is CallSID(ctx).
+// SMSProvider delivers SMS. Send must honour ctx; callSID is the call the
+// message belongs to ("" if none).
 type SMSProvider interface {
 	Name() string
-	Send(ctx context.Context, to, body string) error
+	Send(ctx context.Context, callSID, to, body string) error
 }
 
 // ErrNoProvider: no sender is configured for the message's channel.
@@ -47,19 +47,6 @@ var ErrNoProvider = errors.New("no provider for channel")
 
 // ErrNoRecipients: the message names no one to send it to.
 var ErrNoRecipients = errors.New("no recipients")
-
-type callSIDKey struct{}
-
-// WithCallSID returns ctx carrying the SID of the call a message belongs to.
-func WithCallSID(ctx context.Context, sid string) context.Context {
-	return context.WithValue(ctx, callSIDKey{}, sid)
-}
-
-// CallSID returns the call SID set by WithCallSID, or "".
-func CallSID(ctx context.Context) string {
-	s, _ := ctx.Value(callSIDKey{}).(string)
-	return s
-}
 
 // recordTimeout bounds the write of a message's record, which runs even
 // when the send used up the caller's deadline.
@@ -93,8 +80,7 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 	if c != nil {
 		info = *c
 	}
-	ctx = WithCallSID(ctx, info.CallSid)
-	provider, err := n.deliver(ctx, m)
+	provider, err := n.deliver(ctx, info.CallSid, m)
 
 	rec := &store.Message{
 		AccountSID: info.AccountSID,
@@ -129,7 +115,7 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 }
 
 // deliver routes m by channel and returns the provider's name.
-func (n *Messenger) deliver(ctx context.Context, m flows.Send) (string, error) {
+func (n *Messenger) deliver(ctx context.Context, callSID string, m flows.Send) (string, error) {
 	to := make([]string, 0, len(m.To))
 	for _, r := range m.To {
 		if r = strings.TrimSpace(r); r != "" {
@@ -144,7 +130,7 @@ func (n *Messenger) deliver(ctx context.Context, m flows.Send) (string, error) {
 		if len(to) == 0 {
 			return n.email.Name(), ErrNoRecipients
 		}
-		return n.email.Name(), n.email.Send(ctx, Email{To: to, Subject: m.Subject, Body: m.Body, CallSID: CallSID(ctx)})
+		return n.email.Name(), n.email.Send(ctx, Email{To: to, Subject: m.Subject, Body: m.Body, CallSID: callSID})
 	case flows.ChannelSMS:
 		if n.sms == nil {
 			return "", ErrNoProvider
@@ -154,7 +140,7 @@ func (n *Messenger) deliver(ctx context.Context, m flows.Send) (string, error) {
 		}
 		var errs []error
 		for _, r := range to {
-			if err := n.sms.Send(ctx, r, m.Body); err != nil {
+			if err := n.sms.Send(ctx, callSID, r, m.Body); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", r, err))
 			}
 		}

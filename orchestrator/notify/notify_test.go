@@ -359,7 +359,7 @@ func TestWebhookSMSNoToken(t *testing.T) {
 	}))
 	t.Cleanup(gw.Close)
 	w := &notify.WebhookSMS{URL: gw.URL}
-	if err := w.Send(t.Context(), "+15550100001", "hi"); err != nil {
+	if err := w.Send(t.Context(), "", "+15550100001", "hi"); err != nil {
 		t.Fatal(err)
 	}
 	if a := <-auth; a != "" {

@@ -36,8 +36,8 @@ type webhookPayload struct {
 }
 
 // Send implements SMSProvider.
-func (w *WebhookSMS) Send(ctx context.Context, to, body string) error {
-	payload, err := json.Marshal(webhookPayload{To: to, Body: body, CallSID: CallSID(ctx)})
+func (w *WebhookSMS) Send(ctx context.Context, callSID, to, body string) error {
+	payload, err := json.Marshal(webhookPayload{To: to, Body: body, CallSID: callSID})
 	if err != nil {
 		return fmt.Errorf("webhook sms: encode: %w", err)
 	}
@@ -80,11 +80,11 @@ type LogSMS struct {
 func (LogSMS) Name() string { return "log" }
 
 // Send implements SMSProvider; it never fails.
-func (l LogSMS) Send(ctx context.Context, to, body string) error {
+func (l LogSMS) Send(ctx context.Context, callSID, to, body string) error {
 	log := l.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	log.InfoContext(ctx, "notify: sms (log provider, not delivered)", "to", to, "body", body, "call_sid", CallSID(ctx))
+	log.InfoContext(ctx, "notify: sms (log provider, not delivered)", "to", to, "body", body, "call_sid", callSID)
 	return nil
 }

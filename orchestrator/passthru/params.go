@@ -1,16 +1,14 @@
 package passthru
 
 import (
+	"github.com/switchyard/switchyard/orchestrator/exotime"
+
 	"net/url"
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
 )
-
-// TimeLayout is how Exotel writes timestamps to flow URLs
-// (yyyy-mm-dd hh:mm:ss, in the account's zone).
-const TimeLayout = "2006-01-02 15:04:05"
 
 // EndTimePlaceholder is the constant EndTime Exotel sends while a flow
 // runs: the Unix epoch in IST. It is not a real time.
@@ -60,9 +58,6 @@ func CallType(s flows.State) string {
 // double quotes, "123"; absent when nothing was entered), RecordingUrl and
 // CustomField.
 func Params(c *call.Info, now time.Time, zone *time.Location) url.Values {
-	if zone == nil {
-		zone = IST
-	}
 	s := c.State
 	sid := c.CallSid
 	if sid == "" {
@@ -87,9 +82,9 @@ func Params(c *call.Info, now time.Time, zone *time.Location) url.Values {
 	v.Set("From", s.Call.From)
 	v.Set("To", s.Call.To)
 	v.Set("Direction", s.Call.Direction)
-	v.Set("Created", started.In(zone).Format(TimeLayout))
-	v.Set("StartTime", started.In(zone).Format(TimeLayout))
-	v.Set("CurrentTime", now.In(zone).Format(TimeLayout))
+	v.Set("Created", exotime.Format(started, zone))
+	v.Set("StartTime", exotime.Format(started, zone))
+	v.Set("CurrentTime", exotime.Format(now, zone))
 	v.Set("EndTime", EndTimePlaceholder)
 	v.Set("CallStatus", status)
 	v.Set("CallType", CallType(s))

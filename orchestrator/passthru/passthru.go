@@ -23,10 +23,6 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// IST is India Standard Time, the zone of Exotel's timestamps. It is a
-// fixed zone so that it needs no time zone database.
-var IST = time.FixedZone("IST", 5*3600+30*60)
-
 // Defaults of Config.
 const (
 	DefaultTimeout     = 5 * time.Second
@@ -87,9 +83,6 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
-	if cfg.Zone == nil {
-		cfg.Zone = IST
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -102,16 +95,14 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
 	return &Client{db: db, cfg: cfg, http: &noRedirect, log: log}
 }
 
-// Outcome is the output a flow takes for a request's result: success for
-// a 2xx status, alternate for 302, error for anything else or a failure.
+// Outcome is the output a flow takes for a request's result (the flow's
+// own rule, flows.FetchResult.Output).
 func Outcome(status int, err error) string {
-	switch {
-	case err == nil && status >= 200 && status < 300:
-		return flows.OutSuccess
-	case err == nil && status == http.StatusFound:
-		return flows.OutAlternate
+	r := flows.FetchResult{StatusCode: status}
+	if err != nil {
+		r.Err = err.Error()
 	}
-	return flows.OutError
+	return r.Output()
 }
 
 // Timeout is how long a request with timeout seconds may take: the
@@ -234,22 +225,16 @@ func (cl *Client) record(ctx context.Context, c *call.Info, f flows.Fetch, metho
 		Applet:     f.Applet,
 		Kind:       store.RequestPassthru,
 		Method:     method,
-		URL:        clean(f.URL),
+		URL:        f.URL,
 		HTTPStatus: res.status,
 		LatencyMS:  int(latency.Milliseconds()),
 		Outcome:    outcome,
-		Error:      clean(errText),
-		Response:   clean(res.body),
+		Error:      errText,
+		Response:   res.body,
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
 		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", f.URL, "err", err)
 	}
-}
-
-// clean makes text storable in any database: valid UTF-8 without NULs
-// (PostgreSQL's text refuses both).
-func clean(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

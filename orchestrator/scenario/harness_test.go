@@ -90,7 +90,7 @@ func newHarnessWith(t *testing.T, fetcher call.Fetcher) *harness {
 		RecordingsDir:     recordings,
 		Node:              "scenario",
 		OnEnd:             h.onEnd,
-		Nodes:             poolOf{esl.NewPool(node)},
+		Nodes:             call.PoolNodes(esl.NewPool(node)),
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
 	}, messenger{h.sent}, fetcher, log)
@@ -197,17 +197,6 @@ func (h *harness) call(s testphone.Script) (*testphone.Result, *store.Call, []st
 		h.t.Logf("leg %d %s -> %s: %s cause=%s sip=%s duration=%d talk=%d", l.Seq, l.From, l.To, l.Status, l.HangupCause, l.SIPTermStatus, l.Duration, l.TalkTime)
 	}
 	return res, c, legs
-}
-
-// poolOf adapts an esl.Pool to call.Nodes.
-type poolOf struct{ p *esl.Pool }
-
-func (p poolOf) Pick() (call.Originator, func(), error) {
-	n, release, err := p.p.Pick()
-	if err != nil {
-		return nil, nil, err
-	}
-	return n, release, nil
 }
 
 // terminalCallback writes one outbox row per call with a callback URL,

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -119,6 +118,7 @@ func (r *Callbacks) RecordAttempt(ctx context.Context, a *CallbackAttempt, state
 			return dbErr("record attempt of callback "+a.CallbackID, err)
 		}
 		a.ID = newID("ca")
+		a.Error = storable(a.Error)
 		a.AccountSID, a.CallSID = cb.AccountSID, cb.CallSID
 		a.CreatedAt = cmpTime(utc(a.CreatedAt), now())
 		if err := tx.Create(a).Error; err != nil {
@@ -155,19 +155,4 @@ func (r *Callbacks) Attempts(ctx context.Context, accountSID, callSID string) ([
 		return nil, dbErr("callback attempts of call "+callSID, err)
 	}
 	return out, nil
-}
-
-// OldestPending returns the creation time of the oldest callback not yet
-// delivered or given up, or the zero time when there is none (for health
-// and metrics).
-func (r *Callbacks) OldestPending(ctx context.Context) (time.Time, error) {
-	var cb Callback
-	err := r.db.conn(ctx).Where("status = ?", CallbackPending).Order("created_at").Take(&cb).Error
-	if errNoRows(err) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, dbErr("oldest pending callback", err)
-	}
-	return cb.CreatedAt, nil
 }

@@ -70,10 +70,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{slowQuery: 200 * time.Millisecond, maxOpenConns: 16}
+	o := options{slowQuery: 200 * time.Millisecond}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.maxOpenConns = cmp.Or(o.maxOpenConns, 16) // also when an option set 0
 	dialect, target, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	)
 	switch dialect {
 	case DialectPostgres:
-		pgPool, err = openPostgres(ctx, target, cmp.Or(o.maxOpenConns, 16))
+		pgPool, err = openPostgres(ctx, target, o.maxOpenConns)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +127,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		// Idle connections stay in the pgx pool (OpenDBFromPool keeps
 		// none in database/sql), which also retires them after
 		// MaxConnIdleTime.
-		sqlDB.SetMaxOpenConns(cmp.Or(o.maxOpenConns, 16))
+		sqlDB.SetMaxOpenConns(o.maxOpenConns)
 	}
 	db := &DB{gdb: gdb, sqlDB: sqlDB, pgPool: pgPool, dialect: dialect, log: logger}
 	if err := sqlDB.PingContext(ctx); err != nil {

@@ -72,13 +72,30 @@ func (r *Flows) List(ctx context.Context, accountSID string, page Page) ([]Flow,
 	return out, total, nil
 }
 
-// UpdateDraft replaces the flow's draft and returns the flow. Published
-// versions, and so calls in progress, are unaffected.
+// UpdateDraft replaces the flow's draft and returns the flow.
 func (r *Flows) UpdateDraft(ctx context.Context, accountSID, flowID string, draft []byte) (*Flow, error) {
+	return r.Update(ctx, accountSID, flowID, FlowUpdate{Draft: draft})
+}
+
+// FlowUpdate is what Update changes: the fields that are set.
+type FlowUpdate struct {
+	Name  string // "" keeps the name
+	Draft []byte // nil keeps the draft
+}
+
+// Update changes the flow's name and/or draft in one statement and returns
+// the flow. Published versions are untouched.
+func (r *Flows) Update(ctx context.Context, accountSID, flowID string, u FlowUpdate) (*Flow, error) {
+	set := map[string]any{"updated_at": now()}
+	if u.Name != "" {
+		set["name"] = u.Name
+	}
+	if u.Draft != nil {
+		set["draft"] = string(u.Draft)
+	}
 	var f *Flow
 	err := r.db.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Flow{}).Where("id = ? AND account_sid = ?", flowID, accountSID).
-			Updates(map[string]any{"draft": string(draft), "updated_at": now()})
+		res := tx.Model(&Flow{}).Where("id = ? AND account_sid = ?", flowID, accountSID).Updates(set)
 		if res.Error != nil {
 			return dbErr("update flow "+flowID, res.Error)
 		}

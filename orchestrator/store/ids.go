@@ -99,6 +99,13 @@ func ValidE164(s string) bool {
 	return e164Pattern.MatchString(s)
 }
 
+// storable makes text from outside (a receiver's reply, an error from a
+// remote server) storable in every database: valid UTF-8 without NULs,
+// which PostgreSQL refuses in text columns.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
 // utc normalises a timestamp the way it is stored: UTC, microsecond
 // precision (PostgreSQL's), so values read back compare equal on both
 // dialects. The zero time stays zero.

@@ -356,3 +356,16 @@ func TestGormLogger(t *testing.T) {
 		t.Errorf("failed query not logged at warn: %s", buf.String())
 	}
 }
+
+func TestStorable(t *testing.T) {
+	for in, want := range map[string]string{
+		"ok":               "ok",
+		"a\x00b":           "ab",
+		"bad \xff utf8":    "bad \uFFFD utf8",
+		"\x00\xff\xfe end": "\uFFFD end",
+	} {
+		if got := storable(in); got != want {
+			t.Errorf("storable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

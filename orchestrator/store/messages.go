@@ -27,6 +27,7 @@ func (m *Messages) Create(ctx context.Context, msg *Message) error {
 	case msg.Status != MessageSent && msg.Status != MessageFailed:
 		return fmt.Errorf("create message: status %q: %w", msg.Status, ErrInvalid)
 	}
+	msg.Subject, msg.Body, msg.Error = storable(msg.Subject), storable(msg.Body), storable(msg.Error)
 	msg.CreatedAt = cmpTime(utc(msg.CreatedAt), now())
 	if err := m.db.conn(ctx).Create(msg).Error; err != nil {
 		return insertErr("create message", err)

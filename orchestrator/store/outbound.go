@@ -131,16 +131,3 @@ func hold(g *gorm.DB, account, contact, sid string, lease time.Duration) error {
 	}
 	return nil
 }
-
-// Held reports whether contact is held by a live call of the account.
-func (r *Calls) Held(ctx context.Context, accountSID, contact string) (bool, error) {
-	var n int64
-	live := r.db.conn(ctx).Model(&Call{}).Select("1").Where("calls.sid = contact_locks.call_sid AND calls.end_time IS NULL")
-	err := r.db.conn(ctx).Model(&ContactLock{}).
-		Where("account_sid = ? AND contact = ? AND expires_at >= ?", accountSID, contact, now()).
-		Where("EXISTS (?)", live).Count(&n).Error
-	if err != nil {
-		return false, dbErr("held "+contact, err)
-	}
-	return n > 0, nil
-}

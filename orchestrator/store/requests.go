@@ -33,6 +33,7 @@ func (r *CallRequests) Create(ctx context.Context, req *CallRequest) error {
 	case req.Method == "":
 		return fmt.Errorf("create call request: no method: %w", ErrInvalid)
 	}
+	req.URL, req.Error, req.Response = storable(req.URL), storable(req.Error), storable(req.Response)
 	req.CreatedAt = cmpTime(utc(req.CreatedAt), now())
 	if err := r.db.conn(ctx).Create(req).Error; err != nil {
 		return insertErr("create call request", err)
