@@ -42,6 +42,21 @@ type Dial struct {
 	// MaxConversation caps the talk time in seconds; 0 is no limit.
 	MaxConversation int    `json:"max_conversation,omitempty"`
 	MusicOnHold     string `json:"music_on_hold,omitempty"`
+
+	// URL, when set, is asked for the destinations and settings first
+	// (programmable connect); the fields above are its defaults.
+	URL         string `json:"url,omitempty"`
+	FallbackURL string `json:"fallback_url,omitempty"`
+	// Timeout bounds each request to URL, in seconds.
+	Timeout int `json:"timeout,omitempty"`
+	// MaxParallel caps simultaneous legs with parallel ringing; 0 = all.
+	MaxParallel     int  `json:"max_parallel_attempts,omitempty"`
+	StateManagement bool `json:"state_management,omitempty"`
+	// StickyPeriod, in seconds, turns sticky routing on (0 = off).
+	StickyPeriod  int       `json:"sticky_period,omitempty"`
+	Queue         *Queue    `json:"queue,omitempty"`
+	DialEventURL  string    `json:"dial_event_url,omitempty"`
+	StartPlayback *Playback `json:"start_call_playback,omitempty"`
 }
 
 // Record records the caller, after an optional prompt and beep. Result:

@@ -64,6 +64,9 @@ type DialResult struct {
 	TalkTime int `json:"talk_time,omitempty"`
 	// RecordingURL is set when the conversation was recorded.
 	RecordingURL string `json:"recording_url,omitempty"`
+	// Reason says why a connect failed without dialling (a malformed
+	// answer from the customer's URL, nobody to dial, ...).
+	Reason string `json:"reason,omitempty"`
 }
 
 // RecordingDone reports the end of a [Record].

@@ -144,6 +144,63 @@ type Connect struct {
 	// MusicOnHold is played to the caller while ringing: empty means
 	// ringback tone, otherwise an audio file or URL.
 	MusicOnHold string `json:"music_on_hold,omitempty"`
+
+	// URL makes the connect programmable (Exotel's dynamic connect): the
+	// customer's server is asked, per call, for the destinations and any
+	// of the settings above (response format v1.0 or v1.1). Destinations
+	// may then be empty. FallbackURL is asked when URL gives no usable
+	// answer.
+	URL         string `json:"url,omitempty"`
+	FallbackURL string `json:"fallback_url,omitempty"`
+	// Timeout bounds each request to URL, in seconds (1..30, default 5).
+	Timeout int `json:"timeout,omitempty"`
+	// MaxParallel caps how many destinations ring at once with parallel
+	// ringing (1..MaxParallelAttempts; 0 = all).
+	MaxParallel int `json:"max_parallel_attempts,omitempty"`
+	// StateManagement skips destinations already on a call (through any
+	// Switchyard instance) and holds each dialled one until its leg ends.
+	// Destinations that are users' devices are always state-managed.
+	StateManagement bool `json:"state_management,omitempty"`
+	// StickyAgent rings the agent a returning caller last spoke to
+	// through this applet first.
+	StickyAgent *StickyAgent `json:"sticky_agent,omitempty"`
+	// Queue lets the caller wait when every destination is busy.
+	Queue *Queue `json:"queue,omitempty"`
+	// DialEventURL receives dial events (Exotel's dial passthru): a GET
+	// per destination when it starts ringing and when its attempt ends.
+	DialEventURL string `json:"dial_event_url,omitempty"`
+	// StartPlayback is played when a destination answers, before the
+	// conversation.
+	StartPlayback *Playback `json:"start_call_playback,omitempty"`
+}
+
+// StickyAgent configures sticky routing on a Connect.
+type StickyAgent struct {
+	// Period is how long a caller stays with their agent, in seconds
+	// (60..2592000, default 86400).
+	Period int `json:"period,omitempty"`
+}
+
+// Queue configures waiting for a free agent on a Connect.
+type Queue struct {
+	// MaxWait is the longest wait in seconds (5..3600, default 300); then
+	// the busy output is taken.
+	MaxWait int `json:"max_wait,omitempty"`
+	// MusicOnHold is played while waiting (an audio file or URL; default
+	// the node's local_stream://moh).
+	MusicOnHold string `json:"music_on_hold,omitempty"`
+	// Announcement, if set, is played every AnnounceEvery seconds
+	// (5..600, default 30).
+	Announcement  *Prompt `json:"announcement,omitempty"`
+	AnnounceEvery int     `json:"announce_every,omitempty"`
+}
+
+// Playback is a prompt played to the callee, or to both parties, when a
+// connect is answered.
+type Playback struct {
+	// To is "callee" (default) or "both".
+	To     string `json:"playback_to,omitempty"`
+	Prompt Prompt `json:"prompt"`
 }
 
 // Voicemail records a message. Output: next.
@@ -277,6 +334,11 @@ const (
 	defaultSilenceEnd     = 5
 	defaultFetchTimeout   = 10
 	defaultRecordChannels = "single"
+	defaultConnectFetch   = 5
+	defaultStickyPeriod   = 86400
+	defaultQueueWait      = 300
+	defaultAnnounceEvery  = 30
+	defaultQueueMusic     = "local_stream://moh"
 )
 
 func orDefault(v, d int) int {

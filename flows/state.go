@@ -108,5 +108,6 @@ func (s State) messageData() MessageData {
 		RecordingURL: s.RecordingURL,
 		CustomField:  s.Call.CustomField,
 		FlowID:       s.FlowID,
+		ExoPhone:     s.Call.ExoPhone,
 	}
 }

@@ -332,12 +332,34 @@ func (r *runner) dial(cfg *Connect) Dial {
 		CallerID:        orString(cfg.CallerID, r.s.Call.ExoPhone),
 		MaxConversation: cfg.MaxConversation,
 		MusicOnHold:     cfg.MusicOnHold,
+		URL:             cfg.URL,
+		FallbackURL:     cfg.FallbackURL,
+		MaxParallel:     cfg.MaxParallel,
+		StateManagement: cfg.StateManagement,
+		DialEventURL:    cfg.DialEventURL,
+		StartPlayback:   cfg.StartPlayback,
 	}
 	if d.Strategy == "" {
 		d.Strategy = Sequential
 	}
 	if cfg.Record {
 		d.RecordingChannels = orString(cfg.RecordingChannels, defaultRecordChannels)
+	}
+	if cfg.URL != "" {
+		d.Timeout = orDefault(cfg.Timeout, defaultConnectFetch)
+	}
+	if cfg.StickyAgent != nil {
+		d.StickyPeriod = orDefault(cfg.StickyAgent.Period, defaultStickyPeriod)
+	}
+	if q := cfg.Queue; q != nil {
+		d.Queue = &Queue{
+			MaxWait:      orDefault(q.MaxWait, defaultQueueWait),
+			MusicOnHold:  orString(q.MusicOnHold, defaultQueueMusic),
+			Announcement: q.Announcement,
+		}
+		if q.Announcement != nil {
+			d.Queue.AnnounceEvery = orDefault(q.AnnounceEvery, defaultAnnounceEvery)
+		}
 	}
 	return d
 }

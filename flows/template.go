@@ -20,6 +20,7 @@ type MessageData struct {
 	RecordingURL string
 	CustomField  string
 	FlowID       string
+	ExoPhone     string // the virtual number the call belongs to
 }
 
 // template parses a message template and proves it runs on empty data, so

@@ -13,11 +13,13 @@ import (
 
 // Limits on configurable values.
 const (
-	MaxPromptText      = 4000
-	MaxDestinations    = 50
-	MaxConversationCap = 14400 // four hours, as Exotel's TimeLimit
-	MaxSMSBody         = 1600
-	MaxTemplate        = 16000
+	MaxPromptText   = 4000
+	MaxDestinations = 50
+	// MaxParallelAttempts caps parallel ringing, as Exotel does.
+	MaxParallelAttempts = 10
+	MaxConversationCap  = 14400 // four hours, as Exotel's TimeLimit
+	MaxSMSBody          = 1600
+	MaxTemplate         = 16000
 )
 
 var (
@@ -314,8 +316,8 @@ func (v configChecker) url(field, raw string) {
 
 func (v configChecker) connect(cfg *Connect) {
 	switch n := len(cfg.Destinations); {
-	case n == 0:
-		v.errorf("destinations", "at least one destination is needed")
+	case n == 0 && cfg.URL == "":
+		v.errorf("destinations", "at least one destination (or a url that returns them) is needed")
 	case n > MaxDestinations:
 		v.errorf("destinations", "at most %d destinations (got %d)", MaxDestinations, n)
 	}
@@ -337,6 +339,44 @@ func (v configChecker) connect(cfg *Connect) {
 	v.rangeInt("max_conversation", cfg.MaxConversation, 0, MaxConversationCap)
 	if cfg.MusicOnHold != "" {
 		v.media("music_on_hold", cfg.MusicOnHold)
+	}
+	if cfg.URL != "" {
+		v.url("url", cfg.URL)
+	}
+	if cfg.FallbackURL != "" {
+		if cfg.URL == "" {
+			v.errorf("fallback_url", "needs url")
+		}
+		v.url("fallback_url", cfg.FallbackURL)
+	}
+	if cfg.URL == "" && cfg.Timeout != 0 {
+		v.errorf("timeout", "only applies with url")
+	}
+	v.optRange("timeout", cfg.Timeout, 1, 30)
+	v.rangeInt("max_parallel_attempts", cfg.MaxParallel, 0, MaxParallelAttempts)
+	if cfg.DialEventURL != "" {
+		v.url("dial_event_url", cfg.DialEventURL)
+	}
+	if s := cfg.StickyAgent; s != nil {
+		v.optRange("sticky_agent.period", s.Period, 60, 30*86400)
+	}
+	if q := cfg.Queue; q != nil {
+		v.optRange("queue.max_wait", q.MaxWait, 5, 3600)
+		if q.MusicOnHold != "" {
+			v.media("queue.music_on_hold", q.MusicOnHold)
+		}
+		if q.Announcement != nil {
+			v.prompt("queue.announcement", q.Announcement)
+			v.optRange("queue.announce_every", q.AnnounceEvery, 5, 600)
+		} else if q.AnnounceEvery != 0 {
+			v.errorf("queue.announce_every", "needs an announcement")
+		}
+	}
+	if p := cfg.StartPlayback; p != nil {
+		if p.To != "" && p.To != "callee" && p.To != "both" {
+			v.errorf("start_call_playback.playback_to", "must be callee or both (got %q)", p.To)
+		}
+		v.prompt("start_call_playback.prompt", &p.Prompt)
 	}
 }
 

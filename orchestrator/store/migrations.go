@@ -294,4 +294,56 @@ var migrations = []Migration{
 			`CREATE INDEX messages_call_idx ON messages (call_sid, created_at)`,
 		},
 	},
+	{
+		Version: 6,
+		Name:    "users, agent state, sticky agents and queues",
+		SQL: []string{
+			// Users (agents) and the devices they are reached on. A device
+			// belongs to one user of the account.
+			`CREATE TABLE users (
+				sid          TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL REFERENCES accounts (sid),
+				name         TEXT NOT NULL,
+				email        TEXT NOT NULL DEFAULT '',
+				available    BOOLEAN NOT NULL DEFAULT TRUE,
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				UNIQUE (sid, account_sid)
+			)`,
+			`CREATE INDEX users_account_idx ON users (account_sid, created_at)`,
+			`CREATE TABLE user_devices (
+				account_sid  TEXT NOT NULL,
+				contact      TEXT NOT NULL,
+				user_sid     TEXT NOT NULL,
+				position     INTEGER NOT NULL DEFAULT 0,
+				created_at   {{timestamp}} NOT NULL,
+				PRIMARY KEY (account_sid, contact),
+				FOREIGN KEY (user_sid, account_sid) REFERENCES users (sid, account_sid) ON DELETE CASCADE
+			)`,
+			`CREATE INDEX user_devices_user_idx ON user_devices (user_sid, position)`,
+			// A hold taken for one dialled leg is released when that leg
+			// ends; call-wide holds (the From of a click-to-call) have none.
+			`ALTER TABLE contact_locks ADD COLUMN leg_uuid TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX contact_locks_leg_idx ON contact_locks (leg_uuid)`,
+			// The agent a caller last spoke to, per connect applet (scope).
+			`CREATE TABLE sticky_agents (
+				account_sid  TEXT NOT NULL,
+				scope        TEXT NOT NULL,
+				caller       TEXT NOT NULL,
+				contact      TEXT NOT NULL,
+				expires_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				PRIMARY KEY (account_sid, scope, caller)
+			)`,
+			// Callers waiting for a free agent, in arrival order per queue.
+			`CREATE TABLE queue_entries (
+				call_sid     TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL,
+				queue_key    TEXT NOT NULL,
+				enqueued_at  {{timestamp}} NOT NULL,
+				expires_at   {{timestamp}} NOT NULL
+			)`,
+			`CREATE INDEX queue_entries_order_idx ON queue_entries (account_sid, queue_key, enqueued_at, call_sid)`,
+		},
+	},
 }

@@ -247,15 +247,76 @@ func (IdempotencyKey) TableName() string { return "idempotency_keys" }
 
 // ContactLock marks a contact (number or SIP URI) as held by a live call.
 type ContactLock struct {
-	AccountSID string    `gorm:"column:account_sid;primaryKey"`
-	Contact    string    `gorm:"column:contact;primaryKey"`
-	CallSID    string    `gorm:"column:call_sid"`
-	ExpiresAt  time.Time `gorm:"column:expires_at"`
-	CreatedAt  time.Time `gorm:"column:created_at"`
+	AccountSID string `gorm:"column:account_sid;primaryKey"`
+	Contact    string `gorm:"column:contact;primaryKey"`
+	CallSID    string `gorm:"column:call_sid"`
+	// LegUUID is the dialled leg the hold is for; "" holds for the whole
+	// call.
+	LegUUID   string    `gorm:"column:leg_uuid"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+	CreatedAt time.Time `gorm:"column:created_at"`
 }
 
 // TableName implements gorm's tabler.
 func (ContactLock) TableName() string { return "contact_locks" }
+
+// User is an agent of the account, reached on one or more devices.
+type User struct {
+	SID        string `gorm:"column:sid;primaryKey"`
+	AccountSID string `gorm:"column:account_sid"`
+	Name       string `gorm:"column:name"`
+	Email      string `gorm:"column:email"`
+	// Available is the agent's own switch: an unavailable user is never
+	// dialled by a state-managed connect.
+	Available bool         `gorm:"column:available"`
+	Devices   []UserDevice `gorm:"foreignKey:UserSID;references:SID"`
+	CreatedAt time.Time    `gorm:"column:created_at"`
+	UpdatedAt time.Time    `gorm:"column:updated_at"`
+}
+
+// TableName implements gorm's tabler.
+func (User) TableName() string { return "users" }
+
+// UserDevice is a number or SIP URI a user is reached on; Contact is in
+// ContactKey form, unique in the account.
+type UserDevice struct {
+	AccountSID string    `gorm:"column:account_sid;primaryKey"`
+	Contact    string    `gorm:"column:contact;primaryKey"`
+	UserSID    string    `gorm:"column:user_sid"`
+	Position   int       `gorm:"column:position"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+}
+
+// TableName implements gorm's tabler.
+func (UserDevice) TableName() string { return "user_devices" }
+
+// StickyAgent remembers the agent a caller last spoke to through a connect
+// applet (Scope), until ExpiresAt.
+type StickyAgent struct {
+	AccountSID string    `gorm:"column:account_sid;primaryKey"`
+	Scope      string    `gorm:"column:scope;primaryKey"`
+	Caller     string    `gorm:"column:caller;primaryKey"`
+	Contact    string    `gorm:"column:contact"`
+	ExpiresAt  time.Time `gorm:"column:expires_at"`
+	UpdatedAt  time.Time `gorm:"column:updated_at"`
+}
+
+// TableName implements gorm's tabler.
+func (StickyAgent) TableName() string { return "sticky_agents" }
+
+// QueueEntry is a caller waiting for a free agent.
+type QueueEntry struct {
+	CallSID    string    `gorm:"column:call_sid;primaryKey"`
+	AccountSID string    `gorm:"column:account_sid"`
+	QueueKey   string    `gorm:"column:queue_key"`
+	EnqueuedAt time.Time `gorm:"column:enqueued_at"`
+	// ExpiresAt is when the entry stops counting if its call's instance
+	// is gone and nobody refreshed it.
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+// TableName implements gorm's tabler.
+func (QueueEntry) TableName() string { return "queue_entries" }
 
 // CallRequest is one HTTP request a flow made to the customer's server
 // (a passthru, a dynamic connect), logged against the call.
