@@ -34,6 +34,8 @@ const (
 	waitDigits
 	waitDial
 	waitRecord
+	waitPlan  // a programmable connect's URL is being asked
+	waitQueue // hold music or an announcement while queued
 )
 
 // pending is the blocking command in flight.
@@ -96,6 +98,8 @@ type call struct {
 	outbound *outboundSpec
 	// callbacks: the call has a status callback URL.
 	callbacks bool
+	// conn is the Connect in progress.
+	conn *connecting
 }
 
 func newCall(rt *Runtime, s *esl.Session) *call {
@@ -232,7 +236,7 @@ func (c *call) begin(ctx context.Context) bool {
 	if !c.fire(ctx, "multiset", c.settings()) || !c.fire(ctx, "answer", "") {
 		return true
 	}
-	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
+	c.step(ctx, flows.Started{At: c.rt.now().UTC(), Call: flows.CallInfo{
 		CallSid: c.sid, From: c.from, To: c.to, Direction: "incoming",
 		ExoPhone: route.Number, FlowID: route.FlowID,
 	}})
@@ -281,7 +285,7 @@ func (c *call) lost(err error) {
 	c.aFinal = true
 	c.pending = pending{}
 	if !c.state.Done() && c.flow != nil {
-		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: time.Now().UTC(), Cause: "SWITCHYARD_LOST_CONTROL"})
+		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.rt.now().UTC(), Cause: "SWITCHYARD_LOST_CONTROL"})
 	}
 	c.state.Await = flows.AwaitNothing
 }
@@ -358,6 +362,8 @@ func (c *call) onCaller(ctx context.Context, ev esl.Event) {
 		if changed && c.rowCreated {
 			c.answered(ctx)
 		}
+	case "CHANNEL_BRIDGE":
+		c.bridged(ctx, ev)
 	case "CHANNEL_HANGUP":
 		c.callerGone(ctx, ev.Get("Hangup-Cause"))
 	case "CHANNEL_HANGUP_COMPLETE":
@@ -389,7 +395,16 @@ func (c *call) answered(ctx context.Context) {
 }
 
 func (c *call) onLeg(ctx context.Context, l *leg, ev esl.Event) {
-	if !l.apply(ev) {
+	changed := l.apply(ev)
+	switch name := ev.Name(); {
+	case l.events == "":
+	case (name == "CHANNEL_PROGRESS" || name == "CHANNEL_PROGRESS_MEDIA") && !l.rang && l.final == nil:
+		l.rang = true
+		c.dialEvent(ctx, l, DialEventRinging)
+	case name == "CHANNEL_ANSWER" && changed && l.final == nil:
+		c.dialEvent(ctx, l, DialEventAnswered)
+	}
+	if !changed {
 		return
 	}
 	if l.final != nil {
@@ -422,6 +437,16 @@ func (c *call) finishLeg(ctx context.Context, l *leg) {
 	if err := c.rt.store.FinishLeg(dctx, l.uuid, *l.final); err != nil {
 		c.log.Error("call: store leg record", "leg", l.uuid, "err", err)
 	}
+	if l.held {
+		l.held = false
+		if err := c.rt.store.Release(dctx, l.uuid); err != nil {
+			c.log.Error("call: release destination", "leg", l.uuid, "err", err)
+		}
+		c.rt.wakeQueues()
+	}
+	if l.events != "" && l.uuid != c.a.uuid {
+		c.dialEvent(ctx, l, DialEventTerminal)
+	}
 }
 
 // callerGone handles the caller's channel going down. A command still in
@@ -437,7 +462,7 @@ func (c *call) callerGone(ctx context.Context, cause string) {
 		c.armSettle()
 		return
 	}
-	c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: cause})
+	c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: cause})
 }
 
 func (c *call) armSettle() {
@@ -461,14 +486,14 @@ func (c *call) onSettle(ctx context.Context) {
 	if c.hungUp && c.pending.kind != waitNone {
 		c.log.Warn("call: no result for the command in flight after hang-up", "wait", c.pending.kind)
 		c.pending = pending{}
-		c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: c.hangupCause})
+		c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: c.hangupCause})
 	}
 }
 
 // complete turns the awaited EXECUTE_COMPLETE into the flow's event.
 func (c *call) complete(ctx context.Context, ev esl.Event) {
 	p := c.pending
-	now := time.Now().UTC()
+	now := c.rt.now().UTC()
 	var result flows.Event
 	switch p.kind {
 	case waitPlay:
@@ -491,6 +516,9 @@ func (c *call) complete(ctx context.Context, ev esl.Event) {
 	case waitDial:
 		c.dialed(ctx, ev)
 		return
+	case waitQueue:
+		c.queueBroken(ctx)
+		return
 	default:
 		return
 	}
@@ -506,7 +534,7 @@ func (c *call) deliver(ctx context.Context, result flows.Event, standsAlone bool
 		c.step(ctx, result)
 	}
 	if c.hungUp {
-		c.step(ctx, flows.HungUp{At: time.Now().UTC(), Cause: c.hangupCause})
+		c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: c.hangupCause})
 	}
 }
 
@@ -522,7 +550,7 @@ func (c *call) recorded(ctx context.Context, rec *store.Recording, ev esl.Event)
 		c.log.Error("call: store recording", "err", err)
 	}
 	c.recordingURL = rec.URL
-	return flows.RecordingDone{At: time.Now().UTC(), URL: rec.URL, Duration: secs}
+	return flows.RecordingDone{At: c.rt.now().UTC(), URL: rec.URL, Duration: secs}
 }
 
 // dialed handles the end of a bridge: how it went comes from the A-leg's
@@ -536,7 +564,7 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 			l.hangup = causes[dl.uuid]
 		}
 	}
-	res := flows.DialResult{At: time.Now().UTC()}
+	res := flows.DialResult{At: c.rt.now().UTC()}
 	winner := ev.Var("last_bridge_to")
 	for _, dl := range d.legs {
 		if dl.uuid == winner {
@@ -566,17 +594,7 @@ func (c *call) deliverDial(ctx context.Context) {
 	if w := c.legs[d.winner]; w != nil {
 		res.TalkTime = w.billsec
 	}
-	if d.recording != nil {
-		d.recording.Duration = res.TalkTime
-		dctx, cancel := c.dbctx(ctx)
-		if err := c.rt.store.CreateRecording(dctx, d.recording); err != nil {
-			c.log.Error("call: store recording", "err", err)
-		}
-		cancel()
-		c.recordingURL = d.recording.URL
-	}
-	c.pending = pending{}
-	c.deliver(ctx, res, res.Status == flows.DialCompleted)
+	c.dialDone(ctx, res)
 }
 
 // dialStatus maps a failed bridge's outcome to the Connect applet's.
@@ -631,7 +649,7 @@ func (c *call) exec(ctx context.Context, cmd flows.Command) {
 		rec := c.newRecording("single")
 		c.await(ctx, pending{kind: waitRecord, rec: rec}, "record", record(rec.Path, cmd))
 	case flows.Dial:
-		c.dial(ctx, cmd)
+		c.connect(ctx, cmd)
 	case flows.Fetch:
 		c.fetch(ctx, cmd)
 	case flows.Send:
@@ -674,46 +692,6 @@ func (c *call) newRecording(channels string) *store.Recording {
 	}
 }
 
-// dial rings the destinations: each leg gets a UUID, a row and a filter on
-// this socket (so its own events, losers' included, arrive here) before
-// the bridge starts.
-func (c *call) dial(ctx context.Context, d flows.Dial) {
-	dl := &dialing{}
-	for _, dest := range d.Destinations {
-		dl.legs = append(dl.legs, dialLeg{uuid: esl.NewUUID(), dest: dest})
-	}
-	for _, x := range dl.legs {
-		l := &leg{uuid: x.uuid, seq: len(c.order) + 1, to: x.dest, status: store.Queued, createdAt: time.Now().UTC()}
-		c.legs[x.uuid] = l
-		c.order = append(c.order, l)
-		c.routes = append(c.routes, c.s.Route(x.uuid, c.sink))
-		dctx, cancel := c.dbctx(ctx)
-		err := c.rt.store.CreateLeg(dctx, &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
-			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt})
-		cancel()
-		if err != nil {
-			c.log.Error("call: store leg", "err", err)
-		}
-		if err := c.s.Filter(ctx, "Unique-ID", x.uuid); err != nil {
-			c.lost(err)
-			return
-		}
-	}
-	if d.MusicOnHold != "" && !c.fire(ctx, "set", "transfer_ringback="+d.MusicOnHold) {
-		return
-	}
-	if d.Record {
-		dl.recording = c.newRecording(d.RecordingChannels)
-		if d.RecordingChannels == "dual" && !c.fire(ctx, "set", "RECORD_STEREO=true") {
-			return
-		}
-		if !c.fire(ctx, "record_session", dl.recording.Path) {
-			return
-		}
-	}
-	c.await(ctx, pending{kind: waitDial, dial: dl}, "bridge", dialString(c.rt.cfg.Endpoints, d, dl.legs, c.sid))
-}
-
 func (c *call) info() *Info {
 	return &Info{CallSid: c.sid, AccountSID: c.account, State: c.state}
 }
@@ -725,7 +703,7 @@ func (c *call) fetch(ctx context.Context, f flows.Fetch) {
 		c.log.Warn("call: passthru is not configured on this server", "url", f.URL)
 		if !f.Async {
 			c.deferred = append(c.deferred, func() {
-				c.step(ctx, flows.FetchResult{At: time.Now().UTC(), Err: "passthru is not configured"})
+				c.step(ctx, flows.FetchResult{At: c.rt.now().UTC(), Err: "passthru is not configured"})
 			})
 		}
 		return
@@ -739,7 +717,7 @@ func (c *call) fetch(ctx context.Context, f flows.Fetch) {
 			}
 			return
 		}
-		res := flows.FetchResult{At: time.Now().UTC(), StatusCode: status}
+		res := flows.FetchResult{At: c.rt.now().UTC(), StatusCode: status}
 		if err != nil {
 			res.Err = err.Error()
 		}
@@ -784,7 +762,7 @@ func (c *call) loadFlow(ctx context.Context, l flows.LoadFlow) {
 		c.log.Info("call: transferred", "flow", l.Flow, "version", v.Version)
 	}
 	c.deferred = append(c.deferred, func() {
-		res.At = time.Now().UTC()
+		res.At = c.rt.now().UTC()
 		if next != nil {
 			c.flow = next
 		}

@@ -33,6 +33,7 @@ func (e Endpoints) endpoint(dest string) string {
 // dialLeg is one destination of a Dial with the UUID its channel will have.
 type dialLeg struct {
 	uuid, dest string
+	held       bool // the destination is held for this leg
 }
 
 // dialString builds a bridge argument: every leg gets its own UUID, ring

@@ -26,6 +26,11 @@ type leg struct {
 	final     *store.LegFinal
 	billsec   int
 	createdAt time.Time
+	// held: the leg holds its destination (state management) until it
+	// ends. events is the connect's dial event URL ("" for none).
+	held   bool
+	events string
+	rang   bool
 }
 
 // progress ranks statuses: a leg never moves backwards.

@@ -370,7 +370,7 @@ func (c *call) beginOutbound(ctx context.Context) bool {
 	if !c.fire(ctx, "multiset", c.settings()) {
 		return true
 	}
-	c.step(ctx, flows.Started{At: time.Now().UTC(), Call: flows.CallInfo{
+	c.step(ctx, flows.Started{At: c.rt.now().UTC(), Call: flows.CallInfo{
 		CallSid: c.sid, From: row.From, To: row.PhoneNumber, Direction: "outbound-dial",
 		ExoPhone: row.PhoneNumber, FlowID: flowID, CustomField: row.CustomField,
 	}})

@@ -31,6 +31,16 @@ type Store interface {
 	CreateOutbound(ctx context.Context, c *store.Call, o store.CreateOptions) (*store.Call, bool, error)
 	CallBySID(ctx context.Context, sid string) (*store.Call, error)
 	FlowVersion(ctx context.Context, accountSID, flowID string, version int) (*store.FlowVersion, error)
+	// Agent state (see store.Agents).
+	Resolve(ctx context.Context, accountSID string, dests []string) ([]store.Target, error)
+	Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error
+	Release(ctx context.Context, legUUID string) error
+	Refresh(ctx context.Context, callSIDs []string, lease time.Duration) error
+	Sticky(ctx context.Context, accountSID, scope, caller string, at time.Time) (string, error)
+	Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error
+	Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error
+	Dequeue(ctx context.Context, callSID string) error
+	Ahead(ctx context.Context, callSID string) (int, error)
 }
 
 // Messenger sends the SMS and email of flows. Send must return promptly or
@@ -86,6 +96,21 @@ type Config struct {
 	// NotifyCallbacks is called after such a write.
 	TerminalCallbacks, AnsweredCallbacks store.OutboxFunc
 	NotifyCallbacks                      func()
+
+	// Planner answers programmable connects (nil: they take failed).
+	Planner Planner
+	// DialEvents posts connects' dial events (nil: none are sent).
+	DialEvents DialEvents
+	// HoldLease is how long a destination held by a call stays held if
+	// this instance stops refreshing it (it died): default 60s. KeepHolds
+	// refreshes every third of it.
+	HoldLease time.Duration
+	// QueuePoll is how often a queued caller checks for agents freed on
+	// other instances (default 1s); local releases wake it at once.
+	QueuePoll time.Duration
+	// Clock is the time flows see (business hours, sticky periods);
+	// default time.Now.
+	Clock func() time.Time
 }
 
 // Runtime runs calls: one owner goroutine per call, driving the flow with
@@ -98,8 +123,12 @@ type Runtime struct {
 	fetcher   Fetcher
 	flows     flowCache
 
+	planner   Planner
+	events    DialEvents
+
 	mu    sync.Mutex
 	calls map[string]*call // by CallSid, for lookup only
+	wake  chan struct{}    // closed when a destination is released here
 }
 
 // New makes a runtime. m and f may be nil: messages are then only logged
@@ -134,8 +163,61 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 			return "/v1/Accounts/" + account + "/Recordings/" + id
 		}
 	}
+	if cfg.HoldLease <= 0 {
+		cfg.HoldLease = time.Minute
+	}
+	if cfg.QueuePoll <= 0 {
+		cfg.QueuePoll = time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	return &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
-		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}}
+		planner: cfg.Planner, events: cfg.DialEvents,
+		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{})}
+}
+
+func (rt *Runtime) now() time.Time { return rt.cfg.Clock() }
+
+// queueWake returns a channel closed at the next local release.
+func (rt *Runtime) queueWake() <-chan struct{} {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.wake
+}
+
+// wakeQueues tells queued callers a destination was released here.
+func (rt *Runtime) wakeQueues() {
+	rt.mu.Lock()
+	close(rt.wake)
+	rt.wake = make(chan struct{})
+	rt.mu.Unlock()
+}
+
+// KeepHolds refreshes, until ctx ends, the leases of what this instance's
+// live calls hold (destinations, queue places), so that they outlive the
+// lease only while this instance is alive.
+func (rt *Runtime) KeepHolds(ctx context.Context) {
+	t := time.NewTicker(rt.cfg.HoldLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rt.mu.Lock()
+		sids := make([]string, 0, len(rt.calls))
+		for sid := range rt.calls {
+			sids = append(sids, sid)
+		}
+		rt.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, rt.cfg.HoldLease/3)
+		if err := rt.store.Refresh(rctx, sids, rt.cfg.HoldLease); err != nil {
+			rt.log.Error("agents: cannot refresh holds; they lapse if this goes on", "err", err)
+		}
+		cancel()
+	}
 }
 
 // Live is the number of calls running.
@@ -292,6 +374,42 @@ func (s dbStore) FinishLeg(ctx context.Context, uuid string, f store.LegFinal) e
 
 func (s dbStore) CreateRecording(ctx context.Context, r *store.Recording) error {
 	return s.db.Recordings().Create(ctx, r)
+}
+
+func (s dbStore) Resolve(ctx context.Context, accountSID string, dests []string) ([]store.Target, error) {
+	return s.db.Agents().Resolve(ctx, accountSID, dests)
+}
+
+func (s dbStore) Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error {
+	return s.db.Agents().Hold(ctx, accountSID, key, callSID, legUUID, lease)
+}
+
+func (s dbStore) Release(ctx context.Context, legUUID string) error {
+	return s.db.Agents().Release(ctx, legUUID)
+}
+
+func (s dbStore) Refresh(ctx context.Context, callSIDs []string, lease time.Duration) error {
+	return s.db.Agents().Refresh(ctx, callSIDs, lease)
+}
+
+func (s dbStore) Sticky(ctx context.Context, accountSID, scope, caller string, at time.Time) (string, error) {
+	return s.db.Agents().Sticky(ctx, accountSID, scope, caller, at)
+}
+
+func (s dbStore) Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error {
+	return s.db.Agents().Stick(ctx, accountSID, scope, caller, contact, until)
+}
+
+func (s dbStore) Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error {
+	return s.db.Agents().Enqueue(ctx, accountSID, key, callSID, lease)
+}
+
+func (s dbStore) Dequeue(ctx context.Context, callSID string) error {
+	return s.db.Agents().Dequeue(ctx, callSID)
+}
+
+func (s dbStore) Ahead(ctx context.Context, callSID string) (int, error) {
+	return s.db.Agents().Ahead(ctx, callSID)
 }
 
 // callerFrom reads the caller and dialed number from the connect data.

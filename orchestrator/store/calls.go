@@ -378,6 +378,9 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 		if err := tx.conn(ctx).Where("call_sid = ?", sid).Delete(&ContactLock{}).Error; err != nil {
 			return dbErr("release contacts of call "+sid, err)
 		}
+		if err := tx.conn(ctx).Where("call_sid = ?", sid).Delete(&QueueEntry{}).Error; err != nil {
+			return dbErr("dequeue call "+sid, err)
+		}
 		return writeOutbox(tx.conn(ctx), sid, f.Outbox)
 	})
 	return applied, err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -90,7 +89,11 @@ func (r *Calls) createWith(ctx context.Context, c *Call, o CreateOptions) (*Call
 			}
 		}
 		for _, contact := range o.Hold {
-			if err := hold(g, c.AccountSID, contact, c.SID, o.HoldFor); err != nil {
+			key, err := holdKey(g, c.AccountSID, contact)
+			if err != nil {
+				return err
+			}
+			if err := hold(g, c.AccountSID, key, c.SID, "", o.HoldFor); err != nil {
 				return err
 			}
 		}
@@ -100,34 +103,4 @@ func (r *Calls) createWith(ctx context.Context, c *Call, o CreateOptions) (*Call
 		return nil, false, err
 	}
 	return out, replay, nil
-}
-
-// hold takes contact for call sid, or takes over a stale hold.
-func hold(g *gorm.DB, account, contact, sid string, lease time.Duration) error {
-	if lease <= 0 {
-		lease = 5 * time.Hour
-	}
-	t := now()
-	l := ContactLock{AccountSID: account, Contact: contact, CallSID: sid, ExpiresAt: t.Add(lease), CreatedAt: t}
-	res := g.Clauses(clause.OnConflict{DoNothing: true}).Create(&l)
-	if res.Error != nil {
-		return dbErr("hold "+contact, res.Error)
-	}
-	if res.RowsAffected == 1 {
-		return nil
-	}
-	// Held: take it over only if the holder is gone. The conditional
-	// update is the arbiter between racing takers.
-	stale := g.Model(&Call{}).Select("1").Where("calls.sid = contact_locks.call_sid AND calls.end_time IS NULL")
-	res = g.Model(&ContactLock{}).
-		Where("account_sid = ? AND contact = ?", account, contact).
-		Where("expires_at < ? OR NOT EXISTS (?)", t, stale).
-		Updates(map[string]any{"call_sid": sid, "expires_at": l.ExpiresAt, "created_at": t})
-	if res.Error != nil {
-		return dbErr("hold "+contact, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("hold %s: %w", contact, ErrBusy)
-	}
-	return nil
 }

@@ -1,0 +1,399 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// maxFetches bounds the fetch_after_attempt requests of one connect.
+const maxFetches = 10
+
+// connecting is a Connect applet in progress: the plan it dials, the
+// attempts made, the holds taken and its place in a queue. A plain
+// connect (no state management, sticky agent, queue or fetch after
+// attempt) is one bridge to every destination; otherwise each attempt is
+// its own bridge, so that each destination is held just before it rings.
+type connecting struct {
+	base       flows.Dial // the applet's own Dial
+	d          flows.Dial // what is dialled: base with the customer's plan applied
+	scope      string     // sticky agents and queues are per flow and applet
+	fetchAfter bool
+	fetches    int
+
+	targets    []store.Target
+	tried      map[string]bool // hold keys already tried
+	sticky     *store.Target
+	stickyRead bool
+	managed    bool
+	attempts   bool
+	busy       int // destinations skipped: on another call
+	dialed     int
+
+	last      *flows.DialResult
+	lastWhom  []string
+	lastStart time.Time
+
+	recording *store.Recording
+	ringback  bool
+	played    bool
+	q         *queueing
+}
+
+// connect starts a Connect: asks the customer's URL first when the applet
+// is programmable.
+func (c *call) connect(ctx context.Context, d flows.Dial) {
+	flowID := c.state.FlowID
+	if flowID == "" {
+		flowID = c.state.Call.FlowID
+	}
+	cn := &connecting{base: d, d: d, scope: flowID + "/" + d.Applet, tried: map[string]bool{}}
+	c.conn = cn
+	if d.URL != "" {
+		c.plan(ctx, nil)
+		return
+	}
+	c.route(ctx)
+}
+
+// plan asks the planner off the owner goroutine; the call waits.
+func (c *call) plan(ctx context.Context, last *Attempt) {
+	cn := c.conn
+	if c.rt.planner == nil {
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: "programmable connect is not configured on this server"})
+		return
+	}
+	info := c.info()
+	base := cn.base
+	c.pending = pending{kind: waitPlan}
+	go func() {
+		p, err := c.rt.planner.Plan(context.WithoutCancel(ctx), info, base, last)
+		select {
+		case c.results <- func() { c.planned(ctx, cn, p, err) }:
+		case <-c.stop:
+		}
+	}()
+}
+
+func (c *call) planned(ctx context.Context, cn *connecting, p *Plan, err error) {
+	if c.conn != cn || c.pending.kind != waitPlan {
+		return // the caller left and the flow moved on
+	}
+	c.pending = pending{}
+	if err != nil {
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: err.Error()})
+		return
+	}
+	cn.d, cn.fetchAfter = p.Dial, p.FetchAfterAttempt
+	if len(p.Dial.Destinations) == 0 {
+		if cn.last != nil {
+			c.connectDone(ctx, *cn.last)
+			return
+		}
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialNoAnswer, Reason: "the connect URL returned no destinations"})
+		return
+	}
+	c.route(ctx)
+}
+
+// route resolves the destinations to users and hold keys and starts the
+// first attempt.
+func (c *call) route(ctx context.Context) {
+	cn := c.conn
+	dctx, cancel := c.dbctx(ctx)
+	targets, err := c.rt.store.Resolve(dctx, c.account, cn.d.Destinations)
+	cancel()
+	if err != nil {
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: "agent state unavailable: " + err.Error()})
+		return
+	}
+	cn.targets = targets
+	cn.managed = cn.d.StateManagement
+	users := false
+	for _, t := range targets {
+		users = users || t.IsUser()
+	}
+	parallelCap := cn.d.Strategy == flows.Parallel && cn.d.MaxParallel > 0 && cn.d.MaxParallel < len(targets)
+	cn.attempts = cn.managed || users || cn.d.StickyPeriod > 0 || cn.d.Queue != nil || cn.fetchAfter || parallelCap
+	if !cn.attempts {
+		legs := make([]dialLeg, len(targets))
+		for i, t := range targets {
+			legs[i] = dialLeg{uuid: esl.NewUUID(), dest: t.Dest}
+		}
+		c.ring(ctx, legs)
+		return
+	}
+	if cn.d.StickyPeriod > 0 && !cn.stickyRead {
+		cn.stickyRead = true
+		c.readSticky(ctx)
+	}
+	c.attempt(ctx)
+}
+
+// readSticky finds the agent the caller last spoke to through this
+// applet, to ring first.
+func (c *call) readSticky(ctx context.Context) {
+	cn := c.conn
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	contact, err := c.rt.store.Sticky(dctx, c.account, cn.scope, c.from, c.rt.now())
+	if err != nil {
+		c.log.Warn("call: sticky agent unavailable", "err", err)
+		return
+	}
+	if contact == "" {
+		return
+	}
+	ts, err := c.rt.store.Resolve(dctx, c.account, []string{contact})
+	if err != nil || len(ts) != 1 {
+		c.log.Warn("call: sticky agent unavailable", "err", err)
+		return
+	}
+	c.log.Info("call: sticky agent first", "agent", contact)
+	cn.sticky = &ts[0]
+}
+
+// take reserves one destination for an attempt: a user who is off, or a
+// destination on another call (under state management), is skipped.
+func (c *call) take(ctx context.Context, t store.Target) (dialLeg, bool) {
+	cn := c.conn
+	if cn.tried[t.Key] {
+		return dialLeg{}, false
+	}
+	cn.tried[t.Key] = true
+	if t.IsUser() && !t.Available {
+		c.log.Info("call: agent unavailable; skipped", "dest", t.Dest)
+		return dialLeg{}, false
+	}
+	l := dialLeg{uuid: esl.NewUUID(), dest: t.Dest}
+	if !cn.managed && !t.IsUser() {
+		return l, true
+	}
+	dctx, cancel := c.dbctx(ctx)
+	err := c.rt.store.Hold(dctx, c.account, t.Key, c.sid, l.uuid, c.rt.cfg.HoldLease)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrBusy):
+		cn.busy++
+		c.log.Info("call: destination busy on another call; skipped", "dest", t.Dest)
+		return dialLeg{}, false
+	case err != nil:
+		// Without the hold the agent could get two calls: skip them.
+		cn.busy++
+		c.log.Error("call: cannot hold destination; skipped", "dest", t.Dest, "err", err)
+		return dialLeg{}, false
+	}
+	l.held = true
+	return l, true
+}
+
+// attempt rings the next destinations, or ends the connect (or queues the
+// caller) when none is left.
+func (c *call) attempt(ctx context.Context) {
+	cn := c.conn
+	if c.hungUp {
+		c.connectDone(ctx, c.lastOr(flows.DialNoAnswer, ""))
+		return
+	}
+	if s := cn.sticky; s != nil {
+		cn.sticky = nil
+		if l, ok := c.take(ctx, *s); ok {
+			c.ring(ctx, []dialLeg{l})
+			return
+		}
+	}
+	size := 1
+	if cn.d.Strategy == flows.Parallel {
+		size = len(cn.targets)
+		if cn.d.MaxParallel > 0 {
+			size = cn.d.MaxParallel
+		}
+	}
+	var batch []dialLeg
+	for _, t := range cn.targets {
+		if len(batch) >= size {
+			break
+		}
+		if l, ok := c.take(ctx, t); ok {
+			batch = append(batch, l)
+		}
+	}
+	if len(batch) > 0 {
+		c.ring(ctx, batch)
+		return
+	}
+	switch {
+	case cn.fetchAfter && cn.last != nil && cn.fetches < maxFetches:
+		cn.fetches++
+		c.plan(ctx, &Attempt{Status: cn.last.Status, Whom: strings.Join(cn.lastWhom, ","),
+			Duration: int(c.rt.now().Sub(cn.lastStart).Round(time.Second) / time.Second)})
+	case cn.busy > 0 && cn.d.Queue != nil:
+		c.enqueue(ctx)
+	case cn.last != nil:
+		c.connectDone(ctx, *cn.last)
+	case cn.busy > 0:
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call"})
+	default:
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialNoAnswer, Reason: "no destination available to dial"})
+	}
+}
+
+func (c *call) lastOr(status flows.DialStatus, reason string) flows.DialResult {
+	if l := c.conn.last; l != nil {
+		return *l
+	}
+	return flows.DialResult{Status: status, Reason: reason}
+}
+
+// dialDone takes the result of one bridge: the connect ends when someone
+// answered, the caller left or it was its only attempt; otherwise the next
+// attempt goes.
+func (c *call) dialDone(ctx context.Context, res flows.DialResult) {
+	cn := c.conn
+	c.pending = pending{}
+	cn.last = &res
+	switch {
+	case res.Status == flows.DialCompleted || !cn.attempts || c.hungUp:
+		c.connectDone(ctx, res)
+	case cn.q != nil:
+		c.queueRingDone(ctx)
+	default:
+		c.attempt(ctx)
+	}
+}
+
+// connectDone ends the connect and tells the flow.
+func (c *call) connectDone(ctx context.Context, res flows.DialResult) {
+	cn := c.conn
+	c.conn = nil
+	c.pending = pending{}
+	res.At = c.rt.now().UTC()
+	if cn.q != nil {
+		c.leaveQueue(ctx, cn.q)
+	}
+	if cn.recording != nil {
+		cn.recording.Duration = res.TalkTime
+		dctx, cancel := c.dbctx(ctx)
+		if err := c.rt.store.CreateRecording(dctx, cn.recording); err != nil {
+			c.log.Error("call: store recording", "err", err)
+		}
+		cancel()
+		c.recordingURL = cn.recording.URL
+		res.RecordingURL = cn.recording.URL
+	}
+	if res.Status == flows.DialCompleted && cn.d.StickyPeriod > 0 && res.AnsweredBy != "" {
+		dctx, cancel := c.dbctx(ctx)
+		until := c.rt.now().Add(time.Duration(cn.d.StickyPeriod) * time.Second)
+		if err := c.rt.store.Stick(dctx, c.account, cn.scope, c.from, res.AnsweredBy, until); err != nil {
+			c.log.Warn("call: sticky agent not remembered", "err", err)
+		}
+		cancel()
+	}
+	if res.Reason != "" {
+		c.log.Info("call: connect ended", "status", res.Status, "reason", res.Reason)
+	}
+	c.deliver(ctx, res, res.Status == flows.DialCompleted)
+}
+
+// ring bridges the caller to legs: each gets a row and a filter on this
+// socket (so its own events, losers' included, arrive here) before the
+// bridge starts.
+func (c *call) ring(ctx context.Context, legs []dialLeg) {
+	cn := c.conn
+	d := cn.d
+	d.Destinations = make([]string, len(legs))
+	for i, x := range legs {
+		d.Destinations[i] = x.dest
+	}
+	dl := &dialing{legs: legs}
+	start := time.Now().UTC()
+	for _, x := range legs {
+		l := &leg{uuid: x.uuid, seq: len(c.order) + 1, to: x.dest, status: store.Queued, createdAt: start,
+			held: x.held, events: d.DialEventURL}
+		c.legs[x.uuid] = l
+		c.order = append(c.order, l)
+		c.routes = append(c.routes, c.s.Route(x.uuid, c.sink))
+		dctx, cancel := c.dbctx(ctx)
+		err := c.rt.store.CreateLeg(dctx, &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
+			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt})
+		cancel()
+		if err != nil {
+			c.log.Error("call: store leg", "err", err)
+		}
+		if err := c.s.Filter(ctx, "Unique-ID", x.uuid); err != nil {
+			c.lost(err)
+			return
+		}
+	}
+	cn.dialed += len(legs)
+	cn.lastWhom, cn.lastStart = d.Destinations, c.rt.now()
+	if d.MusicOnHold != "" && !cn.ringback {
+		cn.ringback = true
+		if !c.fire(ctx, "set", "transfer_ringback="+d.MusicOnHold) {
+			return
+		}
+	}
+	if d.Record && cn.recording == nil {
+		cn.recording = c.newRecording(d.RecordingChannels)
+		if d.RecordingChannels == "dual" && !c.fire(ctx, "set", "RECORD_STEREO=true") {
+			return
+		}
+		if !c.fire(ctx, "record_session", cn.recording.Path) {
+			return
+		}
+	}
+	dl.recording = cn.recording
+	for _, x := range legs {
+		c.dialEvent(ctx, c.legs[x.uuid], DialEventDial)
+	}
+	c.await(ctx, pending{kind: waitDial, dial: dl}, "bridge", dialString(c.rt.cfg.Endpoints, d, legs, c.sid))
+}
+
+// dialEvent posts one event of a dialled leg to the connect's event URL.
+func (c *call) dialEvent(ctx context.Context, l *leg, typ string) {
+	if l == nil || l.events == "" || c.rt.events == nil {
+		return
+	}
+	ev := DialEvent{Type: typ, Whom: l.to, Status: "busy", At: c.rt.now().UTC()}
+	if typ == DialEventTerminal {
+		ev.Status = "free"
+		ev.LegStatus = string(l.status)
+	}
+	c.rt.events.Post(ctx, c.info(), l.events, ev)
+}
+
+// bridged plays the connect's start-of-call playback once the callee is
+// bridged: to the callee alone, or to both parties.
+func (c *call) bridged(ctx context.Context, ev esl.Event) {
+	cn := c.conn
+	if cn == nil || cn.played || cn.d.StartPlayback == nil {
+		return
+	}
+	callee := ev.Get("Bridge-B-Unique-ID")
+	if callee == "" || callee == c.s.UUID {
+		callee = ev.Get("Other-Leg-Unique-ID")
+	}
+	if callee == "" {
+		return
+	}
+	cn.played = true
+	p := cn.d.StartPlayback
+	app, arg := c.m.play(p.Prompt)
+	path := arg
+	if app != "playback" {
+		path = app + "::" + arg
+	}
+	to := "aleg" // the callee's own channel
+	if p.To == "both" {
+		to = "both"
+	}
+	if _, err := c.s.API(ctx, fmt.Sprintf("uuid_broadcast %s '%s' %s", callee, path, to)); err != nil {
+		c.log.Warn("call: start-of-call playback failed", "err", err)
+	}
+}

@@ -1,0 +1,237 @@
+package call
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+)
+
+// Queue reasons for breaking the hold music.
+const (
+	breakNone = iota
+	breakDial
+	breakAnnounce
+	breakTimeout
+)
+
+// queueing is a caller waiting for a free agent. The place is a row in the
+// database (arrival order per applet, across instances); the caller hears
+// music on hold, broken for announcements, for the agent who frees up, or
+// when the wait is over.
+type queueing struct {
+	cfg      flows.Queue
+	since    time.Time
+	deadline time.Time
+	// why the music is being broken; the agent to ring once it stopped.
+	breaking int
+	agent    dialLeg
+	// announcing: the music is stopped for an announcement.
+	announcing bool
+	expired    bool
+	timers     []*time.Timer
+	done       chan struct{}
+}
+
+func (q *queueing) stop() {
+	for _, t := range q.timers {
+		t.Stop()
+	}
+	select {
+	case <-q.done:
+	default:
+		close(q.done)
+	}
+}
+
+// enqueue puts the caller in the applet's queue: every destination is on
+// another call.
+func (c *call) enqueue(ctx context.Context) {
+	cn := c.conn
+	cfg := *cn.d.Queue
+	now := c.rt.now()
+	q := &queueing{cfg: cfg, since: now, deadline: now.Add(time.Duration(cfg.MaxWait) * time.Second), done: make(chan struct{})}
+	dctx, cancel := c.dbctx(ctx)
+	err := c.rt.store.Enqueue(dctx, c.account, cn.scope, c.sid, c.rt.cfg.HoldLease)
+	cancel()
+	if err != nil {
+		c.log.Error("call: cannot queue the caller", "err", err)
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call; queue unavailable"})
+		return
+	}
+	cn.q = q
+	c.log.Info("call: queued for a free agent", "queue", cn.scope, "max_wait", cfg.MaxWait)
+	q.timers = append(q.timers, c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(ctx, q) }))
+	if cfg.Announcement != nil && cfg.AnnounceEvery > 0 {
+		c.armAnnouncement(ctx, q)
+	}
+	go c.pollQueue(ctx, q)
+	c.queueMusic(ctx)
+}
+
+// after runs fn on the owner goroutine after d, unless the call is over.
+func (c *call) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		select {
+		case c.results <- fn:
+		case <-c.stop:
+		}
+	})
+}
+
+func (c *call) armAnnouncement(ctx context.Context, q *queueing) {
+	q.timers = append(q.timers, c.after(time.Duration(q.cfg.AnnounceEvery)*time.Second, func() {
+		if c.conn == nil || c.conn.q != q || q.breaking != breakNone {
+			return
+		}
+		q.breaking = breakAnnounce
+		c.breakMusic(ctx)
+	}))
+}
+
+// pollQueue looks for a free agent on every local release and, for
+// releases on other instances, every QueuePoll.
+func (c *call) pollQueue(ctx context.Context, q *queueing) {
+	t := time.NewTicker(c.rt.cfg.QueuePoll)
+	defer t.Stop()
+	for {
+		wake := c.rt.queueWake()
+		select {
+		case <-t.C:
+		case <-wake:
+		case <-q.done:
+			return
+		case <-c.stop:
+			return
+		}
+		select {
+		case c.results <- func() { c.queuePoll(ctx, q) }:
+		case <-q.done:
+			return
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// queuePoll rings a free agent if the caller is first in line.
+func (c *call) queuePoll(ctx context.Context, q *queueing) {
+	cn := c.conn
+	if cn == nil || cn.q != q || q.breaking != breakNone || q.announcing || c.pending.kind != waitQueue || c.hungUp {
+		return
+	}
+	dctx, cancel := c.dbctx(ctx)
+	ahead, err := c.rt.store.Ahead(dctx, c.sid)
+	cancel()
+	if err != nil {
+		c.log.Warn("call: queue place unknown", "err", err)
+		return
+	}
+	if ahead > 0 {
+		return
+	}
+	clear(cn.tried)
+	for _, t := range cn.targets {
+		if l, ok := c.take(ctx, t); ok {
+			q.agent = l
+			q.breaking = breakDial
+			c.breakMusic(ctx)
+			return
+		}
+	}
+}
+
+func (c *call) queueTimeout(ctx context.Context, q *queueing) {
+	if c.conn == nil || c.conn.q != q {
+		return
+	}
+	q.expired = true
+	if q.breaking == breakNone && c.pending.kind == waitQueue {
+		q.breaking = breakTimeout
+		c.breakMusic(ctx)
+	}
+}
+
+// queueMusic plays hold music until it is broken.
+func (c *call) queueMusic(ctx context.Context) {
+	c.await(ctx, pending{kind: waitQueue}, "endless_playback", c.conn.q.cfg.MusicOnHold)
+}
+
+func (c *call) breakMusic(ctx context.Context) {
+	if _, err := c.s.API(ctx, "uuid_break "+c.s.UUID+" all"); err != nil {
+		c.log.Warn("call: cannot stop hold music", "err", err)
+	}
+}
+
+// queueBroken: the music (or an announcement) stopped.
+func (c *call) queueBroken(ctx context.Context) {
+	cn := c.conn
+	c.pending = pending{}
+	if cn == nil || cn.q == nil {
+		return
+	}
+	q := cn.q
+	if c.hungUp {
+		c.connectDone(ctx, c.lastOr(flows.DialBusy, "the caller left the queue"))
+		return
+	}
+	why := q.breaking
+	q.breaking = breakNone
+	switch {
+	case why == breakDial:
+		if q.expired {
+			// The wait ran out while the agent was being taken.
+			c.releaseAgent(ctx, q.agent)
+			c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+			return
+		}
+		c.log.Info("call: agent free; ringing from the queue", "dest", q.agent.dest, "waited", c.rt.now().Sub(q.since).Round(time.Second))
+		c.ring(ctx, []dialLeg{q.agent})
+	case why == breakTimeout || q.expired:
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+	case why == breakAnnounce:
+		q.announcing = true
+		app, arg := c.m.play(*q.cfg.Announcement)
+		c.await(ctx, pending{kind: waitQueue}, app, arg)
+		c.armAnnouncement(ctx, q)
+	default:
+		// The announcement ended (or the music did by itself).
+		q.announcing = false
+		c.queueMusic(ctx)
+		c.queuePoll(ctx, q)
+	}
+}
+
+// queueRingDone: the agent rung from the queue did not answer; the caller
+// keeps their place and waits on.
+func (c *call) queueRingDone(ctx context.Context) {
+	q := c.conn.q
+	if q.expired || !c.rt.now().Before(q.deadline) {
+		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+		return
+	}
+	c.queueMusic(ctx)
+}
+
+// releaseAgent frees an agent taken but never rung.
+func (c *call) releaseAgent(ctx context.Context, l dialLeg) {
+	if !l.held {
+		return
+	}
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.Release(dctx, l.uuid); err != nil {
+		c.log.Error("call: release destination", "err", err)
+	}
+	c.rt.wakeQueues()
+}
+
+// leaveQueue gives the caller's place up.
+func (c *call) leaveQueue(ctx context.Context, q *queueing) {
+	q.stop()
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
+	if err := c.rt.store.Dequeue(dctx, c.sid); err != nil {
+		c.log.Error("call: leave queue", "err", err)
+	}
+}
