@@ -37,8 +37,16 @@ func (s *Server) routesManage(g *echo.Group) {
 	g.PUT("/exophones/:number", s.updateExoPhone)
 	g.DELETE("/exophones/:number", s.deleteExoPhone)
 
+	g.POST("/users", s.createUser)
+	g.GET("/users", s.listUsers)
+	g.GET("/users/:user_sid", s.getUser)
+	g.PUT("/users/:user_sid", s.updateUser)
+	g.DELETE("/users/:user_sid", s.deleteUser)
+
 	g.GET("/calls/:call_sid/callbacks", s.listCallCallbacks)
 	g.GET("/calls/:call_sid/recordings", s.listCallRecordings)
+	g.GET("/calls/:call_sid/requests", s.listCallRequests)
+	g.GET("/calls/:call_sid/messages", s.listCallMessages)
 	g.GET("/recordings/:id", s.getRecording)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -151,4 +152,120 @@ func (s *Server) getRecording(c echo.Context) error {
 		return storeFail(err, CodeNotFound, "recording "+id)
 	}
 	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "recording", s.recordingView(r)))
+}
+
+// callRequestView is an HTTP request a call's flow made to the customer's
+// server: a passthru, a programmable connect URL, a dial event.
+type callRequestView struct {
+	ID     string `json:"id"`
+	Applet string `json:"applet"`
+	Kind   string `json:"kind"`
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// HTTPStatus is null when no response arrived.
+	HTTPStatus *int `json:"http_status"`
+	LatencyMS  int  `json:"latency_ms"`
+	// Outcome is the output the flow took (success, alternate, error, …).
+	Outcome string  `json:"outcome"`
+	Error   *string `json:"error"`
+	// Response is the start of the response body.
+	Response  string `json:"response"`
+	CreatedAt string `json:"created_at"`
+}
+
+// messageView is an SMS or email a call's flow sent, or failed to send.
+type messageView struct {
+	ID         string   `json:"id"`
+	Applet     string   `json:"applet"`
+	Channel    string   `json:"channel"`
+	Recipients []string `json:"recipients"`
+	Subject    string   `json:"subject"`
+	Body       string   `json:"body"`
+	Provider   string   `json:"provider"`
+	Status     string   `json:"status"`
+	Error      *string  `json:"error"`
+	CreatedAt  string   `json:"created_at"`
+}
+
+// optionalText is nil for "", for fields shown as null when empty.
+func optionalText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// listCallRequests: GET /calls/:call_sid/requests, the HTTP requests the
+// call's flow made, oldest first: response.requests (not paged, like
+// callbacks).
+func (s *Server) listCallRequests(c echo.Context) error {
+	call, err := s.accountCall(c, "call_sid")
+	if err != nil {
+		return err
+	}
+	reqs, err := s.store.CallRequests().ByCall(c.Request().Context(), call.AccountSID, call.SID)
+	if err != nil {
+		return fmt.Errorf("requests of call %s: %w", call.SID, err)
+	}
+	views := make([]callRequestView, len(reqs))
+	for i, r := range reqs {
+		views[i] = callRequestView{
+			ID:        r.ID,
+			Applet:    r.Applet,
+			Kind:      r.Kind,
+			Method:    r.Method,
+			URL:       r.URL,
+			LatencyMS: r.LatencyMS,
+			Outcome:   r.Outcome,
+			Error:     optionalText(r.Error),
+			Response:  r.Response,
+			CreatedAt: s.manageTime(r.CreatedAt),
+		}
+		if r.HTTPStatus != 0 {
+			st := r.HTTPStatus
+			views[i].HTTPStatus = &st
+		}
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "requests", views))
+}
+
+// listCallMessages: GET /calls/:call_sid/messages, the SMS and emails the
+// call's flow sent or failed to send, oldest first: response.messages
+// (not paged).
+func (s *Server) listCallMessages(c echo.Context) error {
+	call, err := s.accountCall(c, "call_sid")
+	if err != nil {
+		return err
+	}
+	msgs, err := s.store.Messages().ByCall(c.Request().Context(), call.AccountSID, call.SID)
+	if err != nil {
+		return fmt.Errorf("messages of call %s: %w", call.SID, err)
+	}
+	views := make([]messageView, len(msgs))
+	for i, m := range msgs {
+		views[i] = messageView{
+			ID:         m.ID,
+			Applet:     m.Applet,
+			Channel:    m.Channel,
+			Recipients: messageRecipients(m.Recipients),
+			Subject:    m.Subject,
+			Body:       m.Body,
+			Provider:   m.Provider,
+			Status:     m.Status,
+			Error:      optionalText(m.Error),
+			CreatedAt:  s.manageTime(m.CreatedAt),
+		}
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "messages", views))
+}
+
+// messageRecipients splits the stored comma-separated recipients.
+func messageRecipients(list string) []string {
+	out := []string{}
+	for r := range strings.SplitSeq(list, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

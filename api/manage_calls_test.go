@@ -169,3 +169,135 @@ func TestManageCallsBadInputAndOtherAccounts(t *testing.T) {
 		})
 	}
 }
+
+// seedRequestsAndMessages logs two HTTP requests and two messages of the
+// call.
+func (e *mgEnv) seedRequestsAndMessages(account, callSID string) {
+	e.t.Helper()
+	ctx := context.Background()
+	t0 := time.Now().UTC().Add(-time.Minute)
+	for _, r := range []*store.CallRequest{
+		{AccountSID: account, CallSID: callSID, Applet: "lookup", Kind: store.RequestPassthru, Method: "GET",
+			URL: "http://crm.example/passthru?CallSid=" + callSID, HTTPStatus: 200, LatencyMS: 35, Outcome: "success",
+			Response: "ok", CreatedAt: t0},
+		{AccountSID: account, CallSID: callSID, Applet: "agents", Kind: store.RequestConnect, Method: "GET",
+			URL: "http://crm.example/connect", LatencyMS: 5000, Outcome: "error", Error: "timeout",
+			CreatedAt: t0.Add(time.Second)},
+	} {
+		if err := e.db.CallRequests().Create(ctx, r); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, m := range []*store.Message{
+		{AccountSID: account, CallSID: callSID, Applet: "missed", Channel: "sms", Recipients: "+15550100001",
+			Body: "We missed your call", Provider: "log", Status: store.MessageSent, CreatedAt: t0},
+		{AccountSID: account, CallSID: callSID, Applet: "notify", Channel: "email",
+			Recipients: "ops@crm.example, boss@crm.example", Subject: "Missed call", Body: "From +15550100001",
+			Provider: "smtp", Status: store.MessageFailed, Error: "550 no such user", CreatedAt: t0.Add(time.Second)},
+	} {
+		if err := e.db.Messages().Create(ctx, m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func TestManageCallRequests(t *testing.T) {
+	e := newMgEnv(t)
+	sid := e.seedCall("acme")
+	e.seedRequestsAndMessages("acme", sid)
+	res := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + sid + "/requests"})
+	if reqs, _ := dig(res.JSON, "response", "requests").([]any); len(reqs) != 2 || digStr(res.JSON, "response", "status") != "success" {
+		t.Fatalf("requests: %s", res.Raw)
+	}
+	first := dig(res.JSON, "response", "requests", 0)
+	if !strings.HasPrefix(digStr(first, "id"), "rq_") || digStr(first, "applet") != "lookup" || digStr(first, "kind") != "passthru" ||
+		digStr(first, "method") != "GET" || digStr(first, "url") != "http://crm.example/passthru?CallSid="+sid ||
+		dig(first, "http_status") != float64(200) || dig(first, "latency_ms") != float64(35) ||
+		digStr(first, "outcome") != "success" || dig(first, "error") != nil || digStr(first, "response") != "ok" {
+		t.Errorf("first request: %s", res.Raw)
+	}
+	if _, err := time.Parse(time.RFC3339, digStr(first, "created_at")); err != nil {
+		t.Errorf("created_at: %v", err)
+	}
+	second := dig(res.JSON, "response", "requests", 1)
+	if digStr(second, "kind") != "connect" || dig(second, "http_status") != nil || digStr(second, "error") != "timeout" ||
+		digStr(second, "outcome") != "error" || digStr(second, "response") != "" {
+		t.Errorf("second request: %s", res.Raw)
+	}
+	if _, ok := second.(map[string]any)["response"]; !ok {
+		t.Errorf("response field missing: %s", res.Raw)
+	}
+
+	// A call without requests: an empty list, not null.
+	quiet := e.seedCall("acme")
+	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + quiet + "/requests"})
+	if items, ok := dig(res.JSON, "response", "requests").([]any); !ok || len(items) != 0 {
+		t.Errorf("no requests: %s", res.Raw)
+	}
+}
+
+func TestManageCallMessages(t *testing.T) {
+	e := newMgEnv(t)
+	sid := e.seedCall("acme")
+	e.seedRequestsAndMessages("acme", sid)
+	res := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + sid + "/messages"})
+	if msgs, _ := dig(res.JSON, "response", "messages").([]any); len(msgs) != 2 {
+		t.Fatalf("messages: %s", res.Raw)
+	}
+	sms := dig(res.JSON, "response", "messages", 0)
+	if !strings.HasPrefix(digStr(sms, "id"), "ms_") || digStr(sms, "applet") != "missed" || digStr(sms, "channel") != "sms" ||
+		strings.Join(strList(dig(sms, "recipients")), ",") != "+15550100001" || digStr(sms, "subject") != "" ||
+		digStr(sms, "body") != "We missed your call" || digStr(sms, "provider") != "log" || digStr(sms, "status") != "sent" ||
+		dig(sms, "error") != nil || digStr(sms, "created_at") == "" {
+		t.Errorf("sms: %s", res.Raw)
+	}
+	mail := dig(res.JSON, "response", "messages", 1)
+	if digStr(mail, "channel") != "email" || strings.Join(strList(dig(mail, "recipients")), ",") != "ops@crm.example,boss@crm.example" ||
+		digStr(mail, "subject") != "Missed call" || digStr(mail, "status") != "failed" || digStr(mail, "error") != "550 no such user" {
+		t.Errorf("email: %s", res.Raw)
+	}
+
+	quiet := e.seedCall("acme")
+	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + quiet + "/messages"})
+	if items, ok := dig(res.JSON, "response", "messages").([]any); !ok || len(items) != 0 {
+		t.Errorf("no messages: %s", res.Raw)
+	}
+}
+
+func TestManageCallRequestsAndMessagesOfOtherAccounts(t *testing.T) {
+	e := newMgEnv(t)
+	mine := e.seedCall("acme")
+	theirs := e.seedCall("globex")
+	e.seedRequestsAndMessages("globex", theirs)
+	for _, what := range []string{"requests", "messages"} {
+		cases := []struct {
+			name   string
+			req    mgReq
+			status int
+			code   float64
+		}{
+			{"their call", mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + theirs + "/" + what}, 404, 10744},
+			{"unknown call", mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/0123456789abcdef0123456789abcdef/" + what}, 404, 10744},
+			{"malformed call sid", mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/xyz/" + what}, 404, 10744},
+			{"B's credentials", mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + mine + "/" + what, As: &e.B}, 403, 1018},
+			{"their call through their own path", mgReq{Method: "GET", Path: "/v2/accounts/globex/calls/" + theirs + "/" + what}, 403, 1018},
+		}
+		for _, tc := range cases {
+			t.Run(what+": "+tc.name, func(t *testing.T) {
+				res := e.do(tc.req)
+				checkFailure(t, tc.name, res, tc.status)
+				if got := dig(res.JSON, "response", "error_data", "code"); got != tc.code {
+					t.Errorf("code %v, want %v", got, tc.code)
+				}
+				if strings.Contains(string(res.Raw), "crm.example") {
+					t.Errorf("leaked another account's data: %s", res.Raw)
+				}
+			})
+		}
+		// B sees its own.
+		res := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/globex/calls/" + theirs + "/" + what, As: &e.B})
+		if items, _ := dig(res.JSON, "response", what).([]any); len(items) != 2 {
+			t.Errorf("B's own %s: %s", what, res.Raw)
+		}
+	}
+}

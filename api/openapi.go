@@ -121,6 +121,24 @@ func OpenAPIDocument(version string) map[string]any {
 		"Calls made through it keep their records.",
 		oaParams("number"), nil, oaSingle("exophone", oaRef("Deleted"), false), false))
 
+	add(m+"/users", "post", oaManage("Users", "Create a user",
+		"Adds a user (agent) reached on devices: 1 to 10 numbers or SIP URIs, tried in the order given and stored in "+
+			"canonical form (digits of a number without + or leading zeros; sip: URIs lowercased). A device that another "+
+			"user of the account has is 409; available defaults to true.",
+		nil, oaJSONBody("UserCreate"), oaCreated("user", oaRef("User"), false), false))
+	add(m+"/users", "get", oaManage("Users", "List users",
+		"The account's users, oldest first, each with whether it is on a call now.",
+		append(oaParams(), oaPageParams()...), nil, oaListOK("User"), false))
+	add(m+"/users/{user_sid}", "get", oaManage("Users", "Get a user", "Unknown, or another account's: 404 code 10731.",
+		oaParams("user_sid"), nil, oaSingle("user", oaRef("User"), false), false))
+	add(m+"/users/{user_sid}", "put", oaManage("Users", "Update a user",
+		"Changes the fields sent (at least one); devices replaces the whole list (the user's own devices may stay, "+
+			"a device of another user is 409); email null removes it. All or nothing.",
+		oaParams("user_sid"), oaJSONBody("UserUpdate"), oaSingle("user", oaRef("User"), false), false))
+	add(m+"/users/{user_sid}", "delete", oaManage("Users", "Delete a user",
+		"Deletes the user and its devices. A call the user is on goes on.",
+		oaParams("user_sid"), nil, oaSingle("user", oaRef("Deleted"), false), false))
+
 	add(m+"/calls/{call_sid}/callbacks", "get", oaManage("Calls", "A call's status callbacks",
 		"The call's status callbacks in the order they were produced, each with its delivery attempts "+
 			"(a call has a handful: not paged).",
@@ -128,6 +146,13 @@ func OpenAPIDocument(version string) map[string]any {
 	add(m+"/calls/{call_sid}/recordings", "get", oaManage("Recordings", "A call's recordings",
 		"Oldest first; not paged.",
 		oaParams("call_sid"), nil, oaSingle("recordings", oaArray(oaRef("Recording"), ""), false), false))
+	add(m+"/calls/{call_sid}/requests", "get", oaManage("Calls", "A call's HTTP requests",
+		"The HTTP requests the call's flow made to the customer's server (passthru, programmable connect URLs, "+
+			"dial events), oldest first, with their outcome; not paged.",
+		oaParams("call_sid"), nil, oaSingle("requests", oaArray(oaRef("CallRequest"), ""), false), false))
+	add(m+"/calls/{call_sid}/messages", "get", oaManage("Calls", "A call's messages",
+		"The SMS and emails the call's flow sent, or failed to send, oldest first; not paged.",
+		oaParams("call_sid"), nil, oaSingle("messages", oaArray(oaRef("Message"), ""), false), false))
 	add(m+"/recordings/{id}", "get", oaManage("Recordings", "Get a recording's metadata",
 		"url downloads the file (GET /v1/Accounts/{sid}/Recordings/{id}).",
 		oaParams("id"), nil, oaSingle("recording", oaRef("Recording"), false), false))
@@ -139,7 +164,7 @@ func OpenAPIDocument(version string) map[string]any {
 			"version": version,
 			"description": "Switchyard's Exotel-compatible HTTP API: Voice v1 (XML by default, JSON with a .json suffix), " +
 				"Voice v3, recording downloads, and the management API for what Exotel keeps in its dashboard " +
-				"(flows, ExoPhones, status callbacks, recordings). Authentication is HTTP Basic with an API key " +
+				"(flows, ExoPhones, users, status callbacks, HTTP requests and messages of calls, recordings). Authentication is HTTP Basic with an API key " +
 				"and token, or the account SID and its token (legacy clients). Valid credentials for another " +
 				"account are 403; another account's resources are 404.",
 		},
@@ -150,6 +175,7 @@ func OpenAPIDocument(version string) map[string]any {
 			oaObj{"name": "Recordings", "description": "Recording files and their metadata."},
 			oaObj{"name": "Flows", "description": "Call flows: drafts and published versions."},
 			oaObj{"name": "ExoPhones", "description": "The account's virtual numbers and the flows they run."},
+			oaObj{"name": "Users", "description": "Users (agents) and the devices they are reached on."},
 			oaObj{"name": "Calls", "description": "Management views of a call."},
 			oaObj{"name": "Service", "description": "Health and this document."},
 		},
@@ -531,7 +557,8 @@ func oaParameters() oaObj {
 		"version":  path("version", "a published version number", oaObj{"type": "integer", "minimum": 1}),
 		"number": path("number", "the ExoPhone in E.164, its + escaped (%2B15550000100) or left out (15550000100)",
 			oaStr("")),
-		"id": path("id", "the recording's id", oaStr("")),
+		"id":       path("id", "the recording's id", oaStr("")),
+		"user_sid": path("user_sid", "the user's SID (us_…)", oaStr("")),
 		"Idempotency-Key": oaObj{"name": "Idempotency-Key", "in": "header", "required": false,
 			"schema":      oaObj{"type": "string", "minLength": 1, "maxLength": 255},
 			"description": "printable ASCII: a retried request with the same key returns the call the first one created (the answer then has Idempotent-Replayed: true); the same key with another request is 409"},
@@ -556,8 +583,8 @@ func oaResponses() oaObj {
 		"Unauthorized": oaObj{"description": "missing or wrong credentials (code 1010)", "content": oaJSONContent(oaRef("Failure")), "headers": oaObj{"WWW-Authenticate": oaObj{"schema": oaStr("")}}},
 		"Forbidden":    failure("valid credentials of another account (code 1018)"),
 		"NotFound": failure("unknown resource, or another account's: flow (1001), ExoPhone (10716), call (10744), " +
-			"recording (1001)"),
-		"Conflict":             failure("conflict: number taken, flow assigned, contact busy (1002, 10706)"),
+			"user (10731), recording (1001)"),
+		"Conflict":             failure("conflict: number taken, flow assigned, device of another user, contact busy (1002, 10706)"),
 		"TooLarge":             failure("request body too large (1004)"),
 		"UnsupportedMediaType": failure("wrong Content-Type (1003)"),
 		"TooManyRequests":      failure("rate limited (10724)"),
@@ -744,6 +771,54 @@ func oaSchemas() oaObj {
 			"format":       oaStr("e.g. wav, mp3"),
 			"uri":          oaStr(""),
 			"date_created": dt(""),
+		}),
+		"UserCreate": oaObject([]string{"name", "devices"}, oaObj{
+			"name":      oaStr("1 to 200 characters"),
+			"email":     oaNullable(oaStr("an email address such as alice@example.com")),
+			"devices":   oaObj{"type": "array", "minItems": 1, "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "tried in this order"},
+			"available": oaBool("default true; an unavailable user is never dialled by a state-managed connect"),
+		}),
+		"UserUpdate": oaObject(nil, oaObj{
+			"name":      oaStr("1 to 200 characters"),
+			"email":     oaNullable(oaStr("an email address, or null (or \"\") to remove it")),
+			"devices":   oaObj{"type": "array", "minItems": 1, "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "replaces the list"},
+			"available": oaBool(""),
+		}),
+		"User": oaObject([]string{"sid", "name", "email", "devices", "available", "busy", "busy_call_sid", "created_at", "updated_at"}, oaObj{
+			"sid":           oaStr("us_ and 24 hex characters"),
+			"name":          oaStr(""),
+			"email":         oaNullable(oaStr("null when none")),
+			"devices":       oaArray(oaStr(""), "canonical form: a number's digits without + or leading zeros, or a lowercased sip: URI; in the order tried"),
+			"available":     oaBool("the user's own switch"),
+			"busy":          oaBool("on a call now"),
+			"busy_call_sid": oaNullable(oaStr("the call the user is on; null when not busy")),
+			"created_at":    dt(""),
+			"updated_at":    dt(""),
+		}),
+		"CallRequest": oaObject([]string{"id", "applet", "kind", "method", "url", "http_status", "latency_ms", "outcome", "error", "response", "created_at"}, oaObj{
+			"id":          oaStr(""),
+			"applet":      oaStr("the applet that made the request"),
+			"kind":        oaStr("passthru, connect (programmable connect URL), …"),
+			"method":      oaStr("HTTP method"),
+			"url":         oaStr(""),
+			"http_status": oaNullable(oaInt("null when no response arrived")),
+			"latency_ms":  oaInt(""),
+			"outcome":     oaStr("the output the flow took: success, alternate, error, …"),
+			"error":       oaNullable(oaStr("")),
+			"response":    oaStr("the start of the response body"),
+			"created_at":  dt(""),
+		}),
+		"Message": oaObject([]string{"id", "applet", "channel", "recipients", "subject", "body", "provider", "status", "error", "created_at"}, oaObj{
+			"id":         oaStr(""),
+			"applet":     oaStr("the applet that sent it"),
+			"channel":    oaEnum("", "sms", "email"),
+			"recipients": oaArray(oaStr(""), "numbers or email addresses"),
+			"subject":    oaStr("email only"),
+			"body":       oaStr(""),
+			"provider":   oaStr("what sent it: smtp, log, …"),
+			"status":     oaEnum("", "sent", "failed"),
+			"error":      oaNullable(oaStr("why sending failed")),
+			"created_at": dt(""),
 		}),
 
 		"RestException": oaObject([]string{"RestException"}, oaObj{

@@ -123,8 +123,8 @@ type Runtime struct {
 	fetcher   Fetcher
 	flows     flowCache
 
-	planner   Planner
-	events    DialEvents
+	planner Planner
+	events  DialEvents
 
 	mu    sync.Mutex
 	calls map[string]*call // by CallSid, for lookup only

@@ -42,10 +42,23 @@ type harness struct {
 	ended map[string]chan struct{}
 }
 
-func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+func newHarness(t *testing.T) *harness { return newHarnessOpts(t, options{}) }
 
 // newHarnessWith is newHarness with a passthru client (nil: none).
 func newHarnessWith(t *testing.T, fetcher call.Fetcher) *harness {
+	return newHarnessOpts(t, options{fetcher: fetcher})
+}
+
+// options are the harness's optional parts.
+type options struct {
+	fetcher call.Fetcher
+	planner call.Planner
+	events  call.DialEvents
+	clock   func() time.Time
+}
+
+// newHarnessOpts is newHarness with optional parts.
+func newHarnessOpts(t *testing.T, o options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)),
@@ -93,7 +106,10 @@ func newHarnessWith(t *testing.T, fetcher call.Fetcher) *harness {
 		Nodes:             call.PoolNodes(esl.NewPool(node)),
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
-	}, messenger{h.sent}, fetcher, log)
+		Planner:           o.planner,
+		DialEvents:        o.events,
+		Clock:             o.clock,
+	}, messenger{h.sent}, o.fetcher, log)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := node.WaitConnected(wctx); err != nil {

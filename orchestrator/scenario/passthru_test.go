@@ -64,8 +64,9 @@ func TestPassthruOutputs(t *testing.T) {
 	}
 }
 
-// flowOn publishes doc as a flow and assigns it to a new ExoPhone.
-func (h *harness) flowOn(ctx context.Context, number, doc string) {
+// flowOn publishes doc as a flow, assigns it to a new ExoPhone and
+// returns the flow's ID.
+func (h *harness) flowOn(ctx context.Context, number, doc string) string {
 	h.t.Helper()
 	f, err := h.db.Flows().Create(ctx, account, "flow for "+number, []byte(doc))
 	if err != nil {
@@ -80,4 +81,5 @@ func (h *harness) flowOn(ctx context.Context, number, doc string) {
 	if err := h.db.Numbers().AssignFlow(ctx, account, number, &f.ID); err != nil {
 		h.t.Fatal(err)
 	}
+	return f.ID
 }

@@ -40,6 +40,10 @@ type Script struct {
 	HangupAfter time.Duration
 	// Timeout bounds the whole call (default 2 minutes).
 	Timeout time.Duration
+	// OnApp, if set, is told of each application the flow starts on the
+	// controlled channel, as it starts (plumbing such as set excluded).
+	// It runs on the phone's goroutine and must not block.
+	OnApp func(app, arg string)
 }
 
 // Step is one application the flow ran on the caller's channel.
@@ -228,6 +232,9 @@ func (d *driver) executed(ctx context.Context, ev esl.Event) {
 		return // plumbing, not the flow's path
 	}
 	d.res.Path = append(d.res.Path, Step{App: app, Arg: ev.Get("Application-Data")})
+	if d.script.OnApp != nil {
+		d.script.OnApp(app, ev.Get("Application-Data"))
+	}
 	d.seqs = append(d.seqs, ev.Seq())
 	d.apps[app]++
 	if app == d.script.HangupOnApp && d.apps[app] == max(d.script.HangupOnAppN, 1) {
