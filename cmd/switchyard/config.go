@@ -48,6 +48,12 @@ type Config struct {
 	CallbackRetry    time.Duration // SWITCHYARD_CALLBACK_RETRY
 	CallbackTimeout  time.Duration // SWITCHYARD_CALLBACK_TIMEOUT
 
+	// AgentLease is how long a destination held by a call of this
+	// instance stays held after the instance dies; QueuePoll how often a
+	// queued caller looks for agents freed on other instances.
+	AgentLease time.Duration // SWITCHYARD_AGENT_LEASE
+	QueuePoll  time.Duration // SWITCHYARD_QUEUE_POLL
+
 	// Email applets go through SMTP (none configured: each email is
 	// recorded as failed); SMS through a webhook, or only logged.
 	SMTPAddr, SMTPFrom, SMTPUser, SMTPPassword, SMTPStartTLS string
@@ -65,6 +71,9 @@ func defaultConfig() Config {
 		CallbackAttempts: 8,
 		CallbackRetry:    10 * time.Second,
 		CallbackTimeout:  15 * time.Second,
+
+		AgentLease: time.Minute,
+		QueuePoll:  time.Second,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -139,6 +148,10 @@ func (c *Config) options(http bool) []option {
 				usage: "delay before a status callback's first retry; it doubles after each attempt (capped at 1h)"},
 			option{flag: "callback-timeout", env: "SWITCHYARD_CALLBACK_TIMEOUT", dur: &c.CallbackTimeout,
 				usage: "timeout of one status callback attempt"},
+			option{flag: "agent-lease", env: "SWITCHYARD_AGENT_LEASE", dur: &c.AgentLease,
+				usage: "how long an agent held by this instance's call stays busy if the instance dies (refreshed every third of it while alive)"},
+			option{flag: "queue-poll", env: "SWITCHYARD_QUEUE_POLL", dur: &c.QueuePoll,
+				usage: "how often a queued caller checks for agents freed on other instances"},
 		)
 	}
 	return opts
@@ -227,6 +240,9 @@ func (c *Config) validate() error {
 	}
 	if c.SMTPAddr != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("an SMTP server needs a sender: -smtp-from or SWITCHYARD_SMTP_FROM"))
+	}
+	if c.AgentLease < 3*time.Second || c.QueuePoll <= 0 {
+		errs = append(errs, errors.New("agent lease must be at least 3s and queue poll positive"))
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))

@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/notify"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
+	"github.com/switchyard/switchyard/orchestrator/routing"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -121,6 +122,15 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		go n.Run(nodesCtx)
 	}
 	builder := callback.Builder{Zone: exotime.IST}
+	routingCfg := routing.Config{UserAgent: "Switchyard/" + version}
+	dialEvents := routing.NewEvents(db, routingCfg, log.With("component", "dial-events"))
+	defer func() {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := dialEvents.Close(ectx); err != nil {
+			log.Warn("dial events: close", "err", err)
+		}
+	}()
 	runtime := call.New(call.NewStore(db), call.Config{
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
 		RecordingsDir: recordings,
@@ -132,6 +142,10 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		TerminalCallbacks: builder.Terminal,
 		AnsweredCallbacks: builder.Answered,
 		NotifyCallbacks:   callbacks.Notify,
+		Planner:           routing.New(db, routingCfg, log.With("component", "connect")),
+		DialEvents:        dialEvents,
+		HoldLease:         cfg.AgentLease,
+		QueuePoll:         cfg.QueuePoll,
 	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
 	sockets := esl.NewServer(runtime.Handle, log)
 	go func() {
@@ -152,6 +166,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running, Log: log}
 	go reconcile(nodesCtx, reconciler, log)
+	go runtime.KeepHolds(nodesCtx)
 
 	srv := api.New(api.Options{Logger: log, Database: db, Version: version, Store: db, Calls: runtime})
 	served := make(chan error, 1)
