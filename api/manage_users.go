@@ -65,7 +65,10 @@ func (s *Server) userView(u *store.User, busy map[string]string) userView {
 		v.Email = &e
 	}
 	for i, d := range u.Devices {
-		v.Devices[i] = d.Contact
+		v.Devices[i] = d.Device
+		if d.Device == "" {
+			v.Devices[i] = d.Contact
+		}
 	}
 	if call, ok := busy[u.SID]; ok {
 		v.Busy, v.BusyCallSID = true, &call

@@ -61,7 +61,7 @@ func TestManageUsers(t *testing.T) {
 	u := dig(res.JSON, "response", "user")
 	sid := digStr(u, "sid")
 	if !strings.HasPrefix(sid, "us_") || digStr(u, "name") != "Alice" || digStr(u, "email") != "alice@example.com" ||
-		strings.Join(strList(dig(u, "devices")), ",") != "15550100001,sip:alice@pbx.example" ||
+		strings.Join(strList(dig(u, "devices")), ",") != "+1 555 010 0001,SIP:Alice@PBX.example" ||
 		dig(u, "available") != true || dig(u, "busy") != false {
 		t.Errorf("create: %s", res.Raw)
 	}
@@ -85,7 +85,7 @@ func TestManageUsers(t *testing.T) {
 	}
 
 	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: base + "/" + sid})
-	if digStr(res.JSON, "response", "user", "sid") != sid || digStr(res.JSON, "response", "user", "devices", 1) != "sip:alice@pbx.example" {
+	if digStr(res.JSON, "response", "user", "sid") != sid || digStr(res.JSON, "response", "user", "devices", 1) != "SIP:Alice@PBX.example" {
 		t.Errorf("get: %s", res.Raw)
 	}
 	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: base})
@@ -109,7 +109,7 @@ func TestManageUsers(t *testing.T) {
 	res = e.must(http.StatusOK, mgReq{Method: "PUT", Path: base + "/" + sid,
 		Body: `{"devices":["sip:alice@pbx.example","+15550100011"],"email":null,"available":false}`})
 	u = dig(res.JSON, "response", "user")
-	if strings.Join(strList(dig(u, "devices")), ",") != "sip:alice@pbx.example,15550100011" || dig(u, "email") != nil ||
+	if strings.Join(strList(dig(u, "devices")), ",") != "sip:alice@pbx.example,+15550100011" || dig(u, "email") != nil ||
 		dig(u, "available") != false || digStr(u, "name") != "Alice Smith" {
 		t.Errorf("replace devices: %s", res.Raw)
 	}

@@ -24,6 +24,7 @@ Usage:
   switchyard migrate -status [flags]   list applied and pending migrations
   switchyard flow validate FILE...     check flow documents; exit status 1 on any error
   switchyard sim call --to EXOPHONE    place a simulated call on a node and print the path it took
+  switchyard sim crm --agents N,...    run a sample CRM answering programmable connects
   switchyard call show CALLSID         print a call's record and legs
   switchyard account create --name N   create an account, its first API key and tokens
   switchyard account key ...           create, list or revoke an account's API keys

@@ -15,8 +15,12 @@ import (
 // emulator of a running `switchyard serve`, or a real FreeSWITCH) and
 // prints the path the flow took.
 func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "crm" {
+		return simCRM(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "call" {
-		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s]\n")
+		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s]\n"+
+			"       switchyard sim crm --agents NUMBER[,NUMBER...] [--listen 127.0.0.1:9090] [--version 1.1|1.0]\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}

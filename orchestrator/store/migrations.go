@@ -314,6 +314,7 @@ var migrations = []Migration{
 			`CREATE TABLE user_devices (
 				account_sid  TEXT NOT NULL,
 				contact      TEXT NOT NULL,
+				device       TEXT NOT NULL DEFAULT '',
 				user_sid     TEXT NOT NULL,
 				position     INTEGER NOT NULL DEFAULT 0,
 				created_at   {{timestamp}} NOT NULL,

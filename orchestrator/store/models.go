@@ -280,11 +280,13 @@ func (User) TableName() string { return "users" }
 // UserDevice is a number or SIP URI a user is reached on; Contact is in
 // ContactKey form, unique in the account.
 type UserDevice struct {
-	AccountSID string    `gorm:"column:account_sid;primaryKey"`
-	Contact    string    `gorm:"column:contact;primaryKey"`
-	UserSID    string    `gorm:"column:user_sid"`
-	Position   int       `gorm:"column:position"`
-	CreatedAt  time.Time `gorm:"column:created_at"`
+	AccountSID string `gorm:"column:account_sid;primaryKey"`
+	Contact    string `gorm:"column:contact;primaryKey"`
+	// Device is the contact as the user was given it, for display.
+	Device    string    `gorm:"column:device"`
+	UserSID   string    `gorm:"column:user_sid"`
+	Position  int       `gorm:"column:position"`
+	CreatedAt time.Time `gorm:"column:created_at"`
 }
 
 // TableName implements gorm's tabler.

@@ -123,14 +123,14 @@ func userEmail(email string) (string, error) {
 // userDevices checks a device list and returns it in ContactKey form, in
 // the order given: 1 to MaxUserDevices devices, each a number or SIP URI,
 // no two the same contact.
-func userDevices(devices []string) ([]string, error) {
+func userDevices(devices []string) ([]device, error) {
 	switch {
 	case len(devices) == 0:
 		return nil, invalidUser("devices", "devices must list at least one number or SIP URI")
 	case len(devices) > MaxUserDevices:
 		return nil, invalidUser("devices", "devices lists %d devices: at most %d are allowed", len(devices), MaxUserDevices)
 	}
-	keys := make([]string, len(devices))
+	keys := make([]device, len(devices))
 	seen := make(map[string]int, len(devices))
 	for i, d := range devices {
 		field := fmt.Sprintf("devices[%d]", i)
@@ -142,10 +142,13 @@ func userDevices(devices []string) ([]string, error) {
 			return nil, invalidUser(field, "%s: %q is the same device as devices[%d]", field, storable(d), j)
 		}
 		seen[k] = i
-		keys[i] = k
+		keys[i] = device{key: k, given: storable(strings.TrimSpace(d))}
 	}
 	return keys, nil
 }
+
+// device is a device as given and its canonical key.
+type device struct{ key, given string }
 
 // Create adds a user with its devices, in one transaction. Errors: a
 // *UserInputError wrapping ErrInvalid for a bad name, email or device
@@ -193,7 +196,11 @@ func (r *Users) Create(ctx context.Context, accountSID string, in UserInput) (*U
 // order; the user must have none. A device another user of the account
 // has is a *UserInputError wrapping ErrConflict. since keeps the creation
 // time of devices the user had before a replacement.
-func putDevices(g *gorm.DB, accountSID, userSID string, keys []string, since map[string]time.Time, t time.Time) ([]UserDevice, error) {
+func putDevices(g *gorm.DB, accountSID, userSID string, devices []device, since map[string]time.Time, t time.Time) ([]UserDevice, error) {
+	keys := make([]string, len(devices))
+	for i, d := range devices {
+		keys[i] = d.key
+	}
 	var taken []UserDevice
 	err := g.Where("account_sid = ? AND contact IN ? AND user_sid <> ?", accountSID, keys, userSID).Find(&taken).Error
 	if err != nil {
@@ -209,7 +216,7 @@ func putDevices(g *gorm.DB, accountSID, userSID string, keys []string, since map
 		if o, ok := owner[k]; ok {
 			return nil, deviceTaken(field, k, o)
 		}
-		devs[i] = UserDevice{AccountSID: accountSID, Contact: k, UserSID: userSID, Position: i, CreatedAt: cmpTime(since[k], t)}
+		devs[i] = UserDevice{AccountSID: accountSID, Contact: k, Device: devices[i].given, UserSID: userSID, Position: i, CreatedAt: cmpTime(since[k], t)}
 	}
 	// One row at a time, so a device taken by a concurrent request is
 	// named in the error.
@@ -296,7 +303,7 @@ func (r *Users) Update(ctx context.Context, accountSID, sid string, u UserUpdate
 	if u.Available != nil {
 		set["available"] = *u.Available
 	}
-	var keys []string
+	var keys []device
 	if u.Devices != nil {
 		var err error
 		if keys, err = userDevices(*u.Devices); err != nil {
