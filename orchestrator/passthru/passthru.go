@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Defaults of Config.
@@ -86,13 +87,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := http.DefaultClient
-	if cfg.HTTPClient != nil {
-		hc = cfg.HTTPClient
-	}
-	noRedirect := *hc
-	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{db: db, cfg: cfg, http: &noRedirect, log: log}
+	return &Client{db: db, cfg: cfg, http: webhttp.NoRedirects(cfg.HTTPClient), log: log}
 }
 
 // Outcome is the output a flow takes for a request's result (the flow's
@@ -108,13 +103,7 @@ func Outcome(status int, err error) string {
 // Timeout is how long a request with timeout seconds may take: the
 // default for 0 or less, at most MaxTimeout.
 func (cl *Client) Timeout(seconds int) time.Duration {
-	if seconds <= 0 {
-		return cl.cfg.DefaultTimeout
-	}
-	if seconds >= int(cl.cfg.MaxTimeout/time.Second) {
-		return cl.cfg.MaxTimeout
-	}
-	return min(time.Duration(seconds)*time.Second, cl.cfg.MaxTimeout)
+	return webhttp.Timeout(seconds, cl.cfg.DefaultTimeout, cl.cfg.MaxTimeout)
 }
 
 // Fetch asks f's URL about the call and returns the HTTP status. The error

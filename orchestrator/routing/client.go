@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Defaults of Config.
@@ -111,25 +112,13 @@ func newClient(db *store.DB, cfg Config, log *slog.Logger) client {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	hc := http.DefaultClient
-	if cfg.HTTPClient != nil {
-		hc = cfg.HTTPClient
-	}
-	noRedirect := *hc
-	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return client{db: db, cfg: cfg, http: &noRedirect, log: log}
+	return client{db: db, cfg: cfg, http: webhttp.NoRedirects(cfg.HTTPClient), log: log}
 }
 
 // timeout is how long a request with timeout seconds may take: the default
 // for 0 or less, at most MaxTimeout.
 func (cl *client) timeout(seconds int) time.Duration {
-	if seconds <= 0 {
-		return cl.cfg.DefaultTimeout
-	}
-	if seconds >= int(cl.cfg.MaxTimeout/time.Second) {
-		return cl.cfg.MaxTimeout
-	}
-	return min(time.Duration(seconds)*time.Second, cl.cfg.MaxTimeout)
+	return webhttp.Timeout(seconds, cl.cfg.DefaultTimeout, cl.cfg.MaxTimeout)
 }
 
 // exchange is what came of one request.
