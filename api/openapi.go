@@ -521,7 +521,7 @@ func oaV3Place() oaObj {
 		"description": "Dials from; when it answers, dials to and bridges them; both see virtual_number. Accepts " +
 			"the v3 body and the v2-style fields the new portal shows. 200 means accepted, not connected. " +
 			"Errors: 404 code 10716 when virtual_number is not an ExoPhone of the account; 404 code 10731 for " +
-			"from.user_id (there are no dashboard users); 409 code 10706 while from is on another call and " +
+			"an unknown from.user_id; 409 code 10706 while from is on another call and " +
 			"from.state_management is true; 503 when no media node can place the call.",
 		"parameters":  []any{oaParamRef("sid"), oaParamRef("Idempotency-Key")},
 		"requestBody": oaJSONBody("V3CallRequest"),
@@ -875,7 +875,7 @@ func oaSchemas() oaObj {
 				"contact_uri":      oaStr("first leg (agent): E.164 or sip: URI"),
 				"state_management": oaObj{"description": "refuse (409, 10706) while this contact is on another call; true/false or \"true\"/\"false\"", "oneOf": []any{oaBool(""), oaEnum("", "true", "false")}},
 				"user_contact_uri": oaStr("v2-style alternative to contact_uri (state is tracked)"),
-				"user_id":          oaStr("v2 style: a dashboard user; there are none here, so 404 code 10731"),
+				"user_id":          oaStr("v2 style: a user (see /v2/accounts/{account_sid}/users), called on their first device and held while on the call; unknown: 404 code 10731"),
 			}),
 			"to": oaObject(nil, oaObj{
 				"contact_uri": oaStr("the customer, E.164"),

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,8 +93,8 @@ func (s *Server) v3CreateCall(c echo.Context) error {
 }
 
 // v3CallRequest validates a v3 body into an OutboundRequest. Malformed
-// fields are 400; a from.user_id is 404 code 10731 (there are no users
-// yet); an unknown virtual number 404 code 10716.
+// fields are 400; an unknown from.user_id is 404 code 10731; an unknown
+// virtual number 404 code 10716.
 func (s *Server) v3CallRequest(ctx context.Context, accountSID string, b v3CallBody) (call.OutboundRequest, error) {
 	req := call.OutboundRequest{AccountSID: accountSID, CallType: "trans", StatusCallbackContentType: store.ContentJSON}
 	var err error
@@ -102,10 +103,24 @@ func (s *Server) v3CallRequest(ctx context.Context, accountSID string, b v3CallB
 		return req, badRequest("from is required")
 	}
 	f := b.From
-	if f.UserID != "" {
-		return req, fail(http.StatusNotFound, CodeUserNotFound, fmt.Sprintf("user %s not found", f.UserID))
-	}
 	contact := f.ContactURI
+	if f.UserID != "" {
+		// A user: called on their first device, and held like any
+		// state-managed agent.
+		if f.ContactURI != "" || f.UserContactURI != "" {
+			return req, badRequest("from: give user_id or a contact, not both")
+		}
+		u, err := s.store.Users().Get(ctx, accountSID, f.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return req, fail(http.StatusNotFound, CodeUserNotFound, fmt.Sprintf("user %s not found", f.UserID))
+		case err != nil:
+			return req, fmt.Errorf("api: user %s: %w", f.UserID, err)
+		case len(u.Devices) == 0:
+			return req, fail(http.StatusNotFound, CodeUserNotFound, fmt.Sprintf("user %s has no device", f.UserID))
+		}
+		contact, req.HoldFrom = cmp.Or(u.Devices[0].Device, u.Devices[0].Contact), true
+	}
 	switch {
 	case f.ContactURI != "" && f.UserContactURI != "":
 		return req, badRequest("from: give contact_uri or user_contact_uri, not both")

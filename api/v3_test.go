@@ -117,6 +117,18 @@ func TestV3CreateCallPortalShape(t *testing.T) {
 	if got := e.placer.requests()[1]; got.HoldFrom || got.Record {
 		t.Errorf("placed %+v", got)
 	}
+	// from.user_id: the user's first device, held.
+	u, err := e.db.Users().Create(t.Context(), envAccount, store.UserInput{Name: "Asha", Devices: []string{"+919800000007", "sip:asha@pbx.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = e.v3post(`{"from": {"user_id": "`+u.SID+`"}, "to": {"number": "+919800000004"}, "virtual_number": "918047000000"}`, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got := e.placer.requests()[2]; got.From != "+919800000007" || !got.HoldFrom {
+		t.Errorf("placed for a user %+v", got)
+	}
 }
 
 func TestV3CreateCallRejects(t *testing.T) {
