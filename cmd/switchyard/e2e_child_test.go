@@ -138,7 +138,6 @@ func runChild(specJSON string) int {
 type child struct {
 	*server
 	socket string // the child's outbound-socket server
-	esl    string // the child's embedded emulator's event socket
 	cmd    *exec.Cmd
 
 	stdin   io.WriteCloser // held open: its closing tells the child the parent is gone
@@ -227,7 +226,7 @@ func startChildSpec(t *testing.T, spec childSpec) *child {
 			c.kill()
 			t.Fatalf("child: bad ready line %q (%v)\nstderr tail:\n%s", line, err, c.stderrTail())
 		}
-		c.base, c.socket, c.esl = "http://"+addrs.HTTP, addrs.Socket, addrs.ESL
+		c.base, c.socket, c.server.esl = "http://"+addrs.HTTP, addrs.Socket, addrs.ESL
 	case <-c.exited:
 		c.end.Do(func() {}) // reported here, not again by stop
 		t.Fatalf("child exited before serving: %v\nstderr tail:\n%s", c.waitErr, c.stderrTail())

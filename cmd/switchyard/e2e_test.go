@@ -29,6 +29,7 @@ import (
 type server struct {
 	t    *testing.T
 	base string // http://127.0.0.1:port
+	esl  string // the embedded emulator's event socket ("" with real nodes)
 	out  *lockedBuffer
 	stop func()
 }
@@ -59,7 +60,7 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	s := &server{t: t, out: out}
 	select {
 	case addrs := <-up:
-		s.base = "http://" + addrs.HTTP
+		s.base, s.esl = "http://"+addrs.HTTP, addrs.ESL
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)
