@@ -119,7 +119,7 @@ func runChild(specJSON string) int {
 		}()
 	}
 	cfg.ready = func(s serving) {
-		line, err := json.Marshal(childReady{HTTP: s.HTTP, Socket: s.Socket, ESL: s.ESL})
+		line, err := json.Marshal(childReady(s))
 		if err != nil {
 			panic(err)
 		}

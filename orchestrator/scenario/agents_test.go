@@ -152,16 +152,15 @@ func TestStateManagementSkipsBusyAgent(t *testing.T) {
 		t.Fatalf("agent held by %q, want the first call %s", got, holder)
 	}
 
-	res, c, legs := h.call(testphone.Script{To: "+15550000602", From: "+15550109002"})
+	_, c, legs := h.call(testphone.Script{To: "+15550000602", From: "+15550109002"})
 	al := agentLegs(legs)
 	if c.Status != store.Completed || len(al) != 1 || al[0].To != other || al[0].Status != store.Completed {
 		t.Fatalf("second call: %s, agent legs %+v; want only %s, completed", c.Status, al, other)
 	}
-	res, c, legs = h.call(testphone.Script{To: "+15550000603", From: "+15550109003"})
-	if !pathHas(res, "took busy") || len(agentLegs(legs)) != 0 {
+	res, c, legs := h.call(testphone.Script{To: "+15550000603", From: "+15550109003"})
+	if !pathHas(res, "took busy") || len(agentLegs(legs)) != 0 || c.Status != store.Completed {
 		t.Fatalf("only the busy agent: path %v, legs %+v; want the busy output and no leg", res.Path, legs)
 	}
-	_ = c
 
 	fc, flegs := first.wait(h)
 	if fc.SID != holder || agentLegs(flegs)[0].Status != store.Completed {
