@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/switchyard/switchyard/orchestrator/notify/smtptest"
 	"io"
 	"log/slog"
 	"mime"
@@ -79,14 +80,14 @@ func (f *fixture) messages(t *testing.T) []store.Message {
 	return list
 }
 
-func receive(t *testing.T, got <-chan captured) captured {
+func receive(t *testing.T, got <-chan smtptest.Message) smtptest.Message {
 	t.Helper()
 	select {
 	case c := <-got:
 		return c
 	case <-t.Context().Done():
 		t.Fatal("no message reached the SMTP server")
-		return captured{}
+		return smtptest.Message{}
 	}
 }
 
@@ -100,7 +101,7 @@ const emailFlow = `{"start":"e","applets":{
 func TestEmailOverSMTP(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	srv := newSMTPServer(t, nil, false)
+	srv := smtptest.New(t, nil, false)
 	sender := &notify.SMTPSender{Addr: srv.Addr, From: "Switchyard <calls@switchyard.example>",
 		StartTLS: notify.StartTLSNone, HelloName: "orchestrator.test", Timeout: 10 * time.Second}
 	m := notify.New(f.db, sender, nil, nil)
@@ -112,7 +113,7 @@ func TestEmailOverSMTP(t *testing.T) {
 	if err := m.Send(t.Context(), f.info, sends[0]); err != nil {
 		t.Fatal(err)
 	}
-	got := receive(t, srv.got)
+	got := receive(t, srv.Got)
 	sid := f.info.CallSid
 
 	if got.Hello != "orchestrator.test" || got.TLS || got.Auth != "" {
@@ -184,7 +185,7 @@ func TestEmailOverSMTP(t *testing.T) {
 func TestEmailRejectedRecipient(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	srv := newSMTPServer(t, nil, true)
+	srv := smtptest.New(t, nil, true)
 	m := notify.New(f.db, &notify.SMTPSender{Addr: srv.Addr, From: "calls@switchyard.example", StartTLS: notify.StartTLSNone}, nil, nil)
 
 	err := m.Send(t.Context(), f.info, flows.Send{Applet: "e", Channel: flows.ChannelEmail,
@@ -193,7 +194,7 @@ func TestEmailRejectedRecipient(t *testing.T) {
 		t.Fatalf("Send = %v, want the 550", err)
 	}
 	select {
-	case c := <-srv.got:
+	case c := <-srv.Got:
 		t.Errorf("a message was accepted: %+v", c)
 	default:
 	}
@@ -206,14 +207,14 @@ func TestEmailRejectedRecipient(t *testing.T) {
 
 func TestEmailStartTLSAndAuth(t *testing.T) {
 	t.Parallel()
-	serverTLS, clientTLS := testTLS(t)
-	srv := newSMTPServer(t, serverTLS, false)
+	serverTLS, clientTLS := smtptest.TLS(t)
+	srv := smtptest.New(t, serverTLS, false)
 	sender := &notify.SMTPSender{Addr: srv.Addr, From: "calls@switchyard.example",
 		Username: "user", Password: "secret", TLSConfig: clientTLS} // StartTLS defaults to require
 	if err := sender.Send(t.Context(), notify.Email{To: []string{"ops@acme.example"}, Subject: "Plain subject", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	got := receive(t, srv.got)
+	got := receive(t, srv.Got)
 	if !got.TLS || got.Auth != "\x00user\x00secret" {
 		t.Errorf("tls %v auth %q", got.TLS, got.Auth)
 	}
@@ -228,7 +229,7 @@ func TestEmailStartTLSAndAuth(t *testing.T) {
 
 func TestEmailStartTLSRequired(t *testing.T) {
 	t.Parallel()
-	srv := newSMTPServer(t, nil, false) // offers no STARTTLS
+	srv := smtptest.New(t, nil, false) // offers no STARTTLS
 	sender := &notify.SMTPSender{Addr: srv.Addr, From: "calls@switchyard.example"}
 	err := sender.Send(t.Context(), notify.Email{To: []string{"ops@acme.example"}, Body: "hi"})
 	if !errors.Is(err, notify.ErrNoStartTLS) {
@@ -239,14 +240,14 @@ func TestEmailStartTLSRequired(t *testing.T) {
 	if err := sender.Send(t.Context(), notify.Email{To: []string{"ops@acme.example"}, Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := receive(t, srv.got); got.TLS {
+	if got := receive(t, srv.Got); got.TLS {
 		t.Error("TLS without STARTTLS?")
 	}
 }
 
 func TestEmailContextCancelled(t *testing.T) {
 	t.Parallel()
-	srv := newSMTPServer(t, nil, false)
+	srv := smtptest.New(t, nil, false)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	sender := &notify.SMTPSender{Addr: srv.Addr, From: "calls@switchyard.example", StartTLS: notify.StartTLSNone}

@@ -1,4 +1,8 @@
-package notify_test
+// Package smtptest is a small SMTP server for tests: it speaks enough of
+// the protocol for net/smtp (greeting, EHLO, optional STARTTLS, AUTH
+// PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and hands each accepted
+// message to the test.
+package smtptest
 
 import (
 	"crypto/ecdsa"
@@ -16,8 +20,8 @@ import (
 	"time"
 )
 
-// captured is what the test SMTP server saw of one transaction.
-type captured struct {
+// Message is what the server saw of one transaction.
+type Message struct {
 	Hello string
 	TLS   bool
 	Auth  string // decoded AUTH PLAIN response: "\x00user\x00pass"
@@ -26,23 +30,24 @@ type captured struct {
 	Data  string // with LF line ends, dots unstuffed
 }
 
-// smtpServer is a small SMTP server speaking enough of the protocol for
-// net/smtp: greeting, EHLO, optional STARTTLS, AUTH PLAIN, MAIL, RCPT,
-// DATA, RSET, NOOP, QUIT. Each accepted message is sent on got.
-type smtpServer struct {
+// Server is a running test SMTP server. Each accepted message is sent on
+// Got.
+type Server struct {
 	Addr       string
 	tls        *tls.Config // offer STARTTLS when set
 	rejectRcpt bool        // answer 550 to RCPT
-	got        chan captured
+	Got        chan Message
 }
 
-func newSMTPServer(t *testing.T, tlsConfig *tls.Config, rejectRcpt bool) *smtpServer {
+// New starts a server on loopback, stopped when the test ends; with
+// tlsConfig it offers STARTTLS, with rejectRcpt it refuses every recipient.
+func New(t testing.TB, tlsConfig *tls.Config, rejectRcpt bool) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{Addr: ln.Addr().String(), tls: tlsConfig, rejectRcpt: rejectRcpt, got: make(chan captured, 8)}
+	s := &Server{Addr: ln.Addr().String(), tls: tlsConfig, rejectRcpt: rejectRcpt, Got: make(chan Message, 8)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -61,11 +66,11 @@ func newSMTPServer(t *testing.T, tlsConfig *tls.Config, rejectRcpt bool) *smtpSe
 	return s
 }
 
-func (s *smtpServer) handle(conn net.Conn) {
+func (s *Server) handle(conn net.Conn) {
 	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(time.Minute))
 	tp := textproto.NewConn(conn)
-	var c captured
+	var c Message
 	reply := func(lines ...string) bool {
 		for _, l := range lines {
 			if err := tp.PrintfLine("%s", l); err != nil {
@@ -106,7 +111,7 @@ func (s *smtpServer) handle(conn net.Conn) {
 			}
 			conn = tc
 			tp = textproto.NewConn(tc)
-			c = captured{TLS: true}
+			c = Message{TLS: true}
 		case "AUTH":
 			mech, resp, _ := strings.Cut(arg, " ")
 			dec, err := base64.StdEncoding.DecodeString(resp)
@@ -135,8 +140,8 @@ func (s *smtpServer) handle(conn net.Conn) {
 				return
 			}
 			c.Data = string(data)
-			s.got <- c
-			c = captured{Hello: c.Hello, TLS: c.TLS, Auth: c.Auth}
+			s.Got <- c
+			c = Message{Hello: c.Hello, TLS: c.TLS, Auth: c.Auth}
 			ok = reply("250 2.0.0 queued")
 		case "RSET", "NOOP":
 			ok = reply("250 2.0.0 ok")
@@ -154,7 +159,9 @@ func (s *smtpServer) handle(conn net.Conn) {
 
 // testTLS returns a server config with a fresh self-signed certificate
 // for 127.0.0.1, and a client config trusting it.
-func testTLS(t *testing.T) (server, client *tls.Config) {
+// TLS returns a self-signed server configuration and a client one that
+// trusts it.
+func TLS(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
