@@ -25,7 +25,7 @@
 //     handler runs for the whole call; callers send linger so that
 //     CHANNEL_HANGUP_COMPLETE arrives. eslgo's listener cannot be closed,
 //     so Server owns the public listener and passes connections through
-//     to a private loopback one: closing the public listener stops new
+//     to a private Unix socket: closing the public listener stops new
 //     calls while live calls drain.
 //   - Closing: eslgo's close() deletes from a map that its own auth and
 //     disconnect loops read without a lock (a data race the race detector

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,10 +43,11 @@ type Server struct {
 	calls       context.Context
 	cancelCalls context.CancelFunc
 
-	mu       sync.Mutex
-	listener net.Listener
-	internal string // eslgo's private loopback listener
-	started  bool
+	mu        sync.Mutex
+	listener  net.Listener
+	internal  string // eslgo's private listener: a Unix socket
+	socketDir string // its folder, removed at Shutdown
+	started   bool
 
 	conns    sync.WaitGroup // live pass-through connections
 	sessions sync.WaitGroup // running handlers
@@ -90,28 +93,30 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// startInternal runs eslgo's outbound listener on a private loopback port.
+// startInternal runs eslgo's outbound listener on a private Unix socket.
 func (s *Server) startInternal() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
 		return s.internal, nil
 	}
-	// eslgo binds the address itself and gives no way to close it, so
-	// pick a free port, release it and hand eslgo the address.
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	// eslgo binds the address itself and gives no way to close it. A
+	// loopback port picked, released and handed over could be taken by
+	// another process in between (and then spliced to); a Unix socket in
+	// a fresh private folder cannot, and no other local user can reach it.
+	dir, err := os.MkdirTemp("", "switchyard-esl-")
 	if err != nil {
 		return "", fmt.Errorf("esl: private listener: %w", err)
 	}
-	addr := probe.Addr().String()
-	probe.Close()
+	addr := filepath.Join(dir, "outbound.sock")
+	s.socketDir = dir
 	opts := eslgo.OutboundOptions{
 		Options: eslgo.Options{
 			Context:     s.ctx,
 			Logger:      eslgoLogger{s.log},
 			ExitTimeout: 2 * time.Second,
 		},
-		Network:         "tcp",
+		Network:         "unix",
 		ConnectTimeout:  5 * time.Second,
 		ConnectionDelay: 0,
 	}
@@ -154,8 +159,8 @@ func (s *Server) pass(outer net.Conn, internal string) {
 }
 
 func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if hc, ok := c.(interface{ CloseWrite() error }); ok { // TCP and Unix
+		_ = hc.CloseWrite()
 		return
 	}
 	_ = c.Close()
@@ -167,7 +172,7 @@ func dialRetry(ctx context.Context, addr string) (net.Conn, error) {
 	var d net.Dialer
 	wait := time.Millisecond
 	for attempt := 0; ; attempt++ {
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(ctx, "unix", addr)
 		if err == nil || attempt == 12 {
 			return c, err
 		}
@@ -227,7 +232,11 @@ func (s *Server) handle(ctx context.Context, c *eslgo.Conn, connect *eslgo.RawRe
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	l := s.listener
+	dir := s.socketDir
 	s.mu.Unlock()
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
 	if l != nil {
 		l.Close()
 	}
