@@ -116,41 +116,14 @@ func (s *Server) callExoPhone(ctx context.Context, accountSID, field, raw string
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(n, "+") || n[0] != '0' {
-		p, err := s.store.Numbers().Get(ctx, accountSID, "+"+strings.TrimPrefix(n, "+"))
-		switch {
-		case err == nil:
-			return p, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, fmt.Errorf("look up ExoPhone %s: %w", n, err)
-		case strings.HasPrefix(n, "+"):
-			return nil, fmt.Errorf("%s %s: %w", field, raw, errNoExoPhone)
-		}
-	}
-	// National form: the account's number whose digits are a 1-3 digit
-	// country code followed by n without its trunk zeros.
-	national := strings.TrimLeft(n, "0")
-	if len(national) < 6 {
+	p, err := s.store.Numbers().Match(ctx, accountSID, n)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("%s %s: %w", field, raw, errNoExoPhone)
-	}
-	all, err := s.store.Numbers().List(ctx, accountSID)
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("look up ExoPhone %s: %w", n, err)
 	}
-	var found *store.ExoPhone
-	for i := range all {
-		d := strings.TrimPrefix(all[i].Number, "+")
-		if cc := len(d) - len(national); cc >= 1 && cc <= 3 && strings.HasSuffix(d, national) {
-			if found != nil {
-				return nil, fmt.Errorf("%s %s: ambiguous: %w", field, raw, errNoExoPhone)
-			}
-			found = &all[i]
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%s %s: %w", field, raw, errNoExoPhone)
-	}
-	return found, nil
+	return p, nil
 }
 
 // callMaxURLLen caps URLs given in requests.

@@ -115,36 +115,16 @@ func (p *Planner) ask(ctx context.Context, c *call.Info, d flows.Dial, which, ra
 	return plan, err
 }
 
-// exoPhone finds the account's ExoPhone an outgoing_phone_number names and
-// returns its stored (E.164) number.
+// exoPhone finds the account's ExoPhone an outgoing_phone_number names
+// (in any written form store.Numbers.Match knows) and returns its stored
+// E.164 number.
 func (p *Planner) exoPhone(ctx context.Context, accountSID, number string) (string, error) {
-	for _, n := range exoPhoneForms(number) {
-		ph, err := p.db.Numbers().Get(ctx, accountSID, n)
-		switch {
-		case err == nil:
-			return ph.Number, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return "", fmt.Errorf("outgoing_phone_number %q: checking the account's ExoPhones: %w", number, err)
-		}
-	}
-	return "", fmt.Errorf("outgoing_phone_number %q is not an ExoPhone of this account", number)
-}
-
-// exoPhoneForms lists the E.164 numbers a phone number (+ and digits) may
-// be. ExoPhones are stored in E.164 and matched exactly, while answers
-// often give them in India's national form (Exotel's home): 08047000000
-// is +918047000000, as is 8047000000; 918047000000 is +918047000000;
-// 00 starts an international number.
-func exoPhoneForms(n string) []string {
+	ph, err := p.db.Numbers().Match(ctx, accountSID, number)
 	switch {
-	case strings.HasPrefix(n, "+"):
-		return []string{n}
-	case strings.HasPrefix(n, "00"):
-		return []string{"+" + n[2:]}
-	case strings.HasPrefix(n, "0"):
-		return []string{"+91" + n[1:]}
-	case len(n) == 10:
-		return []string{"+91" + n, "+" + n}
+	case errors.Is(err, store.ErrNotFound):
+		return "", fmt.Errorf("outgoing_phone_number %q is not an ExoPhone of this account", number)
+	case err != nil:
+		return "", fmt.Errorf("outgoing_phone_number %q: checking the account's ExoPhones: %w", number, err)
 	}
-	return []string{"+" + n}
+	return ph.Number, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -46,6 +47,53 @@ func (r *Numbers) Get(ctx context.Context, accountSID, number string) (*ExoPhone
 		return nil, dbErr("get number "+number, err)
 	}
 	return &p, nil
+}
+
+// Match finds the account's ExoPhone a number names as people write it:
+// E.164 (+918047000000), without the + (918047000000), with the 00
+// international prefix (00918047000000), or in national form
+// (08047000000): the ExoPhone whose digits are a 1-3 digit country
+// code followed by the national digits without their trunk zeros. No
+// match, or more than one national one, is ErrNotFound.
+func (r *Numbers) Match(ctx context.Context, accountSID, number string) (*ExoPhone, error) {
+	n := strings.TrimSpace(number)
+	digits := strings.TrimPrefix(n, "+")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil, fmt.Errorf("match number %q: %w", number, ErrNotFound)
+	}
+	if rest, ok := strings.CutPrefix(digits, "00"); ok && !strings.HasPrefix(n, "+") {
+		if p, err := r.Get(ctx, accountSID, "+"+rest); err == nil || !errors.Is(err, ErrNotFound) {
+			return p, err
+		}
+	}
+	if strings.HasPrefix(n, "+") || digits[0] != '0' {
+		p, err := r.Get(ctx, accountSID, "+"+digits)
+		if err == nil || !errors.Is(err, ErrNotFound) || strings.HasPrefix(n, "+") {
+			return p, err
+		}
+	}
+	national := strings.TrimLeft(digits, "0")
+	if len(national) < 6 {
+		return nil, fmt.Errorf("match number %q: %w", number, ErrNotFound)
+	}
+	all, err := r.List(ctx, accountSID)
+	if err != nil {
+		return nil, err
+	}
+	var found *ExoPhone
+	for i := range all {
+		d := strings.TrimPrefix(all[i].Number, "+")
+		if cc := len(d) - len(national); cc >= 1 && cc <= 3 && strings.HasSuffix(d, national) {
+			if found != nil {
+				return nil, fmt.Errorf("match number %q: ambiguous: %w", number, ErrNotFound)
+			}
+			found = &all[i]
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("match number %q: %w", number, ErrNotFound)
+	}
+	return found, nil
 }
 
 // List returns the account's numbers ordered by number.
