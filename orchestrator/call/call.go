@@ -49,10 +49,9 @@ type pending struct {
 
 // dialing is a Dial in flight.
 type dialing struct {
-	legs      []dialLeg
-	recording *store.Recording // the conversation recording, if asked for
-	result    *flows.DialResult
-	winner    string // uuid of the leg that answered
+	legs   []dialLeg
+	result *flows.DialResult
+	winner string // uuid of the leg that answered
 }
 
 // call is one live call, owned by the goroutine running call.run; nothing
@@ -576,9 +575,6 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 		res.Status = flows.DialCompleted
 	} else {
 		res.Status = dialStatus(ev.Var("originate_disposition"), ev.Var("DIALSTATUS"))
-	}
-	if d.recording != nil {
-		res.RecordingURL = d.recording.URL
 	}
 	d.result = &res
 	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && !c.settled {

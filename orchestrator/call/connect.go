@@ -31,10 +31,8 @@ type connecting struct {
 	tried      map[string]bool // hold keys already tried
 	sticky     *store.Target
 	stickyRead bool
-	managed    bool
 	attempts   bool
 	busy       int // destinations skipped: on another call
-	dialed     int
 
 	last      *flows.DialResult
 	lastWhom  []string
@@ -114,13 +112,12 @@ func (c *call) route(ctx context.Context) {
 		return
 	}
 	cn.targets = targets
-	cn.managed = cn.d.StateManagement
 	users := false
 	for _, t := range targets {
 		users = users || t.IsUser()
 	}
 	parallelCap := cn.d.Strategy == flows.Parallel && cn.d.MaxParallel > 0 && cn.d.MaxParallel < len(targets)
-	cn.attempts = cn.managed || users || cn.d.StickyPeriod > 0 || cn.d.Queue != nil || cn.fetchAfter || parallelCap
+	cn.attempts = cn.d.StateManagement || users || cn.d.StickyPeriod > 0 || cn.d.Queue != nil || cn.fetchAfter || parallelCap
 	if !cn.attempts {
 		legs := make([]dialLeg, len(targets))
 		for i, t := range targets {
@@ -172,7 +169,7 @@ func (c *call) take(ctx context.Context, t store.Target) (dialLeg, bool) {
 		return dialLeg{}, false
 	}
 	l := dialLeg{uuid: esl.NewUUID(), dest: t.Dest}
-	if !cn.managed && !t.IsUser() {
+	if !cn.d.StateManagement && !t.IsUser() {
 		return l, true
 	}
 	dctx, cancel := c.dbctx(ctx)
@@ -331,7 +328,6 @@ func (c *call) ring(ctx context.Context, legs []dialLeg) {
 			return
 		}
 	}
-	cn.dialed += len(legs)
 	cn.lastWhom, cn.lastStart = d.Destinations, c.rt.now()
 	if d.MusicOnHold != "" && !cn.ringback {
 		cn.ringback = true
@@ -348,7 +344,6 @@ func (c *call) ring(ctx context.Context, legs []dialLeg) {
 			return
 		}
 	}
-	dl.recording = cn.recording
 	for _, x := range legs {
 		c.dialEvent(ctx, c.legs[x.uuid], DialEventDial)
 	}

@@ -15,27 +15,30 @@ const (
 	breakTimeout
 )
 
+// waitedOut ends a queued connect whose max wait ran out.
+var waitedOut = flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"}
+
 // queueing is a caller waiting for a free agent. The place is a row in the
 // database (arrival order per applet, across instances); the caller hears
 // music on hold, broken for announcements, for the agent who frees up, or
 // when the wait is over.
 type queueing struct {
-	cfg      flows.Queue
-	since    time.Time
-	deadline time.Time
+	cfg   flows.Queue
+	since time.Time
 	// why the music is being broken; the agent to ring once it stopped.
 	breaking int
 	agent    dialLeg
-	// announcing: the music is stopped for an announcement.
-	announcing bool
-	expired    bool
-	timers     []*time.Timer
-	done       chan struct{}
+	// announcing: the music is stopped for an announcement. expired: the
+	// max wait is over (the wait timer fired).
+	announcing, expired bool
+	wait, announce      *time.Timer
+	done                chan struct{}
 }
 
 func (q *queueing) stop() {
-	for _, t := range q.timers {
-		t.Stop()
+	q.wait.Stop()
+	if q.announce != nil {
+		q.announce.Stop()
 	}
 	select {
 	case <-q.done:
@@ -49,8 +52,7 @@ func (q *queueing) stop() {
 func (c *call) enqueue(ctx context.Context) {
 	cn := c.conn
 	cfg := *cn.d.Queue
-	now := c.rt.now()
-	q := &queueing{cfg: cfg, since: now, deadline: now.Add(time.Duration(cfg.MaxWait) * time.Second), done: make(chan struct{})}
+	q := &queueing{cfg: cfg, since: c.rt.now(), done: make(chan struct{})}
 	dctx, cancel := c.dbctx(ctx)
 	err := c.rt.store.Enqueue(dctx, c.account, cn.scope, c.sid, c.rt.cfg.HoldLease)
 	cancel()
@@ -61,7 +63,7 @@ func (c *call) enqueue(ctx context.Context) {
 	}
 	cn.q = q
 	c.log.Info("call: queued for a free agent", "queue", cn.scope, "max_wait", cfg.MaxWait)
-	q.timers = append(q.timers, c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(ctx, q) }))
+	q.wait = c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(ctx, q) })
 	if cfg.Announcement != nil && cfg.AnnounceEvery > 0 {
 		c.armAnnouncement(ctx, q)
 	}
@@ -80,13 +82,13 @@ func (c *call) after(d time.Duration, fn func()) *time.Timer {
 }
 
 func (c *call) armAnnouncement(ctx context.Context, q *queueing) {
-	q.timers = append(q.timers, c.after(time.Duration(q.cfg.AnnounceEvery)*time.Second, func() {
+	q.announce = c.after(time.Duration(q.cfg.AnnounceEvery)*time.Second, func() {
 		if c.conn == nil || c.conn.q != q || q.breaking != breakNone {
 			return
 		}
 		q.breaking = breakAnnounce
 		c.breakMusic(ctx)
-	}))
+	})
 }
 
 // pollQueue looks for a free agent on every local release and, for
@@ -182,13 +184,13 @@ func (c *call) queueBroken(ctx context.Context) {
 		if q.expired {
 			// The wait ran out while the agent was being taken.
 			c.releaseAgent(ctx, q.agent)
-			c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+			c.connectDone(ctx, waitedOut)
 			return
 		}
 		c.log.Info("call: agent free; ringing from the queue", "dest", q.agent.dest, "waited", c.rt.now().Sub(q.since).Round(time.Second))
 		c.ring(ctx, []dialLeg{q.agent})
 	case why == breakTimeout || q.expired:
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+		c.connectDone(ctx, waitedOut)
 	case why == breakAnnounce:
 		q.announcing = true
 		app, arg := c.m.play(*q.cfg.Announcement)
@@ -206,8 +208,8 @@ func (c *call) queueBroken(ctx context.Context) {
 // keeps their place and waits on.
 func (c *call) queueRingDone(ctx context.Context) {
 	q := c.conn.q
-	if q.expired || !c.rt.now().Before(q.deadline) {
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "no agent became free within the queue's max wait"})
+	if q.expired {
+		c.connectDone(ctx, waitedOut)
 		return
 	}
 	c.queueMusic(ctx)

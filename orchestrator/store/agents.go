@@ -120,18 +120,31 @@ func (a *Agents) Refresh(ctx context.Context, callSIDs []string, lease time.Dura
 
 // Holder returns the call holding key now, or "" when it is free.
 func (a *Agents) Holder(ctx context.Context, accountSID, key string) (string, error) {
-	var l ContactLock
-	err := a.db.conn(ctx).Where("account_sid = ? AND contact = ? AND expires_at > ?", accountSID, key, now()).
-		Where("EXISTS (?)", a.db.conn(ctx).Model(&Call{}).Select("1").
-			Where("calls.sid = contact_locks.call_sid AND calls.end_time IS NULL")).
-		Take(&l).Error
-	switch {
-	case errNoRows(err):
-		return "", nil
-	case err != nil:
-		return "", dbErr("holder of "+key, err)
+	held, err := a.Holders(ctx, accountSID, []string{key})
+	return held[key], err
+}
+
+// Holders returns, for each of keys held now, the call holding it (a
+// hold counts while its lease runs and its call is live), in one query.
+func (a *Agents) Holders(ctx context.Context, accountSID string, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(keys) == 0 {
+		return out, nil
 	}
-	return l.CallSID, nil
+	var rows []ContactLock
+	err := a.db.conn(ctx).Raw(`
+		SELECT l.contact, l.call_sid
+		FROM contact_locks l
+		JOIN calls c ON c.sid = l.call_sid AND c.account_sid = l.account_sid
+		WHERE l.account_sid = ? AND l.contact IN ? AND l.expires_at > ? AND c.end_time IS NULL`,
+		accountSID, keys, now()).Scan(&rows).Error
+	if err != nil {
+		return nil, dbErr("holders", err)
+	}
+	for _, l := range rows {
+		out[l.Contact] = l.CallSID
+	}
+	return out, nil
 }
 
 // Sticky returns the contact a caller last spoke to through scope, if the

@@ -383,25 +383,12 @@ func (r *Users) Busy(ctx context.Context, accountSID string, sids []string) (map
 	for i, s := range sids {
 		keys[i] = UserLockKey(s)
 	}
-	rows, err := r.db.conn(ctx).Raw(`
-		SELECT l.contact, l.call_sid
-		FROM contact_locks l
-		JOIN calls c ON c.sid = l.call_sid AND c.account_sid = l.account_sid
-		WHERE l.account_sid = ? AND l.contact IN ? AND l.expires_at > ? AND c.end_time IS NULL`,
-		accountSID, keys, now()).Rows()
+	held, err := r.db.Agents().Holders(ctx, accountSID, keys)
 	if err != nil {
-		return nil, dbErr("busy users", err)
+		return nil, fmt.Errorf("busy users: %w", err)
 	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var contact, callSID string
-		if err := rows.Scan(&contact, &callSID); err != nil {
-			return nil, dbErr("busy users", err)
-		}
-		out[strings.TrimPrefix(contact, UserLockPrefix)] = callSID
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("busy users", err)
+	for key, callSID := range held {
+		out[strings.TrimPrefix(key, UserLockPrefix)] = callSID
 	}
 	return out, nil
 }
