@@ -33,6 +33,9 @@ type Config struct {
 	// ready, if set, is told the addresses once serve accepts requests
 	// (tests listen on port 0).
 	ready func(serving)
+	// callEnded, if set, is told each CallSid whose final record is
+	// written (tests wait on it).
+	callEnded func(callSID string)
 	// emulatorSpeed runs the embedded emulator's clock faster (tests).
 	emulatorSpeed float64
 	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator

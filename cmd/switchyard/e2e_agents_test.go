@@ -261,26 +261,19 @@ type agentsLeg struct {
 }
 
 // agentsCallDone waits for the call's final record and returns its v3
-// status. An inbound call has no status callback to wait on, and its
-// final record is written as Switchyard handles the hang-up the test
-// phone has just seen, so this is a bounded poll of the API.
+// status.
 func agentsCallDone(s *server, sid string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var d struct {
-			State  string  `json:"state"`
-			Status *string `json:"status"`
-		}
-		agentsGet(s, "/v3/accounts/"+demoAccount+"/calls/"+sid, "call_details", &d)
-		if d.State == "terminal" && d.Status != nil {
-			return *d.Status
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("call %s: still %s 30s after its caller hung up", sid, d.State)
-		}
-		time.Sleep(50 * time.Millisecond)
+	s.waitEnded(sid)
+	var d struct {
+		State  string  `json:"state"`
+		Status *string `json:"status"`
 	}
+	agentsGet(s, "/v3/accounts/"+demoAccount+"/calls/"+sid, "call_details", &d)
+	if d.State != "terminal" || d.Status == nil {
+		s.t.Fatalf("call %s: %s after its final record", sid, d.State)
+	}
+	return *d.Status
 }
 
 // agentsToLegs lists the call's dialled legs (v3's to side).

@@ -32,6 +32,34 @@ type server struct {
 	esl  string // the embedded emulator's event socket ("" with real nodes)
 	out  *lockedBuffer
 	stop func()
+
+	endMu sync.Mutex
+	ended map[string]chan struct{} // by CallSid: closed once its final record is written
+}
+
+// endedChan is the channel closed when call sid's final record is written.
+func (s *server) endedChan(sid string) chan struct{} {
+	s.endMu.Lock()
+	defer s.endMu.Unlock()
+	if s.ended == nil {
+		s.ended = map[string]chan struct{}{}
+	}
+	ch := s.ended[sid]
+	if ch == nil {
+		ch = make(chan struct{})
+		s.ended[sid] = ch
+	}
+	return ch
+}
+
+// waitEnded waits until the runtime has written call sid's final record.
+func (s *server) waitEnded(sid string) {
+	s.t.Helper()
+	select {
+	case <-s.endedChan(sid):
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("call %s: no final record in 30s", sid)
+	}
 }
 
 // startServe runs serve on dsn with the demo tenant, on free loopback
@@ -56,8 +84,13 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	done := make(chan error, 1)
 	out := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() { done <- runServe(ctx, cfg, out, log) }()
 	s := &server{t: t, out: out}
+	cfg.callEnded = func(sid string) {
+		if sid != "" {
+			close(s.endedChan(sid))
+		}
+	}
+	go func() { done <- runServe(ctx, cfg, out, log) }()
 	select {
 	case addrs := <-up:
 		s.base, s.esl = "http://"+addrs.HTTP, addrs.ESL

@@ -144,6 +144,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		NotifyCallbacks:   callbacks.Notify,
 		Planner:           routing.New(db, routingCfg, log.With("component", "connect")),
 		DialEvents:        dialEvents,
+		OnEnd:             cfg.callEnded,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
 	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)

@@ -214,7 +214,10 @@ func testUsers(t *testing.T, fresh storetest.Fresh) {
 	if got.Name != "Alice" || got.Email != "alice@example.com" || !sameStrings(deviceContacts(got), deviceContacts(alice)) {
 		t.Errorf("Get = %+v", got)
 	}
-	time.Sleep(2 * time.Millisecond)
+	// Back-date the row so that the update's timestamp is later whatever
+	// the clock's resolution.
+	alice.UpdatedAt = alice.UpdatedAt.Add(-time.Minute)
+	usersMust(t, db.Gorm().Model(&store.User{}).Where("sid = ?", alice.SID).Update("updated_at", alice.UpdatedAt).Error)
 	name = " Alice Smith "
 	upd, err := users.Update(ctx, a, alice.SID, store.UserUpdate{Name: &name})
 	usersMust(t, err)
