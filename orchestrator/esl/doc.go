@@ -37,7 +37,9 @@
 //     channel hangs up. A handler that returns before its channel hung up
 //     (a shutdown cutting live calls) can still hit eslgo's race: benign
 //     in practice (the read long preceded the write), and not fixable
-//     without changing eslgo.
+//     without changing eslgo. A connection eslgo gets and loses before
+//     its connect reply hits the same race as eslgo starts it, so a
+//     connection accepted once Shutdown began is dropped unspliced.
 //   - Disconnects: Node redials inbound connections with backoff and
 //     jitter, re-subscribes, watches HEARTBEAT, and reports a changed
 //     Core-UUID (a restarted node) so its calls can be reconciled.

@@ -52,6 +52,7 @@ type Server struct {
 	conns    sync.WaitGroup // live pass-through connections
 	sessions sync.WaitGroup // running handlers
 	live     atomic.Int64
+	draining atomic.Bool // Shutdown began: new connections are dropped
 }
 
 // NewServer makes an outbound-socket server that runs h for every call.
@@ -66,6 +67,9 @@ func NewServer(h Handler, log *slog.Logger) *Server {
 
 // Live is the number of calls being handled.
 func (s *Server) Live() int { return int(s.live.Load()) }
+
+// Draining reports whether Shutdown has begun: no new call is taken.
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Serve accepts connections on l until l is closed or Shutdown is called.
 func (s *Server) Serve(l net.Listener) error {
@@ -133,6 +137,12 @@ func (s *Server) startInternal() (string, error) {
 func (s *Server) pass(outer net.Conn, internal string) {
 	defer s.conns.Done()
 	defer outer.Close()
+	if s.draining.Load() {
+		// Accepted as Shutdown began: FreeSWITCH tries the next socket
+		// address. (Handed to eslgo, a connection closed before its
+		// connect reply also trips eslgo's close-while-starting race.)
+		return
+	}
 	inner, err := dialRetry(s.ctx, internal)
 	if err != nil {
 		s.log.Error("esl: cannot reach private listener", "err", err)
@@ -230,6 +240,7 @@ func (s *Server) handle(ctx context.Context, c *eslgo.Conn, connect *eslgo.RawRe
 // in its socket list) and waits for live calls to end, up to ctx's
 // deadline; after that it cuts the remaining connections.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.mu.Lock()
 	l := s.listener
 	dir := s.socketDir
