@@ -47,19 +47,30 @@ func TestAfterHoursEmailOverSMTP(t *testing.T) {
 		}
 
 		// The message log of the call, through the API.
-		code, body, _ := s.do("GET", "/v2/accounts/demo/calls/"+res.CallSid+"/messages", nil)
-		var env struct {
-			Response struct {
-				Messages []struct {
-					Channel    string   `json:"channel"`
-					Recipients []string `json:"recipients"`
-					Status     string   `json:"status"`
-					Provider   string   `json:"provider"`
-				} `json:"messages"`
-			} `json:"response"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil || code != 200 {
-			t.Fatalf("%d %s", code, body)
+		// The message's row is written once the SMTP exchange is over, off
+		// the call's path, and nothing announces it: a bounded poll.
+		var (
+			env struct {
+				Response struct {
+					Messages []struct {
+						Channel    string   `json:"channel"`
+						Recipients []string `json:"recipients"`
+						Status     string   `json:"status"`
+						Provider   string   `json:"provider"`
+					} `json:"messages"`
+				} `json:"response"`
+			}
+			body []byte
+		)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var code int
+			code, body, _ = s.do("GET", "/v2/accounts/demo/calls/"+res.CallSid+"/messages", nil)
+			if err := json.Unmarshal(body, &env); err != nil || code != 200 {
+				t.Fatalf("%d %s", code, body)
+			}
+			if len(env.Response.Messages) > 0 || time.Now().After(deadline) {
+				break
+			}
 		}
 		m := env.Response.Messages
 		if len(m) != 1 || m[0].Channel != "email" || m[0].Status != "sent" || strings.Join(m[0].Recipients, ",") != "support@acme.example" {
