@@ -327,17 +327,32 @@ const maxHeaderArg = 2048
 // that UUID. The reply only means "queued".
 func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, error) {
 	appUUID := NewUUID()
-	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID))
+	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, true))
 	return appUUID, err
 }
 
-func executeMsg(uuid, app, arg, appUUID string) string {
+// ExecuteUnlocked is Execute without event-lock. An event-locked
+// application holds back every private event queued on its channel until
+// it returns; for a bridge that is the whole conversation, so a
+// uuid_broadcast to the bridged caller would wait until the call is over
+// (seen on FreeSWITCH 1.10.12). Only for an application that must let such
+// events run inside it, and only while nothing else is queued behind it.
+func (c *Conn) ExecuteUnlocked(ctx context.Context, uuid, app, arg string) (string, error) {
+	appUUID := NewUUID()
+	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, false))
+	return appUUID, err
+}
+
+func executeMsg(uuid, app, arg, appUUID string, lock bool) string {
 	var b strings.Builder
 	b.WriteString("sendmsg ")
 	b.WriteString(uuid)
 	b.WriteString("\r\ncall-command: execute\r\nexecute-app-name: ")
 	b.WriteString(app)
-	b.WriteString("\r\nevent-lock: true\r\nEvent-UUID: ")
+	if lock {
+		b.WriteString("\r\nevent-lock: true")
+	}
+	b.WriteString("\r\nEvent-UUID: ")
 	b.WriteString(appUUID)
 	if arg != "" {
 		if len(arg) > maxHeaderArg || strings.ContainsAny(arg, "\r\n") || arg != strings.TrimSpace(arg) {

@@ -247,3 +247,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestArrayVariablesReadAlike: event-json sends a multi-valued variable as
+// an array (as FreeSWITCH 1.10 does for originate_causes), event-plain as
+// "ARRAY::a|:b"; both decode to the plain form.
+func TestArrayVariablesReadAlike(t *testing.T) {
+	js, err := ParseJSON([]byte(`{"Event-Name":"CHANNEL_EXECUTE_COMPLETE","variable_originate_causes":["u1;NONE","u2;LOSE_RACE"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ParsePlain([]byte("Event-Name: CHANNEL_EXECUTE_COMPLETE\nvariable_originate_causes: ARRAY::u1%3BNONE|:u2%3BLOSE_RACE\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "ARRAY::u1;NONE|:u2;LOSE_RACE"
+	if got := js.Var("originate_causes"); got != want {
+		t.Errorf("json: %q, want %q", got, want)
+	}
+	if got := plain.Var("originate_causes"); got != want {
+		t.Errorf("plain: %q, want %q", got, want)
+	}
+}

@@ -89,9 +89,12 @@ func jsonValue(v json.RawMessage) (string, error) {
 	if err := json.Unmarshal(v, &s); err == nil {
 		return s, nil
 	}
+	// A multi-valued variable (originate_causes, a bridge's legs) is a
+	// JSON array in event-json and "ARRAY::a|:b" in event-plain: decode it
+	// to the plain form, so both formats read the same.
 	var list []string
 	if err := json.Unmarshal(v, &list); err == nil {
-		return strings.Join(list, "|"), nil
+		return "ARRAY::" + strings.Join(list, "|:"), nil
 	}
 	var n json.Number
 	if err := json.Unmarshal(v, &n); err == nil {
