@@ -186,8 +186,8 @@ type Queue struct {
 	// MaxWait is the longest wait in seconds (5..3600, default 300); then
 	// the busy output is taken.
 	MaxWait int `json:"max_wait,omitempty"`
-	// MusicOnHold is played while waiting (an audio file or URL; default
-	// the node's local_stream://moh).
+	// MusicOnHold is played while waiting (an audio file or URL, or a
+	// local_stream:// or tone_stream://; default DefaultQueueMusic).
 	MusicOnHold string `json:"music_on_hold,omitempty"`
 	// Announcement, if set, is played every AnnounceEvery seconds
 	// (5..600, default 30).
@@ -338,8 +338,12 @@ const (
 	defaultStickyPeriod   = 86400
 	defaultQueueWait      = 300
 	defaultAnnounceEvery  = 30
-	defaultQueueMusic     = "local_stream://moh"
 )
+
+// DefaultQueueMusic is the hold music of a queue that names none: a tone
+// every node can play (mod_tone_stream), unlike local_stream://, which
+// needs mod_local_stream and a configured stream.
+const DefaultQueueMusic = "tone_stream://%(400,100,523);%(400,100,659);%(800,1800,784);loops=-1"
 
 func orDefault(v, d int) int {
 	if v == 0 {

@@ -354,7 +354,7 @@ func (r *runner) dial(cfg *Connect) Dial {
 	if q := cfg.Queue; q != nil {
 		d.Queue = &Queue{
 			MaxWait:      orDefault(q.MaxWait, defaultQueueWait),
-			MusicOnHold:  orString(q.MusicOnHold, defaultQueueMusic),
+			MusicOnHold:  orString(q.MusicOnHold, DefaultQueueMusic),
 			Announcement: q.Announcement,
 		}
 		if q.Announcement != nil {

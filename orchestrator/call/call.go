@@ -363,6 +363,8 @@ func (c *call) onCaller(ctx context.Context, ev esl.Event) {
 		}
 	case "CHANNEL_BRIDGE":
 		c.bridged(ctx, ev)
+	case "PLAYBACK_START":
+		c.musicStarted(ctx, ev)
 	case "CHANNEL_HANGUP":
 		c.callerGone(ctx, ev.Get("Hangup-Cause"))
 	case "CHANNEL_HANGUP_COMPLETE":
@@ -516,7 +518,7 @@ func (c *call) complete(ctx context.Context, ev esl.Event) {
 		c.dialed(ctx, ev)
 		return
 	case waitQueue:
-		c.queueBroken(ctx)
+		c.queueBroken(ctx, ev.Get("Application-Response"))
 		return
 	default:
 		return
@@ -559,8 +561,19 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 	d := c.pending.dial
 	causes := originateCauses(ev.Var("originate_causes"))
 	for _, dl := range d.legs {
-		if l := c.legs[dl.uuid]; l != nil && l.final == nil && causes[dl.uuid] != "" && causes[dl.uuid] != "NONE" {
-			l.hangup = causes[dl.uuid]
+		l, cause := c.legs[dl.uuid], causes[dl.uuid]
+		if l == nil || l.final != nil || cause == "" || cause == "NONE" {
+			continue
+		}
+		l.hangup = cause
+		if l.lastSeq == 0 {
+			// Not one event: the channel was never created (a bad
+			// endpoint, INVALID_PROFILE ...), and FreeSWITCH sends only
+			// CHANNEL_DESTROY for its UUID. The bridge's account is all
+			// there will be.
+			f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(false, cause, "", 0)}
+			l.final, l.status = &f, f.Status
+			c.finishLeg(ctx, l)
 		}
 	}
 	res := flows.DialResult{At: c.rt.now().UTC()}
@@ -663,7 +676,14 @@ func (c *call) exec(ctx context.Context, cmd flows.Command) {
 
 // await runs a blocking application and remembers what it waits for.
 func (c *call) await(ctx context.Context, p pending, app, arg string) {
-	appUUID, err := c.s.Execute(ctx, c.s.UUID, app, arg)
+	execute := c.s.Execute
+	if p.kind == waitDial {
+		// A bridge lasts the whole conversation: event-locked, it would
+		// hold back a start-of-call uuid_broadcast to the caller until the
+		// call is over. Nothing is queued behind it on this channel.
+		execute = c.s.ExecuteUnlocked
+	}
+	appUUID, err := execute(ctx, c.s.UUID, app, arg)
 	if err != nil {
 		c.log.Error("call: command failed", "app", app, "err", err)
 		c.lost(err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
 )
 
 // Queue reasons for breaking the hold music.
@@ -33,12 +34,37 @@ type queueing struct {
 	announcing, expired bool
 	wait, announce      *time.Timer
 	done                chan struct{}
+	music               holdMusic
 }
+
+// holdMusic is what a queued caller hears. It is a plain playback, ended
+// by uuid_break and played again when it ends by itself: endless_playback
+// cannot be broken (FreeSWITCH restarts the file on a break), and
+// uuid_break all would also drop the commands queued behind it.
+type holdMusic struct {
+	src string // playing now: the queue's music or the fallback tone
+	app string // Application-UUID of its playback; "" while none runs
+	// started: its PLAYBACK_START arrived, so a break lands on it (a
+	// break sent before would be lost); breakDue: break it once started.
+	started, breakDue bool
+	// fails counts playbacks in a row that ended at once (a file the node
+	// cannot play); off: nothing plays, the caller waits in silence.
+	fails int
+	off   bool
+	retry *time.Timer
+}
+
+// musicRetries is how many playbacks in a row may fail before the queue's
+// music is replaced by the default tone, and that tone by silence.
+const musicRetries = 3
 
 func (q *queueing) stop() {
 	q.wait.Stop()
 	if q.announce != nil {
 		q.announce.Stop()
+	}
+	if q.music.retry != nil {
+		q.music.retry.Stop()
 	}
 	select {
 	case <-q.done:
@@ -62,6 +88,15 @@ func (c *call) enqueue(ctx context.Context) {
 		return
 	}
 	cn.q = q
+	q.music.src = cfg.MusicOnHold
+	if q.music.src == "" {
+		q.music.src = flows.DefaultQueueMusic
+	}
+	// Breaking the music must wait for its start; only a queued call
+	// needs the event, so only it subscribes.
+	if err := c.s.Subscribe(ctx, "PLAYBACK_START"); err != nil {
+		c.log.Warn("call: cannot follow the hold music", "err", err)
+	}
 	c.log.Info("call: queued for a free agent", "queue", cn.scope, "max_wait", cfg.MaxWait)
 	q.wait = c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(ctx, q) })
 	if cfg.Announcement != nil && cfg.AnnounceEvery > 0 {
@@ -154,19 +189,64 @@ func (c *call) queueTimeout(ctx context.Context, q *queueing) {
 	}
 }
 
-// queueMusic plays hold music until it is broken.
+// queueMusic plays hold music until it is broken or ends.
 func (c *call) queueMusic(ctx context.Context) {
-	c.await(ctx, pending{kind: waitQueue}, "endless_playback", c.conn.q.cfg.MusicOnHold)
+	m := &c.conn.q.music
+	m.app, m.started, m.breakDue = "", false, false
+	if m.off {
+		c.pending = pending{kind: waitQueue}
+		return
+	}
+	c.await(ctx, pending{kind: waitQueue}, "playback", m.src)
+	m.app = c.pending.app
 }
 
+// musicStarted: the hold music's PLAYBACK_START.
+func (c *call) musicStarted(ctx context.Context, ev esl.Event) {
+	cn := c.conn
+	if cn == nil || cn.q == nil {
+		return
+	}
+	m := &cn.q.music
+	if m.app == "" || m.app != c.pending.app || m.started || ev.Get("Playback-File-Path") != m.src {
+		return
+	}
+	m.started = true
+	if m.breakDue {
+		c.sendBreak(ctx)
+	}
+}
+
+// breakMusic stops what the queued caller hears, so the queue can go on:
+// the music once it has started, an announcement at once; with nothing
+// playing the queue goes on at once.
 func (c *call) breakMusic(ctx context.Context) {
-	if _, err := c.s.API(ctx, "uuid_break "+c.s.UUID+" all"); err != nil {
+	q := c.conn.q
+	m := &q.music
+	switch {
+	case q.announcing:
+		c.sendBreak(ctx)
+	case m.app == "":
+		if m.retry != nil {
+			m.retry.Stop()
+		}
+		c.queueBroken(ctx, "")
+	case !m.started:
+		m.breakDue = true
+	default:
+		c.sendBreak(ctx)
+	}
+}
+
+func (c *call) sendBreak(ctx context.Context) {
+	if _, err := c.s.API(ctx, "uuid_break "+c.s.UUID); err != nil {
 		c.log.Warn("call: cannot stop hold music", "err", err)
 	}
 }
 
-// queueBroken: the music (or an announcement) stopped.
-func (c *call) queueBroken(ctx context.Context) {
+// queueBroken: the music or an announcement stopped (response is the
+// playback's Application-Response; "" when nothing was playing).
+func (c *call) queueBroken(ctx context.Context, response string) {
 	cn := c.conn
 	c.pending = pending{}
 	if cn == nil || cn.q == nil {
@@ -196,13 +276,57 @@ func (c *call) queueBroken(ctx context.Context) {
 		app, arg := c.m.play(*q.cfg.Announcement)
 		c.await(ctx, pending{kind: waitQueue}, app, arg)
 		c.armAnnouncement(ctx, q)
-	default:
-		// The announcement ended (or the music did by itself).
+	case q.announcing:
 		q.announcing = false
 		c.queueMusic(ctx)
 		c.queuePoll(ctx, q)
+	default:
+		c.musicEnded(ctx, q, response)
 	}
 }
+
+// musicEnded: the hold music ended by itself. A file that played is played
+// again; one that failed at once (never started, or the node could not
+// play it) is retried with a growing pause, then replaced by the default
+// tone, then by silence, so a prompt the node lacks never becomes a loop
+// of commands.
+func (c *call) musicEnded(ctx context.Context, q *queueing, response string) {
+	m := &q.music
+	failed := !m.started || (response != "" && response != "FILE PLAYED")
+	m.app = ""
+	if !failed {
+		m.fails = 0
+		c.queueMusic(ctx)
+		c.queuePoll(ctx, q)
+		return
+	}
+	m.fails++
+	c.log.Warn("call: hold music did not play", "music", m.src, "response", response, "attempt", m.fails)
+	if m.fails >= musicRetries {
+		m.fails = 0
+		if m.src != flows.DefaultQueueMusic {
+			c.log.Warn("call: hold music cannot be played; using the default tone", "music", m.src)
+			m.src = flows.DefaultQueueMusic
+		} else {
+			c.log.Error("call: no hold music can be played; the caller waits in silence", "music", m.src)
+			m.off = true
+		}
+	}
+	c.pending = pending{kind: waitQueue}
+	if !m.off {
+		m.retry = c.after(time.Duration(m.fails)*musicBackoff, func() {
+			if c.conn == nil || c.conn.q != q || m.app != "" || c.pending.kind != waitQueue || q.breaking != breakNone || c.hungUp {
+				return
+			}
+			c.queueMusic(ctx)
+		})
+	}
+	c.queuePoll(ctx, q)
+}
+
+// musicBackoff is the pause before the hold music is tried again, times
+// the failures in a row.
+const musicBackoff = 500 * time.Millisecond
 
 // queueRingDone: the agent rung from the queue did not answer; the caller
 // keeps their place and waits on.
