@@ -32,6 +32,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	digits := fs.String("digits", "", `digits entered at each menu, comma-separated: "1", or ",2" to stay silent at the first`)
 	hangupOn := fs.String("hangup-on", "", "hang up when this application first starts, e.g. speak (mid-greeting)")
 	hangupAfter := fs.Duration("hangup-after", 0, "hang up this long after the call is answered, e.g. 20s (0: never first)")
+	message := fs.Duration("message", 3*time.Second, "how long the caller speaks into a voicemail or other recording (0: silence)")
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -43,7 +44,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	script := testphone.Script{From: *from, To: *to, Digits: testphone.ParseDigits(*digits),
-		HangupOnApp: *hangupOn, HangupOnAppN: 1, HangupAfter: *hangupAfter, Timeout: *timeout}
+		HangupOnApp: *hangupOn, HangupOnAppN: 1, HangupAfter: *hangupAfter, Message: *message, Timeout: *timeout}
 	fmt.Fprintf(stdout, "calling %s from %s via %s\n", *to, *from, *node)
 	res, err := testphone.New(*node, *password).Call(ctx, script)
 	if res != nil {

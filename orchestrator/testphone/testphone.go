@@ -38,6 +38,13 @@ type Script struct {
 	// HangupAfter hangs the caller up this long after the call is
 	// answered (0: the caller never hangs up first).
 	HangupAfter time.Duration
+	// Message is how long the caller speaks into each recording the flow
+	// starts (record): a tone sent from the caller's phone, so the node
+	// records real audio, then silence. 0: the caller stays silent, and a
+	// real node records nothing.
+	Message time.Duration
+	// Hangup, if set, hangs the caller up when it is closed.
+	Hangup <-chan struct{}
 	// Timeout bounds the whole call (default 2 minutes).
 	Timeout time.Duration
 	// OnApp, if set, is told of each application the flow starts on the
@@ -49,6 +56,11 @@ type Script struct {
 // Step is one application the flow ran on the caller's channel.
 type Step struct {
 	App, Arg string
+	// Seq and EndSeq are the node's Event-Sequence of the application's
+	// start and end (0: its end was not seen), to order steps against
+	// each other: a step that ran inside another has a Seq between the
+	// other's Seq and EndSeq.
+	Seq, EndSeq uint64
 }
 
 func (s Step) String() string {
@@ -84,7 +96,7 @@ type Phone struct {
 // New makes a phone for the node at addr.
 func New(addr, password string) *Phone { return &Phone{addr: addr, password: password} }
 
-var subscribed = []string{"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB"}
+var subscribed = []string{"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB"}
 
 // Call places one call and plays the script until both channels are gone.
 func (p *Phone) Call(ctx context.Context, s Script) (*Result, error) {
@@ -141,7 +153,8 @@ type driver struct {
 
 	collections int
 	apps        map[string]int
-	seqs        []uint64 // Event-Sequence of each Path step: events arrive out of order
+	steps       map[string]int // Application-UUID -> its index in Path
+	ends        map[string]uint64
 	hangupTimer <-chan time.Time
 	callerDone  bool
 	channelDone bool
@@ -149,11 +162,15 @@ type driver struct {
 }
 
 func (d *driver) run(ctx context.Context, job <-chan esl.Job) (*Result, error) {
-	d.apps = map[string]int{}
+	d.apps, d.steps, d.ends = map[string]int{}, map[string]int{}, map[string]uint64{}
+	hangup := d.script.Hangup
 	for !(d.callerDone && (d.channelDone || d.res.ChannelUUID == "")) || !d.jobDone {
 		select {
 		case <-d.hangupTimer:
 			d.hangupTimer = nil
+			d.hangUp(ctx)
+		case <-hangup:
+			hangup = nil
 			d.hangUp(ctx)
 		case j, ok := <-job:
 			job = nil
@@ -177,18 +194,13 @@ func (d *driver) run(ctx context.Context, job <-chan esl.Job) (*Result, error) {
 	return d.res, nil
 }
 
-// sortPath puts the steps in the order FreeSWITCH ran them.
+// sortPath puts the steps in the order FreeSWITCH ran them (events
+// arrive out of order) and gives each its end.
 func (d *driver) sortPath() {
-	idx := make([]int, len(d.res.Path))
-	for i := range idx {
-		idx[i] = i
+	for id, i := range d.steps {
+		d.res.Path[i].EndSeq = d.ends[id]
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return d.seqs[idx[a]] < d.seqs[idx[b]] })
-	path := make([]Step, len(idx))
-	for i, j := range idx {
-		path[i] = d.res.Path[j]
-	}
-	d.res.Path = path
+	sort.SliceStable(d.res.Path, func(a, b int) bool { return d.res.Path[a].Seq < d.res.Path[b].Seq })
 }
 
 func (d *driver) onEvent(ctx context.Context, ev esl.Event) {
@@ -222,6 +234,10 @@ func (d *driver) onEvent(ctx context.Context, ev esl.Event) {
 		}
 	case "CHANNEL_EXECUTE":
 		d.executed(ctx, ev)
+	case "CHANNEL_EXECUTE_COMPLETE":
+		if id := ev.AppUUID(); id != "" {
+			d.ends[id] = ev.Seq()
+		}
 	}
 }
 
@@ -231,14 +247,20 @@ func (d *driver) executed(ctx context.Context, ev esl.Event) {
 	case "park", "socket", "multiset", "set", "export":
 		return // plumbing, not the flow's path
 	}
-	d.res.Path = append(d.res.Path, Step{App: app, Arg: ev.Get("Application-Data")})
+	if id := ev.AppUUID(); id != "" {
+		d.steps[id] = len(d.res.Path)
+	}
+	d.res.Path = append(d.res.Path, Step{App: app, Arg: ev.Get("Application-Data"), Seq: ev.Seq()})
 	if d.script.OnApp != nil {
 		d.script.OnApp(app, ev.Get("Application-Data"))
 	}
-	d.seqs = append(d.seqs, ev.Seq())
 	d.apps[app]++
 	if app == d.script.HangupOnApp && d.apps[app] == max(d.script.HangupOnAppN, 1) {
 		d.hangUp(ctx)
+		return
+	}
+	if app == "record" && d.script.Message > 0 {
+		d.speak(ctx)
 		return
 	}
 	if app != "play_and_get_digits" && app != "read" {
@@ -255,6 +277,16 @@ func (d *driver) executed(ctx context.Context, ev esl.Event) {
 		return
 	}
 	if _, err := d.conn.API(ctx, "uuid_recv_dtmf "+d.res.ChannelUUID+" "+digits); err != nil {
+		d.res.HangupCause = "testphone: " + err.Error()
+	}
+}
+
+// speak sends Message worth of audio from the caller's phone: a 440 Hz
+// tone played on the parked caller leg, which its loopback peer (the
+// channel the flow records) receives.
+func (d *driver) speak(ctx context.Context) {
+	tone := fmt.Sprintf("tone_stream://%%(%d,0,440)", d.script.Message.Milliseconds())
+	if _, err := d.conn.API(ctx, "uuid_broadcast "+d.res.CallerUUID+" "+tone+" aleg"); err != nil {
 		d.res.HangupCause = "testphone: " + err.Error()
 	}
 }
