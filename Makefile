@@ -6,6 +6,10 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0
 PKGS        ?= ./...
 DB          ?= data/switchyard.db
 FUZZTIME    ?= 5m
+# Real FreeSWITCH nodes the scenario suite runs on in parallel, and where
+# each run of the suite writes its one-line result.
+FS_NODES    ?= 4
+SUMMARY     ?= $(CURDIR)/.scenario-summary
 
 .DEFAULT_GOAL := help
 
@@ -30,13 +34,21 @@ test: lint ## Lint, then run every test with -race (SQLite always; PostgreSQL vi
 	$(MAKE) --no-print-directory test/race
 
 .PHONY: test/race
-test/race: ## Run every test with -race against the databases the environment offers
+test/race: ## Run every test with -race against the databases the environment offers, then the scenario suite on real FreeSWITCH
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "tests: PostgreSQL at $${TEST_DATABASE_URL%%\?*}"; \
 		else echo "tests: no TEST_DATABASE_URL and no PostgreSQL server here: the PostgreSQL store suite will SKIP"; fi
-	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/orchestrator/store$$')
+	@rm -f $(SUMMARY)
+	SWITCHYARD_SCENARIO_SUMMARY=$(SUMMARY) $(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/orchestrator/store$$')
 	@echo "store suite, per database:"
 	@set -o pipefail; $(GO) test -race -count=1 -v ./orchestrator/store/ 2>&1 | \
 		grep -E '^(--- |ok|FAIL|panic)|^\s+[a-z_]+\.go:[0-9]+:|store suite: running on'
+	@$(MAKE) --no-print-directory test/realnode
+	@echo "scenario suite, per node:"; cat $(SUMMARY)
+
+.PHONY: test/realnode
+test/realnode: ## Run the scenario suite on real FreeSWITCH: FS_NODES nodes from the archive (SWITCHYARD_FS_ARCHIVE, else ../shared/freeswitch), or the node at SWITCHYARD_FS_ESL
+	SWITCHYARD_FS=archive SWITCHYARD_FS_NODES=$(FS_NODES) SWITCHYARD_SCENARIO_SUMMARY=$(SUMMARY) \
+		$(GO) test -race -count=1 -parallel $(FS_NODES) -timeout 15m ./orchestrator/scenario
 
 .PHONY: test/short
 test/short: ## Run the tests without -race and without PostgreSQL

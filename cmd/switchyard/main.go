@@ -25,6 +25,7 @@ Usage:
   switchyard flow validate FILE...     check flow documents; exit status 1 on any error
   switchyard sim call --to EXOPHONE    place a simulated call on a node and print the path it took
   switchyard sim crm --agents N,...    run a sample CRM answering programmable connects
+  switchyard sim node                  run a real FreeSWITCH from the archive, configured from freeswitch-conf/
   switchyard call show CALLSID         print a call's record and legs
   switchyard account create --name N   create an account, its first API key and tokens
   switchyard account key ...           create, list or revoke an account's API keys

@@ -560,22 +560,6 @@ func (c *call) recorded(ctx context.Context, rec *store.Recording, ev esl.Event)
 func (c *call) dialed(ctx context.Context, ev esl.Event) {
 	d := c.pending.dial
 	causes := originateCauses(ev.Var("originate_causes"))
-	for _, dl := range d.legs {
-		l, cause := c.legs[dl.uuid], causes[dl.uuid]
-		if l == nil || l.final != nil || cause == "" || cause == "NONE" {
-			continue
-		}
-		l.hangup = cause
-		if l.lastSeq == 0 {
-			// Not one event: the channel was never created (a bad
-			// endpoint, INVALID_PROFILE ...), and FreeSWITCH sends only
-			// CHANNEL_DESTROY for its UUID. The bridge's account is all
-			// there will be.
-			f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(false, cause, "", 0)}
-			l.final, l.status = &f, f.Status
-			c.finishLeg(ctx, l)
-		}
-	}
 	res := flows.DialResult{At: c.rt.now().UTC()}
 	winner := ev.Var("last_bridge_to")
 	for _, dl := range d.legs {
@@ -588,6 +572,33 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 		res.Status = flows.DialCompleted
 	} else {
 		res.Status = dialStatus(ev.Var("originate_disposition"), ev.Var("DIALSTATUS"))
+	}
+	for _, dl := range d.legs {
+		l, cause := c.legs[dl.uuid], causes[dl.uuid]
+		if l == nil || l.final != nil {
+			continue
+		}
+		if cause == "NONE" {
+			cause = ""
+		}
+		if cause != "" {
+			l.hangup = cause
+		}
+		if l.lastSeq != 0 {
+			continue
+		}
+		// Not one event: the channel was never created (a bad endpoint,
+		// INVALID_PROFILE ...). FreeSWITCH sends only a CHANNEL_DESTROY
+		// without a cause for its UUID and leaves it out of
+		// originate_causes; a bridge of that leg alone names the cause in
+		// originate_disposition. Otherwise the cause is unknown, and left
+		// empty rather than made up.
+		if cause == "" && d.winner == "" && len(d.legs) == 1 {
+			cause = ev.Var("originate_disposition")
+		}
+		f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(false, cause, "", 0)}
+		l.final, l.status = &f, f.Status
+		c.finishLeg(ctx, l)
 	}
 	d.result = &res
 	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && !c.settled {

@@ -47,6 +47,9 @@ func Locate() (string, error) {
 	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
 		matches, _ := filepath.Glob(filepath.Join(dir, "shared", "freeswitch", "freeswitch-*.tar.zst"))
 		if len(matches) > 0 {
+			if _, err := exec.LookPath("zstd"); err != nil {
+				return "", fmt.Errorf("%w: %s is zstd-compressed and zstd is not installed", ErrNoArchive, matches[len(matches)-1])
+			}
 			return matches[len(matches)-1], nil
 		}
 		if dir == filepath.Dir(dir) {
