@@ -27,11 +27,12 @@ import (
 
 // server is one running `switchyard serve`.
 type server struct {
-	t    *testing.T
-	base string // http://127.0.0.1:port
-	esl  string // the embedded emulator's event socket ("" with real nodes)
-	out  *lockedBuffer
-	stop func()
+	t      *testing.T
+	base   string // http://127.0.0.1:port
+	esl    string // the embedded emulator's event socket ("" with real nodes)
+	socket string // where FreeSWITCH's socket application connects
+	out    *lockedBuffer
+	stop   func()
 
 	endMu sync.Mutex
 	ended map[string]chan struct{} // by CallSid: closed once its final record is written
@@ -93,7 +94,7 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	go func() { done <- runServe(ctx, cfg, out, log) }()
 	select {
 	case addrs := <-up:
-		s.base, s.esl = "http://"+addrs.HTTP, addrs.ESL
+		s.base, s.esl, s.socket = "http://"+addrs.HTTP, addrs.ESL, addrs.Socket
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)

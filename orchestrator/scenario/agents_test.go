@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
@@ -141,14 +142,18 @@ func TestStateManagementSkipsBusyAgent(t *testing.T) {
 	ev := newDialEvents()
 	h := newHarnessOpts(t, options{events: ev})
 	ctx := context.Background()
-	const agent, other = "+15550100499", "+15550100406" // 4NN: answers, talks NN s, hangs up
+	// The agent answers and stays on until the first caller hangs up,
+	// which the test does once it has seen the other calls through; the
+	// other agent talks 6 s (4NN: answers, talks NN s, hangs up).
+	const agent, other = "+15550100001", "+15550100406"
 	h.flowOn(ctx, "+15550000601", connectFlow(`{"destinations":["`+agent+`"],"state_management":true,"dial_event_url":"https://crm.example/events"}`))
 	h.flowOn(ctx, "+15550000602", connectFlow(`{"destinations":["`+agent+`","`+other+`"],"state_management":true}`))
 	h.flowOn(ctx, "+15550000603", connectFlow(`{"destinations":["`+agent+`"],"state_management":true}`))
 
-	first := h.async(testphone.Script{To: "+15550000601", From: "+15550109001"})
+	hangup := make(chan struct{})
+	first := h.async(testphone.Script{To: "+15550000601", From: "+15550109001", Hangup: hangup})
 	holder := ev.waitFor(t, call.DialEventAnswered, agent)
-	if got, _ := h.db.Agents().Holder(ctx, account, "15550100499"); got != holder {
+	if got, _ := h.db.Agents().Holder(ctx, account, "15550100001"); got != holder {
 		t.Fatalf("agent held by %q, want the first call %s", got, holder)
 	}
 
@@ -162,11 +167,12 @@ func TestStateManagementSkipsBusyAgent(t *testing.T) {
 		t.Fatalf("only the busy agent: path %v, legs %+v; want the busy output and no leg", res.Path, legs)
 	}
 
+	close(hangup)
 	fc, flegs := first.wait(h)
 	if fc.SID != holder || agentLegs(flegs)[0].Status != store.Completed {
 		t.Fatalf("first call %s: %+v", fc.Status, flegs)
 	}
-	if got, err := h.db.Agents().Holder(ctx, account, "15550100499"); err != nil || got != "" {
+	if got, err := h.db.Agents().Holder(ctx, account, "15550100001"); err != nil || got != "" {
 		t.Fatalf("agent still held by %q after the leg ended (%v)", got, err)
 	}
 	var types []string
@@ -233,7 +239,10 @@ func TestStickyAgent(t *testing.T) {
 
 // TestQueue: with every agent busy, callers wait with hold music, in
 // arrival order, and are connected as the agent frees up; a caller whose
-// wait runs out takes busy after the announcement.
+// wait runs out takes busy after the announcement. The first flow's music
+// is local_stream://, which a node without mod_local_stream (the project's
+// archive, the emulator) cannot play: Switchyard tries it a few times,
+// then plays the default tone, never a loop of commands.
 func TestQueue(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -255,26 +264,11 @@ func TestQueue(t *testing.T) {
 		}
 	}
 
-	queued := func(ch chan struct{}) func(app, arg string) {
-		var once sync.Once
-		return func(app, _ string) {
-			if app == "endless_playback" {
-				once.Do(func() { close(ch) })
-			}
-		}
-	}
-	wait := func(ch chan struct{}, what string) {
-		select {
-		case <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: never queued", what)
-		}
-	}
 	q1, q2 := make(chan struct{}), make(chan struct{})
-	a1 := h.async(testphone.Script{To: "+15550000621", From: "+15550109021", OnApp: queued(q1)})
-	wait(q1, "first caller")
-	a2 := h.async(testphone.Script{To: "+15550000621", From: "+15550109022", OnApp: queued(q2)})
-	wait(q2, "second caller")
+	a1 := h.async(testphone.Script{To: "+15550000621", From: "+15550109021", OnApp: onHoldMusic(q1)})
+	waitQueued(t, q1, "first caller")
+	a2 := h.async(testphone.Script{To: "+15550000621", From: "+15550109022", OnApp: onHoldMusic(q2)})
+	waitQueued(t, q2, "second caller")
 
 	// The agent frees up on the other instance: noticed by polling.
 	if err := h.db.Agents().Release(ctx, "leg-15550100410"); err != nil {
@@ -282,6 +276,79 @@ func TestQueue(t *testing.T) {
 	}
 	c1, l1 := a1.wait(h)
 	c2, l2 := a2.wait(h)
+	checkQueuedInOrder(t, c1, l1, c2, l2)
+	for _, a := range []*async{a1, a2} {
+		tries := strings.Count(fmt.Sprint(a.res.Path), "playback local_stream://moh")
+		if tries == 0 || tries > 3 {
+			t.Errorf("the unplayable music was tried %d times, want 1 to 3: %v", tries, a.res.Path)
+		}
+	}
+
+	// The wait runs out: the announcement, then busy.
+	res, c, legs := h.call(testphone.Script{To: "+15550000622", From: "+15550109023"})
+	if !pathHas(res, "All our agents are busy") || !pathHas(res, "took busy") || len(agentLegs(legs)) != 0 || c.Status != store.Completed {
+		t.Fatalf("max wait: path %v legs %+v", res.Path, legs)
+	}
+}
+
+// TestQueuedCallerReachesFreedAgent: the agent is on a call of this
+// instance; two callers queue behind it with the default hold music, and
+// each is put through, in order, as the agent's previous call ends.
+func TestQueuedCallerReachesFreedAgent(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const agent = "+15550100405" // answers, talks 5 s
+	h.flowOn(ctx, "+15550000631", connectFlow(`{"destinations":["`+agent+`"],"state_management":true,
+		"queue":{"max_wait":60}}`))
+
+	talking := make(chan struct{})
+	a0 := h.async(testphone.Script{To: "+15550000631", From: "+15550109030", OnApp: func(app, _ string) {
+		if app == "bridge" {
+			close(talking)
+		}
+	}})
+	waitQueued(t, talking, "the agent's first call")
+	q1, q2 := make(chan struct{}), make(chan struct{})
+	a1 := h.async(testphone.Script{To: "+15550000631", From: "+15550109031", OnApp: onHoldMusic(q1)})
+	waitQueued(t, q1, "first queued caller")
+	a2 := h.async(testphone.Script{To: "+15550000631", From: "+15550109032", OnApp: onHoldMusic(q2)})
+	waitQueued(t, q2, "second queued caller")
+
+	c0, l0 := a0.wait(h)
+	if g := agentLegs(l0); c0.Status != store.Completed || len(g) != 1 || g[0].Status != store.Completed {
+		t.Fatalf("the agent's first call: %s %+v", c0.Status, g)
+	}
+	c1, l1 := a1.wait(h)
+	c2, l2 := a2.wait(h)
+	checkQueuedInOrder(t, c1, l1, c2, l2)
+	if !pathHas(a1.res, "playback "+flows.DefaultQueueMusic) {
+		t.Errorf("first queued caller heard no hold music: %v", a1.res.Path)
+	}
+}
+
+// onHoldMusic closes ch when the caller's hold music first starts.
+func onHoldMusic(ch chan struct{}) func(app, arg string) {
+	var once sync.Once
+	return func(app, arg string) {
+		if app == "playback" && strings.HasPrefix(arg, "tone_stream://") {
+			once.Do(func() { close(ch) })
+		}
+	}
+}
+
+func waitQueued(t *testing.T, ch chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: never got there", what)
+	}
+}
+
+// checkQueuedInOrder: both queued calls reached the agent, the first
+// caller first.
+func checkQueuedInOrder(t *testing.T, c1 *store.Call, l1 []store.Leg, c2 *store.Call, l2 []store.Leg) {
+	t.Helper()
 	g1, g2 := agentLegs(l1), agentLegs(l2)
 	if c1.Status != store.Completed || c2.Status != store.Completed || len(g1) != 1 || len(g2) != 1 ||
 		g1[0].Status != store.Completed || g2[0].Status != store.Completed {
@@ -289,14 +356,5 @@ func TestQueue(t *testing.T) {
 	}
 	if !g1[0].AnswerTime.Before(*g2[0].AnswerTime) {
 		t.Errorf("second caller answered at %v, before the first at %v", g2[0].AnswerTime, g1[0].AnswerTime)
-	}
-	if !pathHas(a1.res, "endless_playback local_stream://moh") {
-		t.Errorf("first caller heard no hold music: %v", a1.res.Path)
-	}
-
-	// The wait runs out: the announcement, then busy.
-	res, c, legs := h.call(testphone.Script{To: "+15550000622", From: "+15550109023"})
-	if !pathHas(res, "All our agents are busy") || !pathHas(res, "took busy") || len(agentLegs(legs)) != 0 || c.Status != store.Completed {
-		t.Fatalf("max wait: path %v legs %+v", res.Path, legs)
 	}
 }

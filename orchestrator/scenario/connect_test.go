@@ -419,18 +419,20 @@ func TestProgrammableConnectOutgoingNumber(t *testing.T) {
 	crm.requests(t, "/other", c, connectCaller, notMine)
 }
 
-// TestProgrammableConnectSIP: sip: destinations are dialled through
-// sofia/external/{uri}. On the emulator that is a SIP self-call whose far
-// end runs the test dialplan for the user part: "busy" answers 486,
-// anything else answers after a second and stays up (here until the
-// conversation limit).
+// TestProgrammableConnectSIP: sip: destinations are dialled through the
+// runtime's SIP endpoint, here sofia/switchyard_testnet/{uri}: the test
+// phone network over SIP (freeswitch-conf/sip_profiles/switchyard_testnet.xml
+// on a real node, the same numbers on the emulator). The first URI is
+// busy (486); the second answers after a second and stays up, here until
+// the conversation limit.
 func TestProgrammableConnectSIP(t *testing.T) {
 	h := newConnectHarness(t, options{})
 	crm := newCRM(t)
 	ctx := context.Background()
 	const number = "+15550000707"
-	u := crm.answer("/sip", `{"destination":[{"contact_uri":"sip:busy@pbx.example"},{"contact_uri":"sip:agent@pbx.example"}],
-		"max_conversation_duration":5}`)
+	busy, agent := "sip:+15550100101@"+testnetSIP(), "sip:+15550100001@"+testnetSIP()
+	u := crm.answer("/sip", fmt.Sprintf(`{"destination":[{"contact_uri":%q},{"contact_uri":%q}],
+		"max_conversation_duration":5}`, busy, agent))
 	h.flowOn(ctx, number, programmableFlow(u, 2))
 
 	res, c, legs := h.call(testphone.Script{To: number, From: connectCaller})
@@ -438,15 +440,16 @@ func TestProgrammableConnectSIP(t *testing.T) {
 		t.Fatalf("call %s, path %v; want completed through the answered output", c.Status, res.Path)
 	}
 	br := bridgeApps(res)
-	if len(br) != 1 || !strings.Contains(br[0], "]sofia/external/busy@pbx.example|[") || !strings.HasSuffix(br[0], "]sofia/external/agent@pbx.example") {
-		t.Errorf("bridges %q, want sofia/external/{uri} endpoints in order", br)
+	ep := func(uri string) string { return "]sofia/switchyard_testnet/" + strings.TrimPrefix(uri, "sip:") }
+	if len(br) != 1 || !strings.Contains(br[0], ep(busy)+"|[") || !strings.HasSuffix(br[0], ep(agent)) {
+		t.Errorf("bridges %q, want sofia/switchyard_testnet/{uri} endpoints in order", br)
 	}
 	al := agentLegs(legs)
-	if got := legStates(al); fmt.Sprint(got) != fmt.Sprint([]string{"sip:busy@pbx.example:busy", "sip:agent@pbx.example:completed"}) {
+	if got := legStates(al); fmt.Sprint(got) != fmt.Sprint([]string{busy + ":busy", agent + ":completed"}) {
 		t.Fatalf("agent legs %v", got)
 	}
-	if al[0].HangupCause != "USER_BUSY" {
-		t.Errorf("busy SIP leg: cause %s", al[0].HangupCause)
+	if al[0].HangupCause != "USER_BUSY" || al[0].SIPTermStatus != "486" {
+		t.Errorf("busy SIP leg: cause %s, SIP status %s", al[0].HangupCause, al[0].SIPTermStatus)
 	}
 	if l := al[1]; l.AnswerTime == nil || l.HangupCause != "ALLOTTED_TIMEOUT" || !withinSec(l.TalkTime, 5, 2) || l.From != number {
 		t.Errorf("SIP agent leg: answered %v cause %s talk %d from %s; want ALLOTTED_TIMEOUT after about 5 s from %s",
@@ -617,5 +620,68 @@ func TestProgrammableConnectMalformed(t *testing.T) {
 				t.Errorf("CRM got %d requests, want 1", len(got))
 			}
 		})
+	}
+}
+
+// TestStartPlaybackHeardByBoth: a connect's start-of-call playback "to
+// both" is played to the caller while the conversation goes on, not after
+// it (a bridge sent with event-lock would hold the caller's half back
+// until the bridge ends).
+func TestStartPlaybackHeardByBoth(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const tone = "tone_stream://%(1500,0,600)"
+	h.flowOn(ctx, "+15550000641", connectFlow(`{"destinations":["+15550100001"],"max_conversation":6,
+		"start_call_playback":{"playback_to":"both","prompt":{"audio":"`+tone+`"}}}`))
+	res, c, legs := h.call(testphone.Script{To: "+15550000641", From: "+15550109041"})
+	if g := agentLegs(legs); c.Status != store.Completed || len(g) != 1 || g[0].Status != store.Completed {
+		t.Fatalf("call %s, agent legs %+v", c.Status, g)
+	}
+	var bridge, played *testphone.Step
+	for i, s := range res.Path {
+		switch {
+		case s.App == "bridge":
+			bridge = &res.Path[i]
+		case s.App == "playback" && s.Arg == tone:
+			played = &res.Path[i]
+		}
+	}
+	if bridge == nil || played == nil {
+		t.Fatalf("path %v: want the bridge and the caller's playback of %s", res.Path, tone)
+	}
+	if bridge.EndSeq == 0 || played.Seq < bridge.Seq || played.Seq > bridge.EndSeq {
+		t.Errorf("the caller's playback ran at event %d, outside the bridge (%d..%d)", played.Seq, bridge.Seq, bridge.EndSeq)
+	}
+}
+
+// TestLegNeverCreated: a destination whose channel cannot even be created
+// (its SIP profile does not exist) is recorded failed at once. Alone in
+// its bridge it takes the originate's own cause and the failed output;
+// before another destination the node names no cause for it (only a
+// CHANNEL_DESTROY without one), so none is made up, and the next
+// destination is tried.
+func TestLegNeverCreated(t *testing.T) {
+	h := newHarnessOpts(t, options{sipEndpoint: "sofia/no_such_profile/{uri}"})
+	ctx := context.Background()
+	sip := "sip:+15550100001@" + testnetSIP()
+	h.flowOn(ctx, "+15550000651", connectFlow(`{"destinations":["`+sip+`"]}`))
+	h.flowOn(ctx, "+15550000652", connectFlow(`{"destinations":["`+sip+`","+15550100405"],"strategy":"sequential"}`))
+
+	res, c, legs := h.call(testphone.Script{To: "+15550000651", From: "+15550109051"})
+	al := agentLegs(legs)
+	if got := legStates(al); c.Status != store.Completed || !pathHas(res, "took failed") || fmt.Sprint(got) != fmt.Sprint([]string{sip + ":failed"}) {
+		t.Fatalf("alone: call %s, path %v, agent legs %v", c.Status, res.Path, got)
+	}
+	if al[0].HangupCause != "INVALID_PROFILE" {
+		t.Errorf("alone: uncreated leg's cause %q, want INVALID_PROFILE", al[0].HangupCause)
+	}
+
+	_, c, legs = h.call(testphone.Script{To: "+15550000652", From: "+15550109052"})
+	al = agentLegs(legs)
+	if got := legStates(al); c.Status != store.Completed || fmt.Sprint(got) != fmt.Sprint([]string{sip + ":failed", "+15550100405:completed"}) {
+		t.Fatalf("first of two: call %s, agent legs %v", c.Status, got)
+	}
+	if al[0].HangupCause != "" || al[0].AnswerTime != nil {
+		t.Errorf("first of two: uncreated leg's cause %q, answered %v; want none", al[0].HangupCause, al[0].AnswerTime)
 	}
 }

@@ -55,6 +55,8 @@ type options struct {
 	planner call.Planner
 	events  call.DialEvents
 	clock   func() time.Time
+	// sipEndpoint replaces the test network's SIP endpoint.
+	sipEndpoint string
 }
 
 // newHarnessOpts is newHarness with optional parts.
@@ -66,27 +68,29 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	h.seed(ctx)
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	recordings := t.TempDir()
-	if dir := os.Getenv("SWITCHYARD_TEST_RECORDINGS"); dir != "" {
-		recordings = dir // a folder on the real node
+	track(t)
+	var (
+		l                net.Listener
+		fsAddr, password string
+		recordings       = t.TempDir()
+		sipEndpoint      = "sofia/switchyard_testnet/{uri}"
+	)
+	if o.sipEndpoint != "" {
+		sipEndpoint = o.sipEndpoint
 	}
-	socketAddr := "127.0.0.1:0"
-	fsAddr, password := os.Getenv("SWITCHYARD_FS_ESL"), os.Getenv("SWITCHYARD_FS_PASSWORD")
-	if fsAddr != "" {
+	if suite.real {
 		h.real = true
-		socketAddr = os.Getenv("SWITCHYARD_TEST_SOCKET")
-		if socketAddr == "" {
-			socketAddr = "127.0.0.1:8084"
+		var n *node
+		n, l = borrow(t)
+		fsAddr, password = n.esl, n.password
+		if n.recordings != "" {
+			recordings = n.recordings // the node's own folder, on this host
 		}
-		if password == "" {
-			password = "ClueCon"
+	} else {
+		var err error
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("socket server: %v", err)
 		}
-	}
-	l, err := net.Listen("tcp", socketAddr)
-	if err != nil {
-		t.Fatalf("socket server: %v", err)
-	}
-	if !h.real {
 		fs := fsim.New(fsim.Config{Speed: 50, SocketAddr: l.Addr().String(), RecordingsDir: t.TempDir(), Logger: log})
 		if err := fs.Listen("127.0.0.1:0"); err != nil {
 			t.Fatal(err)
@@ -109,6 +113,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		Planner:           o.planner,
 		DialEvents:        o.events,
 		Clock:             o.clock,
+		Endpoints:         call.Endpoints{SIP: sipEndpoint},
 	}, messenger{h.sent}, o.fetcher, log)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -12,37 +12,24 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SWITCHYARD_FS_ESL") == "" {
-		println("scenario: running against the in-tree FreeSWITCH emulator (set SWITCHYARD_FS_ESL=host:port to run against a real node)")
-	} else {
-		println("scenario: running against the FreeSWITCH node at " + os.Getenv("SWITCHYARD_FS_ESL"))
-	}
-	os.Exit(m.Run())
-}
-
-// TestRealNode checks that the node given by SWITCHYARD_FS_ESL answers
-// before the scenarios run against it.
+// TestRealNode checks that a real node has what the scenarios rely on
+// before they run against it.
 func TestRealNode(t *testing.T) {
-	addr := os.Getenv("SWITCHYARD_FS_ESL")
-	if addr == "" {
-		t.Skip("SWITCHYARD_FS_ESL is not set: the scenarios ran against the in-tree emulator only; " +
-			"set SWITCHYARD_FS_ESL=host:8021 (and SWITCHYARD_FS_PASSWORD, SWITCHYARD_TEST_SOCKET) to run them against a real FreeSWITCH")
+	if !suite.real {
+		t.Skip("the scenarios run on the emulator: SWITCHYARD_FS=archive or SWITCHYARD_FS_ESL=host:port runs them on a real FreeSWITCH")
 	}
-	password := os.Getenv("SWITCHYARD_FS_PASSWORD")
-	if password == "" {
-		password = "ClueCon"
-	}
-	conn, err := esl.DialInbound(t.Context(), addr, password, nil)
+	n, l := borrow(t)
+	l.Close()
+	conn, err := esl.DialInbound(t.Context(), n.esl, n.password, nil)
 	if err != nil {
-		t.Fatalf("FreeSWITCH at %s: %v", addr, err)
+		t.Fatalf("FreeSWITCH at %s: %v", n.esl, err)
 	}
 	defer conn.Close()
 	status, err := conn.API(t.Context(), "status")
 	if err != nil || !strings.Contains(status, "UP") {
 		t.Fatalf("status: %q %v", status, err)
 	}
-	for _, module := range []string{"mod_loopback", "mod_event_socket", "mod_flite"} {
+	for _, module := range []string{"mod_loopback", "mod_event_socket", "mod_flite", "mod_tone_stream", "mod_sofia"} {
 		if got, err := conn.API(t.Context(), "module_exists "+module); err != nil || got != "true" {
 			t.Errorf("%s is not loaded (%q, %v): see freeswitch-conf/README.md", module, got, err)
 		}
@@ -96,7 +83,9 @@ func checkCall(t *testing.T, c *store.Call, status store.Status) {
 	if c.Status != status || c.Direction != store.DirectionInbound || c.From != "+15550109999" {
 		t.Errorf("call: status %s direction %s from %s, want %s", c.Status, c.Direction, c.From, status)
 	}
-	if c.EndTime == nil || c.EndTime.Before(c.StartTime) || c.Duration <= 0 {
+	// The duration is the node's clock's: whole seconds from start to end
+	// (a caller who hangs up at once has 0).
+	if c.EndTime == nil || c.EndTime.Before(c.StartTime) || !withinSec(c.Duration, int(c.EndTime.Sub(c.StartTime).Seconds()), 1) {
 		t.Errorf("call: start %v end %v duration %d", c.StartTime, c.EndTime, c.Duration)
 	}
 }
@@ -138,7 +127,7 @@ func TestKey1ParallelRingSecondAgentAnswers(t *testing.T) {
 
 func TestKey2BusyAgentThenVoicemail(t *testing.T) {
 	h := newHarness(t)
-	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"2"}})
+	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"2"}, Message: 3 * time.Second})
 	checkCall(t, c, store.Completed)
 	if !strings.Contains(apps(res), "bridge speak playback record") {
 		t.Errorf("path = %s", apps(res))
@@ -147,30 +136,54 @@ func TestKey2BusyAgentThenVoicemail(t *testing.T) {
 		{to: supportNum, status: store.Completed, talk: true},
 		{to: "+15550100101", status: store.Busy, cause: "USER_BUSY"},
 	})
-	checkVoicemail(t, h, c)
+	checkVoicemail(t, h, c, 3)
 }
 
-func checkVoicemail(t *testing.T, h *harness, c *store.Call) {
+// checkVoicemail checks the call's one recording: a message of about
+// secs seconds (the caller spoke that long; 0: said nothing), in a WAV
+// file on the node that holds at least that much audio (the silence that
+// ends a message is written too, not counted), or only its 44-byte
+// header when nothing was said.
+func checkVoicemail(t *testing.T, h *harness, c *store.Call, secs int) {
 	t.Helper()
 	recs, err := h.db.Recordings().ByCall(t.Context(), account, c.SID)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("recordings %+v (%v)", recs, err)
 	}
-	if recs[0].Duration <= 0 || recs[0].URL == "" || c.RecordingURL != recs[0].URL || !strings.HasSuffix(recs[0].Path, ".wav") {
-		t.Errorf("voicemail recording %+v, call recording %q", recs[0], c.RecordingURL)
+	r := recs[0]
+	if !withinSec(r.Duration, secs, 1) || r.URL == "" || c.RecordingURL != r.URL || !strings.HasSuffix(r.Path, ".wav") {
+		t.Errorf("voicemail recording %+v (want about %d s), call recording %q", r, secs, c.RecordingURL)
 	}
+	info, err := os.Stat(r.Path)
+	if err != nil {
+		t.Fatalf("voicemail file: %v", err)
+	}
+	// At least 8 kHz, 16-bit mono after a 44-byte header: 16000 bytes a
+	// second.
+	if size := info.Size(); (secs == 0 && size != 44) || (secs > 0 && size < 44+int64(secs-1)*16000) {
+		t.Errorf("voicemail file %s: %d bytes, want audio for about %d s", r.Path, size, secs)
+	}
+}
+
+// TestSilentVoicemail: a caller who says nothing leaves an empty message,
+// and Switchyard says so: a recording of 0 seconds, not an invented one.
+func TestSilentVoicemail(t *testing.T) {
+	h := newHarness(t)
+	_, c, _ := h.call(testphone.Script{To: supportNum, Digits: []string{"2"}})
+	checkCall(t, c, store.Completed)
+	checkVoicemail(t, h, c, 0)
 }
 
 func TestKey3NobodyAnswersThenVoicemail(t *testing.T) {
 	h := newHarness(t)
-	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"3"}})
+	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"3"}, Message: 3 * time.Second})
 	checkCall(t, c, store.Completed)
 	checkLegs(t, legs, []legWant{
 		{to: supportNum, status: store.Completed, talk: true},
 		{to: "+15550100202", status: store.NoAnswer},
 		{to: "+15550100203", status: store.NoAnswer},
 	})
-	checkVoicemail(t, h, c)
+	checkVoicemail(t, h, c, 3)
 }
 
 func TestNoInputInvalidPromptMenuAgain(t *testing.T) {
@@ -218,13 +231,13 @@ func TestSequentialFirstBusySecondAnswers(t *testing.T) {
 
 func TestAfterHoursVoicemailAndEmail(t *testing.T) {
 	h := newHarness(t)
-	res, c, legs := h.call(testphone.Script{To: afterHours})
+	res, c, legs := h.call(testphone.Script{To: afterHours, Message: 3 * time.Second})
 	checkCall(t, c, store.Completed)
 	if got := apps(res); !strings.Contains(got, "answer speak speak playback record") {
 		t.Errorf("path = %s", got)
 	}
 	checkLegs(t, legs, []legWant{{to: afterHours, status: store.Completed, talk: true}})
-	checkVoicemail(t, h, c)
+	checkVoicemail(t, h, c, 3)
 	select {
 	case m := <-h.sent:
 		if m.Channel != flows.ChannelEmail || m.To[0] != "support@acme.example" ||
