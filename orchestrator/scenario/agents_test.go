@@ -295,7 +295,7 @@ func TestQueue(t *testing.T) {
 // instance; two callers queue behind it with the default hold music, and
 // each is put through, in order, as the agent's previous call ends.
 func TestQueuedCallerReachesFreedAgent(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessOpts(t, options{realTime: true})
 	ctx := context.Background()
 	const agent = "+15550100405" // answers, talks 5 s
 	h.flowOn(ctx, "+15550000631", connectFlow(`{"destinations":["`+agent+`"],"state_management":true,

@@ -628,7 +628,7 @@ func TestProgrammableConnectMalformed(t *testing.T) {
 // it (a bridge sent with event-lock would hold the caller's half back
 // until the bridge ends).
 func TestStartPlaybackHeardByBoth(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessOpts(t, options{realTime: true})
 	ctx := context.Background()
 	const tone = "tone_stream://%(1500,0,600)"
 	h.flowOn(ctx, "+15550000641", connectFlow(`{"destinations":["+15550100001"],"max_conversation":6,

@@ -57,6 +57,10 @@ type options struct {
 	clock   func() time.Time
 	// sipEndpoint replaces the test network's SIP endpoint.
 	sipEndpoint string
+	// realTime runs the emulator at real speed with FreeSWITCH's 20 ms
+	// media tick, so it cannot hide what takes real time on a node (such
+	// scenarios run in parallel with each other).
+	realTime bool
 }
 
 // newHarnessOpts is newHarness with optional parts.
@@ -68,7 +72,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	h.seed(ctx)
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	track(t)
+	track(t, o.realTime)
 	var (
 		l                net.Listener
 		fsAddr, password string
@@ -91,13 +95,18 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatalf("socket server: %v", err)
 		}
-		fs := fsim.New(fsim.Config{Speed: 50, SocketAddr: l.Addr().String(), RecordingsDir: t.TempDir(), Logger: log})
+		cfg := fsim.Config{Speed: 50, SocketAddr: l.Addr().String(), RecordingsDir: t.TempDir(), Logger: log}
+		if o.realTime {
+			cfg.Speed, cfg.Tick = 1, fsim.DefaultTick
+		}
+		fs := fsim.New(cfg)
 		if err := fs.Listen("127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { fs.Close() })
 		fsAddr, password = fs.Addr(), "ClueCon"
 	}
+	startCapture(t, fsAddr, password) // fidelity capture / comparison (capture_test.go)
 	// The node API calls are placed on.
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log})
 	nodeCtx, stopNode := context.WithCancel(context.Background())

@@ -21,7 +21,8 @@ import (
 
 // Where the suite runs (TestMain decides, from the environment):
 //
-//   - by default, on the in-tree emulator, one scenario at a time;
+//   - by default, on the in-tree emulator, one scenario at a time (those
+//     that run at real speed, options.realTime, in parallel);
 //   - with SWITCHYARD_FS=archive, on real FreeSWITCH nodes started from the
 //     project's archive (fsnode) and configured from freeswitch-conf/:
 //     SWITCHYARD_FS_NODES of them (default 4), each lent to one scenario
@@ -185,13 +186,13 @@ func setupNodes() (stop func(), err error) {
 	return stop, nil
 }
 
-// track counts t as a scenario, and on a real node lets it run in
-// parallel with the others.
-func track(t *testing.T) {
+// track counts t as a scenario, and lets it run in parallel with the
+// others on archive nodes, or on the emulator when it runs in real time.
+func track(t *testing.T, realTime bool) {
 	if _, again := suite.par.LoadOrStore(t, true); again {
 		return
 	}
-	if suite.real && os.Getenv("SWITCHYARD_FS_ESL") == "" {
+	if (suite.real && os.Getenv("SWITCHYARD_FS_ESL") == "") || (!suite.real && realTime) {
 		t.Parallel()
 	}
 	t.Cleanup(func() {

@@ -126,7 +126,7 @@ func TestKey1ParallelRingSecondAgentAnswers(t *testing.T) {
 }
 
 func TestKey2BusyAgentThenVoicemail(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessOpts(t, options{realTime: true})
 	res, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"2"}, Message: 3 * time.Second})
 	checkCall(t, c, store.Completed)
 	if !strings.Contains(apps(res), "bridge speak playback record") {
