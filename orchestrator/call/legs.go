@@ -118,6 +118,7 @@ func finalFrom(ev esl.Event) store.LegFinal {
 	answer := epoch(ev, "answer")
 	end := epoch(ev, "end")
 	f := store.LegFinal{
+		StartTime:     epoch(ev, "start"),
 		AnswerTime:    answer,
 		Duration:      int(ev.Int("variable_duration")),
 		TalkTime:      int(ev.Int("variable_billsec")),

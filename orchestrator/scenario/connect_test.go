@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -153,7 +152,7 @@ func newConnectHarness(t *testing.T, o options) *harness {
 	lp := &latePlanner{}
 	o.planner = lp
 	h := newHarnessOpts(t, o)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := testLogger(t)
 	lp.p.Store(routing.New(h.db, routing.Config{}, log))
 	return h
 }

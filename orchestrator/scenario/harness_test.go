@@ -71,7 +71,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}}
 	h.seed(ctx)
 
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := testLogger(t)
 	track(t, o.realTime)
 	var (
 		l                net.Listener
@@ -251,9 +251,30 @@ func (m messenger) Send(_ context.Context, _ *call.Info, s flows.Send) error {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+// testLogger logs to t until t's cleanups are over: the node connection's
+// and eslgo's goroutines may still log as they wind down, and a t.Log
+// after the test has completed panics.
+func testLogger(t *testing.T) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }

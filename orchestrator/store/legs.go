@@ -16,7 +16,10 @@ type Legs struct{ db *DB }
 // LegFinal is the final record of a leg, written once by Finish, typically
 // from CHANNEL_HANGUP_COMPLETE.
 type LegFinal struct {
-	Status        Status // must be terminal
+	Status Status // must be terminal
+	// StartTime, when set, replaces the start recorded when the leg was
+	// created: the media node's own clock, like the end's.
+	StartTime     *time.Time
 	AnswerTime    *time.Time
 	EndTime       time.Time // zero means now
 	Duration      int       // seconds
@@ -107,6 +110,9 @@ func (r *Legs) Finish(ctx context.Context, uuid string, f LegFinal) (bool, error
 		"hangup_cause":    f.HangupCause,
 		"sip_term_status": f.SIPTermStatus,
 		"updated_at":      now(),
+	}
+	if at := utcPtr(f.StartTime); at != nil {
+		set["start_time"] = *at
 	}
 	if at := utcPtr(f.AnswerTime); at != nil {
 		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", *at)

@@ -1052,8 +1052,11 @@ func testLegs(t *testing.T, fresh Fresh) {
 	if done {
 		t.Error("second Finish applied")
 	}
-	// A loser of parallel ringing.
-	_, err = legs.Finish(ctx, "uuid-2", store.LegFinal{Status: store.Canceled, HangupCause: "ORIGINATOR_CANCEL", SIPTermStatus: "487"})
+	// A loser of parallel ringing, whose start the node's clock puts
+	// before the one recorded when it was dialled.
+	nodeStart := base.Add(-50 * time.Millisecond)
+	_, err = legs.Finish(ctx, "uuid-2", store.LegFinal{Status: store.Canceled, HangupCause: "ORIGINATOR_CANCEL", SIPTermStatus: "487",
+		StartTime: &nodeStart, EndTime: base.Add(time.Second)})
 	must(t, err)
 
 	l, err = legs.ByUUID(ctx, "uuid-1")
@@ -1064,8 +1067,8 @@ func testLegs(t *testing.T, fresh Fresh) {
 	}
 	l, err = legs.ByUUID(ctx, "uuid-2")
 	must(t, err)
-	if l.Status != store.Canceled || l.AnswerTime != nil {
-		t.Errorf("canceled leg = %+v", l)
+	if l.Status != store.Canceled || l.AnswerTime != nil || !l.StartTime.Equal(nodeStart) {
+		t.Errorf("canceled leg = %+v, want start %v", l, nodeStart)
 	}
 	_, err = legs.UpdateStatus(ctx, "uuid-none", store.Ringing, base)
 	wantErr(t, err, store.ErrNotFound)
