@@ -169,11 +169,18 @@ func (s *Server) apiSync(lname, name, arg string) string {
 		if ch == nil {
 			return "-ERR No such channel!\n"
 		}
-		if r := ch.side; r != nil {
-			r.stop(stopBreak)
+		flags := strings.ToLower(get(1))
+		all := strings.Contains(flags, "all")
+		var peer *channel
+		if strings.Contains(flags, "both") && ch.bridge != nil {
+			peer = ch.bridge.a
+			if peer == ch {
+				peer = ch.bridge.b
+			}
 		}
-		if r := ch.running; r != nil {
-			r.stop(stopBreak)
+		ch.breakMedia(all)
+		if peer != nil && !peer.hungup {
+			peer.breakMedia(all)
 		}
 		return "+OK\n"
 	case "uuid_recv_dtmf":
@@ -328,12 +335,7 @@ func (s *Server) apiBroadcast(args []string) string {
 		targets = append(targets, ch)
 	}
 	for _, t := range targets {
-		t := t
-		s.afterReal(s.tick, func() {
-			if !t.hungup {
-				t.runSide(app, appArg)
-			}
-		})
+		t.privateExec(app, appArg)
 	}
 	return "+OK Message sent\n"
 }

@@ -1,6 +1,7 @@
 package fsim
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,6 +21,7 @@ const (
 	slotMain = iota
 	slotSide
 	slotHost
+	slotInline // run inline by the core (execute_on_answer), not a queued step
 )
 
 // appRun is one execution of an application on a channel, from
@@ -116,16 +118,16 @@ func (r *appRun) begin() {
 	}
 	ch.setVar("current_application", r.app)
 	ch.lastApp, ch.lastArg = r.app, r.arg
-	if ch.stateName != "CS_EXECUTE" && ch.stateName != "CS_HANGUP" && ch.stateName != "CS_REPORTING" {
+	if r.slot != slotInline && ch.stateName != "CS_EXECUTE" && ch.stateName != "CS_HANGUP" && ch.stateName != "CS_REPORTING" {
 		ch.setState("CS_EXECUTE")
 	}
 	ch.hitDialplan = true
 	ch.s.fireChan("CHANNEL_EXECUTE", ch, evOpts{vars: true, post: r.appHeaders("")})
-	if ch.call != nil && r.slot != slotHost {
+	if ch.call != nil && r.slot != slotHost && r.slot != slotInline {
 		ch.call.appStarted(ch, r)
 	}
 	r.impl.start(r)
-	if ch.call != nil && r.slot != slotHost && !ch.hungup {
+	if ch.call != nil && r.slot != slotHost && r.slot != slotInline && !ch.hungup {
 		ch.call.appRunning(ch, r)
 	}
 }
@@ -168,6 +170,8 @@ func (r *appRun) finish(resp string) {
 	}
 	r.complete(ch.getVar("current_application_response"))
 	switch r.slot {
+	case slotInline:
+		return
 	case slotSide:
 		if ch.side == r {
 			ch.side = nil
@@ -420,10 +424,8 @@ func (a *sleepApp) start(r *appRun) {
 	}
 	a.t = r.ch.after(time.Duration(ms)*time.Millisecond, func() { r.finish("") })
 }
-func (a *sleepApp) stop(r *appRun, why stopReason) {
-	if why == stopBreak {
-		return
-	}
+func (a *sleepApp) stop(r *appRun, _ stopReason) {
+	// switch_ivr_sleep returns on CF_BREAK too: uuid_break ends a sleep
 	r.ch.s.cancelTimer(a.t)
 	r.finish("")
 }
@@ -470,25 +472,47 @@ func (parkApp) dtmf(*appRun, byte) {}
 
 // player plays one file: PLAYBACK_START, then PLAYBACK_STOP when the file
 // ends, is broken by a terminator digit / uuid_break, or the channel hangs up.
+// A source the node cannot open (see Server.playable) fires no PLAYBACK_*
+// event at all: onDone gets status "notfound" at once.
 type player struct {
-	ch       *channel
-	path     string
-	started  int64
-	t        *timer
-	done     bool
-	terms    string // digits that stop it
-	onDone   func(status string, term byte)
-	anyDigit bool
+	ch      *channel
+	path    string
+	started int64
+	t       *timer
+	done    bool
+	audible bool // counted in ch.sending: the far side receives audio
+	// silentEvents: say: (TTS) fires no PLAYBACK_* events and sets no playback_* variables
+	silentEvents bool
+	terms        string // digits that stop it
+	onDone       func(status string, term byte)
+	anyDigit     bool
 }
 
 func (ch *channel) play(path string, terms string, anyDigit bool, onDone func(status string, term byte)) *player {
 	p := &player{ch: ch, path: path, terms: terms, anyDigit: anyDigit, onDone: onDone, started: ch.s.simUS()}
-	post := []hdr{}
-	if t := fileType(path); t != "" {
-		post = append(post, hdr{"Playback-File-Type", t})
+	if !ch.s.playable(path) {
+		ch.s.log.Debug("fsim: cannot play (FILE NOT FOUND)", "path", path, "uuid", ch.uuid)
+		p.done = true
+		if onDone != nil {
+			onDone("notfound", 0)
+		}
+		return p
 	}
-	post = append(post, hdr{"Playback-File-Path", path})
-	ch.s.fireChan("PLAYBACK_START", ch, evOpts{vars: true, post: post})
+	// say: is spoken by switch_ivr_speak_text: no PLAYBACK_* events
+	p.silentEvents = strings.HasPrefix(path, "say:")
+	if !p.silentEvents {
+		post := []hdr{}
+		if t := fileType(path); t != "" {
+			post = append(post, hdr{"Playback-File-Type", t})
+		}
+		post = append(post, hdr{"Playback-File-Path", path})
+		ch.s.fireChan("PLAYBACK_START", ch, evOpts{vars: true, post: post})
+	}
+	if audible(path) {
+		p.audible = true
+		ch.sending++
+		ch.s.mediaChangedAt(p.started)
+	}
 	if d, endless := ch.s.mediaLength(path); !endless {
 		p.t = ch.after(d, func() { p.finish("done", 0) })
 	}
@@ -505,6 +529,17 @@ func (p *player) finish(status string, term byte) {
 	ms := (ch.s.simUS() - p.started) / 1000
 	if d, endless := ch.s.mediaLength(p.path); !endless && status == "done" && !ch.hungup {
 		ms = d.Milliseconds()
+	}
+	if p.audible {
+		p.audible = false
+		ch.sending--
+		ch.s.mediaChangedAt(p.started + ms*1000)
+	}
+	if p.silentEvents {
+		if p.onDone != nil {
+			p.onDone(status, term)
+		}
+		return
 	}
 	samples := ms * 8
 	ch.setVar("playback_last_offset_pos", strconv.FormatInt(samples, 10))
@@ -534,11 +569,60 @@ func (p *player) digit(d byte) bool {
 	return false
 }
 
+// fileType is Playback-File-Type: switch_ivr_play_file adds it only for
+// local_stream:// and tone_stream://.
 func fileType(path string) string {
-	if i := strings.Index(path, "://"); i > 0 {
-		return path[:i]
+	for _, t := range []string{"tone_stream", "local_stream"} {
+		if len(path) > len(t) && strings.EqualFold(path[:len(t)+1], t+":") {
+			return t
+		}
 	}
 	return ""
+}
+
+// audible reports whether playing path sends audio (not just silence) to
+// the other side of the channel.
+func audible(path string) bool {
+	switch {
+	case strings.HasPrefix(path, "silence_stream://"):
+		return false
+	case strings.HasPrefix(path, "file_string://"):
+		for _, part := range strings.Split(strings.TrimPrefix(path, "file_string://"), "!") {
+			if part != "" && audible(part) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// playable reports whether the node can open path, like the project's
+// FreeSWITCH archive: tone_stream://, silence_stream://, say: (TTS) and
+// files that exist play; file_string:// plays if one of its parts does (the
+// others are skipped). Anything else fails at once with FILE NOT FOUND:
+// local_stream:// (no mod_local_stream: "Invalid file format
+// [local_stream]"), http(s):// (no mod_httapi / mod_http_cache), other
+// URL schemes, and missing or relative paths (no sound packs).
+func (s *Server) playable(path string) bool {
+	if _, ok := s.cfg.Media[path]; ok {
+		return true
+	}
+	switch {
+	case strings.HasPrefix(path, "tone_stream://"), strings.HasPrefix(path, "silence_stream://"), strings.HasPrefix(path, "say:"):
+		return true
+	case strings.HasPrefix(path, "file_string://"):
+		for _, part := range strings.Split(strings.TrimPrefix(path, "file_string://"), "!") {
+			if part != "" && s.playable(part) {
+				return true
+			}
+		}
+		return false
+	case strings.Contains(path, "://"), path == "", !filepath.IsAbs(path):
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // playbackTerminators returns the digits that stop playback/record
@@ -575,8 +659,8 @@ func (s *Server) mediaLength(path string) (time.Duration, bool) {
 	case strings.HasPrefix(path, "file_string://"):
 		var total time.Duration
 		for _, part := range strings.Split(strings.TrimPrefix(path, "file_string://"), "!") {
-			if part == "" {
-				continue
+			if part == "" || !s.playable(part) {
+				continue // the node logs "Can't open file" and plays the rest
 			}
 			d, endless := s.mediaLength(part)
 			if endless {
@@ -585,6 +669,14 @@ func (s *Server) mediaLength(path string) (time.Duration, bool) {
 			total += d
 		}
 		return total, false
+	case strings.HasPrefix(path, "say:"):
+		return speakLength(strings.TrimPrefix(path, "say:")), false
+	}
+	if d, ok := s.cfg.Media[path]; ok {
+		return d, false
+	}
+	if d, ok := wavLength(path); ok {
+		return d, false
 	}
 	return s.cfg.PlaybackLength, false
 }
@@ -638,8 +730,24 @@ type playbackApp struct {
 	endless bool
 }
 
+// start plays the file. A plain playback ends with FILE PLAYED when the
+// file ends or is broken (uuid_break, a playback_terminators digit);
+// endless_playback loops switch_ivr_play_file while it returns SUCCESS or
+// BREAK, so uuid_break (even "all") only restarts the file, and it takes
+// no digits. Both end at once with FILE NOT FOUND on a source the node
+// cannot open, and with PLAYBACK ERROR when the channel hangs up.
 func (a *playbackApp) start(r *appRun) {
+	if !r.ch.s.playable(r.arg) {
+		r.ch.s.log.Debug("fsim: playback: FILE NOT FOUND", "app", r.app, "path", r.arg, "uuid", r.ch.uuid)
+		r.finish("FILE NOT FOUND")
+		return
+	}
 	terms, any := r.ch.playbackTerminators()
+	if a.endless {
+		terms, any = "", false
+	} else {
+		r.ch.unsetVar("playback_terminator_used")
+	}
 	a.p = r.ch.play(r.arg, terms, any, func(status string, term byte) {
 		if term != 0 {
 			r.ch.setVar("playback_terminator_used", string(term))
@@ -648,7 +756,7 @@ func (a *playbackApp) start(r *appRun) {
 			r.finish("PLAYBACK ERROR")
 			return
 		}
-		if a.endless && status == "done" {
+		if a.endless {
 			a.start(r)
 			return
 		}
@@ -659,13 +767,12 @@ func (a *playbackApp) start(r *appRun) {
 func (a *playbackApp) stop(r *appRun, why stopReason) {
 	if a.p != nil && !a.p.done {
 		status := "done"
-		if why != stopHangup {
+		if why == stopBreak {
 			status = "break"
 		}
-		a.endless = false
-		a.p.finish(status, 0) // its callback finishes the run
+		a.p.finish(status, 0) // its callback ends (or, endless, restarts) the run
 	}
-	if !r.done && why == stopHangup {
+	if !r.done && why != stopBreak {
 		r.finish("PLAYBACK ERROR")
 	}
 }
@@ -677,22 +784,45 @@ func (a *playbackApp) dtmf(_ *appRun, d byte) {
 }
 
 // speakApp: TTS produces no PLAYBACK_* events; ~60 ms per character, min 500 ms.
-type speakApp struct{ t *timer }
+type speakApp struct {
+	t       *timer
+	talking bool
+}
 
 func (a *speakApp) start(r *appRun) {
 	text := r.arg
 	if f := strings.SplitN(r.arg, "|", 3); len(f) == 3 {
 		text = f[2]
 	}
+	a.talking = true
+	r.ch.sending++
+	r.ch.s.mediaChanged()
+	d := speakLength(text)
+	start := r.ch.s.simUS()
+	a.t = r.ch.after(d, func() { a.quiet(r, start+d.Microseconds()); r.finish("") })
+}
+
+func (a *speakApp) quiet(r *appRun, atUS int64) {
+	if a.talking {
+		a.talking = false
+		r.ch.sending--
+		r.ch.s.mediaChangedAt(atUS)
+	}
+}
+
+func (a *speakApp) stop(r *appRun, _ stopReason) {
+	r.ch.s.cancelTimer(a.t)
+	a.quiet(r, r.ch.s.simUS())
+	r.finish("")
+}
+
+// speakLength is how long TTS of text lasts: 60 ms a character, min 500 ms.
+func speakLength(text string) time.Duration {
 	d := time.Duration(len(text)) * 60 * time.Millisecond
 	if d < 500*time.Millisecond {
 		d = 500 * time.Millisecond
 	}
-	a.t = r.ch.after(d, func() { r.finish("") })
-}
-func (a *speakApp) stop(r *appRun, _ stopReason) {
-	r.ch.s.cancelTimer(a.t)
-	r.finish("")
+	return d
 }
 func (a *speakApp) dtmf(*appRun, byte) {}
 
@@ -901,7 +1031,7 @@ func (a *collectApp) endAttempt(r *appRun) {
 		}
 		a.attempt(r)
 	}
-	if a.invalid != "" && !strings.HasPrefix(a.invalid, "silence_stream://") {
+	if a.invalid != "" {
 		a.p = ch.play(a.invalid, "", false, func(string, byte) { next() })
 		return
 	}
@@ -929,12 +1059,17 @@ func (a *collectApp) stop(r *appRun, why stopReason) {
 
 // ---- record ----
 
+// recordApp is `record <path> [<max secs>] [<silence thresh>] [<silence
+// hits>]`. Like switch_ivr_record_file it writes only the audio that
+// arrives (a silent caller sends no frames: a 44-byte WAV, record_ms 0);
+// with a threshold, silence_hits seconds without audio (counted from the
+// start, or since audio last arrived) end it with silence_hits_exhausted.
 type recordApp struct {
-	path       string
-	started    int64
-	talk       time.Duration
-	t          *timer
-	silenceEnd bool
+	path    string
+	started int64
+	m       *meter
+	limit   *timer
+	quiet   *timer
 }
 
 func (a *recordApp) start(r *appRun) {
@@ -964,49 +1099,49 @@ func (a *recordApp) start(r *appRun) {
 		return
 	}
 	a.started = ch.s.simUS()
-	a.talk = ch.talkTime()
+	ch.setVar("silence_hits_exhausted", "false")
 	ch.s.fireChan("RECORD_START", ch, evOpts{vars: true, post: []hdr{{"Record-File-Path", a.path}}})
-	end := time.Duration(-1)
+	a.m = ch.s.newMeter(ch, false, a.started)
 	if limit > 0 {
-		end = time.Duration(limit) * time.Second
+		d := time.Duration(limit) * time.Second
+		a.limit = ch.after(d, func() { a.end(r, 0, a.started+d.Microseconds(), false) })
 	}
 	if thresh > 0 {
-		sil := a.talk + time.Duration(hits)*time.Second
-		if end < 0 || sil < end {
-			end = sil
-			a.silenceEnd = true
+		wait := time.Duration(hits) * time.Second
+		arm := func(fromUS int64) {
+			ch.s.cancelTimer(a.quiet)
+			left := wait - time.Duration(ch.s.simUS()-fromUS)*time.Microsecond
+			at := fromUS + wait.Microseconds()
+			a.quiet = ch.after(left, func() { a.end(r, 0, at, true) })
 		}
-	}
-	if end >= 0 {
-		a.t = ch.after(end, func() { a.end(r, 0, end) })
+		a.m.onChange = func(on bool, atUS int64) {
+			if on {
+				ch.s.cancelTimer(a.quiet)
+				return
+			}
+			arm(atUS)
+		}
+		if !a.m.on {
+			arm(a.started)
+		}
 	}
 }
 
-// end stops the recording; planned is the simulated length when a timer
-// (limit or silence) ended it, -1 otherwise.
-func (a *recordApp) end(r *appRun, term byte, planned time.Duration) {
-	if r.done {
+// end stops the recording at atUS (simulated).
+func (a *recordApp) end(r *appRun, term byte, atUS int64, silence bool) {
+	if r.done || a.m == nil {
 		return
 	}
 	ch := r.ch
-	ch.s.cancelTimer(a.t)
-	elapsed := time.Duration(ch.s.simUS()-a.started) * time.Microsecond
-	if planned >= 0 {
-		elapsed = planned // the timer fired: no scheduling jitter in the result
-	}
-	recorded := elapsed
-	if recorded > a.talk && a.silenceEnd && term == 0 {
-		recorded = a.talk // trailing silence is not written
-	}
-	ms := recorded.Milliseconds()
-	size, err := writeWAV(a.path, ms, a.talk.Milliseconds())
+	ch.s.cancelTimer(a.limit)
+	ch.s.cancelTimer(a.quiet)
+	ms := a.m.stop(atUS)
+	size, err := writeWAV(a.path, ms, ms)
 	if err != nil {
 		ch.s.log.Warn("fsim: writing recording", "path", a.path, "err", err)
 	}
-	if a.silenceEnd && term == 0 && !ch.hungup && elapsed >= a.talk {
+	if silence {
 		ch.setVar("silence_hits_exhausted", "true")
-	} else {
-		ch.setVar("silence_hits_exhausted", "false")
 	}
 	ch.setVar("record_file_size", strconv.FormatInt(size, 10))
 	ch.setVar("record_seconds", strconv.FormatInt(ms/1000, 10))
@@ -1020,27 +1155,18 @@ func (a *recordApp) end(r *appRun, term byte, planned time.Duration) {
 }
 
 func (a *recordApp) stop(r *appRun, _ stopReason) {
-	if a.path == "" {
+	if a.m == nil {
 		r.finish("")
 		return
 	}
-	a.end(r, 0, -1)
+	a.end(r, 0, r.ch.s.simUS(), false)
 }
 
 func (a *recordApp) dtmf(r *appRun, d byte) {
 	terms, any := r.ch.playbackTerminators()
 	if any || strings.IndexByte(terms, d) >= 0 {
-		a.end(r, d, -1)
+		a.end(r, d, r.ch.s.simUS(), false)
 	}
-}
-
-// talkTime is how long the caller talks into a recording (CallScript.Talk,
-// default 5 s).
-func (ch *channel) talkTime() time.Duration {
-	if ch.call != nil && ch.call.script.Talk > 0 {
-		return ch.call.script.Talk
-	}
-	return 5 * time.Second
 }
 
 // recordingPath resolves a relative path under RecordingsDir.
@@ -1053,10 +1179,14 @@ func (s *Server) recordingPath(p string) string {
 
 // ---- record_session ----
 
+// sessionRecording is record_session / uuid_record: a media bug that
+// writes every frame (its length is the time it ran); the audio in it is
+// what arrived at or left the channel meanwhile, silence otherwise.
 type sessionRecording struct {
 	ch      *channel
 	path    string
 	started int64
+	m       *meter
 	t       *timer
 	stopped bool
 }
@@ -1071,7 +1201,8 @@ func (ch *channel) startSessionRecording(arg string) {
 		ch.s.log.Warn("fsim: cannot record session", "path", path, "err", err)
 		return
 	}
-	rec := &sessionRecording{ch: ch, path: path, started: ch.s.simUS()}
+	now := ch.s.simUS()
+	rec := &sessionRecording{ch: ch, path: path, started: now, m: ch.s.newMeter(ch, true, now)}
 	ch.recordings = append(ch.recordings, rec)
 	o := originSessionRecord["RECORD_START"]
 	ch.s.fireChan("RECORD_START", ch, evOpts{vars: true, origin: &o, post: []hdr{{"Record-File-Path", path}}})
@@ -1111,7 +1242,8 @@ func (r *sessionRecording) stopAt(nowUS int64) {
 	ch := r.ch
 	ch.s.cancelTimer(r.t)
 	ms := (nowUS - r.started) / 1000
-	size, err := writeWAV(r.path, ms, ms)
+	audio := r.m.stop(nowUS)
+	size, err := writeWAV(r.path, ms, audio)
 	if err != nil {
 		ch.s.log.Warn("fsim: writing session recording", "path", r.path, "err", err)
 	}

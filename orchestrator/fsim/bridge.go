@@ -23,6 +23,7 @@ type origination struct {
 	done       bool
 	cause      string
 	proto      string
+	legCause   string // cause of the last leg that had a channel
 	apiTimeout time.Duration
 	apiCID     [2]string // originate API positional cid name / number
 	onDone     func(winner *origLeg, cause string)
@@ -83,6 +84,9 @@ func (o *origination) startGroup(i int) {
 		o.legs = append(o.legs, ol)
 		o.all = append(o.all, ol)
 	}
+	// like switch_ivr_originate: every leg of the group is created first
+	// (CHANNEL_OUTGOING), then their sessions start (CREATE, ORIGINATE)
+	var starts []func()
 	for _, ol := range o.legs {
 		if o.done {
 			return
@@ -93,17 +97,31 @@ func (o *origination) startGroup(i int) {
 		}
 		if d > 0 {
 			ol := ol
-			ol.delay = s.afterSim(time.Duration(d)*time.Second, func() { o.launch(ol) })
+			ol.delay = s.afterSim(time.Duration(d)*time.Second, func() {
+				if run := o.launch(ol); run != nil {
+					run()
+				}
+				o.checkGroup()
+			})
 			continue
 		}
-		o.launch(ol)
+		if run := o.launch(ol); run != nil {
+			starts = append(starts, run)
+		}
+	}
+	for _, run := range starts {
+		if !o.done {
+			run()
+		}
 	}
 	o.checkGroup()
 }
 
-func (o *origination) launch(ol *origLeg) {
+// launch creates one leg's channel and returns what starts its session
+// (nil when no channel could be created: the leg failed at once).
+func (o *origination) launch(ol *origLeg) func() {
 	if o.done || ol.launched {
-		return
+		return nil
 	}
 	ol.launched = true
 	ep, err := parseEndpoint(ol.endpoint)
@@ -113,26 +131,70 @@ func (o *origination) launch(ol *origLeg) {
 			cause = "CHAN_NOT_IMPLEMENTED"
 		}
 		ol.failed, ol.cause, o.cause = true, cause, cause
-		o.checkGroup()
-		return
+		return nil
 	}
 	if ep.tech == "error" {
+		// mod_loopback's error/ endpoint creates no session: no event at all
 		c, ok := parseCause(ep.number)
 		if !ok {
 			c = "NORMAL_TEMPORARY_FAILURE"
 		}
 		ol.failed, ol.cause, o.cause = true, c, c
-		o.checkGroup()
-		return
+		return nil
 	}
-	ch := o.s.createOutboundLeg(ep, ol.vars, o.a, o.apiCID)
+	if ep.tech == "sofia" && !o.s.sipProfile(ep.profile) {
+		// mod_sofia allocates the session, finds no profile and destroys
+		// it: only a bare CHANNEL_DESTROY for a pre-assigned uuid
+		if u, ok := lookup(ol.vars, "origination_uuid"); ok && u != "" {
+			o.s.fireStillborn(u)
+		}
+		ol.failed, ol.cause, o.cause = true, "INVALID_PROFILE", "INVALID_PROFILE"
+		return nil
+	}
+	ch, run := o.s.createOutboundLeg(ep, ol.vars, o.a, o.apiCID)
 	ch.orig, ch.origLeg = o, ol
 	ol.ch = ch
-	if v, ok := lookup(ol.vars, "leg_timeout"); ok {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			ol.t = ch.after(time.Duration(n)*time.Second, func() { ch.hangup("ALLOTTED_TIMEOUT") })
+	return func() {
+		if ch.hungup {
+			return
+		}
+		if v, ok := lookup(ol.vars, "leg_timeout"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				ol.t = ch.after(time.Duration(n)*time.Second, func() { ch.hangup("ALLOTTED_TIMEOUT") })
+			}
+		}
+		run()
+	}
+}
+
+// fireStillborn sends the CHANNEL_DESTROY of a session that was allocated
+// for uuid and destroyed before it was set up (an unknown SIP profile).
+func (s *Server) fireStillborn(uuid string) {
+	s.sessionSeq++
+	if !s.anyListener("CHANNEL_DESTROY", uuid) {
+		s.seq++
+		return
+	}
+	g := &channel{s: s, uuid: uuid, name: "N/A", direction: "outbound", callUUID: uuid, stateName: "CS_NONE", callState: "DOWN"}
+	ev := s.newEvent("CHANNEL_DESTROY", nil)
+	ev.uuid = uuid
+	g.appendChannelHeaders(ev)
+	ev.add("variable_direction", "outbound")
+	ev.add("variable_is_outbound", "true")
+	ev.add("variable_uuid", uuid)
+	ev.add("variable_call_uuid", uuid)
+	ev.add("variable_session_id", strconv.Itoa(s.sessionSeq))
+	s.fire(ev)
+}
+
+// sipProfile reports whether the node has SIP profile name.
+func (s *Server) sipProfile(name string) bool {
+	for _, p := range s.cfg.SIPProfiles {
+		if strings.EqualFold(p, name) {
+			return true
 		}
 	}
+	return false
 }
 
 // notifyOrig tells the pending origination about this leg (asynchronously,
@@ -167,6 +229,7 @@ func (o *origination) legHungup(ch *channel) {
 			return
 		}
 		ol.failed, ol.cause, o.cause = true, cause, cause
+		o.legCause = cause
 		if code != "" && code != "200" {
 			o.proto = "sip:" + code
 		}
@@ -208,6 +271,7 @@ func (o *origination) legAnswered(ol *origLeg) {
 		o.s.cancelTimer(x.delay)
 		x.failed, x.cause = true, "LOSE_RACE"
 		if x.ch != nil {
+			o.legCause = "LOSE_RACE"
 			x.ch.orig = nil
 			x.ch.setVar("group_dial_status", "loser")
 			x.ch.hangup("LOSE_RACE")
@@ -228,6 +292,7 @@ func (o *origination) groupTimeout() {
 		o.s.cancelTimer(x.delay)
 		x.failed, x.cause = true, "NO_ANSWER"
 		if x.ch != nil {
+			o.legCause = "NO_ANSWER"
 			x.ch.orig = nil
 			x.ch.hangup("NO_ANSWER")
 		}
@@ -253,6 +318,7 @@ func (o *origination) cancel(cause string) {
 		o.s.cancelTimer(x.delay)
 		x.failed, x.cause = true, cause
 		if x.ch != nil {
+			o.legCause = cause
 			x.ch.orig = nil
 			x.ch.hangup(cause)
 		}
@@ -353,7 +419,10 @@ func continueOnFail(ch *channel, cause string) bool {
 // creates a pair (the -a outbound half is returned; the -b half runs the
 // dialplan for the number), for sofia/gateway/, user/ and null/ a single
 // far-end channel whose behaviour is the test phone network.
-func (s *Server) createOutboundLeg(ep endpoint, vars []kv, a *channel, apiCID [2]string) *channel {
+//
+// It fires CHANNEL_OUTGOING and returns the channel and the function that
+// starts its session (CHANNEL_CREATE, CHANNEL_ORIGINATE, the far end).
+func (s *Server) createOutboundLeg(ep endpoint, vars []kv, a *channel, apiCID [2]string) (*channel, func()) {
 	uuid, _ := lookup(vars, "origination_uuid")
 	kind, name, source := kindSofia, "", "mod_sofia"
 	pair := false
@@ -475,17 +544,56 @@ func (s *Server) createOutboundLeg(ep endpoint, vars []kv, a *channel, apiCID [2
 	}
 	ch.stateName, ch.stateNum = "CS_INIT", stateNums["CS_INIT"]
 	s.fireChan("CHANNEL_OUTGOING", ch, evOpts{vars: true})
-	s.fireChan("CHANNEL_CREATE", ch, evOpts{vars: true})
-	s.fireChan("CHANNEL_ORIGINATE", ch, evOpts{vars: true})
-	ch.setState("CS_ROUTING")
-	ch.setState("CS_CONSUME_MEDIA")
-
-	if pair {
-		s.createPairB(ch, ep, kind, a == nil)
-	} else {
-		ch.farEnd(ep)
+	return ch, func() {
+		if ch.hungup {
+			return
+		}
+		s.fireChan("CHANNEL_CREATE", ch, evOpts{vars: true})
+		s.fireChan("CHANNEL_ORIGINATE", ch, evOpts{vars: true})
+		ch.setState("CS_ROUTING")
+		ch.setState("CS_CONSUME_MEDIA")
+		switch {
+		case ep.tech == "sofia" && a != nil && !sipCodecOK(a, ep.profile, vars):
+			// the originator's codec (L16 on a loopback leg) is not among
+			// the SIP profile's codecs: the far end answers 488
+			s.log.Debug("fsim: SIP leg refused (488): the caller's codec is not offered", "uuid", ch.uuid, "codec", a.codec)
+			ch.after(0, func() {
+				ch.remoteEnd = true
+				ch.hangup("INCOMPATIBLE_DESTINATION")
+			})
+		case pair:
+			s.createPairB(ch, ep, kind, a == nil, append(vars, exportsOf(a)...))
+		default:
+			ch.farEnd(ep)
+		}
 	}
-	return ch
+}
+
+// sipCodecOK reports whether a SIP leg through profile, bridged from a, can
+// agree on a codec with the far end: the leg's absolute_codec_string /
+// codec_string, else a's own codec. freeswitch-conf's switchyard_testnet
+// profile takes PCMU, PCMA and L16 (what a loopback caller offers); other
+// profiles are taken to offer PCMU/PCMA but not L16 (a loopback caller
+// bridged to such a profile got 488 on the 1.10.12 node).
+func sipCodecOK(a *channel, profile string, vars []kv) bool {
+	if strings.EqualFold(profile, "switchyard_testnet") {
+		return true
+	}
+	for _, n := range []string{"absolute_codec_string", "codec_string"} {
+		if v, ok := lookup(vars, n); ok {
+			u := upper(v)
+			return strings.Contains(u, "PCMU") || strings.Contains(u, "PCMA")
+		}
+	}
+	return a.codec != "L16"
+}
+
+// exportsOf is what a channel exports to the legs it originates.
+func exportsOf(a *channel) []kv {
+	if a == nil {
+		return nil
+	}
+	return a.exports
 }
 
 func firstNonEmpty(v ...string) string {
@@ -499,7 +607,11 @@ func firstNonEmpty(v ...string) string {
 
 // createPairB creates the inbound half of a loopback (or SIP self-call) pair
 // and runs the dialplan for the number on it.
-func (s *Server) createPairB(a *channel, ep endpoint, kind int, fromAPI bool) *channel {
+//
+// vars are the originate variables of the leg (dial string and exports):
+// mod_loopback sets them all on the -b half too (__loopback_vars__), so it
+// also runs execute_on_answer and carries e.g. switchyard_call.
+func (s *Server) createPairB(a *channel, ep endpoint, kind int, fromAPI bool, vars []kv) *channel {
 	var name string
 	if kind == kindLoopback {
 		name = "loopback/" + ep.number + "-b"
@@ -545,6 +657,11 @@ func (s *Server) createPairB(a *channel, ep endpoint, kind int, fromAPI bool) *c
 	if kind == kindLoopback {
 		for _, v := range a.vars {
 			if strings.HasPrefix(v.name, "origination_caller_id_") {
+				b.setVar(v.name, v.value)
+			}
+		}
+		for _, v := range vars {
+			if v.name != "origination_uuid" {
 				b.setVar(v.name, v.value)
 			}
 		}
@@ -615,18 +732,23 @@ func (ch *channel) farEnd(ep endpoint) {
 	}
 	switch class {
 	case netAnswer:
+		// rings 1 s, answers and plays the test network's answer tone
 		ch.after(0, ch.markRinging)
-		ch.after(time.Second, ch.markAnswered)
+		ch.after(time.Second, func() {
+			ch.markAnswered()
+			ch.remoteTone = true
+			ch.s.mediaChanged()
+		})
 	case netBusy:
-		ch.after(0, func() { ch.hangup("USER_BUSY") })
+		ch.after(0, func() { ch.remoteEnd = true; ch.hangup("USER_BUSY") })
 	case netNoAnswer:
 		ch.after(0, ch.markRinging)
 	case netReject:
-		ch.after(0, func() { ch.hangup("CALL_REJECTED") })
+		ch.after(0, func() { ch.remoteEnd = true; ch.hangup("CALL_REJECTED") })
 	case netTimed:
 		ch.after(0, ch.markRinging)
 		ch.after(time.Second, ch.markAnswered)
-		ch.after(time.Second+time.Duration(nn)*time.Second, func() { ch.hangup("NORMAL_CLEARING") })
+		ch.after(time.Second+time.Duration(nn)*time.Second, func() { ch.remoteEnd = true; ch.hangup("NORMAL_CLEARING") })
 	}
 }
 
@@ -649,6 +771,9 @@ func (a *bridgeApp) start(r *appRun) {
 	if !ch.answered && !ch.early {
 		ch.markEarly() // ringback towards the unanswered caller
 	}
+	if ch.answered {
+		ch.setCallState("RING_WAIT") // CF_ORIGINATOR set on an answered channel
+	}
 	a.o = ch.s.newOrigination(ch, ds, 0, func(w *origLeg, cause string) { a.result(r, w, cause) })
 	a.o.start()
 }
@@ -657,21 +782,31 @@ func (a *bridgeApp) result(r *appRun, w *origLeg, cause string) {
 	ch := r.ch
 	o := a.o
 	if cs := o.causesArray(w); len(cs) > 0 {
-		prev := strings.TrimPrefix(ch.getVar("originate_causes"), "ARRAY::")
-		all := strings.Join(cs, "|:")
-		if prev != "" {
-			all = prev + "|:" + all
+		// a variable pushed once is a plain string; from the second value on
+		// it is an array (ARRAY::a|:b, a JSON array in event-json)
+		if prev := strings.TrimPrefix(ch.getVar("originate_causes"), "ARRAY::"); prev != "" {
+			cs = append(strings.Split(prev, "|:"), cs...)
 		}
-		ch.setVar("originate_causes", "ARRAY::"+all)
+		v := cs[0]
+		if len(cs) > 1 {
+			v = "ARRAY::" + strings.Join(cs, "|:")
+		}
+		ch.setVar("originate_causes", v)
 	}
 	if o.proto != "" {
 		ch.setVar("last_bridge_proto_specific_hangup_cause", o.proto)
+	}
+	if ch.callState == "RING_WAIT" && !ch.hungup {
+		ch.setCallState("ACTIVE") // CF_ORIGINATOR cleared
 	}
 	if w == nil {
 		ch.setVar("originate_disposition", cause)
 		ch.setVar("DIALSTATUS", dialStatus(cause))
 		ch.setVar("originate_failed_cause", cause)
-		ch.setVar("last_bridge_hangup_cause", cause)
+		if o.legCause != "" {
+			// only a leg that had a channel hangs up with a cause
+			ch.setVar("last_bridge_hangup_cause", o.legCause)
+		}
 		if ch.hungup || r.done {
 			r.finish("")
 			return
@@ -764,6 +899,7 @@ func (s *Server) bridgeChannels(a, b *channel, app *appRun) *bridgeLink {
 	s.fireChan("CHANNEL_BRIDGE", a, evOpts{vars: true, origin: &o, pre: []hdr{
 		{"Bridge-A-Unique-ID", a.uuid}, {"Bridge-B-Unique-ID", b.uuid},
 	}})
+	s.mediaChanged()
 	if b.hungup {
 		l.end(b)
 	}
@@ -783,6 +919,9 @@ func (l *bridgeLink) end(by *channel) {
 	if b.bridge == l {
 		b.bridge = nil
 	}
+	a.s.mediaChanged()
+	// the originatee learns whom it was bridged to before it is hung up
+	b.setVar("last_bridge_to", a.uuid)
 	if by == a && l.app != nil && !b.hungup {
 		// the originator leaves: the originatee is hung up
 		b.hangup("NORMAL_CLEARING")

@@ -219,13 +219,17 @@ func TestBridgeTestNetwork(t *testing.T) {
 			dial string
 			want want
 		}{
-			{"[leg_timeout=3]loopback/noanswer/default|sofia/lo/busy@127.0.0.1:5060", want{"USER_BUSY", "BUSY", "USER_BUSY", "USER_BUSY"}},
+			// the caller here is a loopback leg (L16): a SIP leg must be
+			// offered PCMU, or the far end refuses it with 488 (seen on 1.10.12)
+			{"[leg_timeout=3]loopback/noanswer/default|[absolute_codec_string=PCMU]sofia/lo/busy@127.0.0.1:5060", want{"USER_BUSY", "BUSY", "USER_BUSY", "USER_BUSY"}},
 			{"loopback/busy/default|[leg_timeout=3]loopback/noanswer/default", want{"ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT"}},
 			{"{originate_timeout=2}loopback/noanswer/default", want{"NO_ANSWER", "NOANSWER", "NO_ANSWER", "NO_ANSWER"}},
 			{"loopback/rejectCALL_REJECTED/default", want{"CALL_REJECTED", "DONTCALL", "CALL_REJECTED", "CALL_REJECTED"}},
 			{gw("+15550100301"), want{"CALL_REJECTED", "DONTCALL", "CALL_REJECTED", "CALL_REJECTED"}},
 			{"[leg_timeout=2]" + gw("+15550100250"), want{"ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT", "ALLOTTED_TIMEOUT"}},
-			{"error/USER_BUSY", want{"USER_BUSY", "BUSY", "USER_BUSY", "USER_BUSY"}},
+			// error/ creates no channel: last_bridge_hangup_cause keeps the
+			// previous bridge's value (seen on 1.10.12)
+			{"error/USER_BUSY", want{"USER_BUSY", "BUSY", "USER_BUSY", "ALLOTTED_TIMEOUT"}},
 		}
 		for _, c := range cases {
 			evs, done := e.o.run("bridge", c.dial)
@@ -253,6 +257,7 @@ func TestBridgeTestNetwork(t *testing.T) {
 	})
 	t.Run("busy without continue_on_fail hangs up the caller", func(t *testing.T) {
 		e := newBridgeEnv(t, true)
+		e.o.run("unset", "continue_on_fail") // the public dialplan sets it for managed numbers
 		e.o.exec("bridge", gw("+15550100101"))
 		evs := e.o.c.collectUntil(func(f *tframe) bool { return f.name() == "CHANNEL_HANGUP_COMPLETE" })
 		got := strings.Join(names(evs), " ")

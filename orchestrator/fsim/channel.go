@@ -87,6 +87,9 @@ type channel struct {
 	origLeg *origLeg
 
 	// media
+	remoteEnd  bool // the far end ended it (SIP: a final response or BYE received)
+	sending    int  // audible playbacks / speak running on it (media.go)
+	remoteTone bool // a far-end phone that answered and plays its tone
 	recordings []*sessionRecording
 	exports    []kv
 
@@ -105,6 +108,8 @@ type execMsg struct {
 	uuidName string
 	loops    int
 	sendmsg  bool   // came through sendmsg: sets current_loop/total_loops
+	lock     bool   // event-lock: while it runs, the channel's private events wait
+	private  bool   // a private event (sendmsg, uuid_broadcast): uuid_break all drops it
 	dialplan bool   // a step of the channel's own dialplan: runs back to back, no tick wait
 	onDone   func() // static (non-async) socket: reply once the application has run
 }
@@ -269,8 +274,10 @@ func (ch *channel) markRinging() {
 	}
 	ch.ringing = true
 	ch.progressUS = ch.s.simUS()
-	ch.setCallState("RINGING")
+	// switch_channel_perform_mark_ring_ready_value fires CHANNEL_PROGRESS
+	// before it sets the call state: an outbound leg still says DOWN
 	ch.s.fireChan("CHANNEL_PROGRESS", ch, evOpts{vars: true})
+	ch.setCallState("RINGING")
 	if p := ch.pair; p != nil && !p.hungup {
 		p.markRinging()
 	}
@@ -312,8 +319,8 @@ func (ch *channel) markAnswered() {
 	if ch.kind == kindSofia && ch.profile.networkAddr == "" && ch.pendingAddr != "" {
 		ch.profile.networkAddr = ch.pendingAddr // learnt from the 200 OK
 	}
-	ch.setVar("endpoint_disposition", "ANSWER")
 	ch.s.fireChan("CHANNEL_ANSWER", ch, evOpts{vars: true})
+	ch.setVar("endpoint_disposition", "ANSWER") // not yet on CHANNEL_ANSWER (1.10.12)
 	ch.setCallState("ACTIVE")
 	if p := ch.pair; p != nil && !p.hungup && !p.answered {
 		p.markAnswered()
@@ -331,7 +338,10 @@ func (ch *channel) executeOnAnswer() {
 	switch app {
 	case "":
 	case "sched_hangup":
-		appSchedHangup(ch, arg)
+		// the core executes it inline: CHANNEL_EXECUTE / _COMPLETE right
+		// after CHANNEL_ANSWER (seen on 1.10.12)
+		r := &appRun{ch: ch, app: app, arg: arg, uuid: newUUID(), loop: 1, impl: ch.s.appFor(app), slot: slotInline}
+		r.begin()
 	default:
 		ch.s.log.Debug("fsim: execute_on_answer not emulated", "app", app)
 	}
@@ -382,6 +392,9 @@ func (ch *channel) service() {
 		return
 	}
 	m := ch.queue[0]
+	if r := ch.running; r != nil && r.msg != nil && r.msg.lock {
+		return // event-lock: private events wait until it returns
+	}
 	if m.hangup {
 		ch.queue = ch.queue[1:]
 		ch.hangup(m.cause)
@@ -395,6 +408,81 @@ func (ch *channel) service() {
 	ch.startApp(m)
 	if len(ch.queue) > 0 && ch.running == nil {
 		ch.scheduleService()
+	}
+}
+
+// privateExec queues app as a private event on the channel, the way
+// uuid_broadcast and bridge_pre_execute_*_app do. It runs on the channel's
+// next media tick inside whatever runs there (as a playback nested in a
+// non-event-locked application), unless the running application was sent
+// with event-lock: then it waits in the queue, in order with the channel's
+// other private events, until that application returns (for a bridge, the
+// whole conversation).
+func (ch *channel) privateExec(app, arg string) {
+	s := ch.s
+	s.afterReal(s.tick, func() {
+		if ch.hungup {
+			return
+		}
+		if r := ch.running; (r != nil && r.msg != nil && r.msg.lock) || ch.privateQueued() {
+			ch.queue = append(ch.queue, &execMsg{app: app, arg: arg, private: true})
+			ch.scheduleService()
+			return
+		}
+		ch.runSide(app, arg)
+	})
+}
+
+// privateQueued reports whether private events wait in the queue.
+func (ch *channel) privateQueued() bool {
+	for _, m := range ch.queue {
+		if m.private {
+			return true
+		}
+	}
+	return false
+}
+
+// flushPrivate drops the private events queued on the channel and not yet
+// started (switch_core_session_flush_private_events): uuid_break all.
+func (ch *channel) flushPrivate() {
+	keep := ch.queue[:0]
+	var dropped []*execMsg
+	for _, m := range ch.queue {
+		if m.private {
+			dropped = append(dropped, m)
+			continue
+		}
+		keep = append(keep, m)
+	}
+	for i := len(keep); i < len(ch.queue); i++ {
+		ch.queue[i] = nil
+	}
+	ch.queue = keep
+	for _, m := range dropped {
+		ch.s.log.Debug("fsim: uuid_break all drops a queued command", "uuid", ch.uuid, "app", m.app, "hangup", m.hangup)
+		m.done()
+	}
+}
+
+// breakMedia is uuid_break on one channel: a running uuid_broadcast is
+// stopped (CF_BROADCAST), else the running application is broken (a
+// playback, sleep, speak or record ends; endless_playback restarts its
+// file; play_and_get_digits loses its prompt). Nothing is remembered when
+// nothing plays: a later playback is not broken (seen on 1.10.12).
+func (ch *channel) breakMedia(all bool) {
+	if all {
+		ch.flushPrivate()
+	}
+	if r := ch.side; r != nil {
+		r.stop(stopBreak)
+		if !r.done {
+			r.finish("")
+		}
+		return
+	}
+	if r := ch.running; r != nil {
+		r.stop(stopBreak)
 	}
 }
 
@@ -435,6 +523,7 @@ func (ch *channel) hangup(cause string) {
 	ch.hungup = true
 	ch.cause = cause
 	ch.hangupUS = s.simUS()
+	s.mediaChanged() // it neither sends nor receives audio any more
 	ch.stateNum = stateNums["CS_HANGUP"]
 	for _, m := range ch.queue {
 		defer m.done()
@@ -456,7 +545,12 @@ func (ch *channel) hangup(cause string) {
 	// the partner of a loopback/self-call pair follows
 	if p := ch.pair; p != nil && !p.hungup {
 		pc := pairCause(ch, p)
-		s.post(func() { p.hangup(pc) })
+		s.post(func() {
+			if !p.hungup {
+				p.remoteEnd = true
+				p.hangup(pc)
+			}
+		})
 	}
 	if r := ch.side; r != nil {
 		r.stop(stopHangup)
@@ -522,20 +616,37 @@ func (ch *channel) maybeDestroy() {
 	}
 }
 
-// setSIPTermVars adds the SIP final-response variables of a sofia leg.
+// setSIPTermVars adds the SIP hang-up variables of a sofia leg. The side
+// that receives the final response or BYE gets sip_term_status,
+// sip_term_cause and proto_specific_hangup_cause (recv_refuse, recv_bye,
+// recv_cancel); the side that sends it only sip_hangup_disposition
+// (send_refuse, send_bye, send_cancel), as the node shows.
 func (ch *channel) setSIPTermVars() {
 	code := sipCodeFor(ch.cause, ch.answered)
-	ch.setVar("sip_term_status", strconv.Itoa(code))
-	ch.setVar("proto_specific_hangup_cause", "sip:"+strconv.Itoa(code))
-	if q, ok := causeCodes[ch.cause]; ok {
-		ch.setVar("sip_term_cause", strconv.Itoa(q))
-	}
 	disp := "send_bye"
 	switch {
-	case !ch.answered && ch.direction == "outbound":
+	case ch.remoteEnd && ch.answered:
+		disp = "recv_bye"
+	case ch.remoteEnd && ch.direction == "outbound":
+		disp = "recv_refuse"
+	case ch.remoteEnd:
+		disp, code = "recv_cancel", 487
+	case ch.answered:
+	case ch.direction == "outbound":
 		disp = "send_cancel"
-	case !ch.answered:
+	default:
 		disp = "send_refuse"
+	}
+	if ch.remoteEnd || disp == "send_cancel" {
+		// a CANCEL is answered with 487 Request Terminated, received
+		if disp == "send_cancel" {
+			code = 487
+		}
+		ch.setVar("sip_term_status", strconv.Itoa(code))
+		ch.setVar("proto_specific_hangup_cause", "sip:"+strconv.Itoa(code))
+		if q, ok := causeCodes[ch.cause]; ok {
+			ch.setVar("sip_term_cause", strconv.Itoa(q))
+		}
 	}
 	ch.setVar("sip_hangup_disposition", disp)
 }
@@ -557,6 +668,8 @@ func sipCodeFor(cause string, answered bool) int {
 		return 503
 	case "INVALID_NUMBER_FORMAT":
 		return 484
+	case "INCOMPATIBLE_DESTINATION":
+		return 488
 	case "RECOVERY_ON_TIMER_EXPIRE":
 		return 408
 	case "NORMAL_CLEARING":

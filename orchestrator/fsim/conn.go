@@ -715,7 +715,10 @@ func (s *Server) cmdSendmsg(c *conn, rest string, cmd *command) <-chan struct{} 
 		if !ok && cmd.body != "" {
 			arg = cmd.body
 		}
-		m := &execMsg{app: strings.TrimSpace(app), arg: arg, sendmsg: true, loops: 1}
+		m := &execMsg{app: strings.TrimSpace(app), arg: arg, sendmsg: true, private: true, loops: 1}
+		if v, ok := cmd.header("event-lock"); ok && isTrue(v) {
+			m.lock = true
+		}
 		m.uuid, _ = cmd.header("Event-UUID")
 		m.uuidName, _ = cmd.header("Event-UUID-Name")
 		if v, ok := cmd.header("loops"); ok {
@@ -740,7 +743,7 @@ func (s *Server) cmdSendmsg(c *conn, rest string, cmd *command) <-chan struct{} 
 		if !ok {
 			cn = "NORMAL_CLEARING"
 		}
-		ch.enqueue(&execMsg{hangup: true, cause: cn})
+		ch.enqueue(&execMsg{hangup: true, cause: cn, private: true})
 	}
 	c.send(frameReply("+OK"))
 	return nil

@@ -1,8 +1,8 @@
 package fsim
 
 import (
+	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -45,26 +45,35 @@ func (s *Server) dialplanSteps(dest string, toSocket bool) []step {
 		if s.socketAddr == "" {
 			return []step{{"hangup", "NORMAL_TEMPORARY_FAILURE"}}
 		}
-		return []step{{"socket", s.socketAddr + " async full"}}
+		// freeswitch-conf/dialplan/public/00_switchyard.xml
+		return []step{{"set", "switchyard_exophone=" + dest}, {"set", "continue_on_fail=true"},
+			{"set", "hangup_after_bridge=false"}, {"socket", s.socketAddr + " async full"}}
 	}
 	return testSteps(netAnswer, 0)
 }
 
-// testSteps is the test-network dialplan, the same actions the
-// freeswitch-conf test dialplan runs on a real node.
+// testSteps is the test-network dialplan, the actions
+// freeswitch-conf/dialplan/switchyard_testnet.xml runs on a real node.
 func testSteps(class netClass, nn int) []step {
+	steps := []step{{"set", "playback_terminators=none"}, {"set", "sleep_eat_digits=true"}}
 	switch class {
 	case netBusy:
-		return []step{{"respond", "486 Busy Here"}, {"hangup", "USER_BUSY"}}
+		return append(steps, step{"respond", "486 Busy Here"}, step{"hangup", "USER_BUSY"})
 	case netNoAnswer:
-		return []step{{"ring_ready", ""}, {"park", ""}}
+		return append(steps, step{"ring_ready", ""}, step{"sleep", "300000"}, step{"hangup", "NO_ANSWER"})
 	case netReject:
-		return []step{{"respond", "603 Decline"}, {"hangup", "CALL_REJECTED"}}
+		return append(steps, step{"hangup", "CALL_REJECTED"})
 	case netTimed:
-		return []step{{"ring_ready", ""}, {"sleep", "1000"}, {"answer", ""}, {"sleep", strconv.Itoa(nn * 1000)}, {"hangup", "NORMAL_CLEARING"}}
+		return append(steps, step{"ring_ready", ""}, step{"sleep", "1000"}, step{"answer", ""},
+			step{"sleep", fmt.Sprintf("%02d000", nn)}, step{"hangup", "NORMAL_CLEARING"})
 	}
-	return []step{{"ring_ready", ""}, {"sleep", "1000"}, {"answer", ""}, {"park", ""}}
+	return append(steps, step{"ring_ready", ""}, step{"sleep", "1000"}, step{"answer", ""},
+		step{"playback", answerTone}, step{"park", ""})
 }
+
+// answerTone is what an answered test-network number plays until the other
+// side hangs up.
+const answerTone = "tone_stream://%(1000,0,350);loops=-1"
 
 func allDigits(s string) bool {
 	if s == "" {

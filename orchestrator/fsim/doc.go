@@ -33,19 +33,37 @@
 // sofia/<profile>/<n>@host, or a leg sent to an extension by originate or
 // uuid_transfer) is routed by its destination number:
 //
-//	+15550100001 … 099   ring_ready, sleep 1000, answer, park        (rings 1 s, answers, stays up)
+//	+15550100001 … 099   ring_ready, sleep 1000, answer, playback of an endless 350 Hz tone
 //	+15550100101 … 199   respond 486, hangup USER_BUSY               (busy; SIP 486 on SIP legs)
-//	+15550100201 … 299   ring_ready, park                            (rings forever)
-//	+15550100301 … 399   respond 603, hangup CALL_REJECTED           (rejected; SIP 603)
-//	+15550100401 … 499   ring_ready, sleep 1000, answer, sleep NN s, hangup   (NN = last two digits)
+//	+15550100201 … 299   ring_ready, sleep 300000, hangup NO_ANSWER  (rings "forever")
+//	+15550100301 … 399   hangup CALL_REJECTED                        (rejected; SIP 603)
+//	+15550100401 … 499   ring_ready, sleep 1000, answer, sleep NN000, hangup  (NN = last two digits)
 //	ansNNNN, noanswer, busy, rejectCAUSE, park, sockNNNN   the lab destinations of the reference transcripts
-//	anything else        socket <SocketAddr> async full (a managed number) — except for a
+//	anything else        set switchyard_exophone=<n>, set continue_on_fail=true,
+//	                     set hangup_after_bridge=false, socket <SocketAddr> async full
+//	                     (a managed number, as dialplan/public/00_switchyard.xml) — except for a
 //	                     loopback leg dialled by bridge, which answers like 0001…0099
 //
-// Numbers match with or without '+'. Far ends reached through
+// The test numbers first set playback_terminators=none and
+// sleep_eat_digits=true: the actions of
+// freeswitch-conf/dialplan/switchyard_testnet.xml.
+//
+// Numbers match with or without '+'. sofia/<profile>/[sip:]<number>@host
+// (e.g. the node's switchyard_testnet profile) is a SIP self-call: the far
+// half runs the same dialplan, so busy gives USER_BUSY with
+// sip_term_status 486, rejected CALL_REJECTED with 603, on the leg that
+// receives the response (recv_refuse). The switchyard_testnet profile
+// takes the L16 codec of a loopback caller (freeswitch-conf); through any
+// other profile a leg bridged from a loopback leg is refused with 488
+// INCOMPATIBLE_DESTINATION unless its absolute_codec_string (or
+// codec_string) offers PCMU/PCMA, as the node did with PCMU,PCMA prefs.
+// An unknown profile (Config.SIPProfiles) fails INVALID_PROFILE. Far ends reached through
 // sofia/gateway/<gw>/<n>, user/<n> and null/<x> are single channels that
 // behave the same way without running applications (SIP 180, 200, 486, 603;
-// sip_term_status set). error/<CAUSE> fails at once.
+// sip_term_status set). error/<CAUSE> fails at once and, like an unknown
+// SIP profile, creates no channel: no event (the profile case sends one
+// bare CHANNEL_DESTROY for a pre-assigned origination_uuid), no entry in
+// originate_causes, last_bridge_hangup_cause unchanged.
 //
 // # What is faithful (and tested against the captures)
 //
@@ -84,20 +102,65 @@
 //     caller-ID flip of originated legs, billing variables of
 //     CHANNEL_HANGUP_COMPLETE computed like switch_channel_set_timestamps.
 //
+// Also checked against the project's own 1.10.12 node (fsnode) with probes,
+// and tested in node_test.go:
+//
+//   - uuid_break ends playback (FILE PLAYED, Playback-Status break), sleep,
+//     speak and record, cuts a play_and_get_digits prompt, and stops a
+//     running uuid_broadcast instead of the main application; it only
+//     restarts endless_playback's file (PLAYBACK_STOP break, PLAYBACK_START),
+//     with or without "all": endless_playback ends only at hang-up (PLAYBACK
+//     ERROR) or on a file it cannot open, and takes no digits. "all" also
+//     drops the queued, not yet started sendmsg/broadcast commands. A break
+//     sent while nothing plays is forgotten.
+//   - media the archive cannot play fails at once with FILE NOT FOUND and no
+//     PLAYBACK_* event: local_stream:// (no mod_local_stream), http(s)://
+//     (no mod_httapi / mod_http_cache), other schemes, missing or relative
+//     paths; file_string:// skips such parts. tone_stream://,
+//     silence_stream://, say: and existing files play (a WAV for its header's
+//     length, Config.Media lists extra playable sources).
+//     Playback-File-Type is only sent for tone_stream / local_stream; say:
+//     is spoken (switch_ivr_speak_text) without PLAYBACK_* events.
+//   - originate_causes holds one value as a plain string, two or more as an
+//     array (ARRAY::a|:b, a JSON array in event-json).
+//   - event-lock: while an event-locked sendmsg application runs, the
+//     channel's private events (queued sendmsgs, uuid_broadcast) wait; for a
+//     bridge that is the whole conversation. Without event-lock a broadcast
+//     plays inside the running application.
+//   - record writes only the audio that arrives (see below); RECORD_START
+//     sets silence_hits_exhausted=false.
+//   - a loopback -b half gets every originate variable of its -a half
+//     (mod_loopback's __loopback_vars__), so it runs execute_on_answer too;
+//     execute_on_answer's sched_hangup runs inline with CHANNEL_EXECUTE /
+//     _COMPLETE right after CHANNEL_ANSWER.
+//   - bridge B-leg order: every leg's CHANNEL_OUTGOING, then per leg
+//     CREATE, ORIGINATE; CHANNEL_PROGRESS precedes CALLSTATE RINGING (an
+//     outbound leg says DOWN on it); endpoint_disposition is set after
+//     CHANNEL_ANSWER; an answered bridging channel goes RING_WAIT, then
+//     ACTIVE before CHANNEL_BRIDGE.
+//
 // # What is simplified, and why
 //
-//   - No media. Playback of a file or URL lasts Config.PlaybackLength;
-//     tone_stream://, silence_stream:// and file_string:// last what they
-//     describe; speak lasts 60 ms per character (min 500 ms) and, as on a
-//     real node, emits no PLAYBACK_* events. record writes a valid 8 kHz mono
-//     16-bit WAV (a quiet tone while the caller "talks", silence after);
-//     silence detection ends it Talk + silence_hits seconds in, and like
-//     FreeSWITCH the trailing silence is not counted in record_ms.
-//   - One application at a time per channel, as if every sendmsg carried
-//     event-lock: FreeSWITCH may nest a non-event-locked step inside a
-//     running playback; Switchyard always waits for EXECUTE_COMPLETE, so the
-//     difference is not observable there. A sendmsg hangup interrupts the
-//     running application on the next tick (transcript 05).
+//   - No samples. Media is tracked as who sends audio to whom: a channel
+//     sends while it plays something audible (a tone, file, speak, a
+//     broadcast; silence_stream is silent) or, bridged, passes on what
+//     reaches it from its peer; audio reaches a channel from the other half
+//     of its loopback/SIP pair, or from a far-end test phone that answered.
+//     record writes exactly the time audio arrived (a quiet 440 Hz tone in
+//     an 8 kHz mono 16-bit WAV; nothing arrived: 44 bytes, record_ms 0);
+//     silence detection ends it silence_hits seconds after audio last
+//     arrived (or after the start). record_session runs for its whole time,
+//     tone for the audio in or out, silence otherwise. PlaceCall's caller
+//     "talks" into a record by playing a tone (CallScript.Talk) on its -a
+//     leg, as orchestrator/testphone does with uuid_broadcast. Playback of
+//     an existing non-WAV file lasts Config.PlaybackLength; speak lasts
+//     60 ms per character (min 500 ms) and emits no PLAYBACK_* events.
+//   - One sendmsg application at a time per channel: FreeSWITCH may nest a
+//     non-event-locked step inside a running playback; the emulator runs it
+//     after (only uuid_broadcast is nested, beside the running application).
+//     A sendmsg hangup interrupts a running application that was not sent
+//     with event-lock on the next tick (transcript 05); behind an
+//     event-locked one it waits, like every private event.
 //   - Early media never wins a bridge (the bridge waits for an answer, as
 //     with ignore_early_media=true); the originate API does return on early
 //     media unless ignore_early_media=true, as FreeSWITCH does (transcript 04).
@@ -108,7 +171,8 @@
 //     (FreeSWITCH fires a few more); CODEC, CALL_UPDATE, PRESENCE_IN,
 //     RECV_INFO and PRIVATE_COMMAND are not emitted. The linger notice always
 //     follows CHANNEL_HANGUP_COMPLETE (FreeSWITCH sometimes sends it right
-//     after CHANNEL_HANGUP of a bridged leg, transcript 07).
+//     after CHANNEL_HANGUP of a bridged leg, transcript 07). CHANNEL_UUID
+//     (origination_uuid) and COMMAND (a queued broadcast) are not emitted.
 //   - Variables are the loopback / SIP subset the captures show; no SDP, RTP
 //     or codec-negotiation variables. Loopback legs carry no sip_* variables
 //     (as on a real node); SIP-like legs (sofia/…, user/) get sip_term_status

@@ -190,6 +190,8 @@ func runReplay(t *testing.T, sp replaySpec) {
 		hb = 20 * time.Second
 	}
 	rp.s = newTestServer(t, func(c *Config) {
+		// a file of the lab node the transcripts were captured on
+		c.Media = map[string]time.Duration{"/usr/freeswitch/share/freeswitch/sounds/ref/greeting.wav": 2 * time.Second}
 		c.Speed = sp.speed
 		c.HeartbeatInterval = hb
 		c.Hostname = "vm"

@@ -38,8 +38,19 @@ type Config struct {
 	// RecordingsDir is where record/record_session write relative paths
 	// (default os.TempDir()/fsim-recordings).
 	RecordingsDir string
-	// PlaybackLength is how long a file or URL plays (default 2s simulated).
+	// PlaybackLength is how long an existing file that is not a PCM WAV
+	// plays (default 2s simulated); a WAV plays for the length its header
+	// gives. Sources the node cannot open fail (FILE NOT FOUND).
 	PlaybackLength time.Duration
+	// Media lists sources the emulated node can play that are not on this
+	// machine (a file of a lab node, or an http(s):// URL for a node with
+	// mod_http_cache), with how long each plays; they are accepted before
+	// the disk is looked at.
+	Media map[string]time.Duration
+	// SIPProfiles are the node's SIP profiles (default: internal, external,
+	// lo and switchyard_testnet); sofia/<other>/... fails with
+	// INVALID_PROFILE.
+	SIPProfiles []string
 	// MaxSessions is reported as Max-Sessions in HEARTBEAT (default 10000; not enforced).
 	MaxSessions int
 	// Logger receives diagnostics (default: discard).
@@ -67,6 +78,7 @@ type Server struct {
 	wake     chan struct{}
 
 	chans      map[string]*channel
+	meters     map[*meter]struct{} // running recordings (media.go)
 	sessionSeq int
 	peak       int
 	socketAddr string
@@ -103,6 +115,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PlaybackLength <= 0 {
 		cfg.PlaybackLength = 2 * time.Second
+	}
+	if len(cfg.SIPProfiles) == 0 {
+		cfg.SIPProfiles = []string{"internal", "external", "lo", "switchyard_testnet"}
 	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000

@@ -121,22 +121,22 @@ func TestTenThousandChannels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// let every dialplan reach its park
+	// let every dialplan reach its 300 s ring (sleep)
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		s.mu.Lock()
-		parked := 0
+		ringing := 0
 		for _, ch := range s.chans {
-			if ch.parked {
-				parked++
+			if ch.running != nil && ch.running.app == "sleep" {
+				ringing++
 			}
 		}
 		s.mu.Unlock()
-		if parked == calls {
+		if ringing == calls {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d -b legs parked", parked, calls)
+			t.Fatalf("only %d of %d -b legs ringing", ringing, calls)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package fsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +30,11 @@ type CallScript struct {
 	// "playback",1 = in the middle of the greeting.
 	HangupOnApp  string
 	HangupOnAppN int
-	// Talk is how long the caller speaks into `record` before going silent
-	// (default 5 s); silence detection then ends the recording.
+	// Talk is how long the caller speaks when the controlled leg starts
+	// `record` (default 5 s): the caller's phone plays a 440 Hz tone that
+	// long, as orchestrator/testphone does on a real node with
+	// uuid_broadcast <caller> playback::tone_stream://... aleg; then it is
+	// silent, and silence detection (or the limit) ends the recording.
 	Talk time.Duration
 }
 
@@ -117,8 +121,9 @@ func (c *Call) CallerUUID() string { return c.a.uuid }
 // Done is closed when both halves of the call have hung up.
 func (c *Call) Done() <-chan struct{} { return c.done }
 
-// Apps lists "app arg" of every application executed on the controlled
-// leg, in order (the hosting socket application is not listed).
+// Apps lists "app arg" of every application its controller executed on the
+// controlled leg, in order (the dialplan's own steps, such as the socket
+// application hosting it, are not listed).
 func (c *Call) Apps() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -152,7 +157,7 @@ func (c *Call) callerHangup() {
 // ---- hooks, called under s.mu ----
 
 func (c *Call) appStarted(ch *channel, r *appRun) {
-	if ch != c.b || r.app == "socket" {
+	if ch != c.b || r.app == "socket" || (r.msg != nil && r.msg.dialplan) {
 		return
 	}
 	entry := r.app
@@ -170,6 +175,18 @@ func (c *Call) appStarted(ch *channel, r *appRun) {
 	}
 	if c.script.HangupOnApp == r.app && n == want {
 		c.killNext = true
+	}
+	if r.app == "record" {
+		talk := c.script.Talk
+		if talk <= 0 {
+			talk = 5 * time.Second
+		}
+		tone := fmt.Sprintf("tone_stream://%%(%d,0,440)", talk.Milliseconds())
+		c.s.post(func() {
+			if !c.a.hungup {
+				c.a.runSide("playback", tone)
+			}
+		})
 	}
 	if r.app == "play_and_get_digits" || r.app == "read" {
 		i := c.digitIdx

@@ -2,9 +2,12 @@ package fsim
 
 import (
 	"encoding/binary"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // prepareRecording makes sure a recording can be written at path.
@@ -16,8 +19,8 @@ func prepareRecording(path string) error {
 }
 
 // writeWAV writes a valid 8 kHz mono 16-bit PCM WAV file of ms milliseconds:
-// a quiet 440 Hz tone for the first toneMs (the caller talking), silence
-// after. It returns the file size.
+// a quiet 440 Hz tone for the first toneMs (the audio that arrived),
+// silence after. It returns the file size (44 bytes for ms = 0).
 func writeWAV(path string, ms, toneMs int64) (int64, error) {
 	if ms < 0 {
 		ms = 0
@@ -49,4 +52,52 @@ func writeWAV(path string, ms, toneMs int64) (int64, error) {
 		return 0, err
 	}
 	return int64(len(buf)), nil
+}
+
+// wavLength reads the length of a PCM WAV file from its header (data bytes
+// over the byte rate); ok is false for anything else.
+func wavLength(path string) (time.Duration, bool) {
+	if !strings.EqualFold(filepath.Ext(path), ".wav") {
+		return 0, false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var head [12]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil || string(head[0:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
+		return 0, false
+	}
+	var rate uint32
+	for {
+		var ck [8]byte
+		if _, err := io.ReadFull(f, ck[:]); err != nil {
+			return 0, false
+		}
+		size := binary.LittleEndian.Uint32(ck[4:])
+		switch string(ck[0:4]) {
+		case "fmt ":
+			var fm [16]byte
+			if size < 16 {
+				return 0, false
+			}
+			if _, err := io.ReadFull(f, fm[:]); err != nil {
+				return 0, false
+			}
+			rate = binary.LittleEndian.Uint32(fm[8:12])
+			if _, err := f.Seek(int64(size-16+size%2), io.SeekCurrent); err != nil {
+				return 0, false
+			}
+		case "data":
+			if rate == 0 {
+				return 0, false
+			}
+			return time.Duration(int64(size) * int64(time.Second) / int64(rate)), true
+		default:
+			if _, err := f.Seek(int64(size+size%2), io.SeekCurrent); err != nil {
+				return 0, false
+			}
+		}
+	}
 }

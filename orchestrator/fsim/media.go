@@ -1,0 +1,124 @@
+package fsim
+
+// Audio, as far as recordings need it. The emulator carries no samples; it
+// tracks who sends audio to whom:
+//
+//   - a channel sends audio while it plays something audible (playback of a
+//     tone or file, speak, a uuid_broadcast) or, bridged, passes on what
+//     arrives from its bridge peer;
+//   - audio arrives at a channel from the other half of its loopback / SIP
+//     pair, and at a far-end test-network phone that answered (it plays the
+//     answer tone, as the node's test dialplan does);
+//   - nothing else makes sound: a parked caller is silent.
+//
+// A meter integrates, over simulated time, how long audio arrives at a
+// channel (record) or arrives or leaves (record_session).
+
+// writes reports whether ch sends audio to its far side now.
+func (ch *channel) writes(depth int) bool {
+	if ch.hungup || depth > 8 {
+		return false
+	}
+	if ch.sending > 0 {
+		return true
+	}
+	if l := ch.bridge; l != nil {
+		peer := l.a
+		if peer == ch {
+			peer = l.b
+		}
+		return peer.reads(depth + 1)
+	}
+	return false
+}
+
+// reads reports whether audio arrives at ch now.
+func (ch *channel) reads(depth int) bool {
+	if ch.hungup || depth > 8 {
+		return false
+	}
+	if ch.remoteTone {
+		return true
+	}
+	if p := ch.pair; p != nil {
+		return p.writes(depth + 1)
+	}
+	return false
+}
+
+// meter measures the audio of one recording.
+type meter struct {
+	s       *Server
+	ch      *channel
+	both    bool  // record_session: what the channel sends counts too
+	on      bool  // audio now
+	since   int64 // simulated µs of the last update
+	audioUS int64
+	// onChange is told when audio starts or stops (silence detection)
+	onChange func(on bool, atUS int64)
+}
+
+// newMeter starts measuring at startUS. Caller holds s.mu.
+func (s *Server) newMeter(ch *channel, both bool, startUS int64) *meter {
+	m := &meter{s: s, ch: ch, both: both, since: startUS}
+	if s.meters == nil {
+		s.meters = make(map[*meter]struct{})
+	}
+	s.meters[m] = struct{}{}
+	m.on = m.hears()
+	return m
+}
+
+func (m *meter) hears() bool {
+	return m.ch.reads(0) || (m.both && m.ch.writes(0))
+}
+
+// update accounts for the time since the last update, as of atUS.
+func (m *meter) update(atUS int64) {
+	if atUS < m.since {
+		atUS = m.since
+	}
+	if m.on {
+		m.audioUS += atUS - m.since
+	}
+	m.since = atUS
+	if on := m.hears(); on != m.on {
+		m.on = on
+		if m.onChange != nil {
+			m.onChange(on, atUS)
+		}
+	}
+}
+
+// stop ends the measurement at atUS and returns the audio time in ms.
+func (m *meter) stop(atUS int64) int64 {
+	if atUS < m.since {
+		atUS = m.since
+	}
+	if m.on {
+		m.audioUS += atUS - m.since
+	}
+	m.since = atUS
+	m.on = false
+	m.onChange = nil
+	delete(m.s.meters, m)
+	return m.audioUS / 1000
+}
+
+// mediaChanged re-evaluates every running recording after something
+// started or stopped sending audio. Caller holds s.mu.
+func (s *Server) mediaChanged() { s.mediaChangedAt(s.simUS()) }
+
+// mediaChangedAt is mediaChanged for a change that happened at atUS (a
+// timer's planned time, free of scheduling jitter).
+func (s *Server) mediaChangedAt(atUS int64) {
+	if len(s.meters) == 0 {
+		return
+	}
+	if now := s.simUS(); atUS > now {
+		atUS = now
+	}
+	for m := range s.meters {
+		m.update(atUS)
+	}
+}
