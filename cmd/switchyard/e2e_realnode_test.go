@@ -78,6 +78,9 @@ func TestServeOnRealNode(t *testing.T) {
 		if e.status != r.status || fmt.Sprint(e.legs) != fmt.Sprint(r.legs) {
 			t.Errorf("%s: emulator %s %v, real node %s %v", name, e.status, e.legs, r.status, r.legs)
 		}
+		if (e.audio > 0) != (r.audio > 0) {
+			t.Errorf("%s: recording audio %d bytes on the emulator, %d on the real node", name, e.audio, r.audio)
+		}
 		if !within(e.duration, r.duration, 2) || !within(e.talk, r.talk, 2) {
 			t.Errorf("%s: duration %d/%d s, talk %d/%d s (emulator/real node)", name, e.duration, r.duration, e.talk, r.talk)
 		}
@@ -102,10 +105,12 @@ var callSidLine = regexp.MustCompile(`CallSid: ([0-9a-f]{32})`)
 func runMainJob(t *testing.T, s *server, esl, password string) mainJob {
 	t.Helper()
 	var job mainJob
-	// A caller presses 1 for technical support (two agents rung in
-	// parallel, recorded) and hangs up 12 s after the call is answered.
+	// A caller presses 3 for sales (two agents rung in turn; the first
+	// answers) and hangs up 12 s after the call is answered. (Technical
+	// support rings two agents who answer at the same moment: which one
+	// wins, and whether the other answered first, is a race on a node.)
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"sim", "call", "--to", demoPhone, "--digits", "1",
+	code := run(context.Background(), []string{"sim", "call", "--to", demoPhone, "--digits", "3",
 		"--hangup-after", "12s", "--fs", esl, "--fs-password", password, "--timeout", "1m"}, &out, &errOut)
 	m := callSidLine.FindStringSubmatch(out.String())
 	if code != 0 || m == nil {
@@ -114,14 +119,13 @@ func runMainJob(t *testing.T, s *server, esl, password string) mainJob {
 	s.waitEnded(m[1])
 	job.calls[0] = s.record(m[1])
 
-	// Click-to-call: the agent answers, then the customer, who talks 5 s.
+	// Click-to-call, recorded: the agent answers, then the customer, who
+	// talks 5 s.
 	c := s.connect(url.Values{"From": {"+15550100001"}, "To": {"+15550100405"}, "CallerId": {demoPhone}, "Record": {"true"}})
 	s.waitEnded(c.Sid)
 	job.calls[1] = s.record(c.Sid)
-	for i, r := range job.calls {
-		if r.audio < 16000 {
-			t.Errorf("call %d: recording holds %d bytes of audio, want at least a second", i+1, r.audio)
-		}
+	if r := job.calls[1]; r.audio < 4*16000 {
+		t.Errorf("click-to-call: the recording holds %d bytes of audio, want the 5 s conversation", r.audio)
 	}
 	return job
 }
@@ -148,7 +152,6 @@ func (s *server) record(sid string) callRecord {
 	}
 	sort.Strings(r.legs)
 	if c.RecordingUrl == nil {
-		s.t.Errorf("call %s: no recording", sid)
 		return r
 	}
 	u, err := url.Parse(*c.RecordingUrl)

@@ -573,8 +573,13 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 	} else {
 		res.Status = dialStatus(ev.Var("originate_disposition"), ev.Var("DIALSTATUS"))
 	}
+	sequential := c.conn != nil && c.conn.d.Strategy != flows.Parallel
+	afterWinner := false
 	for _, dl := range d.legs {
 		l, cause := c.legs[dl.uuid], causes[dl.uuid]
+		if dl.uuid == d.winner {
+			afterWinner = true
+		}
 		if l == nil || l.final != nil {
 			continue
 		}
@@ -597,6 +602,11 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 			cause = ev.Var("originate_disposition")
 		}
 		f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(false, cause, "", 0)}
+		// A sequential destination after the one who answered was never
+		// dialled at all: canceled, without a cause.
+		if sequential && afterWinner {
+			f.Status = store.Canceled
+		}
 		l.final, l.status = &f, f.Status
 		c.finishLeg(ctx, l)
 	}
