@@ -430,7 +430,9 @@ func (s *Server) createOutboundLeg(ep endpoint, vars []kv, a *channel, apiCID [2
 	case "loopback":
 		kind, name, source, pair = kindLoopback, "loopback/"+ep.number+"-a", "mod_loopback", true
 	case "sofia":
-		name, pair = "sofia/"+ep.profile+"/"+ep.number+"@"+ep.host, true
+		// mod_sofia escapes the user part in the channel name (seen on
+		// 1.10.12: sofia/switchyard_testnet/%2B15550100101@127.0.0.1:5090).
+		name, pair = "sofia/"+ep.profile+"/"+strings.ReplaceAll(ep.number, "+", "%2B")+"@"+ep.host, true
 	case "gateway":
 		name = "sofia/gateway/" + ep.gateway + "/" + ep.number
 	case "user":

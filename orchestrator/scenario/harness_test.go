@@ -106,7 +106,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		t.Cleanup(func() { fs.Close() })
 		fsAddr, password = fs.Addr(), "ClueCon"
 	}
-	startCapture(t, fsAddr, password) // fidelity capture / comparison (capture_test.go)
+	startCapture(t, fsAddr, password, !suite.real && !o.realTime) // fidelity capture / comparison (capture_test.go)
 	// The node API calls are placed on.
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
