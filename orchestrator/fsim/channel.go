@@ -274,6 +274,13 @@ func (ch *channel) markRinging() {
 	}
 	ch.ringing = true
 	ch.progressUS = ch.s.simUS()
+	// switch_channel_perform_mark_ring_ready_value also gives the
+	// originator (the bridging A-leg) its progress time, if it has none,
+	// without an event: an answered caller's progresssec is how long it
+	// waited for its first ringing leg.
+	if o := ch.orig; o != nil && o.a != nil && o.a.progressUS == 0 {
+		o.a.progressUS = ch.progressUS
+	}
 	// switch_channel_perform_mark_ring_ready_value fires CHANNEL_PROGRESS
 	// before it sets the call state: an outbound leg still says DOWN
 	ch.s.fireChan("CHANNEL_PROGRESS", ch, evOpts{vars: true})

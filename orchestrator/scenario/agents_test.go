@@ -225,7 +225,8 @@ func TestStickyAgent(t *testing.T) {
 
 	// Fallbacks: the sticky agent does not answer, or is busy.
 	scope := flowID + "/c"
-	for caller, sticky := range map[string]string{"+15550109013": "+15550100201", "+15550109014": "+15550100102"} {
+	for _, cs := range [][2]string{{"+15550109013", "+15550100201"}, {"+15550109014", "+15550100102"}} {
+		caller, sticky := cs[0], cs[1]
 		if err := h.db.Agents().Stick(ctx, account, scope, caller, sticky, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +245,10 @@ func TestStickyAgent(t *testing.T) {
 // archive, the emulator) cannot play: Switchyard tries it a few times,
 // then plays the default tone, never a loop of commands.
 func TestQueue(t *testing.T) {
-	h := newHarness(t)
+	// At real speed: the queue's timers (max wait, announcements) run on
+	// Switchyard's clock, so only then does the emulator's call take the
+	// node's course.
+	h := newHarnessOpts(t, options{realTime: true})
 	ctx := context.Background()
 	const agent = "+15550100410" // answers, talks 10 s
 	h.flowOn(ctx, "+15550000621", connectFlow(`{"destinations":["`+agent+`"],"state_management":true,

@@ -232,46 +232,60 @@ func (c *capture) add(ev esl.Event) {
 func (c *capture) settled() []string {
 	deadline := time.NewTimer(15 * time.Second)
 	defer deadline.Stop()
-	for {
-		open := c.open()
-		if len(open) == 0 {
-			break
-		}
-		select {
-		case <-c.wake:
-			continue
-		case <-deadline.C:
-		case <-c.conn.Done():
-		}
-		return open
-	}
 	// eslgo reads events and replies in one loop and hands each event to
-	// its own goroutine: once this reply is in, every event sent before it
-	// has been read, and its delivery started.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = c.conn.API(ctx, "status")
-	return nil
+	// its own goroutine: once an api reply is in, every event sent before
+	// it has been read and its delivery started, but not necessarily
+	// finished. So the channels are checked again after each round trip,
+	// until a round trip finds nothing new: a channel whose CHANNEL_CREATE
+	// was still being delivered is then waited for like the others.
+	for seen := -1; ; {
+		for {
+			open := c.open()
+			if len(open) == 0 {
+				break
+			}
+			select {
+			case <-c.wake:
+				continue
+			case <-deadline.C:
+			case <-c.conn.Done():
+			}
+			return open
+		}
+		c.mu.Lock()
+		n := len(c.events)
+		c.mu.Unlock()
+		if n == seen {
+			return nil
+		}
+		seen = n
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = c.conn.API(ctx, "status")
+		cancel()
+	}
 }
 
-// open lists the channels created and not yet destroyed.
+// open lists the channels created whose CHANNEL_HANGUP_COMPLETE or
+// CHANNEL_DESTROY has not arrived yet. Both are needed: events arrive out
+// of order, and a channel's CHANNEL_DESTROY may overtake its
+// CHANNEL_HANGUP_COMPLETE.
 func (c *capture) open() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	up := map[string]bool{}
+	created, completed, destroyed := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, ev := range c.events {
 		switch ev.Name() {
 		case "CHANNEL_CREATE":
-			if _, gone := up[ev.UniqueID()]; !gone {
-				up[ev.UniqueID()] = true
-			}
+			created[ev.UniqueID()] = true
+		case "CHANNEL_HANGUP_COMPLETE":
+			completed[ev.UniqueID()] = true
 		case "CHANNEL_DESTROY":
-			up[ev.UniqueID()] = false
+			destroyed[ev.UniqueID()] = true
 		}
 	}
 	var open []string
-	for uuid, isUp := range up {
-		if isUp {
+	for uuid := range created {
+		if !completed[uuid] || !destroyed[uuid] {
 			open = append(open, uuid)
 		}
 	}
