@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/testlog"
 )
 
 // waitLimit bounds every wait on an event, so a broken test fails instead
@@ -51,26 +52,7 @@ func openDB(t *testing.T, dsn string) *store.DB {
 
 // testLog sends warnings and errors to the test log until the test's
 // cleanups have run.
-func testLog(t *testing.T) *slog.Logger {
-	w := &logWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type logWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
+func testLog(t *testing.T) *slog.Logger { return testlog.New(t, slog.LevelWarn) }
 
 // attempt is what the worker reports after recording an attempt.
 type attempt struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/testlog"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
 
@@ -251,30 +252,5 @@ func (m messenger) Send(_ context.Context, _ *call.Info, s flows.Send) error {
 	}
 }
 
-// testLogger logs to t until t's cleanups are over: the node connection's
-// and eslgo's goroutines may still log as they wind down, and a t.Log
-// after the test has completed panics.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(string(p))
-	}
-	return len(p), nil
-}
+// testLogger logs to t until t's cleanups are over (testlog).
+func testLogger(t *testing.T) *slog.Logger { return testlog.New(t, slog.LevelInfo) }
