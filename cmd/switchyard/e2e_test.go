@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/demo"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/testlog"
 )
 
 // server is one running `switchyard serve`.
@@ -84,7 +85,7 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	out := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := testlog.New(t, slog.LevelInfo)
 	s := &server{t: t, out: out}
 	cfg.callEnded = func(sid string) {
 		if sid != "" {
@@ -350,11 +351,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
