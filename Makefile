@@ -8,7 +8,7 @@ DB          ?= data/switchyard.db
 FUZZTIME    ?= 5m
 # Real FreeSWITCH nodes the scenario suite runs on in parallel, and where
 # each run of the suite writes its one-line result.
-FS_NODES    ?= 4
+FS_NODES    ?= 6
 SUMMARY     ?= $(CURDIR)/.scenario-summary
 
 .DEFAULT_GOAL := help
