@@ -14,13 +14,12 @@ import (
 // place the project's freeswitch-conf/ is adapted for a test node, as an
 // operator adapts it for theirs.
 type Settings struct {
-	ESLIP, ESLPort    string
-	ESLPassword       string
-	Sockets           string // switchyard_sockets: host:port[|host:port...]
-	RecordingsDir     string
-	TestnetSIPIP      string
-	TestnetSIPPort    string
-	UnavailablePrompt string // "" keeps the shipped one
+	ESLIP, ESLPort string
+	ESLPassword    string
+	Sockets        string // switchyard_sockets: host:port[|host:port...]
+	RecordingsDir  string
+	TestnetSIPIP   string
+	TestnetSIPPort string
 }
 
 // varLine matches one pre-processor variable of switchyard_vars.xml.
@@ -40,8 +39,8 @@ func renderVars(shipped []byte, s Settings) ([]byte, error) {
 		"switchyard_recordings_dir":     s.RecordingsDir,
 		"switchyard_testnet_sip_ip":     s.TestnetSIPIP,
 		"switchyard_testnet_sip_port":   s.TestnetSIPPort,
-		"switchyard_managed_numbers":    "", // kept as shipped
-		"switchyard_unavailable_prompt": s.UnavailablePrompt,
+		"switchyard_managed_numbers":    "", // "": kept as shipped
+		"switchyard_unavailable_prompt": "",
 	}
 	seen := map[string]bool{}
 	var unknown []string
@@ -137,13 +136,12 @@ func (l *layout) write() error {
 	if vars, err = renderVars(vars, l.s); err != nil {
 		return err
 	}
+	// Written here, or (nil) copied from the project as shipped.
 	files := map[string][]byte{
 		"freeswitch.xml":                         base,
 		"switchyard_vars.xml":                    vars,
 		"autoload_configs/modules.conf.xml":      mods,
 		"dialplan/public.xml":                    []byte(publicContext),
-		"sip_profiles/README.txt":                nil,
-		"dialplan/README.txt":                    nil,
 		"autoload_configs/acl.conf.xml":          nil,
 		"autoload_configs/event_socket.conf.xml": nil,
 		"dialplan/switchyard_testnet.xml":        nil,
@@ -152,9 +150,6 @@ func (l *layout) write() error {
 	}
 	for name, body := range files {
 		if body == nil {
-			if strings.HasSuffix(name, "README.txt") {
-				continue
-			}
 			if body, err = os.ReadFile(filepath.Join(l.project, name)); err != nil {
 				return fmt.Errorf("fsnode: the project's configuration: %w", err)
 			}
