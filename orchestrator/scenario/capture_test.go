@@ -751,10 +751,9 @@ func sameEvents(a, b []TraceEvent) bool {
 // belongs in the trace at all. It is idempotent.
 //
 //   - The test network's own SIP channels (inbound sofia/ channels: the far
-//     end of a leg Switchyard dials over SIP) are left out: on real nodes
-//     every scenario dials the first node's test network profile
-//     (suite.sip), whichever node it borrowed, so these channels show up in
-//     whatever scenario holds that node, not in their own.
+//     end of a leg Switchyard dials over SIP) are left out: they are the
+//     test network's side of the call, named by the profile's own address,
+//     not something Switchyard reads.
 //   - park is left out (its CHANNEL_EXECUTE, PLAYBACK_START and
 //     CHANNEL_EXECUTE_COMPLETE): it holds a channel with nothing to report
 //     (the test phone's caller, a far end after a uuid_broadcast), and

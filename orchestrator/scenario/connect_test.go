@@ -429,7 +429,7 @@ func TestProgrammableConnectSIP(t *testing.T) {
 	crm := newCRM(t)
 	ctx := context.Background()
 	const number = "+15550000707"
-	busy, agent := "sip:+15550100101@"+testnetSIP(), "sip:+15550100001@"+testnetSIP()
+	busy, agent := "sip:+15550100101@"+h.testnetSIP(), "sip:+15550100001@"+h.testnetSIP()
 	u := crm.answer("/sip", fmt.Sprintf(`{"destination":[{"contact_uri":%q},{"contact_uri":%q}],
 		"max_conversation_duration":5}`, busy, agent))
 	h.flowOn(ctx, number, programmableFlow(u, 2))
@@ -662,7 +662,7 @@ func TestStartPlaybackHeardByBoth(t *testing.T) {
 func TestLegNeverCreated(t *testing.T) {
 	h := newHarnessOpts(t, options{sipEndpoint: "sofia/no_such_profile/{uri}"})
 	ctx := context.Background()
-	sip := "sip:+15550100001@" + testnetSIP()
+	sip := "sip:+15550100001@" + h.testnetSIP()
 	h.flowOn(ctx, "+15550000651", connectFlow(`{"destinations":["`+sip+`"]}`))
 	h.flowOn(ctx, "+15550000652", connectFlow(`{"destinations":["`+sip+`","+15550100405"],"strategy":"sequential"}`))
 

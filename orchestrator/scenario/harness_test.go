@@ -37,6 +37,7 @@ type harness struct {
 	phone *testphone.Phone
 	sent  chan flows.Send
 	real  bool
+	sip   string // the borrowed node's SIP test network ("" on the emulator)
 	rt    *call.Runtime
 
 	mu    sync.Mutex
@@ -87,7 +88,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		h.real = true
 		var n *node
 		n, l = borrow(t)
-		fsAddr, password = n.esl, n.password
+		fsAddr, password, h.sip = n.esl, n.password, n.sip
 		if n.recordings != "" {
 			recordings = n.recordings // the node's own folder, on this host
 		}

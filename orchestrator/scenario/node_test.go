@@ -118,7 +118,6 @@ func setupNodes() (stop func(), err error) {
 		suite.nodes = make(chan *node, 1)
 		suite.nodes <- &node{esl: addr, password: password, fixed: socket,
 			recordings: os.Getenv("SWITCHYARD_TEST_RECORDINGS"), sip: os.Getenv("SWITCHYARD_TEST_SIP")}
-		suite.sip = os.Getenv("SWITCHYARD_TEST_SIP")
 		return func() {}, nil
 	}
 	if os.Getenv("SWITCHYARD_FS") != "archive" {
@@ -180,7 +179,6 @@ func setupNodes() (stop func(), err error) {
 	for _, n := range all {
 		suite.nodes <- &node{esl: n.ESL, password: n.Password, recordings: n.RecordingsDir, sip: n.SIP, fs: n}
 	}
-	suite.sip = all[0].SIP
 	suite.where = fmt.Sprintf("a real node: %s (%d nodes from %s, GOMAXPROCS %d)",
 		all[0].Version, count, filepath.Base(archive), runtime.GOMAXPROCS(0))
 	return stop, nil
@@ -245,12 +243,13 @@ func borrow(t *testing.T) (*node, net.Listener) {
 	return n, l
 }
 
-// testnetSIP is the test phone network's SIP address: the real node's
-// switchyard_testnet profile, or the shipped default on the emulator
-// (which gives any host the test network's behaviour).
-func testnetSIP() string {
-	if suite.sip != "" {
-		return suite.sip
+// testnetSIP is the test phone network's SIP address: the borrowed real
+// node's switchyard_testnet profile (each scenario dials its own node), or
+// the shipped default on the emulator (which gives any host the test
+// network's behaviour).
+func (h *harness) testnetSIP() string {
+	if h.sip != "" {
+		return h.sip
 	}
 	return "127.0.0.1:5090"
 }
