@@ -22,6 +22,10 @@ var subscribed = []string{
 	"CHANNEL_EXECUTE_COMPLETE", "RECORD_STOP",
 }
 
+// Subscribed lists the events a call's socket subscribes to; a queued call
+// adds PLAYBACK_START to follow its hold music.
+func Subscribed() []string { return append([]string(nil), subscribed...) }
+
 // inboxSize bounds a call's queued events; a call that falls this far
 // behind is hung up rather than allowed to slow the connection down.
 const inboxSize = 512

@@ -84,19 +84,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 )
 
 // captureDir holds one trace per scenario harness.
 const captureDir = "testdata/captures"
 
-// callSubscribed mirrors the subscription of orchestrator/call (its
-// unexported `subscribed`, plus PLAYBACK_START, which a queued call adds).
-var callSubscribed = []string{
-	"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-	"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-	"CHANNEL_EXECUTE_COMPLETE", "RECORD_STOP", "PLAYBACK_START",
-}
+// callSubscribed is what Switchyard's call runtime subscribes to,
+// PLAYBACK_START included (a queued call adds it).
+var callSubscribed = append(call.Subscribed(), "PLAYBACK_START")
 
 // Trace is the normalised account of one scenario harness's node events.
 type Trace struct {
