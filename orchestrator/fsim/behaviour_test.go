@@ -340,7 +340,9 @@ func TestCallScript(t *testing.T) {
 		}
 	})
 	t.Run("hang up after", func(t *testing.T) {
-		_, call, o := setupCall(t, CallScript{HangupAfter: 3 * time.Second})
+		// 30 s of simulated time (0.3 s real at Speed 100): the socket
+		// must be set up before the caller hangs up, even on a loaded machine.
+		_, call, o := setupCall(t, CallScript{HangupAfter: 30 * time.Second})
 		o.run("answer", "")
 		o.exec("playback", "tone_stream://%(1000,0,440);loops=-1")
 		hc := o.waitHangupComplete()
