@@ -6,16 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/textproto"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/percipia/eslgo"
-	"github.com/percipia/eslgo/command"
 )
 
 // Errors of a connection.
@@ -49,13 +44,14 @@ type Reply struct {
 // OK reports whether the reply starts with +OK.
 func (r Reply) OK() bool { return strings.HasPrefix(r.Text, "+OK") }
 
-// Conn is one ESL connection, inbound or outbound, over eslgo. It
-// neutralises eslgo's hazards: commands are serialised (one in flight), a
-// command whose reply times out poisons the connection, bgapi jobs carry our
-// own Job-UUID, and events are decoded here from JSON so no header name can
-// make the parser drop them.
+// Conn is one ESL connection, inbound (over eslgo) or outbound (over the
+// socket's own reader, see socket.go). Commands are serialised (one in
+// flight), a command whose reply times out poisons the connection, a
+// closing connection fails its command in flight at once, bgapi jobs carry
+// our own Job-UUID, and events are decoded here from JSON so no header
+// name can make a parser drop them.
 type Conn struct {
-	c   *eslgo.Conn
+	t   transport
 	log *slog.Logger
 
 	cmd sync.Mutex // held across a whole command round trip
@@ -68,27 +64,33 @@ type Conn struct {
 	err     error
 
 	done      chan struct{}
+	closing   context.Context // cancelled when the connection closes
+	cancel    context.CancelFunc
 	closeOnce sync.Once
-	// release makes eslgo drop the socket. eslgo's own loops read its
-	// channel map without a lock, so closing it from outside is a data
-	// race; inbound connections ask the peer to close (exit) and let
-	// eslgo tear down from its own disconnect loop, outbound ones end
-	// their handler.
+	// release lets the transport go once the connection is closed.
 	release func()
 	linger  atomic.Int64 // seconds asked for with Linger
 }
 
-func newConn(c *eslgo.Conn, log *slog.Logger, release func()) *Conn {
-	conn := &Conn{
-		c:       c,
+// transport carries one command to the peer and brings its reply back.
+// Conn calls it for one command at a time, with a context that is
+// cancelled when the connection closes.
+type transport interface {
+	roundTrip(ctx context.Context, msg string) (Reply, error)
+}
+
+func newConn(t transport, log *slog.Logger, release func()) *Conn {
+	closing, cancel := context.WithCancel(context.Background())
+	return &Conn{
+		t:       t,
 		log:     log,
 		routes:  map[string]Sink{},
 		jobs:    map[string]chan Job{},
 		done:    make(chan struct{}),
+		closing: closing,
+		cancel:  cancel,
 		release: release,
 	}
-	c.RegisterEventListener(eslgo.EventListenAll, conn.deliver)
-	return conn
 }
 
 // Done is closed when the connection is closed.
@@ -115,6 +117,7 @@ func (c *Conn) closeWith(err error) {
 		}
 		c.mu.Unlock()
 		close(c.done)
+		c.cancel()
 		if c.release != nil {
 			go c.release()
 		}
@@ -142,13 +145,8 @@ func (c *Conn) SetFallback(sink Sink) {
 	c.mu.Unlock()
 }
 
-// deliver is eslgo's listener: called on a fresh goroutine per event.
-func (c *Conn) deliver(raw *eslgo.Event) {
-	ev, err := decodeEvent(raw)
-	if err != nil {
-		c.log.Warn("esl: dropping undecodable event", "err", err)
-		return
-	}
+// dispatch hands one event to its route, its bgapi waiter or the fallback.
+func (c *Conn) dispatch(ev Event) {
 	if ev.Name() == "BACKGROUND_JOB" && c.takeJob(ev) {
 		return
 	}
@@ -163,31 +161,17 @@ func (c *Conn) deliver(raw *eslgo.Event) {
 	}
 }
 
-func decodeEvent(raw *eslgo.Event) (Event, error) {
-	if len(raw.Headers) == 0 {
-		return ParseJSON(raw.Body)
-	}
-	// A plain event that eslgo managed to parse: keys are canonicalised
-	// and values still URL-encoded.
-	return Event{Headers: headerMap(raw.Headers), Body: string(raw.Body)}, nil
-}
-
-// rawCommand is an ESL command line (plus header lines) for eslgo.
-type rawCommand string
-
-func (c rawCommand) BuildMessage() string { return string(c) }
-
 // Send writes one command and returns its reply. Only one command is in
 // flight per connection.
 func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
 	if strings.ContainsAny(cmd, "\x00") {
 		return Reply{}, fmt.Errorf("%w: NUL in command", ErrCommand)
 	}
-	return c.sendCommand(ctx, cmd, rawCommand(cmd))
+	return c.sendCommand(ctx, cmd)
 }
 
-// sendCommand is Send for any eslgo command.
-func (c *Conn) sendCommand(ctx context.Context, cmd string, msg command.Command) (Reply, error) {
+// sendCommand is Send without the NUL check.
+func (c *Conn) sendCommand(ctx context.Context, cmd string) (Reply, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -195,33 +179,29 @@ func (c *Conn) sendCommand(ctx context.Context, cmd string, msg command.Command)
 	}
 	c.cmd.Lock()
 	defer c.cmd.Unlock()
-	select {
-	case <-c.done:
-		return Reply{}, c.closedErr()
-	default:
+	if c.closing.Err() != nil {
+		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
 	}
-	resp, err := c.c.SendCommand(ctx, msg)
+	// The round trip also ends the moment the connection closes: a
+	// command in flight on a dying socket fails at once instead of
+	// waiting out its timeout.
+	rctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.closing, cancel)
+	r, err := c.t.roundTrip(rctx, cmd)
+	stop()
+	cancel()
 	switch {
 	case err == nil:
+		return r, nil
+	case c.closing.Err() != nil:
+		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
 	case ctx.Err() != nil:
 		c.closeWith(ErrPoisoned)
 		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), ErrPoisoned)
 	default:
-		c.closeWith(fmt.Errorf("%w: %v", ErrClosed, err))
+		c.closeWith(fmt.Errorf("%w: %w", ErrClosed, err))
 		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
 	}
-	r := Reply{Headers: map[string]string{}}
-	for k, v := range resp.Headers {
-		if len(v) > 0 {
-			r.Headers[k] = v[0]
-		}
-	}
-	if resp.HasHeader("Reply-Text") {
-		r.Text = resp.GetHeader("Reply-Text")
-	} else {
-		r.Text = string(resp.Body)
-	}
-	return r, nil
 }
 
 func (c *Conn) closedErr() error {
@@ -396,16 +376,9 @@ func (c *Conn) Filter(ctx context.Context, header, value string) error {
 
 // Linger keeps an outbound socket open for secs seconds after the channel
 // hangs up, so CHANNEL_HANGUP_COMPLETE is delivered.
-//
-// It goes through eslgo's own Linger command: eslgo closes an outbound
-// connection on the first disconnect notice unless it knows about linger
-// (and then only after that many seconds).
 func (c *Conn) Linger(ctx context.Context, secs int) error {
 	c.linger.Store(int64(secs))
-	r, err := c.sendCommand(ctx, "linger", command.Linger{Enabled: true, Seconds: time.Duration(secs)})
-	if err == nil && !r.OK() {
-		err = fmt.Errorf("linger: %w: %s", ErrCommand, strings.TrimSpace(r.Text))
-	}
+	_, err := c.Do(ctx, "linger "+strconv.Itoa(secs))
 	return err
 }
 
@@ -428,20 +401,4 @@ func NewUUID() string {
 		j += 2
 	}
 	return string(out)
-}
-
-// headerMap flattens a MIME header, URL-decoding values.
-func headerMap(h textproto.MIMEHeader) map[string]string {
-	m := make(map[string]string, len(h))
-	for k, v := range h {
-		if len(v) == 0 {
-			continue
-		}
-		val := v[0]
-		if dec, err := url.PathUnescape(val); err == nil {
-			val = dec
-		}
-		m[k] = val
-	}
-	return m
 }

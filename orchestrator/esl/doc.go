@@ -1,10 +1,39 @@
-// Package esl is Switchyard's port to FreeSWITCH's Event Socket, built on
-// github.com/percipia/eslgo. It owns the outbound-socket server that
-// FreeSWITCH's socket application dials once per call, the inbound
-// connections to nodes (api, bgapi, events, HEARTBEAT), command building
-// and event decoding.
+// Package esl is Switchyard's port to FreeSWITCH's Event Socket. It owns
+// the outbound-socket server that FreeSWITCH's socket application dials
+// once per call, the inbound connections to nodes (api, bgapi, events,
+// HEARTBEAT), command building and event decoding.
 //
-// # eslgo's hazards, and what this package does about each
+// Inbound connections (a few per node) go through
+// github.com/percipia/eslgo. Outbound connections (one per live call)
+// speak the protocol here (socket.go, frame.go), because eslgo's outbound
+// side has flaws that cost calls under load and that no wrapper can avoid:
+//
+//   - Close under a command: eslgo's close() cancels its receive loop,
+//     then waits for a lock held by an in-flight SendCommand, which only
+//     its caller's context can end. Every command in flight on a closing
+//     socket waited the full 5 s timeout with the CPU idle, and the
+//     connection was reported poisoned. Here a closing socket fails its
+//     command in flight at once (ErrClosed).
+//   - Early hang-up: when the caller hangs up before the connect reply,
+//     eslgo closes the socket and never calls the handler. Here the
+//     handshake reads the disconnect notice's Controlled-Session-UUID and
+//     logs the call; one that got its connect reply always reaches the
+//     handler, which writes its record even if the socket is already gone.
+//   - Cost per call: eslgo's listener cannot be closed, so Switchyard ran
+//     it on a private Unix socket and spliced every connection to it (3
+//     file descriptors and 2 copying goroutines per call, every byte
+//     copied twice through the kernel), and eslgo starts a goroutine per
+//     event, which also loses their order. Here one reader goroutine per
+//     call reads each frame and hands it on in order; one descriptor.
+//   - Frame bounds: eslgo trusts Content-Length (-1 panics in makeslice,
+//     a huge one is a fatal out-of-memory) and buffers a header line
+//     without end. Here every line, header block and body is bounded
+//     (ErrFrame), and a peer that breaks them loses only its connection.
+//
+// The figures before and after are in the package's benchmarks and in
+// `switchyard sim load` (see the README's load section).
+//
+// # eslgo's hazards on inbound connections, and what this package does
 //
 //   - Event order: eslgo hands every event to listeners on a fresh
 //     goroutine, so arrival order is lost. Events are decoded here and
@@ -14,33 +43,28 @@
 //   - Reply matching: eslgo matches replies to commands by arrival order on
 //     one shared channel. Conn holds a mutex across each round trip (one
 //     command in flight) and closes the connection if a reply times out,
-//     rather than let the late reply reach the next command.
+//     rather than let the late reply reach the next command. Both
+//     transports share this.
 //   - Header parsing: eslgo parses plain events with net/textproto, which
 //     rejects header names FreeSWITCH allows and then drops the event.
 //     Switchyard subscribes in JSON, which eslgo passes through raw, and
 //     decodes it here leniently.
 //   - bgapi correlation: BgAPI sends our own Job-UUID and registers the
 //     waiter before sending.
-//   - Outbound lifetime: eslgo sends exit when the handler returns, so the
-//     handler runs for the whole call; callers send linger so that
-//     CHANNEL_HANGUP_COMPLETE arrives. eslgo's listener cannot be closed,
-//     so Server owns the public listener and passes connections through
-//     to a private Unix socket: closing the public listener stops new
-//     calls while live calls drain.
 //   - Closing: eslgo's close() deletes from a map that its own auth and
 //     disconnect loops read without a lock (a data race the race detector
-//     reports). On inbound connections Conn never calls it: it cancels
-//     eslgo's loops and sends exit, and FreeSWITCH closes the socket. On
-//     outbound ones eslgo itself closes after the handler returns; that is
-//     ordered after its disconnect loop's read only when FreeSWITCH's
-//     linger notice came first, which is what FreeSWITCH sends when the
-//     channel hangs up. A handler that returns before its channel hung up
-//     (a shutdown cutting live calls) can still hit eslgo's race: benign
-//     in practice (the read long preceded the write), and not fixable
-//     without changing eslgo. A connection eslgo gets and loses before
-//     its connect reply hits the same race as eslgo starts it, so a
-//     connection accepted once Shutdown began is dropped unspliced.
+//     reports). Conn never calls it: it cancels eslgo's loops and sends
+//     exit, and FreeSWITCH closes the socket.
 //   - Disconnects: Node redials inbound connections with backoff and
 //     jitter, re-subscribes, watches HEARTBEAT, and reports a changed
 //     Core-UUID (a restarted node) so its calls can be reconciled.
+//
+// # Outbound lifetime
+//
+// The handler runs for the whole call; callers send linger so that
+// CHANNEL_HANGUP_COMPLETE arrives, and the socket is closed when
+// FreeSWITCH's linger time runs out (or here, shortly after). Server owns
+// its listener: closing it stops new calls while live calls drain, and
+// ServerConfig.MaxCalls refuses calls past a set number so FreeSWITCH
+// tries its next socket address.
 package esl

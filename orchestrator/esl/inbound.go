@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/textproto"
+	"net/url"
 	"time"
 
 	"github.com/percipia/eslgo"
@@ -55,7 +57,7 @@ func DialInbound(ctx context.Context, addr, password string, log *slog.Logger) (
 		close(ready)
 		return nil, fmt.Errorf("esl: dial %s: %w", addr, r.err)
 	}
-	conn = newConn(r.c, log, func() {
+	conn = newConn(eslgoTransport{r.c}, log, func() {
 		// eslgo's close() deletes from a map that its auth and disconnect
 		// loops read without a lock: calling it races. Stop those loops
 		// first (cancel their context), then ask FreeSWITCH to close the
@@ -72,6 +74,68 @@ func DialInbound(ctx context.Context, addr, password string, log *slog.Logger) (
 			cancel()
 		})
 	})
+	r.c.RegisterEventListener(eslgo.EventListenAll, func(raw *eslgo.Event) {
+		ev, err := decodeEvent(raw)
+		if err != nil {
+			log.Warn("esl: dropping undecodable event", "err", err)
+			return
+		}
+		conn.dispatch(ev)
+	})
 	close(ready)
 	return conn, nil
+}
+
+// eslgoTransport carries an inbound connection's commands over eslgo.
+type eslgoTransport struct{ c *eslgo.Conn }
+
+func (t eslgoTransport) roundTrip(ctx context.Context, msg string) (Reply, error) {
+	resp, err := t.c.SendCommand(ctx, rawCommand(msg))
+	if err != nil {
+		return Reply{}, err
+	}
+	r := Reply{Headers: make(map[string]string, len(resp.Headers))}
+	for k, v := range resp.Headers {
+		if len(v) > 0 {
+			r.Headers[k] = v[0]
+		}
+	}
+	if resp.HasHeader("Reply-Text") {
+		r.Text = resp.GetHeader("Reply-Text")
+	} else {
+		r.Text = string(resp.Body)
+	}
+	return r, nil
+}
+
+// rawCommand is an ESL command line (plus header lines) for eslgo.
+type rawCommand string
+
+func (c rawCommand) BuildMessage() string { return string(c) }
+
+// decodeEvent decodes an event eslgo read: JSON (what Switchyard
+// subscribes to), which eslgo passes through raw, or a plain event that
+// eslgo managed to parse, whose keys it canonicalised and whose values
+// are still URL-encoded.
+func decodeEvent(raw *eslgo.Event) (Event, error) {
+	if len(raw.Headers) == 0 {
+		return ParseJSON(raw.Body)
+	}
+	return Event{Headers: headerMap(raw.Headers), Body: string(raw.Body)}, nil
+}
+
+// headerMap flattens a MIME header, URL-decoding values.
+func headerMap(h textproto.MIMEHeader) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) == 0 {
+			continue
+		}
+		val := v[0]
+		if dec, err := url.PathUnescape(val); err == nil {
+			val = dec
+		}
+		m[k] = val
+	}
+	return m
 }

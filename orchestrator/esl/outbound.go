@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/percipia/eslgo"
 )
 
 // Session is one call handed to Switchyard by FreeSWITCH's socket
@@ -34,54 +29,69 @@ type Handler func(ctx context.Context, s *Session)
 type Server struct {
 	handler Handler
 	log     *slog.Logger
+	cfg     ServerConfig
 
-	// ctx is eslgo's: cancelling it drops every socket at once (last
-	// resort). calls is what handlers get: cancelling it asks them to hang
-	// their calls up.
-	ctx         context.Context
-	cancel      context.CancelFunc
+	// calls is what handlers get: cancelling it asks them to hang their
+	// calls up.
 	calls       context.Context
 	cancelCalls context.CancelFunc
 
-	mu        sync.Mutex
-	listener  net.Listener
-	internal  string // eslgo's private listener: a Unix socket
-	socketDir string // its folder, removed at Shutdown
-	started   bool
+	mu       sync.Mutex
+	listener net.Listener
+	sockets  map[net.Conn]struct{} // open connections, cut at the end of Shutdown
 
-	conns    sync.WaitGroup // live pass-through connections
+	conns    sync.WaitGroup // open connections
 	sessions sync.WaitGroup // running handlers
-	live     atomic.Int64
+	live     atomic.Int64   // connections being handled
+	refused  atomic.Int64
 	draining atomic.Bool // Shutdown began: new connections are dropped
+}
+
+// ServerConfig tunes a Server.
+type ServerConfig struct {
+	// MaxCalls refuses new calls while this many are being handled (0: no
+	// limit): the connection is closed at once, and FreeSWITCH tries the
+	// next address of the socket application's list. Past what the
+	// process can carry, refusing some calls keeps the others working.
+	MaxCalls int
+	// ConnectTimeout bounds the connect handshake (default 5s).
+	ConnectTimeout time.Duration
 }
 
 // NewServer makes an outbound-socket server that runs h for every call.
 func NewServer(h Handler, log *slog.Logger) *Server {
+	return NewServerWith(h, ServerConfig{}, log)
+}
+
+// NewServerWith is NewServer with settings.
+func NewServerWith(h Handler, cfg ServerConfig, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
 	calls, cancelCalls := context.WithCancel(context.Background())
-	return &Server{handler: h, log: log, ctx: ctx, cancel: cancel, calls: calls, cancelCalls: cancelCalls}
+	return &Server{handler: h, log: log, cfg: cfg, calls: calls, cancelCalls: cancelCalls,
+		sockets: map[net.Conn]struct{}{}}
 }
 
 // Live is the number of calls being handled.
 func (s *Server) Live() int { return int(s.live.Load()) }
+
+// Refused is the number of calls refused at capacity so far.
+func (s *Server) Refused() int64 { return s.refused.Load() }
 
 // Draining reports whether Shutdown has begun: no new call is taken.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Serve accepts connections on l until l is closed or Shutdown is called.
 func (s *Server) Serve(l net.Listener) error {
-	internal, err := s.startInternal()
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	s.listener = l
 	s.mu.Unlock()
 	for {
-		c, err := l.Accept()
+		nc, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -92,128 +102,64 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return fmt.Errorf("esl: accept: %w", err)
 		}
+		if s.draining.Load() {
+			// Accepted as Shutdown began: FreeSWITCH tries the next
+			// socket address.
+			nc.Close()
+			continue
+		}
+		if max := s.cfg.MaxCalls; max > 0 && s.live.Load() >= int64(max) {
+			s.refused.Add(1)
+			s.log.Warn("esl: call refused: at capacity; the node tries its next socket address",
+				"cause", "SWITCHYARD_AT_CAPACITY", "live", s.live.Load(), "max_calls", max, "peer", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
+		s.live.Add(1)
 		s.conns.Add(1)
-		go s.pass(c, internal)
+		s.sessions.Add(1)
+		s.mu.Lock()
+		s.sockets[nc] = struct{}{}
+		s.mu.Unlock()
+		go s.serveConn(nc)
 	}
 }
 
-// startInternal runs eslgo's outbound listener on a private Unix socket.
-func (s *Server) startInternal() (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started {
-		return s.internal, nil
-	}
-	// eslgo binds the address itself and gives no way to close it. A
-	// loopback port picked, released and handed over could be taken by
-	// another process in between (and then spliced to); a Unix socket in
-	// a fresh private folder cannot, and no other local user can reach it.
-	dir, err := os.MkdirTemp("", "switchyard-esl-")
+// serveConn runs one call: the connect handshake, then the handler on this
+// goroutine while the socket's reader runs on another.
+func (s *Server) serveConn(nc net.Conn) {
+	handled := false
+	defer func() {
+		nc.Close()
+		s.mu.Lock()
+		delete(s.sockets, nc)
+		s.mu.Unlock()
+		if !handled {
+			s.sessions.Done()
+		}
+		s.live.Add(-1)
+		s.conns.Done()
+	}()
+	sock := newSocket(nc)
+	data, uuid, err := sock.handshake(s.cfg.ConnectTimeout)
 	if err != nil {
-		return "", fmt.Errorf("esl: private listener: %w", err)
-	}
-	addr := filepath.Join(dir, "outbound.sock")
-	s.socketDir = dir
-	opts := eslgo.OutboundOptions{
-		Options: eslgo.Options{
-			Context:     s.ctx,
-			Logger:      eslgoLogger{s.log},
-			ExitTimeout: 2 * time.Second,
-		},
-		Network:         "unix",
-		ConnectTimeout:  5 * time.Second,
-		ConnectionDelay: 0,
-	}
-	go func() {
-		if err := opts.ListenAndServe(addr, s.handle); err != nil && s.ctx.Err() == nil {
-			s.log.Error("esl: private outbound listener stopped", "addr", addr, "err", err)
-		}
-	}()
-	s.internal, s.started = addr, true
-	return addr, nil
-}
-
-// pass splices a FreeSWITCH connection to the private eslgo listener.
-func (s *Server) pass(outer net.Conn, internal string) {
-	defer s.conns.Done()
-	defer outer.Close()
-	if s.draining.Load() {
-		// Accepted as Shutdown began: FreeSWITCH tries the next socket
-		// address. (Handed to eslgo, a connection closed before its
-		// connect reply also trips eslgo's close-while-starting race.)
+		// FreeSWITCH let go of the channel before it told us about it:
+		// the caller hung up at once. Nothing else knows this call.
+		s.log.Warn("esl: call gone before the connect reply", "uuid", uuid, "peer", nc.RemoteAddr().String(), "err", err)
 		return
 	}
-	inner, err := dialRetry(s.ctx, internal)
-	if err != nil {
-		s.log.Error("esl: cannot reach private listener", "err", err)
-		return
+	headers := make(map[string]string, len(data.headers))
+	for k := range data.headers {
+		headers[k] = data.decoded(k)
 	}
-	defer inner.Close()
-	done := make(chan struct{}, 2)
-	go func() {
-		_, _ = io.Copy(inner, outer)
-		closeWrite(inner)
-		done <- struct{}{}
-	}()
-	go func() {
-		_, _ = io.Copy(outer, inner)
-		closeWrite(outer)
-		done <- struct{}{}
-	}()
-	<-done
-	// One side finished: give the other a moment to flush, then cut it.
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	}
-}
-
-func closeWrite(c net.Conn) {
-	if hc, ok := c.(interface{ CloseWrite() error }); ok { // TCP and Unix
-		_ = hc.CloseWrite()
-		return
-	}
-	_ = c.Close()
-}
-
-// dialRetry connects to the private listener, which eslgo may still be
-// opening right after start.
-func dialRetry(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	wait := time.Millisecond
-	for attempt := 0; ; attempt++ {
-		c, err := d.DialContext(ctx, "unix", addr)
-		if err == nil || attempt == 12 {
-			return c, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-}
-
-// handle is eslgo's handler: it has already sent connect. ctx is eslgo's
-// context for this socket, cancelled when eslgo closes it.
-func (s *Server) handle(ctx context.Context, c *eslgo.Conn, connect *eslgo.RawResponse) {
-	s.sessions.Add(1)
-	s.live.Add(1)
-	defer s.sessions.Done()
-	defer s.live.Add(-1)
-	// Closing the Conn ends nothing by itself here: the handler sees Done
-	// and returns, and eslgo then closes the socket.
-	conn := newConn(c, s.log, nil)
-	go func() {
-		select {
-		case <-ctx.Done():
-			conn.closeWith(fmt.Errorf("%w: socket closed", ErrClosed))
-		case <-conn.done:
-		}
-	}()
-	sess := &Session{Conn: conn, UUID: connect.ChannelUUID(), Data: Event{Headers: headerMap(connect.Headers)}}
+	conn := newConn(sock, s.log, func() { nc.Close() })
+	sess := &Session{Conn: conn, UUID: headers["Unique-ID"], Data: Event{Headers: headers}}
+	go sock.run(conn, s.log)
 	func() {
+		defer func() {
+			handled = true
+			s.sessions.Done()
+		}()
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("esl: call handler panicked", "uuid", sess.UUID, "panic", r)
@@ -225,15 +171,17 @@ func (s *Server) handle(ctx context.Context, c *eslgo.Conn, connect *eslgo.RawRe
 		}
 		s.handler(s.calls, sess)
 	}()
-	// Let eslgo close the socket itself, as it does when its linger time
-	// runs out after FreeSWITCH's disconnect notice: eslgo's exit-and-close
-	// after this handler returns races with eslgo's own disconnect loop
-	// (see the package doc).
+	// The call is over: FreeSWITCH closes the socket when its linger time
+	// runs out. Give it that long, then close it here.
+	linger := time.Duration(conn.linger.Load())*time.Second + 2*time.Second
+	t := time.NewTimer(linger)
+	defer t.Stop()
 	select {
-	case <-ctx.Done():
-	case <-time.After(time.Duration(conn.linger.Load())*time.Second + 2*time.Second):
+	case <-conn.Done():
+	case <-t.C:
 		s.log.Debug("esl: socket still open after the call; closing it", "uuid", sess.UUID)
 	}
+	conn.Close()
 }
 
 // Shutdown stops accepting calls (FreeSWITCH then tries the next address
@@ -243,11 +191,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
 	l := s.listener
-	dir := s.socketDir
 	s.mu.Unlock()
-	if dir != "" {
-		defer os.RemoveAll(dir)
-	}
 	if l != nil {
 		l.Close()
 	}
@@ -270,7 +214,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.cancelCalls()
-	s.cancel()
+	s.mu.Lock()
+	for nc := range s.sockets {
+		nc.Close()
+	}
+	s.mu.Unlock()
 	s.conns.Wait()
 	return err
 }

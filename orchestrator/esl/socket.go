@@ -1,0 +1,138 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// socket is the transport of an outbound connection: FreeSWITCH's socket
+// application connected to Switchyard for one call. Switchyard speaks the
+// protocol itself here (see the package doc for the eslgo flaws this
+// avoids): one reader goroutine reads every frame in order, hands replies
+// to the command in flight and events to their routes, on the same
+// goroutine, in arrival order.
+type socket struct {
+	nc      net.Conn
+	fr      *frameReader
+	replies chan Reply // the reply to the command in flight
+	wmu     sync.Mutex // writes: commands, and the final exit
+	buf     []byte
+}
+
+func newSocket(nc net.Conn) *socket {
+	return &socket{nc: nc, fr: newFrameReader(nc), replies: make(chan Reply, 1)}
+}
+
+func (s *socket) write(ctx context.Context, msg string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.nc.SetWriteDeadline(dl)
+	}
+	s.buf = append(append(s.buf[:0], msg...), "\r\n\r\n"...)
+	_, err := s.nc.Write(s.buf)
+	if cap(s.buf) > 4<<10 {
+		s.buf = nil // a large sendmsg body: do not hold on to it
+	}
+	return err
+}
+
+func (s *socket) roundTrip(ctx context.Context, msg string) (Reply, error) {
+	if err := s.write(ctx, msg); err != nil {
+		return Reply{}, err
+	}
+	select {
+	case r := <-s.replies:
+		return r, nil
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
+}
+
+// errEarlyClose: FreeSWITCH closed the socket before answering connect.
+var errEarlyClose = errors.New("esl: socket closed before the connect reply")
+
+// handshake sends connect and reads its reply: the channel's data. When
+// the socket closes first, uuid is the channel FreeSWITCH named in its
+// disconnect notice, if it did.
+func (s *socket) handshake(timeout time.Duration) (data frame, uuid string, err error) {
+	deadline := time.Now().Add(timeout)
+	_ = s.nc.SetDeadline(deadline)
+	defer s.nc.SetDeadline(time.Time{})
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := s.write(ctx, "connect"); err != nil {
+		return frame{}, "", fmt.Errorf("esl: connect: %w", err)
+	}
+	for {
+		f, err := s.fr.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errEarlyClose
+			}
+			return frame{}, uuid, fmt.Errorf("esl: connect: %w", err)
+		}
+		switch f.get("Content-Type") {
+		case "command/reply":
+			return f, "", nil
+		case "text/disconnect-notice":
+			if id := f.decoded("Controlled-Session-UUID"); id != "" {
+				uuid = id
+			}
+		}
+	}
+}
+
+// run reads frames until the socket closes, then closes c.
+func (s *socket) run(c *Conn, log *slog.Logger) {
+	for {
+		f, err := s.fr.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				c.closeWith(fmt.Errorf("%w: socket closed", ErrClosed))
+			} else {
+				c.closeWith(fmt.Errorf("%w: %w", ErrClosed, err))
+			}
+			return
+		}
+		switch f.get("Content-Type") {
+		case "command/reply":
+			s.reply(c, Reply{Text: f.decoded("Reply-Text"), Headers: f.headers})
+		case "api/response":
+			s.reply(c, Reply{Text: string(f.body), Headers: f.headers})
+		case "text/event-json":
+			ev, err := ParseJSON(f.body)
+			if err != nil {
+				log.Warn("esl: dropping undecodable event", "err", err)
+				continue
+			}
+			c.dispatch(ev)
+		case "text/event-plain":
+			ev, err := ParsePlain(f.body)
+			if err != nil {
+				log.Warn("esl: dropping undecodable event", "err", err)
+				continue
+			}
+			c.dispatch(ev)
+		}
+		// text/disconnect-notice: with linger FreeSWITCH goes on sending
+		// the channel's last events; without it, or when linger ends, it
+		// closes the socket next. Nothing to do either way.
+	}
+}
+
+// reply hands a reply to the command waiting for it. A reply nobody asked
+// for means the two sides lost count: the connection is closed.
+func (s *socket) reply(c *Conn, r Reply) {
+	select {
+	case s.replies <- r:
+	default:
+		c.closeWith(fmt.Errorf("%w: a reply no command was waiting for", ErrFrame))
+	}
+}

@@ -1,0 +1,147 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// A command in flight on a socket that closes fails at once with
+// ErrClosed: it does not wait out its timeout, and the connection is not
+// reported as poisoned.
+func TestClosingSocketFailsCommandInFlight(t *testing.T) {
+	errs := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		ctx, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		_, err := s.API(ctx, "uuid_kill u1")
+		errs <- err
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	if c := p.mustRead(); c.Line != "api uuid_kill u1" {
+		t.Fatalf("got %q", c.Line)
+	}
+	p.conn.Close()
+	err := <-errs
+	if !errors.Is(err, ErrClosed) || errors.Is(err, ErrPoisoned) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
+
+// Events reach a route in the order FreeSWITCH sent them.
+func TestSocketDeliversEventsInOrder(t *testing.T) {
+	const n = 300
+	got := make(chan []int64, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		seqs := make(chan int64, n)
+		s.Route(s.UUID, func(ev Event) { seqs <- ev.Int("Event-Sequence") })
+		if err := s.Subscribe(ctx, "ALL"); err != nil {
+			t.Error(err)
+			return
+		}
+		var all []int64
+		for len(all) < n {
+			all = append(all, <-seqs)
+		}
+		got <- all
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	p.mustRead()
+	p.reply("+OK event listener enabled json")
+	for i := 1; i <= n; i++ {
+		p.event(map[string]string{"Event-Name": "CUSTOM", "Unique-ID": "u1", "Event-Sequence": strconv.Itoa(i)}, "")
+	}
+	for i, seq := range <-got {
+		if seq != int64(i+1) {
+			t.Fatalf("event %d has sequence %d", i+1, seq)
+		}
+	}
+}
+
+// A peer that sends a frame out of bounds loses its connection; the
+// process, and the handler, carry on.
+func TestSocketDropsPeerSendingBadFrame(t *testing.T) {
+	closed := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		<-s.Done()
+		closed <- s.Err()
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	p.write("Content-Type: api/response\nContent-Length: -1\n\n")
+	if err := <-closed; !errors.Is(err, ErrFrame) {
+		t.Fatalf("connection closed with %v, want ErrFrame", err)
+	}
+}
+
+// Beyond MaxCalls new connections are closed before connect, so the node
+// tries its next socket address; once a call ends, calls are taken again.
+func TestServerRefusesCallsAtCapacity(t *testing.T) {
+	release := make(chan struct{})
+	srv := NewServerWith(func(ctx context.Context, s *Session) { <-release }, ServerConfig{MaxCalls: 1}, discard())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	first := dialAsFreeSWITCH(t, l.Addr().String(), "u1")
+	waitLive(t, srv)
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newPeer(t, c)
+	if got, err := second.read(); err == nil {
+		t.Fatalf("the call over capacity got %q, want the connection closed", got.Line)
+	}
+	if srv.Refused() != 1 {
+		t.Errorf("refused = %d", srv.Refused())
+	}
+	close(release)
+	first.conn.Close()
+	waitIdle(t, srv)
+	dialAsFreeSWITCH(t, l.Addr().String(), "u3")
+}
+
+// A socket FreeSWITCH closes before answering connect (the caller hung up
+// at once) never reaches the handler and is not counted as live.
+func TestSocketClosedBeforeConnectReply(t *testing.T) {
+	called := make(chan struct{}, 1)
+	srv, addr := serveOutbound(t, func(ctx context.Context, s *Session) { called <- struct{}{} })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t, c)
+	if cmd := p.mustRead(); cmd.Line != "connect" {
+		t.Fatalf("got %q", cmd.Line)
+	}
+	p.write("Content-Type: text/disconnect-notice\nControlled-Session-UUID: u9\nContent-Disposition: disconnect\nContent-Length: 0\n\n")
+	c.Close()
+	waitIdle(t, srv)
+	select {
+	case <-called:
+		t.Fatal("the handler ran without channel data")
+	default:
+	}
+}
+
+// waitIdle waits until the server has no connection left.
+func waitIdle(t *testing.T, srv *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Live() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still live", srv.Live())
+		}
+		runtime.Gosched()
+	}
+}
