@@ -29,6 +29,9 @@ type Config struct {
 	// nodes reach the socket server at, for API calls' first legs; empty
 	// means the address SocketAddr is bound to.
 	SocketAdvertise string
+	// MaxCalls (SWITCHYARD_MAX_CALLS) refuses new calls while this many
+	// are live on this instance (0: no limit).
+	MaxCalls int
 
 	// ready, if set, is told the addresses once serve accepts requests
 	// (tests listen on port 0).
@@ -117,6 +120,8 @@ func (c *Config) options(http bool) []option {
 				usage: "address FreeSWITCH's socket application connects to (outbound ESL)"},
 			option{flag: "socket-advertise", env: "SWITCHYARD_SOCKET_ADVERTISE", str: &c.SocketAdvertise,
 				usage: "host:port the nodes reach the socket server at, for API calls (default: the -socket address)"},
+			option{flag: "max-calls", env: "SWITCHYARD_MAX_CALLS", num: &c.MaxCalls,
+				usage: "refuse new calls while this many are live here (0: no limit); the node then tries its next socket address"},
 			option{flag: "fs", env: "SWITCHYARD_FS_ESL", str: &c.FSNodes,
 				usage: "FreeSWITCH nodes' event sockets, host:port[,host:port...]; empty runs the embedded emulator"},
 			option{flag: "fs-password", env: "SWITCHYARD_FS_PASSWORD", str: &c.FSPassword,

@@ -148,7 +148,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
 	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
-	sockets := esl.NewServer(runtime.Handle, log)
+	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls}, log)
 	go func() {
 		if err := sockets.Serve(socketL); err != nil {
 			log.Error("outbound socket server stopped", "err", err)
@@ -165,7 +165,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 	}
 	cancelWait()
-	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running, Log: log}
+	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running,
+		Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
 	go reconcile(nodesCtx, reconciler, log)
 	go runtime.KeepHolds(nodesCtx)
 

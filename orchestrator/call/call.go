@@ -165,8 +165,12 @@ func (c *call) run(ctx context.Context) {
 		}
 	}()
 	if err := c.setup(ctx); err != nil {
+		// The call still gets its record, closed as lost, with its
+		// terminal callback: the commands below fail at once on a dead
+		// socket, and a poisoned one was closed, which makes FreeSWITCH
+		// run the dialplan's fallback after the socket application.
 		c.log.Error("call: socket setup failed", "err", err)
-		return
+		c.lost(err)
 	}
 	if c.begin(ctx) {
 		c.rt.track(c)
@@ -178,14 +182,17 @@ func (c *call) run(ctx context.Context) {
 }
 
 // setup keeps the socket open past hangup and subscribes to this channel.
+// The filter goes first: a subscription without one delivers every
+// channel event on the node to this socket until the filter lands, which
+// costs O(N²) events when N calls start together.
 func (c *call) setup(ctx context.Context) error {
 	if err := c.s.Linger(ctx, c.rt.cfg.Linger); err != nil {
 		return err
 	}
-	if err := c.s.Subscribe(ctx, subscribed...); err != nil {
+	if err := c.s.Filter(ctx, "Unique-ID", c.s.UUID); err != nil {
 		return err
 	}
-	return c.s.Filter(ctx, "Unique-ID", c.s.UUID)
+	return c.s.Subscribe(ctx, subscribed...)
 }
 
 // begin routes the dialed number, writes the call before the first
@@ -279,6 +286,10 @@ func (c *call) fire(ctx context.Context, app, arg string) bool {
 	return true
 }
 
+// CauseLostControl closes a call whose socket died before FreeSWITCH said
+// how the channel ended.
+const CauseLostControl = "SWITCHYARD_LOST_CONTROL"
+
 // lost handles a dead socket: nothing more can be commanded.
 func (c *call) lost(err error) {
 	if !c.hungUp {
@@ -286,9 +297,14 @@ func (c *call) lost(err error) {
 	}
 	c.hungUp = true
 	c.aFinal = true
+	if c.hangupCause == "" {
+		c.hangupCause = CauseLostControl
+	}
 	c.pending = pending{}
+	// No event can come any more: nothing is worth waiting for.
+	c.settled = true
 	if !c.state.Done() && c.flow != nil {
-		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.rt.now().UTC(), Cause: "SWITCHYARD_LOST_CONTROL"})
+		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.rt.now().UTC(), Cause: CauseLostControl})
 	}
 	c.state.Await = flows.AwaitNothing
 }
@@ -311,6 +327,12 @@ func (c *call) done() bool {
 
 func (c *call) loop(ctx context.Context) {
 	shutdown := ctx.Done()
+	// Once the socket is gone its Done channel stays ready: it is
+	// watched until then only, or the loop would spin.
+	gone := c.s.Done()
+	if c.aFinal {
+		gone = nil
+	}
 	for !c.done() {
 		if c.overflow.Load() {
 			c.kill("NORMAL_TEMPORARY_FAILURE", "event inbox overflow")
@@ -333,7 +355,8 @@ func (c *call) loop(ctx context.Context) {
 			fn()
 		case <-c.settleC:
 			c.onSettle(ctx)
-		case <-c.s.Done():
+		case <-gone:
+			gone = nil
 			c.lost(c.s.Err())
 		case <-shutdown:
 			shutdown = nil
@@ -437,11 +460,14 @@ func (c *call) finishLeg(ctx context.Context, l *leg) {
 	if l.answered && l.uuid != c.a.uuid {
 		c.talk += l.billsec
 	}
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.FinishLeg(dctx, l.uuid, *l.final); err != nil {
+	final := *l.final
+	if err := c.rt.persist(ctx, c.log, "leg record", func(dctx context.Context) error {
+		return c.rt.store.FinishLeg(dctx, l.uuid, final)
+	}); err != nil {
 		c.log.Error("call: store leg record", "leg", l.uuid, "err", err)
 	}
+	dctx, cancel := c.dbctx(ctx)
+	defer cancel()
 	if l.held {
 		l.held = false
 		if err := c.rt.store.Release(dctx, l.uuid); err != nil {
@@ -860,10 +886,10 @@ func (c *call) finish(ctx context.Context) {
 	if c.callbacks {
 		final.Outbox = c.rt.cfg.TerminalCallbacks
 	}
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.FinishCall(dctx, c.sid, final); err != nil {
-		c.log.Error("call: store final record", "err", err)
+	if err := c.rt.persist(ctx, c.log, "final record", func(dctx context.Context) error {
+		return c.rt.store.FinishCall(dctx, c.sid, final)
+	}); err != nil {
+		c.log.Error("call: store final record; the reconciler will close the call", "err", err)
 		return
 	}
 	if final.Outbox != nil {

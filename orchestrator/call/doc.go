@@ -17,8 +17,11 @@
 //
 // # Order
 //
-// Events reach the call out of order (eslgo delivers each on its own
-// goroutine). Nothing here depends on arrival order: results are matched
+// The call's socket delivers events in the order FreeSWITCH sent them,
+// but that order is not the channels' own (a leg's events and the
+// caller's interleave, and FreeSWITCH queues them per listener), and
+// inbound connections through eslgo lose it. Nothing here depends on
+// arrival order: results are matched
 // to commands by Application-UUID, a leg's status only moves forward and
 // ignores events older than one applied, and CHANNEL_HANGUP_COMPLETE is
 // final. When the caller hangs up with a command in flight, the runtime

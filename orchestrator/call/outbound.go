@@ -263,23 +263,25 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 		cause = "NORMAL_TEMPORARY_FAILURE"
 	}
 	log.Info("call: first leg not answered", "cause", cause)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rt.failPlaced(ctx, log, row, uuid, cause)
+	rt.failPlaced(context.Background(), log, row, uuid, cause)
 }
 
 // failPlaced ends an API call whose first leg never answered.
 func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid, cause string) {
 	at := time.Now().UTC()
 	status := LegStatus(false, cause, "", 0)
-	if err := rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause}); err != nil {
+	if err := rt.persist(ctx, log, "first leg record", func(ctx context.Context) error {
+		return rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause})
+	}); err != nil {
 		log.Warn("call: store first leg record", "err", err)
 	}
 	dur := int(at.Sub(row.CreatedAt).Round(time.Second) / time.Second)
 	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
 	sid := row.SID
-	if err := rt.store.FinishCall(ctx, sid, f); err != nil {
-		log.Warn("call: store final record", "err", err)
+	if err := rt.persist(ctx, log, "final record", func(ctx context.Context) error {
+		return rt.store.FinishCall(ctx, sid, f)
+	}); err != nil {
+		log.Warn("call: store final record; the reconciler will close the call", "err", err)
 		return
 	}
 	rt.notifyCallbacks()

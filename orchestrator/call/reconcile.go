@@ -29,7 +29,12 @@ type Reconciler struct {
 	// MinAge: calls younger than this are left alone (default 1 minute),
 	// so a call being set up right now is never touched.
 	MinAge time.Duration
-	Log    *slog.Logger
+	// Terminal builds the terminal status callback written with the
+	// closed record (nil: none); Notify, if set, is called after such a
+	// write. A call closed here still tells the customer it ended.
+	Terminal store.OutboxFunc
+	Notify   func()
+	Log      *slog.Logger
 }
 
 // RunOnce reconciles one batch and returns how many calls it closed.
@@ -106,12 +111,15 @@ func (r *Reconciler) reconcile(ctx context.Context, c store.Call, now time.Time)
 		}
 	}
 	final := store.CallFinal{Status: store.Failed, AnswerTime: c.AnswerTime, EndTime: end, HangupCause: CauseLost,
-		Duration: max(0, int(end.Sub(c.StartTime)/time.Second))}
+		Duration: max(0, int(end.Sub(c.StartTime)/time.Second)), Outbox: r.Terminal}
 	if c.AnswerTime != nil {
 		final.Status = store.Completed
 	}
 	if _, err := r.DB.Calls().Finish(ctx, c.SID, final); err != nil {
 		return false, err
+	}
+	if r.Terminal != nil && r.Notify != nil {
+		r.Notify()
 	}
 	r.Log.Warn("reconcile: closed a call no runtime was running", "call_sid", c.SID, "status", final.Status)
 	return true, nil

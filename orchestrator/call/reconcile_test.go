@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/callback"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
@@ -21,7 +22,8 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 	mk := func(uuids ...string) string {
 		sid := store.NewSID()
 		if err := db.Calls().Create(ctx, &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
-			From: "+15550109999", To: "+15550000100", Status: store.InProgress, StartTime: start, AnswerTime: &answered}); err != nil {
+			From: "+15550109999", To: "+15550000100", Status: store.InProgress, StartTime: start, AnswerTime: &answered,
+			StatusCallback: "https://crm.example.com/status"}); err != nil {
 			t.Fatal(err)
 		}
 		for i, u := range uuids {
@@ -36,7 +38,9 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 	alive := mk("alive-a")
 	running := mk("running-a")
 	up := map[string]bool{"alive-a": true}
+	notified := 0
 	r := &Reconciler{DB: db, Log: slog.New(slog.DiscardHandler),
+		Terminal: callback.Builder{}.Terminal, Notify: func() { notified++ },
 		Exists: func(_ context.Context, uuid string) (bool, error) { return up[uuid], nil },
 		Live:   func(sid string) bool { return sid == running }}
 	later := time.Now().Add(2 * time.Minute) // past MinAge
@@ -53,6 +57,11 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 		if l.EndTime == nil || l.HangupCause != CauseLost || l.Status != store.Failed {
 			t.Errorf("leg %s = %+v", l.UUID, l)
 		}
+	}
+	// The customer still hears that the call ended.
+	cbs, err := db.Callbacks().ByCall(ctx, "acme", gone)
+	if err != nil || len(cbs) != 1 || cbs[0].URL != "https://crm.example.com/status" || notified != 1 {
+		t.Errorf("terminal callbacks of the closed call = %+v (%v), relay woken %d times", cbs, err, notified)
 	}
 	for _, sid := range []string{alive, running} {
 		if c, _ := db.Calls().Get(ctx, "acme", sid); c.EndTime != nil {

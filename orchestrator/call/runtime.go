@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -410,6 +411,33 @@ func (s dbStore) Dequeue(ctx context.Context, callSID string) error {
 
 func (s dbStore) Ahead(ctx context.Context, callSID string) (int, error) {
 	return s.db.Agents().Ahead(ctx, callSID)
+}
+
+// persist runs a store write that must not be lost (a final record) until
+// it lands: each attempt gets its own timeout, and failures are retried
+// with backoff until ctx ends. A write the store rejects for good (an
+// unknown call, invalid values) is not retried. When ctx ends first (the
+// process is going away), the reconciler closes the call later, with its
+// terminal callback.
+func (rt *Runtime) persist(ctx context.Context, log *slog.Logger, what string, write func(context.Context) error) error {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := write(wctx)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			return err
+		}
+		log.Warn("call: store write failed; retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // callerFrom reads the caller and dialed number from the connect data.
