@@ -21,10 +21,14 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) > 0 && args[0] == "node" {
 		return simNode(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "load" {
+		return simLoad(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "call" {
 		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s]\n"+
 			"       switchyard sim crm --agents NUMBER[,NUMBER...] [--listen 127.0.0.1:9090] [--version 1.1|1.0]\n"+
-			"       switchyard sim node [--archive FILE] [--socket 127.0.0.1:8084]\n")
+			"       switchyard "+simNodeSynopsis+"\n"+
+			"       switchyard "+simLoadSynopsis+"\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}

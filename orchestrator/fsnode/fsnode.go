@@ -299,6 +299,9 @@ func (n *Node) SetSockets(ctx context.Context, addrs string) error {
 	return nil
 }
 
+// PID is FreeSWITCH's process id (run.sh fg execs it), for measuring it.
+func (n *Node) PID() int { return n.cmd.Process.Pid }
+
 // Log is the path of the node's log file.
 func (n *Node) Log() string { return n.log }
 

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/loadgen"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--json]"
+
+// simLoad places many simulated calls on a node through its inbound event
+// socket, measures how Switchyard takes them and prints a summary. Its
+// exit status is 1 when any call failed or was lost.
+func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sim load", simLoadSynopsis, stderr)
+	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
+	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
+	to := fs.String("to", "", "the ExoPhone to call (required)")
+	calls := fs.Int("calls", 100, "how many calls to place")
+	cps := fs.Float64("cps", 10, "target rate of new calls per second")
+	concurrency := fs.Int("concurrency", 50, "most calls in flight at once")
+	script := fs.String("script", "", loadgen.ScriptHelp)
+	servePID := fs.Int("serve-pid", 0, "pid of switchyard serve: report its CPU ms per call (Linux)")
+	nodePID := fs.Int("node-pid", 0, "pid of the node (FreeSWITCH or sim node --emulator): report its CPU ms per call (Linux)")
+	dsn := fs.String("db", "", "Switchyard's database (a SQLite path or a postgres:// URL): count the calls it lost")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	callTimeout := fs.Duration("call-timeout", 2*time.Minute, "give up on a call this long after placing it")
+	grace := fs.Duration("grace", 30*time.Second, "with --db, how long to wait for every call's final record")
+	conns := fs.Int("conns", 3, "inbound connections to the node: one for events and originates, the rest for commands")
+	logLevel := fs.String("log-level", "warn", "log level: debug (one line per failed call), info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	// Progress lines and logs come from several goroutines.
+	stderr = &syncWriter{w: stderr}
+	if *to == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "Usage: switchyard %s\n", simLoadSynopsis)
+		return errUsage
+	}
+	sc, err := loadgen.ParseScript(*script)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim load: --script: %v\n", err)
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "sim load: --log-level %q: %v\n", *logLevel, err)
+		return errUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := loadgen.Config{
+		Addr: *node, Password: *password, To: *to, Calls: *calls, CPS: *cps, Concurrency: *concurrency,
+		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Grace: *grace,
+		ServePID: *servePID, NodePID: *nodePID, Progress: stderr, Logger: log,
+	}
+	if *dsn != "" {
+		db, err := openRecords(ctx, *dsn, log)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		cfg.Records = db.Calls()
+	}
+	fmt.Fprintf(stderr, "sim load: %d calls to %s via %s at %g/s, at most %d in flight, script %q\n",
+		cfg.Calls, cfg.To, cfg.Addr, cfg.CPS, cfg.Concurrency, sc.String())
+	rep, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("sim load: %w", err)
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	if bad := rep.Bad(); bad > 0 {
+		lost := 0
+		if rep.Lost != nil {
+			lost = *rep.Lost
+		}
+		return fmt.Errorf("%d of %d calls failed, %d lost", rep.Failed, rep.Placed, lost)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted after %d of %d calls: %w", rep.Placed, rep.Calls, ctx.Err())
+	}
+	return nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// openRecords opens Switchyard's database to read call records. Unlike
+// serve, it never creates a SQLite file: a path that does not exist is a
+// mistake, not an empty database.
+func openRecords(ctx context.Context, dsn string, log *slog.Logger) (*store.DB, error) {
+	if path, ok := sqlitePath(dsn); ok {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+	}
+	db, err := store.Open(ctx, dsn, log)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	return db, nil
+}

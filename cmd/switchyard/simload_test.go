@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+// loadReport is the part of `sim load --json` the tests read.
+type loadReport struct {
+	Placed, Completed, Failed int
+	FailedByCause             map[string]int `json:"failed_by_cause"`
+	Lost                      *int
+	SetupMsP50                *float64 `json:"setup_ms_p50"`
+	DTMFBridgeMsP50           *float64 `json:"dtmf_bridge_ms_p50"`
+	ServeCPUMsPerCall         *float64 `json:"serve_cpu_ms_per_call"`
+	NodeCPUMsPerCall          *float64 `json:"node_cpu_ms_per_call"`
+}
+
+// TestSimLoad drives serve's embedded emulator with `sim load`: every
+// call completes, none is lost, and a number with no flow fails the run.
+func TestSimLoad(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	// Speed 5: a menu's 5 s timeout is a real second, time enough for a
+	// -race run to answer it.
+	s := startServe(t, dsn, func(c *Config) { c.emulatorSpeed = 5 })
+	code, out, errOut := runCmd(t, "sim", "load", "--fs", s.esl, "--to", "+15550000100", "--calls", "10", "--cps", "50",
+		"--concurrency", "10", "--script", "digits=1;hangup-after-bridge=200ms", "--db", dsn, "--grace", "20s",
+		"--serve-pid", strconv.Itoa(os.Getpid()), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep loadReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Placed != 10 || rep.Completed != 10 || rep.Failed != 0 || rep.Lost == nil || *rep.Lost != 0 {
+		t.Errorf("placed %d completed %d failed %d %v lost %v\n%s", rep.Placed, rep.Completed, rep.Failed, rep.FailedByCause, rep.Lost, out)
+	}
+	if rep.SetupMsP50 == nil || *rep.SetupMsP50 <= 0 || rep.DTMFBridgeMsP50 == nil || *rep.DTMFBridgeMsP50 <= 0 {
+		t.Errorf("latencies: %s", out)
+	}
+	if rep.ServeCPUMsPerCall == nil || rep.NodeCPUMsPerCall != nil {
+		t.Errorf("cpu: %s", out)
+	}
+	if !strings.Contains(errOut, "sim load: 10 calls to +15550000100") {
+		t.Errorf("stderr: %s", errOut)
+	}
+
+	// Text summary, and a failing run: the number has no flow.
+	code, out, errOut = runCmd(t, "sim", "load", "--fs", s.esl, "--to", "+15550000999", "--calls", "2", "--cps", "50",
+		"--concurrency", "2", "--call-timeout", "30s")
+	if code != 1 || !strings.Contains(out, "2 failed") || !strings.Contains(out, "not checked (no --db)") ||
+		!strings.Contains(errOut, "2 of 2 calls failed") {
+		t.Errorf("no flow: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestSimLoadUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "load"},
+		{"sim", "load", "--to", "+15550000100", "--script", "digits=x"},
+		{"sim", "load", "--to", "+15550000100", "--no-such-flag"},
+		{"sim", "load", "--to", "+15550000100", "--log-level", "loud"},
+	} {
+		if code, _, _ := runCmd(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	if code, _, errOut := runCmd(t, "sim", "load", "-h"); code != 0 || !strings.Contains(errOut, "hangup-after-bridge") {
+		t.Errorf("-h: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "sim", "load", "--to", "+15550000100", "--db", t.TempDir()+"/none.db"); code != 1 ||
+		!strings.Contains(errOut, "none.db") {
+		t.Errorf("missing database: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "sim", "-h"); code != 0 || !strings.Contains(errOut, "sim load --fs ADDR") ||
+		!strings.Contains(errOut, "sim node --emulator") {
+		t.Errorf("sim -h: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestSimNodeEmulator runs the emulator as `sim node --emulator` would,
+// talks to its event socket, and stops it.
+func TestSimNodeEmulator(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	rec := t.TempDir()
+	go func() {
+		err := simCommand(ctx, []string{"node", "--emulator", "--esl", "127.0.0.1:0", "--socket", "127.0.0.1:18999",
+			"--speed", "2", "--recordings", rec}, pw, io.Discard)
+		pw.CloseWithError(errors.Join(err, io.EOF))
+		done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	var banner strings.Builder
+	addrRe := regexp.MustCompile(`event socket  (\S+) \(password ClueCon\)`)
+	addr := ""
+	for lines.Scan() {
+		banner.WriteString(lines.Text() + "\n")
+		if m := addrRe.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+		if strings.Contains(lines.Text(), "sim load --fs") {
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no event socket in the banner:\n%s", banner.String())
+	}
+	for _, want := range []string{"speed 2", "serve -demo -fs " + addr + " -fs-password ClueCon -socket 127.0.0.1:18999 -recordings " + rec,
+		"sim call --fs " + addr, "sim load --fs " + addr, "--node-pid " + strconv.Itoa(os.Getpid())} {
+		if !strings.Contains(banner.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner.String())
+		}
+	}
+	dialCtx, cancelDial := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelDial()
+	conn, err := esl.DialInbound(dialCtx, addr, "ClueCon", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := conn.API(dialCtx, "status")
+	conn.Close()
+	if err != nil || !strings.Contains(status, "UP") {
+		t.Errorf("api status: %q %v", status, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sim node: %v", err)
+	}
+	if code, _, _ := runCmd(t, "sim", "node", "--emulator", "--speed", "0"); code != 1 {
+		t.Errorf("--speed 0: exit %d, want 1", code)
+	}
+}

@@ -1,0 +1,428 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/esl"
+)
+
+// Config configures a run. Zero values select the defaults noted.
+type Config struct {
+	// Addr and Password reach the node's inbound Event Socket (password
+	// default "ClueCon").
+	Addr, Password string
+	// To is the number dialled: an ExoPhone with a published flow.
+	To string
+	// Context is the dialplan context the calls enter (default "public",
+	// where the node hands managed numbers to Switchyard).
+	Context string
+	// Calls is how many calls to place; at most MaxCalls.
+	Calls int
+	// CPS is the target rate of originates, in calls per second.
+	CPS float64
+	// Concurrency caps the calls in flight.
+	Concurrency int
+	// Script is what each caller does (zero value: press nothing and wait
+	// for Switchyard to end the call; see DefaultScript).
+	Script Script
+	// CallTimeout bounds each call, from its originate (default 2 min).
+	CallTimeout time.Duration
+	// Conns is how many inbound connections to open (default 3): the first
+	// receives the events of every call and sends the originates, the
+	// others share the per-call commands (uuid_recv_dtmf, uuid_kill).
+	Conns int
+	// Records, if set, is read after the run to count lost calls (see
+	// Report.Lost); Grace bounds the wait for final records (default
+	// 30 s) and Poll spaces the reads (default 250 ms).
+	Records Records
+	Grace   time.Duration
+	Poll    time.Duration
+	// ServePID and NodePID, if set, are the processes whose CPU per call
+	// is reported (Linux /proc).
+	ServePID, NodePID int
+	// Progress, if set, gets a progress line every ProgressEvery
+	// (default 1 s).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Logger receives diagnostics (default: discard).
+	Logger *slog.Logger
+}
+
+// MaxCalls is the most calls one run places: each caller has its own
+// number, CallerPrefix and six digits.
+const MaxCalls = 1_000_000
+
+// CallerPrefix starts every caller's number: +1 555 07 and six digits.
+const CallerPrefix = "+155507"
+
+// callerFilter matches the callers' numbers, as a FreeSWITCH filter regex.
+const callerFilter = `/^\+?155507[0-9]{6}$/`
+
+// quietApps are applications whose CHANNEL_EXECUTE no caller needs: the
+// callers react to socket, play_and_get_digits and read only.
+var quietApps = []string{"set", "multiset", "export", "unset", "answer", "pre_answer", "ring_ready",
+	"speak", "playback", "park", "record_session", "bridge", "sleep", "hangup"}
+
+// ErrConfig reports an unusable Config.
+var ErrConfig = errors.New("loadgen: bad config")
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.Addr == "":
+		return c, fmt.Errorf("%w: no node address", ErrConfig)
+	case strings.TrimSpace(c.To) == "":
+		return c, fmt.Errorf("%w: no number to call", ErrConfig)
+	case c.Calls < 1 || c.Calls > MaxCalls:
+		return c, fmt.Errorf("%w: calls must be 1 to %d", ErrConfig, MaxCalls)
+	case !(c.CPS > 0):
+		return c, fmt.Errorf("%w: cps must be positive", ErrConfig)
+	case c.Concurrency < 1:
+		return c, fmt.Errorf("%w: concurrency must be at least 1", ErrConfig)
+	case c.Conns < 0 || c.ServePID < 0 || c.NodePID < 0:
+		return c, fmt.Errorf("%w: negative conns or pid", ErrConfig)
+	}
+	if c.Password == "" {
+		c.Password = "ClueCon"
+	}
+	if c.Context == "" {
+		c.Context = "public"
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 2 * time.Minute
+	}
+	if c.Conns == 0 {
+		c.Conns = 3
+	}
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = 250 * time.Millisecond
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Run places cfg.Calls calls on the node and reports how they went. It
+// returns an error only when the run could not start (bad config, node
+// unreachable, unreadable pid); failed and lost calls are in the Report.
+// Cancelling ctx stops placing calls and hangs up those in flight (they
+// count as failed, CauseInterrupted); the report is still returned.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	g, err := dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
+	serveCPU, err := startCPU(cfg.ServePID)
+	if err != nil {
+		return nil, fmt.Errorf("serve pid: %w", err)
+	}
+	nodeCPU, err := startCPU(cfg.NodePID)
+	if err != nil {
+		return nil, fmt.Errorf("node pid: %w", err)
+	}
+
+	first, last, end := g.place(ctx)
+
+	rep := &Report{Script: cfg.Script.String(), Calls: cfg.Calls, PeakInFlight: int(g.peak.Load())}
+	summarize(rep, g.outs)
+	if rep.Placed > 0 {
+		rep.ElapsedS = round(end.Sub(first).Seconds(), 3)
+		if span := last.Sub(first); rep.Placed > 1 && span > 0 {
+			rep.AchievedCPS = round(float64(rep.Placed-1)/span.Seconds(), 2)
+		} else if rep.ElapsedS > 0 {
+			rep.AchievedCPS = round(float64(rep.Placed)/rep.ElapsedS, 2)
+		}
+	}
+	if rep.ServeCPUMsPerCall, err = serveCPU.perCall(rep.Placed); err != nil {
+		cfg.Logger.WarnContext(ctx, "loadgen: serve CPU not measured", "err", err)
+	}
+	if rep.NodeCPUMsPerCall, err = nodeCPU.perCall(rep.Placed); err != nil {
+		cfg.Logger.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
+	}
+	if cfg.Records != nil && ctx.Err() == nil {
+		if err := g.countLost(ctx, rep); err != nil {
+			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
+		}
+	}
+	return rep, nil
+}
+
+// generator is one run: its connections, its calls and their outcomes.
+type generator struct {
+	cfg    Config
+	log    *slog.Logger
+	events *esl.Conn   // every call's events; originates (their jobs come back here)
+	cmds   []*esl.Conn // per-call commands, round robin
+	next   atomic.Uint32
+	routes router
+	first  int // the first caller's index among the CallerPrefix numbers
+
+	placed, inFlight, completed, failed, peak atomic.Int64
+
+	mu   sync.Mutex
+	outs []outcome
+}
+
+func dial(ctx context.Context, cfg Config) (*generator, error) {
+	g := &generator{cfg: cfg, log: cfg.Logger, routes: router{byUUID: map[string]*simCall{}, byNumber: map[string]*simCall{}},
+		first: rand.IntN(MaxCalls)}
+	for range cfg.Conns {
+		c, err := esl.DialInbound(ctx, cfg.Addr, cfg.Password, cfg.Logger)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("loadgen: %w", err)
+		}
+		if g.events == nil {
+			g.events = c
+		} else {
+			g.cmds = append(g.cmds, c)
+		}
+	}
+	if len(g.cmds) == 0 {
+		g.cmds = []*esl.Conn{g.events}
+	}
+	g.events.SetFallback(g.routes.deliver)
+	// Only the callers' channels: the controlled channel by the caller id
+	// it inherits, the caller's phone by the originate variable it keeps
+	// after its caller id flips on answer. The legs Switchyard dials carry
+	// the ExoPhone and stay out.
+	filters := [][2]string{{"Caller-Caller-ID-Number", callerFilter},
+		{"variable_origination_caller_id_number", callerFilter}, {"Event-Name", "BACKGROUND_JOB"}}
+	// Negative filters drop the executions of applications the callers
+	// never react to (FreeSWITCH's "-value" filters; a regex cannot be
+	// negative): half of a call's events, and most of the cost of reading
+	// them.
+	for _, app := range quietApps {
+		filters = append(filters, [2]string{"Application", "-" + app})
+	}
+	for _, f := range filters {
+		if err := g.events.Filter(ctx, f[0], f[1]); err != nil {
+			g.close()
+			return nil, fmt.Errorf("loadgen: filter: %w", err)
+		}
+	}
+	if err := g.events.Subscribe(ctx, "CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
+		"CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB"); err != nil {
+		g.close()
+		return nil, fmt.Errorf("loadgen: subscribe: %w", err)
+	}
+	return g, nil
+}
+
+func (g *generator) close() {
+	if g.events != nil {
+		g.events.Close()
+	}
+	for _, c := range g.cmds {
+		c.Close()
+	}
+}
+
+// cmd picks the connection for a call's next command: the command
+// connections in turn, skipping closed ones (a command whose reply timed
+// out closes its connection), then the event connection.
+func (g *generator) cmd() *esl.Conn {
+	n := int(g.next.Add(1))
+	for i := range g.cmds {
+		c := g.cmds[(n+i)%len(g.cmds)]
+		select {
+		case <-c.Done():
+		default:
+			return c
+		}
+	}
+	return g.events
+}
+
+// place originates the calls at the target rate, at most Concurrency in
+// flight, and waits for all of them to end. It returns when the first and
+// the last originate went out and when the last call ended.
+func (g *generator) place(ctx context.Context) (first, last, end time.Time) {
+	slots := make(chan struct{}, g.cfg.Concurrency)
+	bucket := newTokenBucket(g.cfg.CPS, 1, time.Now())
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go g.progress(stopProgress, progressDone)
+	var wg sync.WaitGroup
+loop:
+	for n := range g.cfg.Calls {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		case <-g.events.Done():
+			break loop
+		}
+		if wait := bucket.reserve(time.Now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				break loop
+			case <-g.events.Done():
+				t.Stop()
+				break loop
+			}
+		}
+		c := g.newCall(n)
+		last = time.Now()
+		if n == 0 {
+			first = last
+		}
+		g.placed.Add(1)
+		g.notePeak(g.inFlight.Add(1))
+		wg.Go(func() {
+			o := c.run(ctx)
+			g.finish(o)
+			<-slots
+		})
+	}
+	wg.Wait()
+	end = time.Now()
+	close(stopProgress)
+	<-progressDone
+	return first, last, end
+}
+
+func (g *generator) notePeak(n int64) {
+	for {
+		p := g.peak.Load()
+		if n <= p || g.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (g *generator) finish(o outcome) {
+	g.mu.Lock()
+	g.outs = append(g.outs, o)
+	g.mu.Unlock()
+	if o.cause == "" {
+		g.completed.Add(1)
+	} else {
+		g.failed.Add(1)
+	}
+	g.inFlight.Add(-1)
+}
+
+// progress writes a line every ProgressEvery until stop closes.
+func (g *generator) progress(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	if g.cfg.Progress == nil {
+		<-stop
+		return
+	}
+	t := time.NewTicker(g.cfg.ProgressEvery)
+	defer t.Stop()
+	lastPlaced, lastAt := int64(0), time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			placed := g.placed.Load()
+			rate := float64(placed-lastPlaced) / now.Sub(lastAt).Seconds()
+			lastPlaced, lastAt = placed, now
+			fmt.Fprintf(g.cfg.Progress, "load: placed %d/%d  in flight %d  completed %d  failed %d  rate %.1f/s\n",
+				placed, g.cfg.Calls, g.inFlight.Load(), g.completed.Load(), g.failed.Load(), rate)
+		}
+	}
+}
+
+// countLost checks the records of every call Switchyard took.
+func (g *generator) countLost(ctx context.Context, rep *Report) error {
+	var sids []string
+	for _, o := range g.outs {
+		if o.callSID != "" {
+			sids = append(sids, o.callSID)
+		}
+	}
+	lost, err := findLost(ctx, g.cfg.Records, sids, g.cfg.Grace, g.cfg.Poll, g.log)
+	if err != nil {
+		return err
+	}
+	n := len(lost) + rep.TookWithoutCallSID
+	rep.Lost, rep.LostCallSIDs = &n, lost
+	return nil
+}
+
+// router hands events to the calls they belong to: the caller's phone by
+// its Unique-ID, the controlled channel by the caller's number.
+type router struct {
+	mu       sync.RWMutex
+	byUUID   map[string]*simCall
+	byNumber map[string]*simCall
+}
+
+func (r *router) add(c *simCall) {
+	r.mu.Lock()
+	r.byUUID[c.callerUUID] = c
+	r.byNumber[strings.TrimPrefix(c.from, "+")] = c
+	r.mu.Unlock()
+}
+
+func (r *router) remove(c *simCall) {
+	r.mu.Lock()
+	delete(r.byUUID, c.callerUUID)
+	delete(r.byNumber, strings.TrimPrefix(c.from, "+"))
+	r.mu.Unlock()
+}
+
+// deliver is the event connection's sink: it runs on eslgo's delivery
+// goroutines and never blocks.
+func (r *router) deliver(ev esl.Event) {
+	r.mu.RLock()
+	c := r.byUUID[ev.UniqueID()]
+	if c == nil {
+		c = r.byNumber[strings.TrimPrefix(ev.Get("Caller-Caller-ID-Number"), "+")]
+	}
+	r.mu.RUnlock()
+	if c != nil {
+		c.post(ev)
+	}
+}
+
+// tokenBucket paces originates: rate tokens a second, holding at most
+// burst.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newTokenBucket(rate, burst float64, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: now}
+}
+
+// reserve takes a token and says how long to wait before using it.
+func (b *tokenBucket) reserve(now time.Time) time.Duration {
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.rate * float64(time.Second))
+}
