@@ -238,7 +238,9 @@ func (c *call) begin(ctx context.Context) bool {
 	c.rowCreated = true
 	aLeg := &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: 1, UUID: c.s.UUID,
 		Direction: store.LegInbound, From: c.from, To: c.to, Status: store.Ringing, StartTime: c.created}
-	if err := c.rt.store.CreateLeg(dctx, aLeg); err != nil {
+	if err := c.rt.persist(ctx, c.log, "caller's leg", func(dctx context.Context) error {
+		return c.rt.store.CreateLeg(dctx, aLeg)
+	}); err != nil {
 		c.log.Error("call: cannot record the caller's leg", "err", err)
 	}
 	// Channel settings and the answer go out without waiting: FreeSWITCH
@@ -357,10 +359,30 @@ func (c *call) loop(ctx context.Context) {
 			c.onSettle(ctx)
 		case <-gone:
 			gone = nil
-			c.lost(c.s.Err())
+			// The socket's reader queued every event it read before
+			// closing: take them first, so a hang-up FreeSWITCH reported
+			// is not mistaken for a lost socket.
+			c.drain(ctx)
+			if !c.aFinal {
+				c.lost(c.s.Err())
+			}
 		case <-shutdown:
 			shutdown = nil
 			c.kill("SYSTEM_SHUTDOWN", "switchyard is shutting down")
+		}
+	}
+}
+
+// drain handles the events already queued.
+func (c *call) drain(ctx context.Context) {
+	for {
+		select {
+		case a := <-c.inbox:
+			c.arrived = a.at
+			c.onEvent(ctx, a.ev)
+			c.arrived = time.Time{}
+		default:
+			return
 		}
 	}
 }
@@ -719,7 +741,9 @@ func (c *call) exec(ctx context.Context, cmd flows.Command) {
 	case flows.Hangup:
 		c.log.Info("call: flow hangs up", "cause", cmd.Cause, "reason", cmd.Reason)
 		if err := c.s.Kill(ctx, uuid, cmd.Cause); err != nil {
-			c.log.Error("call: hangup", "err", err)
+			if !c.hungUp { // else the channel is gone already: nothing to hang up
+				c.log.Error("call: hangup", "err", err)
+			}
 			c.lost(err)
 		}
 	}

@@ -316,11 +316,11 @@ func (c *call) ring(ctx context.Context, legs []dialLeg) {
 		c.legs[x.uuid] = l
 		c.order = append(c.order, l)
 		c.routes = append(c.routes, c.s.Route(x.uuid, c.sink))
-		dctx, cancel := c.dbctx(ctx)
-		err := c.rt.store.CreateLeg(dctx, &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
-			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt})
-		cancel()
-		if err != nil {
+		row := &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
+			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt}
+		if err := c.rt.persist(ctx, c.log, "leg", func(dctx context.Context) error {
+			return c.rt.store.CreateLeg(dctx, row)
+		}); err != nil {
 			c.log.Error("call: store leg", "err", err)
 		}
 		if err := c.s.Filter(ctx, "Unique-ID", x.uuid); err != nil {

@@ -416,7 +416,8 @@ func (s dbStore) Ahead(ctx context.Context, callSID string) (int, error) {
 // persist runs a store write that must not be lost (a final record) until
 // it lands: each attempt gets its own timeout, and failures are retried
 // with backoff until ctx ends. A write the store rejects for good (an
-// unknown call, invalid values) is not retried. When ctx ends first (the
+// unknown call, invalid values) is not retried; a conflict on a retry
+// means an earlier attempt landed. When ctx ends first (the
 // process is going away), the reconciler closes the call later, with its
 // terminal callback.
 func (rt *Runtime) persist(ctx context.Context, log *slog.Logger, what string, write func(context.Context) error) error {
@@ -427,6 +428,9 @@ func (rt *Runtime) persist(ctx context.Context, log *slog.Logger, what string, w
 		cancel()
 		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 			return err
+		}
+		if attempt > 1 && errors.Is(err, store.ErrConflict) {
+			return nil // an attempt that timed out had landed after all
 		}
 		log.Warn("call: store write failed; retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
