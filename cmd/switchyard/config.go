@@ -32,6 +32,9 @@ type Config struct {
 	// MaxCalls (SWITCHYARD_MAX_CALLS) refuses new calls while this many
 	// are live on this instance (0: no limit).
 	MaxCalls int
+	// PprofAddr (SWITCHYARD_PPROF) runs Go's profiler on its own
+	// listener (empty: off).
+	PprofAddr string
 
 	// ready, if set, is told the addresses once serve accepts requests
 	// (tests listen on port 0).
@@ -122,6 +125,8 @@ func (c *Config) options(http bool) []option {
 				usage: "host:port the nodes reach the socket server at, for API calls (default: the -socket address)"},
 			option{flag: "max-calls", env: "SWITCHYARD_MAX_CALLS", num: &c.MaxCalls,
 				usage: "refuse new calls while this many are live here (0: no limit); the node then tries its next socket address"},
+			option{flag: "pprof", env: "SWITCHYARD_PPROF", str: &c.PprofAddr,
+				usage: "address of an opt-in listener for Go's profiler, /debug/pprof/ (empty: off); keep it on loopback"},
 			option{flag: "fs", env: "SWITCHYARD_FS_ESL", str: &c.FSNodes,
 				usage: "FreeSWITCH nodes' event sockets, host:port[,host:port...]; empty runs the embedded emulator"},
 			option{flag: "fs-password", env: "SWITCHYARD_FS_PASSWORD", str: &c.FSPassword,

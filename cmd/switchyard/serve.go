@@ -70,6 +70,13 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return fmt.Errorf("recordings folder: %w", err)
 	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(ctx, cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	socketL, err := net.Listen("tcp", cfg.SocketAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.SocketAddr, err)

@@ -1,7 +1,6 @@
 package esl
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -60,48 +59,6 @@ func (e Event) Int(name string) int64 {
 
 // ErrBadEvent is returned for an event body that cannot be decoded.
 var ErrBadEvent = errors.New("esl: malformed event")
-
-// ParseJSON decodes a text/event-json body: one flat JSON object whose
-// values are strings (or, for repeated headers, arrays of strings); the
-// event body is under "_body". It never fails on odd header names.
-func ParseJSON(b []byte) (Event, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
-	}
-	e := Event{Headers: make(map[string]string, len(raw))}
-	for k, v := range raw {
-		s, err := jsonValue(v)
-		if err != nil {
-			continue // one odd value must not cost the whole event
-		}
-		if k == "_body" {
-			e.Body = s
-			continue
-		}
-		e.Headers[k] = s
-	}
-	return e, nil
-}
-
-func jsonValue(v json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(v, &s); err == nil {
-		return s, nil
-	}
-	// A multi-valued variable (originate_causes, a bridge's legs) is a
-	// JSON array in event-json and "ARRAY::a|:b" in event-plain: decode it
-	// to the plain form, so both formats read the same.
-	var list []string
-	if err := json.Unmarshal(v, &list); err == nil {
-		return "ARRAY::" + strings.Join(list, "|:"), nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(v, &n); err == nil {
-		return n.String(), nil
-	}
-	return "", ErrBadEvent
-}
 
 // ParsePlain decodes a text/event-plain body leniently: "Name: value" lines
 // with URL-encoded values, a blank line, then an optional body whose length

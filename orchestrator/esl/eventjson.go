@@ -1,0 +1,360 @@
+package esl
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// ParseJSON decodes a text/event-json body: one flat JSON object whose
+// values are strings (or, for repeated headers, arrays of strings); the
+// event body is under "_body". It never fails on odd header names, and a
+// value of another kind (a number is kept as written; true, false and
+// nested objects are skipped) costs only that header.
+//
+// Every call's events pass through here (some 20 per call, ~5 KB each),
+// so it scans the object itself rather than through encoding/json, which
+// spent 39 % of Switchyard's CPU under load decoding into a map of raw
+// messages and then each value again. It reads what encoding/json reads
+// (the tests compare the two), one string allocation per value.
+func ParseJSON(b []byte) (Event, error) {
+	p := jsonScanner{b: b}
+	p.ws()
+	if !p.eat('{') {
+		return Event{}, fmt.Errorf("%w: not a JSON object", ErrBadEvent)
+	}
+	e := Event{Headers: make(map[string]string, 64)}
+	p.ws()
+	if p.eat('}') {
+		return e, p.end()
+	}
+	for {
+		p.ws()
+		key, ok := p.str()
+		if !ok {
+			return Event{}, p.fail("a key")
+		}
+		p.ws()
+		if !p.eat(':') {
+			return Event{}, p.fail("':'")
+		}
+		p.ws()
+		val, keep, ok := p.value()
+		if !ok {
+			return Event{}, p.fail("a value")
+		}
+		if keep {
+			if key == "_body" {
+				e.Body = val
+			} else {
+				e.Headers[key] = val
+			}
+		}
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			return e, p.end()
+		}
+		return Event{}, p.fail("',' or '}'")
+	}
+}
+
+type jsonScanner struct {
+	b   []byte
+	i   int
+	buf []byte // scratch for strings with escapes
+}
+
+func (p *jsonScanner) fail(want string) error {
+	return fmt.Errorf("%w: want %s at byte %d", ErrBadEvent, want, p.i)
+}
+
+func (p *jsonScanner) end() error {
+	p.ws()
+	if p.i != len(p.b) {
+		return p.fail("the end")
+	}
+	return nil
+}
+
+func (p *jsonScanner) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonScanner) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// value reads one value. keep is false for a value the event does not
+// carry (true, false, an object, an array of other than strings).
+func (p *jsonScanner) value() (val string, keep, ok bool) {
+	if p.i >= len(p.b) {
+		return "", false, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, ok := p.str()
+		return s, true, ok
+	case c == '[':
+		return p.array()
+	case c == 'n':
+		return "", true, p.literal("null")
+	case c == 't':
+		return "", false, p.literal("true")
+	case c == 'f':
+		return "", false, p.literal("false")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == '{':
+		return "", false, p.skipObject()
+	}
+	return "", false, false
+}
+
+func (p *jsonScanner) literal(word string) bool {
+	if len(p.b)-p.i >= len(word) && string(p.b[p.i:p.i+len(word)]) == word {
+		p.i += len(word)
+		return true
+	}
+	return false
+}
+
+// number keeps a number as written.
+func (p *jsonScanner) number() (string, bool, bool) {
+	start := p.i
+	p.eat('-')
+	switch {
+	case p.eat('0'):
+	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
+		p.digits()
+	default:
+		return "", false, false
+	}
+	if p.eat('.') && !p.digits() {
+		return "", false, false
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if !p.eat('+') {
+			p.eat('-')
+		}
+		if !p.digits() {
+			return "", false, false
+		}
+	}
+	return string(p.b[start:p.i]), true, true
+}
+
+func (p *jsonScanner) digits() bool {
+	n := 0
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+		n++
+	}
+	return n > 0
+}
+
+// array reads an array of strings into FreeSWITCH's plain form,
+// "ARRAY::a|:b", so both event formats read the same. An array holding
+// anything else is skipped.
+func (p *jsonScanner) array() (string, bool, bool) {
+	p.i++ // [
+	var parts []string
+	strs := true
+	p.ws()
+	if p.eat(']') {
+		return "ARRAY::", true, true
+	}
+	for {
+		p.ws()
+		// null reads as "" in a list of strings, as encoding/json does.
+		strs = strs && p.i < len(p.b) && (p.b[p.i] == '"' || p.b[p.i] == 'n')
+		v, _, ok := p.value()
+		if !ok {
+			return "", false, false
+		}
+		parts = append(parts, v)
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if !p.eat(']') {
+			return "", false, false
+		}
+		if !strs {
+			return "", false, true
+		}
+		return "ARRAY::" + strings.Join(parts, "|:"), true, true
+	}
+}
+
+// skipObject passes over a nested object.
+func (p *jsonScanner) skipObject() bool {
+	p.i++ // {
+	p.ws()
+	if p.eat('}') {
+		return true
+	}
+	for {
+		p.ws()
+		if _, ok := p.str(); !ok {
+			return false
+		}
+		p.ws()
+		if !p.eat(':') {
+			return false
+		}
+		p.ws()
+		if _, _, ok := p.value(); !ok {
+			return false
+		}
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		return p.eat('}')
+	}
+}
+
+// str reads a string. Without escapes it is one allocation; escapes,
+// including \u surrogate pairs, decode as encoding/json decodes them, and
+// invalid UTF-8 becomes U+FFFD.
+func (p *jsonScanner) str() (string, bool) {
+	if !p.eat('"') {
+		return "", false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c == '"' {
+			raw := p.b[start:p.i]
+			p.i++
+			return validString(raw), true
+		}
+		if c == '\\' {
+			return p.strEscaped(start)
+		}
+		if c < 0x20 {
+			return "", false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+func (p *jsonScanner) strEscaped(start int) (string, bool) {
+	out := append(p.buf[:0], p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			p.buf = out[:0]
+			return validString(out), true
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			return "", false
+		}
+		e := p.b[p.i+1]
+		p.i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", false
+			}
+			if utf16.IsSurrogate(r) {
+				// A pair makes one rune; a lone half is U+FFFD, and
+				// an escape after it that does not pair stands alone.
+				dec := utf8.RuneError
+				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+					save := p.i
+					p.i += 2
+					r2, ok := p.hex4()
+					if !ok {
+						return "", false
+					}
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						dec = d
+					} else {
+						p.i = save
+					}
+				}
+				r = dec
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func (p *jsonScanner) hex4() (rune, bool) {
+	if len(p.b)-p.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.b[p.i : p.i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	p.i += 4
+	return r, true
+}
+
+// validString makes a string of b with each byte that is not valid UTF-8
+// replaced by U+FFFD, as encoding/json does.
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		out = utf8.AppendRune(out, r) // RuneError for an invalid byte
+		b = b[n:]
+	}
+	return string(out)
+}
