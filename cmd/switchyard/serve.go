@@ -138,7 +138,18 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			log.Warn("dial events: close", "err", err)
 		}
 	}()
-	runtime := call.New(call.NewStore(db), call.Config{
+	// Calls write through a queue: their steps do not wait on the
+	// database, and concurrent calls share transactions. It is closed
+	// (what is queued lands) after the calls and the API have stopped.
+	writes := store.NewQueue(db, store.QueueConfig{Logger: log.With("component", "store-queue")})
+	defer func() {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := writes.Close(wctx); err != nil {
+			log.Error("shutdown: store writes lost; the reconciler will close their calls", "err", err)
+		}
+	}()
+	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
 		RecordingsDir: recordings,
 		RecordingURL: func(account, id string) string {

@@ -176,6 +176,9 @@ func (c *call) run(ctx context.Context) {
 		c.rt.track(c)
 	}
 	c.loop(ctx)
+	// A socket that died while the call was busy (a slow store) may
+	// still have queued its last events, the final records among them.
+	c.drain(ctx)
 	if c.rowCreated {
 		c.finish(ctx)
 	}
@@ -231,7 +234,8 @@ func (c *call) begin(ctx context.Context) bool {
 	}
 	dctx, cancel = c.dbctx(ctx)
 	defer cancel()
-	if err := c.rt.store.CreateCall(dctx, row); err != nil {
+	// A row still queued (a slow database) will land: the call goes on.
+	if err := c.rt.store.CreateCall(dctx, row); err != nil && !errors.Is(err, store.ErrQueued) {
 		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "cannot record the call", err)
 		return false
 	}
@@ -741,7 +745,9 @@ func (c *call) exec(ctx context.Context, cmd flows.Command) {
 	case flows.Hangup:
 		c.log.Info("call: flow hangs up", "cause", cmd.Cause, "reason", cmd.Reason)
 		if err := c.s.Kill(ctx, uuid, cmd.Cause); err != nil {
-			if !c.hungUp { // else the channel is gone already: nothing to hang up
+			// A closed socket means FreeSWITCH let go of a channel that
+			// is gone: nothing left to hang up.
+			if !c.hungUp && !errors.Is(err, esl.ErrClosed) {
 				c.log.Error("call: hangup", "err", err)
 			}
 			c.lost(err)

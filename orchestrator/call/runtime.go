@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -233,7 +234,7 @@ func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
 	c := newCall(rt, s)
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("call: runtime panic; hanging up", "panic", r)
+			c.log.Error("call: runtime panic; hanging up", "panic", r, "stack", string(debug.Stack()))
 			c.kill("NORMAL_TEMPORARY_FAILURE", fmt.Sprint("internal error: ", r))
 		}
 		rt.forget(c)
@@ -428,6 +429,9 @@ func (rt *Runtime) persist(ctx context.Context, log *slog.Logger, what string, w
 		cancel()
 		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 			return err
+		}
+		if errors.Is(err, store.ErrQueued) {
+			return nil // a write queue holds it until the database takes it
 		}
 		if attempt > 1 && errors.Is(err, store.ErrConflict) {
 			return nil // an attempt that timed out had landed after all

@@ -471,9 +471,15 @@ func (s *Server) handle(c *conn, cmd *command) <-chan struct{} {
 		}
 		c.send(s.channelData(c.session, c.async, c.full))
 		if ch := c.session; !ch.parked && c.async {
+			// A client that queues a step parks the channel at once (see
+			// service); one that only subscribes sees CHANNEL_PARK after
+			// its subscription, as on FreeSWITCH, if it gets there within
+			// a second of real time. (100 ms was too short on a loaded
+			// machine: the park fired before the subscription and the
+			// event was never delivered.)
 			d := s.tick
-			if d < 100*time.Millisecond {
-				d = 100 * time.Millisecond
+			if d < time.Second {
+				d = time.Second
 			}
 			c.parkTimer = s.afterReal(d, func() {
 				if !ch.hungup && ch.host != nil && ch.host.app == "socket" {

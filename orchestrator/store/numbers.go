@@ -155,23 +155,31 @@ func (r *Numbers) Delete(ctx context.Context, accountSID, number string) error {
 // ErrNotFound for a number nobody owns, ErrNoFlow when no flow is
 // assigned, ErrNotPublished when the flow has no live version.
 func (r *Numbers) Route(ctx context.Context, dialed string) (*Route, error) {
-	row := r.db.conn(ctx).Raw(`
+	// Scanned through GORM, not Row(): with prepared statements, Row()
+	// hands back an empty sql.Row when the statement cannot be prepared,
+	// and scanning that panics.
+	var res struct {
+		Number       string         `gorm:"column:number"`
+		AccountSID   string         `gorm:"column:account_sid"`
+		FriendlyName string         `gorm:"column:friendly_name"`
+		FlowID       sql.NullString `gorm:"column:flow_id"`
+		LiveVersion  sql.NullInt64  `gorm:"column:live_version"`
+		Document     sql.NullString `gorm:"column:document"`
+	}
+	q := r.db.conn(ctx).Raw(`
 		SELECT e.number, e.account_sid, e.friendly_name, e.flow_id, f.live_version, v.document
 		FROM exophones e
 		LEFT JOIN flows f ON f.id = e.flow_id AND f.account_sid = e.account_sid
 		LEFT JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.live_version
-		WHERE e.number = ?`, dialed).Row()
-	var (
-		rt          Route
-		flowID, doc sql.NullString
-		live        sql.NullInt64
-	)
-	if err := row.Scan(&rt.Number, &rt.AccountSID, &rt.FriendlyName, &flowID, &live, &doc); err != nil {
-		if errNoRows(err) {
-			return nil, fmt.Errorf("route %s: %w", dialed, ErrNotFound)
-		}
-		return nil, dbErr("route "+dialed, err)
+		WHERE e.number = ?`, dialed).Scan(&res)
+	if q.Error != nil {
+		return nil, dbErr("route "+dialed, q.Error)
 	}
+	if q.RowsAffected == 0 {
+		return nil, fmt.Errorf("route %s: %w", dialed, ErrNotFound)
+	}
+	rt := Route{Number: res.Number, AccountSID: res.AccountSID, FriendlyName: res.FriendlyName}
+	flowID, live, doc := res.FlowID, res.LiveVersion, res.Document
 	if !flowID.Valid {
 		return nil, fmt.Errorf("route %s: %w", dialed, ErrNoFlow)
 	}

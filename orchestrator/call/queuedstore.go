@@ -1,0 +1,120 @@
+package call
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// queuedStore is the database with every write of calls going through a
+// store.Queue, in order: a call's status changes and leg records are
+// queued without waiting (its steps never wait on the database); what the
+// call needs the outcome of (its row, its final record, agent holds and
+// queue places) waits for its batch to commit. Reads go straight to the
+// database.
+type queuedStore struct {
+	dbStore
+	q *store.Queue
+}
+
+// NewQueuedStore adapts the database to the runtime's Store, writing
+// through q.
+func NewQueuedStore(db *store.DB, q *store.Queue) Store {
+	return queuedStore{dbStore: dbStore{db}, q: q}
+}
+
+// do runs a write through the queue and waits for it.
+func (s queuedStore) do(ctx context.Context, what string, fn func(ctx context.Context, tx *store.DB) error) error {
+	return s.q.Do(ctx, what, fn)
+}
+
+func (s queuedStore) CreateCall(ctx context.Context, c *store.Call) error {
+	return s.do(ctx, "create call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, c) })
+}
+
+func (s queuedStore) CallStatus(_ context.Context, sid string, st store.Status, at time.Time) error {
+	s.q.Go("call status", func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Calls().UpdateStatus(ctx, sid, st, at)
+		return err
+	})
+	return nil
+}
+
+// CallAnswered waits when it writes an answered callback, so the relay,
+// woken right after, finds it.
+func (s queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
+	write := func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Calls().Answer(ctx, sid, at, out)
+		return err
+	}
+	if out != nil {
+		return s.do(ctx, "call answer", write)
+	}
+	s.q.Go("call answer", write)
+	return nil
+}
+
+func (s queuedStore) CallDigits(_ context.Context, sid, digits string) error {
+	s.q.Go("call digits", func(ctx context.Context, tx *store.DB) error { return tx.Calls().SetDigits(ctx, sid, digits) })
+	return nil
+}
+
+func (s queuedStore) FinishCall(ctx context.Context, sid string, f store.CallFinal) error {
+	return s.do(ctx, "finish call", func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Calls().Finish(ctx, sid, f)
+		return err
+	})
+}
+
+func (s queuedStore) CreateLeg(_ context.Context, l *store.Leg) error {
+	s.q.Go("create leg", func(ctx context.Context, tx *store.DB) error { return tx.Legs().Create(ctx, l) })
+	return nil
+}
+
+func (s queuedStore) LegStatus(_ context.Context, uuid string, st store.Status, at time.Time) error {
+	s.q.Go("leg status", func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Legs().UpdateStatus(ctx, uuid, st, at)
+		return err
+	})
+	return nil
+}
+
+func (s queuedStore) FinishLeg(_ context.Context, uuid string, f store.LegFinal) error {
+	s.q.Go("finish leg", func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Legs().Finish(ctx, uuid, f)
+		return err
+	})
+	return nil
+}
+
+func (s queuedStore) CreateRecording(_ context.Context, r *store.Recording) error {
+	s.q.Go("create recording", func(ctx context.Context, tx *store.DB) error { return tx.Recordings().Create(ctx, r) })
+	return nil
+}
+
+func (s queuedStore) Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error {
+	return s.do(ctx, "hold", func(ctx context.Context, tx *store.DB) error {
+		return tx.Agents().Hold(ctx, accountSID, key, callSID, legUUID, lease)
+	})
+}
+
+func (s queuedStore) Release(ctx context.Context, legUUID string) error {
+	return s.do(ctx, "release", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Release(ctx, legUUID) })
+}
+
+func (s queuedStore) Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error {
+	return s.do(ctx, "stick", func(ctx context.Context, tx *store.DB) error {
+		return tx.Agents().Stick(ctx, accountSID, scope, caller, contact, until)
+	})
+}
+
+func (s queuedStore) Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error {
+	return s.do(ctx, "enqueue", func(ctx context.Context, tx *store.DB) error {
+		return tx.Agents().Enqueue(ctx, accountSID, key, callSID, lease)
+	})
+}
+
+func (s queuedStore) Dequeue(ctx context.Context, callSID string) error {
+	return s.do(ctx, "dequeue", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Dequeue(ctx, callSID) })
+}

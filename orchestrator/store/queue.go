@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Queue applies writes in the order they were queued, many to a
+// transaction: whatever queued up while the previous transaction ran goes
+// into the next one (group commit). Live calls write through it, so their
+// steps never wait on the database, and a thousand calls writing at once
+// cost a few transactions instead of a thousand.
+//
+// A write the store rejects for good (an unknown row, an invalid value, a
+// conflict) is reported, and the rest of its batch still commits. A
+// transient failure (a timeout, a lost connection, a database that is
+// down) is retried with backoff until the write commits, in the same
+// order. Writes still queued when the process dies are lost; the
+// reconciler closes their calls.
+type Queue struct {
+	db  *DB
+	log *slog.Logger
+	max int
+
+	mu      sync.Mutex
+	pending []queued
+	wake    chan struct{}
+	closed  bool
+	done    chan struct{}
+	idle    *sync.Cond // signalled when a batch finishes
+	applied uint64     // writes finished (committed or rejected)
+	queued  uint64     // writes queued so far
+}
+
+type queued struct {
+	what string
+	fn   func(ctx context.Context, tx *DB) error
+	done chan error // nil: nobody waits
+}
+
+// QueueConfig tunes a Queue.
+type QueueConfig struct {
+	// MaxBatch caps the writes in one transaction (default 512). Under
+	// load on SQLite, 64 completed far fewer calls than 512: each commit
+	// costs more than the writes it carries.
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// NewQueue starts a queue writing to db. Close it to flush and stop.
+func NewQueue(db *DB, cfg QueueConfig) *Queue {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	q := &Queue{db: db, log: cfg.Logger, max: cfg.MaxBatch, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q.idle = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+// Errors of a Queue.
+var (
+	// ErrQueueClosed: the queue no longer takes writes.
+	ErrQueueClosed = errors.New("store: write queue closed")
+	// ErrQueued: Do stopped waiting (its context ended) but the write is
+	// still queued, and lands when the database takes it.
+	ErrQueued = errors.New("store: write still queued")
+)
+
+// Go queues a write and returns at once; a write the store rejects is
+// logged.
+func (q *Queue) Go(what string, fn func(ctx context.Context, tx *DB) error) {
+	q.push(queued{what: what, fn: fn})
+}
+
+// Do queues a write and waits until it is committed (nil) or rejected.
+// When ctx ends first, the write stays queued and still lands.
+func (q *Queue) Do(ctx context.Context, what string, fn func(ctx context.Context, tx *DB) error) error {
+	done := make(chan error, 1)
+	if !q.push(queued{what: what, fn: fn, done: done}) {
+		return fmt.Errorf("%s: %w", what, ErrQueueClosed)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w: %w", what, ErrQueued, ctx.Err())
+	}
+}
+
+func (q *Queue) push(w queued) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		q.log.Error("store: write after the queue closed; dropped", "what", w.what)
+		return false
+	}
+	q.pending = append(q.pending, w)
+	q.queued++
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Len is the number of writes waiting.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// Flush waits until every write queued before it has finished.
+func (q *Queue) Flush(ctx context.Context) error {
+	q.mu.Lock()
+	target := q.queued
+	q.mu.Unlock()
+	return q.waitApplied(ctx, target)
+}
+
+func (q *Queue) waitApplied(ctx context.Context, target uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.idle.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.applied < target {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: flush: %d writes still queued: %w", target-q.applied, err)
+		}
+		q.idle.Wait()
+	}
+	return nil
+}
+
+// Close stops taking writes and waits, up to ctx's deadline, for the
+// queued ones to land.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("store: close: %d writes not written: %w", q.Len(), ctx.Err())
+	}
+}
+
+func (q *Queue) run() {
+	defer close(q.done)
+	for {
+		q.mu.Lock()
+		for len(q.pending) == 0 {
+			if q.closed {
+				q.mu.Unlock()
+				return
+			}
+			q.mu.Unlock()
+			<-q.wake
+			q.mu.Lock()
+		}
+		n := min(len(q.pending), q.max)
+		batch := q.pending[:n:n]
+		q.pending = q.pending[n:]
+		if len(q.pending) == 0 {
+			q.pending = nil // let the backing array go
+		}
+		q.mu.Unlock()
+
+		errs := q.commit(batch)
+		for i, w := range batch {
+			if errs[i] != nil && w.done == nil {
+				q.log.Error("store: write rejected", "what", w.what, "err", errs[i])
+			}
+			if w.done != nil {
+				w.done <- errs[i]
+			}
+		}
+		q.mu.Lock()
+		q.applied += uint64(len(batch))
+		q.idle.Broadcast()
+		q.mu.Unlock()
+	}
+}
+
+// writeTimeout bounds one batch's transaction.
+const writeTimeout = 10 * time.Second
+
+// commit writes a batch in one transaction and returns each write's own
+// rejection, if any. When a batch fails, its writes are committed one at
+// a time, in order, so one bad write costs only itself. A lone write the
+// store rejects for good is reported at once; one that fails otherwise is
+// retried with backoff for as long as the database is down (until it
+// commits), and rejected after a few attempts if the database answers,
+// so a single bad write never holds the queue up for good.
+func (q *Queue) commit(batch []queued) []error {
+	errs := make([]error, len(batch))
+	err := q.try(batch)
+	if err == nil {
+		return errs
+	}
+	if len(batch) > 1 {
+		for i := range batch {
+			errs[i] = q.commit(batch[i : i+1])[0]
+		}
+		return errs
+	}
+	wait := 20 * time.Millisecond
+	strikes := 0
+	for attempt := 1; ; attempt++ {
+		if permanent(err) {
+			errs[0] = err
+			return errs
+		}
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		up := q.db.Ping(pctx) == nil
+		cancel()
+		if up {
+			if strikes++; strikes >= maxStrikes {
+				errs[0] = err
+				return errs
+			}
+		}
+		q.log.Warn("store: write failed; retrying", "what", batch[0].what, "attempt", attempt,
+			"database_up", up, "retry_in", wait, "err", err)
+		time.Sleep(wait) // the database is failing: nothing else to do meanwhile
+		wait = min(2*wait, 2*time.Second)
+		if err = q.try(batch); err == nil {
+			return errs
+		}
+	}
+}
+
+// maxStrikes: attempts of a lone write that fails while the database
+// answers, before it is rejected.
+const maxStrikes = 5
+
+// try runs the batch in one transaction; any error rolls it all back.
+// (No savepoint per write: they cost as much as the writes themselves.)
+func (q *Queue) try(batch []queued) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return q.db.InTx(ctx, func(tx *DB) error {
+		for _, w := range batch {
+			if err := w.fn(ctx, tx); err != nil {
+				return fmt.Errorf("%s: %w", w.what, err)
+			}
+		}
+		return nil
+	})
+}
+
+// permanent reports a rejection no retry would change.
+func permanent(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) ||
+		errors.Is(err, ErrBusy) || errors.Is(err, ErrIdempotencyMismatch)
+}

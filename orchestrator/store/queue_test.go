@@ -1,0 +1,107 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+func TestQueueSQLite(t *testing.T)   { exerciseQueue(t, storetest.SQLiteDSN(t)) }
+func TestQueuePostgres(t *testing.T) { exerciseQueue(t, storetest.PostgresDSN(t)) }
+
+func exerciseQueue(t *testing.T, dsn string) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, dsn)
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	q := store.NewQueue(db, store.QueueConfig{MaxBatch: 64})
+	t.Cleanup(func() { q.Close(context.Background()) })
+
+	t.Run("writes land in order, many per transaction", func(t *testing.T) {
+		const n = 300
+		sids := make([]string, n)
+		for i := range sids {
+			sids[i] = store.NewSID()
+			call := &store.Call{SID: sids[i], AccountSID: "acme", Direction: store.DirectionInbound,
+				From: fmt.Sprintf("+1555010%04d", i), To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+			q.Go("call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) })
+			// Queued after the create: it finds the row.
+			sid := sids[i]
+			q.Go("status", func(ctx context.Context, tx *store.DB) error {
+				_, err := tx.Calls().UpdateStatus(ctx, sid, store.InProgress, time.Now().UTC())
+				return err
+			})
+		}
+		if err := q.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, sid := range sids {
+			c, err := db.Calls().BySID(ctx, sid)
+			if err != nil || c.Status != store.InProgress {
+				t.Fatalf("call %s: %+v, %v", sid, c, err)
+			}
+		}
+	})
+
+	t.Run("a rejected write is reported and the rest of its batch commits", func(t *testing.T) {
+		sid := store.NewSID()
+		call := &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		q.Go("call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) })
+		err := q.Do(ctx, "unknown", func(ctx context.Context, tx *store.DB) error {
+			_, err := tx.Calls().UpdateStatus(ctx, "no-such-call", store.InProgress, time.Now().UTC())
+			return err
+		})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
+		}
+		if err := q.Do(ctx, "finish", func(ctx context.Context, tx *store.DB) error {
+			_, err := tx.Calls().Finish(ctx, sid, store.CallFinal{Status: store.Completed, EndTime: time.Now().UTC()})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := db.Calls().BySID(ctx, sid); err != nil || c.Status != store.Completed {
+			t.Fatalf("call = %+v, %v", c, err)
+		}
+	})
+
+	t.Run("a write that keeps failing on a healthy database is rejected, not retried for ever", func(t *testing.T) {
+		sid := store.NewSID()
+		call := &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109998", To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		bad := errors.New("a write that always fails")
+		q.Go("call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) })
+		q.Go("bad", func(ctx context.Context, tx *store.DB) error { return bad })
+		err := q.Do(ctx, "bad", func(ctx context.Context, tx *store.DB) error { return bad })
+		if !errors.Is(err, bad) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := db.Calls().BySID(ctx, sid); err != nil {
+			t.Fatalf("the good write of the batch was lost: %v", err)
+		}
+	})
+
+	t.Run("close lands what is queued and refuses the rest", func(t *testing.T) {
+		q2 := store.NewQueue(db, store.QueueConfig{})
+		sid := store.NewSID()
+		call := &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109997", To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		q2.Go("call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) })
+		if err := q2.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Calls().BySID(ctx, sid); err != nil {
+			t.Fatalf("queued write lost at Close: %v", err)
+		}
+		if err := q2.Do(ctx, "late", func(context.Context, *store.DB) error { return nil }); !errors.Is(err, store.ErrQueueClosed) {
+			t.Fatalf("write after Close: %v", err)
+		}
+	})
+}
