@@ -206,7 +206,7 @@ func (c *call) begin(ctx context.Context) bool {
 		return c.beginOutbound(ctx)
 	}
 	dctx, cancel := c.dbctx(ctx)
-	route, err := c.rt.store.Route(dctx, c.to)
+	route, err := c.rt.routes.route(dctx, c.rt.store, c.log, c.to, time.Now())
 	cancel()
 	switch {
 	case errors.Is(err, store.ErrNotFound):

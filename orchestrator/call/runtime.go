@@ -124,6 +124,7 @@ type Runtime struct {
 	messenger Messenger
 	fetcher   Fetcher
 	flows     flowCache
+	routes    routeCache
 
 	planner Planner
 	events  DialEvents
