@@ -13,7 +13,13 @@ import (
 // serveOutbound starts a Server on loopback and returns its address.
 func serveOutbound(t *testing.T, h Handler) (*Server, string) {
 	t.Helper()
-	srv := NewServer(h, discard())
+	return serveOutboundWith(t, h, ServerConfig{})
+}
+
+// serveOutboundWith is serveOutbound with settings.
+func serveOutboundWith(t *testing.T, h Handler, cfg ServerConfig) (*Server, string) {
+	t.Helper()
+	srv := NewServerWith(h, cfg, discard())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

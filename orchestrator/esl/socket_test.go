@@ -81,20 +81,10 @@ func TestSocketDropsPeerSendingBadFrame(t *testing.T) {
 // tries its next socket address; once a call ends, calls are taken again.
 func TestServerRefusesCallsAtCapacity(t *testing.T) {
 	release := make(chan struct{})
-	srv := NewServerWith(func(ctx context.Context, s *Session) { <-release }, ServerConfig{MaxCalls: 1}, discard())
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	first := dialAsFreeSWITCH(t, l.Addr().String(), "u1")
+	srv, addr := serveOutboundWith(t, func(ctx context.Context, s *Session) { <-release }, ServerConfig{MaxCalls: 1})
+	first := dialAsFreeSWITCH(t, addr, "u1")
 	waitLive(t, srv)
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +98,7 @@ func TestServerRefusesCallsAtCapacity(t *testing.T) {
 	close(release)
 	first.conn.Close()
 	waitIdle(t, srv)
-	dialAsFreeSWITCH(t, l.Addr().String(), "u3")
+	dialAsFreeSWITCH(t, addr, "u3")
 }
 
 // A socket FreeSWITCH closes before answering connect (the caller hung up

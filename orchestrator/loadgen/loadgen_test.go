@@ -35,29 +35,13 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	ctx := context.Background()
 	log := testlog.New(t, slog.LevelWarn)
 	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
-	if _, _, err := db.Accounts().CreateWithSID(ctx, account, "Acme"); err != nil {
-		t.Fatal(err)
-	}
 	doc, err := examples.Read(examples.BasicSupport)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := db.Flows().Create(ctx, account, "support", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Flows().Publish(ctx, account, f.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Numbers().Create(ctx, account, supportNum, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Numbers().AssignFlow(ctx, account, supportNum, &f.ID); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ServeFlow(t, db, account, supportNum, "support", doc)
 	rt := call.New(call.NewStore(db), call.Config{RecordingsDir: t.TempDir()}, nil, nil, log)
 	srv := esl.NewServer(rt.Handle, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
 
@@ -54,31 +55,18 @@ func (l *latencies) quantile(q float64) time.Duration {
 
 func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
 	b.Helper()
-	ctx := context.Background()
 	db := storetest.OpenMigrated(b, storetest.SQLiteDSN(b))
-	if _, _, err := db.Accounts().CreateWithSID(ctx, account, "Acme"); err != nil {
-		b.Fatal(err)
-	}
 	doc, err := examples.Read(examples.BasicSupport)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := db.Flows().Create(ctx, account, "support", doc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.Flows().Publish(ctx, account, f.ID); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.Numbers().Create(ctx, account, supportNum, ""); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Numbers().AssignFlow(ctx, account, supportNum, &f.ID); err != nil {
-		b.Fatal(err)
-	}
+	storetest.ServeFlow(b, db, account, supportNum, "support", doc)
 	r := &benchRig{steps: &latencies{}, done: make(chan struct{}, 1<<16)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	r.rt = call.New(call.NewStore(db), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
+	// Writes go through a queue, as serve's do.
+	writes := store.NewQueue(db, store.QueueConfig{})
+	b.Cleanup(func() { writes.Close(context.Background()) })
+	r.rt = call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
 		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
 	srv := esl.NewServer(r.rt.Handle, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
