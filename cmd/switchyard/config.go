@@ -124,7 +124,7 @@ func (c *Config) options(http bool) []option {
 			option{flag: "socket-advertise", env: "SWITCHYARD_SOCKET_ADVERTISE", str: &c.SocketAdvertise,
 				usage: "host:port the nodes reach the socket server at, for API calls (default: the -socket address)"},
 			option{flag: "max-calls", env: "SWITCHYARD_MAX_CALLS", num: &c.MaxCalls,
-				usage: "refuse new calls while this many are live here (0: no limit); the node then tries its next socket address"},
+				usage: "refuse new calls while this many are live here (0: no limit); the node then runs its dialplan's fallback (unavailable prompt, 503)"},
 			option{flag: "pprof", env: "SWITCHYARD_PPROF", str: &c.PprofAddr,
 				usage: "address of an opt-in listener for Go's profiler, /debug/pprof/ (empty: off); keep it on loopback"},
 			option{flag: "fs", env: "SWITCHYARD_FS_ESL", str: &c.FSNodes,

@@ -65,6 +65,7 @@
 // CHANNEL_HANGUP_COMPLETE arrives, and the socket is closed when
 // FreeSWITCH's linger time runs out (or here, shortly after). Server owns
 // its listener: closing it stops new calls while live calls drain, and
-// ServerConfig.MaxCalls refuses calls past a set number so FreeSWITCH
-// tries its next socket address.
+// ServerConfig.MaxCalls refuses calls past a set number (the node then
+// runs its dialplan's fallback: FreeSWITCH moves to the next socket
+// address only when it cannot connect).
 package esl

@@ -50,9 +50,13 @@ type Server struct {
 // ServerConfig tunes a Server.
 type ServerConfig struct {
 	// MaxCalls refuses new calls while this many are being handled (0: no
-	// limit): the connection is closed at once, and FreeSWITCH tries the
-	// next address of the socket application's list. Past what the
-	// process can carry, refusing some calls keeps the others working.
+	// limit): the connection is closed before connect. FreeSWITCH fails
+	// over to the next address of the socket application's list only when
+	// it cannot connect at all (seen on 1.10.12), so a refused call runs
+	// the dialplan's fallback instead: the shipped one plays the
+	// unavailable prompt and ends with NORMAL_TEMPORARY_FAILURE (SIP 503),
+	// and a carrier may route it elsewhere. Past what the process can
+	// carry, refusing some calls keeps the others working.
 	MaxCalls int
 	// ConnectTimeout bounds the connect handshake (default 5s).
 	ConnectTimeout time.Duration
@@ -103,14 +107,15 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("esl: accept: %w", err)
 		}
 		if s.draining.Load() {
-			// Accepted as Shutdown began: FreeSWITCH tries the next
-			// socket address.
+			// Accepted as Shutdown began, before the listener closed:
+			// the node runs its dialplan's fallback (later calls find
+			// the port closed and go to the next socket address).
 			nc.Close()
 			continue
 		}
 		if max := s.cfg.MaxCalls; max > 0 && s.live.Load() >= int64(max) {
 			s.refused.Add(1)
-			s.log.Warn("esl: call refused: at capacity; the node tries its next socket address",
+			s.log.Warn("esl: call refused: at capacity; the node runs its dialplan's fallback",
 				"cause", "SWITCHYARD_AT_CAPACITY", "live", s.live.Load(), "max_calls", max, "peer", nc.RemoteAddr().String())
 			nc.Close()
 			continue

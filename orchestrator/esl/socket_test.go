@@ -78,7 +78,7 @@ func TestSocketDropsPeerSendingBadFrame(t *testing.T) {
 }
 
 // Beyond MaxCalls new connections are closed before connect, so the node
-// tries its next socket address; once a call ends, calls are taken again.
+// runs its dialplan's fallback; once a call ends, calls are taken again.
 func TestServerRefusesCallsAtCapacity(t *testing.T) {
 	release := make(chan struct{})
 	srv, addr := serveOutboundWith(t, func(ctx context.Context, s *Session) { <-release }, ServerConfig{MaxCalls: 1})
