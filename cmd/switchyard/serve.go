@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/api"
@@ -120,13 +121,17 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.Warn("NO FREESWITCH CONFIGURED: running the embedded FreeSWITCH emulator (no real audio). "+
 			"Set SWITCHYARD_FS_ESL=host:8021 to drive real FreeSWITCH nodes.", "emulator_esl", emulator.Addr())
 	}
+	// Everything started below on its own goroutine is joined before the
+	// deferred closes (the write queue, the database) run.
+	var running sync.WaitGroup
+	defer running.Wait()
 	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNodes()
 	var nodes []*esl.Node
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log})
 		nodes = append(nodes, n)
-		go n.Run(nodesCtx)
+		running.Go(func() { n.Run(nodesCtx) })
 	}
 	builder := callback.Builder{Zone: exotime.IST}
 	routingCfg := routing.Config{UserAgent: "Switchyard/" + version}
@@ -166,12 +171,15 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
 	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
+	// Requests calls left running (passthru, messages, first legs) end
+	// before the store closes.
+	defer waitRequests(runtime, log)
 	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls}, log)
-	go func() {
+	running.Go(func() {
 		if err := sockets.Serve(socketL); err != nil {
 			log.Error("outbound socket server stopped", "err", err)
 		}
-	}()
+	})
 
 	// Give the nodes a moment to connect before the API takes calls: a
 	// call placed before would find no node. A node that stays down is
@@ -185,8 +193,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running,
 		Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
-	go reconcile(nodesCtx, reconciler, log)
-	go runtime.KeepHolds(nodesCtx)
+	running.Go(func() { reconcile(nodesCtx, reconciler, log) })
+	running.Go(func() { runtime.KeepHolds(nodesCtx) })
 
 	srv := api.New(api.Options{Logger: log, Database: db, Version: version, Store: db, Calls: runtime})
 	served := make(chan error, 1)
@@ -201,9 +209,12 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		cfg.ready(up)
 	}
 
+	var apiErr error
+	apiDown := false
 	select {
-	case err := <-served:
-		return err
+	case apiErr = <-served:
+		apiDown = true
+		log.Error("API server stopped; shutting down", "err", apiErr)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: no new calls; waiting for live calls", "live", runtime.Live(), "drain", cfg.Drain)
@@ -213,12 +224,32 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.Warn("shutdown: calls cut", "err", err)
 	}
 	stopNodes()
+	if apiDown {
+		return apiErr
+	}
 	apiCtx, cancelAPI := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelAPI()
 	if err := srv.Shutdown(apiCtx); err != nil {
 		return err
 	}
 	return <-served
+}
+
+// waitRequests waits, for a bounded time, for the requests calls left
+// running.
+func waitRequests(rt *call.Runtime, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		rt.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(15 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("shutdown: requests of ended calls still running; leaving them")
+	}
 }
 
 // messenger sends the SMS and email applets' messages.

@@ -1,12 +1,10 @@
 package call
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
@@ -25,10 +23,6 @@ var subscribed = []string{
 // Subscribed lists the events a call's socket subscribes to; a queued call
 // adds PLAYBACK_START to follow its hold music.
 func Subscribed() []string { return append([]string(nil), subscribed...) }
-
-// inboxSize bounds a call's queued events; a call that falls this far
-// behind is hung up rather than allowed to slow the connection down.
-const inboxSize = 512
 
 type waitKind int
 
@@ -58,13 +52,20 @@ type dialing struct {
 	winner string // uuid of the leg that answered
 }
 
-// call is one live call, owned by the goroutine running call.run; nothing
-// else touches it.
+// call is one live call as a machine: it takes one input at a time (an
+// event of its channels, a timer, the answer of a request) and returns
+// effects (commands, store writes, requests, timers) for its driver to
+// execute. It does no I/O and reads no clock of its own; the few reads it
+// must wait for (routes, agents, queue places) go through lookups, which
+// the driver answers after executing the effects emitted before them.
 type call struct {
-	rt  *Runtime
-	s   *esl.Session
-	log *slog.Logger
-	m   media
+	env  *env
+	look lookups
+	log  *slog.Logger
+	m    media
+
+	uuid string    // the caller's channel
+	data esl.Event // its connect data
 
 	sid, account string
 	from, to     string
@@ -72,26 +73,28 @@ type call struct {
 	flow         *flows.Flow
 	state        flows.State
 	rowCreated   bool
+	// running: the call got its row and is being run (not refused).
+	running bool
 
 	a        *leg
 	legs     map[string]*leg
 	order    []*leg
-	inbox    chan arrival
-	overflow atomic.Bool
-	results  chan func()
-	stop     chan struct{}
 	deferred []func()
-	routes   []func() // event routes to remove when the call ends
+	out      []Effect
+
+	// Timers and polls by id, with what to do when they fire; ids also
+	// name requests (fetches, plans).
+	ids    int
+	timers map[int]func()
+	polls  map[int]func()
 
 	pending      pending
-	hungUp       bool
+	caller       callerPhase
 	hangupCause  string
-	aFinal       bool
-	settle       *time.Timer
-	settleC      <-chan time.Time
+	settleTimer  int
 	settled      bool
+	over         bool
 	digitVars    int
-	arrived      time.Time // when the event being handled reached the call
 	recordings   int
 	talk         int
 	recordingURL string
@@ -105,124 +108,225 @@ type call struct {
 	conn *connecting
 }
 
-func newCall(rt *Runtime, s *esl.Session) *call {
-	from, to := callerFrom(s.Data)
+// callerPhase is where the caller's channel is; it only moves forward.
+type callerPhase int
+
+const (
+	// callerUp: the channel is ringing or answered.
+	callerUp callerPhase = iota
+	// callerLeaving: CHANNEL_HANGUP came; the flow hears of it once the
+	// command in flight has its result, and the channel's record is on
+	// its way.
+	callerLeaving
+	// callerGone: the channel's record came, or the socket died: no event
+	// of it will come any more.
+	callerGone
+)
+
+// left reports whether the caller hung up (or was lost).
+func (c *call) left() bool { return c.caller >= callerLeaving }
+
+// env is what calls share that is not I/O: settings, parsed flows, and
+// the clocks and id sources (fakes in tests).
+type env struct {
+	cfg   Config
+	flows *flowCache
+	log   *slog.Logger
+	// wall stamps records (leg times); cfg.Clock is the time flows see.
+	wall    func() time.Time
+	newUUID func() string
+	newSID  func() string
+	// What the runtime was given: without a planner, fetcher, messenger or
+	// dial-event poster the call does without.
+	planner, fetcher, messenger, events bool
+}
+
+// lookups are the reads a call waits for. Each is answered on the spot,
+// after the effects emitted before it, so a read sees the call's writes.
+type lookups interface {
+	route(to string) (*store.Route, error)
+	createCall(row *store.Call) error
+	callBySID(sid string) (*store.Call, error)
+	flowVersion(account, flowID string, version int) (*store.FlowVersion, error)
+	liveVersion(account, flowID string) (*store.FlowVersion, error)
+	resolve(account string, dests []string) ([]store.Target, error)
+	sticky(account, scope, caller string, at time.Time) (string, error)
+	hold(account, key, sid, leg string) error
+	enqueue(account, key, sid string) error
+	ahead(sid string) (int, error)
+}
+
+func newCall(e *env, look lookups, uuid string, data esl.Event) *call {
+	from, to := callerFrom(data)
 	c := &call{
-		rt: rt, s: s,
-		m:       media{ttsEngine: rt.cfg.TTSEngine, ttsVoice: rt.cfg.TTSVoice},
-		sid:     store.NewSID(),
+		env: e, look: look, uuid: uuid, data: data, caller: callerUp,
+		m:       media{ttsEngine: e.cfg.TTSEngine, ttsVoice: e.cfg.TTSVoice},
+		sid:     e.newSID(),
 		from:    from,
 		to:      to,
-		created: createdAt(s.Data),
+		created: createdAt(data, e.wall),
 		legs:    map[string]*leg{},
-		inbox:   make(chan arrival, inboxSize),
-		results: make(chan func()),
-		stop:    make(chan struct{}),
+		timers:  map[int]func(){},
+		polls:   map[int]func(){},
 	}
-	c.log = rt.log.With("call_sid", c.sid, "uuid", s.UUID, "from", from, "to", to)
-	c.a = &leg{uuid: s.UUID, seq: 1, to: to, status: store.Ringing, createdAt: c.created}
-	c.legs[s.UUID] = c.a
+	c.log = e.log.With("call_sid", c.sid, "uuid", uuid, "from", from, "to", to)
+	c.a = &leg{uuid: uuid, seq: 1, to: to, status: store.Ringing, createdAt: c.created}
+	c.legs[uuid] = c.a
 	c.order = append(c.order, c.a)
 	return c
 }
 
-func createdAt(data esl.Event) time.Time {
+func (c *call) now() time.Time  { return c.env.cfg.Clock() }
+func (c *call) wall() time.Time { return c.env.wall().UTC() }
+
+// emit queues an effect for the driver.
+func (c *call) emit(e Effect) { c.out = append(c.out, e) }
+
+// effects hands the effects emitted so far to the driver.
+func (c *call) effects() []Effect {
+	out := c.out
+	c.out = nil
+	return out
+}
+
+// after runs fn when a timer fires, d from now; it returns the timer's id.
+func (c *call) after(d time.Duration, fn func()) int {
+	c.ids++
+	c.timers[c.ids] = fn
+	c.emit(StartTimer{ID: c.ids, After: d})
+	return c.ids
+}
+
+// stopTimer stops a timer or a poll (0: none).
+func (c *call) stopTimer(id int) {
+	if id == 0 {
+		return
+	}
+	_, t := c.timers[id]
+	_, p := c.polls[id]
+	if !t && !p {
+		return
+	}
+	delete(c.timers, id)
+	delete(c.polls, id)
+	c.emit(StopTimer{ID: id})
+}
+
+func createdAt(data esl.Event, wall func() time.Time) time.Time {
 	if us := data.Int("Caller-Channel-Created-Time"); us > 0 {
 		return time.UnixMicro(us).UTC()
 	}
-	return time.Now().UTC()
+	return wall().UTC()
 }
 
-// arrival is an event and when it reached the call.
-type arrival struct {
-	ev esl.Event
-	at time.Time
-}
+// Inputs. Each runs the call one step and leaves effects to take.
 
-// sink queues an event for the owner goroutine; it never blocks.
-func (c *call) sink(ev esl.Event) {
-	select {
-	case c.inbox <- arrival{ev, time.Now()}:
-	default:
-		if c.overflow.CompareAndSwap(false, true) {
-			c.log.Error("call: event inbox full; hanging up")
-		}
-	}
-}
-
-// dbctx bounds a store write; it outlives the call's own context so the
-// record is written even during shutdown.
-func (c *call) dbctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-}
-
-func (c *call) run(ctx context.Context) {
-	defer close(c.stop)
-	c.routes = append(c.routes, c.s.Route(c.s.UUID, c.sink))
-	defer func() {
-		for _, remove := range c.routes {
-			remove()
-		}
-	}()
-	if err := c.setup(ctx); err != nil {
+// start begins the call once its socket is set up (setupErr: it could not
+// be): route, row, answer, flow.
+func (c *call) start(setupErr error) {
+	if setupErr != nil {
 		// The call still gets its record, closed as lost, with its
 		// terminal callback: the commands below fail at once on a dead
 		// socket, and a poisoned one was closed, which makes FreeSWITCH
 		// run the dialplan's fallback after the socket application.
-		c.log.Error("call: socket setup failed", "err", err)
-		c.lost(err)
+		c.log.Error("call: socket setup failed", "err", setupErr)
+		c.lost(setupErr)
 	}
-	if c.begin(ctx) {
-		c.rt.track(c)
-	}
-	c.loop(ctx)
-	// A socket that died while the call was busy (a slow store) may
-	// still have queued its last events, the final records among them.
-	c.drain(ctx)
-	if c.rowCreated {
-		c.finish(ctx)
-	}
+	c.running = c.begin()
+	c.afterInput()
 }
 
-// setup keeps the socket open past hangup and subscribes to this channel.
-// The filter goes first: a subscription without one delivers every
-// channel event on the node to this socket until the filter lands, which
-// costs O(N²) events when N calls start together.
-func (c *call) setup(ctx context.Context) error {
-	if err := c.s.Linger(ctx, c.rt.cfg.Linger); err != nil {
-		return err
+// event takes one event of the call's channels.
+func (c *call) event(ev esl.Event) {
+	l := c.legs[ev.UniqueID()]
+	switch {
+	case l == nil:
+	case l == c.a:
+		c.onCaller(ev)
+	default:
+		c.onLeg(l, ev)
 	}
-	if err := c.s.Filter(ctx, "Unique-ID", c.s.UUID); err != nil {
-		return err
+	c.afterInput()
+}
+
+// timer takes a timer or poll firing.
+func (c *call) timer(id int) {
+	if fn, ok := c.timers[id]; ok {
+		delete(c.timers, id)
+		fn()
+	} else if fn, ok := c.polls[id]; ok {
+		fn()
 	}
-	return c.s.Subscribe(ctx, subscribed...)
+	c.afterInput()
+}
+
+// fetched takes a synchronous passthru's answer.
+func (c *call) fetched(res flows.FetchResult) {
+	c.step(res)
+	c.afterInput()
+}
+
+// lostControl takes the failure of a channel command: the socket is dead.
+func (c *call) lostControl(err error) {
+	c.lost(err)
+	c.afterInput()
+}
+
+// socketGone takes the socket's end, once every event it read was taken.
+func (c *call) socketGone(err error) {
+	if c.caller != callerGone {
+		c.lost(err)
+	}
+	c.afterInput()
+}
+
+// shutdown hangs the call up: the process is going away.
+func (c *call) shutdown() {
+	c.kill("SYSTEM_SHUTDOWN", "switchyard is shutting down")
+	c.afterInput()
+}
+
+// overflowed hangs up a call whose events came faster than it took them.
+func (c *call) overflowed() {
+	c.kill("NORMAL_TEMPORARY_FAILURE", "event inbox overflow")
+	c.afterInput()
+}
+
+// afterInput ends every input: work deferred to after the input runs,
+// then the call is over once the caller's leg and the flow are done and
+// every leg has its record, or the settle timer gave up waiting for them.
+func (c *call) afterInput() {
+	for len(c.deferred) > 0 {
+		fn := c.deferred[0]
+		c.deferred = c.deferred[1:]
+		fn()
+	}
+	c.over = c.done()
 }
 
 // begin routes the dialed number, writes the call before the first
 // command, answers and starts the flow. It returns false when the call was
 // refused (it is then being hung up).
-func (c *call) begin(ctx context.Context) bool {
-	if c.s.Data.Var("switchyard_outbound") == "true" {
-		return c.beginOutbound(ctx)
+func (c *call) begin() bool {
+	if c.data.Var("switchyard_outbound") == "true" {
+		return c.beginOutbound()
 	}
-	dctx, cancel := c.dbctx(ctx)
-	route, err := c.rt.routes.route(dctx, c.rt.store, c.log, c.to, time.Now())
-	cancel()
+	route, err := c.look.route(c.to)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		c.refuse(ctx, "UNALLOCATED_NUMBER", "The number you have dialled is not in service.", "unknown ExoPhone", err)
+		c.refuse("UNALLOCATED_NUMBER", "The number you have dialled is not in service.", "unknown ExoPhone", err)
 		return false
 	case errors.Is(err, store.ErrNoFlow), errors.Is(err, store.ErrNotPublished):
-		c.refuse(ctx, "SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "no published flow", err)
+		c.refuse("SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "no published flow", err)
 		return false
 	case err != nil:
-		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "store unavailable", err)
+		c.refuse("NORMAL_TEMPORARY_FAILURE", "", "store unavailable", err)
 		return false
 	}
 	c.account = route.AccountSID
-	c.flow, err = c.rt.flows.get(route.FlowID, route.Version, route.Document)
+	c.flow, err = c.env.flows.get(route.FlowID, route.Version, route.Document)
 	if err != nil {
-		c.refuse(ctx, "SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "published flow does not load", err)
+		c.refuse("SERVICE_UNAVAILABLE", "This number is not in service at the moment. Please try again later.", "published flow does not load", err)
 		return false
 	}
 	c.log = c.log.With("account", c.account, "flow", route.FlowID, "version", route.Version)
@@ -230,29 +334,21 @@ func (c *call) begin(ctx context.Context) bool {
 	row := &store.Call{
 		SID: c.sid, AccountSID: c.account, Direction: store.DirectionInbound,
 		From: c.from, To: c.to, PhoneNumber: route.Number, FlowID: &flowID, FlowVersion: route.Version,
-		Status: store.Ringing, StartTime: c.created, Node: c.rt.cfg.Node,
+		Status: store.Ringing, StartTime: c.created, Node: c.env.cfg.Node,
 	}
-	dctx, cancel = c.dbctx(ctx)
-	defer cancel()
 	// A row still queued (a slow database) will land: the call goes on.
-	if err := c.rt.store.CreateCall(dctx, row); err != nil && !errors.Is(err, store.ErrQueued) {
-		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "cannot record the call", err)
+	if err := c.look.createCall(row); err != nil && !errors.Is(err, store.ErrQueued) {
+		c.refuse("NORMAL_TEMPORARY_FAILURE", "", "cannot record the call", err)
 		return false
 	}
 	c.rowCreated = true
-	aLeg := &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: 1, UUID: c.s.UUID,
-		Direction: store.LegInbound, From: c.from, To: c.to, Status: store.Ringing, StartTime: c.created}
-	if err := c.rt.persist(ctx, c.log, "caller's leg", func(dctx context.Context) error {
-		return c.rt.store.CreateLeg(dctx, aLeg)
-	}); err != nil {
-		c.log.Error("call: cannot record the caller's leg", "err", err)
-	}
+	c.emit(CreateLeg{Leg: store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: 1, UUID: c.uuid,
+		Direction: store.LegInbound, From: c.from, To: c.to, Status: store.Ringing, StartTime: c.created}})
 	// Channel settings and the answer go out without waiting: FreeSWITCH
 	// runs them in order before the first applet's command.
-	if !c.fire(ctx, "multiset", c.settings()) || !c.fire(ctx, "answer", "") {
-		return true
-	}
-	c.step(ctx, flows.Started{At: c.rt.now().UTC(), Call: flows.CallInfo{
+	c.fire("multiset", c.settings())
+	c.fire("answer", "")
+	c.step(flows.Started{At: c.now().UTC(), Call: flows.CallInfo{
 		CallSid: c.sid, From: c.from, To: c.to, Direction: "incoming",
 		ExoPhone: route.Number, FlowID: route.FlowID,
 	}})
@@ -268,28 +364,23 @@ func (c *call) settings() string {
 
 // refuse ends a call Switchyard cannot run: an announcement (or a tone),
 // then a hang-up with a cause, with the reason logged.
-func (c *call) refuse(ctx context.Context, cause, say, reason string, err error) {
+func (c *call) refuse(cause, say, reason string, err error) {
 	c.log.Warn("call: refused", "reason", reason, "cause", cause, "err", err)
-	c.fire(ctx, "answer", "")
+	c.fire("answer", "")
 	if say != "" {
 		app, arg := c.m.play(flows.Prompt{Text: say})
-		c.fire(ctx, app, arg)
+		c.fire(app, arg)
 	} else {
-		c.fire(ctx, "playback", "tone_stream://%(250,250,480,620);loops=4")
+		c.fire("playback", "tone_stream://%(250,250,480,620);loops=4")
 	}
-	c.fire(ctx, "hangup", cause)
+	c.fire("hangup", cause)
 	c.state.Await = flows.AwaitHangup
 	c.state.Reason = reason
 }
 
 // fire queues an application without waiting for it.
-func (c *call) fire(ctx context.Context, app, arg string) bool {
-	if _, err := c.s.Execute(ctx, c.s.UUID, app, arg); err != nil {
-		c.log.Error("call: command failed", "app", app, "err", err)
-		c.lost(err)
-		return false
-	}
-	return true
+func (c *call) fire(app, arg string) {
+	c.emit(Execute{App: app, Arg: arg, AppUUID: c.env.newUUID()})
 }
 
 // CauseLostControl closes a call whose socket died before FreeSWITCH said
@@ -298,11 +389,10 @@ const CauseLostControl = "SWITCHYARD_LOST_CONTROL"
 
 // lost handles a dead socket: nothing more can be commanded.
 func (c *call) lost(err error) {
-	if !c.hungUp {
+	if !c.left() {
 		c.log.Warn("call: lost control of the channel", "err", err)
 	}
-	c.hungUp = true
-	c.aFinal = true
+	c.caller = callerGone
 	if c.hangupCause == "" {
 		c.hangupCause = CauseLostControl
 	}
@@ -310,13 +400,13 @@ func (c *call) lost(err error) {
 	// No event can come any more: nothing is worth waiting for.
 	c.settled = true
 	if !c.state.Done() && c.flow != nil {
-		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.rt.now().UTC(), Cause: CauseLostControl})
+		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.now().UTC(), Cause: CauseLostControl})
 	}
 	c.state.Await = flows.AwaitNothing
 }
 
 func (c *call) done() bool {
-	if !c.aFinal || !(c.state.Done() || c.flow == nil) {
+	if c.caller != callerGone || !(c.state.Done() || c.flow == nil) {
 		return false
 	}
 	if c.settled {
@@ -331,226 +421,127 @@ func (c *call) done() bool {
 	return true
 }
 
-func (c *call) loop(ctx context.Context) {
-	shutdown := ctx.Done()
-	// Once the socket is gone its Done channel stays ready: it is
-	// watched until then only, or the loop would spin.
-	gone := c.s.Done()
-	if c.aFinal {
-		gone = nil
-	}
-	for !c.done() {
-		if c.overflow.Load() {
-			c.kill("NORMAL_TEMPORARY_FAILURE", "event inbox overflow")
-			c.overflow.Store(false)
-		}
-		for len(c.deferred) > 0 {
-			fn := c.deferred[0]
-			c.deferred = c.deferred[1:]
-			fn()
-		}
-		if c.done() {
-			return
-		}
-		select {
-		case a := <-c.inbox:
-			c.arrived = a.at
-			c.onEvent(ctx, a.ev)
-			c.arrived = time.Time{}
-		case fn := <-c.results:
-			fn()
-		case <-c.settleC:
-			c.onSettle(ctx)
-		case <-gone:
-			gone = nil
-			// The socket's reader queued every event it read before
-			// closing: take them first, so a hang-up FreeSWITCH reported
-			// is not mistaken for a lost socket.
-			c.drain(ctx)
-			if !c.aFinal {
-				c.lost(c.s.Err())
-			}
-		case <-shutdown:
-			shutdown = nil
-			c.kill("SYSTEM_SHUTDOWN", "switchyard is shutting down")
-		}
-	}
-}
-
-// drain handles the events already queued.
-func (c *call) drain(ctx context.Context) {
-	for {
-		select {
-		case a := <-c.inbox:
-			c.arrived = a.at
-			c.onEvent(ctx, a.ev)
-			c.arrived = time.Time{}
-		default:
-			return
-		}
-	}
-}
-
-func (c *call) onEvent(ctx context.Context, ev esl.Event) {
-	l := c.legs[ev.UniqueID()]
-	if l == nil {
-		return
-	}
-	if l == c.a {
-		c.onCaller(ctx, ev)
-		return
-	}
-	c.onLeg(ctx, l, ev)
-}
-
-func (c *call) onCaller(ctx context.Context, ev esl.Event) {
-	changed := c.a.apply(ev)
+func (c *call) onCaller(ev esl.Event) {
+	changed := c.a.apply(ev, c.wall)
 	switch ev.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
 		if ev.AppUUID() != "" && ev.AppUUID() == c.pending.app {
-			c.complete(ctx, ev)
+			c.complete(ev)
 		}
 	case "CHANNEL_ANSWER":
 		if changed && c.rowCreated {
-			c.answered(ctx)
+			c.answered()
 		}
 	case "CHANNEL_BRIDGE":
-		c.bridged(ctx, ev)
+		c.bridged(ev)
 	case "PLAYBACK_START":
-		c.musicStarted(ctx, ev)
+		c.musicStarted(ev)
 	case "CHANNEL_HANGUP":
-		c.callerGone(ctx, ev.Get("Hangup-Cause"))
+		c.callerLeft(ev.Get("Hangup-Cause"))
 	case "CHANNEL_HANGUP_COMPLETE":
-		c.aFinal = true
-		c.finishLeg(ctx, c.a)
-		c.callerGone(ctx, c.a.final.HangupCause)
+		c.finishLeg(c.a)
+		c.callerLeft(c.a.final.HangupCause)
+		c.caller = callerGone
 	}
 	if changed && c.rowCreated && c.a.final == nil {
-		c.legStatus(ctx, c.a)
+		c.legStatus(c.a)
 	}
 }
 
 // answered records the call's answer, with its "answered" status
 // callback when one is asked for.
-func (c *call) answered(ctx context.Context) {
-	var out store.OutboxFunc
-	if c.callbacks {
-		out = c.rt.cfg.AnsweredCallbacks
-	}
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.CallAnswered(dctx, c.sid, c.a.answerAt, out); err != nil {
-		c.log.Error("call: store answer", "err", err)
-		return
-	}
-	if out != nil {
-		c.rt.notifyCallbacks()
-	}
+func (c *call) answered() {
+	c.emit(AnswerCall{SID: c.sid, At: c.a.answerAt, Callbacks: c.callbacks})
 }
 
-func (c *call) onLeg(ctx context.Context, l *leg, ev esl.Event) {
-	changed := l.apply(ev)
+func (c *call) onLeg(l *leg, ev esl.Event) {
+	changed := l.apply(ev, c.wall)
 	switch name := ev.Name(); {
 	case l.events == "":
 	case (name == "CHANNEL_PROGRESS" || name == "CHANNEL_PROGRESS_MEDIA") && !l.rang && l.final == nil:
 		l.rang = true
-		c.dialEvent(ctx, l, DialEventRinging)
+		c.dialEvent(l, DialEventRinging)
 	case name == "CHANNEL_ANSWER" && changed && l.final == nil:
-		c.dialEvent(ctx, l, DialEventAnswered)
+		c.dialEvent(l, DialEventAnswered)
 	}
 	if !changed {
 		return
 	}
 	if l.final != nil {
-		c.finishLeg(ctx, l)
+		c.finishLeg(l)
 		if d := c.pending.dial; d != nil && d.result != nil && l.uuid == d.winner {
-			c.deliverDial(ctx)
+			c.deliverDial()
 		}
 		return
 	}
-	c.legStatus(ctx, l)
+	c.legStatus(l)
 }
 
-func (c *call) legStatus(ctx context.Context, l *leg) {
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.LegStatus(dctx, l.uuid, l.status, time.Now().UTC()); err != nil {
-		c.log.Error("call: store leg status", "leg", l.uuid, "err", err)
-	}
+func (c *call) legStatus(l *leg) {
+	c.emit(SetLegStatus{UUID: l.uuid, Status: l.status, At: c.wall()})
 }
 
-func (c *call) finishLeg(ctx context.Context, l *leg) {
+func (c *call) finishLeg(l *leg) {
 	if !c.rowCreated || l.final == nil {
 		return
 	}
 	if l.answered && l.uuid != c.a.uuid {
 		c.talk += l.billsec
 	}
-	final := *l.final
-	if err := c.rt.persist(ctx, c.log, "leg record", func(dctx context.Context) error {
-		return c.rt.store.FinishLeg(dctx, l.uuid, final)
-	}); err != nil {
-		c.log.Error("call: store leg record", "leg", l.uuid, "err", err)
-	}
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
+	c.emit(FinishLeg{UUID: l.uuid, Final: *l.final})
 	if l.held {
 		l.held = false
-		if err := c.rt.store.Release(dctx, l.uuid); err != nil {
-			c.log.Error("call: release destination", "leg", l.uuid, "err", err)
-		}
-		c.rt.wakeQueues()
+		c.emit(Release{UUID: l.uuid})
 	}
 	if l.events != "" && l.uuid != c.a.uuid {
-		c.dialEvent(ctx, l, DialEventTerminal)
+		c.dialEvent(l, DialEventTerminal)
 	}
 }
 
-// callerGone handles the caller's channel going down. A command still in
+// callerLeft handles the caller's channel going down. A command still in
 // flight gets a bounded wait for its result (FreeSWITCH sends it, though
 // possibly after the hang-up event) before the flow hears of the hang-up.
-func (c *call) callerGone(ctx context.Context, cause string) {
-	if c.hungUp {
+func (c *call) callerLeft(cause string) {
+	if c.left() {
 		return
 	}
-	c.hungUp = true
+	c.caller = callerLeaving
 	c.hangupCause = cause
 	if c.pending.kind != waitNone {
 		c.armSettle()
 		return
 	}
-	c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: cause})
+	c.step(flows.HungUp{At: c.now().UTC(), Cause: cause})
 }
 
 func (c *call) armSettle() {
-	if c.settle != nil {
+	if c.settleTimer != 0 {
 		return
 	}
 	c.settled = false
-	c.settle = time.NewTimer(c.rt.cfg.Settle)
-	c.settleC = c.settle.C
+	c.settleTimer = c.after(c.env.cfg.Settle, c.onSettle)
 }
 
 // onSettle gives up waiting: a lost result is dropped, a dial result goes
 // out with what is known, legs without a final record are closed from the
 // bridge's own account of them.
-func (c *call) onSettle(ctx context.Context) {
-	c.settle, c.settleC = nil, nil
+func (c *call) onSettle() {
+	c.settleTimer = 0
 	c.settled = true
 	if d := c.pending.dial; d != nil && d.result != nil {
-		c.deliverDial(ctx)
+		c.deliverDial()
 	}
-	if c.hungUp && c.pending.kind != waitNone {
+	if c.left() && c.pending.kind != waitNone {
 		c.log.Warn("call: no result for the command in flight after hang-up", "wait", c.pending.kind)
 		c.pending = pending{}
-		c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: c.hangupCause})
+		c.step(flows.HungUp{At: c.now().UTC(), Cause: c.hangupCause})
 	}
 }
 
 // complete turns the awaited EXECUTE_COMPLETE into the flow's event.
-func (c *call) complete(ctx context.Context, ev esl.Event) {
+func (c *call) complete(ev esl.Event) {
 	p := c.pending
-	now := c.rt.now().UTC()
+	now := c.now().UTC()
 	var result flows.Event
 	switch p.kind {
 	case waitPlay:
@@ -561,62 +552,54 @@ func (c *call) complete(ctx context.Context, ev esl.Event) {
 			digits = ev.Var(p.variable + "_invalid")
 		}
 		if digits != "" && c.rowCreated {
-			dctx, cancel := c.dbctx(ctx)
-			if err := c.rt.store.CallDigits(dctx, c.sid, digits); err != nil {
-				c.log.Error("call: store digits", "err", err)
-			}
-			cancel()
+			c.emit(SetDigits{SID: c.sid, Digits: digits})
 		}
 		result = flows.DigitsCollected{At: now, Digits: digits}
 	case waitRecord:
-		result = c.recorded(ctx, p.rec, ev)
+		result = c.recorded(p.rec, ev)
 	case waitDial:
-		c.dialed(ctx, ev)
+		c.dialed(ev)
 		return
 	case waitQueue:
-		c.queueBroken(ctx, ev.Get("Application-Response"))
+		c.queueBroken(ev.Get("Application-Response"))
 		return
 	default:
 		return
 	}
 	c.pending = pending{}
-	c.deliver(ctx, result, p.kind == waitRecord)
+	c.deliver(result, p.kind == waitRecord)
 }
 
 // deliver feeds a command's result to the flow, then the hang-up if the
 // caller is gone. After a hang-up only results that stand on their own
 // (a voicemail, a finished conversation) are worth telling the flow.
-func (c *call) deliver(ctx context.Context, result flows.Event, standsAlone bool) {
-	if !c.hungUp || standsAlone {
-		c.step(ctx, result)
+func (c *call) deliver(result flows.Event, standsAlone bool) {
+	if !c.left() || standsAlone {
+		c.step(result)
 	}
-	if c.hungUp {
-		c.step(ctx, flows.HungUp{At: c.rt.now().UTC(), Cause: c.hangupCause})
+	if c.left() {
+		c.step(flows.HungUp{At: c.now().UTC(), Cause: c.hangupCause})
 	}
 }
 
-func (c *call) recorded(ctx context.Context, rec *store.Recording, ev esl.Event) flows.Event {
+func (c *call) recorded(rec *store.Recording, ev esl.Event) flows.Event {
 	secs := int(ev.Int("variable_record_seconds"))
 	if ms := ev.Int("variable_record_ms"); secs == 0 && ms > 0 {
 		secs = int((ms + 500) / 1000)
 	}
 	rec.Duration = secs
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.CreateRecording(dctx, rec); err != nil {
-		c.log.Error("call: store recording", "err", err)
-	}
+	c.emit(SaveRecording{Recording: *rec})
 	c.recordingURL = rec.URL
-	return flows.RecordingDone{At: c.rt.now().UTC(), URL: rec.URL, Duration: secs}
+	return flows.RecordingDone{At: c.now().UTC(), URL: rec.URL, Duration: secs}
 }
 
 // dialed handles the end of a bridge: how it went comes from the A-leg's
 // variables; the talk time from the winning leg's own final record, which
 // may still be on its way.
-func (c *call) dialed(ctx context.Context, ev esl.Event) {
+func (c *call) dialed(ev esl.Event) {
 	d := c.pending.dial
 	causes := originateCauses(ev.Var("originate_causes"))
-	res := flows.DialResult{At: c.rt.now().UTC()}
+	res := flows.DialResult{At: c.now().UTC()}
 	winner := ev.Var("last_bridge_to")
 	for _, dl := range d.legs {
 		if dl.uuid == winner {
@@ -657,30 +640,34 @@ func (c *call) dialed(ctx context.Context, ev esl.Event) {
 		if cause == "" && d.winner == "" && len(d.legs) == 1 {
 			cause = ev.Var("originate_disposition")
 		}
-		f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(false, cause, "", 0)}
+		f := store.LegFinal{HangupCause: cause, EndTime: c.wall(), Status: LegStatus(false, cause, "", 0)}
 		// A sequential destination after the one who answered was never
 		// dialled at all: canceled, without a cause.
 		if sequential && afterWinner {
 			f.Status = store.Canceled
 		}
 		l.final, l.status = &f, f.Status
-		c.finishLeg(ctx, l)
+		c.finishLeg(l)
 	}
 	d.result = &res
 	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && !c.settled {
 		c.armSettle() // wait for the winner's record for the talk time
 		return
 	}
-	c.deliverDial(ctx)
+	c.deliverDial()
 }
 
-func (c *call) deliverDial(ctx context.Context) {
+func (c *call) deliverDial() {
+	// The wait for the winner's record (if that is what the settle timer
+	// was armed for) is over; done arms it again if a leg still lacks one.
+	c.stopTimer(c.settleTimer)
+	c.settleTimer = 0
 	d := c.pending.dial
 	res := *d.result
 	if w := c.legs[d.winner]; w != nil {
 		res.TalkTime = w.billsec
 	}
-	c.dialDone(ctx, res)
+	c.dialDone(res)
 }
 
 // dialStatus maps a failed bridge's outcome to the Connect applet's.
@@ -701,80 +688,60 @@ func dialStatus(disposition, dialStatus string) flows.DialStatus {
 }
 
 // step runs the interpreter on one event and executes its commands.
-func (c *call) step(ctx context.Context, ev flows.Event) {
+func (c *call) step(ev flows.Event) {
 	if c.flow == nil {
 		return
 	}
 	var cmds []flows.Command
 	c.state, cmds = flows.Step(c.flow, c.state, ev)
 	for _, cmd := range cmds {
-		c.exec(ctx, cmd)
+		c.exec(cmd)
 	}
 }
 
-func (c *call) exec(ctx context.Context, cmd flows.Command) {
-	uuid := c.s.UUID
+func (c *call) exec(cmd flows.Command) {
 	switch cmd := cmd.(type) {
 	case flows.Play:
 		app, arg := c.m.play(cmd.Prompt)
-		c.await(ctx, pending{kind: waitPlay}, app, arg)
+		c.await(pending{kind: waitPlay}, app, arg)
 	case flows.CollectDigits:
 		c.digitVars++
 		v := fmt.Sprintf("switchyard_input_%d", c.digitVars)
-		c.await(ctx, pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v))
+		c.await(pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v))
 	case flows.Record:
 		if cmd.Prompt != nil {
-			app, arg := c.m.play(*cmd.Prompt)
-			if !c.fire(ctx, app, arg) {
-				return
-			}
+			c.fire(c.m.play(*cmd.Prompt))
 		}
-		if cmd.Beep && !c.fire(ctx, "playback", beep) {
-			return
+		if cmd.Beep {
+			c.fire("playback", beep)
 		}
 		rec := c.newRecording("single")
-		c.await(ctx, pending{kind: waitRecord, rec: rec}, "record", record(rec.Path, cmd))
+		c.await(pending{kind: waitRecord, rec: rec}, "record", record(rec.Path, cmd))
 	case flows.Dial:
-		c.connect(ctx, cmd)
+		c.connect(cmd)
 	case flows.Fetch:
-		c.fetch(ctx, cmd)
+		c.fetch(cmd)
 	case flows.Send:
-		c.send(ctx, cmd)
+		c.send(cmd)
 	case flows.LoadFlow:
-		c.loadFlow(ctx, cmd)
+		c.loadFlow(cmd)
 	case flows.Hangup:
-		c.log.Info("call: flow hangs up", "cause", cmd.Cause, "reason", cmd.Reason)
-		if err := c.s.Kill(ctx, uuid, cmd.Cause); err != nil {
-			// A closed socket means FreeSWITCH let go of a channel that
-			// is gone: nothing left to hang up.
-			if !c.hungUp && !errors.Is(err, esl.ErrClosed) {
-				c.log.Error("call: hangup", "err", err)
-			}
-			c.lost(err)
+		if c.left() {
+			return // the caller's channel is gone already
 		}
+		c.log.Info("call: flow hangs up", "cause", cmd.Cause, "reason", cmd.Reason)
+		c.emit(Kill{Cause: cmd.Cause})
 	}
 }
 
 // await runs a blocking application and remembers what it waits for.
-func (c *call) await(ctx context.Context, p pending, app, arg string) {
-	execute := c.s.Execute
-	if p.kind == waitDial {
+func (c *call) await(p pending, app, arg string) {
+	p.app = c.env.newUUID()
+	c.emit(Execute{App: app, Arg: arg, AppUUID: p.app, Awaited: true,
 		// A bridge lasts the whole conversation: event-locked, it would
-		// hold back a start-of-call uuid_broadcast to the caller until the
-		// call is over. Nothing is queued behind it on this channel.
-		execute = c.s.ExecuteUnlocked
-	}
-	appUUID, err := execute(ctx, c.s.UUID, app, arg)
-	if err != nil {
-		c.log.Error("call: command failed", "app", app, "err", err)
-		c.lost(err)
-		return
-	}
-	if c.rt.cfg.OnStep != nil && !c.arrived.IsZero() {
-		c.rt.cfg.OnStep(time.Since(c.arrived))
-		c.arrived = time.Time{}
-	}
-	p.app = appUUID
+		// hold back a start-of-call uuid_broadcast to the caller until
+		// the call is over. Nothing is queued behind it on this channel.
+		Unlocked: p.kind == waitDial})
 	c.pending = p
 }
 
@@ -783,74 +750,49 @@ func (c *call) newRecording(channels string) *store.Recording {
 	id := fmt.Sprintf("re%s%02d", c.sid[:24], c.recordings)
 	return &store.Recording{
 		ID: id, AccountSID: c.account, CallSID: c.sid,
-		Path:     path.Join(c.rt.cfg.RecordingsDir, id+".wav"),
-		URL:      c.rt.cfg.RecordingURL(c.account, id),
+		Path:     path.Join(c.env.cfg.RecordingsDir, id+".wav"),
+		URL:      c.env.cfg.RecordingURL(c.account, id),
 		Channels: channels, Format: "wav",
 	}
 }
 
-func (c *call) info() *Info {
-	return &Info{CallSid: c.sid, AccountSID: c.account, State: c.state}
+func (c *call) info() Info {
+	return Info{CallSid: c.sid, AccountSID: c.account, State: c.state}
 }
 
-// fetch runs a passthru request off the owner goroutine; a synchronous one
-// reports back through results.
-func (c *call) fetch(ctx context.Context, f flows.Fetch) {
-	if c.rt.fetcher == nil {
+// fetch asks for a passthru request; a synchronous one answers through
+// fetched.
+func (c *call) fetch(f flows.Fetch) {
+	if !c.env.fetcher {
 		c.log.Warn("call: passthru is not configured on this server", "url", f.URL)
 		if !f.Async {
 			c.deferred = append(c.deferred, func() {
-				c.step(ctx, flows.FetchResult{At: c.rt.now().UTC(), Err: "passthru is not configured"})
+				c.step(flows.FetchResult{At: c.now().UTC(), Err: "passthru is not configured"})
 			})
 		}
 		return
 	}
-	info := c.info()
-	go func() {
-		status, err := c.rt.fetcher.Fetch(context.WithoutCancel(ctx), info, f)
-		if f.Async {
-			if err != nil {
-				c.log.Warn("call: async passthru failed", "url", f.URL, "err", err)
-			}
-			return
-		}
-		res := flows.FetchResult{At: c.rt.now().UTC(), StatusCode: status}
-		if err != nil {
-			res.Err = err.Error()
-		}
-		select {
-		case c.results <- func() { c.step(ctx, res) }:
-		case <-c.stop:
-		}
-	}()
+	c.ids++
+	c.emit(Fetch{ID: c.ids, Info: c.info(), Request: f})
 }
 
-// send delivers an SMS or email off the call path; failures are logged and
-// never block the call.
-func (c *call) send(ctx context.Context, m flows.Send) {
-	if c.rt.messenger == nil {
+// send asks for an SMS or email; failures are logged and never block the
+// call.
+func (c *call) send(m flows.Send) {
+	if !c.env.messenger {
 		c.log.Info("call: message (no messenger configured)", "channel", m.Channel, "to", m.To, "subject", m.Subject)
 		return
 	}
-	info := c.info()
-	go func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := c.rt.messenger.Send(sctx, info, m); err != nil {
-			c.log.Warn("call: message not sent", "channel", m.Channel, "to", m.To, "err", err)
-		}
-	}()
+	c.emit(Send{Info: c.info(), Message: m})
 }
 
 // loadFlow answers a Transfer with the target's live version.
-func (c *call) loadFlow(ctx context.Context, l flows.LoadFlow) {
+func (c *call) loadFlow(l flows.LoadFlow) {
 	res := flows.FlowLoaded{FlowID: l.Flow}
-	dctx, cancel := c.dbctx(ctx)
-	v, err := c.rt.store.LiveVersion(dctx, c.account, l.Flow)
-	cancel()
+	v, err := c.look.liveVersion(c.account, l.Flow)
 	var next *flows.Flow
 	if err == nil {
-		next, err = c.rt.flows.get(v.FlowID, v.Version, []byte(v.Document))
+		next, err = c.env.flows.get(v.FlowID, v.Version, []byte(v.Document))
 	}
 	if err != nil {
 		c.log.Warn("call: transfer failed", "flow", l.Flow, "err", err)
@@ -859,26 +801,25 @@ func (c *call) loadFlow(ctx context.Context, l flows.LoadFlow) {
 		c.log.Info("call: transferred", "flow", l.Flow, "version", v.Version)
 	}
 	c.deferred = append(c.deferred, func() {
-		res.At = c.rt.now().UTC()
+		res.At = c.now().UTC()
 		if next != nil {
 			c.flow = next
 		}
-		c.step(ctx, res)
+		c.step(res)
 	})
 }
 
 // kill hangs the caller up from outside the flow.
 func (c *call) kill(cause, reason string) {
 	c.log.Warn("call: hanging up", "cause", cause, "reason", reason)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.s.Kill(ctx, c.s.UUID, cause); err != nil {
-		c.lost(err)
-	}
+	c.emit(Kill{Cause: cause})
 }
 
 // finish writes the call's final record once every leg has one.
-func (c *call) finish(ctx context.Context) {
+func (c *call) finish() {
+	if !c.rowCreated {
+		return
+	}
 	for _, l := range c.order {
 		if l.final != nil {
 			continue
@@ -892,13 +833,13 @@ func (c *call) finish(ctx context.Context) {
 		if cause == "" {
 			cause = "NORMAL_CLEARING"
 		}
-		f := store.LegFinal{HangupCause: cause, EndTime: time.Now().UTC(), Status: LegStatus(l.answered, cause, "", 0)}
+		f := store.LegFinal{HangupCause: cause, EndTime: c.wall(), Status: LegStatus(l.answered, cause, "", 0)}
 		if l.answered {
 			t := l.answerAt
 			f.AnswerTime = &t
 		}
 		l.final = &f
-		c.finishLeg(ctx, l)
+		c.finishLeg(l)
 	}
 	a := c.a.final
 	final := store.CallFinal{
@@ -913,18 +854,5 @@ func (c *call) finish(ctx context.Context) {
 	if final.Duration == 0 && !final.EndTime.IsZero() {
 		final.Duration = int(final.EndTime.Sub(c.created).Round(time.Second) / time.Second)
 	}
-	if c.callbacks {
-		final.Outbox = c.rt.cfg.TerminalCallbacks
-	}
-	if err := c.rt.persist(ctx, c.log, "final record", func(dctx context.Context) error {
-		return c.rt.store.FinishCall(dctx, c.sid, final)
-	}); err != nil {
-		c.log.Error("call: store final record; the reconciler will close the call", "err", err)
-		return
-	}
-	if final.Outbox != nil {
-		c.rt.notifyCallbacks()
-	}
-	c.log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
-		"legs", len(c.order), "reason", c.state.Reason)
+	c.emit(FinishCall{SID: c.sid, Final: final, Callbacks: c.callbacks, Legs: len(c.order), Reason: c.state.Reason})
 }

@@ -1,7 +1,6 @@
 package call
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,11 +41,13 @@ type connecting struct {
 	ringback  bool
 	played    bool
 	q         *queueing
+	// plan is the id of the plan asked for (0: none).
+	plan int
 }
 
 // connect starts a Connect: asks the customer's URL first when the applet
 // is programmable.
-func (c *call) connect(ctx context.Context, d flows.Dial) {
+func (c *call) connect(d flows.Dial) {
 	flowID := c.state.FlowID
 	if flowID == "" {
 		flowID = c.state.Call.FlowID
@@ -54,61 +55,57 @@ func (c *call) connect(ctx context.Context, d flows.Dial) {
 	cn := &connecting{base: d, d: d, scope: flowID + "/" + d.Applet, tried: map[string]bool{}}
 	c.conn = cn
 	if d.URL != "" {
-		c.plan(ctx, nil)
+		c.askPlan(nil)
 		return
 	}
-	c.route(ctx)
+	c.route()
 }
 
-// plan asks the planner off the owner goroutine; the call waits.
-func (c *call) plan(ctx context.Context, last *Attempt) {
+// askPlan asks the planner what to dial; the call waits for planned.
+func (c *call) askPlan(last *Attempt) {
 	cn := c.conn
-	if c.rt.planner == nil {
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: "programmable connect is not configured on this server"})
+	if !c.env.planner {
+		c.connectDone(flows.DialResult{Status: flows.DialFailed, Reason: "programmable connect is not configured on this server"})
 		return
 	}
-	info := c.info()
-	base := cn.base
+	c.ids++
+	cn.plan = c.ids
 	c.pending = pending{kind: waitPlan}
-	go func() {
-		p, err := c.rt.planner.Plan(context.WithoutCancel(ctx), info, base, last)
-		select {
-		case c.results <- func() { c.planned(ctx, cn, p, err) }:
-		case <-c.stop:
-		}
-	}()
+	c.emit(AskPlan{ID: c.ids, Info: c.info(), Dial: cn.base, Last: last})
 }
 
-func (c *call) planned(ctx context.Context, cn *connecting, p *Plan, err error) {
-	if c.conn != cn || c.pending.kind != waitPlan {
+// planned takes the planner's answer to request id.
+func (c *call) planned(id int, p *Plan, err error) {
+	defer c.afterInput()
+	cn := c.conn
+	if cn == nil || cn.plan != id || c.pending.kind != waitPlan {
 		return // the caller left and the flow moved on
 	}
+	cn.plan = 0
 	c.pending = pending{}
 	if err != nil {
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: err.Error()})
+		c.connectDone(flows.DialResult{Status: flows.DialFailed, Reason: err.Error()})
 		return
 	}
 	cn.d, cn.fetchAfter = p.Dial, p.FetchAfterAttempt
 	if len(p.Dial.Destinations) == 0 {
 		if cn.last != nil {
-			c.connectDone(ctx, *cn.last)
+			c.connectDone(*cn.last)
 			return
 		}
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialNoAnswer, Reason: "the connect URL returned no destinations"})
+		c.connectDone(flows.DialResult{Status: flows.DialNoAnswer, Reason: "the connect URL returned no destinations"})
 		return
 	}
-	c.route(ctx)
+	c.route()
 }
 
 // route resolves the destinations to users and hold keys and starts the
 // first attempt.
-func (c *call) route(ctx context.Context) {
+func (c *call) route() {
 	cn := c.conn
-	dctx, cancel := c.dbctx(ctx)
-	targets, err := c.rt.store.Resolve(dctx, c.account, cn.d.Destinations)
-	cancel()
+	targets, err := c.look.resolve(c.account, cn.d.Destinations)
 	if err != nil {
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialFailed, Reason: "agent state unavailable: " + err.Error()})
+		c.connectDone(flows.DialResult{Status: flows.DialFailed, Reason: "agent state unavailable: " + err.Error()})
 		return
 	}
 	cn.targets = targets
@@ -121,25 +118,23 @@ func (c *call) route(ctx context.Context) {
 	if !cn.attempts {
 		legs := make([]dialLeg, len(targets))
 		for i, t := range targets {
-			legs[i] = dialLeg{uuid: esl.NewUUID(), dest: t.Dest}
+			legs[i] = dialLeg{uuid: c.env.newUUID(), dest: t.Dest}
 		}
-		c.ring(ctx, legs)
+		c.ring(legs)
 		return
 	}
 	if cn.d.StickyPeriod > 0 && !cn.stickyRead {
 		cn.stickyRead = true
-		c.readSticky(ctx)
+		c.readSticky()
 	}
-	c.attempt(ctx)
+	c.attempt()
 }
 
 // readSticky finds the agent the caller last spoke to through this
 // applet, to ring first.
-func (c *call) readSticky(ctx context.Context) {
+func (c *call) readSticky() {
 	cn := c.conn
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	contact, err := c.rt.store.Sticky(dctx, c.account, cn.scope, c.from, c.rt.now())
+	contact, err := c.look.sticky(c.account, cn.scope, c.from, c.now())
 	if err != nil {
 		c.log.Warn("call: sticky agent unavailable", "err", err)
 		return
@@ -147,7 +142,7 @@ func (c *call) readSticky(ctx context.Context) {
 	if contact == "" {
 		return
 	}
-	ts, err := c.rt.store.Resolve(dctx, c.account, []string{contact})
+	ts, err := c.look.resolve(c.account, []string{contact})
 	if err != nil || len(ts) != 1 {
 		c.log.Warn("call: sticky agent unavailable", "err", err)
 		return
@@ -158,7 +153,7 @@ func (c *call) readSticky(ctx context.Context) {
 
 // take reserves one destination for an attempt: a user who is off, or a
 // destination on another call (under state management), is skipped.
-func (c *call) take(ctx context.Context, t store.Target) (dialLeg, bool) {
+func (c *call) take(t store.Target) (dialLeg, bool) {
 	cn := c.conn
 	if cn.tried[t.Key] {
 		return dialLeg{}, false
@@ -168,13 +163,11 @@ func (c *call) take(ctx context.Context, t store.Target) (dialLeg, bool) {
 		c.log.Info("call: agent unavailable; skipped", "dest", t.Dest)
 		return dialLeg{}, false
 	}
-	l := dialLeg{uuid: esl.NewUUID(), dest: t.Dest}
+	l := dialLeg{uuid: c.env.newUUID(), dest: t.Dest}
 	if !cn.d.StateManagement && !t.IsUser() {
 		return l, true
 	}
-	dctx, cancel := c.dbctx(ctx)
-	err := c.rt.store.Hold(dctx, c.account, t.Key, c.sid, l.uuid, c.rt.cfg.HoldLease)
-	cancel()
+	err := c.look.hold(c.account, t.Key, c.sid, l.uuid)
 	switch {
 	case errors.Is(err, store.ErrBusy):
 		cn.busy++
@@ -192,16 +185,16 @@ func (c *call) take(ctx context.Context, t store.Target) (dialLeg, bool) {
 
 // attempt rings the next destinations, or ends the connect (or queues the
 // caller) when none is left.
-func (c *call) attempt(ctx context.Context) {
+func (c *call) attempt() {
 	cn := c.conn
-	if c.hungUp {
-		c.connectDone(ctx, c.lastOr(flows.DialNoAnswer, ""))
+	if c.left() {
+		c.connectDone(c.lastOr(flows.DialNoAnswer, ""))
 		return
 	}
 	if s := cn.sticky; s != nil {
 		cn.sticky = nil
-		if l, ok := c.take(ctx, *s); ok {
-			c.ring(ctx, []dialLeg{l})
+		if l, ok := c.take(*s); ok {
+			c.ring([]dialLeg{l})
 			return
 		}
 	}
@@ -217,27 +210,27 @@ func (c *call) attempt(ctx context.Context) {
 		if len(batch) >= size {
 			break
 		}
-		if l, ok := c.take(ctx, t); ok {
+		if l, ok := c.take(t); ok {
 			batch = append(batch, l)
 		}
 	}
 	if len(batch) > 0 {
-		c.ring(ctx, batch)
+		c.ring(batch)
 		return
 	}
 	switch {
 	case cn.fetchAfter && cn.last != nil && cn.fetches < maxFetches:
 		cn.fetches++
-		c.plan(ctx, &Attempt{Status: cn.last.Status, Whom: strings.Join(cn.lastWhom, ","),
-			Duration: int(c.rt.now().Sub(cn.lastStart).Round(time.Second) / time.Second)})
+		c.askPlan(&Attempt{Status: cn.last.Status, Whom: strings.Join(cn.lastWhom, ","),
+			Duration: int(c.now().Sub(cn.lastStart).Round(time.Second) / time.Second)})
 	case cn.busy > 0 && cn.d.Queue != nil:
-		c.enqueue(ctx)
+		c.enqueue()
 	case cn.last != nil:
-		c.connectDone(ctx, *cn.last)
+		c.connectDone(*cn.last)
 	case cn.busy > 0:
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call"})
+		c.connectDone(flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call"})
 	default:
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialNoAnswer, Reason: "no destination available to dial"})
+		c.connectDone(flows.DialResult{Status: flows.DialNoAnswer, Reason: "no destination available to dial"})
 	}
 }
 
@@ -251,57 +244,49 @@ func (c *call) lastOr(status flows.DialStatus, reason string) flows.DialResult {
 // dialDone takes the result of one bridge: the connect ends when someone
 // answered, the caller left or it was its only attempt; otherwise the next
 // attempt goes.
-func (c *call) dialDone(ctx context.Context, res flows.DialResult) {
+func (c *call) dialDone(res flows.DialResult) {
 	cn := c.conn
 	c.pending = pending{}
 	cn.last = &res
 	switch {
-	case res.Status == flows.DialCompleted || !cn.attempts || c.hungUp:
-		c.connectDone(ctx, res)
+	case res.Status == flows.DialCompleted || !cn.attempts || c.left():
+		c.connectDone(res)
 	case cn.q != nil:
-		c.queueRingDone(ctx)
+		c.queueRingDone()
 	default:
-		c.attempt(ctx)
+		c.attempt()
 	}
 }
 
 // connectDone ends the connect and tells the flow.
-func (c *call) connectDone(ctx context.Context, res flows.DialResult) {
+func (c *call) connectDone(res flows.DialResult) {
 	cn := c.conn
 	c.conn = nil
 	c.pending = pending{}
-	res.At = c.rt.now().UTC()
+	res.At = c.now().UTC()
 	if cn.q != nil {
-		c.leaveQueue(ctx, cn.q)
+		c.leaveQueue(cn.q)
 	}
 	if cn.recording != nil {
 		cn.recording.Duration = res.TalkTime
-		dctx, cancel := c.dbctx(ctx)
-		if err := c.rt.store.CreateRecording(dctx, cn.recording); err != nil {
-			c.log.Error("call: store recording", "err", err)
-		}
-		cancel()
+		c.emit(SaveRecording{Recording: *cn.recording})
 		c.recordingURL = cn.recording.URL
 		res.RecordingURL = cn.recording.URL
 	}
 	if res.Status == flows.DialCompleted && cn.d.StickyPeriod > 0 && res.AnsweredBy != "" {
-		dctx, cancel := c.dbctx(ctx)
-		until := c.rt.now().Add(time.Duration(cn.d.StickyPeriod) * time.Second)
-		if err := c.rt.store.Stick(dctx, c.account, cn.scope, c.from, res.AnsweredBy, until); err != nil {
-			c.log.Warn("call: sticky agent not remembered", "err", err)
-		}
-		cancel()
+		c.emit(Stick{Account: c.account, Scope: cn.scope, Caller: c.from, Contact: res.AnsweredBy,
+			Until: c.now().Add(time.Duration(cn.d.StickyPeriod) * time.Second)})
 	}
 	if res.Reason != "" {
 		c.log.Info("call: connect ended", "status", res.Status, "reason", res.Reason)
 	}
-	c.deliver(ctx, res, res.Status == flows.DialCompleted)
+	c.deliver(res, res.Status == flows.DialCompleted)
 }
 
 // ring bridges the caller to legs: each gets a row and a filter on this
 // socket (so its own events, losers' included, arrive here) before the
 // bridge starts.
-func (c *call) ring(ctx context.Context, legs []dialLeg) {
+func (c *call) ring(legs []dialLeg) {
 	cn := c.conn
 	d := cn.d
 	d.Destinations = make([]string, len(legs))
@@ -309,69 +294,56 @@ func (c *call) ring(ctx context.Context, legs []dialLeg) {
 		d.Destinations[i] = x.dest
 	}
 	dl := &dialing{legs: legs}
-	start := time.Now().UTC()
+	start := c.wall()
 	for _, x := range legs {
 		l := &leg{uuid: x.uuid, seq: len(c.order) + 1, to: x.dest, status: store.Queued, createdAt: start,
 			held: x.held, events: d.DialEventURL}
 		c.legs[x.uuid] = l
 		c.order = append(c.order, l)
-		c.routes = append(c.routes, c.s.Route(x.uuid, c.sink))
-		row := &store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
-			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt}
-		if err := c.rt.persist(ctx, c.log, "leg", func(dctx context.Context) error {
-			return c.rt.store.CreateLeg(dctx, row)
-		}); err != nil {
-			c.log.Error("call: store leg", "err", err)
-		}
-		if err := c.s.Filter(ctx, "Unique-ID", x.uuid); err != nil {
-			c.lost(err)
-			return
-		}
+		c.emit(CreateLeg{Leg: store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: l.seq, UUID: x.uuid,
+			Direction: store.LegOutbound, From: d.CallerID, To: x.dest, Status: store.Queued, StartTime: l.createdAt}})
+		c.emit(Watch{UUID: x.uuid})
 	}
-	cn.lastWhom, cn.lastStart = d.Destinations, c.rt.now()
+	cn.lastWhom, cn.lastStart = d.Destinations, c.now()
 	if d.MusicOnHold != "" && !cn.ringback {
 		cn.ringback = true
-		if !c.fire(ctx, "set", "transfer_ringback="+d.MusicOnHold) {
-			return
-		}
+		c.fire("set", "transfer_ringback="+d.MusicOnHold)
 	}
 	if d.Record && cn.recording == nil {
 		cn.recording = c.newRecording(d.RecordingChannels)
-		if d.RecordingChannels == "dual" && !c.fire(ctx, "set", "RECORD_STEREO=true") {
-			return
+		if d.RecordingChannels == "dual" {
+			c.fire("set", "RECORD_STEREO=true")
 		}
-		if !c.fire(ctx, "record_session", cn.recording.Path) {
-			return
-		}
+		c.fire("record_session", cn.recording.Path)
 	}
 	for _, x := range legs {
-		c.dialEvent(ctx, c.legs[x.uuid], DialEventDial)
+		c.dialEvent(c.legs[x.uuid], DialEventDial)
 	}
-	c.await(ctx, pending{kind: waitDial, dial: dl}, "bridge", dialString(c.rt.cfg.Endpoints, d, legs, c.sid))
+	c.await(pending{kind: waitDial, dial: dl}, "bridge", dialString(c.env.cfg.Endpoints, d, legs, c.sid))
 }
 
 // dialEvent posts one event of a dialled leg to the connect's event URL.
-func (c *call) dialEvent(ctx context.Context, l *leg, typ string) {
-	if l == nil || l.events == "" || c.rt.events == nil {
+func (c *call) dialEvent(l *leg, typ string) {
+	if l == nil || l.events == "" || !c.env.events {
 		return
 	}
-	ev := DialEvent{Type: typ, Whom: l.to, Status: "busy", At: c.rt.now().UTC()}
+	ev := DialEvent{Type: typ, Whom: l.to, Status: "busy", At: c.now().UTC()}
 	if typ == DialEventTerminal {
 		ev.Status = "free"
 		ev.LegStatus = string(l.status)
 	}
-	c.rt.events.Post(ctx, c.info(), l.events, ev)
+	c.emit(PostDialEvent{Info: c.info(), URL: l.events, Event: ev})
 }
 
 // bridged plays the connect's start-of-call playback once the callee is
 // bridged: to the callee alone, or to both parties.
-func (c *call) bridged(ctx context.Context, ev esl.Event) {
+func (c *call) bridged(ev esl.Event) {
 	cn := c.conn
 	if cn == nil || cn.played || cn.d.StartPlayback == nil {
 		return
 	}
 	callee := ev.Get("Bridge-B-Unique-ID")
-	if callee == "" || callee == c.s.UUID {
+	if callee == "" || callee == c.uuid {
 		callee = ev.Get("Other-Leg-Unique-ID")
 	}
 	if callee == "" {
@@ -388,7 +360,5 @@ func (c *call) bridged(ctx context.Context, ev esl.Event) {
 	if p.To == "both" {
 		to = "both"
 	}
-	if _, err := c.s.API(ctx, fmt.Sprintf("uuid_broadcast %s '%s' %s", callee, path, to)); err != nil {
-		c.log.Warn("call: start-of-call playback failed", "err", err)
-	}
+	c.emit(API{Cmd: fmt.Sprintf("uuid_broadcast %s '%s' %s", callee, path, to)})
 }

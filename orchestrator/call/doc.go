@@ -6,6 +6,27 @@
 // (speak/playback, play_and_get_digits, bridge, record, record_session) and
 // feeds their results back as flow events.
 //
+// # Machine and driver
+//
+// A call is split the way flows.Step is split from its caller. The
+// machine (call, in call.go, connect.go, queue.go) takes one input at a
+// time — an event of its channels, a timer, a passthru answer, a plan, the
+// loss of its socket — and returns effects (effects.go): commands for the
+// channel, typed store writes, requests, timers. It does no I/O, starts no
+// goroutine and reads no clock of its own (env carries the clocks and id
+// sources), so machine_test.go runs whole calls on a fake clock in
+// milliseconds and holds their effects to golden traces. The few reads a
+// call must wait for (its route, agents, holds, its place in a queue) go
+// through lookups, which the driver answers after executing the effects
+// emitted before them, so a read sees the call's own writes.
+//
+// The driver (driver.go) owns the goroutine, the socket, the timers and
+// polls: it executes the effects in order, retries the writes that must
+// land, turns a failed channel command into the machine's lostControl, and
+// joins every goroutine it started before Handle returns. Requests that
+// outlive a call (passthru, messages, plans, the first legs of API calls)
+// are joined by Runtime.Wait.
+//
 // # Legs
 //
 // Every leg gets a row: the caller's, and each destination a Connect rings,

@@ -9,7 +9,7 @@ import (
 )
 
 // leg folds one channel's events into its state. Events arrive out of
-// order (eslgo delivers each on its own goroutine), so the fold is
+// order (FreeSWITCH queues them per listener), so the fold is
 // order-insensitive: progress only moves forward, a non-terminal event
 // older (by Event-Sequence) than one already applied is ignored, and
 // CHANNEL_HANGUP_COMPLETE, which carries the whole billing record, is final
@@ -49,12 +49,12 @@ func progress(s store.Status) int {
 }
 
 // apply folds an event in and reports whether the leg's status changed.
-func (l *leg) apply(ev esl.Event) (changed bool) {
+func (l *leg) apply(ev esl.Event, wall func() time.Time) (changed bool) {
 	if l.final != nil {
 		return false // the final record is authoritative
 	}
 	if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
-		f := finalFrom(ev)
+		f := finalFrom(ev, wall)
 		l.final = &f
 		l.status = f.Status
 		l.billsec = f.TalkTime
@@ -77,7 +77,7 @@ func (l *leg) apply(ev esl.Event) (changed bool) {
 	case "CHANNEL_ANSWER", "CHANNEL_BRIDGE":
 		next = store.InProgress
 		if !l.answered {
-			l.answered, l.answerAt = true, eventTime(ev)
+			l.answered, l.answerAt = true, eventTime(ev, wall)
 		}
 	case "CHANNEL_HANGUP":
 		l.hangup = ev.Get("Hangup-Cause")
@@ -93,11 +93,11 @@ func (l *leg) apply(ev esl.Event) (changed bool) {
 }
 
 // eventTime is when FreeSWITCH fired the event.
-func eventTime(ev esl.Event) time.Time {
+func eventTime(ev esl.Event, wall func() time.Time) time.Time {
 	if us := ev.Int("Event-Date-Timestamp"); us > 0 {
 		return time.UnixMicro(us).UTC()
 	}
-	return time.Now().UTC()
+	return wall().UTC()
 }
 
 func epoch(ev esl.Event, name string) *time.Time {
@@ -110,7 +110,7 @@ func epoch(ev esl.Event, name string) *time.Time {
 }
 
 // finalFrom builds a leg's final record from its CHANNEL_HANGUP_COMPLETE.
-func finalFrom(ev esl.Event) store.LegFinal {
+func finalFrom(ev esl.Event, wall func() time.Time) store.LegFinal {
 	cause := ev.Get("Hangup-Cause")
 	if cause == "" {
 		cause = ev.Var("hangup_cause")
@@ -128,7 +128,7 @@ func finalFrom(ev esl.Event) store.LegFinal {
 	if end != nil {
 		f.EndTime = *end
 	} else {
-		f.EndTime = eventTime(ev)
+		f.EndTime = eventTime(ev, wall)
 	}
 	f.Status = LegStatus(answer != nil, cause, f.SIPTermStatus, int(ev.Int("variable_progresssec")))
 	return f

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/esl"
@@ -56,12 +57,12 @@ func TestLegFoldIgnoresArrivalOrder(t *testing.T) {
 
 func TestLateEventsDoNotMoveALegBack(t *testing.T) {
 	l := &leg{uuid: "b1"}
-	l.apply(ev(14, "CHANNEL_ANSWER"))
-	if changed := l.apply(ev(11, "CHANNEL_PROGRESS")); changed || l.status != store.InProgress {
+	l.apply(ev(14, "CHANNEL_ANSWER"), time.Now)
+	if changed := l.apply(ev(11, "CHANNEL_PROGRESS"), time.Now); changed || l.status != store.InProgress {
 		t.Errorf("a late PROGRESS moved the leg to %s", l.status)
 	}
-	l.apply(ev(44, "CHANNEL_HANGUP_COMPLETE", "Hangup-Cause", "NORMAL_CLEARING", "variable_answer_uepoch", "1"))
-	if changed := l.apply(ev(50, "CHANNEL_ANSWER")); changed || l.status != store.Completed {
+	l.apply(ev(44, "CHANNEL_HANGUP_COMPLETE", "Hangup-Cause", "NORMAL_CLEARING", "variable_answer_uepoch", "1"), time.Now)
+	if changed := l.apply(ev(50, "CHANNEL_ANSWER"), time.Now); changed || l.status != store.Completed {
 		t.Errorf("an event after the final record changed the leg to %s", l.status)
 	}
 }
@@ -69,7 +70,7 @@ func TestLateEventsDoNotMoveALegBack(t *testing.T) {
 func fold(events []esl.Event) *leg {
 	l := &leg{uuid: "b1"}
 	for _, e := range events {
-		l.apply(e)
+		l.apply(e, time.Now)
 	}
 	return l
 }

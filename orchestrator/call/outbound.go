@@ -219,7 +219,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		log.Warn("call: store leg status", "err", err)
 	}
 	placed := *row
-	go rt.watchOrigination(log, &placed, spec.Leg1, job, release)
+	rt.background(func() { rt.watchOrigination(log, &placed, spec.Leg1, job, release) })
 	return row, false, nil
 }
 
@@ -322,11 +322,9 @@ func connectFlow(spec outboundSpec, callerID string) *flows.Flow {
 // and connected to this socket: the call row exists (Place wrote it); the
 // leg is up, so the answer is recorded here, then the flow runs — the
 // requested one, or for click-to-call the synthetic connect to To.
-func (c *call) beginOutbound(ctx context.Context) bool {
-	sid := c.s.Data.Var("switchyard_call")
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	row, err := c.rt.store.CallBySID(dctx, sid)
+func (c *call) beginOutbound() bool {
+	sid := c.data.Var("switchyard_call")
+	row, err := c.look.callBySID(sid)
 	var spec outboundSpec
 	if err == nil {
 		switch {
@@ -339,40 +337,36 @@ func (c *call) beginOutbound(ctx context.Context) bool {
 		}
 	}
 	if err != nil {
-		c.refuse(ctx, "NORMAL_TEMPORARY_FAILURE", "", "unknown API call", err)
+		c.refuse("NORMAL_TEMPORARY_FAILURE", "", "unknown API call", err)
 		return false
 	}
 	c.sid, c.account, c.from, c.to, c.created = row.SID, row.AccountSID, row.From, row.To, row.CreatedAt
 	c.outbound = &spec
 	c.callbacks = row.StatusCallback != "" || row.StatusCallbackURLs != ""
-	c.log = c.rt.log.With("call_sid", c.sid, "uuid", c.s.UUID, "from", row.From, "to", row.To, "account", c.account)
+	c.log = c.env.log.With("call_sid", c.sid, "uuid", c.uuid, "from", row.From, "to", row.To, "account", c.account)
 	c.rowCreated = true
 	c.a.to = row.From
-	c.a.status, c.a.answered, c.a.answerAt = store.InProgress, true, answeredAt(c.s.Data)
-	if err := c.rt.store.LegStatus(dctx, c.a.uuid, store.InProgress, c.a.answerAt); err != nil {
-		c.log.Error("call: store leg status", "err", err)
-	}
-	c.answered(ctx)
+	c.a.status, c.a.answered, c.a.answerAt = store.InProgress, true, answeredAt(c.data, c.wall)
+	c.emit(SetLegStatus{UUID: c.a.uuid, Status: store.InProgress, At: c.a.answerAt})
+	c.answered()
 
 	flowID := ""
 	if row.FlowID != nil {
 		flowID = *row.FlowID
-		v, err := c.rt.store.FlowVersion(dctx, c.account, flowID, row.FlowVersion)
+		v, err := c.look.flowVersion(c.account, flowID, row.FlowVersion)
 		if err == nil {
-			c.flow, err = c.rt.flows.get(v.FlowID, v.Version, []byte(v.Document))
+			c.flow, err = c.env.flows.get(v.FlowID, v.Version, []byte(v.Document))
 		}
 		if err != nil {
-			c.refuse(ctx, "SERVICE_UNAVAILABLE", "", "the call's flow does not load", err)
+			c.refuse("SERVICE_UNAVAILABLE", "", "the call's flow does not load", err)
 			return true
 		}
 		c.log = c.log.With("flow", flowID, "version", row.FlowVersion)
 	} else {
 		c.flow = connectFlow(spec, row.PhoneNumber)
 	}
-	if !c.fire(ctx, "multiset", c.settings()) {
-		return true
-	}
-	c.step(ctx, flows.Started{At: c.rt.now().UTC(), Call: flows.CallInfo{
+	c.fire("multiset", c.settings())
+	c.step(flows.Started{At: c.now().UTC(), Call: flows.CallInfo{
 		CallSid: c.sid, From: row.From, To: row.PhoneNumber, Direction: "outbound-dial",
 		ExoPhone: row.PhoneNumber, FlowID: flowID, CustomField: row.CustomField,
 	}})
@@ -380,11 +374,11 @@ func (c *call) beginOutbound(ctx context.Context) bool {
 }
 
 // answeredAt is when the channel in the connect data answered.
-func answeredAt(data esl.Event) time.Time {
+func answeredAt(data esl.Event, wall func() time.Time) time.Time {
 	if us := data.Int("Caller-Channel-Answered-Time"); us > 0 {
 		return time.UnixMicro(us).UTC()
 	}
-	return time.Now().UTC()
+	return wall().UTC()
 }
 
 // finalStatus is the call's status once it is over. A click-to-call is

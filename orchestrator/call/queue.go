@@ -1,7 +1,6 @@
 package call
 
 import (
-	"context"
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
@@ -32,9 +31,10 @@ type queueing struct {
 	// announcing: the music is stopped for an announcement. expired: the
 	// max wait is over (the wait timer fired).
 	announcing, expired bool
-	wait, announce      *time.Timer
-	done                chan struct{}
-	music               holdMusic
+	// Timers: the max wait, the next announcement, the poll for a free
+	// agent (0: none).
+	wait, announce, poll int
+	music                holdMusic
 }
 
 // holdMusic is what a queued caller hears. It is a plain playback, ended
@@ -51,40 +51,31 @@ type holdMusic struct {
 	// cannot play); off: nothing plays, the caller waits in silence.
 	fails int
 	off   bool
-	retry *time.Timer
+	retry int // timer of the next try (0: none)
 }
 
 // musicRetries is how many playbacks in a row may fail before the queue's
 // music is replaced by the default tone, and that tone by silence.
 const musicRetries = 3
 
-func (q *queueing) stop() {
-	q.wait.Stop()
-	if q.announce != nil {
-		q.announce.Stop()
-	}
-	if q.music.retry != nil {
-		q.music.retry.Stop()
-	}
-	select {
-	case <-q.done:
-	default:
-		close(q.done)
-	}
+// stopQueue stops the queue's timers.
+func (c *call) stopQueue(q *queueing) {
+	c.stopTimer(q.wait)
+	c.stopTimer(q.announce)
+	c.stopTimer(q.music.retry)
+	c.stopTimer(q.poll)
+	q.wait, q.announce, q.music.retry, q.poll = 0, 0, 0, 0
 }
 
 // enqueue puts the caller in the applet's queue: every destination is on
 // another call.
-func (c *call) enqueue(ctx context.Context) {
+func (c *call) enqueue() {
 	cn := c.conn
 	cfg := *cn.d.Queue
-	q := &queueing{cfg: cfg, since: c.rt.now(), done: make(chan struct{})}
-	dctx, cancel := c.dbctx(ctx)
-	err := c.rt.store.Enqueue(dctx, c.account, cn.scope, c.sid, c.rt.cfg.HoldLease)
-	cancel()
-	if err != nil {
+	q := &queueing{cfg: cfg, since: c.now()}
+	if err := c.look.enqueue(c.account, cn.scope, c.sid); err != nil {
 		c.log.Error("call: cannot queue the caller", "err", err)
-		c.connectDone(ctx, flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call; queue unavailable"})
+		c.connectDone(flows.DialResult{Status: flows.DialBusy, Reason: "every destination is on another call; queue unavailable"})
 		return
 	}
 	cn.q = q
@@ -94,72 +85,39 @@ func (c *call) enqueue(ctx context.Context) {
 	}
 	// Breaking the music must wait for its start; only a queued call
 	// needs the event, so only it subscribes.
-	if err := c.s.Subscribe(ctx, "PLAYBACK_START"); err != nil {
-		c.log.Warn("call: cannot follow the hold music", "err", err)
-	}
+	c.emit(Subscribe{Events: []string{"PLAYBACK_START"}})
 	c.log.Info("call: queued for a free agent", "queue", cn.scope, "max_wait", cfg.MaxWait)
-	q.wait = c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(ctx, q) })
+	q.wait = c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(q) })
 	if cfg.Announcement != nil && cfg.AnnounceEvery > 0 {
-		c.armAnnouncement(ctx, q)
+		c.armAnnouncement(q)
 	}
-	go c.pollQueue(ctx, q)
-	c.queueMusic(ctx)
+	// A free agent is looked for on every local release and, for
+	// releases on other instances, every QueuePoll.
+	c.ids++
+	q.poll = c.ids
+	c.polls[q.poll] = func() { c.queuePoll(q) }
+	c.emit(PollQueue{ID: q.poll, Every: c.env.cfg.QueuePoll})
+	c.queueMusic()
 }
 
-// after runs fn on the owner goroutine after d, unless the call is over.
-func (c *call) after(d time.Duration, fn func()) *time.Timer {
-	return time.AfterFunc(d, func() {
-		select {
-		case c.results <- fn:
-		case <-c.stop:
-		}
-	})
-}
-
-func (c *call) armAnnouncement(ctx context.Context, q *queueing) {
+func (c *call) armAnnouncement(q *queueing) {
 	q.announce = c.after(time.Duration(q.cfg.AnnounceEvery)*time.Second, func() {
+		q.announce = 0
 		if c.conn == nil || c.conn.q != q || q.breaking != breakNone {
 			return
 		}
 		q.breaking = breakAnnounce
-		c.breakMusic(ctx)
+		c.breakMusic()
 	})
 }
 
-// pollQueue looks for a free agent on every local release and, for
-// releases on other instances, every QueuePoll.
-func (c *call) pollQueue(ctx context.Context, q *queueing) {
-	t := time.NewTicker(c.rt.cfg.QueuePoll)
-	defer t.Stop()
-	for {
-		wake := c.rt.queueWake()
-		select {
-		case <-t.C:
-		case <-wake:
-		case <-q.done:
-			return
-		case <-c.stop:
-			return
-		}
-		select {
-		case c.results <- func() { c.queuePoll(ctx, q) }:
-		case <-q.done:
-			return
-		case <-c.stop:
-			return
-		}
-	}
-}
-
 // queuePoll rings a free agent if the caller is first in line.
-func (c *call) queuePoll(ctx context.Context, q *queueing) {
+func (c *call) queuePoll(q *queueing) {
 	cn := c.conn
-	if cn == nil || cn.q != q || q.breaking != breakNone || q.announcing || c.pending.kind != waitQueue || c.hungUp {
+	if cn == nil || cn.q != q || q.breaking != breakNone || q.announcing || c.pending.kind != waitQueue || c.left() {
 		return
 	}
-	dctx, cancel := c.dbctx(ctx)
-	ahead, err := c.rt.store.Ahead(dctx, c.sid)
-	cancel()
+	ahead, err := c.look.ahead(c.sid)
 	if err != nil {
 		c.log.Warn("call: queue place unknown", "err", err)
 		return
@@ -169,40 +127,41 @@ func (c *call) queuePoll(ctx context.Context, q *queueing) {
 	}
 	clear(cn.tried)
 	for _, t := range cn.targets {
-		if l, ok := c.take(ctx, t); ok {
+		if l, ok := c.take(t); ok {
 			q.agent = l
 			q.breaking = breakDial
-			c.breakMusic(ctx)
+			c.breakMusic()
 			return
 		}
 	}
 }
 
-func (c *call) queueTimeout(ctx context.Context, q *queueing) {
+func (c *call) queueTimeout(q *queueing) {
+	q.wait = 0
 	if c.conn == nil || c.conn.q != q {
 		return
 	}
 	q.expired = true
 	if q.breaking == breakNone && c.pending.kind == waitQueue {
 		q.breaking = breakTimeout
-		c.breakMusic(ctx)
+		c.breakMusic()
 	}
 }
 
 // queueMusic plays hold music until it is broken or ends.
-func (c *call) queueMusic(ctx context.Context) {
+func (c *call) queueMusic() {
 	m := &c.conn.q.music
 	m.app, m.started, m.breakDue = "", false, false
 	if m.off {
 		c.pending = pending{kind: waitQueue}
 		return
 	}
-	c.await(ctx, pending{kind: waitQueue}, "playback", m.src)
+	c.await(pending{kind: waitQueue}, "playback", m.src)
 	m.app = c.pending.app
 }
 
 // musicStarted: the hold music's PLAYBACK_START.
-func (c *call) musicStarted(ctx context.Context, ev esl.Event) {
+func (c *call) musicStarted(ev esl.Event) {
 	cn := c.conn
 	if cn == nil || cn.q == nil {
 		return
@@ -213,48 +172,45 @@ func (c *call) musicStarted(ctx context.Context, ev esl.Event) {
 	}
 	m.started = true
 	if m.breakDue {
-		c.sendBreak(ctx)
+		c.sendBreak()
 	}
 }
 
 // breakMusic stops what the queued caller hears, so the queue can go on:
 // the music once it has started, an announcement at once; with nothing
 // playing the queue goes on at once.
-func (c *call) breakMusic(ctx context.Context) {
+func (c *call) breakMusic() {
 	q := c.conn.q
 	m := &q.music
 	switch {
 	case q.announcing:
-		c.sendBreak(ctx)
+		c.sendBreak()
 	case m.app == "":
-		if m.retry != nil {
-			m.retry.Stop()
-		}
-		c.queueBroken(ctx, "")
+		c.stopTimer(m.retry)
+		m.retry = 0
+		c.queueBroken("")
 	case !m.started:
 		m.breakDue = true
 	default:
-		c.sendBreak(ctx)
+		c.sendBreak()
 	}
 }
 
-func (c *call) sendBreak(ctx context.Context) {
-	if _, err := c.s.API(ctx, "uuid_break "+c.s.UUID); err != nil {
-		c.log.Warn("call: cannot stop hold music", "err", err)
-	}
+func (c *call) sendBreak() {
+	c.emit(API{Cmd: "uuid_break " + c.uuid})
 }
 
 // queueBroken: the music or an announcement stopped (response is the
 // playback's Application-Response; "" when nothing was playing).
-func (c *call) queueBroken(ctx context.Context, response string) {
+func (c *call) queueBroken(response string) {
 	cn := c.conn
 	c.pending = pending{}
 	if cn == nil || cn.q == nil {
 		return
 	}
 	q := cn.q
-	if c.hungUp {
-		c.connectDone(ctx, c.lastOr(flows.DialBusy, "the caller left the queue"))
+	if c.left() {
+		c.connectDone(c.lastOr(flows.DialBusy, "the caller left the queue"))
 		return
 	}
 	why := q.breaking
@@ -263,25 +219,25 @@ func (c *call) queueBroken(ctx context.Context, response string) {
 	case why == breakDial:
 		if q.expired {
 			// The wait ran out while the agent was being taken.
-			c.releaseAgent(ctx, q.agent)
-			c.connectDone(ctx, waitedOut)
+			c.releaseAgent(q.agent)
+			c.connectDone(waitedOut)
 			return
 		}
-		c.log.Info("call: agent free; ringing from the queue", "dest", q.agent.dest, "waited", c.rt.now().Sub(q.since).Round(time.Second))
-		c.ring(ctx, []dialLeg{q.agent})
+		c.log.Info("call: agent free; ringing from the queue", "dest", q.agent.dest, "waited", c.now().Sub(q.since).Round(time.Second))
+		c.ring([]dialLeg{q.agent})
 	case why == breakTimeout || q.expired:
-		c.connectDone(ctx, waitedOut)
+		c.connectDone(waitedOut)
 	case why == breakAnnounce:
 		q.announcing = true
 		app, arg := c.m.play(*q.cfg.Announcement)
-		c.await(ctx, pending{kind: waitQueue}, app, arg)
-		c.armAnnouncement(ctx, q)
+		c.await(pending{kind: waitQueue}, app, arg)
+		c.armAnnouncement(q)
 	case q.announcing:
 		q.announcing = false
-		c.queueMusic(ctx)
-		c.queuePoll(ctx, q)
+		c.queueMusic()
+		c.queuePoll(q)
 	default:
-		c.musicEnded(ctx, q, response)
+		c.musicEnded(q, response)
 	}
 }
 
@@ -290,14 +246,14 @@ func (c *call) queueBroken(ctx context.Context, response string) {
 // play it) is retried with a growing pause, then replaced by the default
 // tone, then by silence, so a prompt the node lacks never becomes a loop
 // of commands.
-func (c *call) musicEnded(ctx context.Context, q *queueing, response string) {
+func (c *call) musicEnded(q *queueing, response string) {
 	m := &q.music
 	failed := !m.started || (response != "" && response != "FILE PLAYED")
 	m.app = ""
 	if !failed {
 		m.fails = 0
-		c.queueMusic(ctx)
-		c.queuePoll(ctx, q)
+		c.queueMusic()
+		c.queuePoll(q)
 		return
 	}
 	m.fails++
@@ -315,13 +271,14 @@ func (c *call) musicEnded(ctx context.Context, q *queueing, response string) {
 	c.pending = pending{kind: waitQueue}
 	if !m.off {
 		m.retry = c.after(time.Duration(m.fails)*musicBackoff, func() {
-			if c.conn == nil || c.conn.q != q || m.app != "" || c.pending.kind != waitQueue || q.breaking != breakNone || c.hungUp {
+			m.retry = 0
+			if c.conn == nil || c.conn.q != q || m.app != "" || c.pending.kind != waitQueue || q.breaking != breakNone || c.left() {
 				return
 			}
-			c.queueMusic(ctx)
+			c.queueMusic()
 		})
 	}
-	c.queuePoll(ctx, q)
+	c.queuePoll(q)
 }
 
 // musicBackoff is the pause before the hold music is tried again, times
@@ -330,34 +287,24 @@ const musicBackoff = 500 * time.Millisecond
 
 // queueRingDone: the agent rung from the queue did not answer; the caller
 // keeps their place and waits on.
-func (c *call) queueRingDone(ctx context.Context) {
+func (c *call) queueRingDone() {
 	q := c.conn.q
 	if q.expired {
-		c.connectDone(ctx, waitedOut)
+		c.connectDone(waitedOut)
 		return
 	}
-	c.queueMusic(ctx)
+	c.queueMusic()
 }
 
 // releaseAgent frees an agent taken but never rung.
-func (c *call) releaseAgent(ctx context.Context, l dialLeg) {
-	if !l.held {
-		return
+func (c *call) releaseAgent(l dialLeg) {
+	if l.held {
+		c.emit(Release{UUID: l.uuid})
 	}
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.Release(dctx, l.uuid); err != nil {
-		c.log.Error("call: release destination", "err", err)
-	}
-	c.rt.wakeQueues()
 }
 
 // leaveQueue gives the caller's place up.
-func (c *call) leaveQueue(ctx context.Context, q *queueing) {
-	q.stop()
-	dctx, cancel := c.dbctx(ctx)
-	defer cancel()
-	if err := c.rt.store.Dequeue(dctx, c.sid); err != nil {
-		c.log.Error("call: leave queue", "err", err)
-	}
+func (c *call) leaveQueue(q *queueing) {
+	c.stopQueue(q)
+	c.emit(Dequeue{SID: c.sid})
 }

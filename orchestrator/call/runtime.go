@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -129,9 +128,14 @@ type Runtime struct {
 	planner Planner
 	events  DialEvents
 
+	env *env // what calls share
+
 	mu    sync.Mutex
 	calls map[string]*call // by CallSid, for lookup only
 	wake  chan struct{}    // closed when a destination is released here
+	// bg counts requests that outlive their call (passthru, messages,
+	// plans, first legs ringing): Wait joins them.
+	bg sync.WaitGroup
 }
 
 // New makes a runtime. m and f may be nil: messages are then only logged
@@ -175,10 +179,27 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
+	rt := &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
 		planner: cfg.Planner, events: cfg.DialEvents,
 		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{})}
+	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newSID: store.NewSID,
+		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil}
+	return rt
 }
+
+// background runs fn on its own goroutine, joined by Wait.
+func (rt *Runtime) background(fn func()) {
+	rt.bg.Add(1)
+	go func() {
+		defer rt.bg.Done()
+		fn()
+	}()
+}
+
+// Wait returns once the requests calls left running (passthru, messages,
+// plans, the first legs of API calls) are done: call it after the
+// outbound-socket server has shut down, before closing the store.
+func (rt *Runtime) Wait() { rt.bg.Wait() }
 
 func (rt *Runtime) now() time.Time { return rt.cfg.Clock() }
 
@@ -232,12 +253,9 @@ func (rt *Runtime) Live() int {
 
 // Handle runs one call handed over by FreeSWITCH; it is the esl.Handler.
 func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
-	c := newCall(rt, s)
+	d := newDriver(ctx, rt, s)
+	c := d.c
 	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("call: runtime panic; hanging up", "panic", r, "stack", string(debug.Stack()))
-			c.kill("NORMAL_TEMPORARY_FAILURE", fmt.Sprint("internal error: ", r))
-		}
 		rt.forget(c)
 		if rt.cfg.OnEnd != nil {
 			sid := ""
@@ -247,7 +265,7 @@ func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
 			rt.cfg.OnEnd(sid)
 		}
 	}()
-	c.run(ctx)
+	d.run()
 }
 
 // Running reports whether this runtime is running the call.

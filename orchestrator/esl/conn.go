@@ -323,6 +323,14 @@ func (c *Conn) ExecuteUnlocked(ctx context.Context, uuid, app, arg string) (stri
 	return appUUID, err
 }
 
+// ExecuteAs is Execute with the Application-UUID chosen by the caller, who
+// then knows which CHANNEL_EXECUTE_COMPLETE ends it before the reply
+// comes; lock is event-lock (see ExecuteUnlocked for when not to).
+func (c *Conn) ExecuteAs(ctx context.Context, uuid, app, arg, appUUID string, lock bool) error {
+	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, lock))
+	return err
+}
+
 func executeMsg(uuid, app, arg, appUUID string, lock bool) string {
 	var b strings.Builder
 	b.WriteString("sendmsg ")

@@ -1,0 +1,531 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// inboxSize bounds a call's queued events; a call that falls this far
+// behind is hung up rather than allowed to slow the connection down.
+const inboxSize = 512
+
+// driver runs one call: it owns the goroutine, the socket and the timers,
+// feeds the call its inputs one at a time, executes the effects each
+// leaves, and answers its lookups. Every goroutine it starts (timers,
+// queue polls) ends before run returns; requests that outlive the call
+// (passthru, messages, plans) are joined by Runtime.Wait.
+type driver struct {
+	rt  *Runtime
+	s   *esl.Session
+	c   *call
+	ctx context.Context
+
+	inbox    chan arrival
+	overflow atomic.Bool
+	inputs   chan func() // answers of requests and timers, run on the owner goroutine
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	timers   map[int]*time.Timer
+	polls    map[int]chan struct{}
+	routes   []func() // event routes to remove when the call ends
+
+	// failed is the channel command that failed in this batch: the
+	// socket is dead, the batch's other commands are skipped and the call
+	// hears of it once the batch is done.
+	failed error
+	// arrived is when the event being handled reached the call.
+	arrived time.Time
+}
+
+// arrival is an event and when it reached the call.
+type arrival struct {
+	ev esl.Event
+	at time.Time
+}
+
+func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
+	d := &driver{
+		rt: rt, s: s, ctx: ctx,
+		inbox:  make(chan arrival, inboxSize),
+		inputs: make(chan func()),
+		stop:   make(chan struct{}),
+		timers: map[int]*time.Timer{},
+		polls:  map[int]chan struct{}{},
+	}
+	d.c = newCall(rt.env, d, s.UUID, s.Data)
+	return d
+}
+
+// sink queues an event for the owner goroutine; it never blocks.
+func (d *driver) sink(ev esl.Event) {
+	select {
+	case d.inbox <- arrival{ev, time.Now()}:
+	default:
+		if d.overflow.CompareAndSwap(false, true) {
+			d.c.log.Error("call: event inbox full; hanging up")
+		}
+	}
+}
+
+func (d *driver) run() {
+	defer d.join()
+	defer func() {
+		if r := recover(); r != nil {
+			d.c.log.Error("call: runtime panic; hanging up", "panic", r, "stack", string(debug.Stack()))
+			kctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = d.s.Kill(kctx, d.s.UUID, "NORMAL_TEMPORARY_FAILURE")
+			d.c.log.Warn("call: hanging up", "cause", "NORMAL_TEMPORARY_FAILURE", "reason", fmt.Sprint("internal error: ", r))
+		}
+	}()
+	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
+	d.c.start(d.setup())
+	d.settle()
+	if d.c.running {
+		d.rt.track(d.c)
+	}
+	shutdown := d.ctx.Done()
+	// Once the socket is gone its Done channel stays ready: it is
+	// watched until then only, or the loop would spin.
+	gone := d.s.Done()
+	if d.c.caller == callerGone {
+		gone = nil
+	}
+	for !d.c.over {
+		if d.overflow.Load() {
+			d.overflow.Store(false)
+			d.c.overflowed()
+			d.settle()
+			continue
+		}
+		select {
+		case a := <-d.inbox:
+			d.event(a)
+		case fn := <-d.inputs:
+			fn()
+			d.settle()
+		case <-gone:
+			gone = nil
+			// The socket's reader queued every event it read before
+			// closing: take them first, so a hang-up FreeSWITCH reported
+			// is not mistaken for a lost socket.
+			d.drain()
+			d.c.socketGone(d.s.Err())
+			d.settle()
+		case <-shutdown:
+			shutdown = nil
+			d.c.shutdown()
+			d.settle()
+		}
+	}
+	// A socket that died while the call was busy (a slow store) may
+	// still have queued its last events, the final records among them.
+	d.drain()
+	d.c.finish()
+	d.settle()
+}
+
+// setup keeps the socket open past hangup and subscribes to this channel.
+// The filter goes first: a subscription without one delivers every
+// channel event on the node to this socket until the filter lands, which
+// costs O(N²) events when N calls start together.
+func (d *driver) setup() error {
+	if err := d.s.Linger(d.ctx, d.rt.cfg.Linger); err != nil {
+		return err
+	}
+	if err := d.s.Filter(d.ctx, "Unique-ID", d.s.UUID); err != nil {
+		return err
+	}
+	return d.s.Subscribe(d.ctx, subscribed...)
+}
+
+func (d *driver) event(a arrival) {
+	d.arrived = a.at
+	d.c.event(a.ev)
+	d.settle()
+	d.arrived = time.Time{}
+}
+
+// drain takes the events already queued.
+func (d *driver) drain() {
+	for {
+		select {
+		case a := <-d.inbox:
+			d.event(a)
+		default:
+			return
+		}
+	}
+}
+
+// settle executes the effects of an input; a channel command that failed
+// is the next input.
+func (d *driver) settle() {
+	for {
+		d.flush()
+		if d.failed == nil {
+			return
+		}
+		err := d.failed
+		d.failed = nil
+		d.c.lostControl(err)
+	}
+}
+
+func (d *driver) flush() {
+	for _, e := range d.c.effects() {
+		d.do(e)
+	}
+}
+
+// post runs fn on the owner goroutine, unless the call is over.
+func (d *driver) post(fn func()) {
+	select {
+	case d.inputs <- fn:
+	case <-d.stop:
+	}
+}
+
+// join stops the timers and polls and waits for their goroutines.
+func (d *driver) join() {
+	close(d.stop)
+	for id, t := range d.timers {
+		if t.Stop() {
+			d.wg.Done()
+		}
+		delete(d.timers, id)
+	}
+	for id, quit := range d.polls {
+		close(quit)
+		delete(d.polls, id)
+	}
+	d.wg.Wait()
+	for _, remove := range d.routes {
+		remove()
+	}
+}
+
+// dbctx bounds a store operation; it outlives the call's own context so
+// the record is written even during shutdown.
+func (d *driver) dbctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(d.ctx), 5*time.Second)
+}
+
+// do executes one effect.
+func (d *driver) do(e Effect) {
+	log := d.c.log
+	switch e := e.(type) {
+	case Execute:
+		if d.failed != nil {
+			return
+		}
+		if err := d.s.ExecuteAs(d.ctx, d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked); err != nil {
+			log.Error("call: command failed", "app", e.App, "err", err)
+			d.failed = err
+			return
+		}
+		if e.Awaited && d.rt.cfg.OnStep != nil && !d.arrived.IsZero() {
+			d.rt.cfg.OnStep(time.Since(d.arrived))
+			d.arrived = time.Time{}
+		}
+	case API:
+		if d.failed != nil {
+			return
+		}
+		if _, err := d.s.API(d.ctx, e.Cmd); err != nil {
+			log.Warn("call: api command failed", "cmd", e.Cmd, "err", err)
+		}
+	case Kill:
+		if d.failed != nil {
+			return
+		}
+		// Its own deadline: a call is also killed when the process shuts
+		// down and its context has ended.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), 2*time.Second)
+		defer cancel()
+		if err := d.s.Kill(kctx, d.s.UUID, e.Cause); err != nil {
+			// A closed socket means FreeSWITCH let go of a channel that
+			// is gone: nothing left to hang up.
+			if !errors.Is(err, esl.ErrClosed) {
+				log.Error("call: hangup", "err", err)
+			}
+			d.failed = err
+		}
+	case Watch:
+		d.routes = append(d.routes, d.s.Route(e.UUID, d.sink))
+		if d.failed != nil {
+			return
+		}
+		if err := d.s.Filter(d.ctx, "Unique-ID", e.UUID); err != nil {
+			log.Error("call: cannot follow a leg", "leg", e.UUID, "err", err)
+			d.failed = err
+		}
+	case Subscribe:
+		if d.failed != nil {
+			return
+		}
+		if err := d.s.Subscribe(d.ctx, e.Events...); err != nil {
+			log.Warn("call: cannot subscribe", "events", e.Events, "err", err)
+		}
+	case StartTimer:
+		d.wg.Add(1)
+		d.timers[e.ID] = time.AfterFunc(e.After, func() {
+			defer d.wg.Done()
+			d.post(func() {
+				delete(d.timers, e.ID)
+				d.c.timer(e.ID)
+			})
+		})
+	case StopTimer:
+		if t := d.timers[e.ID]; t != nil {
+			if t.Stop() {
+				d.wg.Done()
+			}
+			delete(d.timers, e.ID)
+		}
+		if quit := d.polls[e.ID]; quit != nil {
+			close(quit)
+			delete(d.polls, e.ID)
+		}
+	case PollQueue:
+		quit := make(chan struct{})
+		d.polls[e.ID] = quit
+		d.wg.Add(1)
+		go d.poll(e.ID, e.Every, quit)
+	case PostDialEvent:
+		if d.rt.events != nil {
+			d.rt.events.Post(d.ctx, &e.Info, e.URL, e.Event)
+		}
+	case Fetch:
+		if d.failed == nil {
+			d.fetch(e)
+		}
+	case AskPlan:
+		if d.failed == nil {
+			d.plan(e)
+		}
+	case Send:
+		if d.failed == nil {
+			d.send(e)
+		}
+	default:
+		d.write(e)
+	}
+}
+
+// write executes a store write. Records that must not be lost (rows,
+// final records) are retried until they land.
+func (d *driver) write(e Effect) {
+	rt, log := d.rt, d.c.log
+	once := func(what string, write func(context.Context) error) error {
+		ctx, cancel := d.dbctx()
+		defer cancel()
+		err := write(ctx)
+		if err != nil {
+			log.Error("call: store "+what, "err", err)
+		}
+		return err
+	}
+	must := func(what string, write func(context.Context) error) error {
+		err := rt.persist(d.ctx, log, what, write)
+		if err != nil {
+			log.Error("call: store "+what, "err", err)
+		}
+		return err
+	}
+	switch e := e.(type) {
+	case CreateLeg:
+		_ = must("leg", func(ctx context.Context) error { return rt.store.CreateLeg(ctx, &e.Leg) })
+	case SetLegStatus:
+		_ = once("leg status", func(ctx context.Context) error { return rt.store.LegStatus(ctx, e.UUID, e.Status, e.At) })
+	case FinishLeg:
+		_ = must("leg record", func(ctx context.Context) error { return rt.store.FinishLeg(ctx, e.UUID, e.Final) })
+	case AnswerCall:
+		var out store.OutboxFunc
+		if e.Callbacks {
+			out = rt.cfg.AnsweredCallbacks
+		}
+		err := once("answer", func(ctx context.Context) error { return rt.store.CallAnswered(ctx, e.SID, e.At, out) })
+		if err == nil && out != nil {
+			rt.notifyCallbacks()
+		}
+	case SetDigits:
+		_ = once("digits", func(ctx context.Context) error { return rt.store.CallDigits(ctx, e.SID, e.Digits) })
+	case SaveRecording:
+		_ = once("recording", func(ctx context.Context) error { return rt.store.CreateRecording(ctx, &e.Recording) })
+	case Release:
+		_ = once("release of a destination", func(ctx context.Context) error { return rt.store.Release(ctx, e.UUID) })
+		rt.wakeQueues()
+	case Stick:
+		_ = once("sticky agent", func(ctx context.Context) error {
+			return rt.store.Stick(ctx, e.Account, e.Scope, e.Caller, e.Contact, e.Until)
+		})
+	case Dequeue:
+		_ = once("queue exit", func(ctx context.Context) error { return rt.store.Dequeue(ctx, e.SID) })
+	case FinishCall:
+		final := e.Final
+		if e.Callbacks {
+			final.Outbox = rt.cfg.TerminalCallbacks
+		}
+		if err := rt.persist(d.ctx, log, "final record", func(ctx context.Context) error {
+			return rt.store.FinishCall(ctx, e.SID, final)
+		}); err != nil {
+			log.Error("call: store final record; the reconciler will close the call", "err", err)
+			return
+		}
+		if final.Outbox != nil {
+			rt.notifyCallbacks()
+		}
+		log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
+			"legs", e.Legs, "reason", e.Reason)
+	default:
+		panic(fmt.Sprintf("call: effect %T has no driver", e))
+	}
+}
+
+// poll fires a queue's poll every period and at each local release.
+func (d *driver) poll(id int, every time.Duration, quit <-chan struct{}) {
+	defer d.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		wake := d.rt.queueWake()
+		select {
+		case <-t.C:
+		case <-wake:
+		case <-quit:
+			return
+		case <-d.stop:
+			return
+		}
+		select {
+		case d.inputs <- func() { d.c.timer(id) }:
+		case <-quit:
+			return
+		case <-d.stop:
+			return
+		}
+	}
+}
+
+// fetch makes a passthru request off the owner goroutine; a synchronous
+// one's answer goes back to the call if it is still running.
+func (d *driver) fetch(e Fetch) {
+	ctx := context.WithoutCancel(d.ctx)
+	d.rt.background(func() {
+		status, err := d.rt.fetcher.Fetch(ctx, &e.Info, e.Request)
+		if e.Request.Async {
+			if err != nil {
+				d.c.log.Warn("call: async passthru failed", "url", e.Request.URL, "err", err)
+			}
+			return
+		}
+		res := flows.FetchResult{At: d.rt.now().UTC(), StatusCode: status}
+		if err != nil {
+			res.Err = err.Error()
+		}
+		d.post(func() { d.c.fetched(res) })
+	})
+}
+
+// plan asks a programmable connect's URL off the owner goroutine.
+func (d *driver) plan(e AskPlan) {
+	ctx := context.WithoutCancel(d.ctx)
+	d.rt.background(func() {
+		p, err := d.rt.planner.Plan(ctx, &e.Info, e.Dial, e.Last)
+		d.post(func() { d.c.planned(e.ID, p, err) })
+	})
+}
+
+// send delivers a message off the call path.
+func (d *driver) send(e Send) {
+	ctx := context.WithoutCancel(d.ctx)
+	d.rt.background(func() {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := d.rt.messenger.Send(sctx, &e.Info, e.Message); err != nil {
+			d.c.log.Warn("call: message not sent", "channel", e.Message.Channel, "to", e.Message.To, "err", err)
+		}
+	})
+}
+
+// Lookups: the effects emitted before each are executed first.
+
+func (d *driver) route(to string) (*store.Route, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.routes.route(ctx, d.rt.store, d.c.log, to, time.Now())
+}
+
+func (d *driver) createCall(row *store.Call) error {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.CreateCall(ctx, row)
+}
+
+func (d *driver) callBySID(sid string) (*store.Call, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.CallBySID(ctx, sid)
+}
+
+func (d *driver) flowVersion(account, flowID string, version int) (*store.FlowVersion, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.FlowVersion(ctx, account, flowID, version)
+}
+
+func (d *driver) liveVersion(account, flowID string) (*store.FlowVersion, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.LiveVersion(ctx, account, flowID)
+}
+
+func (d *driver) resolve(account string, dests []string) ([]store.Target, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.Resolve(ctx, account, dests)
+}
+
+func (d *driver) sticky(account, scope, caller string, at time.Time) (string, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.Sticky(ctx, account, scope, caller, at)
+}
+
+func (d *driver) hold(account, key, sid, leg string) error {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.Hold(ctx, account, key, sid, leg, d.rt.cfg.HoldLease)
+}
+
+func (d *driver) enqueue(account, key, sid string) error {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.Enqueue(ctx, account, key, sid, d.rt.cfg.HoldLease)
+}
+
+func (d *driver) ahead(sid string) (int, error) {
+	d.flush()
+	ctx, cancel := d.dbctx()
+	defer cancel()
+	return d.rt.store.Ahead(ctx, sid)
+}
