@@ -33,6 +33,7 @@ type DB struct {
 	pgPool  *pgxpool.Pool // PostgreSQL only; nil on SQLite and in InTx
 	dialect string
 	log     *slog.Logger
+	stmts   *stmtCache // SQLite only; nil in InTx
 }
 
 // Option tunes Open.
@@ -102,12 +103,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		SkipDefaultTransaction: true,
 		DisableAutomaticPing:   true,
 		// Statements are parsed once and reused: on the call path the
-		// same dozen run for every call, and parsing them was a tenth of
-		// the CPU under load. The cache is bounded for the statements
-		// whose text varies (IN lists).
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 512,
-		PrepareStmtTTL:     time.Hour,
+		// same dozen run for every call. On SQLite the stmtCache below
+		// does it (GORM's PrepareStmt cannot reuse a statement inside a
+		// transaction); pgx caches prepared statements per connection.
 	})
 	if err != nil {
 		if pgPool != nil {
@@ -137,6 +135,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		sqlDB.SetMaxOpenConns(o.maxOpenConns)
 	}
 	db := &DB{gdb: gdb, sqlDB: sqlDB, pgPool: pgPool, dialect: dialect, log: logger}
+	if dialect == DialectSQLite {
+		db.stmts = newStmtCache(sqlDB)
+		gdb.ConnPool = db.stmts
+		gdb.Statement.ConnPool = db.stmts
+	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", dialect, err)
@@ -273,6 +276,9 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	if db.sqlDB == nil {
 		return nil
+	}
+	if db.stmts != nil {
+		db.stmts.close()
 	}
 	err := db.sqlDB.Close()
 	if db.pgPool != nil {
