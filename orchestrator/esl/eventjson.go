@@ -1,8 +1,12 @@
 package esl
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -17,21 +21,25 @@ import (
 // so it scans the object itself rather than through encoding/json, which
 // spent 39 % of Switchyard's CPU under load decoding into a map of raw
 // messages and then each value again. It reads what encoding/json reads
-// (the tests compare the two), one string allocation per value.
+// (the tests compare the two), one string allocation per value; header
+// names are interned.
 func ParseJSON(b []byte) (Event, error) {
 	p := jsonScanner{b: b}
+	defer p.learn()
 	p.ws()
 	if !p.eat('{') {
 		return Event{}, fmt.Errorf("%w: not a JSON object", ErrBadEvent)
 	}
-	e := Event{Headers: make(map[string]string, 64)}
+	// A FreeSWITCH event has a header per 40-odd bytes of JSON: sized
+	// once, the map does not grow while it fills.
+	e := Event{Headers: make(map[string]string, min(max(len(b)/48, 16), 512))}
 	p.ws()
 	if p.eat('}') {
 		return e, p.end()
 	}
 	for {
 		p.ws()
-		key, ok := p.str()
+		key, ok := p.key()
 		if !ok {
 			return Event{}, p.fail("a key")
 		}
@@ -66,6 +74,71 @@ type jsonScanner struct {
 	b   []byte
 	i   int
 	buf []byte // scratch for strings with escapes
+	// fresh are header names not interned yet.
+	fresh []string
+}
+
+// names interns header names. FreeSWITCH sends the same few hundred in
+// every event: once seen, a name costs a map lookup instead of an
+// allocation. The table is replaced, never changed, so reading it takes
+// no lock; it stops growing at maxNames names of at most maxNameLen
+// bytes, whatever a peer sends.
+var names struct {
+	mu  sync.Mutex
+	tab atomic.Pointer[map[string]string]
+}
+
+const (
+	maxNames   = 4096
+	maxNameLen = 64
+)
+
+// key reads a header name, interned when it is plain.
+func (p *jsonScanner) key() (string, bool) {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		if end := bytes.IndexByte(p.b[p.i+1:], '"'); end >= 0 && end <= maxNameLen {
+			raw := p.b[p.i+1 : p.i+1+end]
+			if tab := names.tab.Load(); tab != nil {
+				if s, ok := (*tab)[string(raw)]; ok {
+					p.i += end + 2
+					return s, true
+				}
+			}
+		}
+	}
+	start := p.i
+	s, ok := p.str()
+	if ok && p.i-start-2 == len(s) && len(s) <= maxNameLen {
+		p.fresh = append(p.fresh, s) // plain: no escapes, ASCII
+	}
+	return s, ok
+}
+
+// learn adds the names this scan met for the first time.
+func (p *jsonScanner) learn() {
+	if len(p.fresh) == 0 {
+		return
+	}
+	names.mu.Lock()
+	defer names.mu.Unlock()
+	var old map[string]string
+	if tab := names.tab.Load(); tab != nil {
+		old = *tab
+	}
+	if len(old) >= maxNames {
+		return
+	}
+	tab := make(map[string]string, len(old)+len(p.fresh))
+	for k, v := range old {
+		tab[k] = v
+	}
+	for _, s := range p.fresh {
+		if len(tab) >= maxNames {
+			break
+		}
+		tab[s] = s
+	}
+	names.tab.Store(&tab)
 }
 
 func (p *jsonScanner) fail(want string) error {
@@ -238,22 +311,60 @@ func (p *jsonScanner) str() (string, bool) {
 		return "", false
 	}
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c == '"' {
-			raw := p.b[start:p.i]
-			p.i++
-			return validString(raw), true
-		}
-		if c == '\\' {
-			return p.strEscaped(start)
-		}
-		if c < 0x20 {
-			return "", false
-		}
-		p.i++
+	// Most strings hold neither escapes nor control characters nor
+	// anything beyond ASCII: find the closing quote at memchr speed, then
+	// check the span eight bytes at a time.
+	end := bytes.IndexByte(p.b[start:], '"')
+	if end < 0 {
+		return "", false
 	}
-	return "", false
+	raw := p.b[start : start+end]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return p.strEscaped(start)
+	}
+	ascii, ok := plainASCII(raw)
+	if !ok {
+		return "", false // a raw control character
+	}
+	p.i = start + end + 1
+	if ascii {
+		return string(raw), true
+	}
+	return validString(raw), true
+}
+
+// plainASCII reports whether b is all ASCII, and whether it is free of
+// control characters (which JSON does not allow raw in a string).
+func plainASCII(b []byte) (ascii, ok bool) {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	ascii = true
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&highs != 0 {
+			ascii = false
+		}
+		// A byte below 0x20 (in a word without high bits set).
+		if (w-0x20*ones)&^w&highs != 0 {
+			for _, c := range b[i : i+8] {
+				if c < 0x20 {
+					return false, false
+				}
+			}
+		}
+	}
+	for _, c := range b[i:] {
+		if c < 0x20 {
+			return false, false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return ascii, true
 }
 
 func (p *jsonScanner) strEscaped(start int) (string, bool) {

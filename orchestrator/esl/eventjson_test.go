@@ -15,6 +15,9 @@ func parseJSONReference(b []byte) (Event, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return Event{}, err
 	}
+	if raw == nil {
+		return Event{}, fmt.Errorf("null is not an event")
+	}
 	e := Event{Headers: make(map[string]string, len(raw))}
 	for k, v := range raw {
 		var s string
@@ -51,7 +54,7 @@ var eventJSONCases = []string{
 	`{"Caller-Caller-ID-Number":"+15550109999","variable_sip_h_X-Weird Name: ok":"v"}`,
 	// Not JSON objects: both reject them.
 	`[]`, `{"a":}`, `{"a":"b"`, `{"a":"b",}`, `{"a" "b"}`, `{"a":"\x"}`, `{"a":"b"} x`, `{"a":01}`, `{"a":"` + "\x01" + `"}`,
-	`{"a":"\u12"}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, ``,
+	`{"a":"\u12"}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, ``, `null`, ` null `,
 }
 
 func TestParseJSONReadsWhatEncodingJSONReads(t *testing.T) {
@@ -112,5 +115,19 @@ func BenchmarkParseJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Header names are interned: once seen, an event costs an allocation per
+// value, not per name as well.
+func TestParseJSONInternsHeaderNames(t *testing.T) {
+	in := []byte(sampleEventJSON())
+	first, err := ParseJSON(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() { _, _ = ParseJSON(in) })
+	if limit := float64(len(first.Headers) + 16); allocs > limit {
+		t.Fatalf("%.0f allocations for an event of %d headers: names are not interned (limit %.0f)", allocs, len(first.Headers), limit)
 	}
 }
