@@ -4,14 +4,14 @@ package scenario
 // the emulator can be held to it.
 //
 // Every harness opens one more inbound ESL connection of its own to the
-// scenario's node (startCapture), subscribed to the events Switchyard's call
-// runtime subscribes to (callSubscribed) plus CHANNEL_EXECUTE (what the
-// test phone watches) and CHANNEL_DESTROY (only to know when a channel is
-// gone; it is not part of the trace). On a borrowed node every event
-// belongs to the scenario. When the scenario's calls have ended (at
-// cleanup, after the runtime has shut down and every channel created
-// during the scenario is destroyed, waited for with a bounded deadline)
-// the events become a normalised trace.
+// scenario's node (startCapture, esl.DialOrdered), subscribed to the events
+// Switchyard's call runtime subscribes to (callSubscribed) plus
+// CHANNEL_EXECUTE (what the test phone watches) and CHANNEL_DESTROY (only
+// to know when a channel is gone; it is not part of the trace). On a
+// borrowed node every event belongs to the scenario. When the scenario's
+// calls have ended (at cleanup, after the runtime has shut down and every
+// channel created during the scenario is destroyed, waited for with a
+// bounded deadline) the events become a normalised trace.
 //
 // # The trace (testdata/captures/<TestName>.json)
 //
@@ -39,14 +39,15 @@ package scenario
 //     once, the later ones (by the Event-Sequence of their first event)
 //     get "#2", "#3"... Channels are sorted by name.
 //   - A channel's events are in Event-Sequence order (never arrival
-//     order: eslgo delivers events out of order). Each is its Event-Name
-//     plus the headers and channel variables Switchyard (orchestrator/call,
-//     orchestrator/testphone) reads from that event (see traceHeaders),
-//     normalised: values that differ in every run (UUIDs, CallSids,
-//     timestamps and epochs, durations measured on the wall clock, ports,
-//     Event-Sequence numbers, temporary paths) are dropped, replaced by
-//     the stable name of the channel they refer to, or kept only as
-//     "<present>" where their presence is what Switchyard relies on.
+//     order, so the trace does not depend on how the node schedules their
+//     delivery). Each is its Event-Name plus the headers and channel
+//     variables Switchyard (orchestrator/call, orchestrator/testphone)
+//     reads from that event (see traceHeaders), normalised: values that
+//     differ in every run (UUIDs, CallSids, timestamps and epochs,
+//     durations measured on the wall clock, ports, Event-Sequence
+//     numbers, temporary paths) are dropped, replaced by the stable name
+//     of the channel they refer to, or kept only as "<present>" where
+//     their presence is what Switchyard relies on.
 //   - Timing-dependent repetition is collapsed (see collapseRepeats): a
 //     run of the same event, or of the same short cycle of events (hold
 //     music restarted, an announcement looped), repeated back to back is
@@ -92,8 +93,10 @@ import (
 const captureDir = "testdata/captures"
 
 // callSubscribed is what Switchyard's call runtime subscribes to,
-// PLAYBACK_START included (a queued call adds it).
-var callSubscribed = append(call.Subscribed(), "PLAYBACK_START")
+// PLAYBACK_START included (a queued call adds it), and what it subscribed
+// to when the captures were recorded: the emulator's unbridges and
+// recording stops are still held to the node's.
+var callSubscribed = append(call.Subscribed(), "PLAYBACK_START", "CHANNEL_UNBRIDGE", "RECORD_STOP")
 
 // Trace is the normalised account of one scenario harness's node events.
 type Trace struct {
@@ -199,12 +202,12 @@ func startCapture(t *testing.T, fsAddr, password string, fastClock bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := esl.DialInbound(ctx, fsAddr, password, nil)
+	c := &capture{t: t, name: name, mode: mode, wake: make(chan struct{}, 1), fastClock: fastClock}
+	conn, err := esl.DialOrdered(ctx, fsAddr, password, c.add, nil)
 	if err != nil {
 		t.Fatalf("capture: %v", err)
 	}
-	c := &capture{t: t, name: name, mode: mode, conn: conn, wake: make(chan struct{}, 1), fastClock: fastClock}
-	conn.SetFallback(c.add)
+	c.conn = conn
 	names := append(append([]string{}, callSubscribed...), "CHANNEL_EXECUTE", "CHANNEL_DESTROY")
 	if err := conn.Subscribe(ctx, names...); err != nil {
 		conn.Close()
@@ -224,17 +227,18 @@ func (c *capture) add(ev esl.Event) {
 }
 
 // settled waits (bounded) until every channel created during the scenario
-// has been destroyed, then makes sure the events read before that point
-// are handed over. It reports the channels still up when it gave up.
+// has been destroyed, then makes sure every event the node has sent is
+// in. It reports the channels still up when it gave up.
 func (c *capture) settled() []string {
 	deadline := time.NewTimer(15 * time.Second)
 	defer deadline.Stop()
-	// eslgo reads events and replies in one loop and hands each event to
-	// its own goroutine: once an api reply is in, every event sent before
-	// it has been read and its delivery started, but not necessarily
-	// finished. So the channels are checked again after each round trip,
-	// until a round trip finds nothing new: a channel whose CHANNEL_CREATE
-	// was still being delivered is then waited for like the others.
+	// The connection hands each event over before it reads the next frame
+	// (esl.DialOrdered): once an api reply is in, every event the node wrote
+	// before it is in c.events. On a real node an event raised before the
+	// command may still be on its way through the node's event queues
+	// when the reply is written, so the channels are checked again after
+	// each round trip, until a round trip finds nothing new (a channel
+	// whose CHANNEL_CREATE came late is then waited for like the others).
 	for seen := -1; ; {
 		for {
 			open := c.open()
@@ -263,9 +267,8 @@ func (c *capture) settled() []string {
 }
 
 // open lists the channels created whose CHANNEL_HANGUP_COMPLETE or
-// CHANNEL_DESTROY has not arrived yet. Both are needed: events arrive out
-// of order, and a channel's CHANNEL_DESTROY may overtake its
-// CHANNEL_HANGUP_COMPLETE.
+// CHANNEL_DESTROY has not arrived yet. Both are checked so that the wait
+// does not depend on the order the node writes them in.
 func (c *capture) open() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -395,7 +398,7 @@ func diffTraces(want, got Trace) []string {
 			continue
 		}
 		if d := diffEvents(w.Events, g.Events); d != "" {
-			out = append(out, fmt.Sprintf("  channel %s: %s", w.Channel, d))
+			out = append(out, fmt.Sprintf("  channel %s: %s\n%s", w.Channel, d, wholeChannel(w.Events, g.Events)))
 		}
 	}
 	for _, g := range got.Channels {
@@ -404,6 +407,22 @@ func diffTraces(want, got Trace) []string {
 		}
 	}
 	return out
+}
+
+// wholeChannel lists a channel's whole trace on both sides, numbered as
+// diffEvents numbers events: the first difference alone does not show
+// whether an event moved, went missing or came twice.
+func wholeChannel(want, got []TraceEvent) string {
+	var b strings.Builder
+	b.WriteString("      whole channel, want:\n")
+	for i, e := range want {
+		fmt.Fprintf(&b, "        %2d %s\n", i+1, e)
+	}
+	b.WriteString("      whole channel, got:\n")
+	for i, e := range got {
+		fmt.Fprintf(&b, "        %2d %s\n", i+1, e)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func firstEvent(evs []TraceEvent) string {

@@ -1,0 +1,79 @@
+package esl_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/fsim"
+)
+
+// Once a reply is in, every event the node wrote before it has reached the
+// sink. The emulator writes the events a uuid_kill raises (the hang-up,
+// the park it ends, the completion and the channel's destruction) before
+// its next reply, so right after the status that follows, the sink must
+// hold them all, in order, however slowly the sink runs.
+func TestDialOrderedHandsOverEventsBeforeTheReply(t *testing.T) {
+	fs := fsim.New(fsim.Config{Speed: 50})
+	if err := fs.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	var (
+		mu  sync.Mutex
+		got = map[string][]string{} // Unique-ID -> event names
+	)
+	conn, err := esl.DialOrdered(ctx, fs.Addr(), "ClueCon", func(ev esl.Event) {
+		runtime.Gosched() // a sink that takes its time, as on a loaded machine
+		mu.Lock()
+		got[ev.UniqueID()] = append(got[ev.UniqueID()], ev.Name())
+		mu.Unlock()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Subscribe(ctx, "CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		uuid := esl.NewUUID()
+		if r, err := conn.API(ctx, "originate {origination_uuid="+uuid+"}loopback/+15550100001/public &park()"); err != nil || !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("call %d: originate: %q %v", i, r, err)
+		}
+		if r, err := conn.API(ctx, "uuid_kill "+uuid); err != nil || !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("call %d: uuid_kill: %q %v", i, r, err)
+		}
+		if _, err := conn.API(ctx, "status"); err != nil {
+			t.Fatalf("call %d: status: %v", i, err)
+		}
+		mu.Lock()
+		names := strings.Join(got[uuid], " ")
+		mu.Unlock()
+		if want := "CHANNEL_HANGUP CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY"; names != want {
+			t.Fatalf("call %d: events in when the reply came: %q, want %q", i, names, want)
+		}
+	}
+}
+
+// A wrong password is refused at dial.
+func TestDialOrderedWrongPassword(t *testing.T) {
+	fs := fsim.New(fsim.Config{})
+	if err := fs.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if conn, err := esl.DialOrdered(ctx, fs.Addr(), "wrong", func(esl.Event) {}, nil); err == nil {
+		conn.Close()
+		t.Fatal("dial with a wrong password succeeded")
+	}
+}
