@@ -13,11 +13,11 @@ import (
 )
 
 // Events the call's socket subscribes to: its own channel's and, through
-// per-leg filters, those of every leg it dials.
+// per-leg filters, those of every leg it dials. Only what the call reads:
+// FreeSWITCH serialises every event for every socket subscribed to it.
 var subscribed = []string{
 	"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-	"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-	"CHANNEL_EXECUTE_COMPLETE", "RECORD_STOP",
+	"CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE_COMPLETE",
 }
 
 // Subscribed lists the events a call's socket subscribes to; a queued call
