@@ -12,7 +12,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/fsnode"
 )
 
-const simNodeSynopsis = "sim node [--archive FILE] [--socket 127.0.0.1:8084]\n" +
+const simNodeSynopsis = "sim node [--archive FILE] [--socket 127.0.0.1:8084] [--native-basic-support]\n" +
 	"       switchyard sim node --emulator [--esl 127.0.0.1:8021] [--socket 127.0.0.1:8084] [--speed 1] [--recordings DIR]"
 
 // simNode runs a node until ctx ends and prints the serve flags that use
@@ -24,6 +24,8 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	archive := fs.String("archive", envOr("SWITCHYARD_FS_ARCHIVE", ""), "the FreeSWITCH archive (env SWITCHYARD_FS_ARCHIVE; default: shared/freeswitch/ beside the checkout)")
 	socket := fs.String("socket", "127.0.0.1:8084", "where the node hands calls for managed numbers (switchyard serve's -socket)")
 	dir := fs.String("dir", "", "folder to unpack into and keep the node's state in (default: a temporary one, removed at exit)")
+	native := fs.Bool("native-basic-support", false, "add the Basic Support flow with tones written natively in the dialplan on +15550009000, "+
+		"the baseline to compare Switchyard's +15550000400 (serve -demo) with under switchyard sim load")
 	emulator := fs.Bool("emulator", false, "run the in-tree FreeSWITCH emulator (orchestrator/fsim) instead of a real node")
 	eslAddr := fs.String("esl", "127.0.0.1:8021", "with --emulator: the event socket address to listen on")
 	speed := fs.Float64("speed", 1, "with --emulator: simulated seconds per real second (rings, prompts, timeouts)")
@@ -35,7 +37,11 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *emulator {
 		return simEmulator(ctx, emulatorNode{ESL: *eslAddr, Socket: *socket, Speed: *speed, Recordings: *recordings}, stdout, log)
 	}
-	n, err := fsnode.Start(ctx, fsnode.Config{Archive: *archive, Dir: *dir, Sockets: *socket, Logger: log})
+	if *emulator && *native {
+		fmt.Fprintln(stderr, "sim node: --native-basic-support needs a real node (the emulator has no dialplan of its own)")
+		return errUsage
+	}
+	n, err := fsnode.Start(ctx, fsnode.Config{Archive: *archive, Dir: *dir, Sockets: *socket, NativeBasicSupport: *native, Logger: log})
 	if err != nil {
 		return err
 	}

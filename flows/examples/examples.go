@@ -16,6 +16,9 @@ const (
 	BasicSupport = "basic-support"
 	AfterHours   = "after-hours"
 	MainLine     = "main-line"
+	// BasicSupportTones is Basic Support with tones for prompts, for load
+	// tests; fsnode's native twin runs the same call in the dialplan.
+	BasicSupportTones = "basic-support-tones"
 )
 
 // Read returns one example document by name.

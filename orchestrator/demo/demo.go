@@ -36,6 +36,9 @@ var Numbers = []Number{
 	{Number: "+15550000100", Flow: examples.BasicSupport},
 	{Number: "+15550000200", Flow: examples.AfterHours},
 	{Number: "+15550000300", Flow: examples.MainLine},
+	// For switchyard sim load: the same call as its native twin on a
+	// node started with switchyard sim node --native-basic-support.
+	{Number: "+15550000400", Flow: examples.BasicSupportTones},
 }
 
 // Tenant is what Seed made or found.
@@ -85,7 +88,7 @@ func seedFlows(ctx context.Context, repo *store.Flows) (map[string]string, error
 	}
 	ids := map[string]string{}
 	// The main line transfers to the other two, so it comes last.
-	for _, name := range []string{examples.BasicSupport, examples.AfterHours, examples.MainLine} {
+	for _, name := range []string{examples.BasicSupport, examples.AfterHours, examples.BasicSupportTones, examples.MainLine} {
 		doc, err := examples.Read(name)
 		if err != nil {
 			return nil, fmt.Errorf("demo: read example %s: %w", name, err)

@@ -2,6 +2,7 @@ package fsnode
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,6 +95,8 @@ type layout struct {
 	s       Settings
 	sipPort string // the archive's own "lo" profile
 	rtp     [2]int
+	// native adds the native Basic Support twin to the public context.
+	native bool
 	// skipped lists the modules the project's modules.conf.xml loads that
 	// the archive does not ship.
 	skipped []string
@@ -148,6 +151,9 @@ func (l *layout) write() error {
 		"dialplan/public/00_switchyard.xml":      nil,
 		"sip_profiles/switchyard_testnet.xml":    nil,
 	}
+	if l.native {
+		files["dialplan/public/000_native_basic_support.xml"] = nativeBasicSupport
+	}
 	for name, body := range files {
 		if body == nil {
 			if body, err = os.ReadFile(filepath.Join(l.project, name)); err != nil {
@@ -166,6 +172,12 @@ func (l *layout) write() error {
 	// empty folder keeps the glob quiet.
 	return os.MkdirAll(filepath.Join(l.conf, "dialplan", "default"), 0o755)
 }
+
+// nativeBasicSupport is the Basic Support flow with tones, in the
+// dialplan: load tests' baseline.
+//
+//go:embed native_basic_support.xml
+var nativeBasicSupport []byte
 
 // publicContext stands in for vanilla's dialplan/public.xml, which pulls in
 // dialplan/public/*.xml; the archive has no public context of its own.

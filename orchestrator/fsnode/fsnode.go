@@ -92,6 +92,10 @@ type Config struct {
 	// RTPBase is the first of the node's 1000 RTP ports (default: chosen
 	// per node from 20000 up, so nodes of one machine do not share ports).
 	RTPBase int
+	// NativeBasicSupport adds the Basic Support flow with tones, written
+	// natively in the dialplan, on +15550009000: the baseline for load
+	// tests (see native_basic_support.xml).
+	NativeBasicSupport bool
 	// StartTimeout bounds the start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -202,7 +206,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	n.ESL, n.Password = "127.0.0.1:"+ports[0], hex.EncodeToString(secret)
 	n.SIP = "127.0.0.1:" + ports[2]
 	n.log = filepath.Join(state, "log", "freeswitch.log")
-	n.lay = layout{bundle: bundle, project: cfg.Project, conf: n.conf, sipPort: ports[1], rtp: [2]int{rtp, rtp + 99},
+	n.lay = layout{bundle: bundle, project: cfg.Project, conf: n.conf, sipPort: ports[1], rtp: [2]int{rtp, rtp + 99}, native: cfg.NativeBasicSupport,
 		s: Settings{ESLIP: "127.0.0.1", ESLPort: ports[0], ESLPassword: n.Password, Sockets: sockets,
 			RecordingsDir: n.RecordingsDir, TestnetSIPIP: "127.0.0.1", TestnetSIPPort: ports[2]}}
 	if err := n.lay.write(); err != nil {

@@ -13,14 +13,15 @@ import (
 // TestNodeRunsShippedConfig starts the archive's FreeSWITCH on the
 // project's freeswitch-conf/ and checks what the project relies on: the
 // variables, the modules, the test phone network on loopback and over SIP,
-// and the public context's hand-off to switchyard_sockets.
+// and the public context's hand-off to switchyard_sockets; with the native
+// Basic Support twin added, which answers its number itself.
 func TestNodeRunsShippedConfig(t *testing.T) {
 	if _, err := Locate(); errors.Is(err, ErrNoArchive) {
 		t.Skip(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	n, err := Start(ctx, Config{})
+	n, err := Start(ctx, Config{NativeBasicSupport: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +62,19 @@ func TestNodeRunsShippedConfig(t *testing.T) {
 			t.Errorf("originate %s: %v, want %q", c.dial, err, c.want)
 		}
 	}
-	out := api("originate {originate_timeout=10}sofia/switchyard_testnet/sip:+15550100001@" + n.SIP + " &park()")
-	uuid, ok := strings.CutPrefix(out, "+OK ")
-	if !ok {
-		t.Fatalf("originate to an answering SIP number: %q", out)
-	}
-	if got := api("uuid_kill " + uuid); !strings.HasPrefix(got, "+OK") {
-		t.Errorf("uuid_kill: %q", got)
+	for _, dial := range []string{
+		"sofia/switchyard_testnet/sip:+15550100001@" + n.SIP,
+		// The native twin answers in the dialplan, before the managed
+		// numbers' extension could refuse it.
+		"loopback/+15550009000/public",
+	} {
+		out := api("originate {originate_timeout=10}" + dial + " &park()")
+		uuid, ok := strings.CutPrefix(out, "+OK ")
+		if !ok {
+			t.Fatalf("originate to %s, which answers: %q", dial, out)
+		}
+		if got := api("uuid_kill " + uuid); !strings.HasPrefix(got, "+OK") {
+			t.Errorf("uuid_kill: %q", got)
+		}
 	}
 }
