@@ -255,6 +255,16 @@ func short(s string) string {
 	return s
 }
 
+// started is how every inbound call starts: route, row, caller's leg,
+// channel settings, answer.
+var started = []string{
+	"? route +15550000100",
+	"? create call ringing",
+	"leg 1 caller: ringing to +15550000100",
+	"execute multiset ^^;continue_on_fail=true;hangup_after_br…",
+	"execute answer",
+}
+
 func basicSupport(t *testing.T) []byte {
 	t.Helper()
 	doc, err := examples.Read("basic-support")
@@ -270,14 +280,9 @@ func basicSupport(t *testing.T) []byte {
 func TestMachineBasicSupportParallelConnect(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.start()
-	w.golden(
-		"? route +15550000100",
-		"? create call ringing",
-		"leg 1 caller: ringing to +15550000100",
-		"execute multiset ^^;continue_on_fail=true;hangup_after_br…",
-		"execute answer",
+	w.golden(append(started,
 		"execute speak flite|slt|Welcome to Acme Support. This … (awaited u3)",
-	)
+	)...)
 	w.event("caller", "CHANNEL_ANSWER")
 	w.golden("> caller CHANNEL_ANSWER", "call answered", "leg caller: in-progress")
 	w.at(3 * time.Second)
@@ -555,12 +560,7 @@ func TestMachineQueueUntilAnAgentIsFree(t *testing.T) {
 	w := newWorld(t, []byte(queueFlow))
 	w.busy["+15550100410"] = true
 	w.start()
-	w.golden(
-		"? route +15550000100",
-		"? create call ringing",
-		"leg 1 caller: ringing to +15550000100",
-		"execute multiset ^^;continue_on_fail=true;hangup_after_br…",
-		"execute answer",
+	w.golden(append(started,
 		"? resolve +15550100410",
 		"? hold +15550100410 for u3",
 		"? enqueue fl1/c",
@@ -569,7 +569,7 @@ func TestMachineQueueUntilAnAgentIsFree(t *testing.T) {
 		"timer 2 in 20s",
 		"poll 3 every 1s",
 		"execute playback "+short(flows.DefaultQueueMusic)+" (awaited u4)",
-	)
+	)...)
 	w.fire(3)
 	w.golden("> timer 3", "? ahead = 0", "? hold +15550100410 for u5")
 	// The agent frees up before the music started: the break waits for

@@ -151,14 +151,7 @@ func TestOpenPostgresBadURL(t *testing.T) {
 
 func TestTimesStoredUTCText(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, ":memory:", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedMemory(t)
 	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme1", "Acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -282,14 +275,7 @@ func TestCheckMigrations(t *testing.T) {
 // completely (its DDL included) and is retried next time.
 func TestMigrateAppendAndFailure(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, ":memory:", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedMemory(t)
 	next := migrations[len(migrations)-1].Version + 1
 	failing := append(migrations[:len(migrations):len(migrations)], Migration{
 		Version: next, Name: "half done",
@@ -368,4 +354,20 @@ func TestStorable(t *testing.T) {
 			t.Errorf("storable(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// migratedMemory is a migrated in-memory SQLite database, closed with the
+// test.
+func migratedMemory(t *testing.T) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, ":memory:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

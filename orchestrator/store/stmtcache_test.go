@@ -12,14 +12,7 @@ import (
 // transaction reuses it: writes are parsed once, not once per batch.
 func TestStatementsInTransactionsArePreparedOnce(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, ":memory:", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedMemory(t)
 	if db.stmts == nil {
 		t.Fatal("SQLite opened without its statement cache")
 	}
