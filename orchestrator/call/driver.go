@@ -14,10 +14,6 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// inboxSize bounds a call's queued events; a call that falls this far
-// behind is hung up rather than allowed to slow the connection down.
-const inboxSize = 512
-
 // driver runs one call: it owns the goroutine, the socket and the timers,
 // feeds the call its inputs one at a time, executes the effects each
 // leaves, and answers its lookups. Every goroutine it starts (timers,
@@ -29,7 +25,7 @@ type driver struct {
 	c   *call
 	ctx context.Context
 
-	inbox    chan arrival
+	inbox    *inbox
 	overflow atomic.Bool
 	inputs   chan func() // answers of requests and timers, run on the owner goroutine
 	stop     chan struct{}
@@ -46,16 +42,10 @@ type driver struct {
 	arrived time.Time
 }
 
-// arrival is an event and when it reached the call.
-type arrival struct {
-	ev esl.Event
-	at time.Time
-}
-
 func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
 	d := &driver{
 		rt: rt, s: s, ctx: ctx,
-		inbox:  make(chan arrival, inboxSize),
+		inbox:  newInbox(),
 		inputs: make(chan func()),
 		stop:   make(chan struct{}),
 		timers: map[int]*time.Timer{},
@@ -67,12 +57,8 @@ func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
 
 // sink queues an event for the owner goroutine; it never blocks.
 func (d *driver) sink(ev esl.Event) {
-	select {
-	case d.inbox <- arrival{ev, time.Now()}:
-	default:
-		if d.overflow.CompareAndSwap(false, true) {
-			d.c.log.Error("call: event inbox full; hanging up")
-		}
+	if !d.inbox.put(arrival{ev, time.Now()}) && d.overflow.CompareAndSwap(false, true) {
+		d.c.log.Error("call: event inbox full; hanging up")
 	}
 }
 
@@ -108,8 +94,17 @@ func (d *driver) run() {
 			continue
 		}
 		select {
-		case a := <-d.inbox:
-			d.event(a)
+		case <-d.inbox.ready:
+			for !d.c.over && !d.overflow.Load() {
+				a, ok := d.inbox.take()
+				if !ok {
+					break
+				}
+				d.event(a)
+			}
+			if d.c.over || d.overflow.Load() {
+				d.inbox.wake() // look again before waiting
+			}
 		case fn := <-d.inputs:
 			fn()
 			d.settle()
@@ -158,12 +153,11 @@ func (d *driver) event(a arrival) {
 // drain takes the events already queued.
 func (d *driver) drain() {
 	for {
-		select {
-		case a := <-d.inbox:
-			d.event(a)
-		default:
+		a, ok := d.inbox.take()
+		if !ok {
 			return
 		}
+		d.event(a)
 	}
 }
 
