@@ -83,7 +83,7 @@ type call struct {
 	out      []Effect
 
 	// Timers and polls by id, with what to do when they fire; ids also
-	// name requests (fetches, plans).
+	// name plans.
 	ids    int
 	timers map[int]func()
 	polls  map[int]func()
@@ -772,8 +772,7 @@ func (c *call) fetch(f flows.Fetch) {
 		}
 		return
 	}
-	c.ids++
-	c.emit(Fetch{ID: c.ids, Info: c.info(), Request: f})
+	c.emit(Fetch{Info: c.info(), Request: f})
 }
 
 // send asks for an SMS or email; failures are logged and never block the

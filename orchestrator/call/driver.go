@@ -102,8 +102,8 @@ func (d *driver) run() {
 				}
 				d.event(a)
 			}
-			if d.c.over || d.overflow.Load() {
-				d.inbox.wake() // look again before waiting
+			if d.overflow.Load() {
+				d.inbox.wake() // the rest waits for the overflow's hang-up
 			}
 		case fn := <-d.inputs:
 			fn()

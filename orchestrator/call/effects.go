@@ -105,9 +105,8 @@ type PostDialEvent struct {
 }
 
 // Fetch makes a passthru request; unless the request is async, its answer
-// comes back as fetched with the same ID.
+// comes back as fetched.
 type Fetch struct {
-	ID      int
 	Info    Info
 	Request flows.Fetch
 }

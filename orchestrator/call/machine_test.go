@@ -232,7 +232,7 @@ func describe(e Effect) string {
 	case PostDialEvent:
 		return "dial event " + e.Event.Type + " " + e.Event.Whom
 	case Fetch:
-		return fmt.Sprintf("fetch %d %s", e.ID, e.Request.URL)
+		return "fetch " + e.Request.URL
 	case Send:
 		return "send " + string(e.Message.Channel)
 	case AskPlan:

@@ -307,25 +307,17 @@ const maxHeaderArg = 2048
 // that UUID. The reply only means "queued".
 func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, error) {
 	appUUID := NewUUID()
-	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, true))
-	return appUUID, err
-}
-
-// ExecuteUnlocked is Execute without event-lock. An event-locked
-// application holds back every private event queued on its channel until
-// it returns; for a bridge that is the whole conversation, so a
-// uuid_broadcast to the bridged caller would wait until the call is over
-// (seen on FreeSWITCH 1.10.12). Only for an application that must let such
-// events run inside it, and only while nothing else is queued behind it.
-func (c *Conn) ExecuteUnlocked(ctx context.Context, uuid, app, arg string) (string, error) {
-	appUUID := NewUUID()
-	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, false))
-	return appUUID, err
+	return appUUID, c.ExecuteAs(ctx, uuid, app, arg, appUUID, true)
 }
 
 // ExecuteAs is Execute with the Application-UUID chosen by the caller, who
 // then knows which CHANNEL_EXECUTE_COMPLETE ends it before the reply
-// comes; lock is event-lock (see ExecuteUnlocked for when not to).
+// comes. lock is event-lock. Without it an application does not hold back
+// the private events queued on its channel: an event-locked bridge holds
+// them for the whole conversation, so a uuid_broadcast to the bridged
+// caller would wait until the call is over (seen on FreeSWITCH 1.10.12).
+// Unlock only an application that must let such events run inside it,
+// and only while nothing else is queued behind it.
 func (c *Conn) ExecuteAs(ctx context.Context, uuid, app, arg, appUUID string, lock bool) error {
 	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, lock))
 	return err
