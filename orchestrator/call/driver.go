@@ -40,6 +40,9 @@ type driver struct {
 	failed error
 	// arrived is when the event being handled reached the call.
 	arrived time.Time
+	// held: the call asked for an agent lock or a queue place, so its
+	// final record must release whatever it still holds.
+	held bool
 }
 
 func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
@@ -367,6 +370,7 @@ func (d *driver) write(e Effect) {
 		_ = once("queue exit", func(ctx context.Context) error { return rt.store.Dequeue(ctx, e.SID) })
 	case FinishCall:
 		final := e.Final
+		final.Released = !d.held
 		if e.Callbacks {
 			final.Outbox = rt.cfg.TerminalCallbacks
 		}
@@ -504,6 +508,7 @@ func (d *driver) sticky(account, scope, caller string, at time.Time) (string, er
 }
 
 func (d *driver) hold(account, key, sid, leg string) error {
+	d.held = true
 	d.flush()
 	ctx, cancel := d.dbctx()
 	defer cancel()
@@ -511,6 +516,7 @@ func (d *driver) hold(account, key, sid, leg string) error {
 }
 
 func (d *driver) enqueue(account, key, sid string) error {
+	d.held = true
 	d.flush()
 	ctx, cancel := d.dbctx()
 	defer cancel()

@@ -30,6 +30,10 @@ type CallFinal struct {
 	// Outbox, if set, builds the call's terminal status callbacks in the
 	// same transaction (only when this Finish is the one that applies).
 	Outbox OutboxFunc
+	// Released says the call holds no agent lock and no queue place:
+	// whoever finishes it released them, or never took any. Otherwise
+	// Finish releases whatever the call still holds.
+	Released bool
 }
 
 // CallFilter selects calls for List. Zero fields do not filter.
@@ -307,7 +311,7 @@ func parseCallCursor(s string) (callCursor, error) {
 // harmless. Moving to in-progress records at as the answer time (if none
 // is recorded yet). An unknown SID is ErrNotFound.
 func (r *Calls) UpdateStatus(ctx context.Context, sid string, status Status, at time.Time) (bool, error) {
-	return updateStatus(ctx, r.db, "call", &Call{}, "sid", sid, status, at)
+	return updateStatus(ctx, r.db, "call", "calls", "sid", sid, status, at)
 }
 
 // MarkAnswered is UpdateStatus(ctx, sid, InProgress, at).
@@ -320,7 +324,7 @@ func (r *Calls) MarkAnswered(ctx context.Context, sid string, at time.Time) (boo
 // changed.
 func (r *Calls) Answer(ctx context.Context, sid string, at time.Time, out OutboxFunc) (bool, error) {
 	var changed bool
-	err := r.db.InTx(ctx, func(tx *DB) error {
+	err := r.db.atomic(ctx, func(tx *DB) error {
 		var err error
 		if changed, err = tx.Calls().UpdateStatus(ctx, sid, InProgress, at); err != nil || !changed {
 			return err
@@ -352,34 +356,35 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 	if !f.Status.Terminal() {
 		return false, fmt.Errorf("finish call %s: status %q is not terminal: %w", sid, f.Status, ErrInvalid)
 	}
-	set := map[string]any{
-		"status":                string(f.Status),
-		"end_time":              cmpTime(utc(f.EndTime), now()),
-		"duration":              f.Duration,
-		"conversation_duration": f.ConversationDuration,
-		"hangup_cause":          f.HangupCause,
-		"updated_at":            now(),
-	}
+	var set setList
+	set.add("status", string(f.Status))
+	set.add("end_time", cmpTime(utc(f.EndTime), now()))
+	set.add("duration", f.Duration)
+	set.add("conversation_duration", f.ConversationDuration)
+	set.add("hangup_cause", f.HangupCause)
+	set.add("updated_at", now())
 	if at := utcPtr(f.AnswerTime); at != nil {
-		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", *at)
+		set.raw("answer_time = COALESCE(answer_time, ?)", *at)
 	}
 	if f.RecordingURL != "" {
-		set["recording_url"] = f.RecordingURL
+		set.add("recording_url", f.RecordingURL)
 	}
 	if f.Price != nil {
-		set["price"] = *f.Price
+		set.add("price", *f.Price)
 	}
 	var applied bool
-	err := r.db.InTx(ctx, func(tx *DB) error {
+	err := r.db.atomic(ctx, func(tx *DB) error {
 		var err error
-		if applied, err = finish(ctx, tx, "call", &Call{}, "sid", sid, set); err != nil || !applied {
+		if applied, err = finish(ctx, tx, "call", "calls", "sid", sid, &set); err != nil || !applied {
 			return err
 		}
-		if err := tx.conn(ctx).Where("call_sid = ?", sid).Delete(&ContactLock{}).Error; err != nil {
-			return dbErr("release contacts of call "+sid, err)
-		}
-		if err := tx.conn(ctx).Where("call_sid = ?", sid).Delete(&QueueEntry{}).Error; err != nil {
-			return dbErr("dequeue call "+sid, err)
+		if !f.Released {
+			if _, err := tx.exec(ctx, "DELETE FROM contact_locks WHERE call_sid = ?", sid); err != nil {
+				return dbErr("release contacts of call "+sid, err)
+			}
+			if _, err := tx.exec(ctx, "DELETE FROM queue_entries WHERE call_sid = ?", sid); err != nil {
+				return dbErr("dequeue call "+sid, err)
+			}
 		}
 		return writeOutbox(tx.conn(ctx), sid, f.Outbox)
 	})
@@ -387,39 +392,56 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 }
 
 // updateStatus is the forward-only conditional update shared by calls and
-// legs: key = value identifies the row.
-func updateStatus(ctx context.Context, db *DB, what string, model any, key, value string, status Status, at time.Time) (bool, error) {
+// legs: key = value identifies the row of table.
+func updateStatus(ctx context.Context, db *DB, what, table, key, value string, status Status, at time.Time) (bool, error) {
 	op := fmt.Sprintf("update %s %s to %s", what, value, status)
 	if !status.Valid() {
 		return false, fmt.Errorf("%s: %w", op, ErrInvalid)
 	}
-	set := map[string]any{"status": string(status), "updated_at": now()}
-	if status == InProgress && !at.IsZero() {
-		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", utc(at))
-	}
-	from := status.predecessors()
-	if len(from) > 0 {
-		res := db.conn(ctx).Model(model).Where(key+" = ? AND status IN ?", value, from).Updates(set)
-		if res.Error != nil {
-			return false, dbErr(op, res.Error)
+	from := statusMoves[status]
+	if from != "" {
+		var set setList
+		set.add("status", string(status))
+		set.add("updated_at", now())
+		if status == InProgress && !at.IsZero() {
+			set.raw("answer_time = COALESCE(answer_time, ?)", utc(at))
 		}
-		if res.RowsAffected > 0 {
+		n, err := db.exec(ctx, "UPDATE "+table+" SET "+set.sql.String()+" WHERE "+key+" = ? AND status IN ("+from+")",
+			append(set.args, value)...)
+		if err != nil {
+			return false, dbErr(op, err)
+		}
+		if n > 0 {
 			return true, nil
 		}
 	}
-	return false, notFoundUnlessExists(ctx, db, op, model, key+" = ?", value)
+	return false, db.mustExist(ctx, op, table, key, value)
 }
 
-// finish applies set to the row unless it was finished before (end_time is
-// set only here).
-func finish(ctx context.Context, db *DB, what string, model any, key, value string, set map[string]any) (bool, error) {
+// finish applies set to the row of table unless it was finished before
+// (end_time is set only here).
+func finish(ctx context.Context, db *DB, what, table, key, value string, set *setList) (bool, error) {
 	op := fmt.Sprintf("finish %s %s", what, value)
-	res := db.conn(ctx).Model(model).Where(key+" = ? AND end_time IS NULL", value).Updates(set)
-	if res.Error != nil {
-		return false, dbErr(op, res.Error)
+	n, err := db.exec(ctx, "UPDATE "+table+" SET "+set.sql.String()+" WHERE "+key+" = ? AND end_time IS NULL",
+		append(set.args, value)...)
+	if err != nil {
+		return false, dbErr(op, err)
 	}
-	if res.RowsAffected > 0 {
+	if n > 0 {
 		return true, nil
 	}
-	return false, notFoundUnlessExists(ctx, db, op, model, key+" = ?", value)
+	return false, db.mustExist(ctx, op, table, key, value)
+}
+
+// mustExist is ErrNotFound (wrapped in op) unless a row of table has
+// key = value.
+func (db *DB) mustExist(ctx context.Context, op, table, key, value string) error {
+	ok, err := db.exists(ctx, table, key+" = ?", value)
+	switch {
+	case err != nil:
+		return dbErr(op, err)
+	case !ok:
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return nil
 }

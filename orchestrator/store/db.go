@@ -34,6 +34,7 @@ type DB struct {
 	dialect string
 	log     *slog.Logger
 	stmts   *stmtCache // SQLite only; nil in InTx
+	inTx    bool       // bound to a transaction (the DB handed to InTx)
 }
 
 // Option tunes Open.
@@ -297,8 +298,18 @@ func (db *DB) Close() error {
 // was given, never the outer one, or the call blocks forever.
 func (db *DB) InTx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.gdb.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&DB{gdb: gtx, dialect: db.dialect, log: db.log})
+		return fn(&DB{gdb: gtx, dialect: db.dialect, log: db.log, inTx: true})
 	})
+}
+
+// atomic runs fn in a transaction, or, when db is one already, inside it:
+// the outer transaction makes fn atomic, and no caller goes on after a
+// failed write, so a savepoint would only cost two more statements.
+func (db *DB) atomic(ctx context.Context, fn func(tx *DB) error) error {
+	if db.inTx {
+		return fn(db)
+	}
+	return db.InTx(ctx, fn)
 }
 
 // conn returns a GORM session bound to ctx.
@@ -306,8 +317,11 @@ func (db *DB) conn(ctx context.Context) *gorm.DB {
 	return db.gdb.WithContext(ctx)
 }
 
-// tx runs fn in a transaction (a savepoint when db is already one).
+// tx runs fn in a transaction, or inside db's when it is one (see atomic).
 func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if db.inTx {
+		return fn(db.gdb.WithContext(ctx))
+	}
 	return db.gdb.WithContext(ctx).Transaction(fn)
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Legs stores call legs. ByCall is account-scoped; the runtime methods
@@ -57,18 +55,23 @@ func (r *Legs) Create(ctx context.Context, l *Leg) error {
 	l.UpdatedAt = cmpTime(utc(l.UpdatedAt), l.CreatedAt)
 	l.StartTime = cmpTime(utc(l.StartTime), l.CreatedAt)
 	l.AnswerTime, l.EndTime = utcPtr(l.AnswerTime), utcPtr(l.EndTime)
-	return r.db.tx(ctx, func(tx *gorm.DB) error {
-		if l.Seq == 0 {
-			var last int
-			if err := tx.Model(&Leg{}).Where("call_sid = ?", l.CallSID).
-				Select("COALESCE(MAX(seq), 0)").Scan(&last).Error; err != nil {
-				return dbErr("create leg "+l.UUID, err)
-			}
-			l.Seq = last + 1
-		}
-		return insertErr("create leg "+l.UUID, tx.Create(l).Error)
-	})
+	op := "create leg " + l.UUID
+	args := []any{l.ID, l.CallSID, l.AccountSID, l.UUID, l.Direction, l.From, l.To, string(l.Status),
+		l.StartTime, l.AnswerTime, l.EndTime, l.Duration, l.TalkTime, l.HangupCause, l.SIPTermStatus,
+		l.RecordingURL, l.CreatedAt, l.UpdatedAt}
+	if l.Seq != 0 {
+		_, err := r.db.exec(ctx, insertLeg+"?)", append(args, l.Seq)...)
+		return insertErr(op, err)
+	}
+	// The next seq, read and used in the one statement.
+	err := r.db.queryRow(ctx, insertLeg+"(SELECT COALESCE(MAX(seq), 0) + 1 FROM legs WHERE call_sid = ?)) RETURNING seq",
+		append(args, l.CallSID), &l.Seq)
+	return insertErr(op, err)
 }
+
+const insertLeg = `INSERT INTO legs (id, call_sid, account_sid, uuid, direction, from_number, to_number, status,
+	start_time, answer_time, end_time, duration, talk_time, hangup_cause, sip_term_status,
+	recording_url, created_at, updated_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `
 
 // ByCall returns the legs of one of the account's calls, ordered by Seq
 // (empty for an unknown call).
@@ -93,7 +96,7 @@ func (r *Legs) ByUUID(ctx context.Context, uuid string) (*Leg, error) {
 // UpdateStatus moves the leg to status with the same forward-only rule as
 // Calls.UpdateStatus, reporting whether it changed.
 func (r *Legs) UpdateStatus(ctx context.Context, uuid string, status Status, at time.Time) (bool, error) {
-	return updateStatus(ctx, r.db, "leg", &Leg{}, "uuid", uuid, status, at)
+	return updateStatus(ctx, r.db, "leg", "legs", "uuid", uuid, status, at)
 }
 
 // Finish writes the leg's final record; like Calls.Finish, the first one
@@ -102,23 +105,22 @@ func (r *Legs) Finish(ctx context.Context, uuid string, f LegFinal) (bool, error
 	if !f.Status.Terminal() {
 		return false, fmt.Errorf("finish leg %s: status %q is not terminal: %w", uuid, f.Status, ErrInvalid)
 	}
-	set := map[string]any{
-		"status":          string(f.Status),
-		"end_time":        cmpTime(utc(f.EndTime), now()),
-		"duration":        f.Duration,
-		"talk_time":       f.TalkTime,
-		"hangup_cause":    f.HangupCause,
-		"sip_term_status": f.SIPTermStatus,
-		"updated_at":      now(),
-	}
+	var set setList
+	set.add("status", string(f.Status))
+	set.add("end_time", cmpTime(utc(f.EndTime), now()))
+	set.add("duration", f.Duration)
+	set.add("talk_time", f.TalkTime)
+	set.add("hangup_cause", f.HangupCause)
+	set.add("sip_term_status", f.SIPTermStatus)
+	set.add("updated_at", now())
 	if at := utcPtr(f.StartTime); at != nil {
-		set["start_time"] = *at
+		set.add("start_time", *at)
 	}
 	if at := utcPtr(f.AnswerTime); at != nil {
-		set["answer_time"] = gorm.Expr("COALESCE(answer_time, ?)", *at)
+		set.raw("answer_time = COALESCE(answer_time, ?)", *at)
 	}
 	if f.RecordingURL != "" {
-		set["recording_url"] = f.RecordingURL
+		set.add("recording_url", f.RecordingURL)
 	}
-	return finish(ctx, r.db, "leg", &Leg{}, "uuid", uuid, set)
+	return finish(ctx, r.db, "leg", "legs", "uuid", uuid, &set)
 }
