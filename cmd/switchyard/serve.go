@@ -153,6 +153,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		if err := writes.Close(wctx); err != nil {
 			log.Error("shutdown: store writes lost; the reconciler will close their calls", "err", err)
 		}
+		st := writes.Stats()
+		log.Info("shutdown: store writes done", "writes", st.Writes, "transactions", st.Transactions)
 	}()
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},

@@ -22,9 +22,10 @@ import (
 // order. Writes still queued when the process dies are lost; the
 // reconciler closes their calls.
 type Queue struct {
-	db  *DB
-	log *slog.Logger
-	max int
+	db     *DB
+	log    *slog.Logger
+	max    int
+	linger time.Duration
 
 	mu      sync.Mutex
 	pending []queued
@@ -34,6 +35,18 @@ type Queue struct {
 	idle    *sync.Cond // signalled when a batch finishes
 	applied uint64     // writes finished (committed or rejected)
 	queued  uint64     // writes queued so far
+	oldest  time.Time  // when the oldest pending write was queued
+	// urgent: someone waits on a pending write (Do, Flush, Close), so
+	// the next batch starts without lingering.
+	urgent bool
+	stats  QueueStats
+	began  uint64 // transactions begun; the run goroutine's own
+}
+
+// QueueStats counts what a Queue has done.
+type QueueStats struct {
+	Writes       uint64 // writes committed or rejected
+	Transactions uint64 // transactions begun, retries included
 }
 
 type queued struct {
@@ -48,8 +61,17 @@ type QueueConfig struct {
 	// load on SQLite, 64 completed far fewer calls than 512: each commit
 	// costs more than the writes it carries.
 	MaxBatch int
-	Logger   *slog.Logger
+	// Linger is how long a batch of writes nobody waits for may wait for
+	// more before it commits (default DefaultLinger; negative: never).
+	// A commit costs about as much as a few writes, and nobody looks at
+	// a call's status writes within milliseconds; a write someone waits
+	// for starts the batch at once.
+	Linger time.Duration
+	Logger *slog.Logger
 }
+
+// DefaultLinger is QueueConfig.Linger's default.
+const DefaultLinger = 5 * time.Millisecond
 
 // NewQueue starts a queue writing to db. Close it to flush and stop.
 func NewQueue(db *DB, cfg QueueConfig) *Queue {
@@ -59,7 +81,14 @@ func NewQueue(db *DB, cfg QueueConfig) *Queue {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue{db: db, log: cfg.Logger, max: cfg.MaxBatch, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	switch {
+	case cfg.Linger == 0:
+		cfg.Linger = DefaultLinger
+	case cfg.Linger < 0:
+		cfg.Linger = 0
+	}
+	q := &Queue{db: db, log: cfg.Logger, max: cfg.MaxBatch, linger: cfg.Linger,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	q.idle = sync.NewCond(&q.mu)
 	go q.run()
 	return q
@@ -102,14 +131,29 @@ func (q *Queue) push(w queued) bool {
 		q.log.Error("store: write after the queue closed; dropped", "what", w.what)
 		return false
 	}
+	if len(q.pending) == 0 {
+		q.oldest = time.Now()
+	}
 	q.pending = append(q.pending, w)
 	q.queued++
+	q.urgent = q.urgent || w.done != nil
 	q.mu.Unlock()
+	q.poke()
+	return true
+}
+
+func (q *Queue) poke() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// Stats returns the queue's counters.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stats
 }
 
 // Len is the number of writes waiting.
@@ -123,7 +167,9 @@ func (q *Queue) Len() int {
 func (q *Queue) Flush(ctx context.Context) error {
 	q.mu.Lock()
 	target := q.queued
+	q.urgent = q.urgent || len(q.pending) > 0
 	q.mu.Unlock()
+	q.poke()
 	return q.waitApplied(ctx, target)
 }
 
@@ -151,10 +197,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.poke()
 	select {
 	case <-q.done:
 		return nil
@@ -165,15 +208,32 @@ func (q *Queue) Close(ctx context.Context) error {
 
 func (q *Queue) run() {
 	defer close(q.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		q.mu.Lock()
-		for len(q.pending) == 0 {
-			if q.closed {
+		for {
+			if len(q.pending) == 0 {
+				if q.closed {
+					q.mu.Unlock()
+					return
+				}
 				q.mu.Unlock()
-				return
+				<-q.wake
+				q.mu.Lock()
+				continue
+			}
+			wait := q.linger - time.Since(q.oldest)
+			if wait <= 0 || q.urgent || q.closed || len(q.pending) >= q.max {
+				break
 			}
 			q.mu.Unlock()
-			<-q.wake
+			timer.Reset(wait)
+			select {
+			case <-q.wake:
+				timer.Stop()
+			case <-timer.C:
+			}
 			q.mu.Lock()
 		}
 		n := min(len(q.pending), q.max)
@@ -181,6 +241,12 @@ func (q *Queue) run() {
 		q.pending = q.pending[n:]
 		if len(q.pending) == 0 {
 			q.pending = nil // let the backing array go
+		} else {
+			q.oldest = time.Now()
+		}
+		q.urgent = false
+		for _, w := range q.pending {
+			q.urgent = q.urgent || w.done != nil
 		}
 		q.mu.Unlock()
 
@@ -195,6 +261,8 @@ func (q *Queue) run() {
 		}
 		q.mu.Lock()
 		q.applied += uint64(len(batch))
+		q.stats.Writes += uint64(len(batch))
+		q.stats.Transactions = q.began
 		q.idle.Broadcast()
 		q.mu.Unlock()
 	}
@@ -255,6 +323,7 @@ const maxStrikes = 5
 // try runs the batch in one transaction; any error rolls it all back.
 // (No savepoint per write: they cost as much as the writes themselves.)
 func (q *Queue) try(batch []queued) error {
+	q.began++
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return q.db.InTx(ctx, func(tx *DB) error {

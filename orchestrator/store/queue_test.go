@@ -105,3 +105,40 @@ func exerciseQueue(t *testing.T, dsn string) {
 		}
 	})
 }
+
+// Writes nobody waits for linger for company; one somebody waits for
+// takes them all along at once.
+func TestQueueLingers(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
+	t.Cleanup(func() { q.Close(context.Background()) })
+
+	newCall := func(i int) func(ctx context.Context, tx *store.DB) error {
+		call := &store.Call{SID: store.NewSID(), AccountSID: "acme", Direction: store.DirectionInbound,
+			From: fmt.Sprintf("+1555011%04d", i), To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		return func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) }
+	}
+	q.Go("first", newCall(1))
+	q.Go("second", newCall(2))
+	if n := q.Len(); n != 2 {
+		t.Fatalf("%d writes waiting, want both lingering", n)
+	}
+	if err := q.Do(ctx, "third", newCall(3)); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stats(); st.Writes != 3 || st.Transactions != 1 {
+		t.Fatalf("stats %+v, want 3 writes in 1 transaction", st)
+	}
+
+	q.Go("fourth", newCall(4))
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stats(); st.Writes != 4 || st.Transactions != 2 {
+		t.Fatalf("stats %+v after Flush, want 4 writes in 2 transactions", st)
+	}
+}
