@@ -156,7 +156,7 @@ func TestOddHeaderNamesDoNotLoseEvents(t *testing.T) {
 	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP", "Unique-ID": "u1", "variable_fish,(sticks)~_1": "yes", "Event-Sequence": "7"}, "")
 	ev := <-got
 	if ev.Name() != "CHANNEL_HANGUP" || ev.Var("fish,(sticks)~_1") != "yes" || ev.Seq() != 7 {
-		t.Errorf("json event = %+v", ev.Headers)
+		t.Errorf("json event = %+v", ev.All())
 	}
 	select {
 	case ev := <-got:
@@ -226,7 +226,7 @@ func TestParsePlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ev.Get("DTMF-Digit") != "#" || ev.Get("dtmf-digit") != "#" || ev.Body != "abc" || ev.Get("variable_x%2Cy") != "a b" {
-		t.Errorf("event = %+v body %q", ev.Headers, ev.Body)
+		t.Errorf("event = %+v body %q", ev.All(), ev.Body)
 	}
 	if _, err := ParsePlain([]byte("Content-Length: 10\n\nabc")); err == nil {
 		t.Error("short body accepted")

@@ -11,13 +11,22 @@ import (
 // Event is one FreeSWITCH event. Header names keep FreeSWITCH's spelling;
 // lookups are exact first and case-insensitive as a fallback. Values are
 // decoded (no URL encoding).
+//
+// An event built by hand or read in plain format has its headers in
+// Headers. One read by ParseJSON keeps them indexed in its JSON text
+// instead and decodes a value when it is asked for: Get reads both, All
+// returns every header whatever the event's origin.
 type Event struct {
 	Headers map[string]string
 	Body    string
+	json    *jsonIndex
 }
 
 // Get returns a header's value, or "".
 func (e Event) Get(name string) string {
+	if e.json != nil {
+		return e.json.get(name)
+	}
 	if v, ok := e.Headers[name]; ok {
 		return v
 	}
@@ -27,6 +36,15 @@ func (e Event) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// All returns every header of the event. The map is the event's own for
+// an event built by hand or read in plain format, a fresh one otherwise.
+func (e Event) All() map[string]string {
+	if e.json != nil {
+		return e.json.all()
+	}
+	return e.Headers
 }
 
 // Var returns a channel variable (the variable_<name> header).

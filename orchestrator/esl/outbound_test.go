@@ -98,7 +98,7 @@ func TestOutboundHandlerGetsHangupCompleteAfterLingerNotice(t *testing.T) {
 	select {
 	case ev := <-got:
 		if ev.Var("billsec") != "12" {
-			t.Errorf("final record = %v", ev.Headers)
+			t.Errorf("final record = %v", ev.All())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("CHANNEL_HANGUP_COMPLETE never reached the handler")

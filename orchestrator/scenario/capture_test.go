@@ -582,7 +582,7 @@ func (b *traceBuilder) headers(ev esl.Event) map[string]string {
 		keep("Application-Response", b.value(ev.Get("Application-Response")))
 		switch app {
 		case "play_and_get_digits", "read":
-			for k, v := range ev.Headers {
+			for k, v := range ev.All() {
 				if strings.HasPrefix(k, "variable_switchyard_input_") {
 					keep(k, v)
 				}
