@@ -52,16 +52,27 @@ func (a *Agents) Resolve(ctx context.Context, accountSID string, dests []string)
 	if len(keys) == 0 {
 		return out, nil
 	}
-	var rows []struct {
-		Contact   string `gorm:"column:contact"`
-		UserSID   string `gorm:"column:user_sid"`
-		Available bool   `gorm:"column:available"`
+	type row struct {
+		Contact, UserSID string
+		Available        bool
 	}
-	err := a.db.conn(ctx).Table("user_devices").
-		Select("user_devices.contact, user_devices.user_sid, users.available").
-		Joins("JOIN users ON users.sid = user_devices.user_sid AND users.account_sid = user_devices.account_sid").
-		Where("user_devices.account_sid = ? AND user_devices.contact IN ?", accountSID, keys).
-		Scan(&rows).Error
+	var rows []row
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, accountSID)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	// Every call that connects asks this: plain SQL, as the call writes.
+	err := a.db.query(ctx, `SELECT d.contact, d.user_sid, u.available FROM user_devices d
+		JOIN users u ON u.sid = d.user_sid AND u.account_sid = d.account_sid
+		WHERE d.account_sid = ? AND d.contact IN (`+placeholders(len(keys))+`)`, args, func(scan func(...any) error) error {
+		var r row
+		if err := scan(&r.Contact, &r.UserSID, &r.Available); err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		return nil
+	})
 	if err != nil {
 		return nil, dbErr("resolve destinations", err)
 	}

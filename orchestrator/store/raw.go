@@ -46,6 +46,36 @@ func (db *DB) queryRow(ctx context.Context, query string, args []any, dest ...an
 	return err
 }
 
+// query runs one statement and hands each row to fn, which scans it with
+// the scan it is given.
+func (db *DB) query(ctx context.Context, query string, args []any, fn func(scan func(...any) error) error) error {
+	query = db.bind(query)
+	start := time.Now()
+	var n int64
+	err := func() error {
+		rows, err := db.gdb.Statement.ConnPool.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n++
+			if err := fn(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}()
+	err = db.translate(err)
+	db.trace(ctx, start, query, n, err)
+	return err
+}
+
+// placeholders is "?, ?, …", n of them.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 // exists reports whether a row matches where (written with ?).
 func (db *DB) exists(ctx context.Context, table, where string, args ...any) (bool, error) {
 	var one int
