@@ -511,7 +511,7 @@ func (ch *channel) play(path string, terms string, anyDigit bool, onDone func(st
 	if audible(path) {
 		p.audible = true
 		ch.sending++
-		ch.s.mediaChangedAt(p.started)
+		ch.s.mediaChangedAt(p.started, ch)
 	}
 	if d, endless := ch.s.mediaLength(path); !endless {
 		p.t = ch.after(d, func() { p.finish("done", 0) })
@@ -533,7 +533,7 @@ func (p *player) finish(status string, term byte) {
 	if p.audible {
 		p.audible = false
 		ch.sending--
-		ch.s.mediaChangedAt(p.started + ms*1000)
+		ch.s.mediaChangedAt(p.started+ms*1000, ch)
 	}
 	if p.silentEvents {
 		if p.onDone != nil {
@@ -796,7 +796,7 @@ func (a *speakApp) start(r *appRun) {
 	}
 	a.talking = true
 	r.ch.sending++
-	r.ch.s.mediaChanged()
+	r.ch.s.mediaChanged(r.ch)
 	d := speakLength(text)
 	start := r.ch.s.simUS()
 	a.t = r.ch.after(d, func() { a.quiet(r, start+d.Microseconds()); r.finish("") })
@@ -806,7 +806,7 @@ func (a *speakApp) quiet(r *appRun, atUS int64) {
 	if a.talking {
 		a.talking = false
 		r.ch.sending--
-		r.ch.s.mediaChangedAt(atUS)
+		r.ch.s.mediaChangedAt(atUS, r.ch)
 	}
 }
 

@@ -739,7 +739,7 @@ func (ch *channel) farEnd(ep endpoint) {
 		ch.after(time.Second, func() {
 			ch.markAnswered()
 			ch.remoteTone = true
-			ch.s.mediaChanged()
+			ch.s.mediaChanged(ch)
 		})
 	case netBusy:
 		ch.after(0, func() { ch.remoteEnd = true; ch.hangup("USER_BUSY") })
@@ -901,7 +901,7 @@ func (s *Server) bridgeChannels(a, b *channel, app *appRun) *bridgeLink {
 	s.fireChan("CHANNEL_BRIDGE", a, evOpts{vars: true, origin: &o, pre: []hdr{
 		{"Bridge-A-Unique-ID", a.uuid}, {"Bridge-B-Unique-ID", b.uuid},
 	}})
-	s.mediaChanged()
+	s.mediaChanged(a, b)
 	if b.hungup {
 		l.end(b)
 	}
@@ -921,7 +921,7 @@ func (l *bridgeLink) end(by *channel) {
 	if b.bridge == l {
 		b.bridge = nil
 	}
-	a.s.mediaChanged()
+	a.s.mediaChanged(a, b)
 	// the originatee learns whom it was bridged to before it is hung up
 	b.setVar("last_bridge_to", a.uuid)
 	if by == a && l.app != nil && !b.hungup {

@@ -87,9 +87,10 @@ type channel struct {
 	origLeg *origLeg
 
 	// media
-	remoteEnd  bool // the far end ended it (SIP: a final response or BYE received)
-	sending    int  // audible playbacks / speak running on it (media.go)
-	remoteTone bool // a far-end phone that answered and plays its tone
+	remoteEnd  bool     // the far end ended it (SIP: a final response or BYE received)
+	sending    int      // audible playbacks / speak running on it (media.go)
+	remoteTone bool     // a far-end phone that answered and plays its tone
+	meters     []*meter // recordings running on this channel (media.go)
 	recordings []*sessionRecording
 	exports    []kv
 
@@ -530,7 +531,7 @@ func (ch *channel) hangup(cause string) {
 	ch.hungup = true
 	ch.cause = cause
 	ch.hangupUS = s.simUS()
-	s.mediaChanged() // it neither sends nor receives audio any more
+	s.mediaChanged(ch) // it neither sends nor receives audio any more
 	ch.stateNum = stateNums["CS_HANGUP"]
 	for _, m := range ch.queue {
 		defer m.done()

@@ -78,7 +78,6 @@ type Server struct {
 	wake     chan struct{}
 
 	chans      map[string]*channel
-	meters     map[*meter]struct{} // running recordings (media.go)
 	sessionSeq int
 	peak       int
 	socketAddr string

@@ -1,5 +1,7 @@
 package fsim
 
+import "slices"
+
 // Audio, as far as recordings need it. The emulator carries no samples; it
 // tracks who sends audio to whom:
 //
@@ -61,10 +63,7 @@ type meter struct {
 // newMeter starts measuring at startUS. Caller holds s.mu.
 func (s *Server) newMeter(ch *channel, both bool, startUS int64) *meter {
 	m := &meter{s: s, ch: ch, both: both, since: startUS}
-	if s.meters == nil {
-		s.meters = make(map[*meter]struct{})
-	}
-	s.meters[m] = struct{}{}
+	ch.meters = append(ch.meters, m)
 	m.on = m.hears()
 	return m
 }
@@ -101,24 +100,41 @@ func (m *meter) stop(atUS int64) int64 {
 	m.since = atUS
 	m.on = false
 	m.onChange = nil
-	delete(m.s.meters, m)
+	m.ch.meters = slices.DeleteFunc(m.ch.meters, func(o *meter) bool { return o == m })
 	return m.audioUS / 1000
 }
 
-// mediaChanged re-evaluates every running recording after something
-// started or stopped sending audio. Caller holds s.mu.
-func (s *Server) mediaChanged() { s.mediaChangedAt(s.simUS()) }
+// mediaChanged re-evaluates the recordings that may hear the change after
+// something on the given channels started or stopped sending audio, or
+// their links changed. Caller holds s.mu.
+func (s *Server) mediaChanged(chans ...*channel) { s.mediaChangedAt(s.simUS(), chans...) }
 
 // mediaChangedAt is mediaChanged for a change that happened at atUS (a
 // timer's planned time, free of scheduling jitter).
-func (s *Server) mediaChangedAt(atUS int64) {
-	if len(s.meters) == 0 {
-		return
-	}
+//
+// Audio reaches a channel only through its loopback pair and its bridge,
+// so a change can be heard only by recordings on channels linked to the
+// changed ones: those are updated, not every recording on the node (with
+// thousands of calls up, that made each change cost as much as all calls).
+func (s *Server) mediaChangedAt(atUS int64, chans ...*channel) {
 	if now := s.simUS(); atUS > now {
 		atUS = now
 	}
-	for m := range s.meters {
-		m.update(atUS)
+	seen := map[*channel]bool{}
+	todo := append([]*channel(nil), chans...)
+	for len(todo) > 0 {
+		ch := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if ch == nil || seen[ch] {
+			continue
+		}
+		seen[ch] = true
+		for _, m := range ch.meters {
+			m.update(atUS)
+		}
+		todo = append(todo, ch.pair)
+		if l := ch.bridge; l != nil {
+			todo = append(todo, l.a, l.b)
+		}
 	}
 }
