@@ -1,6 +1,7 @@
 package call
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ type Reconciler struct {
 	// MinAge: calls younger than this are left alone (default 1 minute),
 	// so a call being set up right now is never touched.
 	MinAge time.Duration
+	// Page is how many calls a pass reads at a time (default 500).
+	Page int
 	// Terminal builds the terminal status callback written with the
 	// closed record (nil: none); Notify, if set, is called after such a
 	// write. A call closed here still tells the customer it ended.
@@ -37,34 +40,44 @@ type Reconciler struct {
 	Log      *slog.Logger
 }
 
-// RunOnce reconciles one batch and returns how many calls it closed.
+// RunOnce reconciles every call old enough and returns how many it
+// closed. It reads them a page at a time: calls still running (here or on
+// another instance) are passed over, so however many there are, the lost
+// ones behind them are reached.
 func (r *Reconciler) RunOnce(ctx context.Context, now time.Time) (int, error) {
 	minAge := r.MinAge
 	if minAge == 0 {
 		minAge = time.Minute
 	}
-	calls, err := r.DB.Calls().Unfinished(ctx, now.Add(-minAge), 500)
-	if err != nil {
-		return 0, err
-	}
+	page := cmp.Or(r.Page, 500)
 	closed := 0
-	for _, c := range calls {
-		if r.Live != nil && r.Live(c.SID) {
-			continue
-		}
-		done, err := r.reconcile(ctx, c, now)
+	var after *store.Call
+	for {
+		calls, err := r.DB.Calls().Unfinished(ctx, now.Add(-minAge), after, page)
 		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return closed, err
+			return closed, err
+		}
+		for _, c := range calls {
+			if r.Live != nil && r.Live(c.SID) {
+				continue
 			}
-			r.Log.Warn("reconcile: call left for later", "call_sid", c.SID, "err", err)
-			continue
+			done, err := r.reconcile(ctx, c, now)
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return closed, err
+				}
+				r.Log.Warn("reconcile: call left for later", "call_sid", c.SID, "err", err)
+				continue
+			}
+			if done {
+				closed++
+			}
 		}
-		if done {
-			closed++
+		if len(calls) < page {
+			return closed, nil
 		}
+		after = &calls[len(calls)-1]
 	}
-	return closed, nil
 }
 
 // CauseLost marks records closed by reconciliation: how the call really

@@ -72,4 +72,19 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 	if n, err := r.RunOnce(ctx, later); err != nil || n != 0 {
 		t.Errorf("second pass closed %d (%v)", n, err)
 	}
+
+	// Pages of calls still running never hide a lost one behind them.
+	busy := map[string]bool{running: true}
+	for range 5 {
+		busy[mk()] = true
+	}
+	lost := mk("lost-a")
+	r.Page = 2
+	r.Live = func(sid string) bool { return busy[sid] }
+	if n, err := r.RunOnce(ctx, later); err != nil || n != 1 {
+		t.Fatalf("pass behind 5 running calls, 2 a page, closed %d (%v), want 1", n, err)
+	}
+	if c, _ := db.Calls().Get(ctx, "acme", lost); c.EndTime == nil || c.HangupCause != CauseLost {
+		t.Errorf("call behind the running ones = %+v", c)
+	}
 }

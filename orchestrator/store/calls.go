@@ -148,11 +148,17 @@ func (r *Calls) BySID(ctx context.Context, sid string) (*Call, error) {
 
 // Unfinished returns up to limit calls, of any account, that have no final
 // record and were created before cutoff: after a crash these are the calls
-// to reconcile with the media nodes. It is for the runtime only.
-func (r *Calls) Unfinished(ctx context.Context, cutoff time.Time, limit int) ([]Call, error) {
+// to reconcile with the media nodes. They come in (created_at, sid) order,
+// after the call after when it is set, so a caller pages through them all
+// however many are still running. It is for the runtime only.
+func (r *Calls) Unfinished(ctx context.Context, cutoff time.Time, after *Call, limit int) ([]Call, error) {
 	var out []Call
-	err := r.db.conn(ctx).Where("end_time IS NULL AND created_at < ?", utc(cutoff)).
-		Order("created_at").Limit(max(limit, 1)).Find(&out).Error
+	q := r.db.conn(ctx).Where("end_time IS NULL AND created_at < ?", utc(cutoff))
+	if after != nil {
+		at := utc(after.CreatedAt)
+		q = q.Where("(created_at > ? OR (created_at = ? AND sid > ?))", at, at, after.SID)
+	}
+	err := q.Order("created_at, sid").Limit(max(limit, 1)).Find(&out).Error
 	if err != nil {
 		return nil, dbErr("unfinished calls", err)
 	}
