@@ -32,7 +32,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	nodePID := fs.Int("node-pid", 0, "pid of the node (FreeSWITCH or sim node --emulator): report its CPU ms per call (Linux)")
 	dsn := fs.String("db", "", "Switchyard's database (a SQLite path or a postgres:// URL): count the calls it lost")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	callTimeout := fs.Duration("call-timeout", 2*time.Minute, "give up on a call this long after placing it")
+	callTimeout := fs.Duration("call-timeout", 0, "give up on a call this long after placing it (default 2m plus the script's hang-up delays)")
 	grace := fs.Duration("grace", 30*time.Second, "with --db, how long to wait for every call's final record")
 	conns := fs.Int("conns", 3, "inbound connections to the node: one for events and originates, the rest for commands")
 	logLevel := fs.String("log-level", "warn", "log level: debug (one line per failed call), info, warn or error")

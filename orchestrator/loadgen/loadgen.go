@@ -34,7 +34,9 @@ type Config struct {
 	// Script is what each caller does (zero value: press nothing and wait
 	// for Switchyard to end the call; see DefaultScript).
 	Script Script
-	// CallTimeout bounds each call, from its originate (default 2 min).
+	// CallTimeout bounds each call, from its originate (default 2 min
+	// plus the script's hang-up delays, so a script that holds its calls
+	// for long is never cut short by the default).
 	CallTimeout time.Duration
 	// Conns is how many inbound connections to open (default 3): the first
 	// receives the events of every call and sends the originates, the
@@ -97,7 +99,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Context = "public"
 	}
 	if c.CallTimeout <= 0 {
-		c.CallTimeout = 2 * time.Minute
+		c.CallTimeout = 2*time.Minute + c.Script.HangupAfterAnswer + c.Script.HangupAfterBridge
 	}
 	if c.Conns == 0 {
 		c.Conns = 3

@@ -64,3 +64,25 @@ func TestScriptBehaviour(t *testing.T) {
 		t.Error("empty script hangs up")
 	}
 }
+
+// A script that holds its calls longer than the default call timeout
+// moves the timeout out: the default never cuts a scripted call short.
+func TestCallTimeoutCoversTheScript(t *testing.T) {
+	base := Config{Addr: "127.0.0.1:8021", To: "+15550000100", Calls: 1, CPS: 1, Concurrency: 1}
+	for _, tc := range []struct {
+		script Script
+		set    time.Duration
+		want   time.Duration
+	}{
+		{DefaultScript(), 0, 2*time.Minute + 2*time.Second},
+		{Script{HangupAfterAnswer: time.Minute, HangupAfterBridge: 5 * time.Minute}, 0, 8 * time.Minute},
+		{Script{HangupAfterBridge: 5 * time.Minute}, 30 * time.Second, 30 * time.Second},
+	} {
+		cfg := base
+		cfg.Script, cfg.CallTimeout = tc.script, tc.set
+		got, err := cfg.withDefaults()
+		if err != nil || got.CallTimeout != tc.want {
+			t.Errorf("script %+v, timeout %v: call timeout %v (%v), want %v", tc.script, tc.set, got.CallTimeout, err, tc.want)
+		}
+	}
+}
