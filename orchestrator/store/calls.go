@@ -362,26 +362,15 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 	if !f.Status.Terminal() {
 		return false, fmt.Errorf("finish call %s: status %q is not terminal: %w", sid, f.Status, ErrInvalid)
 	}
-	var set setList
-	set.add("status", string(f.Status))
-	set.add("end_time", cmpTime(utc(f.EndTime), now()))
-	set.add("duration", f.Duration)
+	set := finalRecord(f.Status, f.EndTime, f.Duration, f.HangupCause, f.AnswerTime, f.RecordingURL)
 	set.add("conversation_duration", f.ConversationDuration)
-	set.add("hangup_cause", f.HangupCause)
-	set.add("updated_at", now())
-	if at := utcPtr(f.AnswerTime); at != nil {
-		set.raw("answer_time = COALESCE(answer_time, ?)", *at)
-	}
-	if f.RecordingURL != "" {
-		set.add("recording_url", f.RecordingURL)
-	}
 	if f.Price != nil {
 		set.add("price", *f.Price)
 	}
 	var applied bool
 	err := r.db.atomic(ctx, func(tx *DB) error {
 		var err error
-		if applied, err = finish(ctx, tx, "call", "calls", "sid", sid, &set); err != nil || !applied {
+		if applied, err = finish(ctx, tx, "call", "calls", "sid", sid, set); err != nil || !applied {
 			return err
 		}
 		if !f.Released {
@@ -422,6 +411,24 @@ func updateStatus(ctx context.Context, db *DB, what, table, key, value string, s
 		}
 	}
 	return false, db.mustExist(ctx, op, table, key, value)
+}
+
+// finalRecord starts the assignments of a final record with the columns
+// calls and legs share.
+func finalRecord(status Status, end time.Time, duration int, cause string, answer *time.Time, recordingURL string) *setList {
+	var set setList
+	set.add("status", string(status))
+	set.add("end_time", cmpTime(utc(end), now()))
+	set.add("duration", duration)
+	set.add("hangup_cause", cause)
+	set.add("updated_at", now())
+	if at := utcPtr(answer); at != nil {
+		set.raw("answer_time = COALESCE(answer_time, ?)", *at)
+	}
+	if recordingURL != "" {
+		set.add("recording_url", recordingURL)
+	}
+	return &set
 }
 
 // finish applies set to the row of table unless it was finished before

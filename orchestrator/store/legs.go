@@ -105,22 +105,11 @@ func (r *Legs) Finish(ctx context.Context, uuid string, f LegFinal) (bool, error
 	if !f.Status.Terminal() {
 		return false, fmt.Errorf("finish leg %s: status %q is not terminal: %w", uuid, f.Status, ErrInvalid)
 	}
-	var set setList
-	set.add("status", string(f.Status))
-	set.add("end_time", cmpTime(utc(f.EndTime), now()))
-	set.add("duration", f.Duration)
+	set := finalRecord(f.Status, f.EndTime, f.Duration, f.HangupCause, f.AnswerTime, f.RecordingURL)
 	set.add("talk_time", f.TalkTime)
-	set.add("hangup_cause", f.HangupCause)
 	set.add("sip_term_status", f.SIPTermStatus)
-	set.add("updated_at", now())
 	if at := utcPtr(f.StartTime); at != nil {
 		set.add("start_time", *at)
 	}
-	if at := utcPtr(f.AnswerTime); at != nil {
-		set.raw("answer_time = COALESCE(answer_time, ?)", *at)
-	}
-	if f.RecordingURL != "" {
-		set.add("recording_url", f.RecordingURL)
-	}
-	return finish(ctx, r.db, "leg", "legs", "uuid", uuid, &set)
+	return finish(ctx, r.db, "leg", "legs", "uuid", uuid, set)
 }
