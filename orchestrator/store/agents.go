@@ -162,7 +162,7 @@ func (a *Agents) Holders(ctx context.Context, accountSID string, keys []string) 
 // period has not run out at t.
 func (a *Agents) Sticky(ctx context.Context, accountSID, scope, caller string, t time.Time) (string, error) {
 	var s StickyAgent
-	err := a.db.conn(ctx).Where("account_sid = ? AND scope = ? AND caller = ? AND expires_at > ?",
+	err := a.db.read(ctx).Where("account_sid = ? AND scope = ? AND caller = ? AND expires_at > ?",
 		accountSID, scope, callerKey(caller), utc(t)).Take(&s).Error
 	switch {
 	case errNoRows(err):

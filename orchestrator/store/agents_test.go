@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"sync"
@@ -157,5 +158,41 @@ func testAgents(t *testing.T, fresh storetest.Fresh) {
 	must(ag.Dequeue(ctx, q1.SID))
 	if n, _ := ag.Ahead(ctx, q2.SID); n != 0 {
 		t.Errorf("ahead of q2 after q1 left: %d", n)
+	}
+}
+
+// On a SQLite file, a call's reads do not wait for the writer: a lookup
+// answers while a write transaction holds the one read-write connection.
+func TestSQLiteCallReadsDoNotWaitForTheWriter(t *testing.T) {
+	ctx := t.Context()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Agents().Stick(ctx, "acme", "flow", "+15550109999", "sip:agent@example.com", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err := db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.Agents().Stick(ctx, "acme", "flow", "+15550108888", "sip:other@example.com", time.Now().Add(time.Hour)); err != nil {
+			return err
+		}
+		// The transaction holds the read-write connection until it returns.
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		got, err := db.Agents().Sticky(rctx, "acme", "flow", "+15550109999", time.Now())
+		if err != nil || got != "sip:agent@example.com" {
+			t.Errorf("sticky agent read during a write = %q, %v", got, err)
+		}
+		// It sees what was committed, not what is still being written.
+		if got, err := db.Agents().Sticky(rctx, "acme", "flow", "+15550108888", time.Now()); err != nil || got != "" {
+			t.Errorf("uncommitted sticky agent read = %q, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Agents().Sticky(ctx, "acme", "flow", "+15550108888", time.Now()); err != nil || got != "sip:other@example.com" {
+		t.Errorf("sticky agent after commit = %q, %v", got, err)
 	}
 }

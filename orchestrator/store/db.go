@@ -35,6 +35,11 @@ type DB struct {
 	log     *slog.Logger
 	stmts   *stmtCache // SQLite only; nil in InTx
 	inTx    bool       // bound to a transaction (the DB handed to InTx)
+	// readers are read-only connections to a SQLite file, for the reads
+	// on a call's path: in WAL mode they never wait for the writer, which
+	// the one read-write connection would make them do. nil on PostgreSQL
+	// (its pool is shared), for an in-memory database, and in InTx.
+	readers *gorm.DB
 }
 
 // Option tunes Open.
@@ -145,8 +150,38 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", dialect, err)
 	}
+	if dialect == DialectSQLite && !sqliteMemory(target) {
+		if db.readers, err = openReaders(ctx, target, gdb.Config); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	logger.DebugContext(ctx, "store: opened database", "dialect", dialect)
 	return db, nil
+}
+
+// sqliteReaders is how many read-only connections a SQLite file gets.
+const sqliteReaders = 4
+
+// openReaders opens the read-only connections to a SQLite file, with the
+// settings of the read-write one.
+func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB, error) {
+	c := *cfg
+	r, err := gorm.Open(sqlite.Open(sqliteDSN(target)+"&_pragma=query_only(1)"), &c)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	sqlDB, err := r.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(sqliteReaders)
+	sqlDB.SetMaxIdleConns(sqliteReaders)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: connect sqlite readers: %w", err)
+	}
+	return r, nil
 }
 
 // pgxPoolReserve is how many connections of the pgx pool are left beyond
@@ -189,7 +224,7 @@ func sqliteDSN(target string) string {
 		params = append(params, query)
 	}
 	has := func(s string) bool { return strings.Contains(strings.ToLower(query), s) }
-	memory := path == ":memory:" || strings.HasPrefix(path, "file::memory:") || has("mode=memory")
+	memory := sqliteMemory(target)
 	if !has("busy_timeout") {
 		params = append(params, "_pragma=busy_timeout(10000)")
 	}
@@ -207,6 +242,12 @@ func sqliteDSN(target string) string {
 	}
 	params = append(params, "_timezone=UTC", "_time_format=sqlite")
 	return path + "?" + strings.Join(params, "&")
+}
+
+// sqliteMemory reports whether a SQLite target is an in-memory database.
+func sqliteMemory(target string) bool {
+	path, query, _ := strings.Cut(target, "?")
+	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(strings.ToLower(query), "mode=memory")
 }
 
 // openPostgres builds the pgx pool that GORM (through database/sql) and
@@ -281,6 +322,11 @@ func (db *DB) Close() error {
 	if db.stmts != nil {
 		db.stmts.close()
 	}
+	if db.readers != nil {
+		if r, err := db.readers.DB(); err == nil {
+			_ = r.Close()
+		}
+	}
 	err := db.sqlDB.Close()
 	if db.pgPool != nil {
 		// After database/sql has returned its connections; Close waits
@@ -315,6 +361,15 @@ func (db *DB) atomic(ctx context.Context, fn func(tx *DB) error) error {
 // conn returns a GORM session bound to ctx.
 func (db *DB) conn(ctx context.Context) *gorm.DB {
 	return db.gdb.WithContext(ctx)
+}
+
+// read returns a session for a read on a call's path: on the read-only
+// connections when there are, else as conn. It sees every committed write.
+func (db *DB) read(ctx context.Context) *gorm.DB {
+	if db.readers != nil {
+		return db.readers.WithContext(ctx)
+	}
+	return db.conn(ctx)
 }
 
 // tx runs fn in a transaction, or inside db's when it is one (see atomic).

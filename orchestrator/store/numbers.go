@@ -166,7 +166,7 @@ func (r *Numbers) Route(ctx context.Context, dialed string) (*Route, error) {
 		LiveVersion  sql.NullInt64  `gorm:"column:live_version"`
 		Document     sql.NullString `gorm:"column:document"`
 	}
-	q := r.db.conn(ctx).Raw(`
+	q := r.db.read(ctx).Raw(`
 		SELECT e.number, e.account_sid, e.friendly_name, e.flow_id, f.live_version, v.document
 		FROM exophones e
 		LEFT JOIN flows f ON f.id = e.flow_id AND f.account_sid = e.account_sid

@@ -46,14 +46,18 @@ func (db *DB) queryRow(ctx context.Context, query string, args []any, dest ...an
 	return err
 }
 
-// query runs one statement and hands each row to fn, which scans it with
-// the scan it is given.
+// query runs one read on a call's path (see DB.read) and hands each row to
+// fn, which scans it with the scan it is given.
 func (db *DB) query(ctx context.Context, query string, args []any, fn func(scan func(...any) error) error) error {
 	query = db.bind(query)
 	start := time.Now()
 	var n int64
+	pool := db.gdb.Statement.ConnPool
+	if db.readers != nil {
+		pool = db.readers.Statement.ConnPool
+	}
 	err := func() error {
-		rows, err := db.gdb.Statement.ConnPool.QueryContext(ctx, query, args...)
+		rows, err := pool.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
