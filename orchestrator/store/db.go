@@ -166,8 +166,10 @@ const sqliteReaders = 4
 // openReaders opens the read-only connections to a SQLite file, with the
 // settings of the read-write one.
 func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB, error) {
-	c := *cfg
-	r, err := gorm.Open(sqlite.Open(sqliteDSN(target)+"&_pragma=query_only(1)"), &c)
+	r, err := gorm.Open(sqlite.Open(sqliteDSN(target)+"&_pragma=query_only(1)"), &gorm.Config{
+		Logger: cfg.Logger, NowFunc: cfg.NowFunc, TranslateError: cfg.TranslateError,
+		SkipDefaultTransaction: true, DisableAutomaticPing: true,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
 	}
