@@ -8,9 +8,12 @@
 // The same code runs on SQLite (the embedded default, through the pure-Go
 // github.com/libtnb/sqlite GORM driver) and on PostgreSQL (gorm.io/driver/postgres
 // over pgx). [Open] picks the dialect from the DSN. SQLite is opened with a
-// single connection, WAL journaling, a busy timeout, foreign keys on and
-// immediate transactions, so a second process sharing the file waits instead
-// of failing. All timestamps are stored and returned in UTC, truncated to
+// single read-write connection, WAL journaling, a busy timeout, foreign keys
+// on and immediate transactions, so a second process sharing the file waits
+// instead of failing; a file also gets a few read-only connections for the
+// reads on a call's path, which WAL lets run beside the writer. The writes
+// of live calls, and those reads, are plain prepared SQL (raw.go): GORM's
+// builder cost more than the statements. All timestamps are stored and returned in UTC, truncated to
 // microseconds so both dialects round-trip them identically.
 //
 // # Schema
