@@ -179,11 +179,35 @@ func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB
 	}
 	sqlDB.SetMaxOpenConns(sqliteReaders)
 	sqlDB.SetMaxIdleConns(sqliteReaders)
-	if err := sqlDB.PingContext(ctx); err != nil {
+	if err := warmReaders(ctx, sqlDB); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: connect sqlite readers: %w", err)
 	}
 	return r, nil
+}
+
+// warmReaders opens every read-only connection and has each read the
+// schema, so no call's read pays for either (tens of milliseconds under
+// load): at Open, and again after migrations change the schema.
+func warmReaders(ctx context.Context, pool *sql.DB) error {
+	conns := make([]*sql.Conn, 0, sqliteReaders)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close() // back to the idle pool
+		}
+	}()
+	for range sqliteReaders {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pgxPoolReserve is how many connections of the pgx pool are left beyond

@@ -101,6 +101,15 @@ func (db *DB) migrate(ctx context.Context, list []Migration) error {
 			db.log.WarnContext(ctx, "store: database has a migration this binary does not know", "version", v, "name", row.Name)
 		}
 	}
+	if db.readers != nil {
+		pool, err := db.readers.DB()
+		if err == nil {
+			err = warmReaders(ctx, pool)
+		}
+		if err != nil {
+			return fmt.Errorf("store: sqlite readers after migrating: %w", err)
+		}
+	}
 	return nil
 }
 
