@@ -122,7 +122,7 @@ func (r *Accounts) RevokeAPIKey(ctx context.Context, accountSID, key string) err
 	if res.RowsAffected > 0 {
 		return nil
 	}
-	return notFoundUnlessExists(ctx, r.db, "revoke API key", &APIKey{}, "api_key = ? AND account_sid = ?", key, accountSID)
+	return notFoundUnlessExists(ctx, r.db, "revoke API key", APIKey{}.TableName(), "api_key = ? AND account_sid = ?", key, accountSID)
 }
 
 // Authenticate checks HTTP Basic credentials. user is an API key or, for

@@ -410,7 +410,7 @@ func updateStatus(ctx context.Context, db *DB, what, table, key, value string, s
 			return true, nil
 		}
 	}
-	return false, db.mustExist(ctx, op, table, key, value)
+	return false, notFoundUnlessExists(ctx, db, op, table, key+" = ?", value)
 }
 
 // finalRecord starts the assignments of a final record with the columns
@@ -443,18 +443,5 @@ func finish(ctx context.Context, db *DB, what, table, key, value string, set *se
 	if n > 0 {
 		return true, nil
 	}
-	return false, db.mustExist(ctx, op, table, key, value)
-}
-
-// mustExist is ErrNotFound (wrapped in op) unless a row of table has
-// key = value.
-func (db *DB) mustExist(ctx context.Context, op, table, key, value string) error {
-	ok, err := db.exists(ctx, table, key+" = ?", value)
-	switch {
-	case err != nil:
-		return dbErr(op, err)
-	case !ok:
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
-	}
-	return nil
+	return false, notFoundUnlessExists(ctx, db, op, table, key+" = ?", value)
 }

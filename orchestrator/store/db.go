@@ -430,14 +430,14 @@ func errNoRows(err error) bool {
 }
 
 // notFoundUnlessExists is for conditional updates that touched no row: it
-// returns ErrNotFound if no row matches where, nil if one does (the update
-// was a deliberate no-op).
-func notFoundUnlessExists(ctx context.Context, db *DB, op string, model any, where string, args ...any) error {
-	var n int64
-	if err := db.conn(ctx).Model(model).Where(where, args...).Count(&n).Error; err != nil {
+// returns ErrNotFound (wrapped in op) if no row of table matches where
+// (written with ?), nil if one does (the update was a deliberate no-op).
+func notFoundUnlessExists(ctx context.Context, db *DB, op, table, where string, args ...any) error {
+	ok, err := db.exists(ctx, table, where, args...)
+	switch {
+	case err != nil:
 		return dbErr(op, err)
-	}
-	if n == 0 {
+	case !ok:
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	}
 	return nil

@@ -148,7 +148,7 @@ func (r *Flows) Publish(ctx context.Context, accountSID, flowID string) (*FlowVe
 // Versions lists the flow's published versions, oldest first. An unknown
 // flow (or another account's) is ErrNotFound.
 func (r *Flows) Versions(ctx context.Context, accountSID, flowID string) ([]FlowVersion, error) {
-	if err := notFoundUnlessExists(ctx, r.db, "flow versions "+flowID, &Flow{}, "id = ? AND account_sid = ?", flowID, accountSID); err != nil {
+	if err := notFoundUnlessExists(ctx, r.db, "flow versions "+flowID, Flow{}.TableName(), "id = ? AND account_sid = ?", flowID, accountSID); err != nil {
 		return nil, err
 	}
 	var out []FlowVersion

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,8 +40,7 @@ type Queue struct {
 	// urgent: someone waits on a pending write (Do, Flush, Close), so
 	// the next batch starts without lingering.
 	urgent bool
-	stats  QueueStats
-	began  uint64 // transactions begun; the run goroutine's own
+	began  atomic.Uint64 // transactions begun
 }
 
 // QueueStats counts what a Queue has done.
@@ -153,7 +153,7 @@ func (q *Queue) poke() {
 func (q *Queue) Stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stats
+	return QueueStats{Writes: q.applied, Transactions: q.began.Load()}
 }
 
 // Len is the number of writes waiting.
@@ -261,8 +261,6 @@ func (q *Queue) run() {
 		}
 		q.mu.Lock()
 		q.applied += uint64(len(batch))
-		q.stats.Writes += uint64(len(batch))
-		q.stats.Transactions = q.began
 		q.idle.Broadcast()
 		q.mu.Unlock()
 	}
@@ -323,7 +321,7 @@ const maxStrikes = 5
 // try runs the batch in one transaction; any error rolls it all back.
 // (No savepoint per write: they cost as much as the writes themselves.)
 func (q *Queue) try(batch []queued) error {
-	q.began++
+	q.began.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return q.db.InTx(ctx, func(tx *DB) error {
