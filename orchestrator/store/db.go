@@ -179,6 +179,10 @@ func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB
 	}
 	sqlDB.SetMaxOpenConns(sqliteReaders)
 	sqlDB.SetMaxIdleConns(sqliteReaders)
+	// The same few reads run for every call: parse each once.
+	stmts := newStmtCache(sqlDB)
+	r.ConnPool = stmts
+	r.Statement.ConnPool = stmts
 	if err := warmReaders(ctx, sqlDB); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: connect sqlite readers: %w", err)
@@ -349,6 +353,9 @@ func (db *DB) Close() error {
 		db.stmts.close()
 	}
 	if db.readers != nil {
+		if c, ok := db.readers.ConnPool.(*stmtCache); ok {
+			c.close()
+		}
 		if r, err := db.readers.DB(); err == nil {
 			_ = r.Close()
 		}
