@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -19,15 +20,14 @@ import (
 //     the form the request used, and the dial plan decides how to reach
 //     them;
 //   - where a SIP endpoint may be dialled (v1 From, v3 from.contact_uri):
-//     sip: and sips: URIs.
+//     sip: and sips: URIs of the grammar package dialstr allows, which
+//     keeps every dial-string separator and variable out.
 //
-// Spaces, dashes, dots and parentheses inside a number are dropped. A
+// Spaces, dashes, dots and parentheses inside a number are dropped (but a
+// number may not start with a dash: it is no sign). A
 // number that starts with a space followed by a digit other than 0 is
 // taken to be E.164 whose '+' reached us unencoded in a form body or query
 // string (where '+' decodes to a space): "From=+9198…" sent raw by curl.
-
-// callMaxContactLen caps a SIP URI.
-const callMaxContactLen = 255
 
 // callNumber normalises a number (or, with sip, a number or SIP URI) given
 // as the request field field. The error is a 400 naming the field.
@@ -46,6 +46,10 @@ func callNumber(field, raw string, sip bool) (string, error) {
 		if u, ok := callSIPURI(v); ok {
 			return u, nil
 		}
+	}
+	if v[0] == '-' {
+		// "-9198…" is not 9198…: a sign is no part of a number.
+		return "", badRequest(fmt.Sprintf("%s %q is not a valid phone number: it must start with + or a digit", field, raw))
 	}
 	digits := strings.Map(func(r rune) rune {
 		switch r {
@@ -69,25 +73,13 @@ func callNumber(field, raw string, sip bool) (string, error) {
 	return "", badRequest(fmt.Sprintf("%s %q is not a valid phone number: want %s", field, raw, want))
 }
 
-// callSIPURI reports whether v is a sip: or sips: URI, returning it with the
-// scheme in lower case.
+// callSIPURI reports whether v is a sip: or sips: URI that may reach a
+// dial string (dialstr.SIPURI), returning it with the scheme in lower case.
 func callSIPURI(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(v, ":")
-	scheme = strings.ToLower(scheme)
-	if !ok || (scheme != "sip" && scheme != "sips") || rest == "" || len(v) > callMaxContactLen {
+	if !dialstr.SIPURI(v) {
 		return "", false
 	}
-	for _, r := range rest {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune(`<>"`, r) {
-			return "", false
-		}
-	}
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		if i == 0 || i == len(rest)-1 {
-			return "", false
-		}
-	}
-	return scheme + ":" + rest, true
+	return dialstr.Normalize(v), true
 }
 
 func callDigitsOnly(s string) bool {

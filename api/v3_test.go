@@ -176,6 +176,7 @@ func TestV3CreateCallRejects(t *testing.T) {
 		{"no to", body("to", nil), "", 400, CodeBadRequest, "to is required"},
 		{"empty to", body("to", from()), "", 400, CodeBadRequest, "to.contact_uri is required"},
 		{"sip to", body("to", from("contact_uri", "sip:a@b.example")), "", 400, CodeBadRequest, "to.contact_uri"},
+		{"injected from", body("from", from("contact_uri", "sip:a@b.example,loopback/+15550100031/switchyard_testnet")), "", 400, CodeBadRequest, "from.contact_uri"},
 		{"two tos", body("to", from("contact_uri", "+919800000002", "number", "+919800000003")), "", 400, CodeBadRequest, "not both"},
 		{"no virtual_number", body("virtual_number", nil), "", 400, CodeBadRequest, "virtual_number is required"},
 		{"unknown virtual_number", body("virtual_number", "+918047999999"), "", 404, CodeNumberNotFound, "virtual number +918047999999 not found"},

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // zone data travels with the binary: business hours mean the same everywhere
+
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 )
 
 // Limits on configurable values.
@@ -23,8 +25,6 @@ const (
 )
 
 var (
-	phoneRe   = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
-	sipRe     = regexp.MustCompile(`^sips?:[A-Za-z0-9._~%+\-]+(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$`)
 	flowIDRe  = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
 	clockRe   = regexp.MustCompile(`^([01][0-9]|2[0-4]):([0-5][0-9])$`)
 	appletIDs = regexp.MustCompile(`^[A-Za-z0-9_\-.]{1,64}$`)
@@ -227,7 +227,7 @@ func (v configChecker) check(cfg Config) {
 	case *BusinessHours:
 		v.businessHours(cfg)
 	case *SMS:
-		if cfg.To != "" && cfg.To != "caller" && !phoneRe.MatchString(cfg.To) {
+		if cfg.To != "" && cfg.To != "caller" && !dialstr.Number(cfg.To) {
 			v.errorf("to", "must be \"caller\" or a phone number (got %q)", cfg.To)
 		}
 		if cfg.Body == "" {
@@ -322,7 +322,7 @@ func (v configChecker) connect(cfg *Connect) {
 		v.errorf("destinations", "at most %d destinations (got %d)", MaxDestinations, n)
 	}
 	for i, d := range cfg.Destinations {
-		if !phoneRe.MatchString(d) && !sipRe.MatchString(d) {
+		if !dialstr.Contact(d) {
 			v.errorf(fmt.Sprintf("destinations[%d]", i), "not a phone number (+ and 3-15 digits) or SIP URI: %q", d)
 		}
 	}
@@ -333,7 +333,7 @@ func (v configChecker) connect(cfg *Connect) {
 	if ch := cfg.RecordingChannels; ch != "" && ch != "single" && ch != "dual" {
 		v.errorf("recording_channels", "must be single or dual (got %q)", ch)
 	}
-	if cfg.CallerID != "" && !phoneRe.MatchString(cfg.CallerID) {
+	if cfg.CallerID != "" && !dialstr.CallerID(cfg.CallerID) {
 		v.errorf("caller_id", "not a phone number: %q", cfg.CallerID)
 	}
 	v.rangeInt("max_conversation", cfg.MaxConversation, 0, MaxConversationCap)

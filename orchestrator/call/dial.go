@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 )
 
 // Endpoints turns a destination into a FreeSWITCH endpoint.
@@ -19,8 +20,19 @@ type Endpoints struct {
 	SIP string
 }
 
-// endpoint renders one destination.
+// unsafeEndpoint is dialled for a destination dialstr refuses: the leg
+// fails at once with this cause, and nothing of the value reaches the
+// dial string.
+const unsafeEndpoint = "error/INVALID_NUMBER_FORMAT"
+
+// endpoint renders one destination. The inputs were checked where they
+// entered (API, flow, CRM answer); this is the last check, at the one
+// place a dial string is built.
 func (e Endpoints) endpoint(dest string) string {
+	if !dialstr.Contact(dest) {
+		return unsafeEndpoint
+	}
+	dest = dialstr.Normalize(dest)
 	if rest, ok := strings.CutPrefix(dest, "sip:"); ok {
 		return strings.ReplaceAll(e.SIP, "{uri}", rest)
 	}
@@ -49,9 +61,11 @@ func dialString(e Endpoints, d flows.Dial, legs []dialLeg, callSID string) strin
 		vars := []string{
 			"leg_timeout=" + strconv.Itoa(d.RingTimeout),
 			"origination_uuid=" + l.uuid,
-			"origination_caller_id_number=" + d.CallerID,
-			"switchyard_call=" + callSID,
 		}
+		if dialstr.CallerID(d.CallerID) {
+			vars = append(vars, "origination_caller_id_number="+d.CallerID)
+		}
+		vars = append(vars, "switchyard_call="+callSID)
 		if d.MaxConversation > 0 {
 			// FreeSWITCH enforces the limit itself, on its own clock, even if
 			// Switchyard is gone.

@@ -142,6 +142,26 @@ func TestDialString(t *testing.T) {
 	}
 }
 
+// A destination or caller id that slipped past the input checks never
+// reaches the dial string: its leg fails with INVALID_NUMBER_FORMAT.
+func TestDialStringRefusesInjection(t *testing.T) {
+	e := Endpoints{Number: "loopback/{number}/switchyard_testnet", SIP: "sofia/external/{uri}"}
+	d := flows.Dial{Strategy: flows.Parallel, RingTimeout: 20, CallerID: "+1555,loopback/1"}
+	legs := []dialLeg{
+		{uuid: "u1", dest: "sip:a@example.com,loopback/+15550100031/switchyard_testnet"},
+		{uuid: "u2", dest: "+1555|sofia/gateway/x/1"},
+		{uuid: "u3", dest: "SIP:agent7@pbx.example"},
+	}
+	got := dialString(e, d, legs, "sid")
+	want := "{ignore_early_media=true}" +
+		"[leg_timeout=20,origination_uuid=u1,switchyard_call=sid]error/INVALID_NUMBER_FORMAT," +
+		"[leg_timeout=20,origination_uuid=u2,switchyard_call=sid]error/INVALID_NUMBER_FORMAT," +
+		"[leg_timeout=20,origination_uuid=u3,switchyard_call=sid]sofia/external/agent7@pbx.example"
+	if got != want {
+		t.Errorf("dial string\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestMediaArguments(t *testing.T) {
 	m := media{ttsEngine: "flite", ttsVoice: "slt"}
 	if app, arg := m.play(flows.Prompt{Text: "It's 5 o'clock! Really|truly"}); app != "speak" || arg != "flite|slt|It’s 5 o’clock. Really,truly" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
@@ -227,19 +228,21 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 // leg. The socket application is quoted: unquoted, FreeSWITCH would split
 // its arguments on the spaces.
 func (rt *Runtime) originate(row *store.Call, spec outboundSpec) string {
-	vars := []string{
-		"origination_uuid=" + spec.Leg1,
-		"origination_caller_id_number=" + row.PhoneNumber,
-		"origination_caller_id_name=" + row.PhoneNumber,
-		"originate_timeout=" + strconv.Itoa(spec.TimeOut),
+	vars := []string{"origination_uuid=" + spec.Leg1}
+	if dialstr.CallerID(row.PhoneNumber) {
+		vars = append(vars, "origination_caller_id_number="+row.PhoneNumber,
+			"origination_caller_id_name="+row.PhoneNumber)
+	}
+	vars = append(vars,
+		"originate_timeout="+strconv.Itoa(spec.TimeOut),
 		"ignore_early_media=true",
 		"hangup_after_bridge=false",
-		"switchyard_call=" + row.SID,
+		"switchyard_call="+row.SID,
 		"switchyard_outbound=true",
 		// FreeSWITCH ends the call at the time limit on its own clock,
 		// even if Switchyard is gone.
 		fmt.Sprintf("execute_on_answer='sched_hangup +%d ALLOTTED_TIMEOUT'", spec.TimeLimit),
-	}
+	)
 	return "originate {" + strings.Join(vars, ",") + "}" + rt.cfg.Endpoints.endpoint(row.From) +
 		" '&socket(" + rt.cfg.SocketAddr + " async full)'"
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"mime"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -39,13 +39,6 @@ const DefaultStickyPeriod = 86400
 const (
 	minRinging = 5
 	maxRinging = 120
-)
-
-var (
-	phoneRe = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
-	// sipRe is the SIP URI form flows accept for destinations; it keeps
-	// out anything that would break a FreeSWITCH dial string.
-	sipRe = regexp.MustCompile(`^(?i:sips?):[A-Za-z0-9._~%+\-]+(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$`)
 )
 
 // object is a JSON object whose values are not decoded yet.
@@ -202,9 +195,7 @@ func destinations(top object) ([]string, string, error) {
 		if seen[key] {
 			continue
 		}
-		if scheme, rest, ok := strings.Cut(s, ":"); ok && !phoneRe.MatchString(s) {
-			s = strings.ToLower(scheme) + ":" + rest // SIP: is sip: to the media node
-		}
+		s = dialstr.Normalize(s) // SIP: is sip: to the media node
 		seen[key] = true
 		out = append(out, s)
 	}
@@ -218,7 +209,7 @@ func destinations(top object) ([]string, string, error) {
 // included) or a SIP URI that fits in a dial string, and returns its
 // store.ContactKey, under which duplicates are told.
 func contactKey(s string) (string, bool) {
-	if !phoneRe.MatchString(s) && !sipRe.MatchString(s) {
+	if !dialstr.Contact(s) {
 		return "", false
 	}
 	return store.ContactKey(s)
@@ -294,7 +285,7 @@ func settings(top object, plan *call.Plan, ans *answer) error {
 	if v, ok, err := stringField(top, "outgoing_phone_number", "outgoing_phone_number"); err != nil {
 		return err
 	} else if ok && v != "" {
-		if !phoneRe.MatchString(v) {
+		if !dialstr.CallerID(v) {
 			return fmt.Errorf("outgoing_phone_number: not a phone number (got %q)", clip([]byte(v), 40))
 		}
 		if _, ok := store.ContactKey(v); !ok {
