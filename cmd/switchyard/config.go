@@ -29,6 +29,10 @@ type Config struct {
 	// nodes reach the socket server at, for API calls' first legs; empty
 	// means the address SocketAddr is bound to.
 	SocketAdvertise string
+	// SocketAllow (SWITCHYARD_SOCKET_ALLOW) adds addresses (CIDRs, IPs
+	// or "loopback") the socket server takes connections from, beyond
+	// the nodes of FSNodes.
+	SocketAllow string
 	// MaxCalls (SWITCHYARD_MAX_CALLS) refuses new calls while this many
 	// are live on this instance (0: no limit).
 	MaxCalls int
@@ -123,6 +127,8 @@ func (c *Config) options(http bool) []option {
 				usage: "address FreeSWITCH's socket application connects to (outbound ESL)"},
 			option{flag: "socket-advertise", env: "SWITCHYARD_SOCKET_ADVERTISE", str: &c.SocketAdvertise,
 				usage: "host:port the nodes reach the socket server at, for API calls (default: the -socket address)"},
+			option{flag: "socket-allow", env: "SWITCHYARD_SOCKET_ALLOW", str: &c.SocketAllow,
+				usage: "more peers the socket server takes calls from, comma-separated CIDRs, IPs or 'loopback' (default: only the -fs nodes' addresses, or loopback for the emulator)"},
 			option{flag: "max-calls", env: "SWITCHYARD_MAX_CALLS", num: &c.MaxCalls,
 				usage: "refuse new calls while this many are live here (0: no limit); the node then runs its dialplan's fallback (unavailable prompt, 503)"},
 			option{flag: "pprof", env: "SWITCHYARD_PPROF", str: &c.PprofAddr,

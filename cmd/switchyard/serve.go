@@ -176,7 +176,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)
-	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls}, log)
+	peers, err := socketPeers(ctx, cfg.SocketAllow, nodeAddrs, log)
+	if err != nil {
+		return err
+	}
+	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Peers: peers}, log)
 	running.Go(func() {
 		if err := sockets.Serve(socketL); err != nil {
 			log.Error("outbound socket server stopped", "err", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ type Server struct {
 	live     atomic.Int64   // connections being handled
 	refused  atomic.Int64
 	draining atomic.Bool // Shutdown began: new connections are dropped
+
+	strangers     atomic.Int64 // connections refused from outside Peers
+	strangerWarns atomic.Int64 // unix second of the last warning about one
 }
 
 // ServerConfig tunes a Server.
@@ -60,6 +64,29 @@ type ServerConfig struct {
 	MaxCalls int
 	// ConnectTimeout bounds the connect handshake (default 5s).
 	ConnectTimeout time.Duration
+	// Peers are the addresses connections are taken from: the nodes. A
+	// connection from anywhere else is closed before a byte is read, so
+	// whoever can reach the port cannot start calls, probe the protocol
+	// or tie up handlers. Empty: loopback only.
+	Peers []netip.Prefix
+}
+
+// allowed reports whether a connection from addr may be served.
+func (c ServerConfig) allowed(addr net.Addr) bool {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	if len(c.Peers) == 0 {
+		return ip.IsLoopback()
+	}
+	for _, p := range c.Peers {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewServer makes an outbound-socket server that runs h for every call.
@@ -86,6 +113,22 @@ func (s *Server) Live() int { return int(s.live.Load()) }
 // Refused is the number of calls refused at capacity so far.
 func (s *Server) Refused() int64 { return s.refused.Load() }
 
+// Strangers is the number of connections refused because they came from
+// outside ServerConfig.Peers.
+func (s *Server) Strangers() int64 { return s.strangers.Load() }
+
+// warnStranger logs a refused peer, at most once a second: a flood of
+// connections must not become a flood of log lines.
+func (s *Server) warnStranger(addr net.Addr) {
+	now := time.Now().Unix()
+	last := s.strangerWarns.Load()
+	if now == last || !s.strangerWarns.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("esl: connection refused: the peer is not a configured node (see -socket-allow)",
+		"peer", addr.String(), "refused_so_far", s.strangers.Load())
+}
+
 // Draining reports whether Shutdown has begun: no new call is taken.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
@@ -105,6 +148,12 @@ func (s *Server) Serve(l net.Listener) error {
 				continue
 			}
 			return fmt.Errorf("esl: accept: %w", err)
+		}
+		if !s.cfg.allowed(nc.RemoteAddr()) {
+			s.strangers.Add(1)
+			s.warnStranger(nc.RemoteAddr())
+			nc.Close()
+			continue
 		}
 		if s.draining.Load() {
 			// Accepted as Shutdown began, before the listener closed:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"testing"
@@ -99,6 +100,56 @@ func TestServerRefusesCallsAtCapacity(t *testing.T) {
 	first.conn.Close()
 	waitIdle(t, srv)
 	dialAsFreeSWITCH(t, addr, "u3")
+}
+
+// Only the configured nodes may connect: anyone else is closed before a
+// byte is read, and never reaches the handler.
+func TestServerTakesCallsOnlyFromNodes(t *testing.T) {
+	called := make(chan struct{}, 1)
+	h := func(ctx context.Context, s *Session) { called <- struct{}{} }
+	srv, addr := serveOutboundWith(t, h, ServerConfig{Peers: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := newPeer(t, c).read(); err == nil {
+		t.Fatalf("a stranger got %q, want the connection closed", got.Line)
+	}
+	if srv.Strangers() != 1 || srv.Live() != 0 {
+		t.Errorf("strangers = %d, live = %d", srv.Strangers(), srv.Live())
+	}
+	select {
+	case <-called:
+		t.Fatal("the handler ran for a stranger")
+	default:
+	}
+	// The default is loopback only, which the test's peer is.
+	_, addr = serveOutbound(t, h)
+	dialAsFreeSWITCH(t, addr, "u1")
+	<-called
+}
+
+func TestServerConfigAllowed(t *testing.T) {
+	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+	nodes := ServerConfig{Peers: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/64")}}
+	for _, tc := range []struct {
+		cfg  ServerConfig
+		addr string
+		want bool
+	}{
+		{ServerConfig{}, "127.0.0.1:5000", true},
+		{ServerConfig{}, "[::1]:5000", true},
+		{ServerConfig{}, "192.0.2.10:5000", false},
+		{nodes, "192.0.2.10:5000", true},
+		{nodes, "[::ffff:192.0.2.10]:5000", true},
+		{nodes, "192.0.2.11:5000", false},
+		{nodes, "127.0.0.1:5000", false},
+		{nodes, "[2001:db8::7]:5000", true},
+	} {
+		if got := tc.cfg.allowed(tcp(tc.addr)); got != tc.want {
+			t.Errorf("%v allowed(%s) = %v, want %v", tc.cfg.Peers, tc.addr, got, tc.want)
+		}
+	}
 }
 
 // A socket FreeSWITCH closes before answering connect (the caller hung up
