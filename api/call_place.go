@@ -144,6 +144,8 @@ func placeErrCommon(err error) (out error, done bool) {
 		return fail(http.StatusConflict, CodeConflict, "Idempotency-Key was already used with a different request"), true
 	case errors.Is(err, call.ErrNoNode):
 		return fail(http.StatusServiceUnavailable, CodeUnavailable, "no media node can place the call now; retry later"), true
+	case errors.Is(err, call.ErrDraining):
+		return fail(http.StatusServiceUnavailable, CodeUnavailable, "this instance is shutting down and places no new calls; retry (another instance can take it)"), true
 	}
 	return nil, false
 }

@@ -127,6 +127,9 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	if rt.cfg.Nodes == nil || rt.cfg.SocketAddr == "" {
 		return nil, false, fmt.Errorf("place call: no media nodes configured: %w", ErrNoNode)
 	}
+	if rt.draining.Load() {
+		return nil, false, fmt.Errorf("place call: %w", ErrDraining)
+	}
 	if req.From == "" || (req.To == "") == (req.FlowID == "") {
 		return nil, false, fmt.Errorf("place call: need From and exactly one of To and FlowID: %w", store.ErrInvalid)
 	}
@@ -196,20 +199,26 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		return got, replay, err
 	}
 	log := rt.log.With("call_sid", row.SID, "uuid", spec.Leg1, "from", row.From, "to", req.To, "flow", req.FlowID, "node", row.Node)
+	rt.placingStarted(row.SID)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	// From here on the call exists: a failure ends it with its final
+	// record and terminal callback, and the client gets the call (failed)
+	// rather than an error, so it learns the CallSid the callback names.
 	leg1 := &store.Leg{CallSID: row.SID, AccountSID: row.AccountSID, Seq: 1, UUID: spec.Leg1,
 		Direction: store.LegOutbound, From: phone.Number, To: req.From, Status: store.Queued}
 	if err := rt.store.CreateLeg(dctx, leg1); err != nil {
 		release()
+		log.Warn("call: store first leg; the call fails", "err", err)
 		rt.failPlaced(dctx, log, row, spec.Leg1, "NORMAL_TEMPORARY_FAILURE")
-		return nil, false, fmt.Errorf("place call %s: first leg: %w", row.SID, err)
+		return row, false, nil
 	}
 	job, err := node.BgAPI(dctx, rt.originate(row, spec))
 	if err != nil {
 		release()
+		log.Warn("call: originate failed; the call fails", "err", err)
 		rt.failPlaced(dctx, log, row, spec.Leg1, "NORMAL_TEMPORARY_FAILURE")
-		return nil, false, fmt.Errorf("place call %s: originate on %s: %w: %w", row.SID, row.Node, ErrNoNode, err)
+		return row, false, nil
 	}
 	log.Info("call: placed", "ring_timeout", spec.TimeOut, "time_limit", spec.TimeLimit)
 	now := time.Now().UTC()
@@ -255,6 +264,7 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 	defer release()
 	j, ok := <-job
 	if !ok {
+		rt.landed(row.SID)
 		log.Warn("call: lost the node while the first leg was ringing; the reconciler will close the call")
 		return
 	}
@@ -269,8 +279,10 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 	rt.failPlaced(context.Background(), log, row, uuid, cause)
 }
 
-// failPlaced ends an API call whose first leg never answered.
+// failPlaced ends an API call whose first leg never answered, and sets
+// row to what its final record says.
 func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid, cause string) {
+	defer rt.landed(row.SID)
 	at := time.Now().UTC()
 	status := LegStatus(false, cause, "", 0)
 	if err := rt.persist(ctx, log, "first leg record", func(ctx context.Context) error {
@@ -281,6 +293,7 @@ func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.
 	dur := int(at.Sub(row.CreatedAt).Round(time.Second) / time.Second)
 	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
 	sid := row.SID
+	row.Status, row.EndTime, row.Duration, row.HangupCause = status, &at, dur, cause
 	if err := rt.persist(ctx, log, "final record", func(ctx context.Context) error {
 		return rt.store.FinishCall(ctx, sid, f)
 	}); err != nil {

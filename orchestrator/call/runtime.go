@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
@@ -136,6 +137,12 @@ type Runtime struct {
 	// bg counts requests that outlive their call (passthru, messages,
 	// plans, first legs ringing): Wait joins them.
 	bg sync.WaitGroup
+	// placing are API calls placed here whose first leg has neither
+	// failed nor reached Handle; placed is closed (and replaced) whenever
+	// one leaves. Drain waits for them.
+	placing  map[string]struct{}
+	placed   chan struct{}
+	draining atomic.Bool
 }
 
 // New makes a runtime. m and f may be nil: messages are then only logged
@@ -181,7 +188,8 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	}
 	rt := &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
 		planner: cfg.Planner, events: cfg.DialEvents,
-		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{})}
+		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{}),
+		placing: map[string]struct{}{}, placed: make(chan struct{})}
 	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newSID: store.NewSID,
 		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil}
 	return rt
@@ -278,6 +286,7 @@ func (rt *Runtime) Running(callSID string) bool {
 func (rt *Runtime) track(c *call) {
 	rt.mu.Lock()
 	rt.calls[c.sid] = c
+	rt.landedLocked(c.sid)
 	rt.mu.Unlock()
 }
 

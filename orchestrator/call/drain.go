@@ -1,0 +1,63 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrDraining: this instance is shutting down and places no new call.
+// Another instance (or this one after its restart) can.
+var ErrDraining = errors.New("shutting down: no new calls here")
+
+// Drain stops Place from taking new calls, then waits until every call it
+// placed has either failed or been handed to Handle by its node, or ctx
+// ends. Run it before the outbound-socket server shuts down: a first leg
+// answered after the listener closed could not reach this instance, and
+// its call would be lost.
+func (rt *Runtime) Drain(ctx context.Context) error {
+	rt.StopPlacing()
+	for {
+		rt.mu.Lock()
+		n, ch := len(rt.placing), rt.placed
+		rt.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d placed calls not yet connected: %w", n, ctx.Err())
+		}
+	}
+}
+
+// StopPlacing makes Place refuse new calls with ErrDraining: the first
+// step of Drain.
+func (rt *Runtime) StopPlacing() { rt.draining.Store(true) }
+
+// Draining reports whether Drain has begun.
+func (rt *Runtime) Draining() bool { return rt.draining.Load() }
+
+// placingStarted records an API call whose first leg is being placed.
+func (rt *Runtime) placingStarted(sid string) {
+	rt.mu.Lock()
+	rt.placing[sid] = struct{}{}
+	rt.mu.Unlock()
+}
+
+// landed records that a placed call's first leg failed or reached Handle.
+func (rt *Runtime) landed(sid string) {
+	rt.mu.Lock()
+	rt.landedLocked(sid)
+	rt.mu.Unlock()
+}
+
+func (rt *Runtime) landedLocked(sid string) {
+	if _, ok := rt.placing[sid]; !ok {
+		return
+	}
+	delete(rt.placing, sid)
+	close(rt.placed)
+	rt.placed = make(chan struct{})
+}

@@ -1,0 +1,94 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/switchyard/switchyard/orchestrator/callback"
+	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+// brokenNode is picked, then fails every originate.
+type brokenNode struct{}
+
+func (brokenNode) Name() string { return "broken" }
+func (brokenNode) BgAPI(context.Context, string) (<-chan esl.Job, error) {
+	return nil, errors.New("connection reset")
+}
+
+type oneNode struct{ n Originator }
+
+func (o oneNode) Pick() (Originator, func(), error) { return o.n, func() {}, nil }
+
+func placeTestRuntime(t *testing.T) (*Runtime, *store.DB) {
+	t.Helper()
+	ctx := t.Context()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Numbers().Create(ctx, "acme", "+15550000100", "main"); err != nil {
+		t.Fatal(err)
+	}
+	rt := New(NewStore(db), Config{Nodes: oneNode{brokenNode{}}, SocketAddr: "127.0.0.1:8084",
+		TerminalCallbacks: callback.Builder{}.Terminal}, nil, nil, slog.New(slog.DiscardHandler))
+	return rt, db
+}
+
+// Once the call row is written, a failed originate ends the call (final
+// record, terminal callback) and Place returns it, failed: the client
+// learns the CallSid the callback names instead of getting an error.
+func TestPlaceReturnsTheCallItCouldNotOriginate(t *testing.T) {
+	rt, db := placeTestRuntime(t)
+	req := OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100",
+		StatusCallback: "https://crm.example.com/status"}
+	c, replay, err := rt.Place(t.Context(), req)
+	if err != nil || replay || c == nil {
+		t.Fatalf("Place = %v, %v, %v; want the failed call", c, replay, err)
+	}
+	if c.Status != store.Failed || c.EndTime == nil {
+		t.Errorf("returned call: status %s, end %v", c.Status, c.EndTime)
+	}
+	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
+	if err != nil || got.Status != store.Failed || got.EndTime == nil {
+		t.Fatalf("stored call = %+v, %v", got, err)
+	}
+	var n int64
+	if err := db.Gorm().Model(&store.Callback{}).Where("call_sid = ?", c.SID).Count(&n).Error; err != nil || n != 1 {
+		t.Errorf("terminal callbacks queued = %d (%v), want 1", n, err)
+	}
+	if err := rt.Drain(t.Context()); err != nil {
+		t.Errorf("Drain with nothing placing: %v", err)
+	}
+}
+
+func TestPlaceRefusedWhileDraining(t *testing.T) {
+	rt, _ := placeTestRuntime(t)
+	rt.StopPlacing()
+	_, _, err := rt.Place(t.Context(), OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100"})
+	if !errors.Is(err, ErrDraining) {
+		t.Fatalf("Place while draining = %v, want ErrDraining", err)
+	}
+}
+
+// Drain waits for a placed call until it lands (fails here, or reaches
+// Handle) or its context ends.
+func TestDrainWaitsForPlacedCalls(t *testing.T) {
+	rt, _ := placeTestRuntime(t)
+	rt.placingStarted("sid1")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := rt.Drain(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Drain with a call placing = %v, want it to wait until ctx ends", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Drain(t.Context()) }()
+	rt.landed("sid1")
+	if err := <-done; err != nil {
+		t.Fatalf("Drain after the call landed: %v", err)
+	}
+}
