@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Email is one email to deliver.
@@ -99,7 +100,7 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 		err = fmt.Errorf("notify: %s to %s via %q: %w", m.Channel, rec.Recipients, provider, err)
 		rec.Status = store.MessageFailed
 		rec.Error = err.Error()
-		log.Warn("notify: message failed", "err", err)
+		log.Warn("notify: message failed", "err", webhttp.RedactURLs(err.Error()))
 	} else {
 		log.Info("notify: message sent")
 	}

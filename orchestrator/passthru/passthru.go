@@ -39,9 +39,10 @@ const (
 
 // Config tunes a Client. The zero value is usable.
 type Config struct {
-	// HTTPClient sends the requests (default http.DefaultClient). Its
-	// Transport, Jar and Timeout are used; redirects are never followed
-	// whatever its CheckRedirect says.
+	// HTTPClient sends the requests (default webhttp.Client with the
+	// default egress policy: public addresses only). Its Transport, Jar
+	// and Timeout are used; redirects are never followed whatever its
+	// CheckRedirect says.
 	HTTPClient *http.Client
 	// DefaultTimeout bounds a request whose Fetch has no timeout (5 s).
 	DefaultTimeout time.Duration
@@ -87,7 +88,11 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{db: db, cfg: cfg, http: webhttp.NoRedirects(cfg.HTTPClient), log: log}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = webhttp.Client(webhttp.Policy{}, 0)
+	}
+	return &Client{db: db, cfg: cfg, http: webhttp.NoRedirects(hc), log: log}
 }
 
 // Outcome is the output a flow takes for a request's result (the flow's
@@ -120,10 +125,10 @@ func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (int, 
 	outcome := Outcome(res.status, res.err)
 
 	attrs := []any{"call_sid", c.CallSid, "account_sid", c.AccountSID, "applet", f.Applet,
-		"method", method, "url", f.URL, "async", f.Async, "status", res.status,
+		"method", method, "url", webhttp.Redact(f.URL), "async", f.Async, "status", res.status,
 		"outcome", outcome, "latency", latency}
 	if res.err != nil {
-		cl.log.WarnContext(ctx, "passthru: request failed", append(attrs, "err", res.err)...)
+		cl.log.WarnContext(ctx, "passthru: request failed", append(attrs, "err", webhttp.RedactURLs(res.err.Error()))...)
 	} else {
 		cl.log.InfoContext(ctx, "passthru: request", attrs...)
 	}
@@ -224,6 +229,6 @@ func (cl *Client) record(ctx context.Context, c *call.Info, f flows.Fetch, metho
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
-		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", f.URL, "err", err)
+		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", webhttp.Redact(f.URL), "err", err)
 	}
 }

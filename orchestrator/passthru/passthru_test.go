@@ -1,8 +1,10 @@
 package passthru_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // received is one request the stand-in CRM got.
@@ -76,11 +79,22 @@ func newFixtureOn(t *testing.T, fresh storetest.Fresh, handler http.HandlerFunc)
 	return f
 }
 
+// client is a passthru client on the fixture's store, allowed to reach
+// the stand-in CRM on loopback.
 func (f *fixture) client(cfg passthru.Config) *passthru.Client {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return now }
 	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = loopbackClient()
+	}
 	return passthru.New(f.db, cfg, nil)
+}
+
+// loopbackClient is the client of a Switchyard run with -egress-allow
+// loopback: the tests' servers listen on 127.0.0.1.
+func loopbackClient() *http.Client {
+	return webhttp.Client(webhttp.NewPolicy(webhttp.Loopback()...), 0)
 }
 
 // rows returns the requests logged against the fixture's call.
@@ -384,11 +398,47 @@ func TestStoreFailureDoesNotFailFetch(t *testing.T) {
 		t.Fatalf("Fetch = %d, %v", status, err)
 	}
 	// Without a store nothing is logged and nothing fails.
-	status, err = passthru.New(nil, passthru.Config{}, nil).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
+	status, err = passthru.New(nil, passthru.Config{HTTPClient: loopbackClient()}, nil).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch without a store = %d, %v", status, err)
 	}
 	if rows := f.rows(t); len(rows) != 0 {
 		t.Errorf("rows = %+v", rows)
+	}
+}
+
+// TestEgressDenied: by default a passthru may not reach loopback. The flow
+// takes error, the request's row tells why and holds nothing of what the
+// loopback service would have answered (it is never asked), and the log
+// line hides the URL's token while the row keeps the URL as configured.
+func TestEgressDenied(t *testing.T) {
+	const secret = "internal-admin-secret"
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, secret) })
+	var logs bytes.Buffer
+	cl := passthru.New(f.db, passthru.Config{Now: func() time.Time { return now }},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	target := f.crm.URL + "/admin?token=s3cret"
+	status, err := cl.Fetch(t.Context(), f.info, flows.Fetch{URL: target, Applet: "lookup"})
+	if status != 0 || !errors.Is(err, webhttp.ErrEgressDenied) {
+		t.Fatalf("Fetch = %d, %v; want 0 and ErrEgressDenied", status, err)
+	}
+	if len(f.got) != 0 {
+		t.Errorf("the loopback service was asked %d times", len(f.got))
+	}
+	rows := f.rows(t)
+	if len(rows) != 1 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	r := rows[0]
+	host := strings.TrimPrefix(f.crm.URL, "http://")
+	if r.Outcome != flows.OutError || r.HTTPStatus != 0 || r.URL != target ||
+		!strings.Contains(r.Error, "egress denied: "+host+" is loopback; see -egress-allow") {
+		t.Errorf("row = %+v", r)
+	}
+	if r.Response != "" || strings.Contains(r.Error, secret) {
+		t.Errorf("the row holds the secret: response %q, error %q", r.Response, r.Error)
+	}
+	if l := logs.String(); strings.Contains(l, "s3cret") || !strings.Contains(l, "token=xxxxx") || !strings.Contains(l, "egress denied") {
+		t.Errorf("log:\n%s", l)
 	}
 }

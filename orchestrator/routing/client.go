@@ -51,9 +51,10 @@ const (
 
 // Config tunes a Planner or Events. The zero value is usable.
 type Config struct {
-	// HTTPClient sends the requests (default http.DefaultClient). Its
-	// Transport, Jar and Timeout are used; redirects are never followed
-	// whatever its CheckRedirect says.
+	// HTTPClient sends the requests (default webhttp.Client with the
+	// default egress policy: public addresses only). Its Transport, Jar
+	// and Timeout are used; redirects are never followed whatever its
+	// CheckRedirect says.
 	HTTPClient *http.Client
 	// DefaultTimeout bounds a plan request whose Dial has no Timeout, and
 	// every dial event (5 s).
@@ -112,7 +113,11 @@ func newClient(db *store.DB, cfg Config, log *slog.Logger) client {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	return client{db: db, cfg: cfg, http: webhttp.NoRedirects(cfg.HTTPClient), log: log}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = webhttp.Client(webhttp.Policy{}, 0)
+	}
+	return client{db: db, cfg: cfg, http: webhttp.NoRedirects(hc), log: log}
 }
 
 // timeout is how long a request with timeout seconds may take: the default
@@ -253,7 +258,8 @@ func (cl *client) record(ctx context.Context, l logged) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
-		cl.log.ErrorContext(ctx, "routing: request not logged", "call_sid", l.callSID, "kind", l.kind, "url", l.url, "err", err)
+		cl.log.ErrorContext(ctx, "routing: request not logged", "call_sid", l.callSID, "kind", l.kind,
+			"url", webhttp.Redact(l.url), "err", err)
 	}
 }
 

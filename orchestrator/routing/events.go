@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Events posts dial events (Exotel's dial passthru) to connects' event
@@ -80,7 +81,7 @@ func (e *Events) Post(ctx context.Context, c *call.Info, rawURL string, ev call.
 	params := EventParams(c, ev, e.cfg.Zone)
 	l := logged{accountSID: c.AccountSID, callSID: callSID(c), applet: c.State.Applet,
 		kind: RequestDialEvent, url: rawURL}
-	attrs := []any{"call_sid", l.callSID, "account_sid", l.accountSID, "url", rawURL,
+	attrs := []any{"call_sid", l.callSID, "account_sid", l.accountSID, "url", webhttp.Redact(rawURL),
 		"event", ev.Type, "whom", ev.Whom}
 
 	e.mu.Lock()
@@ -128,7 +129,7 @@ func (e *Events) send(ctx context.Context, l logged, params url.Values, attrs []
 	l.latency = e.cfg.Now().Sub(start)
 	attrs = append(attrs, "status", ex.status, "latency", l.latency)
 	if l.err != nil {
-		e.log.WarnContext(ctx, "routing: dial event failed", append(attrs, "err", l.err)...)
+		e.log.WarnContext(ctx, "routing: dial event failed", append(attrs, "err", webhttp.RedactURLs(l.err.Error()))...)
 	} else {
 		e.log.DebugContext(ctx, "routing: dial event", attrs...)
 	}

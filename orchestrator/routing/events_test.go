@@ -6,18 +6,17 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/routing"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 func (f *fixture) events(cfg routing.Config) *routing.Events {
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return now }
-	}
-	return routing.NewEvents(f.db, cfg, nil)
+	return routing.NewEvents(f.db, testConfig(cfg), nil)
 }
 
 // TestEvents: a destination's four events arrive in order with the dial
@@ -92,6 +91,34 @@ func TestEventFailureLogged(t *testing.T) {
 	// The event's time defaults to the clock.
 	if got := f.requests()[0].query.Get("CurrentTime"); got != "2026-03-01 15:31:30" {
 		t.Errorf("CurrentTime = %q", got)
+	}
+}
+
+// TestEventsEgressDenied: with the default egress policy a dial event
+// and a connect request to loopback are refused before they connect, and
+// their rows tell why.
+func TestEventsEgressDenied(t *testing.T) {
+	f := newFixture(t)
+	u := f.reply("/events", 200, "", "internal")
+	cfg := routing.Config{HTTPClient: webhttp.Client(webhttp.Policy{}, 0)}
+	ev := f.events(cfg)
+	ev.Post(t.Context(), f.info, u, call.DialEvent{Type: call.DialEventDial, Whom: "+919800000001", Status: "busy"})
+	ev.Wait()
+	_, err := f.planner(cfg).Plan(t.Context(), f.info, dial(u), nil)
+	if !errors.Is(err, webhttp.ErrEgressDenied) {
+		t.Errorf("plan error = %v, want ErrEgressDenied", err)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("the CRM got %d requests", n)
+	}
+	rows := f.rows(t)
+	if len(rows) != 2 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	for _, r := range rows {
+		if r.Outcome != "failed" || r.HTTPStatus != 0 || r.Response != "" || !strings.Contains(r.Error, "is loopback; see -egress-allow") {
+			t.Errorf("row = %+v", r)
+		}
 	}
 }
 

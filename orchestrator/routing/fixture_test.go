@@ -13,6 +13,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/routing"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // exoPhone is the fixture account's ExoPhone, the number the call came in
@@ -121,10 +122,20 @@ func (f *fixture) addNumber(t *testing.T, number string) {
 }
 
 func (f *fixture) planner(cfg routing.Config) *routing.Planner {
+	return routing.New(f.db, testConfig(cfg), nil)
+}
+
+// testConfig is cfg with the tests' clock and, unless cfg has a client,
+// the client of a Switchyard run with -egress-allow loopback: the
+// stand-in CRM listens on 127.0.0.1.
+func testConfig(cfg routing.Config) routing.Config {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return now }
 	}
-	return routing.New(f.db, cfg, nil)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = webhttp.Client(webhttp.NewPolicy(webhttp.Loopback()...), 0)
+	}
+	return cfg
 }
 
 // rows returns the requests logged against the fixture's call.

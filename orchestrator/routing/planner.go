@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Planner asks programmable connects' URLs what to dial. It implements
@@ -103,9 +104,9 @@ func (p *Planner) ask(ctx context.Context, c *call.Info, d flows.Dial, which, ra
 	latency := p.cfg.Now().Sub(start)
 
 	attrs := []any{"call_sid", callSID(c), "account_sid", c.AccountSID, "applet", d.Applet,
-		"field", which, "url", raw, "status", ex.status, "latency", latency}
+		"field", which, "url", webhttp.Redact(raw), "status", ex.status, "latency", latency}
 	if err != nil {
-		p.log.WarnContext(ctx, "routing: connect request failed", append(attrs, "err", err)...)
+		p.log.WarnContext(ctx, "routing: connect request failed", append(attrs, "err", webhttp.RedactURLs(err.Error()))...)
 	} else {
 		p.log.InfoContext(ctx, "routing: connect request", append(attrs, "version", plan.Version,
 			"destinations", len(plan.Dial.Destinations))...)

@@ -516,7 +516,7 @@ func TestOutgoingNumber(t *testing.T) {
 	}
 
 	// No store: nothing to check against, nothing logged.
-	plan, err := routing.New(nil, routing.Config{}, nil).Plan(t.Context(), f.info, d, nil)
+	plan, err := routing.New(nil, testConfig(routing.Config{}), nil).Plan(t.Context(), f.info, d, nil)
 	if err != nil || plan.Dial.CallerID != "+918047111111" {
 		t.Errorf("without a store: %+v, %v", plan, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 	"github.com/switchyard/switchyard/orchestrator/testlog"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // The ExoPhones of the scenario tenant.
@@ -45,6 +47,13 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessOpts(t, options{}) }
+
+// localHTTP is the client of a Switchyard run with -egress-allow
+// loopback, for the planner and passthru of scenarios whose CRM is an
+// httptest server on 127.0.0.1.
+func localHTTP() *http.Client {
+	return webhttp.Client(webhttp.NewPolicy(webhttp.Loopback()...), 0)
+}
 
 // newHarnessWith is newHarness with a passthru client (nil: none).
 func newHarnessWith(t *testing.T, fetcher call.Fetcher) *harness {

@@ -41,7 +41,7 @@ func TestPassthruOutputs(t *testing.T) {
 		}
 	}))
 	defer crm.Close()
-	h := newHarnessWith(t, passthru.New(nil, passthru.Config{}, nil))
+	h := newHarnessWith(t, passthru.New(nil, passthru.Config{HTTPClient: localHTTP()}, nil))
 	ctx := context.Background()
 	for i, tc := range []struct{ path, want string }{
 		{"/200", "success"}, {"/302", "alternate"}, {"/500", "error"}, {"/slow", "error"},
