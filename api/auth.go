@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -14,18 +15,36 @@ import (
 // credentials must belong to the account in the path (:sid); valid
 // credentials for another account are 403, so one tenant learns nothing
 // about another.
+//
+// It also applies the rate limits (per instance, see ratelimit.go): a
+// client address that failed authentication too often gets 429 until its
+// budget refills, whatever it sends, so tokens cannot be guessed at speed
+// (and a storm of failures locks out that address, not the account it
+// aims at); an authenticated request spends one of its account's
+// requests, 429 when none is left.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		user, token, ok := c.Request().BasicAuth()
-		if !ok {
-			return fail(http.StatusUnauthorized, CodeAuthFailed, "authentication required: HTTP Basic with your API key and token")
+		r := c.Request()
+		now := s.opts.Now()
+		client := clientKey(r, s.opts.TrustedProxies)
+		// A token is taken before the attempt, so concurrent failures
+		// cannot overdraw the budget, and given back when it succeeds.
+		if ok, wait := s.authFailures.take(client, now); !ok {
+			s.log.DebugContext(r.Context(), "api: too many failed authentications", "client", client)
+			return tooManyRequests(c, wait, "too many failed authentications from your address")
 		}
-		acc, err := s.store.Accounts().Authenticate(c.Request().Context(), user, token)
-		switch {
-		case errors.Is(err, store.ErrUnauthorized):
-			return fail(http.StatusUnauthorized, CodeAuthFailed, "authentication failed: unknown API key or wrong token")
-		case err != nil:
+		acc, err := s.credentials(c)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+				s.authFailures.refund(client, now) // the database failed, not the client
+			}
 			return err
+		}
+		s.authFailures.refund(client, now)
+		if ok, wait := s.requests.take(acc.SID, now); !ok {
+			s.log.DebugContext(r.Context(), "api: account over its rate limit", "account", acc.SID)
+			return tooManyRequests(c, wait, fmt.Sprintf("too many requests: the limit is %d a minute per account", s.opts.RateLimit))
 		}
 		if acc.SID != c.Param("sid") {
 			return fail(http.StatusForbidden, CodeForbidden, "these credentials do not grant access to account "+c.Param("sid"))
@@ -33,6 +52,23 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(keyAccount, acc)
 		return next(c)
 	}
+}
+
+// credentials returns the account the request's Basic credentials
+// authenticate; 401 when they are missing or wrong.
+func (s *Server) credentials(c echo.Context) (*store.Account, error) {
+	user, token, ok := c.Request().BasicAuth()
+	if !ok {
+		return nil, fail(http.StatusUnauthorized, CodeAuthFailed, "authentication required: HTTP Basic with your API key and token")
+	}
+	acc, err := s.store.Accounts().Authenticate(c.Request().Context(), user, token)
+	switch {
+	case errors.Is(err, store.ErrUnauthorized):
+		return nil, fail(http.StatusUnauthorized, CodeAuthFailed, "authentication failed: unknown API key or wrong token")
+	case err != nil:
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	return acc, nil
 }
 
 // account returns the authenticated account of the request.

@@ -128,6 +128,13 @@ func newCallsEnvOn(t *testing.T, dsn func(testing.TB) string, opts Options) *cal
 	if opts.SigningKey == nil {
 		opts.SigningKey = []byte("test signing key")
 	}
+	// Limits well above what any test sends, unless the test sets its own.
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 100_000
+	}
+	if opts.AuthFailureLimit == 0 {
+		opts.AuthFailureLimit = 100_000
+	}
 	return &callsEnv{t: t, db: db, srv: New(opts), placer: p, token: tok, otherTk: otherTk,
 		flowID: fl.ID, draftID: draft.ID}
 }

@@ -2,10 +2,13 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
 // Surfaces: each API family answers errors in its own format.
@@ -115,9 +118,9 @@ type errorData struct {
 }
 
 // handleError is Echo's error handler: every error, from handlers, the
-// router (404, 405), middleware or a recovered panic, is answered in the
-// format of the surface the request was for. 5xx details are logged, not
-// sent.
+// router (404, 405 with its Allow header), middleware or a recovered
+// panic, is answered in the format of the surface the request was for.
+// 5xx details are logged, not sent.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -131,7 +134,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if m, ok := he.Message.(string); ok && he.Code < 500 {
 			msg = m
 		}
+		if he.Code == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("method %s is not allowed here; allowed: %s", c.Request().Method,
+				c.Response().Header().Get(echo.HeaderAllow))
+		}
 		ae = &apiError{Status: he.Code, Code: defaultCode(he.Code), Message: msg}
+	case store.InvalidInput(err):
+		// A value the database refused (the input gate keeps bad bytes
+		// out; this catches what slips past it, e.g. a number out of a
+		// column's range): the client's fault, never a 500.
+		s.log.WarnContext(c.Request().Context(), "api: the database refused a value of the request",
+			"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		ae = &apiError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "a value of the request is invalid"}
 	default:
 		ae = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal server error"}
 	}

@@ -19,7 +19,7 @@ import (
 // dashboard) under /v2/accounts/:sid: flows and their versions, ExoPhones,
 // a call's status callbacks and recordings. JSON in and out, in the v2/v3
 // envelope; lists carry Exotel's v2 list metadata.
-func (s *Server) routesManage(g *echo.Group) {
+func (s *Server) routesManage(g routeGroup) {
 	g.POST("/flows", s.createFlow)
 	g.GET("/flows", s.listFlows)
 	g.GET("/flows/:flow_id", s.getFlow)
@@ -116,10 +116,15 @@ func writeList[T any](c echo.Context, p store.Page, total int64, items []T) erro
 	return writeEnvelope(c, http.StatusOK, listMetadata{Count: len(items), Offset: p.Offset, Total: total, Limit: p.Limit}, resp)
 }
 
-// pathParam returns a path parameter, percent-decoded: Echo matches the
-// raw path when the request escaped a character (%2B), and hands the
-// parameter over still escaped.
+// pathParam returns a path parameter, percent-decoded once. Echo matches
+// the raw path when the request escaped a character that needs no
+// escaping (%2B), and then hands the parameter over still escaped;
+// otherwise it matches the decoded path, and decoding again would turn
+// %2500 into a NUL byte behind the input gate's back.
 func pathParam(c echo.Context, name string) (string, error) {
+	if c.Request().URL.RawPath == "" {
+		return c.Param(name), nil
+	}
 	v, err := url.PathUnescape(c.Param(name))
 	if err != nil {
 		return "", badRequest(fmt.Sprintf("path parameter %s is malformed", name))

@@ -270,9 +270,7 @@ func TestManageFlowBadInput(t *testing.T) {
 		{"list bad offset", mgReq{Method: "GET", Path: base + "?offset=-1"}, 400},
 		{"list bad limit", mgReq{Method: "GET", Path: base + "?limit=501"}, 400},
 		{"list limit not a number", mgReq{Method: "GET", Path: base + "?limit=ten"}, 400},
-		// The group's catch-all route (Echo registers one for group
-		// middleware) answers an unknown method 404, not 405.
-		{"method not allowed", mgReq{Method: "PATCH", Path: base + "/" + id, Body: `{}`}, 404},
+		{"method not allowed", mgReq{Method: "PATCH", Path: base + "/" + id, Body: `{}`}, 405},
 		{"no credentials", mgReq{Method: "POST", Path: base, Body: flowBody("x", mgValidDoc), NoAuth: true}, 401},
 		{"wrong token", mgReq{Method: "POST", Path: base, Body: flowBody("x", mgValidDoc), As: &mgTenant{Key: e.A.Key, Token: "nope"}}, 401},
 	}

@@ -18,6 +18,10 @@ import (
 // mgSigningKey signs pre-signed URLs in these tests.
 var mgSigningKey = []byte("management-tests-signing-key-0123456789")
 
+// testRateLimit is the request and failed-authentication budget (per
+// minute) of the test servers: far above what a test sends.
+const testRateLimit = 100_000
+
 // mgTenant is an account with an API key.
 type mgTenant struct {
 	SID, Key, Token string
@@ -38,7 +42,10 @@ func newMgEnv(t *testing.T, opts ...func(*api.Options)) *mgEnv {
 	t.Helper()
 	db := storetest.NewDB(t)
 	e := &mgEnv{t: t, db: db, A: mgAccount(t, db, "acme"), B: mgAccount(t, db, "globex")}
-	o := api.Options{Store: db, Database: db, SigningKey: mgSigningKey, Version: "test"}
+	// Limits well above what any test sends; the rate-limit tests set
+	// their own.
+	o := api.Options{Store: db, Database: db, SigningKey: mgSigningKey, Version: "test",
+		RateLimit: testRateLimit, AuthFailureLimit: testRateLimit}
 	for _, f := range opts {
 		f(&o)
 	}

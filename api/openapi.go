@@ -14,8 +14,7 @@ func (s *Server) routesDocs(e *echo.Echo) {
 	e.GET("/openapi.json", s.openAPI)
 }
 
-// Routes lists the routes the server registered (Echo's own table,
-// including the catch-all "route not found" entries of groups).
+// Routes lists the routes the server registered (Echo's own table).
 func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
 
 // openAPICache holds the rendered document per version string.
@@ -166,7 +165,9 @@ func OpenAPIDocument(version string) map[string]any {
 				"Voice v3, recording downloads, and the management API for what Exotel keeps in its dashboard " +
 				"(flows, ExoPhones, users, status callbacks, HTTP requests and messages of calls, recordings). Authentication is HTTP Basic with an API key " +
 				"and token, or the account SID and its token (legacy clients). Valid credentials for another " +
-				"account are 403; another account's resources are 404.",
+				"account are 403; another account's resources are 404. Each account may make 200 requests a minute " +
+				"(configurable; per instance), and a client address 20 failed authentications a minute: over " +
+				"either, 429 with Retry-After. Text with NUL bytes, other control characters or invalid UTF-8 is 400.",
 		},
 		"security": []any{oaObj{"basicAuth": []any{}}},
 		"tags": []any{
@@ -334,6 +335,7 @@ func oaManageResponses(status, desc string, body oaObj) oaObj {
 		"409":  oaRespRef("Conflict"),
 		"413":  oaRespRef("TooLarge"),
 		"415":  oaRespRef("UnsupportedMediaType"),
+		"429":  oaRespRef("TooManyRequests"),
 		"500":  oaRespRef("InternalError"),
 	}
 }
@@ -403,6 +405,7 @@ func oaRecordingDownload(method string) oaObj {
 			"403": oaRespRef("V1Error"),
 			"404": oaRespRef("V1Error"),
 			"416": oaObj{"description": "the range cannot be satisfied"},
+			"429": oaRespRef("V1Error"),
 		},
 	}
 }
@@ -533,7 +536,7 @@ func oaV3Call() oaObj {
 	return oaObj{
 		"tags": []any{"Voice v3"}, "summary": "A call's details",
 		"parameters": []any{oaParamRef("sid"), oaParamRef("call_sid")},
-		"responses":  oaV3Responses("call_details", oaRef("V3CallDetails"), "500"),
+		"responses":  oaV3Responses("call_details", oaRef("V3CallDetails"), "429", "500"),
 	}
 }
 
@@ -541,7 +544,7 @@ func oaV3Legs() oaObj {
 	return oaObj{
 		"tags": []any{"Voice v3"}, "summary": "A call's legs",
 		"parameters": []any{oaParamRef("sid"), oaParamRef("call_sid")},
-		"responses":  oaV3Responses("leg_details", oaRef("V3LegDetails"), "500"),
+		"responses":  oaV3Responses("leg_details", oaRef("V3LegDetails"), "429", "500"),
 	}
 }
 
@@ -587,9 +590,11 @@ func oaResponses() oaObj {
 		"Conflict":             failure("conflict: number taken, flow assigned, device of another user, contact busy (1002, 10706)"),
 		"TooLarge":             failure("request body too large (1004)"),
 		"UnsupportedMediaType": failure("wrong Content-Type (1003)"),
-		"TooManyRequests":      failure("rate limited (10724)"),
-		"InternalError":        failure("server error (1100)"),
-		"Unavailable":          failure("temporarily unavailable (1006)"),
+		"TooManyRequests": oaObj{"description": "rate limited (10724): the account's requests per minute, or the " +
+			"client address's failed authentications; Retry-After gives the seconds to wait",
+			"content": oaJSONContent(oaRef("Failure")), "headers": oaObj{"Retry-After": oaObj{"schema": oaInt("seconds")}}},
+		"InternalError": failure("server error (1100)"),
+		"Unavailable":   failure("temporarily unavailable (1006)"),
 		"InvalidFlow": oaObj{"description": "malformed request, or an invalid flow document: error_data.problems " +
 			"lists every problem with its applet and field", "content": oaJSONContent(oaRef("FlowFailure"))},
 		"V1Error":        v1err,

@@ -30,7 +30,10 @@ func (s *Server) routesRecordings(e *echo.Echo) {
 // presignedOrAuthenticated lets a request through on a valid pre-signed
 // URL (the signature covers the whole path, account SID included, so a URL
 // signed for one account's recording opens nothing else), and otherwise
-// requires the account's credentials like every other account route.
+// requires the account's credentials like every other account route. A
+// pre-signed request spends no account's budget (whoever holds the URL may
+// fetch it until it expires); an invalid signature counts as a failed
+// authentication of the client's address.
 func (s *Server) presignedOrAuthenticated(next echo.HandlerFunc) echo.HandlerFunc {
 	auth := s.authenticate(next)
 	return func(c echo.Context) error {
@@ -39,6 +42,9 @@ func (s *Server) presignedOrAuthenticated(next echo.HandlerFunc) echo.HandlerFun
 			return next(c)
 		}
 		if _, _, ok := r.BasicAuth(); !ok && c.QueryParam("Signature") != "" {
+			if ok, wait := s.authFailures.take(clientKey(r, s.opts.TrustedProxies), s.opts.Now()); !ok {
+				return tooManyRequests(c, wait, "too many failed authentications from your address")
+			}
 			return fail(http.StatusForbidden, CodeForbidden, "this pre-signed URL is invalid or has expired")
 		}
 		return auth(c)

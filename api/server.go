@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -39,9 +40,32 @@ type Options struct {
 	// TimeZone renders timestamps (default exotime.IST: Exotel's v1
 	// timestamps carry no zone and are IST).
 	TimeZone *time.Location
-	// SigningKey signs pre-signed recording URLs (default: random per
-	// process, so such URLs die with it).
+	// SigningKey signs pre-signed recording URLs. Every instance serving
+	// the same database needs the same key, and it must outlive restarts:
+	// serve takes it from its configuration or, unset, from the database
+	// (SharedSigningKey). Left empty here, it is random per process, so
+	// such URLs die with it.
 	SigningKey []byte
+	// RateLimit is each account's budget of requests per minute: a token
+	// bucket refilled at that rate with a burst of the same size, spent
+	// by every authenticated request; over it, 429 with Retry-After (code
+	// 10724 on v2/v3). 0 means DefaultRateLimit; negative turns it off.
+	RateLimit int
+	// AuthFailureLimit is how many failed authentications (missing or
+	// wrong credentials, invalid pre-signed URLs) a client address may
+	// make per minute; over it, every request of that address that needs
+	// authentication gets 429 until the budget refills. 0 means
+	// DefaultAuthFailureLimit; negative turns it off.
+	AuthFailureLimit int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see clientAddr). Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// Now is the rate limiters' clock (default time.Now).
+	Now func() time.Time
+
+	// noHygiene leaves out the input gate, for the tests that prove bad
+	// bytes cannot reach a 500 even past it.
+	noHygiene bool
 }
 
 // Placer places outbound calls; *call.Runtime is one.
@@ -57,6 +81,9 @@ type Server struct {
 	store *store.DB
 	calls Placer
 	http  *http.Server
+	// requests limits each account's requests, authFailures each client
+	// address's failed authentications; nil when off.
+	requests, authFailures *limiter
 }
 
 // New builds the API's routes.
@@ -71,26 +98,56 @@ func New(opts Options) *Server {
 		opts.TimeZone = exotime.IST
 	}
 	if len(opts.SigningKey) == 0 {
-		opts.SigningKey = make([]byte, 32)
+		opts.Logger.Warn("api: no signing key configured: pre-signed recording URLs die with this process")
+		opts.SigningKey = make([]byte, MinSigningKey)
 		_, _ = rand.Read(opts.SigningKey)
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = DefaultRateLimit
+	}
+	if opts.AuthFailureLimit == 0 {
+		opts.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, log: opts.Logger, opts: opts, store: opts.Store, calls: opts.Calls}
+	s := &Server{echo: e, log: opts.Logger, opts: opts, store: opts.Store, calls: opts.Calls,
+		requests:     newLimiter(opts.RateLimit, limiterMaxKeys),
+		authFailures: newLimiter(opts.AuthFailureLimit, limiterMaxKeys),
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(stripJSONSuffix)
 	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody))
+	if !opts.noHygiene {
+		e.Use(s.inputHygiene)
+	}
 	e.GET("/healthz", s.health)
 
-	v1 := e.Group("/v1/Accounts/:sid", s.authenticate)
-	s.routesV1(v1)
-	s.routesV3(e.Group("/v3/accounts/:sid", s.authenticate))
-	s.routesManage(e.Group("/v2/accounts/:sid", s.authenticate))
+	s.routesV1(routeGroup{e.Group("/v1/Accounts/:sid"), s.authenticate})
+	s.routesV3(routeGroup{e.Group("/v3/accounts/:sid"), s.authenticate})
+	s.routesManage(routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate})
 	s.routesRecordings(e)
 	s.routesDocs(e)
 	return s
 }
+
+// routeGroup declares routes under a group's prefix, each behind mw.
+// Echo's group middleware (Group.Use) would instead register catch-all
+// routes so that it runs for unknown paths too, and those answer a known
+// path's wrong method with 404; middleware set on each route leaves
+// Echo's router to answer 405 with an Allow header.
+type routeGroup struct {
+	g  *echo.Group
+	mw echo.MiddlewareFunc
+}
+
+func (r routeGroup) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.mw) }
+func (r routeGroup) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.mw) }
+func (r routeGroup) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.mw) }
+func (r routeGroup) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw) }
 
 // recoverPanic turns a panic in a handler into a logged 500 in the
 // surface's format: nothing a client sends can take the server down.

@@ -12,7 +12,7 @@ import (
 // routesV1 declares Exotel's Voice v1 routes under /v1/Accounts/:sid.
 // Each answers XML, or JSON with the .json suffix (stripped before
 // routing, see stripJSONSuffix).
-func (s *Server) routesV1(g *echo.Group) {
+func (s *Server) routesV1(g routeGroup) {
 	g.POST("/Calls/connect", s.v1Connect)
 	g.GET("/Calls", s.v1ListCalls)
 	g.GET("/Calls/:CallSid", s.v1GetCall)

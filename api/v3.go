@@ -14,7 +14,7 @@ import (
 
 // routesV3 declares Exotel's Voice v3 routes under /v3/accounts/:sid.
 // JSON only, answered in the v2/v3 envelope.
-func (s *Server) routesV3(g *echo.Group) {
+func (s *Server) routesV3(g routeGroup) {
 	g.POST("/calls", s.v3CreateCall)
 	g.GET("/calls/:call_sid", s.v3GetCall)
 	g.GET("/calls/:call_sid/legs", s.v3CallLegs)

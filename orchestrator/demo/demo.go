@@ -44,10 +44,15 @@ var Numbers = []Number{
 // Tenant is what Seed made or found.
 type Tenant struct {
 	AccountSID, APIKey, APIToken string
-	Numbers                      []Number
+	// KeyRevoked: an operator revoked the demo API key; it stays revoked
+	// (the account's other credentials are unaffected).
+	KeyRevoked bool
+	Numbers    []Number
 }
 
 // Seed creates whatever part of the demo tenant is missing and returns it.
+// It changes nothing that exists: a revoked demo key stays revoked, a
+// number's flow stays the operator's choice.
 func Seed(ctx context.Context, db *store.DB) (*Tenant, error) {
 	accounts := db.Accounts()
 	if _, err := accounts.Get(ctx, AccountSID); errors.Is(err, store.ErrNotFound) {
@@ -57,14 +62,15 @@ func Seed(ctx context.Context, db *store.DB) (*Tenant, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("demo: get account: %w", err)
 	}
-	if err := accounts.PutAPIKey(ctx, AccountSID, APIKey, APIToken, "demo key: public, local use only"); err != nil {
+	revoked, err := accounts.SeedAPIKey(ctx, AccountSID, APIKey, APIToken, "demo key: public, local use only")
+	if err != nil {
 		return nil, fmt.Errorf("demo: api key: %w", err)
 	}
 	ids, err := seedFlows(ctx, db.Flows())
 	if err != nil {
 		return nil, err
 	}
-	t := &Tenant{AccountSID: AccountSID, APIKey: APIKey, APIToken: APIToken}
+	t := &Tenant{AccountSID: AccountSID, APIKey: APIKey, APIToken: APIToken, KeyRevoked: revoked}
 	for _, n := range Numbers {
 		n.FlowID = ids[n.Flow]
 		if err := seedNumber(ctx, db.Numbers(), n); err != nil {

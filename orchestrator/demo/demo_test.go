@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/switchyard/switchyard/flows"
@@ -51,5 +52,35 @@ func TestSeedIsIdempotentAndRoutable(t *testing.T) {
 	}
 	if _, err := db.Accounts().Authenticate(ctx, demo.APIKey, demo.APIToken); err != nil {
 		t.Errorf("demo credentials: %v", err)
+	}
+}
+
+// An operator who revoked the demo key keeps it revoked: seeding again
+// (every serve -demo start) creates nothing over it and says so.
+func TestSeedKeepsARevokedKeyRevoked(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	first, err := demo.Seed(ctx, db)
+	if err != nil || first.KeyRevoked {
+		t.Fatalf("first seed: %+v %v", first, err)
+	}
+	if err := db.Accounts().RevokeAPIKey(ctx, demo.AccountSID, demo.APIKey); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		again, err := demo.Seed(ctx, db)
+		if err != nil {
+			t.Fatalf("reseed: %v", err)
+		}
+		if !again.KeyRevoked {
+			t.Error("reseed does not report the revoked key")
+		}
+		if _, err := db.Accounts().Authenticate(ctx, demo.APIKey, demo.APIToken); !errors.Is(err, store.ErrUnauthorized) {
+			t.Errorf("the revoked demo key authenticates after a reseed: %v", err)
+		}
+	}
+	keys, err := db.Accounts().APIKeys(ctx, demo.AccountSID)
+	if err != nil || len(keys) != 1 || keys[0].RevokedAt == nil {
+		t.Errorf("keys after reseeding: %+v %v", keys, err)
 	}
 }

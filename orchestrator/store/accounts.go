@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Accounts stores accounts and their API keys and authenticates API
@@ -98,6 +100,30 @@ func (r *Accounts) PutAPIKey(ctx context.Context, accountSID, key, token, descri
 	})
 }
 
+// SeedAPIKey installs a well-known key with a caller-chosen token (the
+// demo's) if the key does not exist, and otherwise leaves it as it is:
+// unlike PutAPIKey it never changes a token and never un-revokes a key an
+// operator revoked. It reports whether the key is revoked. A key held by
+// another account is ErrConflict, an unknown account ErrNotFound.
+func (r *Accounts) SeedAPIKey(ctx context.Context, accountSID, key, token, description string) (revoked bool, err error) {
+	op := "seed API key " + key
+	if !apiKeyPattern.MatchString(key) || token == "" {
+		return false, fmt.Errorf("%s: malformed key or empty token: %w", op, ErrInvalid)
+	}
+	k := APIKey{Key: key, AccountSID: accountSID, TokenHash: hashToken(token), Description: description, CreatedAt: now()}
+	if err := r.db.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&k).Error; err != nil {
+		return false, insertErr(op, err)
+	}
+	var got APIKey
+	if err := r.db.conn(ctx).Where("api_key = ?", key).Take(&got).Error; err != nil {
+		return false, dbErr(op, err)
+	}
+	if got.AccountSID != accountSID {
+		return false, fmt.Errorf("%s: held by another account: %w", op, ErrConflict)
+	}
+	return got.RevokedAt != nil, nil
+}
+
 var apiKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // APIKeys lists an account's keys, revoked ones included, oldest first.
@@ -133,6 +159,11 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 	if user == "" || token == "" {
 		return nil, fmt.Errorf("authenticate: missing credentials: %w", ErrUnauthorized)
 	}
+	if !storableText(user) || !storableText(token) {
+		// No key or SID holds such bytes, and PostgreSQL would refuse
+		// the lookup.
+		return nil, fmt.Errorf("authenticate: credentials are not valid text: %w", ErrUnauthorized)
+	}
 	var k APIKey
 	err := r.db.conn(ctx).Where("api_key = ?", user).Take(&k).Error
 	switch {
@@ -162,4 +193,10 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 		return nil, fmt.Errorf("authenticate: %w", ErrUnauthorized)
 	}
 	return &a, nil
+}
+
+// storableText reports whether s can be stored in or compared with a text
+// column on every dialect: valid UTF-8 without NUL bytes.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -33,7 +34,8 @@ var (
 // operation for the message. Record-not-found becomes ErrNotFound (without
 // GORM's error in the chain); unique violations become ErrConflict; foreign
 // key violations become ErrConflict too unless the call site knows better
-// (see insertErr).
+// (see insertErr); data exceptions (a value PostgreSQL refuses) become
+// ErrInvalid.
 func dbErr(op string, err error) error {
 	switch {
 	case err == nil:
@@ -44,8 +46,24 @@ func dbErr(op string, err error) error {
 		return fmt.Errorf("%s: %w (%v)", op, ErrConflict, err)
 	case isForeignKeyViolation(err):
 		return fmt.Errorf("%s: %w (%v)", op, ErrConflict, err)
+	case isDataException(err):
+		return fmt.Errorf("%s: %w (%v)", op, ErrInvalid, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// InvalidInput reports whether err comes from a value the database cannot
+// take: ErrInvalid, or a PostgreSQL data exception (SQLSTATE class 22: a
+// NUL byte or invalid UTF-8 in text, a number out of a column's range, a
+// malformed value), whichever repository or query it came through. Such
+// errors are the caller's input, not a failure of the database.
+func InvalidInput(err error) bool {
+	return errors.Is(err, ErrInvalid) || isDataException(err)
+}
+
+func isDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
 
 // insertErr is dbErr for inserts and updates that point at a parent row: a
@@ -78,6 +96,6 @@ func isForeignKeyViolation(err error) bool {
 // maps them to 4xx or retries) and are logged at debug, not warn.
 func isExpected(err error) bool {
 	return errors.Is(err, gorm.ErrRecordNotFound) ||
-		isUniqueViolation(err) || isForeignKeyViolation(err) ||
+		isUniqueViolation(err) || isForeignKeyViolation(err) || isDataException(err) ||
 		errors.Is(err, context.Canceled)
 }

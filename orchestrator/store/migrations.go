@@ -347,4 +347,18 @@ var migrations = []Migration{
 			`CREATE INDEX queue_entries_order_idx ON queue_entries (account_sid, queue_key, enqueued_at, call_sid)`,
 		},
 	},
+	{
+		Version: 7,
+		Name:    "instance-wide settings",
+		SQL: []string{
+			// Values every instance sharing the database must agree on
+			// (the key that signs pre-signed recording URLs), written
+			// once by whichever instance needs one first.
+			`CREATE TABLE settings (
+				name       TEXT PRIMARY KEY,
+				value      TEXT NOT NULL,
+				created_at {{timestamp}} NOT NULL
+			)`,
+		},
+	},
 }

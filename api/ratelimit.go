@@ -1,0 +1,154 @@
+package api
+
+import (
+	"container/list"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Rate limits. They are kept in this process's memory, so they hold per
+// instance: N instances behind a load balancer let an account make up to
+// N times the limit.
+const (
+	// DefaultRateLimit is each account's budget of requests per minute
+	// (Exotel's documented 200/min).
+	DefaultRateLimit = 200
+	// DefaultAuthFailureLimit is how many failed authentications a
+	// client address may make per minute.
+	DefaultAuthFailureLimit = 20
+	// limiterMaxKeys caps the buckets one limiter keeps, whatever the
+	// number of account SIDs or client addresses seen.
+	limiterMaxKeys = 1 << 16
+)
+
+// limiter is a set of token buckets, one per key (an account SID, a
+// client address). Each bucket holds up to burst tokens and refills at
+// rate tokens per second; a request takes one.
+//
+// Memory stays bounded: buckets are kept in least-recently-used order, a
+// bucket untouched long enough to have refilled completely is forgotten
+// (a fresh one is the same), and when maxKeys buckets are held the least
+// recently used one is dropped to make room.
+type limiter struct {
+	rate    float64 // tokens per second
+	burst   float64
+	maxKeys int
+	// idle is how long an emptied bucket takes to refill: a bucket
+	// untouched for that long is full, and forgetting it changes nothing.
+	idle time.Duration
+
+	mu      sync.Mutex
+	buckets map[string]*list.Element // of *bucket
+	lru     list.List                // front: most recently used
+}
+
+type bucket struct {
+	key    string
+	tokens float64
+	last   time.Time
+}
+
+// newLimiter returns a limiter allowing perMinute requests a minute per
+// key, in bursts of up to perMinute; nil when perMinute is not positive
+// (no limit). A nil *limiter allows everything.
+func newLimiter(perMinute, maxKeys int) *limiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	return &limiter{
+		rate:    float64(perMinute) / 60,
+		burst:   float64(perMinute),
+		maxKeys: max(maxKeys, 1),
+		idle:    time.Minute, // burst tokens at burst a minute
+		buckets: map[string]*list.Element{},
+	}
+}
+
+// take takes a token from key's bucket at now. When the bucket is empty
+// it takes nothing and returns how long until a token is back.
+func (l *limiter) take(key string, now time.Time) (ok bool, wait time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+}
+
+// refund gives back a token taken from key's bucket (for a request that
+// turned out not to count), never above the burst.
+func (l *limiter) refund(key string, now time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	b.tokens = min(b.tokens+1, l.burst)
+}
+
+// size returns how many buckets are held.
+func (l *limiter) size() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// bucket returns key's bucket refilled up to now, most recently used,
+// creating it (full) when there is none. l.mu is held.
+func (l *limiter) bucket(key string, now time.Time) *bucket {
+	l.forgetIdle(now)
+	if el, ok := l.buckets[key]; ok {
+		b := el.Value.(*bucket)
+		if elapsed := now.Sub(b.last); elapsed > 0 {
+			b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
+			b.last = now
+		}
+		l.lru.MoveToFront(el)
+		return b
+	}
+	for len(l.buckets) >= l.maxKeys {
+		l.drop(l.lru.Back())
+	}
+	b := &bucket{key: key, tokens: l.burst, last: now}
+	l.buckets[key] = l.lru.PushFront(b)
+	return b
+}
+
+// forgetIdle drops the buckets untouched for l.idle, oldest first. Each
+// bucket is dropped at most once, so the work is constant per request
+// on average.
+func (l *limiter) forgetIdle(now time.Time) {
+	for el := l.lru.Back(); el != nil; el = l.lru.Back() {
+		if now.Sub(el.Value.(*bucket).last) < l.idle {
+			return
+		}
+		l.drop(el)
+	}
+}
+
+func (l *limiter) drop(el *list.Element) {
+	delete(l.buckets, el.Value.(*bucket).key)
+	l.lru.Remove(el)
+}
+
+// tooManyRequests answers 429 with a Retry-After header (whole seconds,
+// at least 1) and, on v2/v3, code 10724.
+func tooManyRequests(c echo.Context, wait time.Duration, msg string) error {
+	secs := max(int64(math.Ceil(wait.Seconds())), 1)
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return fail(http.StatusTooManyRequests, CodeTooManyRequests, msg+"; retry in "+strconv.FormatInt(secs, 10)+"s")
+}
