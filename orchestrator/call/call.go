@@ -334,7 +334,7 @@ func (c *call) begin() bool {
 	row := &store.Call{
 		SID: c.sid, AccountSID: c.account, Direction: store.DirectionInbound,
 		From: c.from, To: c.to, PhoneNumber: route.Number, FlowID: &flowID, FlowVersion: route.Version,
-		Status: store.Ringing, StartTime: c.created, Node: c.env.cfg.Node,
+		Status: store.Ringing, StartTime: c.created, Node: c.env.cfg.Node, InstanceID: c.env.cfg.Instance,
 	}
 	// A row still queued (a slow database) will land: the call goes on.
 	if err := c.look.createCall(row); err != nil && !errors.Is(err, store.ErrQueued) {

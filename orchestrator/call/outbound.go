@@ -143,7 +143,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	row := &store.Call{
 		SID: store.NewSID(), AccountSID: req.AccountSID, Direction: store.DirectionOutboundAPI,
 		From: req.From, To: req.To, PhoneNumber: phone.Number, Status: store.Queued,
-		CustomField: req.CustomField, CallType: req.CallType,
+		CustomField: req.CustomField, CallType: req.CallType, InstanceID: rt.cfg.Instance,
 		StatusCallback: req.StatusCallback, StatusCallbackContentType: req.StatusCallbackContentType,
 		StatusCallbackEvents: strings.Join(req.StatusCallbackEvents, ","),
 	}

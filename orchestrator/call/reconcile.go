@@ -32,6 +32,16 @@ type Reconciler struct {
 	MinAge time.Duration
 	// Page is how many calls a pass reads at a time (default 500).
 	Page int
+	// Self is the instance this reconciler runs in. Stale is how long an
+	// instance may go without beating before its calls are orphans
+	// (default 6s): RunOrphans closes those, and RunOnce never asks the
+	// nodes about calls of instances that beat within it.
+	Self  store.Instance
+	Stale time.Duration
+	// OrphanAge: orphans younger than this are left for a later pass
+	// (default 5s), so a call whose legs are being written is never
+	// taken for lost.
+	OrphanAge time.Duration
 	// Terminal builds the terminal status callback written with the
 	// closed record (nil: none); Notify, if set, is called after such a
 	// write. A call closed here still tells the customer it ended.
@@ -43,22 +53,68 @@ type Reconciler struct {
 // RunOnce reconciles every call old enough and returns how many it
 // closed. It reads them a page at a time: calls still running (here or on
 // another instance) are passed over, so however many there are, the lost
-// ones behind them are reached.
+// ones behind them are reached. Calls of other instances that beat within
+// Stale are passed over without asking the nodes.
 func (r *Reconciler) RunOnce(ctx context.Context, now time.Time) (int, error) {
 	minAge := r.MinAge
 	if minAge == 0 {
 		minAge = time.Minute
 	}
+	live, err := r.DB.Instances().LiveInstances(ctx, now.Add(-r.stale()))
+	if err != nil {
+		return 0, err
+	}
+	return r.pass(ctx, now, func(after *store.Call, page int) ([]store.Call, error) {
+		return r.DB.Calls().Unfinished(ctx, now.Add(-minAge), after, page)
+	}, func(c store.Call) bool {
+		return (r.Live != nil && r.Live(c.SID)) || (c.InstanceID != r.Self.ID && live[c.InstanceID])
+	})
+}
+
+// RunOrphans reconciles the calls of dead instances: one that has not
+// beaten for Stale, or that a process of the same name replaced. Run it
+// every few seconds: it reads only unfinished calls of instances that are
+// gone, so a killed instance's calls are closed, with their terminal
+// callbacks, seconds after it died.
+func (r *Reconciler) RunOrphans(ctx context.Context, now time.Time) (int, error) {
+	age := r.OrphanAge
+	if age == 0 {
+		age = 5 * time.Second
+	}
+	return r.pass(ctx, now, func(after *store.Call, page int) ([]store.Call, error) {
+		return r.DB.Calls().Orphaned(ctx, r.Self, now.Add(-r.stale()), now.Add(-age), after, page)
+	}, func(store.Call) bool { return false })
+}
+
+// RunNode reconciles the calls of a media node that restarted: every
+// channel it had is gone. Calls this instance still runs are left to
+// their own runtime, which learns of the end from its socket.
+func (r *Reconciler) RunNode(ctx context.Context, node string, now time.Time) (int, error) {
+	return r.pass(ctx, now, func(after *store.Call, page int) ([]store.Call, error) {
+		return r.DB.Calls().OnNode(ctx, node, after, page)
+	}, func(c store.Call) bool { return r.Live != nil && r.Live(c.SID) })
+}
+
+func (r *Reconciler) stale() time.Duration {
+	if r.Stale > 0 {
+		return r.Stale
+	}
+	return 6 * time.Second
+}
+
+// pass reads calls a page at a time with read, skipping those skip says
+// are running, and closes those no node has.
+func (r *Reconciler) pass(ctx context.Context, now time.Time, read func(after *store.Call, page int) ([]store.Call, error), skip func(store.Call) bool) (int, error) {
 	page := cmp.Or(r.Page, 500)
 	closed := 0
 	var after *store.Call
 	for {
-		calls, err := r.DB.Calls().Unfinished(ctx, now.Add(-minAge), after, page)
+		calls, err := read(after, page)
 		if err != nil {
 			return closed, err
 		}
 		for _, c := range calls {
-			if r.Live != nil && r.Live(c.SID) {
+			if skip(c) {
 				continue
 			}
 			done, err := r.reconcile(ctx, c, now)

@@ -88,3 +88,79 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 		t.Errorf("call behind the running ones = %+v", c)
 	}
 }
+
+// The calls of a dead instance (stopped beating, or replaced by a process
+// of the same name) are closed with their terminal callbacks; calls of
+// live instances are never asked about.
+func TestReconcilerClosesOrphansOfDeadInstances(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Hour).UTC()
+	self := store.Instance{ID: "i-self", Name: "host-a", StartedAt: start}
+	for _, in := range []store.Instance{self, {ID: "i-live", Name: "host-b", StartedAt: start}, {ID: "i-old", Name: "host-a", StartedAt: start}} {
+		if err := db.Instances().Beat(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Gorm().Create(&store.Instance{ID: "i-dead", Name: "host-c", StartedAt: start, SeenAt: start}).Error; err != nil {
+		t.Fatal(err)
+	}
+	mk := func(instance string, uuids ...string) string {
+		sid := store.NewSID()
+		if err := db.Calls().Create(ctx, &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start, InstanceID: instance,
+			StatusCallback: "https://crm.example.com/status"}); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range uuids {
+			if err := db.Legs().Create(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: i + 1, UUID: u,
+				Direction: store.LegInbound, From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sid
+	}
+	dead := mk("i-dead", "dead-a")
+	replaced := mk("i-old", "old-a")
+	stillUp := mk("i-dead", "up-a")
+	others := []string{mk("i-live", "live-a"), mk("i-self", "self-a"), mk("", "legacy-a"), stillUp}
+	asked := map[string]bool{}
+	r := &Reconciler{DB: db, Log: slog.New(slog.DiscardHandler), Self: self, Stale: time.Minute,
+		Terminal: callback.Builder{}.Terminal,
+		Exists: func(_ context.Context, uuid string) (bool, error) {
+			asked[uuid] = true
+			return uuid == "up-a", nil
+		}}
+	now := time.Now().Add(10 * time.Second) // past OrphanAge, within Stale of the beats
+	n, err := r.RunOrphans(ctx, now)
+	if err != nil || n != 2 {
+		t.Fatalf("closed %d orphans (%v), want 2", n, err)
+	}
+	for _, sid := range []string{dead, replaced} {
+		c, _ := db.Calls().Get(ctx, "acme", sid)
+		cbs, _ := db.Callbacks().ByCall(ctx, "acme", sid)
+		if c.EndTime == nil || c.HangupCause != CauseLost || len(cbs) != 1 {
+			t.Errorf("orphan %s: end %v cause %q, %d callbacks", sid, c.EndTime, c.HangupCause, len(cbs))
+		}
+	}
+	for _, sid := range others {
+		if c, _ := db.Calls().Get(ctx, "acme", sid); c.EndTime != nil {
+			t.Errorf("call %s of a live instance, this one, no instance or still up was closed", sid)
+		}
+	}
+	if asked["live-a"] || asked["self-a"] || asked["legacy-a"] {
+		t.Errorf("the nodes were asked about calls that are no orphans: %v", asked)
+	}
+	// The minute pass skips the live instance's call without asking.
+	clear(asked)
+	r.MinAge = time.Second
+	if _, err := r.RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if asked["live-a"] {
+		t.Error("RunOnce asked the nodes about a call of a live instance")
+	}
+}

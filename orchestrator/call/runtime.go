@@ -90,6 +90,9 @@ type Config struct {
 
 	// Nodes places API calls; nil refuses them (ErrNoNode).
 	Nodes Nodes
+	// Instance is the store.Instance ID of this process, recorded on
+	// each call it runs (see Reconciler.RunOrphans).
+	Instance string
 	// SocketAddr is where the nodes reach this instance's outbound-socket
 	// server (host:port): API calls' first legs connect back there.
 	SocketAddr string

@@ -361,4 +361,23 @@ var migrations = []Migration{
 			)`,
 		},
 	},
+	{
+		Version: 8,
+		Name:    "the instance running each call",
+		SQL: []string{
+			// Which Switchyard instance runs a call, and when each
+			// instance last said it was alive: a killed instance's calls
+			// are reconciled seconds after it stops beating, and calls of
+			// live instances are never asked about.
+			`ALTER TABLE calls ADD COLUMN instance_id TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX calls_unfinished_instance_idx ON calls (instance_id) WHERE end_time IS NULL`,
+			`CREATE TABLE instances (
+				id          TEXT PRIMARY KEY,
+				name        TEXT NOT NULL,
+				started_at  {{timestamp}} NOT NULL,
+				seen_at     {{timestamp}} NOT NULL
+			)`,
+			`CREATE INDEX instances_name_idx ON instances (name)`,
+		},
+	},
 }

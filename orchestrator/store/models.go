@@ -108,6 +108,10 @@ type Call struct {
 	// Outbound is the request of an API-created call as JSON, read by the
 	// orchestrator that places it; empty for inbound calls.
 	Outbound string `gorm:"column:outbound"`
+	// InstanceID is the Switchyard instance running the call (see
+	// Instances): when it stops beating, its unfinished calls are
+	// reconciled at once. Empty for calls from before it was kept.
+	InstanceID string `gorm:"column:instance_id"`
 	// StatusCallback is the URL status callbacks go to ("" = none).
 	StatusCallback string `gorm:"column:status_callback"`
 	// StatusCallbackEvents is a comma-separated subset of
