@@ -146,6 +146,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.WarnContext(c.Request().Context(), "api: the database refused a value of the request",
 			"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "a value of the request is invalid"}
+	case store.Unavailable(err):
+		// The database is down or not taking work: the request may be
+		// sent again as it is.
+		c.Response().Header().Set("Retry-After", "5")
+		ae = &apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the service is temporarily unavailable; retry later"}
 	default:
 		ae = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal server error"}
 	}
