@@ -20,7 +20,7 @@ help: ## Show this list
 .PHONY: run
 run: ## Run Switchyard on the embedded default (SQLite, demo account, flows and ExoPhones)
 	@mkdir -p $(dir $(DB))
-	$(GO) run ./cmd/switchyard serve -demo -db $(DB)
+	$(GO) run ./cmd/switchyard serve -demo -db $(DB) -egress-allow loopback
 
 .PHONY: build
 build: ## Build bin/switchyard

@@ -2,6 +2,9 @@ package main
 
 import (
 	"github.com/switchyard/switchyard/orchestrator/notify"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
+
+	"github.com/switchyard/switchyard/api"
 
 	"errors"
 	"flag"
@@ -39,10 +42,33 @@ type Config struct {
 	// PprofAddr (SWITCHYARD_PPROF) runs Go's profiler on its own
 	// listener (empty: off).
 	PprofAddr string
+	// EgressAllow (SWITCHYARD_EGRESS_ALLOW) lists what requests to
+	// tenants' URLs (passthru, connect, dial events, status callbacks)
+	// may connect to besides public addresses: comma-separated CIDRs, or
+	// loopback, private (webhttp.ParsePolicy). Empty: public only.
+	EgressAllow string
+
+	// RateLimit (SWITCHYARD_RATE_LIMIT) is each account's API requests
+	// per minute on this instance (0: no limit).
+	RateLimit int
+	// SigningKey (SWITCHYARD_SIGNING_KEY) signs pre-signed recording
+	// URLs: hex or base64, at least 32 bytes. Empty: a key generated once
+	// and kept in the database, shared by every instance.
+	SigningKey string
+	// TrustedProxies (SWITCHYARD_TRUSTED_PROXIES) are the reverse proxies
+	// whose X-Forwarded-For names the API client: comma-separated
+	// addresses or CIDRs. Empty: the TCP peer is the client.
+	TrustedProxies string
 
 	// ready, if set, is told the addresses once serve accepts requests
 	// (tests listen on port 0).
 	ready func(serving)
+	// nodeReconciled, if set, is told a node's address once the calls it
+	// had when it restarted are reconciled (tests).
+	nodeReconciled func(node string)
+	// drainStarted, if set, runs once shutdown has stopped new API calls,
+	// while the API still answers (tests).
+	drainStarted func()
 	// callEnded, if set, is told each CallSid whose final record is
 	// written (tests wait on it).
 	callEnded func(callSID string)
@@ -80,6 +106,7 @@ func defaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		Drain:     30 * time.Second,
+		RateLimit: api.DefaultRateLimit,
 
 		CallbackAttempts: 8,
 		CallbackRetry:    10 * time.Second,
@@ -145,6 +172,12 @@ func (c *Config) options(http bool) []option {
 				usage: "endpoint for dialling a sip: URI, with {uri}"},
 			option{flag: "recordings", env: "SWITCHYARD_RECORDINGS", str: &c.RecordingsDir,
 				usage: "folder where the media node writes recordings"},
+			option{flag: "rate-limit", env: "SWITCHYARD_RATE_LIMIT", num: &c.RateLimit,
+				usage: "API requests per minute per account on this instance, in bursts of as many; over it 429 (0: no limit)"},
+			option{flag: "signing-key", env: "SWITCHYARD_SIGNING_KEY", str: &c.SigningKey,
+				usage: "key signing pre-signed recording URLs, hex or base64, at least 32 bytes; prefer the environment variable (empty: one generated once and kept in the database)"},
+			option{flag: "trusted-proxies", env: "SWITCHYARD_TRUSTED_PROXIES", str: &c.TrustedProxies,
+				usage: "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the API client (empty: the TCP peer is the client)"},
 			option{flag: "public-url", env: "SWITCHYARD_PUBLIC_URL", str: &c.PublicURL,
 				usage: "base URL of this API as clients reach it (recording URLs); default http://<-http>"},
 			option{flag: "smtp", env: "SWITCHYARD_SMTP_ADDR", str: &c.SMTPAddr,
@@ -161,6 +194,8 @@ func (c *Config) options(http bool) []option {
 				usage: "URL SMS applets' messages are POSTed to as JSON {to, body, call_sid} (empty: logged only)"},
 			option{flag: "sms-token", env: "SWITCHYARD_SMS_TOKEN", str: &c.SMSToken,
 				usage: "bearer token for the SMS webhook"},
+			option{flag: "egress-allow", env: "SWITCHYARD_EGRESS_ALLOW", str: &c.EgressAllow,
+				usage: "comma-separated CIDRs (or loopback, private) that passthru, connect, dial event and status callback URLs may reach besides public addresses (empty: public only)"},
 			option{flag: "callback-attempts", env: "SWITCHYARD_CALLBACK_ATTEMPTS", num: &c.CallbackAttempts,
 				usage: "delivery attempts per status callback before it is marked failed"},
 			option{flag: "callback-retry", env: "SWITCHYARD_CALLBACK_RETRY", dur: &c.CallbackRetry,
@@ -265,6 +300,20 @@ func (c *Config) validate() error {
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))
+	}
+	if _, err := webhttp.ParsePolicy(c.EgressAllow); err != nil {
+		errs = append(errs, fmt.Errorf("-egress-allow: %w", err))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("-rate-limit %d: must not be negative (0: no limit)", c.RateLimit))
+	}
+	if c.SigningKey != "" {
+		if _, err := api.ParseSigningKey(c.SigningKey); err != nil {
+			errs = append(errs, fmt.Errorf("-signing-key: %w", err))
+		}
+	}
+	if _, err := api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("-trusted-proxies: %w", err))
 	}
 	return errors.Join(errs...)
 }

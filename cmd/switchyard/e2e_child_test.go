@@ -81,6 +81,10 @@ func childConfig(spec childSpec) (Config, error) {
 	cfg.Drain = 10 * time.Second
 	cfg.CallbackRetry = 50 * time.Millisecond
 	cfg.CallbackTimeout = 5 * time.Second
+	// The tests' receivers (callbacks, CRMs, passthru targets) are
+	// httptest servers on 127.0.0.1.
+	cfg.EgressAllow = "loopback"
+	cfg.RateLimit = 100_000 // as startServe
 	// Quiet: a bad flag is reported by the returned error, without
 	// serve's usage text burying it in the stderr tail.
 	fs := newFlagSet("serve", "serve [flags]", io.Discard)

@@ -77,6 +77,12 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	cfg.Drain = 10 * time.Second
 	cfg.CallbackRetry = 50 * time.Millisecond
 	cfg.CallbackTimeout = 5 * time.Second
+	// The tests' receivers (callbacks, CRMs, passthru targets) are
+	// httptest servers on 127.0.0.1.
+	cfg.EgressAllow = "loopback"
+	// Some tests place calls in bulk: a per-account budget far above
+	// what any sends (the limiter itself is tested in package api).
+	cfg.RateLimit = 100_000
 	for _, f := range tweak {
 		f(&cfg)
 	}
@@ -290,6 +296,22 @@ func (rc *receiver) setFail(v bool) {
 // call received so far.
 func (rc *receiver) terminal(sid string) []received {
 	rc.t.Helper()
+	return rc.waitFor(sid, "terminal", func(cb received) bool {
+		et := cb.fields["EventType"]
+		return et == "" || et == "terminal"
+	})
+}
+
+// answered waits for the call's answered callback.
+func (rc *receiver) answered(sid string) {
+	rc.t.Helper()
+	rc.waitFor(sid, "answered", func(cb received) bool { return cb.fields["EventType"] == "answered" })
+}
+
+// waitFor waits (60 s at most) until a callback of the call matches, and
+// returns every callback of the call received so far.
+func (rc *receiver) waitFor(sid, what string, match func(received) bool) []received {
+	rc.t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
 		rc.mu.Lock()
@@ -297,14 +319,14 @@ func (rc *receiver) terminal(sid string) []received {
 		ch := rc.waiterLocked(sid)
 		rc.mu.Unlock()
 		for _, cb := range got {
-			if et := cb.fields["EventType"]; et == "" || et == "terminal" {
+			if match(cb) {
 				return got
 			}
 		}
 		select {
 		case <-ch:
 		case <-deadline:
-			rc.t.Fatalf("call %s: no terminal callback within 60s (got %d callbacks)", sid, len(got))
+			rc.t.Fatalf("call %s: no %s callback within 60s (got %d callbacks)", sid, what, len(got))
 		}
 	}
 }

@@ -101,3 +101,24 @@ func TestConfigEnvironmentAndFlags(t *testing.T) {
 		t.Errorf("bad level: %v", err)
 	}
 }
+
+func TestConfigEgressAllow(t *testing.T) {
+	cfg := defaultConfig()
+	if err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), nil, true); err != nil || cfg.EgressAllow != "" {
+		t.Fatalf("default: %q, %v; want public addresses only", cfg.EgressAllow, err)
+	}
+	t.Setenv("SWITCHYARD_EGRESS_ALLOW", "loopback, 10.0.0.0/8")
+	cfg = defaultConfig()
+	if err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), nil, true); err != nil || cfg.EgressAllow != "loopback, 10.0.0.0/8" {
+		t.Errorf("from the environment: %q, %v", cfg.EgressAllow, err)
+	}
+	cfg = defaultConfig()
+	if err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), []string{"-egress-allow", "private"}, true); err != nil || cfg.EgressAllow != "private" {
+		t.Errorf("flag over the environment: %q, %v", cfg.EgressAllow, err)
+	}
+	cfg = defaultConfig()
+	err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), []string{"-egress-allow", "10.0.0.0/33"}, true)
+	if err == nil || !strings.Contains(err.Error(), "-egress-allow") || !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Errorf("bad prefix: %v", err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/routing"
 	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,6 +50,10 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	apiOpts, err := apiOptions(ctx, cfg, db)
+	if err != nil {
+		return err
 	}
 	if cfg.Demo {
 		tenant, err := demo.Seed(ctx, db)
@@ -86,7 +91,17 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if advertise == "" {
 		advertise = socketL.Addr().String()
 	}
+	// Every request to a tenant's URL (status callbacks, passthru,
+	// programmable connect, dial events) goes through one client: no
+	// redirects, and only public addresses plus -egress-allow.
+	egressPolicy, err := webhttp.ParsePolicy(cfg.EgressAllow)
+	if err != nil {
+		return fmt.Errorf("egress allow-list: %w", err)
+	}
+	egress := webhttp.Client(egressPolicy, 0)
+	log.Info("egress: requests to tenants' URLs", "may_reach", egressPolicy.String())
 	callbacks, err := callback.New(db, callback.Config{
+		HTTPClient:  egress,
 		Timeout:     cfg.CallbackTimeout,
 		MaxAttempts: cfg.CallbackAttempts,
 		Backoff:     callback.ExpBackoff(cfg.CallbackRetry),
@@ -128,19 +143,42 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNodes()
 	var nodes []*esl.Node
+	// A node that restarted has lost every call it had: the reconciler
+	// closes them at once (keepInstance).
+	restarted := make(chan string, 16)
 	for _, addr := range nodeAddrs {
-		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log})
+		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,
+			OnRestart: func(_, _ string) {
+				select {
+				case restarted <- addr:
+				default: // a pass for this node is pending already
+				}
+			}})
 		nodes = append(nodes, n)
 		running.Go(func() { n.Run(nodesCtx) })
 	}
 	builder := callback.Builder{Zone: exotime.IST}
-	routingCfg := routing.Config{UserAgent: "Switchyard/" + version}
+	routingCfg := routing.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}
 	dialEvents := routing.NewEvents(db, routingCfg, log.With("component", "dial-events"))
 	defer func() {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := dialEvents.Close(ectx); err != nil {
 			log.Warn("dial events: close", "err", err)
+		}
+	}()
+	// This process's calls carry its instance ID; it beats (keepInstance)
+	// from before the first call until its calls are done and their
+	// writes have landed, and leaves.
+	self := newInstance(advertise)
+	if err := db.Instances().Beat(ctx, self); err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
+	defer func() {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := db.Instances().Leave(lctx, self.ID); err != nil {
+			log.Warn("instance: leave failed; other instances will reconcile what is left", "err", err)
 		}
 	}()
 	// Calls write through a queue: their steps do not wait on the
@@ -157,6 +195,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.Info("shutdown: store writes done", "writes", st.Writes, "transactions", st.Transactions)
 	}()
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
+		Instance:      self.ID,
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
 		RecordingsDir: recordings,
 		RecordingURL: func(account, id string) string {
@@ -172,7 +211,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		OnEnd:             cfg.callEnded,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
-	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version}, log.With("component", "passthru")), log)
+	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)
@@ -198,11 +237,12 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	}
 	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running,
-		Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
-	running.Go(func() { reconcile(nodesCtx, reconciler, log) })
+		Self: self, Stale: instanceStale, Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
+	running.Go(func() { keepInstance(nodesCtx, db, reconciler, restarted, cfg.nodeReconciled, log) })
 	running.Go(func() { runtime.KeepHolds(nodesCtx) })
 
-	srv := api.New(api.Options{Logger: log, Database: db, Version: version, Store: db, Calls: runtime})
+	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime
+	srv := api.New(apiOpts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "socket", socketL.Addr().String(),
@@ -226,6 +266,15 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	log.Info("shutting down: no new calls; waiting for live calls", "live", runtime.Live(), "drain", cfg.Drain)
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Drain)
 	defer cancel()
+	// The API places no new call from here on (503), and the calls it
+	// placed reach their socket before the listener closes.
+	runtime.StopPlacing()
+	if cfg.drainStarted != nil {
+		cfg.drainStarted()
+	}
+	if err := runtime.Drain(drainCtx); err != nil {
+		log.Warn("shutdown: placed calls not connected in time", "err", err)
+	}
 	if err := sockets.Shutdown(drainCtx); err != nil {
 		log.Warn("shutdown: calls cut", "err", err)
 	}
@@ -289,23 +338,6 @@ func channelExists(nodes []*esl.Node) call.Exists {
 	}
 }
 
-// reconcile closes, every minute, the records of calls no runtime runs
-// any more (left by a crashed instance).
-func reconcile(ctx context.Context, r *call.Reconciler, log *slog.Logger) {
-	tick := time.NewTicker(time.Minute)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			if _, err := r.RunOnce(ctx, now); err != nil && ctx.Err() == nil {
-				log.Warn("reconcile: pass failed", "err", err)
-			}
-		}
-	}
-}
-
 // openDB opens the configured database, creating a SQLite file's folder.
 func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
 	if path, ok := sqlitePath(cfg.Database); ok {
@@ -342,6 +374,10 @@ func printDemo(w io.Writer, cfg Config, t *demo.Tenant) {
     API token    %s
     API          http://%s
 `, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr)
+	if t.KeyRevoked {
+		fmt.Fprintf(w, "    NOTE         the demo API key %s is revoked and stays revoked; use another key of account %s\n",
+			t.APIKey, t.AccountSID)
+	}
 	for _, n := range t.Numbers {
 		fmt.Fprintf(w, "    ExoPhone     %s -> %s (flow %s)\n", n.Number, n.Flow, n.FlowID)
 	}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+func TestConfigRateLimitSigningKeyProxies(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		cfg := defaultConfig()
+		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
+		return cfg, err
+	}
+	cfg, err := parse()
+	if err != nil || cfg.RateLimit != api.DefaultRateLimit || cfg.SigningKey != "" || cfg.TrustedProxies != "" {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	key := strings.Repeat("ab", 32)
+	t.Setenv("SWITCHYARD_RATE_LIMIT", "600")
+	t.Setenv("SWITCHYARD_SIGNING_KEY", key)
+	t.Setenv("SWITCHYARD_TRUSTED_PROXIES", "10.0.0.0/8")
+	if cfg, err = parse(); err != nil || cfg.RateLimit != 600 || cfg.SigningKey != key || cfg.TrustedProxies != "10.0.0.0/8" {
+		t.Errorf("from the environment: %+v %v", cfg, err)
+	}
+	if cfg, err = parse("-rate-limit", "0"); err != nil || cfg.RateLimit != 0 {
+		t.Errorf("-rate-limit 0: %d %v", cfg.RateLimit, err)
+	}
+	for _, bad := range [][]string{
+		{"-rate-limit", "-5"},
+		{"-signing-key", strings.Repeat("ab", 31)},
+		{"-signing-key", "not a key"},
+		{"-trusted-proxies", "proxy.example"},
+	} {
+		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "-")) {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+func TestAPIOptions(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.SQLiteDSN(t)
+	db := storetest.OpenMigrated(t, dsn)
+
+	cfg := defaultConfig()
+	cfg.SigningKey = strings.Repeat("0f", 40)
+	cfg.TrustedProxies = "192.0.2.1, 10.0.0.0/8"
+	o, err := apiOptions(ctx, cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(o.SigningKey) != cfg.SigningKey || o.RateLimit != api.DefaultRateLimit || len(o.TrustedProxies) != 2 {
+		t.Errorf("configured: %+v", o)
+	}
+	cfg.RateLimit = 0
+	if o, _ = apiOptions(ctx, cfg, db); o.RateLimit >= 0 {
+		t.Errorf("-rate-limit 0 gives api.Options.RateLimit %d, want negative (off)", o.RateLimit)
+	}
+
+	// No key configured: the database's, the same for every instance and
+	// after a restart.
+	cfg = defaultConfig()
+	first, err := apiOptions(ctx, cfg, db)
+	if err != nil || len(first.SigningKey) < api.MinSigningKey {
+		t.Fatalf("from the database: %x %v", first.SigningKey, err)
+	}
+	second, err := apiOptions(ctx, cfg, storetest.Open(t, dsn))
+	if err != nil || !bytes.Equal(first.SigningKey, second.SigningKey) {
+		t.Errorf("second instance: %x %v, want %x", second.SigningKey, err, first.SigningKey)
+	}
+}
+
+func TestPrintDemoRevokedKey(t *testing.T) {
+	var out bytes.Buffer
+	printDemo(&out, defaultConfig(), &demo.Tenant{AccountSID: "demo", APIKey: "demo_api_key", APIToken: "t"})
+	if strings.Contains(out.String(), "revoked") {
+		t.Errorf("active key reported revoked:\n%s", out.String())
+	}
+	out.Reset()
+	printDemo(&out, defaultConfig(), &demo.Tenant{AccountSID: "demo", APIKey: "demo_api_key", APIToken: "t", KeyRevoked: true})
+	if !strings.Contains(out.String(), "demo_api_key is revoked") {
+		t.Errorf("revoked key not reported:\n%s", out.String())
+	}
+}
