@@ -65,9 +65,25 @@ bench: ## Run the benchmarks (PostgreSQL ones on a throwaway local cluster when 
 bench/run: ## Run the benchmarks against the databases the environment offers
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# Every parser of outside input has a fuzz target (their seeds run in
+# make test): package and target, one pair per line.
+FUZZ_TARGETS := \
+	./flows:FuzzLoad \
+	./api:FuzzRequest \
+	./orchestrator/routing:FuzzParseAnswer \
+	./orchestrator/dialstr:FuzzContactHasNoDialStringSyntax \
+	./orchestrator/esl:FuzzFrameReader \
+	./orchestrator/esl:FuzzParse \
+	./orchestrator/esl:FuzzParseJSON \
+	./orchestrator/fsim:FuzzReadCommand \
+	./orchestrator/fsim:FuzzSession
+
 .PHONY: fuzz
-fuzz: ## Fuzz the flow decoder and validator for FUZZTIME (default 5m)
-	$(GO) test ./flows -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+fuzz: ## Fuzz every parser of outside input, FUZZTIME each (default 5m)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} in $${t%%:*}"; \
+		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME); \
+	done
 
 .PHONY: lint
 lint: ## go vet, staticcheck (pinned) and a gofmt check

@@ -76,7 +76,7 @@ const (
 // callsEnv is an API server on a migrated store with two accounts, their
 // ExoPhones and flows, and a fake Placer.
 type callsEnv struct {
-	t       *testing.T
+	t       testing.TB
 	db      *store.DB
 	srv     *Server
 	placer  *rowPlacer
@@ -102,7 +102,7 @@ func newCallsEnv(t *testing.T) *callsEnv {
 	return newCallsEnvOn(t, storetest.SQLiteDSN, Options{})
 }
 
-func newCallsEnvOn(t *testing.T, dsn func(testing.TB) string, opts Options) *callsEnv {
+func newCallsEnvOn(t testing.TB, dsn func(testing.TB) string, opts Options) *callsEnv {
 	t.Helper()
 	db := storetest.OpenMigrated(t, dsn(t))
 	ctx := context.Background()
