@@ -13,9 +13,15 @@ import (
 const relayBatch = 100
 
 // deliverArgs is the job of delivering one callback. It carries the ID
-// only: the callback itself is read from the outbox when the job runs.
+// and the route (the gate's keys, so that a callback turned away costs no
+// read): the callback itself is read from the outbox when the job runs.
+// Jobs are unique by CallbackID alone.
 type deliverArgs struct {
 	CallbackID string `json:"callback_id" river:"unique"`
+	// AccountSID and Dest (see destination) are empty in jobs queued
+	// before they existed, and Dest for a URL nothing can be sent to.
+	AccountSID string `json:"account_sid,omitempty"`
+	Dest       string `json:"dest,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -74,7 +80,8 @@ func (s *Service) relayPending(ctx context.Context) error {
 		ids := make([]string, len(batch))
 		for i, cb := range batch {
 			ids[i] = cb.ID
-			params[i] = river.InsertManyParams{Args: deliverArgs{CallbackID: cb.ID}, InsertOpts: s.insertOpts()}
+			args := deliverArgs{CallbackID: cb.ID, AccountSID: cb.AccountSID, Dest: destination(cb.URL)}
+			params[i] = river.InsertManyParams{Args: args, InsertOpts: s.insertOpts()}
 		}
 		res, err := s.queue.InsertMany(ctx, params)
 		if err != nil {

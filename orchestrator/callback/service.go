@@ -47,8 +47,10 @@ const hardStopTimeout = 10 * time.Second
 
 // Config tunes a Service. Zero fields take the defaults.
 type Config struct {
-	// HTTPClient sends the callbacks. The default follows no redirects (a
-	// 3xx is a failed attempt) and has no timeout of its own.
+	// HTTPClient sends the callbacks; it is used as given. The default
+	// (webhttp.Client with the default egress policy) follows no
+	// redirects (a 3xx is a failed attempt), connects only to public
+	// addresses and has no timeout of its own.
 	HTTPClient *http.Client
 	// Timeout bounds one attempt, from connecting to reading the status
 	// (default 15 s, what Exotel gives a receiver).
@@ -67,7 +69,17 @@ type Config struct {
 	// a notification (default 1 s).
 	PollInterval time.Duration
 	// Workers is how many callbacks are delivered at once (default 10).
+	// At most half of them go to destinations not known to answer
+	// promptly (see the package doc, Fairness).
 	Workers int
+	// HostConcurrency is how many attempts may be in flight to one
+	// destination, the host:port of the URL (default 4). A destination
+	// gets half as many after each timeout in a row, down to one, until
+	// it answers again.
+	HostConcurrency int
+	// AccountConcurrency is how many attempts of one account may be in
+	// flight (default the larger of HostConcurrency and Workers/4).
+	AccountConcurrency int
 	// RescueAfter is how long a delivery may stay running before it is
 	// taken for dead (its process killed) and retried (default 2 min, or
 	// Timeout + 90 s if longer). It must exceed Timeout by more than 30 s.
@@ -95,7 +107,7 @@ func ExpBackoff(first time.Duration) func(attempt int) time.Duration {
 
 func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
-		c.HTTPClient = webhttp.NoRedirects(&http.Client{})
+		c.HTTPClient = webhttp.Client(webhttp.Policy{}, 0)
 	}
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
@@ -107,12 +119,15 @@ func (c Config) withDefaults() Config {
 	// A delivery is taken for dead only well after it must have ended.
 	c.RescueAfter = cmp.Or(c.RescueAfter, max(DefaultRescueAfter, c.Timeout+jobMargin+time.Minute))
 	c.UserAgent = cmp.Or(c.UserAgent, DefaultUserAgent)
+	c.HostConcurrency = cmp.Or(c.HostConcurrency, DefaultHostConcurrency)
+	c.AccountConcurrency = cmp.Or(c.AccountConcurrency, max(c.HostConcurrency, c.Workers/4))
 	return c
 }
 
 func (c Config) validate() error {
 	switch {
-	case c.Timeout < 0, c.MaxAttempts < 0, c.PollInterval < 0, c.Workers < 0, c.RescueAfter < 0:
+	case c.Timeout < 0, c.MaxAttempts < 0, c.PollInterval < 0, c.Workers < 0, c.RescueAfter < 0,
+		c.HostConcurrency < 0, c.AccountConcurrency < 0:
 		return errors.New("negative setting")
 	case c.RescueAfter <= c.Timeout+jobMargin:
 		return fmt.Errorf("RescueAfter %s must exceed Timeout %s by more than %s", c.RescueAfter, c.Timeout, jobMargin)
@@ -148,6 +163,9 @@ type Service struct {
 	onAttempt   func(a *store.CallbackAttempt, state string) // tests
 	onRelayPass func()                                       // tests
 	onStopQueue func()                                       // tests: Stop is about to wait for deliveries
+	onDefer     func(callbackID, limit string)               // tests: the gate turned a callback away
+
+	gate *gate // which due callbacks may be sent now (see gate.go)
 }
 
 // New builds a Service on the store's database; it does not touch the
@@ -163,7 +181,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("callback: config: %w", err)
 	}
-	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), gate: newGate(cfg)}
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {
@@ -173,7 +191,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	rc := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Workers}},
+		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: queueWorkers(cfg.Workers)}},
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          retryPolicy{cfg.Backoff},
 		JobTimeout:           jobTimeout,
@@ -291,7 +309,8 @@ func (s *Service) Start(ctx context.Context) error {
 	s.started, s.stopRelay, s.relayDone = true, cancel, make(chan struct{})
 	go s.relay(relayCtx, s.relayDone)
 	s.log.InfoContext(ctx, "callback: delivery started",
-		"workers", s.cfg.Workers, "max_attempts", s.cfg.MaxAttempts, "timeout", s.cfg.Timeout)
+		"workers", s.cfg.Workers, "max_attempts", s.cfg.MaxAttempts, "timeout", s.cfg.Timeout,
+		"host_concurrency", s.cfg.HostConcurrency, "account_concurrency", s.cfg.AccountConcurrency)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 	"github.com/switchyard/switchyard/orchestrator/testlog"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // waitLimit bounds every wait on an event, so a broken test fails instead
@@ -67,10 +68,20 @@ type svc struct {
 	passes   chan struct{}
 }
 
-// startService starts a Service with fast retries and polling; it is
-// stopped when the test ends (if the test did not stop it).
+// loopbackClient is the client of a Switchyard run with -egress-allow
+// loopback: the tests' receivers listen on 127.0.0.1.
+func loopbackClient() *http.Client {
+	return webhttp.Client(webhttp.NewPolicy(webhttp.Loopback()...), 0)
+}
+
+// startService starts a Service with fast retries and polling, and
+// loopbackClient unless cfg has a client; it is stopped when the test
+// ends (if the test did not stop it).
 func startService(t *testing.T, db *store.DB, cfg Config) *svc {
 	t.Helper()
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = loopbackClient()
+	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = func(int) time.Duration { return time.Millisecond }
 	}
@@ -486,6 +497,30 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 			t.Errorf("%d attempts recorded, want 3", len(as))
 		}
 	})
+}
+
+// The default client refuses to connect to loopback: the attempt records
+// why, and the receiver is never reached.
+func TestDefaultClientRefusesLoopback(t *testing.T) {
+	db := openDB(t, storetest.SQLiteDSN(t))
+	rc := newReceiver(t, ok)
+	s := startService(t, db, Config{MaxAttempts: 1, HTTPClient: Config{}.withDefaults().HTTPClient})
+
+	c := finish(t, db, newCall(t, db, callOpts{url: rc.URL + "/status"}))
+	s.Notify()
+
+	a := s.nextAttempt(t)
+	host := strings.TrimPrefix(rc.URL, "http://")
+	if a.state != store.CallbackFailed || a.HTTPStatus != 0 ||
+		!strings.Contains(a.Error, "egress denied: "+host+" is loopback; see -egress-allow") {
+		t.Errorf("attempt %+v", a)
+	}
+	if n := len(rc.hits); n != 0 {
+		t.Errorf("the receiver got %d requests", n)
+	}
+	if cbs := callbacksOf(t, db, c.SID); cbs[0].Status != store.CallbackFailed {
+		t.Errorf("callback %+v", cbs[0])
+	}
 }
 
 func TestRefusesNonHTTPURL(t *testing.T) {
