@@ -118,6 +118,17 @@ func New(opts Options) *Server {
 		requests:     newLimiter(opts.RateLimit, limiterMaxKeys),
 		authFailures: newLimiter(opts.AuthFailureLimit, limiterMaxKeys),
 	}
+	// Made here, not in Serve: Shutdown may run on another goroutine
+	// before Serve has begun.
+	s.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(stripJSONSuffix)
 	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody))
@@ -187,15 +198,6 @@ func (s *Server) health(c echo.Context) error {
 // Serve accepts connections on l until Shutdown. It returns nil after a
 // clean shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.http = &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
 	if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("api: serve: %w", err)
 	}
@@ -203,11 +205,8 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting requests and waits for those in flight, up to
-// ctx's deadline.
+// ctx's deadline. Called before Serve, it makes Serve return at once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.http == nil {
-		return nil
-	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}

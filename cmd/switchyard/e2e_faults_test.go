@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,4 +274,58 @@ func TestServeSurvivesHostilePeerOnSocketPort(t *testing.T) {
 	if code != http.StatusOK {
 		t.Errorf("API after the attack: %d", code)
 	}
+}
+
+// A status callback being delivered when its instance is killed is
+// delivered by the instance that notices the death, seconds later, not
+// after the queue's rescue delay (minutes).
+func TestServeKilledInstanceCallbackRescued(t *testing.T) {
+	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
+		db := dsn(t)
+		arrived, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		delivered := make(chan string, 4)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseMultipartForm(1 << 20)
+			first := false
+			once.Do(func() { first = true })
+			if first {
+				close(arrived)
+				select { // hang until the instance delivering it dies
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
+			delivered <- r.FormValue("CallSid")
+		}))
+		defer srv.Close()
+		defer close(release)
+		emu := fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: 20, RecordingsDir: t.TempDir(),
+			Logger: testlog.New(t, slog.LevelWarn)})
+		if err := emu.Listen("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = emu.Close() })
+		first := startChild(t, db, "-fs", emu.Addr())
+		c := first.connect(url.Values{"From": {"+15550100080"}, "To": {"+15550100402"}, "CallerId": {demoPhone},
+			"StatusCallback": {srv.URL}})
+		<-arrived
+		first.kill()
+		restarted := time.Now()
+		startChild(t, db, "-fs", emu.Addr())
+		select {
+		case got := <-delivered:
+			if got != c.Sid {
+				t.Fatalf("delivered a callback of %q, want %q", got, c.Sid)
+			}
+		case <-time.After(60 * time.Second): // the queue's own rescue comes after 2 min
+			t.Fatal("the callback the killed instance was delivering did not arrive within 60s")
+		}
+		took := time.Since(restarted)
+		t.Logf("the callback the killed instance was delivering arrived %s after the restart began", took.Round(10*time.Millisecond))
+		if took > 30*time.Second {
+			t.Errorf("rescue took %s", took)
+		}
+	})
 }

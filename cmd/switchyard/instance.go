@@ -34,11 +34,12 @@ func newInstance(socketAddr string) store.Instance {
 }
 
 // keepInstance beats for r.Self and reconciles until ctx ends: the calls
-// of dead instances at every beat, the calls of a node as soon as it is
+// of dead instances, and the callbacks they were delivering, at every beat, the calls of a node as soon as it is
 // found restarted (its name on restarted; then done is told, if set), and
 // every call no runtime runs any more (a call lost inside a live
 // instance) every minute.
-func keepInstance(ctx context.Context, db *store.DB, r *call.Reconciler, restarted <-chan string, done func(node string), log *slog.Logger) {
+func keepInstance(ctx context.Context, db *store.DB, r *call.Reconciler, rescue func(ctx context.Context, dead []string) (int, error),
+	restarted <-chan string, done func(node string), log *slog.Logger) {
 	beat := time.NewTicker(instanceBeat)
 	defer beat.Stop()
 	full := time.NewTicker(time.Minute)
@@ -46,6 +47,13 @@ func keepInstance(ctx context.Context, db *store.DB, r *call.Reconciler, restart
 	orphans := func(now time.Time) {
 		if err := db.Instances().Beat(ctx, r.Self); err != nil && ctx.Err() == nil {
 			log.Warn("instance: beat failed", "err", err)
+		}
+		// Deliveries of status callbacks a dead instance left running
+		// are due again at once.
+		if dead, err := db.Instances().Dead(ctx, r.Self, now.Add(-r.Stale)); err != nil && ctx.Err() == nil {
+			log.Warn("instance: dead instances", "err", err)
+		} else if _, err := rescue(ctx, dead); err != nil && ctx.Err() == nil {
+			log.Warn("instance: rescue callbacks", "err", err)
 		}
 		if n, err := r.RunOrphans(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("reconcile: orphans pass failed", "err", err)

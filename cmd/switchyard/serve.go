@@ -91,6 +91,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if advertise == "" {
 		advertise = socketL.Addr().String()
 	}
+	// This process: its calls and its callback deliveries carry its ID.
+	self := newInstance(advertise)
 	// Every request to a tenant's URL (status callbacks, passthru,
 	// programmable connect, dial events) goes through one client: no
 	// redirects, and only public addresses plus -egress-allow.
@@ -106,6 +108,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		MaxAttempts: cfg.CallbackAttempts,
 		Backoff:     callback.ExpBackoff(cfg.CallbackRetry),
 		UserAgent:   "Switchyard/" + version,
+		ClientID:    self.ID,
 	}, log.With("component", "callbacks"))
 	if err != nil {
 		return fmt.Errorf("status callbacks: %w", err)
@@ -170,7 +173,6 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// This process's calls carry its instance ID; it beats (keepInstance)
 	// from before the first call until its calls are done and their
 	// writes have landed, and leaves.
-	self := newInstance(advertise)
 	if err := db.Instances().Beat(ctx, self); err != nil {
 		return fmt.Errorf("instance: %w", err)
 	}
@@ -238,7 +240,9 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running,
 		Self: self, Stale: instanceStale, Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
-	running.Go(func() { keepInstance(nodesCtx, db, reconciler, restarted, cfg.nodeReconciled, log) })
+	running.Go(func() {
+		keepInstance(nodesCtx, db, reconciler, callbacks.Rescue, restarted, cfg.nodeReconciled, log)
+	})
 	running.Go(func() { runtime.KeepHolds(nodesCtx) })
 
 	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime

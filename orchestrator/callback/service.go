@@ -84,6 +84,10 @@ type Config struct {
 	// taken for dead (its process killed) and retried (default 2 min, or
 	// Timeout + 90 s if longer). It must exceed Timeout by more than 30 s.
 	RescueAfter time.Duration
+	// ClientID names this process to the queue (default: random). Give
+	// it the instance's ID, so that Rescue can tell the deliveries a dead
+	// instance left running.
+	ClientID string
 	// UserAgent is sent with every callback (default DefaultUserAgent).
 	UserAgent string
 }
@@ -142,6 +146,7 @@ type queue interface {
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
 	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 }
 
 // Service relays the outbox to the queue and delivers the callbacks. Start
@@ -189,6 +194,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	jobTimeout := cfg.Timeout + jobMargin
 	rc := &river.Config{
+		ID:                   cfg.ClientID,
 		Logger:               log.With("component", "river"),
 		Workers:              workers,
 		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: queueWorkers(cfg.Workers)}},

@@ -85,6 +85,16 @@ func (r *Calls) OnNode(ctx context.Context, node string, after *Call, limit int)
 	return out, nil
 }
 
+// Dead returns the IDs of the instances other than self that are dead:
+// not seen since alive, or replaced by self (a process of the same name).
+// Their rows stay until Prune.
+func (r *Instances) Dead(ctx context.Context, self Instance, alive time.Time) ([]string, error) {
+	var ids []string
+	err := r.db.conn(ctx).Model(&Instance{}).Where("id <> ? AND (seen_at < ? OR name = ?)", self.ID, utc(alive), self.Name).
+		Pluck("id", &ids).Error
+	return ids, dbErr("dead instances", err)
+}
+
 // LiveInstances returns the IDs of the instances seen since alive.
 func (r *Instances) LiveInstances(ctx context.Context, alive time.Time) (map[string]bool, error) {
 	var ids []string
