@@ -276,10 +276,8 @@ func (v configChecker) prompt(field string, p *Prompt) {
 // FreeSWITCH stream (local_stream://, tone_stream://) or a file path.
 func (v configChecker) media(field, s string) {
 	v.safe(field, s)
-	if strings.ContainsAny(s, "'!") {
-		// Prompts travel quoted ('...') and joined with '!' in FreeSWITCH
-		// arguments; URL-encode these characters (%27, %21).
-		v.errorf(field, "must not contain ' or ! (URL-encode them as %%27 and %%21)")
+	if err := dialstr.Media(s); err != nil {
+		v.errorf(field, "%v", err)
 	}
 	scheme, _, ok := strings.Cut(s, "://")
 	switch {

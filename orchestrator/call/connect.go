@@ -307,7 +307,7 @@ func (c *call) ring(legs []dialLeg) {
 	cn.lastWhom, cn.lastStart = d.Destinations, c.now()
 	if d.MusicOnHold != "" && !cn.ringback {
 		cn.ringback = true
-		c.fire("set", "transfer_ringback="+d.MusicOnHold)
+		c.fire("set", "transfer_ringback="+audio(d.MusicOnHold))
 	}
 	if d.Record && cn.recording == nil {
 		cn.recording = c.newRecording(d.RecordingChannels)

@@ -162,6 +162,19 @@ func TestDialStringRefusesInjection(t *testing.T) {
 	}
 }
 
+// An audio source that would break its argument is played as silence.
+func TestMediaArgumentsRefuseInjection(t *testing.T) {
+	m := media{ttsEngine: "flite", ttsVoice: "slt"}
+	for _, src := range []string{"https://x.example/a.wav' '&park", "/s/a.wav!/etc/passwd", "/s/a.wav\nexecute-app-name: bridge"} {
+		if app, arg := m.play(flows.Prompt{Audio: src}); app != "playback" || arg != unsafeAudio {
+			t.Errorf("play(%q) = %s %q", src, app, arg)
+		}
+		if got := m.file(flows.Prompt{Audio: src}); got != unsafeAudio {
+			t.Errorf("file(%q) = %q", src, got)
+		}
+	}
+}
+
 func TestMediaArguments(t *testing.T) {
 	m := media{ttsEngine: "flite", ttsVoice: "slt"}
 	if app, arg := m.play(flows.Prompt{Text: "It's 5 o'clock! Really|truly"}); app != "speak" || arg != "flite|slt|It’s 5 o’clock. Really,truly" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
 )
 
 // Media settings, from Config.
@@ -23,8 +24,20 @@ func (m media) play(p flows.Prompt) (app, arg string) {
 		}
 		return "speak", m.ttsEngine + "|" + voice + "|" + ttsText(p.Text)
 	}
-	return "playback", p.Audio
+	return "playback", audio(p.Audio)
 }
+
+// audio is a prompt's source as it goes into an argument: one that
+// slipped past the input checks (dialstr.Media) is played as silence.
+func audio(src string) string {
+	if dialstr.Media(src) != nil {
+		return unsafeAudio
+	}
+	return src
+}
+
+// unsafeAudio stands in for an audio source that would break its argument.
+const unsafeAudio = "silence_stream://500"
 
 // file renders a prompt as one playback source: "say:" runs the channel's
 // TTS engine (tts_engine and tts_voice are set when the call starts).
@@ -32,7 +45,7 @@ func (m media) file(p flows.Prompt) string {
 	if p.Text != "" {
 		return "say:" + ttsText(p.Text)
 	}
-	return p.Audio
+	return audio(p.Audio)
 }
 
 // ttsText keeps spoken text from breaking the argument syntax it travels

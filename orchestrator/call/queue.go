@@ -79,7 +79,7 @@ func (c *call) enqueue() {
 		return
 	}
 	cn.q = q
-	q.music.src = cfg.MusicOnHold
+	q.music.src = audio(cfg.MusicOnHold)
 	if q.music.src == "" {
 		q.music.src = flows.DefaultQueueMusic
 	}

@@ -17,7 +17,8 @@
 //     digits, dots and hyphens, an optional :port, and optional
 //     ;name=value parameters of the same characters (;transport=tcp).
 //
-// Callers normalise with Normalize and check what they build with Check;
+// Prompts are checked by Media. Callers normalise with Normalize and
+// check what they build with Check;
 // the call runtime checks again when it builds the dial string, so a value
 // that slipped past an input check fails its leg instead of dialling.
 package dialstr
@@ -103,6 +104,22 @@ func Check(s string) error {
 		q = q[:40] + "…"
 	}
 	return fmt.Errorf("%q: %w", q, ErrUnsafe)
+}
+
+// ErrUnsafeMedia is what Media wraps.
+var ErrUnsafeMedia = errors.New("must not contain ' or ! (URL-encode them as %27 and %21) or control characters")
+
+// Media checks a prompt's source (an audio URL, a FreeSWITCH stream or a
+// file path) for what would break the application argument it travels
+// in: prompts are quoted with ' and joined with ! (file_string), and a
+// control character ends an ESL command.
+func Media(s string) error {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\'' || c == '!' || c < 0x20 || c == 0x7f {
+			return ErrUnsafeMedia
+		}
+	}
+	return nil
 }
 
 // CallerID reports whether s may be sent as a caller id number: a phone

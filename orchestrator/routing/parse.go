@@ -429,8 +429,8 @@ func mediaURL(o object, field string) (string, error) {
 	if err := checkWebURL(v); err != nil {
 		return "", fmt.Errorf("%s: %w", field, err)
 	}
-	if strings.ContainsAny(v, "'!") {
-		return "", fmt.Errorf("%s: must not contain ' or ! (URL-encode them as %%27 and %%21)", field)
+	if err := dialstr.Media(v); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
 	}
 	return v, nil
 }
