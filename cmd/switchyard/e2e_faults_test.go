@@ -74,12 +74,7 @@ func TestServeKilledInstanceCallsClosedAfterRestart(t *testing.T) {
 		db := dsn(t)
 		rc := newReceiver(t)
 		// The node outlives the instances: it runs in this process.
-		emu := fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: 20, RecordingsDir: t.TempDir(),
-			Logger: testlog.New(t, slog.LevelWarn)})
-		if err := emu.Listen("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = emu.Close() })
+		emu := testNode(t, "127.0.0.1:0")
 		first := startChild(t, db, "-fs", emu.Addr())
 		emu.SetSocketAddr(first.socket)
 		// Ten click-to-calls, each in conversation when the instance dies;
@@ -194,16 +189,7 @@ func terminalStatus(cbs []received) string {
 // callback, and the node takes new calls once it is back.
 func TestServeNodeDroppedAndBack(t *testing.T) {
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
-		newNode := func(addr string) *fsim.Server {
-			emu := fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: 20, RecordingsDir: t.TempDir(),
-				Logger: testlog.New(t, slog.LevelWarn)})
-			if err := emu.Listen(addr); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = emu.Close() })
-			return emu
-		}
-		node := newNode("127.0.0.1:0")
+		node := testNode(t, "127.0.0.1:0")
 		reconciled := make(chan string, 4)
 		s := startServe(t, dsn(t), func(c *Config) {
 			c.FSNodes = node.Addr()
@@ -234,7 +220,7 @@ func TestServeNodeDroppedAndBack(t *testing.T) {
 				t.Errorf("call %s on the node that went down: record %q, want completed", sid, out.Call.Status)
 			}
 		}
-		newNode(addr)
+		testNode(t, addr)
 		if got := <-reconciled; got != addr {
 			t.Fatalf("reconciled node %q, want %q", got, addr)
 		}
@@ -301,12 +287,7 @@ func TestServeKilledInstanceCallbackRescued(t *testing.T) {
 		}))
 		defer srv.Close()
 		defer close(release)
-		emu := fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: 20, RecordingsDir: t.TempDir(),
-			Logger: testlog.New(t, slog.LevelWarn)})
-		if err := emu.Listen("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = emu.Close() })
+		emu := testNode(t, "127.0.0.1:0")
 		first := startChild(t, db, "-fs", emu.Addr())
 		c := first.connect(url.Values{"From": {"+15550100080"}, "To": {"+15550100402"}, "CallerId": {demoPhone},
 			"StatusCallback": {srv.URL}})
@@ -328,4 +309,17 @@ func TestServeKilledInstanceCallbackRescued(t *testing.T) {
 			t.Errorf("rescue took %s", took)
 		}
 	})
+}
+
+// testNode runs an emulated node in the test process (so it outlives the
+// instances under test), at speed 20, listening on addr.
+func testNode(t *testing.T, addr string) *fsim.Server {
+	t.Helper()
+	emu := fsim.New(fsim.Config{Tick: fsim.DefaultTick, Speed: 20, RecordingsDir: t.TempDir(),
+		Logger: testlog.New(t, slog.LevelWarn)})
+	if err := emu.Listen(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	return emu
 }

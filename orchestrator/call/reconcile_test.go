@@ -20,19 +20,7 @@ func TestReconcilerClosesCallsNoNodeHas(t *testing.T) {
 	start := time.Now().Add(-time.Hour).UTC()
 	answered := start.Add(5 * time.Second)
 	mk := func(uuids ...string) string {
-		sid := store.NewSID()
-		if err := db.Calls().Create(ctx, &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
-			From: "+15550109999", To: "+15550000100", Status: store.InProgress, StartTime: start, AnswerTime: &answered,
-			StatusCallback: "https://crm.example.com/status"}); err != nil {
-			t.Fatal(err)
-		}
-		for i, u := range uuids {
-			if err := db.Legs().Create(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: i + 1, UUID: u,
-				Direction: store.LegInbound, From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return sid
+		return reconcileCall(t, db, store.Call{Status: store.InProgress, StartTime: start, AnswerTime: &answered}, uuids...)
 	}
 	gone := mk("gone-a", "gone-b")
 	alive := mk("alive-a")
@@ -109,19 +97,7 @@ func TestReconcilerClosesOrphansOfDeadInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := func(instance string, uuids ...string) string {
-		sid := store.NewSID()
-		if err := db.Calls().Create(ctx, &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
-			From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start, InstanceID: instance,
-			StatusCallback: "https://crm.example.com/status"}); err != nil {
-			t.Fatal(err)
-		}
-		for i, u := range uuids {
-			if err := db.Legs().Create(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: i + 1, UUID: u,
-				Direction: store.LegInbound, From: "+15550109999", To: "+15550000100", Status: store.Ringing, StartTime: start}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return sid
+		return reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: start, InstanceID: instance}, uuids...)
 	}
 	dead := mk("i-dead", "dead-a")
 	replaced := mk("i-old", "old-a")
@@ -163,4 +139,24 @@ func TestReconcilerClosesOrphansOfDeadInstances(t *testing.T) {
 	if asked["live-a"] {
 		t.Error("RunOnce asked the nodes about a call of a live instance")
 	}
+}
+
+// reconcileCall stores an inbound call of account acme like c (status,
+// times, instance), with a status callback URL and a ringing leg for each
+// of uuids, and returns its CallSid.
+func reconcileCall(t *testing.T, db *store.DB, c store.Call, uuids ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	c.SID, c.AccountSID, c.Direction = store.NewSID(), "acme", store.DirectionInbound
+	c.From, c.To, c.StatusCallback = "+15550109999", "+15550000100", "https://crm.example.com/status"
+	if err := db.Calls().Create(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range uuids {
+		if err := db.Legs().Create(ctx, &store.Leg{CallSID: c.SID, AccountSID: "acme", Seq: i + 1, UUID: u,
+			Direction: store.LegInbound, From: c.From, To: c.To, Status: store.Ringing, StartTime: c.StartTime}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.SID
 }

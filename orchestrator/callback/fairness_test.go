@@ -28,29 +28,16 @@ type gated struct {
 	defers chan deferral
 }
 
-// newGated builds a Service like startService does (fast retries and
-// polling), with a plain HTTP client: the receivers listen on loopback,
-// and the egress policy is not what these tests are about.
+// newGated builds a Service as startService does, without starting it,
+// with a plain HTTP client: the receivers listen on loopback, and the
+// egress policy is not what these tests are about.
 func newGated(t *testing.T, db *store.DB, cfg Config) *gated {
 	t.Helper()
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = func(int) time.Duration { return time.Millisecond }
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 50 * time.Millisecond
-	}
-	s, err := New(db, cfg, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gated{
-		svc:    &svc{Service: s, attempts: make(chan attempt, 256), passes: make(chan struct{}, 1)},
-		defers: make(chan deferral, 1024),
-	}
-	s.onAttempt = func(a *store.CallbackAttempt, state string) { g.attempts <- attempt{*a, state} }
+	g := &gated{svc: newService(t, db, cfg, 256), defers: make(chan deferral, 1024)}
+	s := g.Service
 	s.onDefer = func(id, limit string) {
 		select {
 		case g.defers <- deferral{id, limit}:

@@ -79,21 +79,8 @@ func loopbackClient() *http.Client {
 // ends (if the test did not stop it).
 func startService(t *testing.T, db *store.DB, cfg Config) *svc {
 	t.Helper()
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = loopbackClient()
-	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = func(int) time.Duration { return time.Millisecond }
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 50 * time.Millisecond
-	}
-	s, err := New(db, cfg, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &svc{Service: s, attempts: make(chan attempt, 64), passes: make(chan struct{}, 1)}
-	s.onAttempt = func(a *store.CallbackAttempt, state string) { out.attempts <- attempt{*a, state} }
+	out := newService(t, db, cfg, 64)
+	s := out.Service
 	s.onRelayPass = func() {
 		select {
 		case out.passes <- struct{}{}:
@@ -108,6 +95,29 @@ func startService(t *testing.T, db *store.DB, cfg Config) *svc {
 			t.Errorf("stop: %v", err)
 		}
 	})
+	return out
+}
+
+// newService builds, without starting it, a Service with fast retries and
+// polling, loopbackClient unless cfg has a client, and its attempts told
+// on a channel of size buffer.
+func newService(t *testing.T, db *store.DB, cfg Config, buffer int) *svc {
+	t.Helper()
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = loopbackClient()
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = func(int) time.Duration { return time.Millisecond }
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
+	s, err := New(db, cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &svc{Service: s, attempts: make(chan attempt, buffer), passes: make(chan struct{}, 1)}
+	s.onAttempt = func(a *store.CallbackAttempt, state string) { out.attempts <- attempt{*a, state} }
 	return out
 }
 

@@ -152,15 +152,20 @@ func (r *Calls) BySID(ctx context.Context, sid string) (*Call, error) {
 // after the call after when it is set, so a caller pages through them all
 // however many are still running. It is for the runtime only.
 func (r *Calls) Unfinished(ctx context.Context, cutoff time.Time, after *Call, limit int) ([]Call, error) {
+	return callPage(r.db.conn(ctx).Where("end_time IS NULL AND created_at < ?", utc(cutoff)), after, limit, "unfinished calls")
+}
+
+// callPage reads up to limit calls of q in (created_at, sid) order, after
+// the call after when it is set: the pages of a pass over calls, stable
+// however many arrive meanwhile.
+func callPage(q *gorm.DB, after *Call, limit int, op string) ([]Call, error) {
 	var out []Call
-	q := r.db.conn(ctx).Where("end_time IS NULL AND created_at < ?", utc(cutoff))
 	if after != nil {
 		at := utc(after.CreatedAt)
 		q = q.Where("(created_at > ? OR (created_at = ? AND sid > ?))", at, at, after.SID)
 	}
-	err := q.Order("created_at, sid").Limit(max(limit, 1)).Find(&out).Error
-	if err != nil {
-		return nil, dbErr("unfinished calls", err)
+	if err := q.Order("created_at, sid").Limit(max(limit, 1)).Find(&out).Error; err != nil {
+		return nil, dbErr(op, err)
 	}
 	return out, nil
 }

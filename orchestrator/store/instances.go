@@ -55,34 +55,17 @@ func (r *Instances) Prune(ctx context.Context, before time.Time) error {
 // are never returned, nor calls that recorded no instance. The order and
 // paging are those of Calls.Unfinished.
 func (r *Calls) Orphaned(ctx context.Context, self Instance, alive, cutoff time.Time, after *Call, limit int) ([]Call, error) {
-	var out []Call
 	q := r.db.conn(ctx).Where("end_time IS NULL AND instance_id <> '' AND instance_id <> ? AND created_at < ?", self.ID, utc(cutoff)).
 		Where("(instance_id NOT IN (SELECT id FROM instances WHERE seen_at >= ?) OR instance_id IN (SELECT id FROM instances WHERE name = ? AND id <> ?))",
 			utc(alive), self.Name, self.ID)
-	if after != nil {
-		at := utc(after.CreatedAt)
-		q = q.Where("(created_at > ? OR (created_at = ? AND sid > ?))", at, at, after.SID)
-	}
-	if err := q.Order("created_at, sid").Limit(max(limit, 1)).Find(&out).Error; err != nil {
-		return nil, dbErr("orphaned calls", err)
-	}
-	return out, nil
+	return callPage(q, after, limit, "orphaned calls")
 }
 
 // OnNode returns up to limit unfinished calls of the media node named
 // node, in the order and paging of Calls.Unfinished: after the node
 // restarted, none of them is still up.
 func (r *Calls) OnNode(ctx context.Context, node string, after *Call, limit int) ([]Call, error) {
-	var out []Call
-	q := r.db.conn(ctx).Where("end_time IS NULL AND node = ?", node)
-	if after != nil {
-		at := utc(after.CreatedAt)
-		q = q.Where("(created_at > ? OR (created_at = ? AND sid > ?))", at, at, after.SID)
-	}
-	if err := q.Order("created_at, sid").Limit(max(limit, 1)).Find(&out).Error; err != nil {
-		return nil, dbErr("calls on node", err)
-	}
-	return out, nil
+	return callPage(r.db.conn(ctx).Where("end_time IS NULL AND node = ?", node), after, limit, "calls on node")
 }
 
 // Dead returns the IDs of the instances other than self that are dead:
