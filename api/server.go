@@ -57,6 +57,11 @@ type Options struct {
 	// authentication gets 429 until the budget refills. 0 means
 	// DefaultAuthFailureLimit; negative turns it off.
 	AuthFailureLimit int
+	// RequestTimeout bounds the work of one request (default
+	// DefaultRequestTimeout): a database that does not answer (down, or a
+	// SQLite file another process holds locked) makes it 503 then, rather
+	// than a request that hangs until the client gives up.
+	RequestTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see clientAddr). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
@@ -131,7 +136,7 @@ func New(opts Options) *Server {
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(stripJSONSuffix)
-	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody))
+	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody), deadline(opts.RequestTimeout))
 	if !opts.noHygiene {
 		e.Use(s.inputHygiene)
 	}
@@ -193,6 +198,24 @@ func (s *Server) health(c echo.Context) error {
 		body["database"] = "ok"
 	}
 	return c.JSON(http.StatusOK, body)
+}
+
+// DefaultRequestTimeout is Options.RequestTimeout's default.
+const DefaultRequestTimeout = 15 * time.Second
+
+// deadline gives each request's context a deadline d after it begins.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	if d <= 0 {
+		d = DefaultRequestTimeout
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
 }
 
 // Serve accepts connections on l until Shutdown. It returns nil after a
