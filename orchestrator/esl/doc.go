@@ -3,11 +3,20 @@
 // once per call, the inbound connections to nodes (api, bgapi, events,
 // HEARTBEAT), command building and event decoding.
 //
-// Inbound connections (a few per node) go through
-// github.com/percipia/eslgo. Outbound connections (one per live call)
-// speak the protocol here (socket.go, frame.go), because eslgo's outbound
-// side has flaws that cost calls under load and that no wrapper can avoid:
+// The tools' inbound connections (DialInbound: sim load, the test phone,
+// node checks) go through github.com/percipia/eslgo. Serve's own
+// connections to its nodes (Node, through DialOrdered) and outbound
+// connections (one per live call) speak the protocol here (socket.go,
+// frame.go), because eslgo has flaws that no wrapper can avoid:
 //
+//   - A node's goodbye races: when a node sends its disconnect notice on
+//     an inbound connection (it is shutting down), eslgo's disconnect
+//     loop closes the connection, deleting from a map its auth loop is
+//     still reading without a lock. The race detector reports it when a
+//     node goes down under serve (the fault suite's node test); Go can
+//     end the process for such a concurrent map access. Node therefore
+//     uses the transport outbound sockets use, and hands each event over
+//     in order on its reader goroutine instead of a goroutine per event.
 //   - Close under a command: eslgo's close() cancels its receive loop,
 //     then waits for a lock held by an in-flight SendCommand, which only
 //     its caller's context can end. Every command in flight on a closing

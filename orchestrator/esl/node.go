@@ -145,11 +145,13 @@ func jitter(d time.Duration) time.Duration {
 func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := DialInbound(dialCtx, n.cfg.Addr, n.cfg.Password, n.log)
+	// The protocol is spoken here, not through eslgo (DialInbound): a
+	// node that says goodbye (its disconnect notice when it shuts down)
+	// made eslgo's loops race on a map, which can crash the process.
+	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, n.onEvent, n.log)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetFallback(n.onEvent)
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
 	if err := conn.Subscribe(dialCtx, events...); err != nil {
 		conn.Close()
