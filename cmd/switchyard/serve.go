@@ -270,9 +270,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	log.Info("shutting down: no new calls; waiting for live calls", "live", runtime.Live(), "drain", cfg.Drain)
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Drain)
 	defer cancel()
-	// The API places no new call from here on (503), and the calls it
-	// placed reach their socket before the listener closes.
+	// The API places no new call from here on (503), the socket takes
+	// only the calls placed here (new ones run the node's fallback), and
+	// those reach their socket before the listener closes.
 	runtime.StopPlacing()
+	sockets.Restrict(runtime.Awaited)
 	if cfg.drainStarted != nil {
 		cfg.drainStarted()
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/switchyard/switchyard/orchestrator/esl"
 )
 
 // ErrDraining: this instance is shutting down and places no new call.
@@ -35,6 +37,17 @@ func (rt *Runtime) Drain(ctx context.Context) error {
 // StopPlacing makes Place refuse new calls with ErrDraining: the first
 // step of Drain.
 func (rt *Runtime) StopPlacing() { rt.draining.Store(true) }
+
+// Awaited reports whether a call handed over by a node is one this
+// instance placed and is waiting for (its connect data names it): what a
+// draining instance still takes (esl.Server.Restrict).
+func (rt *Runtime) Awaited(data esl.Event) bool {
+	sid := data.Get("variable_switchyard_call")
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	_, ok := rt.placing[sid]
+	return ok && sid != ""
+}
 
 // Draining reports whether Drain has begun.
 func (rt *Runtime) Draining() bool { return rt.draining.Load() }

@@ -85,6 +85,10 @@ func TestDrainWaitsForPlacedCalls(t *testing.T) {
 	if err := rt.Drain(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Drain with a call placing = %v, want it to wait until ctx ends", err)
 	}
+	awaited := esl.Event{Headers: map[string]string{"variable_switchyard_call": "sid1"}}
+	if !rt.Awaited(awaited) || rt.Awaited(esl.Event{Headers: map[string]string{}}) {
+		t.Error("Awaited must admit the placed call's connection and no other")
+	}
 	done := make(chan error, 1)
 	go func() { done <- rt.Drain(t.Context()) }()
 	rt.landed("sid1")

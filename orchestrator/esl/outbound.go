@@ -47,6 +47,10 @@ type Server struct {
 	refused  atomic.Int64
 	draining atomic.Bool // Shutdown began: new connections are dropped
 
+	// admit, once set (Restrict), decides from its connect data whether
+	// a call is taken.
+	admit atomic.Pointer[func(data Event) bool]
+
 	strangers     atomic.Int64 // connections refused from outside Peers
 	strangerWarns atomic.Int64 // unix second of the last warning about one
 }
@@ -112,6 +116,13 @@ func (s *Server) Live() int { return int(s.live.Load()) }
 
 // Refused is the number of calls refused at capacity so far.
 func (s *Server) Refused() int64 { return s.refused.Load() }
+
+// Restrict takes from now on only the calls admit accepts, judged by the
+// channel data of their connect reply; the others are closed before their
+// handler runs (the node runs its dialplan's fallback). A draining
+// instance uses it to take the calls it placed itself, and no new ones,
+// while it waits for them.
+func (s *Server) Restrict(admit func(data Event) bool) { s.admit.Store(&admit) }
 
 // Strangers is the number of connections refused because they came from
 // outside ServerConfig.Peers.
@@ -205,6 +216,12 @@ func (s *Server) serveConn(nc net.Conn) {
 	headers := make(map[string]string, len(data.headers))
 	for k := range data.headers {
 		headers[k] = data.decoded(k)
+	}
+	if admit := s.admit.Load(); admit != nil && !(*admit)(Event{Headers: headers}) {
+		s.refused.Add(1)
+		s.log.Warn("esl: call refused: draining; the node runs its dialplan's fallback",
+			"cause", "SWITCHYARD_DRAINING", "uuid", headers["Unique-ID"])
+		return
 	}
 	conn := newConn(sock, s.log, func() { nc.Close() })
 	sess := &Session{Conn: conn, UUID: headers["Unique-ID"], Data: Event{Headers: headers}}

@@ -129,6 +129,26 @@ func TestServerTakesCallsOnlyFromNodes(t *testing.T) {
 	<-called
 }
 
+// Restricted (a draining instance), the server takes only the calls the
+// admit function accepts from their connect data; the others are closed
+// before their handler runs.
+func TestServerRestrictedTakesOnlyAdmittedCalls(t *testing.T) {
+	handled := make(chan string, 2)
+	srv, addr := serveOutbound(t, func(ctx context.Context, s *Session) { handled <- s.UUID })
+	srv.Restrict(func(data Event) bool { return data.Get("Unique-ID") == "awaited" })
+	refused := dialAsFreeSWITCH(t, addr, "new-inbound")
+	if got, err := refused.read(); err == nil {
+		t.Fatalf("a call not admitted got %q, want the connection closed", got.Line)
+	}
+	dialAsFreeSWITCH(t, addr, "awaited")
+	if got := <-handled; got != "awaited" {
+		t.Fatalf("handled %q, want only the admitted call", got)
+	}
+	if srv.Refused() != 1 {
+		t.Errorf("refused = %d, want 1", srv.Refused())
+	}
+}
+
 func TestServerConfigAllowed(t *testing.T) {
 	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
 	nodes := ServerConfig{Peers: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/64")}}
