@@ -272,6 +272,9 @@ func (s *Server) apiSync(lname, name, arg string) string {
 			return s.cfg.Hostname
 		case "recordings_dir":
 			return s.cfg.RecordingsDir
+		case "core_uuid":
+			// As FreeSWITCH: a client tells a restarted node by it at once.
+			return s.coreUUID
 		}
 		return ""
 	case "sofia":
