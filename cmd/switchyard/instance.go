@@ -19,6 +19,10 @@ import (
 const (
 	instanceBeat  = 2 * time.Second
 	instanceStale = 6 * time.Second
+	// instanceRescue: the callbacks of instances dead this long were
+	// rescued at an earlier beat (or by the queue's own rescuer, after
+	// its RescueAfter): later beats no longer look for them.
+	instanceRescue = 10 * time.Minute
 	// instancePrune: rows of instances dead this long are dropped.
 	instancePrune = 24 * time.Hour
 )
@@ -50,7 +54,7 @@ func keepInstance(ctx context.Context, db *store.DB, r *call.Reconciler, rescue 
 		}
 		// Deliveries of status callbacks a dead instance left running
 		// are due again at once.
-		if dead, err := db.Instances().Dead(ctx, r.Self, now.Add(-r.Stale)); err != nil && ctx.Err() == nil {
+		if dead, err := db.Instances().Dead(ctx, r.Self, now.Add(-r.Stale), now.Add(-instanceRescue)); err != nil && ctx.Err() == nil {
 			log.Warn("instance: dead instances", "err", err)
 		} else if _, err := rescue(ctx, dead); err != nil && ctx.Err() == nil {
 			log.Warn("instance: rescue callbacks", "err", err)

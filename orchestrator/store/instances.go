@@ -68,12 +68,14 @@ func (r *Calls) OnNode(ctx context.Context, node string, after *Call, limit int)
 	return callPage(r.db.conn(ctx).Where("end_time IS NULL AND node = ?", node), after, limit, "calls on node")
 }
 
-// Dead returns the IDs of the instances other than self that are dead:
-// not seen since alive, or replaced by self (a process of the same name).
-// Their rows stay until Prune.
-func (r *Instances) Dead(ctx context.Context, self Instance, alive time.Time) ([]string, error) {
+// Dead returns the IDs of the instances other than self that died after
+// since: last seen between since and alive, or replaced by self (a
+// process of the same name). Instances dead longer are left out: what
+// they left is handled already (their rows stay until Prune).
+func (r *Instances) Dead(ctx context.Context, self Instance, alive, since time.Time) ([]string, error) {
 	var ids []string
-	err := r.db.conn(ctx).Model(&Instance{}).Where("id <> ? AND (seen_at < ? OR name = ?)", self.ID, utc(alive), self.Name).
+	err := r.db.conn(ctx).Model(&Instance{}).
+		Where("id <> ? AND seen_at >= ? AND (seen_at < ? OR name = ?)", self.ID, utc(since), utc(alive), self.Name).
 		Pluck("id", &ids).Error
 	return ids, dbErr("dead instances", err)
 }
