@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"gorm.io/gorm"
@@ -380,4 +381,212 @@ var migrations = []Migration{
 			`CREATE INDEX instances_name_idx ON instances (name)`,
 		},
 	},
+	{
+		Version: 9,
+		Name:    "campaigns, lists, contacts, do-not-call numbers and leases",
+		SQL: []string{
+			// Exotel's contacts: an account's address book, referenced by
+			// lists. custom_field is a JSON object of free-form columns (the
+			// @@Column placeholders of campaign text); timezone is the
+			// contact's IANA zone, for calling windows.
+			`CREATE TABLE contacts (
+				sid          TEXT PRIMARY KEY,
+				account_sid  TEXT NOT NULL REFERENCES accounts (sid),
+				number       TEXT NOT NULL,
+				first_name   TEXT NOT NULL DEFAULT '',
+				last_name    TEXT NOT NULL DEFAULT '',
+				company_name TEXT NOT NULL DEFAULT '',
+				email        TEXT NOT NULL DEFAULT '',
+				tag          TEXT NOT NULL DEFAULT '',
+				custom_field TEXT NULL,
+				timezone     TEXT NOT NULL DEFAULT '',
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				UNIQUE (sid, account_sid)
+			)`,
+			`CREATE INDEX contacts_account_idx ON contacts (account_sid, created_at, sid)`,
+			`CREATE TABLE lists (
+				sid         TEXT PRIMARY KEY,
+				account_sid TEXT NOT NULL REFERENCES accounts (sid),
+				name        TEXT NOT NULL,
+				tag         TEXT NOT NULL DEFAULT '',
+				created_at  {{timestamp}} NOT NULL,
+				updated_at  {{timestamp}} NOT NULL,
+				UNIQUE (sid, account_sid),
+				UNIQUE (account_sid, name)
+			)`,
+			// A list's contacts, in the order they were added (seq).
+			`CREATE TABLE list_members (
+				list_sid    TEXT NOT NULL,
+				contact_sid TEXT NOT NULL,
+				account_sid TEXT NOT NULL,
+				seq         INTEGER NOT NULL,
+				created_at  {{timestamp}} NOT NULL,
+				PRIMARY KEY (list_sid, contact_sid),
+				FOREIGN KEY (list_sid, account_sid) REFERENCES lists (sid, account_sid) ON DELETE CASCADE,
+				FOREIGN KEY (contact_sid, account_sid) REFERENCES contacts (sid, account_sid) ON DELETE CASCADE
+			)`,
+			`CREATE INDEX list_members_order_idx ON list_members (list_sid, seq)`,
+			`CREATE INDEX list_members_contact_idx ON list_members (contact_sid)`,
+			// The account's do-not-call list, checked when a campaign
+			// dials; number_key is store.ContactKey of the number.
+			`CREATE TABLE dnd_numbers (
+				account_sid TEXT NOT NULL REFERENCES accounts (sid),
+				number_key  TEXT NOT NULL,
+				number      TEXT NOT NULL,
+				reason      TEXT NOT NULL DEFAULT '',
+				created_at  {{timestamp}} NOT NULL,
+				PRIMARY KEY (account_sid, number_key)
+			)`,
+			// Campaign dialing limits of an account, across its campaigns.
+			`ALTER TABLE accounts ADD COLUMN dial_rate INTEGER NOT NULL DEFAULT 60`,
+			`ALTER TABLE accounts ADD COLUMN dial_concurrency INTEGER NOT NULL DEFAULT 60`,
+			// A campaign, or one run of a recurring campaign (parent_sid
+			// names the recurring campaign, run counts its runs).
+			`CREATE TABLE campaigns (
+				sid                    TEXT PRIMARY KEY,
+				account_sid            TEXT NOT NULL REFERENCES accounts (sid),
+				name                   TEXT NOT NULL,
+				type                   TEXT NOT NULL DEFAULT 'trans',
+				campaign_type          TEXT NOT NULL DEFAULT 'static',
+				caller_id              TEXT NOT NULL,
+				url                    TEXT NOT NULL DEFAULT '',
+				flow_id                TEXT NOT NULL DEFAULT '',
+				flow_type              TEXT NOT NULL DEFAULT '',
+				read_via_text          TEXT NOT NULL DEFAULT '',
+				repeat_menu_attempts   INTEGER NOT NULL DEFAULT 0,
+				numbers                TEXT NULL,
+				lists                  TEXT NULL,
+				retries                TEXT NOT NULL DEFAULT '',
+				send_at                {{timestamp}} NULL,
+				end_at                 {{timestamp}} NULL,
+				recurrence             TEXT NOT NULL DEFAULT '',
+				timezone               TEXT NOT NULL DEFAULT '',
+				window_start           TEXT NOT NULL DEFAULT '',
+				window_end             TEXT NOT NULL DEFAULT '',
+				status_callback        TEXT NOT NULL DEFAULT '',
+				call_status_callback   TEXT NOT NULL DEFAULT '',
+				call_schedule_callback TEXT NOT NULL DEFAULT '',
+				mode                   TEXT NOT NULL DEFAULT 'auto',
+				throttle               INTEGER NOT NULL DEFAULT 0,
+				max_concurrent         INTEGER NOT NULL DEFAULT 0,
+				custom_field           TEXT NOT NULL DEFAULT '',
+				call_duplicate_numbers BOOLEAN NOT NULL DEFAULT FALSE,
+				status                 TEXT NOT NULL,
+				parent_sid             TEXT NOT NULL DEFAULT '',
+				run                    INTEGER NOT NULL DEFAULT 0,
+				next_run_at            {{timestamp}} NULL,
+				skipped                INTEGER NOT NULL DEFAULT 0,
+				date_started           {{timestamp}} NULL,
+				date_ended             {{timestamp}} NULL,
+				created_at             {{timestamp}} NOT NULL,
+				updated_at             {{timestamp}} NOT NULL,
+				UNIQUE (sid, account_sid)
+			)`,
+			`CREATE INDEX campaigns_account_idx ON campaigns (account_sid, created_at, sid)`,
+			`CREATE INDEX campaigns_status_idx ON campaigns (status)`,
+			`CREATE UNIQUE INDEX campaigns_run_key ON campaigns (parent_sid, run) WHERE parent_sid <> ''`,
+			// One row per number a campaign calls, with where it stands:
+			// pending, in-progress, retry, or a final status. next_at is
+			// when it may be dialled next.
+			`CREATE TABLE campaign_numbers (
+				id           TEXT PRIMARY KEY,
+				campaign_sid TEXT NOT NULL,
+				account_sid  TEXT NOT NULL,
+				seq          INTEGER NOT NULL,
+				number       TEXT NOT NULL,
+				number_key   TEXT NOT NULL,
+				contact_sid  TEXT NOT NULL DEFAULT '',
+				name         TEXT NOT NULL DEFAULT '',
+				data         TEXT NULL,
+				timezone     TEXT NOT NULL DEFAULT '',
+				status       TEXT NOT NULL,
+				attempts     INTEGER NOT NULL DEFAULT 0,
+				next_at      {{timestamp}} NOT NULL,
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				FOREIGN KEY (campaign_sid, account_sid) REFERENCES campaigns (sid, account_sid) ON DELETE CASCADE
+			)`,
+			`CREATE UNIQUE INDEX campaign_numbers_seq_key ON campaign_numbers (campaign_sid, seq)`,
+			`CREATE INDEX campaign_numbers_due_idx ON campaign_numbers (campaign_sid, status, next_at, seq)`,
+			// One row per call a campaign placed: the unique (number,
+			// attempt) is what keeps a number from being called twice for
+			// the same attempt, whichever instance dials.
+			`CREATE TABLE campaign_attempts (
+				call_sid     TEXT PRIMARY KEY,
+				campaign_sid TEXT NOT NULL,
+				account_sid  TEXT NOT NULL,
+				number_id    TEXT NOT NULL,
+				attempt      INTEGER NOT NULL,
+				number       TEXT NOT NULL,
+				status       TEXT NOT NULL,
+				instance_id  TEXT NOT NULL DEFAULT '',
+				created_at   {{timestamp}} NOT NULL,
+				updated_at   {{timestamp}} NOT NULL,
+				FOREIGN KEY (campaign_sid, account_sid) REFERENCES campaigns (sid, account_sid) ON DELETE CASCADE
+			)`,
+			`CREATE UNIQUE INDEX campaign_attempts_number_key ON campaign_attempts (number_id, attempt)`,
+			`CREATE INDEX campaign_attempts_campaign_idx ON campaign_attempts (campaign_sid, created_at)`,
+			`CREATE INDEX campaign_attempts_open_idx ON campaign_attempts (status)`,
+			// Named leases: the one instance that runs a singleton (the
+			// campaign dialer) holds its row; epoch fences a holder that
+			// lost it.
+			`CREATE TABLE leases (
+				name       TEXT PRIMARY KEY,
+				holder     TEXT NOT NULL,
+				epoch      INTEGER NOT NULL,
+				expires_at {{timestamp}} NOT NULL
+			)`,
+		},
+		// Campaign callbacks (a campaign's start and end, a number's
+		// schedule) belong to no call: the outbox keeps its key in
+		// call_sid without the foreign key to calls.
+		Postgres: []string{
+			`ALTER TABLE callbacks DROP CONSTRAINT IF EXISTS callbacks_call_sid_account_sid_fkey`,
+		},
+		Func: dropCallbackCallFK,
+	},
+}
+
+// dropCallbackCallFK rebuilds the callbacks table on SQLite without its
+// foreign key to calls (SQLite cannot drop a constraint). Foreign keys
+// are deferred to the commit, where callback_attempts points at the
+// rebuilt table under the same name.
+func dropCallbackCallFK(ctx context.Context, tx *gorm.DB, dialect string) error {
+	if dialect == DialectPostgres {
+		return nil
+	}
+	for _, q := range []string{
+		`PRAGMA defer_foreign_keys = ON`,
+		`CREATE TABLE callbacks_rebuilt (
+			id           TEXT PRIMARY KEY,
+			account_sid  TEXT NOT NULL,
+			call_sid     TEXT NOT NULL,
+			seq          INTEGER NOT NULL,
+			event        TEXT NOT NULL,
+			url          TEXT NOT NULL,
+			content_type TEXT NOT NULL,
+			payload      TEXT NOT NULL,
+			status       TEXT NOT NULL DEFAULT 'pending',
+			attempts     INTEGER NOT NULL DEFAULT 0,
+			relayed_at   TIMESTAMP NULL,
+			delivered_at TIMESTAMP NULL,
+			created_at   TIMESTAMP NOT NULL,
+			updated_at   TIMESTAMP NOT NULL,
+			UNIQUE (id, account_sid)
+		)`,
+		`INSERT INTO callbacks_rebuilt (id, account_sid, call_sid, seq, event, url, content_type, payload,
+			status, attempts, relayed_at, delivered_at, created_at, updated_at)
+		 SELECT id, account_sid, call_sid, seq, event, url, content_type, payload,
+			status, attempts, relayed_at, delivered_at, created_at, updated_at FROM callbacks`,
+		`DROP TABLE callbacks`,
+		`ALTER TABLE callbacks_rebuilt RENAME TO callbacks`,
+		`CREATE UNIQUE INDEX callbacks_call_seq_key ON callbacks (call_sid, seq)`,
+		`CREATE INDEX callbacks_relay_idx ON callbacks (relayed_at, created_at)`,
+	} {
+		if err := tx.WithContext(ctx).Exec(q).Error; err != nil {
+			return fmt.Errorf("rebuild callbacks: %w", err)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,9 @@ func Exercise(t *testing.T, fresh Fresh) {
 		{"Recordings", testRecordings},
 		{"InTx", testInTx},
 		{"TenantScoping", testTenantScoping},
+		{"PhoneBook", testPhoneBook},
+		{"CampaignDialing", testCampaignDialing},
+		{"Leases", testLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
