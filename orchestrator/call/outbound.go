@@ -29,6 +29,9 @@ var (
 // or number-to-flow (From, then the flow FlowID runs on that leg).
 // Numbers are as the API normalised them (E.164 or sip: URIs).
 type OutboundRequest struct {
+	// SID is the call's SID when the caller chose it (a campaign's
+	// attempt records it before placing the call); "" for a new one.
+	SID        string
 	AccountSID string
 	// From is dialled first.
 	From string
@@ -140,8 +143,14 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	if err != nil {
 		return nil, false, fmt.Errorf("place call: %w", err)
 	}
+	sid := req.SID
+	if sid == "" {
+		sid = store.NewSID()
+	} else if !store.ValidSID(sid) {
+		return nil, false, fmt.Errorf("place call: SID %q: %w", sid, store.ErrInvalid)
+	}
 	row := &store.Call{
-		SID: store.NewSID(), AccountSID: req.AccountSID, Direction: store.DirectionOutboundAPI,
+		SID: sid, AccountSID: req.AccountSID, Direction: store.DirectionOutboundAPI,
 		From: req.From, To: req.To, PhoneNumber: phone.Number, Status: store.Queued,
 		CustomField: req.CustomField, CallType: req.CallType, InstanceID: rt.cfg.Instance,
 		StatusCallback: req.StatusCallback, StatusCallbackContentType: req.StatusCallbackContentType,

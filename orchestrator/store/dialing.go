@@ -34,10 +34,11 @@ type Leases struct{ db *DB }
 // Leases returns the leases repository.
 func (db *DB) Leases() *Leases { return &Leases{db: db} }
 
-// Acquire takes or renews the lease name for holder until ttl from now.
+// Acquire takes or renews the lease name for holder until ttl from now;
+// it takes it from a holder among dead (instances known dead) at once.
 // It returns the lease and true if holder has it, or the current holder's
 // lease and false.
-func (r *Leases) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (Lease, bool, error) {
+func (r *Leases) Acquire(ctx context.Context, name, holder string, ttl time.Duration, dead ...string) (Lease, bool, error) {
 	var l Lease
 	var got bool
 	err := r.db.atomic(ctx, func(tx *DB) error {
@@ -51,10 +52,16 @@ func (r *Leases) Acquire(ctx context.Context, name, holder string, ttl time.Dura
 			return dbErr("renew lease "+name, err)
 		}
 		if n == 0 {
-			if n, err = tx.exec(ctx, "UPDATE leases SET holder = ?, epoch = epoch + 1, expires_at = ? WHERE name = ? AND (expires_at <= ? OR holder = '')",
-				holder, until, name, utc(t)); err != nil {
-				return dbErr("take lease "+name, err)
+			cond, args := "expires_at <= ? OR holder = ''", []any{holder, until, name, utc(t)}
+			if len(dead) > 0 {
+				cond += " OR holder IN ?"
+				args = append(args, dead)
 			}
+			res := tx.conn(ctx).Exec("UPDATE leases SET holder = ?, epoch = epoch + 1, expires_at = ? WHERE name = ? AND ("+cond+")", args...)
+			if res.Error != nil {
+				return dbErr("take lease "+name, res.Error)
+			}
+			n = res.RowsAffected
 		}
 		got = n > 0
 		return dbErr("read lease "+name, tx.conn(ctx).Where("name = ?", name).Take(&l).Error)
@@ -301,8 +308,8 @@ func (r *Campaigns) Later(ctx context.Context, id string, at time.Time) error {
 
 // NumberOutbox builds the callbacks of a number's change (its attempt
 // ended, or it is final without a call): a is the attempt (nil for none),
-// n the number as it now is.
-type NumberOutbox func(c *Campaign, n *CampaignNumber, a *CampaignAttempt) ([]Callback, error)
+// n the number as it now is, calls the SIDs of all its calls in order.
+type NumberOutbox func(c *Campaign, n *CampaignNumber, a *CampaignAttempt, calls []string) ([]Callback, error)
 
 // Begin claims number n for its next attempt, the call callSID placed by
 // instance: the number moves to in-progress and the attempt row is
@@ -387,7 +394,12 @@ func (r *Campaigns) numberCallbacks(ctx context.Context, n *CampaignNumber, a *C
 	if err != nil {
 		return err
 	}
-	cbs, err := out(c, n, a)
+	var calls []string
+	if err := r.db.conn(ctx).Model(&CampaignAttempt{}).Where("number_id = ?", n.ID).Order("attempt").
+		Pluck("call_sid", &calls).Error; err != nil {
+		return dbErr("calls of number "+n.ID, err)
+	}
+	cbs, err := out(c, n, a, calls)
 	if err != nil {
 		return fmt.Errorf("number %s: callbacks: %w", n.ID, err)
 	}
@@ -459,28 +471,39 @@ func (r *Campaigns) Unplaced(ctx context.Context, dead []string, cutoff time.Tim
 	return out, dbErr("unplaced attempts", err)
 }
 
-// Dialing counts attempts still dialing, by campaign.
-func (r *Campaigns) Dialing(ctx context.Context) (map[string]int, error) {
+// Dialing counts attempts still dialing, by campaign and by account.
+func (r *Campaigns) Dialing(ctx context.Context) (byCampaign, byAccount map[string]int, err error) {
 	var rows []struct {
+		AccountSID  string `gorm:"column:account_sid"`
 		CampaignSID string `gorm:"column:campaign_sid"`
 		N           int    `gorm:"column:n"`
 	}
-	if err := r.db.conn(ctx).Model(&CampaignAttempt{}).Select("campaign_sid, COUNT(*) AS n").
-		Where("status = ?", AttemptDialing).Group("campaign_sid").Scan(&rows).Error; err != nil {
-		return nil, dbErr("dialing attempts", err)
+	if err := r.db.conn(ctx).Model(&CampaignAttempt{}).Select("account_sid, campaign_sid, COUNT(*) AS n").
+		Where("status = ?", AttemptDialing).Group("account_sid, campaign_sid").Scan(&rows).Error; err != nil {
+		return nil, nil, dbErr("dialing attempts", err)
 	}
-	out := make(map[string]int, len(rows))
+	byCampaign, byAccount = make(map[string]int, len(rows)), map[string]int{}
 	for _, row := range rows {
-		out[row.CampaignSID] = row.N
+		byCampaign[row.CampaignSID] = row.N
+		byAccount[row.AccountSID] += row.N
 	}
-	return out, nil
+	return byCampaign, byAccount, nil
+}
+
+// Left counts a campaign's numbers not yet final.
+func (r *Campaigns) Left(ctx context.Context, sid string) (int, error) {
+	var n int64
+	err := r.db.conn(ctx).Model(&CampaignNumber{}).
+		Where("campaign_sid = ? AND status IN ?", sid, []string{NumberPending, NumberRetry, NumberInProgress}).Count(&n).Error
+	return int(n), dbErr("numbers left of "+sid, err)
 }
 
 // Finish ends a running campaign whose numbers are all final (or, with
-// force, whose end_at passed: open numbers become failed-no-attempt), as
-// Completed, with its end callbacks. It reports false if the campaign
-// still has numbers to call or calls in progress, or was not InProgress.
-func (r *Campaigns) Finish(ctx context.Context, l Lease, sid string, force bool, out CampaignOutbox) (bool, error) {
+// force, whose end_at passed or which cannot go on: numbers not called
+// become failed-no-attempt), as status (Completed or Failed), with its end
+// callbacks. It reports false if the campaign still has numbers to call
+// or calls in progress, or was not InProgress.
+func (r *Campaigns) Finish(ctx context.Context, l Lease, sid, status string, force bool, out CampaignOutbox) (bool, error) {
 	var done bool
 	err := r.db.atomic(ctx, func(tx *DB) error {
 		if err := tx.fence(ctx, l); err != nil {
@@ -497,7 +520,7 @@ func (r *Campaigns) Finish(ctx context.Context, l Lease, sid string, force bool,
 		if left > 0 {
 			return nil
 		}
-		ok, err := tx.Campaigns().move(ctx, sid, []string{CampaignInProgress}, CampaignCompleted)
+		ok, err := tx.Campaigns().move(ctx, sid, []string{CampaignInProgress}, status)
 		if err != nil || !ok {
 			return err
 		}

@@ -174,7 +174,7 @@ func testCampaignDialing(t *testing.T, fresh Fresh) {
 	}
 	retry := start.Add(time.Minute)
 	var numberCBs []string
-	out := func(c *store.Campaign, n *store.CampaignNumber, a *store.CampaignAttempt) ([]store.Callback, error) {
+	out := func(c *store.Campaign, n *store.CampaignNumber, a *store.CampaignAttempt, calls []string) ([]store.Callback, error) {
 		numberCBs = append(numberCBs, n.Status)
 		return []store.Callback{{AccountSID: c.AccountSID, CallSID: n.ID, Event: "call_status", URL: "http://example.com/n", ContentType: "application/json", Payload: "{}"}}, nil
 	}
@@ -199,7 +199,7 @@ func testCampaignDialing(t *testing.T, fresh Fresh) {
 		t.Fatalf("number callbacks %v", numberCBs)
 	}
 	var endCBs int
-	done, err := f.db.Campaigns().Finish(ctx, lease, c.SID, false, func(c *store.Campaign, ended []store.CampaignNumber) ([]store.Callback, error) {
+	done, err := f.db.Campaigns().Finish(ctx, lease, c.SID, store.CampaignCompleted, false, func(c *store.Campaign, ended []store.CampaignNumber) ([]store.Callback, error) {
 		endCBs++
 		return []store.Callback{{AccountSID: c.AccountSID, CallSID: c.SID, Event: "campaign", URL: c.StatusCallback, ContentType: "application/json", Payload: `{}`}}, nil
 	})
