@@ -9,8 +9,10 @@
 //
 //   - stripJSONSuffix (before routing): a v1 path's .json suffix is
 //     removed and remembered, so each v1 route is declared once;
-//   - requestID, recoverPanic (a panic is a logged 500, never a crash) and
-//     limitBody (MaxBody; larger bodies are 413);
+//   - requestID, recoverPanic (a panic is a logged 500, never a crash),
+//     limitBody (MaxBody; larger bodies are 413) and the request's
+//     deadline (RequestTimeout); a CSV upload to a list has its own,
+//     larger, cap and deadline (limitBodies, deadlines in v2.go);
 //   - inputHygiene (hygiene.go): the path, the query string, the
 //     Basic-auth user and password and the body (form, multipart, JSON;
 //     percent-encoding and escapes decoded) must be valid UTF-8 without

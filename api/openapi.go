@@ -156,6 +156,8 @@ func OpenAPIDocument(version string) map[string]any {
 		"url downloads the file (GET /v1/Accounts/{sid}/Recordings/{id}).",
 		oaParams("id"), nil, oaSingle("recording", oaRef("Recording"), false), false))
 
+	oaV2Paths(add)
+
 	return oaObj{
 		"openapi": "3.0.3",
 		"info": oaObj{
@@ -163,7 +165,8 @@ func OpenAPIDocument(version string) map[string]any {
 			"version": version,
 			"description": "Switchyard's Exotel-compatible HTTP API: Voice v1 (XML by default, JSON with a .json suffix), " +
 				"Voice v3, recording downloads, and the management API for what Exotel keeps in its dashboard " +
-				"(flows, ExoPhones, users, status callbacks, HTTP requests and messages of calls, recordings). Authentication is HTTP Basic with an API key " +
+				"(flows, ExoPhones, users, status callbacks, HTTP requests and messages of calls, recordings), and Exotel's " +
+				"Campaigns v2 with its lists and contacts (and a do-not-call list). Authentication is HTTP Basic with an API key " +
 				"and token, or the account SID and its token (legacy clients). Valid credentials for another " +
 				"account are 403; another account's resources are 404. Each account may make 200 requests a minute " +
 				"(configurable; per instance), and a client address 20 failed authentications a minute: over " +
@@ -178,6 +181,10 @@ func OpenAPIDocument(version string) map[string]any {
 			oaObj{"name": "ExoPhones", "description": "The account's virtual numbers and the flows they run."},
 			oaObj{"name": "Users", "description": "Users (agents) and the devices they are reached on."},
 			oaObj{"name": "Calls", "description": "Management views of a call."},
+			oaObj{"name": "Campaigns", "description": "Exotel's Campaigns v2: outbound dialling of numbers and lists, and its report."},
+			oaObj{"name": "Contacts", "description": "Exotel's v2 contacts: the phone book campaigns call."},
+			oaObj{"name": "Lists", "description": "Exotel's v2 lists of contacts, and CSV uploads to them."},
+			oaObj{"name": "Do-not-call", "description": "Numbers campaigns must not call (Switchyard)."},
 			oaObj{"name": "Service", "description": "Health and this document."},
 		},
 		"paths": paths,
@@ -186,14 +193,22 @@ func OpenAPIDocument(version string) map[string]any {
 				"basicAuth": oaObj{"type": "http", "scheme": "basic",
 					"description": "Username: API key (or, for legacy clients, the account SID). Password: the token."},
 			},
-			"parameters": oaParameters(),
+			"parameters": oaMerge(oaParameters(), oaV2Parameters()),
 			"responses":  oaResponses(),
-			"schemas":    oaSchemas(),
+			"schemas":    oaMerge(oaSchemas(), oaV2Schemas()),
 		},
 	}
 }
 
 // Schema helpers.
+
+// oaMerge adds the entries of more to m.
+func oaMerge(m oaObj, more oaObj) oaObj {
+	for k, v := range more {
+		m[k] = v
+	}
+	return m
+}
 
 func oaRef(name string) oaObj { return oaObj{"$ref": "#/components/schemas/" + name} }
 

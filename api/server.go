@@ -35,7 +35,8 @@ type Options struct {
 	Store *store.DB
 	// Calls places API calls (Calls/connect, v3 calls).
 	Calls Placer
-	// MaxBody caps request bodies (default DefaultMaxBody).
+	// MaxBody caps request bodies (default DefaultMaxBody), except a CSV
+	// upload to a list, which may be as large as Exotel's 60 MB.
 	MaxBody int64
 	// TimeZone renders timestamps (default exotime.IST: Exotel's v1
 	// timestamps carry no zone and are IST).
@@ -60,13 +61,26 @@ type Options struct {
 	// RequestTimeout bounds the work of one request (default
 	// DefaultRequestTimeout): a database that does not answer (down, or a
 	// SQLite file another process holds locked) makes it 503 then, rather
-	// than a request that hangs until the client gives up.
+	// than a request that hangs until the client gives up. A CSV upload
+	// to a list gets at least 55 s.
 	RequestTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see clientAddr). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	// Now is the rate limiters' clock (default time.Now).
 	Now func() time.Time
+	// OnCampaignChange, when set, is called after a campaign was created,
+	// updated, paused, resumed, completed, archived or deleted through
+	// the API, so the dialer looks at it without waiting for its tick.
+	OnCampaignChange func()
+	// NotifyCallbacks, when set, is called after the API wrote callbacks
+	// to the outbox (a campaign completed by its complete action), so the
+	// sender delivers them without waiting for its tick.
+	NotifyCallbacks func()
+	// PublicURL is where clients reach the API (scheme://host, no
+	// trailing slash), for the URLs callbacks carry (a campaign's
+	// report_url). Empty: the host of the request that caused them.
+	PublicURL string
 
 	// noHygiene leaves out the input gate, for the tests that prove bad
 	// bytes cannot reach a 500 even past it.
@@ -136,7 +150,7 @@ func New(opts Options) *Server {
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(stripJSONSuffix)
-	e.Use(requestID, s.recoverPanic, limitBody(opts.MaxBody), deadline(opts.RequestTimeout))
+	e.Use(requestID, s.recoverPanic, s.limitBodies(), s.deadlines())
 	if !opts.noHygiene {
 		e.Use(s.inputHygiene)
 	}
@@ -145,6 +159,7 @@ func New(opts Options) *Server {
 	s.routesV1(routeGroup{e.Group("/v1/Accounts/:sid"), s.authenticate})
 	s.routesV3(routeGroup{e.Group("/v3/accounts/:sid"), s.authenticate})
 	s.routesManage(routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate})
+	s.routesV2(routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate})
 	s.routesRecordings(e)
 	s.routesDocs(e)
 	return s

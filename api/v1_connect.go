@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/campaign"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -181,29 +182,16 @@ func (s *Server) v1ConnectRequest(ctx context.Context, accountSID string, p url.
 	return req, nil
 }
 
-// flowIDOf extracts the flow (Exotel "app") id from a flow URL, in the
-// current form http(s)://<host>/<AccountSid>/exoml/start_voice/<app_id>
-// (the account must be the request's) or the legacy
-// http(s)://<host>/exoml/start/<app_id>. The host is not checked: clients
-// send my.exotel.com, my.in.exotel.com or our own.
+// flowIDOf extracts the flow (Exotel "app") id from a flow URL
+// (campaign.FlowIDOf: the current form, for the request's account, or the
+// legacy one). Anything else is a 400 naming Url.
 func flowIDOf(raw, accountSID string) (string, error) {
-	bad := badRequest(fmt.Sprintf("Url %q is not a flow URL: want http(s)://<host>/%s/exoml/start_voice/<flow id>", raw, accountSID))
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || len(raw) > callMaxURLLen ||
-		(!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) {
-		return "", bad
+	id, err := campaign.FlowIDOf(raw, accountSID)
+	if err != nil {
+		why := strings.TrimSuffix(err.Error(), ": "+campaign.ErrFlowURL.Error())
+		return "", badRequest("Url is not a flow URL: " + why)
 	}
-	seg := strings.Split(strings.Trim(u.Path, "/"), "/")
-	switch {
-	case len(seg) == 4 && seg[1] == "exoml" && seg[2] == "start_voice" && seg[3] != "":
-		if seg[0] != accountSID {
-			return "", badRequest(fmt.Sprintf("Url names account %s, not %s", seg[0], accountSID))
-		}
-		return seg[3], nil
-	case len(seg) == 3 && seg[0] == "exoml" && seg[1] == "start" && seg[2] != "":
-		return seg[2], nil
-	}
-	return "", bad
+	return id, nil
 }
 
 // statusCallbackEvents collects StatusCallbackEvents in each encoding

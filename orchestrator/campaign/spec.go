@@ -123,7 +123,9 @@ func StoreLookup(db *store.DB) Lookup { return storeLookup{db} }
 type storeLookup struct{ db *store.DB }
 
 func (l storeLookup) ExoPhone(ctx context.Context, accountSID, number string) (string, error) {
-	p, err := l.db.Numbers().Get(ctx, accountSID, number)
+	// Match, not Get: clients write the ExoPhone as Exotel's samples do
+	// (08047000000, 918047000000), and the campaign keeps it as stored.
+	p, err := l.db.Numbers().Match(ctx, accountSID, number)
 	if err != nil {
 		return "", err
 	}
