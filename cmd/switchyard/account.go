@@ -22,6 +22,8 @@ const accountUsage = `Usage:
       list the account's API keys (tokens are never shown)
   switchyard account key revoke --account SID KEY [flags]
       revoke an API key
+  switchyard account limits --account SID [--rate N] [--concurrency N] [flags]
+      show or set the account's campaign dialing limits (calls per minute, live calls)
 
 The database is -db or SWITCHYARD_DB, as for the other commands; it is
 migrated first if needed. Run "switchyard account create -h" for flags.
@@ -36,6 +38,8 @@ func accountCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	switch args[0] {
 	case "create":
 		return accountCreate(ctx, args[1:], stdout, stderr)
+	case "limits":
+		return accountLimits(ctx, args[1:], stdout, stderr)
 	case "key":
 		if len(args) > 1 {
 			switch args[1] {
@@ -270,5 +274,46 @@ func keyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("revoke API key: %w", err)
 	}
 	fmt.Fprintf(stdout, "API key %s of account %s is revoked.\n", key, k.sid)
+	return nil
+}
+
+func accountLimits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var fs *flag.FlagSet
+	var rate, concurrency *int
+	k, err := openKeyCmd(ctx, "account limits", "account limits --account SID [--rate N] [--concurrency N] [flags]",
+		args, stderr, 0, "", func(f *flag.FlagSet) {
+			fs = f
+			rate = f.Int("rate", 0, "set the calls per minute the account's campaigns place together (at least 1)")
+			concurrency = f.Int("concurrency", 0, "set the live calls the account's campaigns have together (at least 1)")
+		})
+	if err != nil {
+		return err
+	}
+	defer k.db.Close()
+	m, err := k.db.Accounts().DialLimits(ctx, []string{k.sid})
+	if err != nil {
+		return fmt.Errorf("dialing limits: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	l := m[k.sid]
+	if set["rate"] {
+		l.Rate = *rate
+	}
+	if set["concurrency"] {
+		l.Concurrency = *concurrency
+	}
+	switch {
+	case l.Rate < 1:
+		return accountUsageErr(fs, stderr, fmt.Sprintf("--rate %d: must be at least 1", l.Rate))
+	case l.Concurrency < 1:
+		return accountUsageErr(fs, stderr, fmt.Sprintf("--concurrency %d: must be at least 1", l.Concurrency))
+	case set["rate"] || set["concurrency"]:
+		if err := k.db.Accounts().SetDialLimits(ctx, k.sid, l); err != nil {
+			return fmt.Errorf("set dialing limits: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "Dialing limits of account %s, across its campaigns:\n  rate         %d calls/min\n  concurrency  %d live calls\n",
+		k.sid, l.Rate, l.Concurrency)
 	return nil
 }

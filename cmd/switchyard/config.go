@@ -72,6 +72,9 @@ type Config struct {
 	// callEnded, if set, is told each CallSid whose final record is
 	// written (tests wait on it).
 	callEnded func(callSID string)
+	// noDemoCampaign seeds the demo without its campaign, whose calls
+	// would mix with a test's (tests).
+	noDemoCampaign bool
 	// emulatorSpeed runs the embedded emulator's clock faster (tests).
 	emulatorSpeed float64
 	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator

@@ -71,6 +71,7 @@ func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
 	cfg := defaultConfig()
 	cfg.Database = dsn
 	cfg.Demo = true
+	cfg.noDemoCampaign = true // a test that wants campaigns makes its own
 	cfg.HTTPAddr, cfg.SocketAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RecordingsDir = t.TempDir()
 	cfg.emulatorSpeed = 20
@@ -143,6 +144,8 @@ func (s *server) doAs(user, token, method, path string, body any, header http.He
 		r, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
 	case string:
 		r, ct = strings.NewReader(b), "application/json"
+	case csvBody:
+		r, ct = strings.NewReader(string(b)), "text/csv"
 	}
 	req, err := http.NewRequest(method, s.base+path, r)
 	if err != nil {

@@ -31,6 +31,11 @@ Usage:
   switchyard call show CALLSID         print a call's record and legs
   switchyard account create --name N   create an account, its first API key and tokens
   switchyard account key ...           create, list or revoke an account's API keys
+  switchyard account limits ...        show or set an account's campaign dialing limits
+  switchyard campaign create ...       create an outbound campaign from numbers, lists or a CSV file
+  switchyard campaign list|show ...    list campaigns; show one (--follow: its live progress)
+  switchyard campaign pause ID         pause (or resume, complete, archive) a campaign; report ID: its calls
+  switchyard dnd add|list|remove ...   an account's do-not-call list
   switchyard version                   print the version
 
 Every flag can also be set with an environment variable (SWITCHYARD_*);
@@ -70,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = callCommand(ctx, args[1:], stdout, stderr)
 	case "account":
 		err = accountCommand(ctx, args[1:], stdout, stderr)
+	case "campaign":
+		err = campaignCommand(ctx, args[1:], stdout, stderr)
+	case "dnd":
+		err = dndCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchyard", version)
 	case "help", "-h", "-help", "--help":
@@ -85,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
-	case errors.Is(err, errInvalidFlow):
+	case errors.Is(err, errInvalidFlow), errors.Is(err, errReported):
 		return 1
 	default:
 		fmt.Fprintf(stderr, "switchyard %s: %v\n", args[0], err)

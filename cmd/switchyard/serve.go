@@ -16,7 +16,9 @@ import (
 	"github.com/switchyard/switchyard/api"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/callback"
+	"github.com/switchyard/switchyard/orchestrator/campaign"
 	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/dialer"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
@@ -56,7 +58,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	if cfg.Demo {
-		tenant, err := demo.Seed(ctx, db)
+		var opts []demo.Option
+		if cfg.noDemoCampaign {
+			opts = append(opts, demo.WithoutCampaign())
+		}
+		tenant, err := demo.Seed(ctx, db, opts...)
 		if err != nil {
 			return err
 		}
@@ -196,6 +202,15 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		st := writes.Stats()
 		log.Info("shutdown: store writes done", "writes", st.Writes, "transactions", st.Transactions)
 	}()
+	// The dialer hears of every call's end (a campaign's call frees a
+	// slot); it exists before any call can end.
+	var dial *dialer.Dialer
+	campaignCallEnded := func(sid string) {
+		if cfg.callEnded != nil {
+			cfg.callEnded(sid)
+		}
+		dial.Notify()
+	}
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Instance:      self.ID,
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
@@ -210,13 +225,21 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		NotifyCallbacks:   callbacks.Notify,
 		Planner:           routing.New(db, routingCfg, log.With("component", "connect")),
 		DialEvents:        dialEvents,
-		OnEnd:             cfg.callEnded,
+		OnEnd:             func(sid string) { campaignCallEnded(sid) },
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
 	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)
+	dial = dialer.New(db, runtime, dialerConfig(cfg, db, self, publicURL, callbacks.Notify, log))
+	dialCtx, stopDialing := context.WithCancel(nodesCtx)
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		dial.Run(dialCtx)
+	}()
+	defer func() { stopDialing(); <-dialed }()
 	peers, err := socketPeers(ctx, cfg.SocketAllow, nodeAddrs, log)
 	if err != nil {
 		return err
@@ -246,6 +269,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	running.Go(func() { runtime.KeepHolds(nodesCtx) })
 
 	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime
+	apiOpts.OnCampaignChange, apiOpts.NotifyCallbacks, apiOpts.PublicURL = dial.Notify, callbacks.Notify, publicURL
 	srv := api.New(apiOpts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -273,6 +297,10 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// The API places no new call from here on (503), the socket takes
 	// only the calls placed here (new ones run the node's fallback), and
 	// those reach their socket before the listener closes.
+	// Campaigns stop dialing first: the lead passes to another instance,
+	// and numbers not yet called stay due.
+	stopDialing()
+	<-dialed
 	runtime.StopPlacing()
 	sockets.Restrict(runtime.Awaited)
 	if cfg.drainStarted != nil {
@@ -294,6 +322,27 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	return <-served
+}
+
+// dialerConfig configures the campaign dialer of this instance. With a
+// faster emulator (tests), campaigns run on its clock.
+func dialerConfig(cfg Config, db *store.DB, self store.Instance, publicURL string, notify func(), log *slog.Logger) dialer.Config {
+	dc := dialer.Config{
+		Instance: self.ID,
+		Dead: func(ctx context.Context) ([]string, error) {
+			now := time.Now()
+			return db.Instances().Dead(ctx, self, now.Add(-instanceStale), now.Add(-instanceRescue))
+		},
+		Callbacks:       campaign.Callbacks{PublicURL: strings.TrimRight(publicURL, "/")},
+		NotifyCallbacks: notify,
+		Logger:          log,
+	}
+	if len(cfg.nodes()) == 0 && cfg.emulatorSpeed > 1 {
+		start, speed := time.Now(), cfg.emulatorSpeed
+		dc.Now = func() time.Time { return start.Add(time.Duration(float64(time.Since(start)) * speed)) }
+		dc.Speed = speed
+	}
+	return dc
 }
 
 // waitRequests waits, for a bounded time, for the requests calls left
@@ -386,6 +435,9 @@ func printDemo(w io.Writer, cfg Config, t *demo.Tenant) {
 	}
 	for _, n := range t.Numbers {
 		fmt.Fprintf(w, "    ExoPhone     %s -> %s (flow %s)\n", n.Number, n.Flow, n.FlowID)
+	}
+	if t.CampaignSID != "" {
+		fmt.Fprintf(w, "    Campaign     %s calls list %s (switchyard campaign show %s --follow)\n", t.CampaignSID, t.ListSID, t.CampaignSID)
 	}
 	fmt.Fprintln(w)
 }

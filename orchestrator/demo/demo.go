@@ -1,6 +1,7 @@
 // Package demo seeds a ready-to-call demo tenant for the embedded default
 // (`make run`): an account with well-known credentials, the example flows
-// published, and ExoPhones pointing at them. Seeding is idempotent.
+// published, ExoPhones pointing at them, a contact list on the test phone
+// network and a campaign calling it. Seeding is idempotent.
 //
 // The credentials are public by design. Never seed the demo on a server
 // anyone else can reach.
@@ -10,9 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/flows/examples"
+	"github.com/switchyard/switchyard/orchestrator/campaign"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -41,6 +44,24 @@ var Numbers = []Number{
 	{Number: "+15550000400", Flow: examples.BasicSupportTones},
 }
 
+// The demo's contact list and campaign.
+const (
+	ListName     = "Demo customers"
+	CampaignName = "Demo reminder"
+	// CampaignThrottle is the demo campaign's pace, in calls per minute.
+	CampaignThrottle = 30
+)
+
+// Contacts are the demo list's people, on the test phone network: three
+// answer, one is busy, one never answers.
+var Contacts = []store.Contact{
+	{Number: "+15550100001", FirstName: "Asha", LastName: "Rao", Tag: "answers"},
+	{Number: "+15550100002", FirstName: "Ben", LastName: "Okafor", Tag: "answers"},
+	{Number: "+15550100003", FirstName: "Chen", LastName: "Li", Tag: "answers"},
+	{Number: "+15550100101", FirstName: "Dev", LastName: "Mehta", Tag: "busy"},
+	{Number: "+15550100201", FirstName: "Esha", LastName: "Nair", Tag: "no-answer"},
+}
+
 // Tenant is what Seed made or found.
 type Tenant struct {
 	AccountSID, APIKey, APIToken string
@@ -48,12 +69,32 @@ type Tenant struct {
 	// (the account's other credentials are unaffected).
 	KeyRevoked bool
 	Numbers    []Number
+	// ListSID is the demo contact list's.
+	ListSID string
+	// CampaignSID is the demo campaign's, if this Seed created it ("" when
+	// the account had a campaign already).
+	CampaignSID string
 }
+
+// Option changes what Seed makes.
+type Option func(*options)
+
+type options struct{ noCampaign bool }
+
+// WithoutCampaign leaves the demo campaign out (the list is still made):
+// for tests whose demo account must place no calls of its own.
+func WithoutCampaign() Option { return func(o *options) { o.noCampaign = true } }
 
 // Seed creates whatever part of the demo tenant is missing and returns it.
 // It changes nothing that exists: a revoked demo key stays revoked, a
-// number's flow stays the operator's choice.
-func Seed(ctx context.Context, db *store.DB) (*Tenant, error) {
+// number's flow stays the operator's choice, the demo list keeps the
+// contacts it has, and the demo campaign is made only for an account that
+// never had a campaign.
+func Seed(ctx context.Context, db *store.DB, opts ...Option) (*Tenant, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	accounts := db.Accounts()
 	if _, err := accounts.Get(ctx, AccountSID); errors.Is(err, store.ErrNotFound) {
 		if _, _, err := accounts.CreateWithSID(ctx, AccountSID, "Demo Co"); err != nil {
@@ -78,7 +119,89 @@ func Seed(ctx context.Context, db *store.DB) (*Tenant, error) {
 		}
 		t.Numbers = append(t.Numbers, n)
 	}
+	if t.ListSID, err = seedList(ctx, db); err != nil {
+		return nil, err
+	}
+	if o.noCampaign {
+		return t, nil
+	}
+	if t.CampaignSID, err = seedCampaign(ctx, db, t.ListSID, ids[examples.BasicSupport]); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// seedList creates the demo contact list with its contacts unless the
+// account has a list of that name (whatever its contacts are now), and
+// returns its SID.
+func seedList(ctx context.Context, db *store.DB) (string, error) {
+	ls, _, err := db.Lists().List(ctx, AccountSID, store.ListFilter{Name: ListName, Page: store.Page{Limit: 1000}})
+	if err != nil {
+		return "", fmt.Errorf("demo: lists: %w", err)
+	}
+	for _, l := range ls {
+		if l.Name == ListName {
+			return l.SID, nil
+		}
+	}
+	var sid string
+	err = db.InTx(ctx, func(tx *store.DB) error {
+		l, err := tx.Lists().Create(ctx, AccountSID, ListName, "demo")
+		if err != nil {
+			return err
+		}
+		sid = l.SID
+		cs := make([]store.Contact, len(Contacts))
+		copy(cs, Contacts)
+		_, err = tx.Lists().Import(ctx, AccountSID, l.SID, cs)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("demo: list %s: %w", ListName, err)
+	}
+	return sid, nil
+}
+
+// seedCampaign creates the demo campaign when the account has never had
+// one (a deleted campaign counts: the operator's choice stands): the demo
+// list called from the first demo ExoPhone through its Basic Support
+// flow, starting at once, paced at CampaignThrottle calls a minute (or the
+// account's rate, if lower), with one retry a minute later for the busy
+// and unanswered. It calls at any hour: the test network's people never
+// sleep. It returns the campaign's SID, or "" if it made none.
+func seedCampaign(ctx context.Context, db *store.DB, listSID, flowID string) (string, error) {
+	all := []string{store.CampaignCreated, store.CampaignInProgress, store.CampaignPaused, store.CampaignCompleted,
+		store.CampaignFailed, store.CampaignCanceled, store.CampaignDeleted, store.CampaignArchived}
+	_, n, err := db.Campaigns().List(ctx, AccountSID, store.CampaignFilter{Statuses: all, Page: store.Page{Limit: 1}})
+	if err != nil {
+		return "", fmt.Errorf("demo: campaigns: %w", err)
+	}
+	if n > 0 {
+		return "", nil
+	}
+	look := campaign.StoreLookup(db)
+	limits, err := look.Limits(ctx, AccountSID)
+	if err != nil {
+		return "", fmt.Errorf("demo: dialing limits: %w", err)
+	}
+	name, callerID := CampaignName, Numbers[0].Number
+	url := fmt.Sprintf("http://localhost/%s/exoml/start_voice/%s", AccountSID, flowID)
+	lists := []string{listSID}
+	throttle := min(CampaignThrottle, limits.Rate)
+	retries, interval := 1, 1
+	c, err := campaign.Build(ctx, look, AccountSID, campaign.Spec{
+		Name: &name, CallerID: &callerID, URL: &url, Lists: &lists, Throttle: &throttle,
+		Retries: &campaign.RetrySpec{NumberOfRetries: &retries, IntervalMins: &interval,
+			OnStatus: []string{store.NumberBusy, store.NumberNoAnswer}},
+		CallingWindow: &campaign.WindowSpec{Start: "00:00", End: "24:00"},
+	}, time.Now())
+	if err != nil {
+		return "", fmt.Errorf("demo: campaign %s: %w", CampaignName, err)
+	}
+	if err := db.Campaigns().Create(ctx, c); err != nil {
+		return "", fmt.Errorf("demo: campaign %s: %w", CampaignName, err)
+	}
+	return c.SID, nil
 }
 
 // seedFlows publishes each example flow the account lacks (matched by name)

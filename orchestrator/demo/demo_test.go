@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/demo"
@@ -82,5 +83,80 @@ func TestSeedKeepsARevokedKeyRevoked(t *testing.T) {
 	keys, err := db.Accounts().APIKeys(ctx, demo.AccountSID)
 	if err != nil || len(keys) != 1 || keys[0].RevokedAt == nil {
 		t.Errorf("keys after reseeding: %+v %v", keys, err)
+	}
+}
+
+// The demo list and campaign are seeded once: a reseed adds no contacts
+// and no campaign, and a campaign the operator deleted is not made again.
+func TestSeedListAndCampaignOnce(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	first, err := demo.Seed(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ListSID == "" || first.CampaignSID == "" {
+		t.Fatalf("first seed made no list or campaign: %+v", first)
+	}
+	members, total, err := db.Lists().Members(ctx, demo.AccountSID, first.ListSID, store.Page{})
+	if err != nil || total != len(demo.Contacts) {
+		t.Fatalf("list members: %d %v", total, err)
+	}
+	for i, m := range members {
+		if m.Number != demo.Contacts[i].Number || m.FirstName != demo.Contacts[i].FirstName {
+			t.Errorf("member %d: %+v", i, m)
+		}
+	}
+	c, err := db.Campaigns().Get(ctx, demo.AccountSID, first.CampaignSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowID := first.Numbers[0].FlowID
+	if c.Name != demo.CampaignName || c.Status != store.CampaignCreated || c.SendAt != nil || c.Recurrence != "" ||
+		c.CallerID != "+15550000100" || c.FlowID != flowID || c.URL != "http://localhost/demo/exoml/start_voice/"+flowID ||
+		len(c.Lists) != 1 || c.Lists[0] != first.ListSID || len(c.Numbers) != 0 ||
+		c.Throttle != demo.CampaignThrottle || c.Mode != "custom" || c.WindowStart != "00:00" || c.WindowEnd != "24:00" {
+		t.Errorf("demo campaign: %+v", c)
+	}
+	if r := c.Retries; r.NumberOfRetries != 1 || r.IntervalMins != 1 || len(r.OnStatus) != 2 ||
+		r.OnStatus[0] != store.NumberBusy || r.OnStatus[1] != store.NumberNoAnswer {
+		t.Errorf("demo campaign retries: %+v", r)
+	}
+	// What the dialer will pick up at once.
+	if active, err := db.Campaigns().Active(ctx, time.Now()); err != nil || len(active) != 1 || active[0].SID != c.SID {
+		t.Errorf("active campaigns: %+v %v", active, err)
+	}
+
+	second, err := demo.Seed(ctx, db)
+	if err != nil {
+		t.Fatalf("reseed: %v", err)
+	}
+	if second.ListSID != first.ListSID || second.CampaignSID != "" {
+		t.Errorf("reseed: list %s (was %s), campaign %q", second.ListSID, first.ListSID, second.CampaignSID)
+	}
+	if _, total, _ := db.Lists().Members(ctx, demo.AccountSID, first.ListSID, store.Page{}); total != len(demo.Contacts) {
+		t.Errorf("reseed changed the list: %d contacts", total)
+	}
+	if _, total, _ := db.Contacts().List(ctx, demo.AccountSID, store.Page{}); total != len(demo.Contacts) {
+		t.Errorf("reseed added contacts: %d", total)
+	}
+	if err := db.Campaigns().Delete(ctx, demo.AccountSID, c.SID); err != nil {
+		t.Fatal(err)
+	}
+	third, err := demo.Seed(ctx, db)
+	if err != nil || third.CampaignSID != "" {
+		t.Errorf("reseed after the campaign was deleted: %+v %v", third, err)
+	}
+}
+
+func TestSeedWithoutCampaign(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	tenant, err := demo.Seed(ctx, db, demo.WithoutCampaign())
+	if err != nil || tenant.ListSID == "" || tenant.CampaignSID != "" {
+		t.Fatalf("seed without campaign: %+v %v", tenant, err)
+	}
+	if _, n, err := db.Campaigns().List(ctx, demo.AccountSID, store.CampaignFilter{}); err != nil || n != 0 {
+		t.Errorf("campaigns: %d %v", n, err)
 	}
 }
