@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -171,9 +170,13 @@ func (s *Server) v2ListMembers(c echo.Context) error {
 	return writeList(c, p, int64(total), v2ContactViews(cs))
 }
 
-// v2ListRef is the result of adding one contact to a list.
+// v2ListRef is the result of adding one contact to a list. SID repeats
+// ContactSID: clients read the contact's SID of each item as data.sid,
+// as in a create of contacts (exotelpy's create_campaign_with_list
+// takes the list from data.list_id and the contacts from data.sid).
 type v2ListRef struct {
 	ListID     string `json:"list_id"`
+	SID        string `json:"sid"`
 	ContactSID string `json:"contact_sid"`
 }
 
@@ -222,7 +225,7 @@ func (s *Server) v2AddListContacts(c echo.Context) error {
 	var at []int
 	for i, r := range refs {
 		sid := strings.TrimSpace(r.ContactSID)
-		ref := v2ListRef{ListID: l.SID, ContactSID: sid}
+		ref := v2ListRef{ListID: l.SID, SID: sid, ContactSID: sid}
 		switch {
 		case sid == "":
 			results[i], _ = v2ItemFail(badRequest("contact_sid is required"), ref)
@@ -243,7 +246,7 @@ func (s *Server) v2AddListContacts(c echo.Context) error {
 		}
 		n := 0
 		for j, r := range added {
-			ref := v2ListRef{ListID: l.SID, ContactSID: r.ContactSID}
+			ref := v2ListRef{ListID: l.SID, SID: r.ContactSID, ContactSID: r.ContactSID}
 			switch {
 			case r.Err == nil:
 				results[at[j]] = v2OK(ref)
@@ -337,143 +340,52 @@ func v2ReadErr(err error) error {
 	return badRequest("malformed upload: " + err.Error())
 }
 
-// v2CSVColumns are the named columns of a contacts CSV.
-var v2CSVColumns = []string{"number", "first_name", "last_name", "company_name", "email", "tag", "timezone"}
-
-// v2ParseContacts reads a contacts CSV of at most limit contacts. It
-// returns the contacts, the failed per-item results of bad rows (at most
-// v2CSVMaxReported, each with its line) and how many rows were bad. A
-// CSV that cannot be read (no header, malformed quoting, too many rows)
-// is an error.
+// v2ParseContacts reads a contacts CSV of at most limit contacts
+// (campaign.ReadContactsCSV). It returns the contacts, the failed
+// per-item results of bad rows (at most v2CSVMaxReported, each with its
+// line) and how many rows were bad. A CSV that cannot be read (no
+// header, malformed quoting, too many rows) is an error.
 func v2ParseContacts(src io.Reader, limit int) ([]store.Contact, []listItem, int, error) {
-	r := csv.NewReader(src)
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil, nil, 0, badRequest("the CSV is empty: it needs a header row (number,first_name,last_name,company_name,email,tag)")
-	case err != nil:
-		return nil, nil, 0, v2CSVErr(err)
-	}
-	cols := make([]string, len(header)) // named column, or "" for a custom field
-	custom := make([]string, len(header))
-	seen := map[string]bool{}
-	hasNumber := false
-	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff") // the byte order mark spreadsheets write
-		}
-		h = strings.TrimSpace(h)
-		if h == "" {
-			return nil, nil, 0, badRequest(fmt.Sprintf("column %d of the header has no name", i+1))
-		}
-		if err := v2CheckText(fmt.Sprintf("column %d of the header", i+1), h, v2MaxCustomKey); err != nil {
-			return nil, nil, 0, err
-		}
-		key := strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(h))
-		for _, named := range v2CSVColumns {
-			if key == named {
-				cols[i] = named
-			}
-		}
-		if cols[i] == "" {
-			custom[i] = h
-			key = "custom:" + h
-		}
-		if seen[key] {
-			return nil, nil, 0, badRequest(fmt.Sprintf("column %q is in the header twice", clipText(h)))
-		}
-		seen[key] = true
-		hasNumber = hasNumber || cols[i] == "number"
-	}
-	if !hasNumber {
-		return nil, nil, 0, badRequest("the header has no number column: number,first_name,last_name,company_name,email,tag")
-	}
 	var contacts []store.Contact
 	var bad []listItem
 	failed := 0
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, 0, v2CSVErr(err)
-		}
-		line, _ := r.FieldPos(0)
-		empty := true
-		for _, v := range rec {
-			empty = empty && strings.TrimSpace(v) == ""
-		}
-		if empty {
-			continue // a spreadsheet's blank row
-		}
+	tooMany := errors.New("too many contacts")
+	err := campaign.ReadContactsCSV(src, func(line int, ct store.Contact, fields, columns int) error {
 		if len(contacts)+failed >= limit {
-			return nil, nil, 0, badRequest(fmt.Sprintf("the CSV has more contacts than the list can take: %d more (a list holds at most %d)",
-				limit, store.MaxListContacts))
+			return tooMany
 		}
-		ct, err := v2CSVContact(cols, custom, rec)
-		if err != nil {
-			failed++
-			if len(bad) < v2CSVMaxReported {
-				item, _ := v2ItemFail(err, map[string]int{"line": line})
-				if ed, ok := item.ErrorData.(errorData); ok {
-					ed.Description = fmt.Sprintf("line %d: %s", line, ed.Description)
-					ed.Message = ed.Description
-					item.ErrorData = ed
-				}
-				bad = append(bad, item)
+		err := v2CheckContact(&ct)
+		switch {
+		case fields != columns:
+			err = badRequest(fmt.Sprintf("the row has %d fields, the header %d", fields, columns))
+		case ct.Number == "":
+			err = badRequest("number is required")
+		}
+		if err == nil {
+			contacts = append(contacts, ct)
+			return nil
+		}
+		failed++
+		if len(bad) < v2CSVMaxReported {
+			item, _ := v2ItemFail(err, map[string]int{"line": line})
+			if ed, ok := item.ErrorData.(errorData); ok {
+				ed.Description = fmt.Sprintf("line %d: %s", line, ed.Description)
+				ed.Message = ed.Description
+				item.ErrorData = ed
 			}
-			continue
+			bad = append(bad, item)
 		}
-		contacts = append(contacts, ct)
+		return nil
+	})
+	var ce *campaign.CSVError
+	switch {
+	case errors.Is(err, tooMany):
+		return nil, nil, 0, badRequest(fmt.Sprintf("the CSV has more contacts than the list can take: %d more (a list holds at most %d)",
+			limit, store.MaxListContacts))
+	case errors.As(err, &ce):
+		return nil, nil, 0, badRequest(ce.Error())
+	case err != nil:
+		return nil, nil, 0, v2ReadErr(err)
 	}
 	return contacts, bad, failed, nil
-}
-
-// v2CSVContact builds and checks the contact of one row.
-func v2CSVContact(cols, custom, rec []string) (store.Contact, error) {
-	var ct store.Contact
-	if len(rec) != len(cols) {
-		return ct, badRequest(fmt.Sprintf("the row has %d fields, the header %d", len(rec), len(cols)))
-	}
-	for i, v := range rec {
-		v = strings.TrimSpace(v)
-		switch cols[i] {
-		case "number":
-			ct.Number = v
-		case "first_name":
-			ct.FirstName = v
-		case "last_name":
-			ct.LastName = v
-		case "company_name":
-			ct.CompanyName = v
-		case "email":
-			ct.Email = v
-		case "tag":
-			ct.Tag = v
-		case "timezone":
-			ct.Timezone = v
-		default:
-			if v != "" {
-				if ct.CustomField == nil {
-					ct.CustomField = map[string]string{}
-				}
-				ct.CustomField[custom[i]] = v
-			}
-		}
-	}
-	if ct.Number == "" {
-		return ct, badRequest("number is required")
-	}
-	return ct, v2CheckContact(&ct)
-}
-
-// v2CSVErr maps a CSV that cannot be read.
-func v2CSVErr(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return badRequest(fmt.Sprintf("malformed CSV at line %d: %v", pe.Line, pe.Err))
-	}
-	return v2ReadErr(err)
 }

@@ -432,11 +432,6 @@ func freeListName(ctx context.Context, db *store.DB, account, base string) (stri
 	return name, nil
 }
 
-// contactColumns are the CSV columns that are contact fields; any other
-// column is a custom field.
-var contactColumns = []string{"number", "first_name", "last_name", "company_name", "email", "tag", "timezone"}
-
-// readContactsFile reads a CSV file of contacts (see readContacts).
 func readContactsFile(path string) ([]store.Contact, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -446,96 +441,42 @@ func readContactsFile(path string) ([]store.Contact, error) {
 	return readContacts(f, filepath.Base(path))
 }
 
-// readContacts reads contacts from CSV with a header row naming the
-// columns (any order; case, spaces and dashes aside: "First Name" is
-// first_name): number (required), first_name,
-// last_name, company_name, email, tag, timezone (an IANA zone), and
-// custom fields. A number may be written with spaces, dashes, dots or
-// brackets. Every problem is a *campaign.FieldError naming the line.
+// readContacts reads contacts from CSV (campaign.ReadContactsCSV). A
+// number may be written with spaces, dashes, dots or brackets. Every
+// problem is a *campaign.FieldError naming the line.
 func readContacts(r io.Reader, name string) ([]store.Contact, error) {
 	bad := func(format string, args ...any) error {
 		return &campaign.FieldError{Field: "csv", Message: name + ": " + fmt.Sprintf(format, args...)}
 	}
-	cr := csv.NewReader(r)
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, bad("empty file: want a header row such as number,first_name,last_name")
-	}
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	col := map[string]int{} // contact fields by name
-	type custom struct {
-		name string
-		i    int
-	}
-	var customs []custom
-	seen := map[string]bool{}
-	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		key := strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(h))
-		switch {
-		case h == "":
-			return nil, bad("column %d has no name in the header row", i+1)
-		case seen[key]:
-			return nil, bad("column %q is in the header row twice", h)
-		case slices.Contains(contactColumns, key):
-			col[key] = i
-		default:
-			customs = append(customs, custom{h, i})
-		}
-		seen[key] = true
-	}
-	if _, ok := col["number"]; !ok {
-		return nil, bad("the header row has no number column (it has %s)", strings.Join(header, ","))
-	}
 	var out []store.Contact
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	err := campaign.ReadContactsCSV(r, func(line int, ct store.Contact, fields, columns int) error {
+		number := contactNumber(ct.Number)
+		if fields != columns {
+			return bad("line %d: the row has %d fields, the header %d", line, fields, columns)
 		}
-		if err != nil {
-			return nil, bad("%v", err)
-		}
-		line, _ := cr.FieldPos(0)
-		get := func(c string) string {
-			if i, ok := col[c]; ok {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		if strings.TrimSpace(strings.Join(rec, "")) == "" {
-			continue
-		}
-		number := contactNumber(get("number"))
 		if !dialstr.Contact(number) {
-			return nil, bad("line %d: %q is not a phone number (+ and 3 to 15 digits) or a sip: URI", line, get("number"))
+			return bad("line %d: %q is not a phone number (+ and 3 to 15 digits) or a sip: URI", line, ct.Number)
 		}
-		tz := get("timezone")
-		if tz != "" {
-			if _, err := campaign.Zone(tz); err != nil {
-				return nil, bad("line %d: timezone %q is not an IANA time zone such as Asia/Kolkata", line, tz)
+		if ct.Timezone != "" {
+			if _, err := campaign.Zone(ct.Timezone); err != nil {
+				return bad("line %d: timezone %q is not an IANA time zone such as Asia/Kolkata", line, ct.Timezone)
 			}
 		}
-		ct := store.Contact{Number: number, FirstName: get("first_name"), LastName: get("last_name"),
-			CompanyName: get("company_name"), Email: get("email"), Tag: get("tag"), Timezone: tz}
-		for _, cf := range customs {
-			if v := strings.TrimSpace(rec[cf.i]); v != "" {
-				if ct.CustomField == nil {
-					ct.CustomField = map[string]string{}
-				}
-				ct.CustomField[cf.name] = v
-			}
-		}
+		ct.Number = number
 		out = append(out, ct)
-	}
+		if len(out) > store.MaxListContacts {
+			return bad("more contacts than a list takes (%d)", store.MaxListContacts)
+		}
+		return nil
+	})
+	var fe *campaign.FieldError
 	switch {
+	case errors.As(err, &fe):
+		return nil, err
+	case err != nil:
+		return nil, bad("%v", err)
 	case len(out) == 0:
 		return nil, bad("no contacts below the header row")
-	case len(out) > store.MaxListContacts:
-		return nil, bad("%d contacts, more than a list takes (%d)", len(out), store.MaxListContacts)
 	}
 	return out, nil
 }

@@ -215,7 +215,7 @@ func TestCampaignCreateErrors(t *testing.T) {
 		{"short name", base("--flow", f.flowID, "--numbers", "+15550100001", "--name", "abc"), 1, "campaign create: name:"},
 		{"missing CSV file", base("--flow", f.flowID, "--csv", filepath.Join(t.TempDir(), "none.csv")), 1, "campaign create: csv: open"},
 		{"CSV bad number", base("--flow", f.flowID, "--csv", badRow), 1, `campaign create: csv: bad.csv: line 3: "12ab" is not a phone number`},
-		{"CSV without a number column", base("--flow", f.flowID, "--csv", noNumber), 1, "campaign create: csv: nonumber.csv: the header row has no number column"},
+		{"CSV without a number column", base("--flow", f.flowID, "--csv", noNumber), 1, "campaign create: csv: nonumber.csv: the header has no number column"},
 		{"CSV bad timezone", base("--flow", f.flowID, "--csv", badZone), 1, `campaign create: csv: zone.csv: line 2: timezone "Mars/Olympus"`},
 		// The list is made in the campaign's transaction: refused together.
 		{"CSV with a refused campaign", base("--flow", f.flowID, "--csv", good, "--throttle", "500"), 1, "campaign create: throttle:"},
@@ -524,12 +524,12 @@ func TestCampaignReadContacts(t *testing.T) {
 		t.Errorf("contacts %+v", cs)
 	}
 	for in, want := range map[string]string{
-		"":                             "empty file",
+		"":                             "the CSV is empty",
 		"number\n":                     "no contacts",
 		"number,Number\n1,2\n":         "twice",
 		"first-name,First Name\n1,2\n": "twice",
-		"number,\n+15550100001,x\n":    "column 2 has no name",
-		"number,a\n+15550100001\n":     "wrong number of fields",
+		"number,\n+15550100001,x\n":    "column 2 of the header has no name",
+		"number,a\n+15550100001\n":     "the row has 1 fields, the header 2",
 		"number\n\"+1555\n":            "extraneous or missing",
 		"number,tag\nfoo@bar,x\n":      `line 2: "foo@bar" is not a phone number`,
 		"number\n+15550100001\n12\n":   `line 3: "12"`,
