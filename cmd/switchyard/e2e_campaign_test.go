@@ -33,7 +33,7 @@ type campaignHooks struct {
 	ch  chan struct{}
 }
 
-func newCampaignHooks(t *testing.T) *campaignHooks {
+func newCampaignHooks(t testing.TB) *campaignHooks {
 	h := &campaignHooks{got: map[string][]map[string]any{}, ch: make(chan struct{}, 1000)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
@@ -53,7 +53,7 @@ func newCampaignHooks(t *testing.T) *campaignHooks {
 }
 
 // waitCampaignEnd waits for the campaign status callback that ends it.
-func (h *campaignHooks) waitCampaignEnd(t *testing.T, within time.Duration) map[string]any {
+func (h *campaignHooks) waitCampaignEnd(t testing.TB, within time.Duration) map[string]any {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -74,7 +74,7 @@ func (h *campaignHooks) waitCampaignEnd(t *testing.T, within time.Duration) map[
 }
 
 // waitEvents waits until n callbacks of event ev arrived.
-func (h *campaignHooks) waitEvents(t *testing.T, ev string, n int, within time.Duration) {
+func (h *campaignHooks) waitEvents(t testing.TB, ev string, n int, within time.Duration) {
 	t.Helper()
 	deadline := time.After(within)
 	for len(h.events(ev)) < n {

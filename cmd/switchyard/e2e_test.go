@@ -28,7 +28,7 @@ import (
 
 // server is one running `switchyard serve`.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	base   string // http://127.0.0.1:port
 	esl    string // the embedded emulator's event socket ("" with real nodes)
 	socket string // where FreeSWITCH's socket application connects
@@ -66,7 +66,7 @@ func (s *server) waitEnded(sid string) {
 
 // startServe runs serve on dsn with the demo tenant, on free loopback
 // ports, and stops it when the test ends (or when stop is called).
-func startServe(t *testing.T, dsn string, tweak ...func(*Config)) *server {
+func startServe(t testing.TB, dsn string, tweak ...func(*Config)) *server {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Database = dsn
