@@ -22,6 +22,10 @@ type CallInfo struct {
 	ExoPhone    string `json:"exophone"`
 	CustomField string `json:"custom_field,omitempty"`
 	FlowID      string `json:"flow_id,omitempty"`
+	// Vars fill placeholders: @@Name in a prompt's text is spoken as
+	// Vars[Name] (a campaign call carries its contact's fields:
+	// @@first_name). A name without a value is spoken as nothing.
+	Vars map[string]string `json:"vars,omitempty"`
 }
 
 // Started begins the flow on a call.

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -100,6 +101,26 @@ type runner struct {
 
 func (r *runner) emit(c Command) { r.cmds = append(r.cmds, c) }
 
+// fill replaces the @@Name placeholders of a prompt's text with the
+// call's values (CallInfo.Vars).
+func (r *runner) fill(p Prompt) Prompt {
+	if len(r.s.Call.Vars) > 0 && strings.Contains(p.Text, "@@") {
+		p.Text = placeholder.ReplaceAllStringFunc(p.Text, func(m string) string { return r.s.Call.Vars[m[2:]] })
+	}
+	return p
+}
+
+func (r *runner) fillAll(ps []Prompt) []Prompt {
+	out := make([]Prompt, len(ps))
+	for i, p := range ps {
+		out[i] = r.fill(p)
+	}
+	return out
+}
+
+// placeholder is a @@Name in a prompt's text.
+var placeholder = regexp.MustCompile(`@@[A-Za-z0-9_]+`)
+
 func (r *runner) current() *Applet { return r.f.Applets[r.s.Applet] }
 
 // follow takes a named output of the current applet.
@@ -138,7 +159,7 @@ func (r *runner) enter(id string) {
 		}
 		switch cfg := a.Config.(type) {
 		case *Greeting:
-			r.emit(Play{Applet: id, Prompt: cfg.Prompt})
+			r.emit(Play{Applet: id, Prompt: r.fill(cfg.Prompt)})
 			r.s.Await = AwaitPlayback
 			return
 		case *IVR:
@@ -152,7 +173,12 @@ func (r *runner) enter(id string) {
 			r.s.Await = AwaitDial
 			return
 		case *Voicemail:
-			r.emit(voicemail(id, cfg))
+			rec := voicemail(id, cfg)
+			if rec.Prompt != nil {
+				p := r.fill(*rec.Prompt)
+				rec.Prompt = &p
+			}
+			r.emit(rec)
 			r.s.Await = AwaitRecording
 			return
 		case *Transfer:
@@ -257,7 +283,7 @@ func (r *runner) menu(cfg *IVR, retry bool) {
 	if retry && cfg.InvalidPrompt != nil {
 		prompts = []Prompt{*cfg.InvalidPrompt, cfg.Prompt}
 	}
-	r.emit(CollectDigits{Applet: a.ID, Prompts: prompts, MaxDigits: 1,
+	r.emit(CollectDigits{Applet: a.ID, Prompts: r.fillAll(prompts), MaxDigits: 1,
 		Timeout: orDefault(cfg.Timeout, defaultIVRTimeout), ValidKeys: strings.Join(keys, "")})
 	r.s.Attempt++
 	r.s.Await = AwaitDigits
@@ -272,7 +298,7 @@ func (r *runner) gather(cfg *Gather, retry bool) {
 	if finish == "none" {
 		finish = ""
 	}
-	r.emit(CollectDigits{Applet: r.s.Applet, Prompts: prompts,
+	r.emit(CollectDigits{Applet: r.s.Applet, Prompts: r.fillAll(prompts),
 		MaxDigits: orDefault(cfg.MaxDigits, defaultGatherDigits),
 		Timeout:   orDefault(cfg.Timeout, defaultIVRTimeout), FinishOnKey: finish})
 	r.s.Attempt++

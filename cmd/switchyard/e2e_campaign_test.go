@@ -205,6 +205,23 @@ func TestServeCampaign(t *testing.T) {
 		if err != nil || len(rows) != 8 {
 			t.Fatalf("CSV report: %d rows (want a header and 7), %v\n%s", len(rows), err, csvBody)
 		}
+
+		// A campaign that builds its flow from text: a menu reading the
+		// contact's name.
+		owls := s.v2("POST", "/v2/accounts/demo/lists", `{"lists": [{"name": "Owls"}]}`)
+		s.uploadCSV(owls["sid"].(string), "number,first_name\n+15550100015,Asha\n")
+		hooks2 := newCampaignHooks(t)
+		built := s.v2("POST", "/v2/accounts/demo/campaigns", fmt.Sprintf(`{"campaigns": [{"caller_id": %q, "lists": [%q],
+			"flow_type": "ivr", "read_via_text": "Hello @@first_name, press 1 to confirm.", "repeat_menu_attempts": 1,
+			"calling_window": {"start": "00:00", "end": "24:00"}, "status_callback": %q}]}`, demoPhone, owls["sid"], hooks2.url))
+		if built["flow_type"] != "ivr" || built["read_via_text"] != "Hello @@first_name, press 1 to confirm." {
+			t.Errorf("built campaign: %v", built)
+		}
+		hooks2.waitCampaignEnd(t, 60*time.Second)
+		got = s.v2("GET", "/v2/accounts/demo/campaigns/"+built["id"].(string), "")
+		if st := got["stats"].(map[string]any); st["completed"] != float64(1) {
+			t.Errorf("built campaign stats: %v", st)
+		}
 	})
 }
 

@@ -69,6 +69,9 @@ type OutboundRequest struct {
 	// IdempotencyKey and RequestHash make a retried request return the
 	// call the first one created (see store.CreateOptions).
 	IdempotencyKey, RequestHash string
+	// Vars fill the @@Name placeholders of FlowID's prompts (a campaign
+	// contact's fields).
+	Vars map[string]string
 }
 
 // Originator is a media node that can place calls.
@@ -117,6 +120,8 @@ type outboundSpec struct {
 	WaitURL           string `json:"wait_url,omitempty"`
 	// Leg1 is the FreeSWITCH UUID of the first leg.
 	Leg1 string `json:"leg1"`
+	// Vars fill the flow's prompt placeholders (flows.CallInfo.Vars).
+	Vars map[string]string `json:"vars,omitempty"`
 }
 
 // Place creates the call record and starts the first leg: bgapi
@@ -176,7 +181,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	}
 	spec := outboundSpec{
 		To: req.To, TimeLimit: req.TimeLimit, TimeOut: req.TimeOut, Record: req.Record,
-		RecordingChannels: req.RecordingChannels, WaitURL: req.WaitURL, Leg1: esl.NewUUID(),
+		RecordingChannels: req.RecordingChannels, WaitURL: req.WaitURL, Leg1: esl.NewUUID(), Vars: req.Vars,
 	}
 	if spec.TimeLimit <= 0 || spec.TimeLimit > MaxTimeLimit {
 		spec.TimeLimit = MaxTimeLimit
@@ -393,7 +398,7 @@ func (c *call) beginOutbound() bool {
 	c.fire("multiset", c.settings())
 	c.step(flows.Started{At: c.now().UTC(), Call: flows.CallInfo{
 		CallSid: c.sid, From: row.From, To: row.PhoneNumber, Direction: "outbound-dial",
-		ExoPhone: row.PhoneNumber, FlowID: flowID, CustomField: row.CustomField,
+		ExoPhone: row.PhoneNumber, FlowID: flowID, CustomField: row.CustomField, Vars: spec.Vars,
 	}})
 	return true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/dialstr"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -115,6 +116,9 @@ type Lookup interface {
 	List(ctx context.Context, accountSID, listSID string) error
 	// Limits returns the account's dialing limits.
 	Limits(ctx context.Context, accountSID string) (store.DialLimits, error)
+	// BuildFlow stores a flow the campaign built (flow_type and
+	// read_via_text) and publishes it, returning its id.
+	BuildFlow(ctx context.Context, accountSID, name string, doc []byte) (string, error)
 }
 
 // StoreLookup answers lookups from the database.
@@ -146,6 +150,22 @@ func (l storeLookup) LiveFlow(ctx context.Context, accountSID, flowID string) er
 func (l storeLookup) List(ctx context.Context, accountSID, listSID string) error {
 	_, err := l.db.Lists().Get(ctx, accountSID, listSID)
 	return err
+}
+
+func (l storeLookup) BuildFlow(ctx context.Context, accountSID, name string, doc []byte) (string, error) {
+	var id string
+	err := l.db.InTx(ctx, func(tx *store.DB) error {
+		f, err := tx.Flows().Create(ctx, accountSID, name, doc)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Flows().Publish(ctx, accountSID, f.ID); err != nil {
+			return err
+		}
+		id = f.ID
+		return nil
+	})
+	return id, err
 }
 
 func (l storeLookup) Limits(ctx context.Context, accountSID string) (store.DialLimits, error) {
@@ -255,8 +275,19 @@ func apply(ctx context.Context, look Lookup, c *store.Campaign, s Spec, at time.
 		}
 		c.CallerID = id
 	}
-	if s.FlowType != nil || s.ReadViaText != nil {
-		return invalid("flow_type", "campaign-built flows (flow_type, read_via_text) are not supported yet: give url, a flow of the account")
+	if s.RepeatMenuAttempts != nil {
+		if *s.RepeatMenuAttempts < 0 || *s.RepeatMenuAttempts > 9 {
+			return invalid("repeat_menu_attempts", "repeat_menu_attempts must be 0 to 9")
+		}
+		c.RepeatMenuAttempts = *s.RepeatMenuAttempts
+	}
+	if s.URL != nil && s.FlowType != nil {
+		return invalid("flow_type", "give url (a flow of the account) or flow_type with read_via_text, not both")
+	}
+	if s.FlowType != nil || s.ReadViaText != nil || (s.RepeatMenuAttempts != nil && c.FlowType != "") {
+		if err := builtFlow(ctx, look, c, s); err != nil {
+			return err
+		}
 	}
 	if s.URL != nil {
 		id, err := FlowIDOf(strings.TrimSpace(*s.URL), c.AccountSID)
@@ -268,13 +299,7 @@ func apply(ctx context.Context, look Lookup, c *store.Campaign, s Spec, at time.
 		} else if err != nil {
 			return err
 		}
-		c.URL, c.FlowID = strings.TrimSpace(*s.URL), id
-	}
-	if s.RepeatMenuAttempts != nil {
-		if *s.RepeatMenuAttempts < 0 || *s.RepeatMenuAttempts > 10 {
-			return invalid("repeat_menu_attempts", "repeat_menu_attempts must be 0 to 10")
-		}
-		c.RepeatMenuAttempts = *s.RepeatMenuAttempts
+		c.URL, c.FlowID, c.FlowType, c.ReadViaText = strings.TrimSpace(*s.URL), id, "", ""
 	}
 	if s.CallDuplicateNumbers != nil {
 		c.CallDuplicateNumbers = *s.CallDuplicateNumbers
@@ -370,6 +395,54 @@ func apply(ctx context.Context, look Lookup, c *store.Campaign, s Spec, at time.
 	if len(c.Numbers) == 0 && len(c.Lists) == 0 {
 		return invalid("from", "give the numbers to call in from, or lists")
 	}
+	return nil
+}
+
+// builtFlow makes the flow of a campaign that gives flow_type and
+// read_via_text instead of url: a greeting that speaks the text and hangs
+// up, or a menu that speaks it, takes one key (stored as the call's
+// digits) and hangs up, repeating the text repeat_menu_attempts times when
+// no key comes. @@Column placeholders in the text are spoken as the
+// contact's values.
+func builtFlow(ctx context.Context, look Lookup, c *store.Campaign, s Spec) error {
+	ft, text := c.FlowType, c.ReadViaText
+	if s.FlowType != nil {
+		ft = *s.FlowType
+	}
+	if s.ReadViaText != nil {
+		text = strings.TrimSpace(*s.ReadViaText)
+	}
+	if ft != "greeting" && ft != "ivr" {
+		return invalid("flow_type", "flow_type must be greeting or ivr (with read_via_text)")
+	}
+	if text == "" || len(text) > MaxText {
+		return invalid("read_via_text", "read_via_text must be 1 to %d characters: what the flow says", MaxText)
+	}
+	prompt := map[string]any{"text": text}
+	applets := map[string]any{"bye": map[string]any{"type": "hangup", "config": map[string]any{}}}
+	start := "say"
+	if ft == "greeting" {
+		applets["say"] = map[string]any{"type": "greeting", "config": map[string]any{"prompt": prompt}, "outputs": map[string]string{"next": "bye"}}
+	} else {
+		out := map[string]string{"timeout": "bye", "invalid": "bye"}
+		for k := range 10 {
+			out[fmt.Sprint(k)] = "bye"
+		}
+		applets["say"] = map[string]any{"type": "ivr", "outputs": out,
+			"config": map[string]any{"prompt": prompt, "timeout": 5, "max_attempts": c.RepeatMenuAttempts + 1}}
+	}
+	doc, err := json.Marshal(map[string]any{"name": "Campaign " + ft, "start": start, "applets": applets})
+	if err != nil {
+		return fmt.Errorf("campaign flow: %w", err)
+	}
+	if _, problems := flows.Load(doc); problems.HasErrors() {
+		return invalid("read_via_text", "the campaign's %s flow is not valid: %v", ft, problems)
+	}
+	id, err := look.BuildFlow(ctx, c.AccountSID, "Campaign "+ft+": "+clip(text), doc)
+	if err != nil {
+		return err
+	}
+	c.FlowType, c.ReadViaText, c.FlowID, c.URL = ft, text, id, ""
 	return nil
 }
 

@@ -329,7 +329,7 @@ func TestRetriesWindowsAndDND(t *testing.T) {
 		ny, _ := time.LoadLocation("America/New_York")
 		start := time.Date(2026, 3, 7, 23, 0, 0, 0, ny) // 04:00 UTC, 09:30 in Kolkata
 		r := newRig(t, db, start)
-		cts, err := db.Contacts().Create(ctx, account, []store.Contact{{Number: "+15550200003", Timezone: "America/New_York"}})
+		cts, err := db.Contacts().Create(ctx, account, []store.Contact{{Number: "+15550200003", FirstName: "Owl", Timezone: "America/New_York"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,8 +383,8 @@ func TestRetriesWindowsAndDND(t *testing.T) {
 		d.settle(t)
 		r.await(t, 3)
 		third := r.phone.calls()[2]
-		if third.From != "+15550200003" {
-			t.Fatalf("third call to %s", third.From)
+		if third.From != "+15550200003" || third.Vars["first_name"] != "Owl" {
+			t.Fatalf("third call to %s with %v (the contact's fields fill the flow's @@placeholders)", third.From, third.Vars)
 		}
 		r.phone.end(t, third.SID, store.NoAnswer) // not retried: only busy is
 		d.settle(t)

@@ -286,7 +286,7 @@ func (d *Dialer) place(c store.Campaign, n store.CampaignNumber, sid string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req := call.OutboundRequest{SID: sid, AccountSID: c.AccountSID, From: n.Number, FlowID: c.FlowID,
-		CallerID: c.CallerID, CallType: c.Type, CustomField: c.CustomField}
+		CallerID: c.CallerID, CallType: c.Type, CustomField: c.CustomField, Vars: n.Data}
 	_, _, err := d.placer.Place(ctx, req)
 	if err == nil {
 		return
