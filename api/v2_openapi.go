@@ -185,9 +185,9 @@ func oaV2Schemas() oaObj {
 		"caller_id":              oaStr("an ExoPhone of the account (E.164, or as Exotel writes it: 08047000000)"),
 		"url":                    oaStr("the flow: http://<host>/<AccountSid>/exoml/start_voice/<flow_id>"),
 		"campaign_type":          oaEnum("", "static", "dynamic"),
-		"flow_type":              oaEnum("not supported yet (400)", "ivr", "greeting"),
-		"read_via_text":          oaStr("not supported yet (400)"),
-		"repeat_menu_attempts":   oaInt(""),
+		"flow_type":              oaEnum("instead of url: the campaign builds a flow that speaks read_via_text (ivr also takes one key)", "ivr", "greeting"),
+		"read_via_text":          oaStr("what the built flow says; @@Column is spoken as the contact's value (@@first_name, a custom CSV column)"),
+		"repeat_menu_attempts":   oaInt("ivr: how many more times the text is said when no key comes (0 to 9)"),
 		"name":                   oaStr("more than 3 characters; default \"<AccountSid> <date> <time>\""),
 		"type":                   oaEnum("", "trans"),
 		"call_duplicate_numbers": oaBool("default false"),
@@ -284,7 +284,7 @@ func oaV2Schemas() oaObj {
 			"contact_count": oaInt(""), "date_created": dt(""), "date_updated": dt(""), "uri": oaStr("")}),
 		"V2ContactReferences": oaObject([]string{"contact_references"}, oaObj{"contact_references": oaArray(
 			oaObject([]string{"contact_sid"}, oaObj{"contact_sid": oaStr("")}), fmt.Sprintf("at most %d", store.MaxContactsPerRequest))}),
-		"V2ListRef": oaObject(nil, oaObj{"list_id": oaStr(""), "contact_sid": oaStr("")}),
+		"V2ListRef": oaObject(nil, oaObj{"list_id": oaStr(""), "sid": oaStr("the contact's SID, as contact_sid"), "contact_sid": oaStr("")}),
 		"V2CSVLine": oaObject([]string{"line"}, oaObj{"line": oaInt("a bad row's line in the CSV (the header is line 1)")}),
 		"V2DNDRequest": oaObject([]string{"numbers"}, oaObj{
 			"numbers": oaArray(oaStr(""), fmt.Sprintf("1 to %d", store.MaxContactsPerRequest)), "reason": oaStr(""),
