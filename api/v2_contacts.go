@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -277,15 +278,21 @@ func (s *Server) v2ListContacts(c echo.Context) error {
 
 // v2LoadContact loads the contact the path names.
 func (s *Server) v2LoadContact(c echo.Context) (*store.Contact, error) {
-	sid, err := v2PathID(c, "contact_sid", "contact")
+	return v2Load(c, "contact_sid", "contact", s.store.Contacts().Get)
+}
+
+// v2Load loads the object of the account that the path parameter param
+// names, with get; what names it in errors.
+func v2Load[T any](c echo.Context, param, what string, get func(ctx context.Context, accountSID, sid string) (*T, error)) (*T, error) {
+	sid, err := v2PathID(c, param, what)
 	if err != nil {
 		return nil, err
 	}
-	ct, err := s.store.Contacts().Get(c.Request().Context(), account(c).SID, sid)
+	v, err := get(c.Request().Context(), account(c).SID, sid)
 	if err != nil {
-		return nil, v2Fail(err, "contact "+sid)
+		return nil, v2Fail(err, what+" "+sid)
 	}
-	return ct, nil
+	return v, nil
 }
 
 // v2GetContact is GET /contacts/:contact_sid.

@@ -116,15 +116,7 @@ func (s *Server) v2ListLists(c echo.Context) error {
 
 // v2LoadList loads the list the path names, with its contact count.
 func (s *Server) v2LoadList(c echo.Context) (*store.List, error) {
-	sid, err := v2PathID(c, "list_sid", "list")
-	if err != nil {
-		return nil, err
-	}
-	l, err := s.store.Lists().Get(c.Request().Context(), account(c).SID, sid)
-	if err != nil {
-		return nil, v2Fail(err, "list "+sid)
-	}
-	return l, nil
+	return v2Load(c, "list_sid", "list", s.store.Lists().Get)
 }
 
 // v2GetList is GET /lists/:list_sid.

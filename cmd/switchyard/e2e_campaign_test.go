@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
 
 // csvBody is a request body sent as is (not as JSON).
@@ -287,4 +288,87 @@ func distinctNumbers(n int) []string {
 		out[i] = fmt.Sprintf("+1555020%04d", i)
 	}
 	return out
+}
+
+// TestTwoInstancesShareCampaign: two instances serve one PostgreSQL
+// database and one node; one dials the campaign, and when it is killed
+// the other takes over. Every number is called once.
+func TestTwoInstancesShareCampaign(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	emu := testNode(t, "127.0.0.1:0")
+	a := startChild(t, dsn, "-fs", emu.Addr())
+	b := startChild(t, dsn, "-fs", emu.Addr()) // after a: seeding the demo is not safe run concurrently
+	emu.SetSocketAddr(a.socket)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"account", "limits", "-db", dsn, "--account", "demo", "--rate", "600", "--concurrency", "100"}, &out, &errOut); code != 0 {
+		t.Fatalf("account limits: %d %s", code, errOut.String())
+	}
+	hooks := newCampaignHooks(t)
+	const numbers = 60
+	numbersJSON, _ := json.Marshal(distinctNumbers(numbers))
+	body := fmt.Sprintf(`{"campaigns": [{"caller_id": %q, "url": %q, "from": %s, "throttle": 300,
+		"calling_window": {"start": "00:00", "end": "24:00"}, "status_callback": %q, "call_status_callback": %q}]}`,
+		demoPhone, a.campaignFlowURL(), numbersJSON, hooks.url, hooks.url)
+	id := b.v2("POST", "/v2/accounts/demo/campaigns", body)["id"].(string)
+	hooks.waitEvents(t, "call_status", numbers/4, 60*time.Second)
+	db := storetest.Open(t, dsn)
+	leaders := func() map[string]int {
+		var rows []struct {
+			InstanceID string `gorm:"column:instance_id"`
+			N          int    `gorm:"column:n"`
+		}
+		if err := db.Gorm().Raw("SELECT instance_id, COUNT(*) AS n FROM campaign_attempts WHERE campaign_sid = ? GROUP BY instance_id", id).Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, r := range rows {
+			m[r.InstanceID] = r.N
+		}
+		return m
+	}
+	if got := leaders(); len(got) != 1 {
+		t.Fatalf("both instances dialled before either stopped: %v", got)
+	}
+	// Kill the instance that leads: its row in instances names its socket.
+	var leadID, leadName string
+	for inst := range leaders() {
+		leadID = inst
+	}
+	if err := db.Gorm().Raw("SELECT name FROM instances WHERE id = ?", leadID).Scan(&leadName).Error; err != nil {
+		t.Fatal(err)
+	}
+	var lead *child
+	for _, c := range []*child{a, b} {
+		if strings.HasSuffix(leadName, "/"+c.socket) {
+			lead = c
+		}
+	}
+	if lead == nil {
+		t.Fatalf("no child is instance %s (%s)", leadID, leadName)
+	}
+	lead.kill()
+	hooks.waitCampaignEnd(t, 90*time.Second)
+	calls := map[string]int{}
+	var sids []struct {
+		Number  string `gorm:"column:number"`
+		Attempt int    `gorm:"column:attempt"`
+	}
+	if err := db.Gorm().Raw("SELECT number, attempt FROM campaign_attempts WHERE campaign_sid = ?", id).Scan(&sids).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sids {
+		calls[s.Number]++
+	}
+	if len(calls) != numbers {
+		t.Fatalf("%d numbers called, want %d", len(calls), numbers)
+	}
+	for n, k := range calls {
+		if k != 1 {
+			t.Errorf("%s called %d times", n, k)
+		}
+	}
+	if got := leaders(); len(got) != 2 {
+		t.Errorf("the survivor did not take over: %v", got)
+	}
+	t.Logf("attempts by instance: %v", leaders())
 }

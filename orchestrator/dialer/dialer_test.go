@@ -577,7 +577,7 @@ func TestTwoDialersShareOneCampaign(t *testing.T) {
 		if err := db.Accounts().SetDialLimits(t.Context(), account, store.DialLimits{Rate: 600, Concurrency: 100}); err != nil {
 			t.Fatal(err)
 		}
-		c := r.create(t, &store.Campaign{Numbers: numbers(40, 200), Throttle: 600, Mode: "custom"})
+		c := r.create(t, &store.Campaign{Numbers: numbers(100, 200), Throttle: 600, Mode: "custom"})
 		a := r.dialer(t, "a", r.phone)
 		b := r.dialer(t, "b", r.phone)
 		endAll := func() {
@@ -619,7 +619,7 @@ func TestTwoDialersShareOneCampaign(t *testing.T) {
 		for _, req := range r.phone.calls() {
 			seen[req.From]++
 		}
-		if len(seen) != 40 {
+		if len(seen) != 100 {
 			t.Fatalf("%d numbers called", len(seen))
 		}
 		for n, k := range seen {

@@ -40,7 +40,8 @@
 // A campaign dials at most Throttle calls a minute (or its account's
 // rate, 60 by default), and its account's campaigns together at most the
 // account's rate, with calls spaced evenly: the dialer keeps a next-slot
-// time per campaign and per account and wakes at the earliest. Live calls
+// time per campaign and per account and wakes at the earliest (slots it
+// woke too late for are made up within a second, not later). Live calls
 // are capped per campaign (MaxConcurrent, or the account's) and per
 // account; a call counts from its claim until its outcome is taken in,
 // which is never shorter than the call, so the cap holds across instances.

@@ -250,15 +250,20 @@ func (d *Dialer) dial(ctx context.Context, c *store.Campaign, now time.Time) tim
 	return time.Time{}
 }
 
-// catchUp returns the next slot: slot itself, unless the campaign fell
-// behind by more than one interval (it had nothing to dial, or was
-// capped), in which case it starts again from now rather than bursting.
+// catchUp returns the next slot. A dialer that woke late (a busy
+// machine, a slow database) dials the slots it missed in the last second,
+// so each minute still gets its calls; a campaign further behind (it had
+// nothing to dial, was capped or paused) starts again from now rather
+// than bursting.
 func catchUp(slot, now time.Time, every time.Duration) time.Time {
-	if slot.IsZero() || slot.Before(now.Add(-every)) {
+	if slot.IsZero() || slot.Before(now.Add(-max(every, catchUpSpan))) {
 		return now
 	}
 	return slot
 }
+
+// catchUpSpan is how far behind the dialer still makes up missed slots.
+const catchUpSpan = time.Second
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

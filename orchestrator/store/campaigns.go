@@ -238,17 +238,8 @@ func (r *Campaigns) List(ctx context.Context, accountSID string, f CampaignFilte
 	if err := where().Count(&total).Error; err != nil {
 		return nil, 0, dbErr("count campaigns", err)
 	}
-	order := "created_at"
-	if f.SortBy == "name" {
-		order = "name"
-	}
-	if f.Desc {
-		order += " DESC, sid DESC"
-	} else {
-		order += ", sid"
-	}
 	var cs []Campaign
-	err := f.Page.apply(where().Order(order)).Find(&cs).Error
+	err := f.Page.apply(where().Order(listOrder(f.SortBy, f.Desc))).Find(&cs).Error
 	return cs, int(total), dbErr("list campaigns", err)
 }
 

@@ -79,6 +79,19 @@ type listMember struct {
 
 func (listMember) TableName() string { return "list_members" }
 
+// listOrder is the ORDER BY of a listing sorted by "name" or (any other
+// value) creation, then SID, ascending unless desc.
+func listOrder(sortBy string, desc bool) string {
+	order := "created_at"
+	if sortBy == "name" {
+		order = "name"
+	}
+	if desc {
+		return order + " DESC, sid DESC"
+	}
+	return order + ", sid"
+}
+
 // apply pages a query.
 func (p Page) apply(q *gorm.DB) *gorm.DB {
 	return q.Offset(max(p.Offset, 0)).Limit(p.limit())
@@ -228,15 +241,7 @@ func (r *Lists) List(ctx context.Context, accountSID string, f ListFilter) ([]Li
 	if err := where.Count(&total).Error; err != nil {
 		return nil, 0, dbErr("count lists", err)
 	}
-	order := "created_at"
-	if f.SortBy == "name" {
-		order = "name"
-	}
-	if f.Desc {
-		order += " DESC, sid DESC"
-	} else {
-		order += ", sid"
-	}
+	order := listOrder(f.SortBy, f.Desc)
 	q := r.db.read(ctx).Where("account_sid = ?", accountSID)
 	if f.Name != "" {
 		q = q.Where("LOWER(name) LIKE ?", "%"+strings.ToLower(f.Name)+"%")
