@@ -81,19 +81,20 @@ type Dialer struct {
 	placed sync.WaitGroup
 
 	// The loop's state: only Run's goroutine touches it.
-	lease      store.Lease
-	leading    bool
-	renewed    time.Time // real time of the last renewal
-	refreshed  time.Time // real time of the last full look
-	reclaimed  time.Time
-	campaigns  []store.Campaign
-	live       map[string]int // dialing attempts by campaign
-	liveAcct   map[string]int // and by account
-	limits     map[string]store.DialLimits
-	slot       map[string]time.Time // next dial time by campaign (Now's clock)
-	slotAcct   map[string]time.Time // and by account
-	zones      map[string]*time.Location
-	unreadable map[string]bool // campaigns the dialer gave up on
+	lease       store.Lease
+	leading     bool
+	renewed     time.Time // real time of the last renewal
+	refreshed   time.Time // real time of the last full look
+	reclaimed   time.Time
+	campaigns   []store.Campaign
+	live        map[string]int // dialing attempts by campaign
+	liveAcct    map[string]int // and by account
+	limits      map[string]store.DialLimits
+	slot        map[string]time.Time // next dial time by campaign (Now's clock)
+	slotAcct    map[string]time.Time // and by account
+	zones       map[string]*time.Location
+	extended    map[string]time.Time // real time a dynamic campaign's list was last read
+	extendEvery time.Duration
 
 	mu     sync.Mutex
 	broken map[string]error // campaigns whose calls cannot be placed, from place
@@ -110,7 +111,7 @@ func New(db *store.DB, p Placer, cfg Config) *Dialer {
 	return &Dialer{
 		db: db, placer: p, cfg: cfg, log: cfg.Logger.With("component", "dialer"),
 		wake: make(chan struct{}, 1), broken: map[string]error{}, zones: map[string]*time.Location{},
-		slot: map[string]time.Time{}, slotAcct: map[string]time.Time{}, unreadable: map[string]bool{},
+		slot: map[string]time.Time{}, slotAcct: map[string]time.Time{}, extended: map[string]time.Time{}, extendEvery: extendEvery,
 	}
 }
 

@@ -135,6 +135,7 @@ func (r *rig) dialer(t *testing.T, instance string, p Placer, tweak ...func(*Con
 		f(&cfg)
 	}
 	d := New(r.db, p, cfg)
+	d.extendEvery = 0 // tests move the clock, not real time
 	ticks := make(chan struct{}, 1)
 	d.afterTick = func() {
 		select {
@@ -633,6 +634,53 @@ func TestTwoDialersShareOneCampaign(t *testing.T) {
 		}
 		if len(byInstance) != 2 {
 			t.Fatalf("the survivor did not take over: %v", byInstance)
+		}
+	})
+}
+
+// TestDynamicCampaign: a dynamic campaign calls the contacts added to its
+// list after it started, and ends at its end_at, not when it runs out.
+func TestDynamicCampaign(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		start := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+		r := newRig(t, db, start)
+		l, _ := db.Lists().Create(ctx, account, "walk-ins", "")
+		if _, err := db.Lists().Import(ctx, account, l.SID, []store.Contact{{Number: "+15550200301"}}); err != nil {
+			t.Fatal(err)
+		}
+		end := start.Add(time.Hour)
+		c := r.create(t, &store.Campaign{Lists: []string{l.SID}, CampaignType: "dynamic", EndAt: &end})
+		d := r.dialer(t, "one", r.phone)
+		d.settle(t)
+		r.await(t, 1)
+		r.phone.end(t, r.phone.calls()[0].SID, store.Completed)
+		r.clock.Advance(time.Minute)
+		d.settle(t)
+		if got := r.get(t, c.SID); got.Status != store.CampaignInProgress {
+			t.Fatalf("a dynamic campaign ended when its list ran out: %s", got.Status)
+		}
+		// Two more contacts join the list, one of them a number already
+		// called (skipped: the campaign does not call duplicates).
+		if _, err := db.Lists().Import(ctx, account, l.SID, []store.Contact{{Number: "+15550200302", FirstName: "Late"}, {Number: "+15550200301"}}); err != nil {
+			t.Fatal(err)
+		}
+		r.clock.Advance(time.Second)
+		d.settle(t)
+		r.await(t, 2)
+		late := r.phone.calls()[1]
+		if late.From != "+15550200302" || late.Vars["first_name"] != "Late" {
+			t.Fatalf("second call %s %v", late.From, late.Vars)
+		}
+		r.phone.end(t, late.SID, store.Completed)
+		r.clock.Set(end)
+		d.settle(t)
+		got := r.get(t, c.SID)
+		if got.Status != store.CampaignCompleted {
+			t.Fatalf("at end_at: %s, skipped %d", got.Status, got.Skipped)
+		}
+		if n := len(r.phone.calls()); n != 2 {
+			t.Fatalf("%d calls, want 2", n)
 		}
 	})
 }

@@ -46,6 +46,12 @@
 // account; a call counts from its claim until its outcome is taken in,
 // which is never shorter than the call, so the cap holds across instances.
 //
+// # Dynamic campaigns
+//
+// A dynamic campaign (one list) calls the list's contacts as they are when
+// it starts, then every few seconds takes in those added since, until its
+// end_at: it does not end when its numbers are done.
+//
 // # Windows and do-not-call
 //
 // A number is called only inside its calling window (09:00-21:00 in the

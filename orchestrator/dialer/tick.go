@@ -16,6 +16,9 @@ import (
 const (
 	refreshEvery = 500 * time.Millisecond
 	reclaimEvery = 5 * time.Second
+	// extendEvery is how often a dynamic campaign's list is read for
+	// contacts added since.
+	extendEvery = 5 * time.Second
 	// unplacedAfter is how old an attempt without a call must be before it
 	// is taken back even though its instance lives: placing a call writes
 	// its row within seconds, or fails.
@@ -120,6 +123,17 @@ func (d *Dialer) run(ctx context.Context, c *store.Campaign, now time.Time) time
 		d.finish(ctx, c, store.CampaignCompleted, true, "end_at passed")
 		return time.Time{}
 	}
+	if c.CampaignType == "dynamic" && time.Since(d.extended[c.SID]) >= d.extendEvery {
+		d.extended[c.SID] = time.Now()
+		n, err := d.db.Campaigns().Extend(ctx, d.lease, c, now)
+		if err != nil {
+			d.fenced("take a dynamic campaign's new contacts", err)
+			return time.Time{}
+		}
+		if n > 0 {
+			d.log.Info("dialer: dynamic campaign took new contacts", "campaign", c.SID, "numbers", n)
+		}
+	}
 	return d.dial(ctx, c, now)
 }
 
@@ -169,7 +183,8 @@ func (d *Dialer) dial(ctx context.Context, c *store.Campaign, now time.Time) tim
 	if err != nil {
 		win = campaign.DefaultWindow
 	}
-	if d.live[c.SID] == 0 {
+	// A dynamic campaign calls its list's new contacts until its end_at.
+	if d.live[c.SID] == 0 && c.CampaignType != "dynamic" {
 		left, err := d.db.Campaigns().Left(ctx, c.SID)
 		if err != nil {
 			d.log.Warn("dialer: numbers left", "campaign", c.SID, "err", err)

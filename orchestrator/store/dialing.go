@@ -176,10 +176,35 @@ func (r *Campaigns) Start(ctx context.Context, l Lease, sid string, at time.Time
 }
 
 func (r *Campaigns) materialize(ctx context.Context, c *Campaign, at time.Time) error {
+	_, err := r.takeNumbers(ctx, c, at, false)
+	return err
+}
+
+// takeNumbers adds a campaign's numbers after those it has: its own
+// numbers (not when more is set), then its lists' contacts it does not
+// have yet, in list order; numbers it calls already are skipped unless it
+// calls duplicates. It returns how many it added.
+func (r *Campaigns) takeNumbers(ctx context.Context, c *Campaign, at time.Time, more bool) (int, error) {
 	t := now()
 	seen := map[string]bool{}
+	var tail struct {
+		Seq int `gorm:"column:seq"`
+	}
+	if more {
+		var keys []string
+		if err := r.db.conn(ctx).Model(&CampaignNumber{}).Where("campaign_sid = ?", c.SID).Pluck("number_key", &keys).Error; err != nil {
+			return 0, dbErr("numbers of "+c.SID, err)
+		}
+		for _, k := range keys {
+			seen[k] = true
+		}
+		if err := r.db.conn(ctx).Model(&CampaignNumber{}).Select("COALESCE(MAX(seq), 0) AS seq").Where("campaign_sid = ?", c.SID).
+			Scan(&tail).Error; err != nil {
+			return 0, dbErr("last number of "+c.SID, err)
+		}
+	}
 	var batch []CampaignNumber
-	seq, skipped := 0, 0
+	seq, skipped, added := tail.Seq, 0, 0
 	add := func(number, contactSID, name, tz string, data map[string]string) error {
 		key, ok := ContactKey(number)
 		status := NumberPending
@@ -191,6 +216,7 @@ func (r *Campaigns) materialize(ctx context.Context, c *Campaign, at time.Time) 
 		}
 		seen[key] = true
 		seq++
+		added++
 		batch = append(batch, CampaignNumber{ID: newID("cn"), CampaignSID: c.SID, AccountSID: c.AccountSID, Seq: seq,
 			Number: number, NumberKey: key, ContactSID: contactSID, Name: name, Data: data, Timezone: tz,
 			Status: status, NextAt: utc(at), CreatedAt: t, UpdatedAt: t})
@@ -199,19 +225,24 @@ func (r *Campaigns) materialize(ctx context.Context, c *Campaign, at time.Time) 
 		}
 		return nil
 	}
-	for _, n := range c.Numbers {
-		if err := add(n, "", "", "", nil); err != nil {
-			return err
+	if !more {
+		for _, n := range c.Numbers {
+			if err := add(n, "", "", "", nil); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for _, list := range c.Lists {
 		for off := 0; ; off += 5000 {
-			var cs []Contact
-			if err := r.db.conn(ctx).Table("contacts").Select("contacts.*").
+			q := r.db.conn(ctx).Table("contacts").Select("contacts.*").
 				Joins("JOIN list_members m ON m.contact_sid = contacts.sid AND m.account_sid = contacts.account_sid").
-				Where("m.list_sid = ? AND m.account_sid = ?", list, c.AccountSID).Order("m.seq").
-				Offset(off).Limit(5000).Find(&cs).Error; err != nil {
-				return dbErr("contacts of list "+list, err)
+				Where("m.list_sid = ? AND m.account_sid = ?", list, c.AccountSID)
+			if more {
+				q = q.Where("NOT EXISTS (SELECT 1 FROM campaign_numbers n WHERE n.campaign_sid = ? AND n.contact_sid = contacts.sid)", c.SID)
+			}
+			var cs []Contact
+			if err := q.Order("m.seq").Offset(off).Limit(5000).Find(&cs).Error; err != nil {
+				return 0, dbErr("contacts of list "+list, err)
 			}
 			for i := range cs {
 				ct := &cs[i]
@@ -220,7 +251,7 @@ func (r *Campaigns) materialize(ctx context.Context, c *Campaign, at time.Time) 
 					name += " " + ct.LastName
 				}
 				if err := add(ct.Number, ct.SID, name, ct.Timezone, ct.Fields()); err != nil {
-					return err
+					return 0, err
 				}
 			}
 			if len(cs) < 5000 {
@@ -229,14 +260,33 @@ func (r *Campaigns) materialize(ctx context.Context, c *Campaign, at time.Time) 
 		}
 	}
 	if err := r.flushNumbers(ctx, &batch); err != nil {
-		return err
+		return 0, err
 	}
-	if skipped > 0 {
+	// Skipped counts the duplicates left out at the start; a dynamic
+	// campaign meets its list's duplicates again at each look.
+	if !more && skipped > 0 {
 		if _, err := r.db.exec(ctx, "UPDATE campaigns SET skipped = ? WHERE sid = ?", skipped, c.SID); err != nil {
-			return dbErr("campaign skipped", err)
+			return 0, dbErr("campaign skipped", err)
 		}
 	}
-	return nil
+	return added, nil
+}
+
+// Extend takes into a running dynamic campaign the contacts its list
+// gained since it last looked (a contact already called is not taken
+// again; a number already called is skipped unless it calls
+// duplicates), fenced. It returns how many numbers it added.
+func (r *Campaigns) Extend(ctx context.Context, l Lease, c *Campaign, at time.Time) (int, error) {
+	var n int
+	err := r.db.atomic(ctx, func(tx *DB) error {
+		if err := tx.fence(ctx, l); err != nil {
+			return err
+		}
+		var err error
+		n, err = tx.Campaigns().takeNumbers(ctx, c, at, true)
+		return err
+	})
+	return n, err
 }
 
 func (r *Campaigns) flushNumbers(ctx context.Context, batch *[]CampaignNumber) error {
