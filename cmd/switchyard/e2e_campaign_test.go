@@ -227,7 +227,7 @@ func TestServeCampaign(t *testing.T) {
 }
 
 // TestServeKilledDialerResumes kills the instance dialing a campaign with
-// kill -9 halfway; the instance started in its place resumes it: every
+// kill -9 a third of the way; the instance started in its place resumes it: every
 // number is called, none twice.
 func TestServeKilledDialerResumes(t *testing.T) {
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
@@ -241,7 +241,7 @@ func TestServeKilledDialerResumes(t *testing.T) {
 		}
 		flowURL := first.campaignFlowURL()
 		hooks := newCampaignHooks(t)
-		const numbers = 40
+		const numbers = 24
 		numbersJSON, _ := json.Marshal(distinctNumbers(numbers))
 		body := fmt.Sprintf(`{"campaigns": [{"caller_id": %q, "url": %q, "from": %s, "throttle": 300,
 			"calling_window": {"start": "00:00", "end": "24:00"}, "status_callback": %q, "call_status_callback": %q}]}`,
@@ -304,7 +304,7 @@ func TestTwoInstancesShareCampaign(t *testing.T) {
 		t.Fatalf("account limits: %d %s", code, errOut.String())
 	}
 	hooks := newCampaignHooks(t)
-	const numbers = 60
+	const numbers = 36
 	numbersJSON, _ := json.Marshal(distinctNumbers(numbers))
 	body := fmt.Sprintf(`{"campaigns": [{"caller_id": %q, "url": %q, "from": %s, "throttle": 300,
 		"calling_window": {"start": "00:00", "end": "24:00"}, "status_callback": %q, "call_status_callback": %q}]}`,
