@@ -452,16 +452,11 @@ func v2Given(given *string, value *string) *string {
 // the runs of a recurring one) is marked deleted; numbers not yet called
 // are not called, calls in progress go on to their end.
 func (s *Server) v2DeleteCampaign(c echo.Context) error {
-	sid, err := v2PathID(c, "campaign_sid", "campaign")
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	acc := account(c)
-	if err := s.store.Campaigns().Delete(ctx, acc.SID, sid); err != nil {
-		return v2Fail(err, "campaign "+sid)
-	}
-	s.log.InfoContext(ctx, "api: campaign deleted", "account", acc.SID, "campaign", sid)
-	s.campaignChanged()
-	return writeEnvelope(c, http.StatusOK, nil, []listItem{v2OK(manageDeleted{ID: sid, Deleted: true})})
+	return s.v2Delete(c, "campaign_sid", "campaign", func(ctx context.Context, accountSID, sid string) error {
+		if err := s.store.Campaigns().Delete(ctx, accountSID, sid); err != nil {
+			return err
+		}
+		s.campaignChanged()
+		return nil
+	})
 }

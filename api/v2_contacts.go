@@ -340,15 +340,21 @@ func (s *Server) v2UpdateContact(c echo.Context) error {
 // the phone book and every list (campaigns that took it already keep
 // their copy of the number).
 func (s *Server) v2DeleteContact(c echo.Context) error {
-	sid, err := v2PathID(c, "contact_sid", "contact")
+	return s.v2Delete(c, "contact_sid", "contact", s.store.Contacts().Delete)
+}
+
+// v2Delete deletes the object of the account that the path parameter
+// param names, with del, and answers its id.
+func (s *Server) v2Delete(c echo.Context, param, what string, del func(ctx context.Context, accountSID, sid string) error) error {
+	sid, err := v2PathID(c, param, what)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	acc := account(c)
-	if err := s.store.Contacts().Delete(ctx, acc.SID, sid); err != nil {
-		return v2Fail(err, "contact "+sid)
+	if err := del(ctx, acc.SID, sid); err != nil {
+		return v2Fail(err, what+" "+sid)
 	}
-	s.log.InfoContext(ctx, "api: contact deleted", "account", acc.SID, "contact", sid)
+	s.log.InfoContext(ctx, "api: "+what+" deleted", "account", acc.SID, what, sid)
 	return writeEnvelope(c, http.StatusOK, nil, []listItem{v2OK(manageDeleted{ID: sid, Deleted: true})})
 }

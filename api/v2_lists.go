@@ -131,17 +131,7 @@ func (s *Server) v2GetList(c echo.Context) error {
 // v2DeleteList is DELETE /lists/:list_sid: its contacts stay in the phone
 // book; campaigns that took the list's numbers keep them.
 func (s *Server) v2DeleteList(c echo.Context) error {
-	sid, err := v2PathID(c, "list_sid", "list")
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	acc := account(c)
-	if err := s.store.Lists().Delete(ctx, acc.SID, sid); err != nil {
-		return v2Fail(err, "list "+sid)
-	}
-	s.log.InfoContext(ctx, "api: list deleted", "account", acc.SID, "list", sid)
-	return writeEnvelope(c, http.StatusOK, nil, []listItem{v2OK(manageDeleted{ID: sid, Deleted: true})})
+	return s.v2Delete(c, "list_sid", "list", s.store.Lists().Delete)
 }
 
 // v2ListMembers is GET /lists/:list_sid/contacts?offset&limit, in list
