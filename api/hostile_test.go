@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"sort"
@@ -148,18 +149,8 @@ func TestHostileInputsNeverAnswer5xx(t *testing.T) {
 func sendHostile(t *testing.T, e *callsEnv, fixtures map[string]string) {
 	queries := documentedQuery(t)
 	bodies := hostileBodies(e)
-	sent, failures := 0, 0
-	check := func(what string, r envReq) {
-		t.Helper()
-		sent++
-		rec := e.do(r)
-		if rec.Code >= 500 {
-			failures++
-			if failures <= 20 {
-				t.Errorf("%s: %s %s: status %d\n%s", what, r.method, r.path, rec.Code, rec.Body)
-			}
-		}
-	}
+	h := &hostileSender{t: t, do: e.do}
+	check := h.check
 	routes := e.srv.Routes()
 	sort.Slice(routes, func(i, j int) bool { return routes[i].Method+routes[i].Path < routes[j].Method+routes[j].Path })
 	for _, rt := range routes {
@@ -213,8 +204,34 @@ func sendHostile(t *testing.T, e *callsEnv, fixtures map[string]string) {
 			}
 		}
 	}
-	if failures > 0 {
-		t.Errorf("%d of %d hostile requests answered 5xx", failures, sent)
+	h.report()
+}
+
+// hostileSender sends hostile requests and fails the test on every answer
+// in 5xx (reporting the first 20).
+type hostileSender struct {
+	t              *testing.T
+	do             func(envReq) *httptest.ResponseRecorder
+	sent, failures int
+}
+
+func (h *hostileSender) check(what string, r envReq) {
+	h.t.Helper()
+	h.sent++
+	rec := h.do(r)
+	if rec.Code >= 500 {
+		h.failures++
+		if h.failures <= 20 {
+			h.t.Errorf("%s: %s %s: status %d\n%s", what, r.method, r.path, rec.Code, rec.Body)
+		}
 	}
-	t.Logf("%d hostile requests, none answered 5xx", sent)
+}
+
+func (h *hostileSender) report() {
+	h.t.Helper()
+	if h.failures > 0 {
+		h.t.Errorf("%d of %d hostile requests answered 5xx", h.failures, h.sent)
+		return
+	}
+	h.t.Logf("%d hostile requests, none answered 5xx", h.sent)
 }
