@@ -174,6 +174,10 @@ func TestServeCampaign(t *testing.T) {
 			}
 		}
 		// 3 answered + 2 numbers × 2 attempts; the DND number is never called.
+		// Callbacks of different keys are delivered independently: the
+		// campaign's end may arrive before a number's.
+		hooks.waitEvents(t, "call_status", 7, 30*time.Second)
+		hooks.waitEvents(t, "call_schedule", 6, 30*time.Second)
 		if n := len(hooks.events("call_status")); n != 7 {
 			t.Errorf("%d call status callbacks, want 7", n)
 		}
