@@ -209,7 +209,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		if cfg.callEnded != nil {
 			cfg.callEnded(sid)
 		}
-		dial.Notify()
+		dial.CallEnded(sid)
 	}
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Instance:      self.ID,

@@ -79,6 +79,7 @@ type Dialer struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	placed sync.WaitGroup
+	calls  sync.Map // SIDs of the calls this dialer placed that have not ended
 
 	// The loop's state: only Run's goroutine touches it.
 	lease       store.Lease
@@ -112,6 +113,15 @@ func New(db *store.DB, p Placer, cfg Config) *Dialer {
 		db: db, placer: p, cfg: cfg, log: cfg.Logger.With("component", "dialer"),
 		wake: make(chan struct{}, 1), broken: map[string]error{}, zones: map[string]*time.Location{},
 		slot: map[string]time.Time{}, slotAcct: map[string]time.Time{}, extended: map[string]time.Time{}, extendEvery: extendEvery,
+	}
+}
+
+// CallEnded wakes the dialer if the call that ended is one it placed
+// (its outcome frees a slot); other calls' ends cost it nothing. Calls
+// other instances placed are taken in at the next poll.
+func (d *Dialer) CallEnded(callSID string) {
+	if _, ok := d.calls.LoadAndDelete(callSID); ok {
+		d.Notify()
 	}
 }
 

@@ -684,3 +684,25 @@ func TestDynamicCampaign(t *testing.T) {
 		}
 	})
 }
+
+// TestCallEndedWakesOnlyForItsCalls: the end of a call the dialer did
+// not place does not wake it (serve tells it of every call's end).
+func TestCallEndedWakesOnlyForItsCalls(t *testing.T) {
+	d := New(nil, nil, Config{})
+	d.CallEnded("not-ours")
+	select {
+	case <-d.wake:
+		t.Fatal("woken by another call's end")
+	default:
+	}
+	d.calls.Store("ours", struct{}{})
+	d.CallEnded("ours")
+	select {
+	case <-d.wake:
+	default:
+		t.Fatal("not woken by its own call's end")
+	}
+	if _, ok := d.calls.Load("ours"); ok {
+		t.Fatal("an ended call is still tracked")
+	}
+}

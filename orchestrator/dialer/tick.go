@@ -307,10 +307,12 @@ func (d *Dialer) place(c store.Campaign, n store.CampaignNumber, sid string) {
 	defer cancel()
 	req := call.OutboundRequest{SID: sid, AccountSID: c.AccountSID, From: n.Number, FlowID: c.FlowID,
 		CallerID: c.CallerID, CallType: c.Type, CustomField: c.CustomField, Vars: n.Data}
+	d.calls.Store(sid, struct{}{})
 	_, _, err := d.placer.Place(ctx, req)
 	if err == nil {
 		return
 	}
+	d.calls.Delete(sid)
 	log := d.log.With("campaign", c.SID, "call_sid", sid, "number", n.Number)
 	if err := d.db.Campaigns().Unbegin(ctx, sid, d.cfg.Now().Add(d.cfg.Retry)); err != nil {
 		log.Error("dialer: take back an attempt that was not placed; the reclaimer will", "err", err)
