@@ -246,6 +246,11 @@ func v1IntParam(v, name string, lo, hi int) (int, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
+	if err == nil && n == 0 {
+		// Clients send 0 for a field they leave unset (a Go client's zero
+		// value): it means the default, like an empty one.
+		return 0, nil
+	}
 	if err != nil || n < lo || n > hi {
 		return 0, badRequest(fmt.Sprintf("%s %q is not valid: a whole number of seconds from %d to %d", name, v, lo, hi))
 	}

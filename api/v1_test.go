@@ -176,6 +176,20 @@ func TestV1ConnectCallerIDForms(t *testing.T) {
 	}
 }
 
+// A client that sends 0 for every integer it leaves unset (a Go client's
+// zero values) gets the defaults, as with empty fields.
+func TestV1ConnectZeroMeansDefault(t *testing.T) {
+	e := newCallsEnv(t)
+	rec := e.do(envReq{method: http.MethodPost, path: "/v1/Accounts/acme1/Calls/connect.json",
+		body: "From=%2B919800000001&To=%2B919800000002&CallerId=%2B918047000000&TimeLimit=0&TimeOut=0", contentType: "application/x-www-form-urlencoded"})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if got := e.placer.requests()[0]; got.TimeLimit != 0 || got.TimeOut != 0 {
+		t.Errorf("placed with TimeLimit %d, TimeOut %d; want 0 and 0 (the defaults)", got.TimeLimit, got.TimeOut)
+	}
+}
+
 func TestV1ConnectUnencodedPlus(t *testing.T) {
 	e := newCallsEnv(t)
 	// curl -d "From=+919800000001" sends a raw '+', which decodes to a space.
@@ -263,7 +277,7 @@ func TestV1ConnectRejects(t *testing.T) {
 		{"malformed CallerId", with("CallerId", "exophone"), 400, "CallerId \"exophone\" is not a valid phone number"},
 		{"CallType promo", with("CallType", "promo"), 400, "no longer supported"},
 		{"CallType bogus", with("CallType", "bulk"), 400, "CallType \"bulk\" is not valid"},
-		{"TimeLimit zero", with("TimeLimit", "0"), 400, "TimeLimit \"0\" is not valid"},
+		{"TimeLimit negative", with("TimeLimit", "-1"), 400, "TimeLimit \"-1\" is not valid"},
 		{"TimeLimit too big", with("TimeLimit", "14401"), 400, "TimeLimit"},
 		{"TimeLimit text", with("TimeLimit", "1h"), 400, "TimeLimit"},
 		{"TimeOut too big", with("TimeOut", "3601"), 400, "TimeOut"},

@@ -276,8 +276,8 @@ func v3Seconds(field string, raw json.RawMessage, hi int) (int, error) {
 			n, err = strconv.Atoi(strings.TrimSpace(str))
 		}
 	}
-	if err != nil || n < 1 || n > hi {
-		return 0, badRequest(fmt.Sprintf("%s must be a whole number of seconds from 1 to %d, not %s", field, hi, raw))
+	if err != nil || n < 0 || n > hi {
+		return 0, badRequest(fmt.Sprintf("%s must be a whole number of seconds from 1 to %d (0 for the default), not %s", field, hi, raw))
 	}
-	return n, nil
+	return n, nil // 0, as clients send for a field left unset, is the default
 }

@@ -92,6 +92,20 @@ func TestV3CreateCall(t *testing.T) {
 	})
 }
 
+// 0 (what a client sends for an integer it leaves unset) is the default.
+func TestV3CreateCallZeroMeansDefault(t *testing.T) {
+	e := newCallsEnv(t)
+	body := `{"from": {"contact_uri": "+919800000001"}, "to": {"contact_uri": "+919800000002"},
+		"virtual_number": "+918047000000", "max_time_limit": 0, "attempt_time_out": 0}`
+	rec := e.v3post(body, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got := e.placer.requests()[0]; got.TimeLimit != 0 || got.TimeOut != 0 {
+		t.Errorf("placed with TimeLimit %d, TimeOut %d; want the defaults (0)", got.TimeLimit, got.TimeOut)
+	}
+}
+
 func TestV3CreateCallPortalShape(t *testing.T) {
 	e := newCallsEnv(t)
 	body := `{"from": {"user_contact_uri": "sip:agent7@pbx.example"}, "to": {"number": "+919800000002"},
@@ -186,7 +200,7 @@ func TestV3CreateCallRejects(t *testing.T) {
 		{"recording unknown key", body("recording", from("record", true, "format", "wav")), "", 400, CodeBadRequest, "recording"},
 		{"recording channels", body("recording", from("record", true, "channels", "stereo")), "", 400, CodeBadRequest, "recording channels \"stereo\""},
 		{"recording channels disagree", body("recording", from("record", true, "channels", "dual"), "recording_channels", "single"), "", 400, CodeBadRequest, "disagree"},
-		{"max_time_limit zero", body("max_time_limit", 0), "", 400, CodeBadRequest, "max_time_limit"},
+		{"max_time_limit negative", body("max_time_limit", -1), "", 400, CodeBadRequest, "max_time_limit"},
 		{"max_time_limit big", body("max_time_limit", 14401), "", 400, CodeBadRequest, "max_time_limit"},
 		{"max_time_limit fraction", body("max_time_limit", 1.5), "", 400, CodeBadRequest, "max_time_limit"},
 		{"attempt_time_out text", body("attempt_time_out", "soon"), "", 400, CodeBadRequest, "attempt_time_out"},
