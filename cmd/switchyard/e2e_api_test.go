@@ -268,6 +268,18 @@ func TestServeTenancy(t *testing.T) {
 		t.Fatalf("account create printed no key/token:\n%s", out)
 	}
 	flowID := s.flowID("basic-support")
+	// A legacy client sends what the banner says: the account SID and the
+	// API token.
+	legacy := strings.SplitN(field(s.out.String(), "Legacy auth"), ":", 2)
+	if len(legacy) != 2 {
+		t.Fatalf("the banner shows no legacy credentials:\n%s", s.out.String())
+	}
+	if code, body, _ := s.doAs(legacy[0], legacy[1], "GET", "/v1/Accounts/demo/Calls.json", nil, nil); code != http.StatusOK {
+		t.Errorf("legacy credentials from the banner: %d %s", code, body)
+	}
+	if code, body, _ := s.doAs("other", token, "GET", "/v1/Accounts/demo/Calls.json", nil, nil); code != http.StatusForbidden {
+		t.Errorf("another account's SID and API token on the demo's path: %d %s, want 403", code, body)
+	}
 	var call struct{ Call v1Call }
 	rc := newReceiver(t)
 	call.Call = s.connect(url.Values{"From": {"+15550100101"}, "To": {"+15550100001"}, "CallerId": {demoPhone}, "StatusCallback": {rc.url}})

@@ -428,7 +428,8 @@ func printDemo(w io.Writer, cfg Config, t *demo.Tenant) {
     API key      %s
     API token    %s
     API          http://%s
-`, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr)
+    Legacy auth  %s:%s (clients that send the account SID as the user)
+`, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr, t.AccountSID, t.APIToken)
 	if t.KeyRevoked {
 		fmt.Fprintf(w, "    NOTE         the demo API key %s is revoked and stays revoked; use another key of account %s\n",
 			t.APIKey, t.AccountSID)

@@ -152,7 +152,9 @@ func (r *Accounts) RevokeAPIKey(ctx context.Context, accountSID, key string) err
 }
 
 // Authenticate checks HTTP Basic credentials. user is an API key or, for
-// legacy clients, an account SID; token is the matching secret. Any
+// legacy clients, an account SID; token is the matching secret: the key's
+// token, or for an account SID the account token or the token of any of
+// the account's unrevoked API keys. Any
 // failure (unknown user, wrong token, revoked key) is ErrUnauthorized and
 // takes the same work; database failures are returned as they are.
 func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Account, error) {
@@ -189,7 +191,20 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 		return nil, fmt.Errorf("authenticate: %w", ErrUnauthorized)
 	case err != nil:
 		return nil, dbErr("authenticate", err)
-	case !tokenMatches(a.TokenHash, token):
+	case tokenMatches(a.TokenHash, token):
+		return &a, nil
+	}
+	// Legacy clients send the account SID with whatever token the
+	// account's owner has: any of its API keys' tokens, while the key is
+	// not revoked, is as good as the account token.
+	var n int64
+	err = r.db.conn(ctx).Model(&APIKey{}).
+		Where("account_sid = ? AND token_hash = ? AND revoked_at IS NULL", a.SID, hashToken(token)).
+		Count(&n).Error
+	switch {
+	case err != nil:
+		return nil, dbErr("authenticate", err)
+	case n == 0:
 		return nil, fmt.Errorf("authenticate: %w", ErrUnauthorized)
 	}
 	return &a, nil

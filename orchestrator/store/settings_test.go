@@ -135,3 +135,41 @@ func TestBadTextIsInvalidInput(t *testing.T) {
 		}
 	})
 }
+
+// A legacy client sends the account SID with a token: the account token
+// or the token of any of the account's unrevoked API keys, never another
+// account's.
+func TestLegacySIDTakesTheAccountsAPITokens(t *testing.T) {
+	onEachDB(t, func(t *testing.T, fresh storetest.Fresh) {
+		ctx := t.Context()
+		db := storetest.OpenMigrated(t, fresh(t))
+		accts := db.Accounts()
+		for _, sid := range []string{"demo", "other"} {
+			if _, _, err := accts.CreateWithSID(ctx, sid, sid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := accts.SeedAPIKey(ctx, "demo", "demo_key", "demo_token", "demo"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := accts.SeedAPIKey(ctx, "other", "other_key", "other_token", "other"); err != nil {
+			t.Fatal(err)
+		}
+		a, err := accts.Authenticate(ctx, "demo", "demo_token")
+		if err != nil || a.SID != "demo" {
+			t.Fatalf("SID with the key's token: %v %v", a, err)
+		}
+		if _, err := accts.Authenticate(ctx, "demo", "other_token"); !errors.Is(err, store.ErrUnauthorized) {
+			t.Errorf("SID with another account's key token: %v", err)
+		}
+		if _, err := accts.Authenticate(ctx, "demo", "demo_key"); !errors.Is(err, store.ErrUnauthorized) {
+			t.Errorf("SID with the key itself as token: %v", err)
+		}
+		if err := accts.RevokeAPIKey(ctx, "demo", "demo_key"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := accts.Authenticate(ctx, "demo", "demo_token"); !errors.Is(err, store.ErrUnauthorized) {
+			t.Errorf("SID with a revoked key's token: %v", err)
+		}
+	})
+}
