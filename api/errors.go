@@ -19,7 +19,8 @@ const (
 	// surfaceV3 is the lowercase v2/v3 family and our management API:
 	// the request_id / method / http_code / response envelope.
 	surfaceV3 = "v3"
-	// surfacePlain is everything else (health, the OpenAPI document).
+	// surfacePlain is the server's own endpoints (health, the OpenAPI
+	// document).
 	surfacePlain = "plain"
 )
 
@@ -93,15 +94,47 @@ func defaultCode(status int) int {
 	return CodeBadRequest
 }
 
-// surfaceOf tells which API family a path belongs to.
+// surfaceOf tells which API family a path belongs to. v1 and Exotel's
+// Twilio-style v2_beta answer RestException; the lowercase v2 and v3 the
+// envelope. Any other path is the server's own endpoint when it is one
+// and otherwise answers like v1, the surface every Exotel client knows:
+// a client that took a wrong turn gets an error it can read.
 func surfaceOf(path string) string {
 	switch {
-	case strings.HasPrefix(path, "/v1/"):
+	case strings.HasPrefix(path, "/v1/"), strings.HasPrefix(path, "/v2_beta/"):
 		return surfaceV1
 	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"):
 		return surfaceV3
+	case strings.HasPrefix(path, "/healthz"), strings.HasPrefix(path, "/openapi.json"):
+		return surfacePlain
 	}
-	return surfacePlain
+	return surfaceV1
+}
+
+// paramHasSlash reports whether a path parameter of the matched route
+// holds a '/': Echo lets a route's last parameter take the rest of the
+// path, so /users/u1/devices/d1 would reach /users/:user_sid. No id
+// holds one; such a path names no route.
+func paramHasSlash(c echo.Context) bool {
+	for _, v := range c.ParamValues() {
+		if strings.Contains(v, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// deeperThanRoute reports whether the request's path has more segments
+// than the route Echo matched (the router does not fill in parameters
+// when it answers 405, so paramHasSlash cannot tell).
+func deeperThanRoute(c echo.Context) bool {
+	route := c.Path()
+	return route != "" && strings.Count(c.Request().URL.Path, "/") > strings.Count(route, "/")
+}
+
+// notFound is the router's answer for a path no route takes.
+func notFound(c echo.Context) error {
+	return fail(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no resource at %s %s", c.Request().Method, c.Request().URL.Path))
 }
 
 // restException is the v1 error body.
@@ -134,7 +167,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if m, ok := he.Message.(string); ok && he.Code < 500 {
 			msg = m
 		}
-		if he.Code == http.StatusMethodNotAllowed {
+		switch {
+		case he.Code == http.StatusMethodNotAllowed && (paramHasSlash(c) || deeperThanRoute(c)):
+			// The route matched only by a parameter taking slashes.
+			c.Response().Header().Del(echo.HeaderAllow)
+			he = echo.ErrNotFound
+			fallthrough
+		case he.Code == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound):
+			msg = fmt.Sprintf("no resource at %s %s", c.Request().Method, c.Request().URL.Path)
+		case he.Code == http.StatusMethodNotAllowed:
 			msg = fmt.Sprintf("method %s is not allowed here; allowed: %s", c.Request().Method,
 				c.Response().Header().Get(echo.HeaderAllow))
 		}

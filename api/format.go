@@ -26,15 +26,32 @@ const (
 func stripJSONSuffix(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
+		if surfaceOf(r.URL.Path) == surfaceV1 {
 			if p, ok := strings.CutSuffix(r.URL.Path, ".json"); ok {
 				r.URL.Path = p
 				r.URL.RawPath = ""
+				c.Set(keyJSON, true)
+			} else if strings.HasPrefix(r.URL.Path, "/v2_beta/") {
+				// Exotel's v2_beta answers JSON only.
+				c.Set(keyJSON, true)
+			} else if !versioned(r.URL.Path) && strings.Contains(r.Header.Get(echo.HeaderAccept), "json") {
+				// A path of no API version (only ever an error) answers
+				// JSON to a client asking for it.
 				c.Set(keyJSON, true)
 			}
 		}
 		return next(c)
 	}
+}
+
+// versioned reports whether a path is under one of the API versions.
+func versioned(path string) bool {
+	for _, p := range []string{"/v1/", "/v2_beta/", "/v2/", "/v3/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestID gives every request an id (32 hex), sent back in
@@ -135,6 +152,9 @@ func success(status int, key string, v any) map[string]any {
 // data and a wrong content type are 4xx errors in the caller's format.
 func decodeJSON(c echo.Context, v any) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct == "" && c.Request().ContentLength == 0 {
+		return badRequest("a JSON body is required (Content-Type: application/json)")
+	}
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), echo.MIMEApplicationJSON) {
 		return fail(http.StatusUnsupportedMediaType, 0, "Content-Type must be application/json")
 	}

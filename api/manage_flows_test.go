@@ -259,7 +259,7 @@ func TestManageFlowBadInput(t *testing.T) {
 		{"validate unknown flow", mgReq{Method: "POST", Path: base + "/nope/validate"}, 404},
 		{"publish unknown flow", mgReq{Method: "POST", Path: base + "/nope/publish"}, 404},
 		{"duplicate no name", mgReq{Method: "POST", Path: base + "/" + id + "/duplicate", Body: `{}`}, 400},
-		{"duplicate no body", mgReq{Method: "POST", Path: base + "/" + id + "/duplicate"}, 415},
+		{"duplicate no body", mgReq{Method: "POST", Path: base + "/" + id + "/duplicate"}, 400},
 		{"duplicate unknown flow", mgReq{Method: "POST", Path: base + "/nope/duplicate", Body: `{"name":"x"}`}, 404},
 		{"delete unknown flow", mgReq{Method: "DELETE", Path: base + "/nope"}, 404},
 		{"get unknown flow", mgReq{Method: "GET", Path: base + "/nope"}, 404},

@@ -76,3 +76,77 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("OPTIONS: %d Allow %q", res.Status, res.Header.Get("Allow"))
 	}
 }
+
+// Every path no route takes answers 404 in the error shape of its API
+// version (Exotel's clients read RestException or the envelope, and
+// crash on anything else); a path parameter never takes a '/', so a
+// deeper path that does not exist is 404, not a lookup of an odd id or
+// a 405 of its parent.
+func TestUnknownPathsAnswerInTheirVersionsShape(t *testing.T) {
+	e := newMgEnv(t)
+	cases := []struct {
+		name, method, path string
+		accept             string
+		surface            string // v1 (XML), v1json, v3
+	}{
+		{"v1", "GET", "/v1/Accounts/acme/Nope", "", "v1"},
+		{"v1 json", "GET", "/v1/Accounts/acme/Nope.json", "", "v1json"},
+		{"v1 deeper than a route", "GET", "/v1/Accounts/acme/Calls/ca_1/extra", "", "v1"},
+		{"v1 deeper, wrong method", "DELETE", "/v1/Accounts/acme/Calls/ca_1/extra.json", "", "v1json"},
+		{"v2_beta (JSON only)", "GET", "/v2_beta/Accounts/acme/Nothing", "", "v1json"},
+		{"v2_beta json", "GET", "/v2_beta/Accounts/acme/Nothing.json", "", "v1json"},
+		{"no version", "GET", "/Accounts/acme/Calls", "", "v1"},
+		{"no version, asking for JSON", "GET", "/nope", "application/json", "v1json"},
+		{"no version .json", "POST", "/nope.json", "", "v1json"},
+		{"root", "GET", "/", "", "v1"},
+		{"v3", "POST", "/v3/nope", "", "v3"},
+		{"v2 deeper than a route", "PUT", "/v2/accounts/acme/flows/fl_1/nothing", "", "v3"},
+		{"v2 deeper, method of the parent's absent", "POST", "/v2/accounts/acme/users/us_1/x", "", "v3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.accept != "" {
+				h.Set("Accept", tc.accept)
+			}
+			res := e.do(mgReq{Method: tc.method, Path: tc.path, Header: h})
+			if res.Status != http.StatusNotFound {
+				t.Fatalf("status %d, want 404\n%s", res.Status, res.Raw)
+			}
+			if allow := res.Header.Get("Allow"); allow != "" {
+				t.Errorf("a 404 with Allow %q", allow)
+			}
+			switch tc.surface {
+			case "v1":
+				if status, msg := v1Exception(t, res.Raw); status != 404 || msg == "" {
+					t.Errorf("RestException %d %q", status, msg)
+				}
+			case "v1json":
+				if dig(res.JSON, "RestException", "Status") != float64(404) || dig(res.JSON, "RestException", "Message") == "" {
+					t.Errorf("not a JSON RestException: %s", res.Raw)
+				}
+			case "v3":
+				checkFailure(t, tc.name, res, http.StatusNotFound)
+				if dig(res.JSON, "response", "error_data", "code") != float64(1001) {
+					t.Errorf("code %v, want 1001", dig(res.JSON, "response", "error_data", "code"))
+				}
+			}
+		})
+	}
+	// The server's own endpoints keep their plain shape.
+	if res := e.do(mgReq{Method: "POST", Path: "/healthz", NoAuth: true}); res.JSON["status"] != float64(405) {
+		t.Errorf("health: %d %s", res.Status, res.Raw)
+	}
+}
+
+// A PUT or POST without a body to a route that reads JSON is a 400 that
+// says so, after the route is found (a wrong path is still 404).
+func TestMissingBody(t *testing.T) {
+	e := newMgEnv(t)
+	res := e.do(mgReq{Method: "POST", Path: "/v2/accounts/acme/flows"})
+	checkFailure(t, "no body", res, http.StatusBadRequest)
+	if msg, _ := dig(res.JSON, "response", "error_data", "message").(string); !strings.Contains(msg, "body is required") {
+		t.Errorf("message %q", msg)
+	}
+	e.must(http.StatusNotFound, mgReq{Method: "PUT", Path: "/v2/accounts/acme/nothing"})
+}

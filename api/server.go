@@ -175,10 +175,25 @@ type routeGroup struct {
 	mw echo.MiddlewareFunc
 }
 
-func (r routeGroup) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.mw) }
-func (r routeGroup) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.mw) }
-func (r routeGroup) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.mw) }
-func (r routeGroup) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw) }
+func (r routeGroup) GET(path string, h echo.HandlerFunc) { r.g.GET(path, h, wholeParams, r.mw) }
+func (r routeGroup) POST(path string, h echo.HandlerFunc) {
+	r.g.POST(path, h, wholeParams, r.mw)
+}
+func (r routeGroup) PUT(path string, h echo.HandlerFunc) { r.g.PUT(path, h, wholeParams, r.mw) }
+func (r routeGroup) DELETE(path string, h echo.HandlerFunc) {
+	r.g.DELETE(path, h, wholeParams, r.mw)
+}
+
+// wholeParams answers 404 when a path parameter took a '/' (see
+// paramHasSlash), before authentication, as for any unknown path.
+func wholeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if paramHasSlash(c) {
+			return notFound(c)
+		}
+		return next(c)
+	}
+}
 
 // recoverPanic turns a panic in a handler into a logged 500 in the
 // surface's format: nothing a client sends can take the server down.
