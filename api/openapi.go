@@ -157,6 +157,7 @@ func OpenAPIDocument(version string) map[string]any {
 		oaParams("id"), nil, oaSingle("recording", oaRef("Recording"), false), false))
 
 	oaV2Paths(add)
+	oaNumbersPaths(add, addV1)
 
 	return oaObj{
 		"openapi": "3.0.3",
@@ -184,6 +185,7 @@ func OpenAPIDocument(version string) map[string]any {
 			oaObj{"name": "Campaigns", "description": "Exotel's Campaigns v2: outbound dialling of numbers and lists, and its report."},
 			oaObj{"name": "Contacts", "description": "Exotel's v2 contacts: the phone book campaigns call."},
 			oaObj{"name": "Lists", "description": "Exotel's v2 lists of contacts, and CSV uploads to them."},
+			oaObj{"name": "Numbers", "description": "What a phone number is: type, circle, operator, do-not-call."},
 			oaObj{"name": "Do-not-call", "description": "Numbers campaigns must not call (Switchyard)."},
 			oaObj{"name": "Service", "description": "Health and this document."},
 		},
@@ -195,7 +197,7 @@ func OpenAPIDocument(version string) map[string]any {
 			},
 			"parameters": oaMerge(oaParameters(), oaV2Parameters()),
 			"responses":  oaResponses(),
-			"schemas":    oaMerge(oaSchemas(), oaV2Schemas()),
+			"schemas":    oaMerge(oaMerge(oaSchemas(), oaV2Schemas()), oaNumbersSchemas()),
 		},
 	}
 }

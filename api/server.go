@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
+	"github.com/switchyard/switchyard/orchestrator/numinfo"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// to the outbox (a campaign completed by its complete action), so the
 	// sender delivers them without waiting for its tick.
 	NotifyCallbacks func()
+	// NumberInfo is the number series table the Numbers resource reads
+	// (default numinfo.Builtin()).
+	NumberInfo *numinfo.Table
 	// PublicURL is where clients reach the API (scheme://host, no
 	// trailing slash), for the URLs callbacks carry (a campaign's
 	// report_url). Empty: the host of the request that caused them.
@@ -130,6 +134,9 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.NumberInfo == nil {
+		opts.NumberInfo = numinfo.Builtin()
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -156,10 +163,13 @@ func New(opts Options) *Server {
 	}
 	e.GET("/healthz", s.health)
 
-	s.routesV1(routeGroup{e.Group("/v1/Accounts/:sid"), s.authenticate})
+	v1 := routeGroup{e.Group("/v1/Accounts/:sid"), s.authenticate}
+	v2 := routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate}
+	s.routesV1(v1)
 	s.routesV3(routeGroup{e.Group("/v3/accounts/:sid"), s.authenticate})
-	s.routesManage(routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate})
-	s.routesV2(routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate})
+	s.routesManage(v2)
+	s.routesV2(v2)
+	s.routesNumbers(v1, routeGroup{e.Group("/v2_beta/Accounts/:sid"), s.authenticate}, v2)
 	s.routesRecordings(e)
 	s.routesDocs(e)
 	return s

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/numinfo"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -22,6 +24,9 @@ func apiOptions(ctx context.Context, cfg Config, db *store.DB) (api.Options, err
 		return opts, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	opts.TrustedProxies = proxies
+	if opts.NumberInfo, err = numberSeries(cfg.NumberSeries); err != nil {
+		return opts, err
+	}
 	if cfg.SigningKey != "" {
 		opts.SigningKey, err = api.ParseSigningKey(cfg.SigningKey)
 		if err != nil {
@@ -33,4 +38,22 @@ func apiOptions(ctx context.Context, cfg Config, db *store.DB) (api.Options, err
 		return opts, fmt.Errorf("api: %w", err)
 	}
 	return opts, nil
+}
+
+// numberSeries is the built-in number series table with the series of
+// the file path names (none when empty) on top.
+func numberSeries(path string) (*numinfo.Table, error) {
+	t := numinfo.Builtin()
+	if path == "" {
+		return t, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-number-series: %w", err)
+	}
+	defer f.Close()
+	if err := t.Load(f); err != nil {
+		return nil, fmt.Errorf("-number-series %s: %w", path, err)
+	}
+	return t, nil
 }

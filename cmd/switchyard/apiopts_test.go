@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,5 +89,36 @@ func TestPrintDemoRevokedKey(t *testing.T) {
 	printDemo(&out, defaultConfig(), &demo.Tenant{AccountSID: "demo", APIKey: "demo_api_key", APIToken: "t", KeyRevoked: true})
 	if !strings.Contains(out.String(), "demo_api_key is revoked") {
 		t.Errorf("revoked key not reported:\n%s", out.String())
+	}
+}
+
+// -number-series adds an operator's series on top of the built-in table;
+// a missing or malformed file stops serve with a message naming it.
+func TestAPIOptionsNumberSeries(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	dir := t.TempDir()
+	good := filepath.Join(dir, "series.csv")
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(good, []byte("prefix,type,circle,circle_name,operator,operator_name\n91987,Mobile,KA,Karnataka,A,Airtel\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("91987,Mobile\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	o, err := apiOptions(ctx, cfg, db)
+	if err != nil || o.NumberInfo.Lookup("+918047000000").Circle != "KA" {
+		t.Fatalf("built-in table: %v", err)
+	}
+	cfg.NumberSeries = good
+	if o, err = apiOptions(ctx, cfg, db); err != nil || o.NumberInfo.Lookup("+919876543210").Operator != "A" {
+		t.Errorf("with %s: %+v %v", good, o.NumberInfo.Lookup("+919876543210"), err)
+	}
+	for _, path := range []string{bad, filepath.Join(dir, "missing.csv")} {
+		cfg.NumberSeries = path
+		if _, err := apiOptions(ctx, cfg, db); err == nil || !strings.Contains(err.Error(), "-number-series") {
+			t.Errorf("%s: %v", path, err)
+		}
 	}
 }

@@ -84,6 +84,7 @@ type Config struct {
 	SIPEndpoint   string // SWITCHYARD_SIP_ENDPOINT
 	RecordingsDir string // SWITCHYARD_RECORDINGS
 	PublicURL     string // SWITCHYARD_PUBLIC_URL
+	NumberSeries  string // SWITCHYARD_NUMBER_SERIES: a number series CSV added to the built-in table
 	// Status callback delivery: attempts per callback, the first retry's
 	// delay (doubling after), and each attempt's timeout.
 	CallbackAttempts int           // SWITCHYARD_CALLBACK_ATTEMPTS
@@ -183,6 +184,8 @@ func (c *Config) options(http bool) []option {
 				usage: "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the API client (empty: the TCP peer is the client)"},
 			option{flag: "public-url", env: "SWITCHYARD_PUBLIC_URL", str: &c.PublicURL,
 				usage: "base URL of this API as clients reach it (recording URLs); default http://<-http>"},
+			option{flag: "number-series", env: "SWITCHYARD_NUMBER_SERIES", str: &c.NumberSeries,
+				usage: "CSV of number series (prefix,type,circle,circle_name,operator,operator_name) the Numbers API adds to its built-in table"},
 			option{flag: "smtp", env: "SWITCHYARD_SMTP_ADDR", str: &c.SMTPAddr,
 				usage: "SMTP server host:port for email applets (empty: emails are recorded as failed)"},
 			option{flag: "smtp-from", env: "SWITCHYARD_SMTP_FROM", str: &c.SMTPFrom,

@@ -137,6 +137,19 @@ func (r *Numbers) AssignFlow(ctx context.Context, accountSID, number string, flo
 	})
 }
 
+// Rename sets the friendly name of one of the account's numbers.
+func (r *Numbers) Rename(ctx context.Context, accountSID, number, friendlyName string) error {
+	res := r.db.conn(ctx).Model(&ExoPhone{}).Where("number = ? AND account_sid = ?", number, accountSID).
+		Updates(map[string]any{"friendly_name": storable(friendlyName), "updated_at": now()})
+	if res.Error != nil {
+		return insertErr("rename number "+number, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("rename number %s: %w", number, ErrNotFound)
+	}
+	return nil
+}
+
 // Delete removes one of the account's numbers. Calls made through it keep
 // their records.
 func (r *Numbers) Delete(ctx context.Context, accountSID, number string) error {
