@@ -231,9 +231,15 @@ func testAccounts(t *testing.T, fresh Fresh) {
 		t.Errorf("Authenticate(key) = %s, want %s", who.SID, a.SID)
 	}
 
+	// Legacy clients: the account SID with an API key's token.
+	who, err = accts.Authenticate(ctx, a.SID, keyToken)
+	must(t, err)
+	if who.SID != a.SID {
+		t.Errorf("Authenticate(sid, key token) = %s, want %s", who.SID, a.SID)
+	}
+
 	for _, c := range []struct{ name, user, token string }{
 		{"wrong account token", a.SID, token + "x"},
-		{"key token for account", a.SID, keyToken},
 		{"account token for key", key.Key, token},
 		{"wrong key token", key.Key, flipFirst(keyToken)},
 		{"unknown user", "nobody", token},
