@@ -102,7 +102,9 @@ func newCallsEnv(t *testing.T) *callsEnv {
 	return newCallsEnvOn(t, storetest.SQLiteDSN, Options{})
 }
 
-func newCallsEnvOn(t testing.TB, dsn func(testing.TB) string, opts Options) *callsEnv {
+// newCallsEnvOn builds the environment on the database dsn gives; each
+// of more may complete the options with the database at hand.
+func newCallsEnvOn(t testing.TB, dsn func(testing.TB) string, opts Options, more ...func(*store.DB, *Options)) *callsEnv {
 	t.Helper()
 	db := storetest.OpenMigrated(t, dsn(t))
 	ctx := context.Background()
@@ -125,6 +127,9 @@ func newCallsEnvOn(t testing.TB, dsn func(testing.TB) string, opts Options) *cal
 
 	p := &rowPlacer{db: db}
 	opts.Store, opts.Database, opts.Calls = db, db, p
+	for _, f := range more {
+		f(db, &opts)
+	}
 	if opts.SigningKey == nil {
 		opts.SigningKey = []byte("test signing key")
 	}

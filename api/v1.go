@@ -16,6 +16,7 @@ func (s *Server) routesV1(g routeGroup) {
 	g.POST("/Calls/connect", s.v1Connect)
 	g.GET("/Calls", s.v1ListCalls)
 	g.GET("/Calls/:CallSid", s.v1GetCall)
+	s.routesSMS(g)
 }
 
 // v1GetCall is GET /v1/Accounts/:sid/Calls/:CallSid[.json] (§2.4):

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net/url"
 	"strconv"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -73,10 +74,42 @@ func encodeBody(cb *store.Callback) (body []byte, contentType string, err error)
 		return nil, "", fmt.Errorf("callback %s: %w", cb.ID, err)
 	}
 	fields = append(fields, rawField{seqField, json.RawMessage(strconv.Itoa(cb.Seq))})
-	if cb.ContentType == store.ContentJSON {
+	switch cb.ContentType {
+	case store.ContentJSON:
 		return encodeJSON(fields), store.ContentJSON, nil
+	case store.ContentForm:
+		return encodeForm(fields)
 	}
 	return encodeMultipart(fields)
+}
+
+// encodeForm writes the fields as application/x-www-form-urlencoded (SMS
+// status callbacks), flattened as encodeMultipart does.
+func encodeForm(fields []rawField) ([]byte, string, error) {
+	form := url.Values{}
+	var order []string
+	for _, f := range fields {
+		err := flatten(f.name, f.value, func(name, value string) error {
+			if _, ok := form[name]; !ok {
+				order = append(order, name)
+			}
+			form.Add(name, value)
+			return nil
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("field %s: %w", f.name, err)
+		}
+	}
+	var buf bytes.Buffer
+	for _, name := range order {
+		for _, v := range form[name] {
+			if buf.Len() > 0 {
+				buf.WriteByte('&')
+			}
+			buf.WriteString(url.QueryEscape(name) + "=" + url.QueryEscape(v))
+		}
+	}
+	return buf.Bytes(), store.ContentForm, nil
 }
 
 // encodeJSON writes the fields as one object. The values are valid JSON

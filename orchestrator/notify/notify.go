@@ -1,7 +1,9 @@
 // Package notify delivers the SMS and email that flows send during calls:
 // Messenger implements the call runtime's call.Messenger, routing each
-// message to an email sender (SMTPSender) or an SMS provider (WebhookSMS,
-// LogSMS) and recording the outcome in the store's messages table.
+// message to an email sender (SMTPSender) or the SMS path (an
+// sms.Sender: the message is queued with its call's SID, from the call's
+// ExoPhone, and sent like an API message), and recording the outcome in
+// the store's messages table (for SMS: queued, or not).
 //
 // Bodies and subjects arrive already rendered: flows runs the applets'
 // templates with the call's fields before emitting a flows.Send.
@@ -17,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/sms"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -36,11 +39,11 @@ type EmailSender interface {
 	Send(ctx context.Context, e Email) error
 }
 
-// SMSProvider delivers SMS. Send must honour ctx; callSID is the call the
-// message belongs to ("" if none).
-type SMSProvider interface {
-	Name() string
-	Send(ctx context.Context, callSID, to, body string) error
+// SMSQueue queues SMS for sending; *sms.Sender is one.
+type SMSQueue interface {
+	// Provider names the provider that sends them, for the record.
+	Provider() string
+	Queue(ctx context.Context, reqs []sms.Request) ([]store.SMSMessage, error)
 }
 
 // ErrNoProvider: no sender is configured for the message's channel.
@@ -58,7 +61,7 @@ const recordTimeout = 5 * time.Second
 type Messenger struct {
 	db    *store.DB
 	email EmailSender
-	sms   SMSProvider
+	sms   SMSQueue
 	log   *slog.Logger
 }
 
@@ -66,7 +69,7 @@ var _ call.Messenger = (*Messenger)(nil)
 
 // New makes a messenger recording to db. email or sms may be nil: messages
 // on that channel are then recorded as failed (ErrNoProvider).
-func New(db *store.DB, email EmailSender, sms SMSProvider, log *slog.Logger) *Messenger {
+func New(db *store.DB, email EmailSender, sms SMSQueue, log *slog.Logger) *Messenger {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -81,7 +84,7 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 	if c != nil {
 		info = *c
 	}
-	provider, err := n.deliver(ctx, info.CallSid, m)
+	provider, err := n.deliver(ctx, info, m)
 
 	rec := &store.Message{
 		AccountSID: info.AccountSID,
@@ -116,7 +119,8 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 }
 
 // deliver routes m by channel and returns the provider's name.
-func (n *Messenger) deliver(ctx context.Context, callSID string, m flows.Send) (string, error) {
+func (n *Messenger) deliver(ctx context.Context, info call.Info, m flows.Send) (string, error) {
+	callSID := info.CallSid
 	to := make([]string, 0, len(m.To))
 	for _, r := range m.To {
 		if r = strings.TrimSpace(r); r != "" {
@@ -137,15 +141,33 @@ func (n *Messenger) deliver(ctx context.Context, callSID string, m flows.Send) (
 			return "", ErrNoProvider
 		}
 		if len(to) == 0 {
-			return n.sms.Name(), ErrNoRecipients
+			return n.sms.Provider(), ErrNoRecipients
 		}
-		var errs []error
-		for _, r := range to {
-			if err := n.sms.Send(ctx, callSID, r, m.Body); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", r, err))
-			}
-		}
-		return n.sms.Name(), errors.Join(errs...)
+		return n.sms.Provider(), n.queueSMS(ctx, info, to, m.Body)
 	}
 	return "", fmt.Errorf("channel %q: %w", m.Channel, ErrNoProvider)
+}
+
+// queueSMS queues an applet's SMS, one message per recipient, from the
+// call's ExoPhone, with the call's SID: the sender sends them like the
+// API's, and SMS/Messages/<sid> shows them.
+func (n *Messenger) queueSMS(ctx context.Context, info call.Info, to []string, body string) error {
+	c, err := n.db.Calls().Get(ctx, info.AccountSID, info.CallSid)
+	if err != nil {
+		return fmt.Errorf("sms: the call's ExoPhone: %w", err)
+	}
+	reqs := make([]sms.Request, len(to))
+	for i, r := range to {
+		reqs[i] = sms.Request{AccountSID: info.AccountSID, CallSID: info.CallSid, From: c.PhoneNumber, To: r, Body: body}
+	}
+	rows, err := n.sms.Queue(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	sids := make([]string, len(rows))
+	for i := range rows {
+		sids[i] = rows[i].SID
+	}
+	n.log.InfoContext(ctx, "notify: sms queued", "call_sid", info.CallSid, "sms_sids", sids)
+	return nil
 }

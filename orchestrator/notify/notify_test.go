@@ -1,17 +1,12 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"github.com/switchyard/switchyard/orchestrator/notify/smtptest"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/quotedprintable"
-	"net/http"
-	"net/http/httptest"
 	"net/mail"
 	"strings"
 	"testing"
@@ -20,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/notify"
+	"github.com/switchyard/switchyard/orchestrator/sms"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
@@ -288,30 +284,19 @@ const smsFlow = `{"start":"s","applets":{
  "s":{"type":"sms","config":{"to":"caller","body":"Sorry we missed you, call {{.CallSid}} ({{.CustomField}})"},"outputs":{"next":"h"}},
  "h":{"type":"hangup"}}}`
 
-type webhookHit struct {
-	auth, contentType string
-	payload           map[string]string
-}
-
-func TestWebhookSMS(t *testing.T) {
+// TestSMSQueued: an applet's SMS goes through the SMS path: queued with
+// its call's SID, from the call's ExoPhone, and sent by the sender like
+// an API message.
+func TestSMSQueued(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	hits := make(chan webhookHit, 4)
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p map[string]string
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || r.Method != http.MethodPost {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		hits <- webhookHit{auth: r.Header.Get("Authorization"), contentType: r.Header.Get("Content-Type"), payload: p}
-		if p["to"] == "+15550100500" {
-			http.Error(w, "gateway exploded", http.StatusInternalServerError)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(gw.Close)
-	m := notify.New(f.db, nil, &notify.WebhookSMS{URL: gw.URL, Token: "tok", HTTPClient: gw.Client()}, nil)
+	final := make(chan *store.SMSMessage, 4)
+	sender, err := sms.New(f.db, sms.Config{Provider: sms.TestNetwork{}, PollInterval: time.Hour,
+		OnFinal: func(m *store.SMSMessage) { final <- m }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := notify.New(f.db, nil, sender, nil)
 
 	sends := f.sends(t, smsFlow)
 	if len(sends) != 1 {
@@ -320,71 +305,43 @@ func TestWebhookSMS(t *testing.T) {
 	if err := m.Send(t.Context(), f.info, sends[0]); err != nil {
 		t.Fatal(err)
 	}
-	hit := <-hits
-	want := map[string]string{"to": "+15550109999", "body": "Sorry we missed you, call " + f.info.CallSid + " (order-17)", "call_sid": f.info.CallSid}
-	if hit.auth != "Bearer tok" || hit.contentType != "application/json" || len(hit.payload) != 3 ||
-		hit.payload["to"] != want["to"] || hit.payload["body"] != want["body"] || hit.payload["call_sid"] != want["call_sid"] {
-		t.Errorf("webhook got %+v, want payload %v", hit, want)
-	}
-
-	// A 500 is a failure, recorded with the gateway's answer.
-	err := m.Send(t.Context(), f.info, flows.Send{Applet: "s2", Channel: flows.ChannelSMS, To: []string{"+15550100500"}, Body: "x"})
-	if err == nil || !strings.Contains(err.Error(), "500") {
-		t.Fatalf("Send = %v, want a 500 error", err)
-	}
-	<-hits
-
-	list := f.messages(t)
-	if len(list) != 2 {
-		t.Fatalf("recorded %d messages", len(list))
-	}
-	ok, failed := list[0], list[1]
-	if ok.Status != store.MessageSent || ok.Provider != "webhook" || ok.Recipients != "+15550109999" || ok.Applet != "s" || ok.Body != want["body"] {
-		t.Errorf("sent record = %+v", ok)
-	}
-	if failed.Status != store.MessageFailed || failed.Provider != "webhook" || !strings.Contains(failed.Error, "gateway exploded") {
-		t.Errorf("failed record = %+v", failed)
-	}
-}
-
-func TestWebhookSMSNoToken(t *testing.T) {
-	t.Parallel()
-	auth := make(chan string, 1)
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth <- r.Header.Get("Authorization")
-		var p map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&p)
-		if _, ok := p["call_sid"]; ok {
-			t.Error("call_sid sent outside a call")
-		}
-	}))
-	t.Cleanup(gw.Close)
-	w := &notify.WebhookSMS{URL: gw.URL}
-	if err := w.Send(t.Context(), "", "+15550100001", "hi"); err != nil {
+	queued, err := f.db.SMS().ByCall(t.Context(), f.info.AccountSID, f.info.CallSid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if a := <-auth; a != "" {
-		t.Errorf("Authorization %q without a token", a)
-	}
-}
-
-func TestLogSMS(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, nil))
-	m := notify.New(f.db, nil, notify.LogSMS{Log: log}, nil)
-	if err := m.Send(t.Context(), f.info, flows.Send{Applet: "s", Channel: flows.ChannelSMS, To: []string{"+15550100001"}, Body: "logged only"}); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	if !strings.Contains(out, "to=+15550100001") || !strings.Contains(out, `body="logged only"`) || !strings.Contains(out, "call_sid="+f.info.CallSid) {
-		t.Errorf("log = %q", out)
+	body := "Sorry we missed you, call " + f.info.CallSid + " (order-17)"
+	if len(queued) != 1 || queued[0].To != "+15550109999" || queued[0].From != "+918047000001" || queued[0].Body != body ||
+		queued[0].Status != store.SMSQueued || queued[0].CallSID == nil || *queued[0].CallSID != f.info.CallSid {
+		t.Fatalf("queued %+v", queued)
 	}
 	list := f.messages(t)
-	if len(list) != 1 || list[0].Status != store.MessageSent || list[0].Provider != "log" {
+	if len(list) != 1 || list[0].Status != store.MessageSent || list[0].Provider != "testnet" || list[0].Channel != "sms" ||
+		list[0].Recipients != "+15550109999" || list[0].Body != body {
 		t.Errorf("records = %+v", list)
 	}
+
+	// The worker sends it (the test network delivers +15550109999).
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sender.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case got := <-final:
+		if got.SID != queued[0].SID || got.Status != store.SMSSent || got.DetailedStatusCode != 20005 || got.Attempts != 1 {
+			t.Errorf("sent %+v", got)
+		}
+	case <-t.Context().Done():
+		t.Fatal("never sent")
+	}
+}
+
+// testnet is a sender on the test network whose worker does not run.
+func testnet(t *testing.T, f *fixture) *sms.Sender {
+	s, err := sms.New(f.db, sms.Config{Provider: sms.TestNetwork{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestMissingProvider(t *testing.T) {
@@ -414,7 +371,7 @@ func TestMissingProvider(t *testing.T) {
 func TestNoRecipients(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	m := notify.New(f.db, nil, notify.LogSMS{Log: slog.New(slog.DiscardHandler)}, nil)
+	m := notify.New(f.db, nil, testnet(t, f), nil)
 	err := m.Send(t.Context(), f.info, flows.Send{Applet: "s", Channel: flows.ChannelSMS, To: []string{" "}, Body: "b"})
 	if !errors.Is(err, notify.ErrNoRecipients) {
 		t.Fatalf("Send = %v, want ErrNoRecipients", err)
@@ -427,7 +384,7 @@ func TestNoRecipients(t *testing.T) {
 func TestRecordFailureReturned(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	m := notify.New(f.db, nil, notify.LogSMS{Log: slog.New(slog.DiscardHandler)}, nil)
+	m := notify.New(f.db, nil, testnet(t, f), nil)
 	// A call the store does not know: sent, but not recorded.
 	err := m.Send(t.Context(), &call.Info{CallSid: store.NewSID(), AccountSID: f.info.AccountSID},
 		flows.Send{Applet: "s", Channel: flows.ChannelSMS, To: []string{"+15550100001"}, Body: "b"})

@@ -546,6 +546,50 @@ var migrations = []Migration{
 		},
 		Func: dropCallbackCallFK,
 	},
+	{
+		Version: 10,
+		Name:    "sms messages",
+		SQL: []string{
+			// Every SMS, sent through the API or by a flow's SMS applet
+			// (call_sid set), from queued to its final delivery status.
+			// The sender claims due rows (status queued, next_attempt_at
+			// past) and retries temporary failures; units are segments
+			// (GSM-7 160/153, UCS-2 70/67).
+			`CREATE TABLE sms_messages (
+				sid                  TEXT PRIMARY KEY,
+				account_sid          TEXT NOT NULL REFERENCES accounts (sid),
+				call_sid             TEXT NULL,
+				from_number          TEXT NOT NULL,
+				to_number            TEXT NOT NULL,
+				body                 TEXT NOT NULL,
+				encoding_type        TEXT NOT NULL DEFAULT 'plain',
+				priority             TEXT NOT NULL DEFAULT 'normal',
+				sms_type             TEXT NOT NULL DEFAULT 'transactional',
+				dlt_entity_id        TEXT NOT NULL DEFAULT '',
+				dlt_template_id      TEXT NOT NULL DEFAULT '',
+				custom_field         TEXT NOT NULL DEFAULT '',
+				status_callback      TEXT NOT NULL DEFAULT '',
+				status               TEXT NOT NULL,
+				detailed_status      TEXT NOT NULL DEFAULT '',
+				detailed_status_code INTEGER NOT NULL DEFAULT 0,
+				units                INTEGER NOT NULL DEFAULT 1,
+				price                TEXT NOT NULL DEFAULT '',
+				direction            TEXT NOT NULL DEFAULT 'outbound-api',
+				provider             TEXT NOT NULL DEFAULT '',
+				provider_message_id  TEXT NOT NULL DEFAULT '',
+				attempts             INTEGER NOT NULL DEFAULT 0,
+				next_attempt_at      {{timestamp}} NULL,
+				last_error           TEXT NOT NULL DEFAULT '',
+				created_at           {{timestamp}} NOT NULL,
+				updated_at           {{timestamp}} NOT NULL,
+				sent_at              {{timestamp}} NULL
+			)`,
+			`CREATE INDEX sms_messages_account_idx ON sms_messages (account_sid, created_at, sid)`,
+			`CREATE INDEX sms_messages_due_idx ON sms_messages (status, next_attempt_at)`,
+			`CREATE INDEX sms_messages_call_idx ON sms_messages (call_sid)`,
+			`CREATE INDEX sms_messages_provider_idx ON sms_messages (provider, provider_message_id)`,
+		},
+	},
 }
 
 // dropCallbackCallFK rebuilds the callbacks table on SQLite without its

@@ -48,6 +48,8 @@ func Exercise(t *testing.T, fresh Fresh) {
 		{"PhoneBook", testPhoneBook},
 		{"CampaignDialing", testCampaignDialing},
 		{"Leases", testLeases},
+		{"SMS", testSMS},
+		{"SMSClaimConcurrently", testSMSClaimConcurrently},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
