@@ -1,9 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"regexp"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/switchyard/switchyard/orchestrator/recstore"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -52,8 +53,10 @@ func (s *Server) presignedOrAuthenticated(next echo.HandlerFunc) echo.HandlerFun
 }
 
 // downloadRecording streams a recording's file (ranges and HEAD through
-// http.ServeContent). Only the file the recording row names is ever
-// opened: the path's id selects a row of the path's account, never a file.
+// http.ServeContent): the archived object once the recording is
+// archived, the WAV the media node wrote until then. Only the file or
+// object the recording row names is ever opened: the path's id selects a
+// row of the path's account, never a file.
 func (s *Server) downloadRecording(c echo.Context) error {
 	ctx := c.Request().Context()
 	sid := c.Param("sid")
@@ -68,45 +71,61 @@ func (s *Server) downloadRecording(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("download recording %s: %w", id, err)
 	}
-	f, info, err := openRecording(rec.Path)
+	obj, err := s.openRecording(ctx, rec)
+	if err != nil && rec.StorageKey == "" && errors.Is(err, recstore.ErrNotFound) {
+		// The archiver may have moved the file since the row was read.
+		if again, gerr := s.store.Recordings().Get(ctx, sid, id); gerr == nil && again.StorageKey != "" {
+			rec = again
+			obj, err = s.openRecording(ctx, rec)
+		}
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "api: recording file unavailable", "account", sid, "recording", id, "err", err)
 		return fail(http.StatusNotFound, CodeNotFound, "the file of recording "+id+" is not available")
 	}
-	defer f.Close()
+	defer obj.Close()
 	ext, ctype := recordingType(rec.Format)
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, ctype)
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`inline; filename="%s.%s"`, safeFileName(rec.ID), ext))
 	h.Set("Cache-Control", "private")
-	http.ServeContent(c.Response(), c.Request(), "", info.ModTime(), f)
+	http.ServeContent(c.Response(), c.Request(), "", obj.Info().ModTime, obj)
 	return nil
 }
 
-// openRecording opens path, which must be a regular file, not a symbolic
-// link, a folder or a device.
-func openRecording(path string) (*os.File, fs.FileInfo, error) {
-	if path == "" {
-		return nil, nil, errors.New("recording has no file")
+// openRecording opens a recording's file: the archived object in the
+// blob store, or before it is archived the file the media node wrote
+// (which must be a regular file, not a symbolic link, a folder or a
+// device).
+func (s *Server) openRecording(ctx context.Context, rec *store.Recording) (recstore.Object, error) {
+	if rec.StorageKey != "" {
+		st := s.opts.Recordings
+		if st == nil {
+			return nil, fmt.Errorf("recording %s is in %s, and no recording store is configured", rec.ID, rec.Storage)
+		}
+		if rec.Storage != "" && rec.Storage != st.Location() {
+			s.log.WarnContext(ctx, "api: recording archived in another store than the configured one",
+				"recording", rec.ID, "archived_in", rec.Storage, "configured", st.Location())
+		}
+		return st.Open(ctx, rec.StorageKey)
 	}
-	linfo, err := os.Lstat(path)
+	if rec.Path == "" {
+		return nil, errors.New("recording has no file")
+	}
+	f, info, err := recstore.OpenFile(rec.Path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("stat recording file: %w", err)
+		return nil, err
 	}
-	if !linfo.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("recording file %s is not a regular file (%s)", path, linfo.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open recording file: %w", err)
-	}
-	info, err := f.Stat()
-	if err != nil || !os.SameFile(linfo, info) {
-		_ = f.Close()
-		return nil, nil, fmt.Errorf("recording file %s changed while being opened", path)
-	}
-	return f, info, nil
+	return localFile{f, recstore.Info{Size: info.Size(), ModTime: info.ModTime()}}, nil
 }
+
+// localFile is a file the media node wrote, not yet archived.
+type localFile struct {
+	*os.File
+	info recstore.Info
+}
+
+func (f localFile) Info() recstore.Info { return f.info }
 
 // recordingType returns a recording format's file extension and media
 // type; WAV when the format is unknown or empty.

@@ -132,10 +132,13 @@ func (s *Server) v1ConnectRequest(ctx context.Context, accountSID string, p url.
 			return req, badRequest(fmt.Sprintf("RecordingChannels %q is not valid: single or dual", ch))
 		}
 	}
-	// RecordingFormat is checked but not passed on: recordings are made in
-	// one format (OutboundRequest has no field for it).
-	if f := get("RecordingFormat"); f != "" && !strings.EqualFold(f, "mp3") && !strings.EqualFold(f, "mp3-hq") {
-		return req, badRequest(fmt.Sprintf("RecordingFormat %q is not valid: mp3 or mp3-hq", f))
+	// RecordingFormat is what the recording is archived as once the call
+	// is over; left out, the server's default (-recording-format).
+	if f := get("RecordingFormat"); f != "" {
+		if !strings.EqualFold(f, "mp3") && !strings.EqualFold(f, "mp3-hq") {
+			return req, badRequest(fmt.Sprintf("RecordingFormat %q is not valid: mp3 or mp3-hq", f))
+		}
+		req.RecordingFormat = strings.ToLower(f)
 	}
 	req.CustomField = p.Get("CustomField")
 	if n := utf8.RuneCountInString(req.CustomField); n > callMaxCustomField {

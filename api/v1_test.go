@@ -60,7 +60,7 @@ func TestV1ConnectClickToCall(t *testing.T) {
 		}
 		wantReq := call.OutboundRequest{AccountSID: envAccount, From: "+919800000001", To: "09800000002",
 			CallerID: envExoPhone, CallType: "trans", TimeLimit: 600, TimeOut: 30, Record: true,
-			RecordingChannels: "dual", WaitURL: "https://x.example/wait.wav", CustomField: "order-77",
+			RecordingChannels: "dual", RecordingFormat: "mp3-hq", WaitURL: "https://x.example/wait.wav", CustomField: "order-77",
 			StatusCallback: "https://cb.example/status", StatusCallbackEvents: []string{"terminal", "answered"},
 			StatusCallbackContentType: store.ContentJSON}
 		if !reflect.DeepEqual(got[0], wantReq) {

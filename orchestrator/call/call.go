@@ -753,7 +753,19 @@ func (c *call) newRecording(channels string) *store.Recording {
 		Path:     path.Join(c.env.cfg.RecordingsDir, id+".wav"),
 		URL:      c.env.cfg.RecordingURL(c.account, id),
 		Channels: channels, Format: "wav",
+		// Archived (transcoded, moved to the blob store) once the call
+		// is over and its file closed; see recarchive.
+		ArchiveStatus: store.ArchivePending, ArchiveFormat: c.recordingFormat(),
 	}
+}
+
+// recordingFormat is what the call's recordings are archived as: the
+// API request's RecordingFormat, else the runtime's default.
+func (c *call) recordingFormat() string {
+	if c.outbound != nil && c.outbound.RecordingFormat != "" {
+		return c.outbound.RecordingFormat
+	}
+	return c.env.cfg.RecordingFormat
 }
 
 func (c *call) info() Info {

@@ -50,6 +50,9 @@ type OutboundRequest struct {
 	// Record the conversation; RecordingChannels "single" or "dual".
 	Record            bool
 	RecordingChannels string
+	// RecordingFormat is what the call's recordings are archived as:
+	// "mp3", "mp3-hq" or "wav" ("" : Config.RecordingFormat).
+	RecordingFormat string
 	// WaitURL is audio played to From while To rings.
 	WaitURL     string
 	CustomField string
@@ -117,6 +120,7 @@ type outboundSpec struct {
 	TimeOut           int    `json:"time_out"`
 	Record            bool   `json:"record,omitempty"`
 	RecordingChannels string `json:"recording_channels,omitempty"`
+	RecordingFormat   string `json:"recording_format,omitempty"`
 	WaitURL           string `json:"wait_url,omitempty"`
 	// Leg1 is the FreeSWITCH UUID of the first leg.
 	Leg1 string `json:"leg1"`
@@ -182,6 +186,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 	spec := outboundSpec{
 		To: req.To, TimeLimit: req.TimeLimit, TimeOut: req.TimeOut, Record: req.Record,
 		RecordingChannels: req.RecordingChannels, WaitURL: req.WaitURL, Leg1: esl.NewUUID(), Vars: req.Vars,
+		RecordingFormat: req.RecordingFormat,
 	}
 	if spec.TimeLimit <= 0 || spec.TimeLimit > MaxTimeLimit {
 		spec.TimeLimit = MaxTimeLimit

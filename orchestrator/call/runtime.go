@@ -69,6 +69,9 @@ type Config struct {
 	RecordingsDir string
 	// RecordingURL renders a recording's public URL from its account and id.
 	RecordingURL func(accountSID, id string) string
+	// RecordingFormat is what recordings are archived as when the call's
+	// request chose none: "wav" (the default), "mp3" or "mp3-hq".
+	RecordingFormat string
 	// TTSEngine and TTSVoice speak text prompts (default flite, slt).
 	TTSEngine, TTSVoice string
 	// Linger keeps a socket open after hangup, in seconds (default 2):
@@ -174,6 +177,9 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	}
 	if cfg.RecordingsDir == "" {
 		cfg.RecordingsDir = "/var/lib/freeswitch/recordings"
+	}
+	if cfg.RecordingFormat == "" {
+		cfg.RecordingFormat = "wav"
 	}
 	if cfg.RecordingURL == nil {
 		cfg.RecordingURL = func(account, id string) string {

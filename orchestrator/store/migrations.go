@@ -590,6 +590,33 @@ var migrations = []Migration{
 			`CREATE INDEX sms_messages_provider_idx ON sms_messages (provider, provider_message_id)`,
 		},
 	},
+	{
+		Version: 11,
+		Name:    "recording archive: format, blob store and claims",
+		SQL: []string{
+			// A recording's file is archived once its call is over:
+			// transcoded to archive_format (wav, mp3, mp3-hq) and put in
+			// the blob store named by storage under storage_key. Until
+			// then (storage_key empty) the file at path is served.
+			// archive_status: '' (nothing to do: rows from before), pending,
+			// archived, failed. An instance claims a pending row by
+			// setting claimed_by and claim_until (a lease it extends while
+			// it works; a crashed instance's row is claimable again once
+			// the lease lapses); claim_until is also when a failed
+			// attempt may be retried.
+			`ALTER TABLE recordings ADD COLUMN archive_status TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN archive_format TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN storage TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN storage_key TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN size BIGINT NOT NULL DEFAULT 0`,
+			`ALTER TABLE recordings ADD COLUMN archive_attempts INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE recordings ADD COLUMN archive_error TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE recordings ADD COLUMN claim_until {{timestamp}} NULL`,
+			`ALTER TABLE recordings ADD COLUMN archived_at {{timestamp}} NULL`,
+			`CREATE INDEX recordings_archive_due_idx ON recordings (claim_until, created_at) WHERE archive_status = 'pending'`,
+		},
+	},
 }
 
 // dropCallbackCallFK rebuilds the callbacks table on SQLite without its

@@ -169,13 +169,40 @@ type Recording struct {
 	Path       string  `gorm:"column:path"`
 	Duration   int     `gorm:"column:duration"` // seconds
 	// Channels is "single" or "dual".
-	Channels  string    `gorm:"column:channels"`
+	Channels string `gorm:"column:channels"`
+	// Format is the format of the file served: that at Path until the
+	// recording is archived ("wav"), then the stored object's ("wav",
+	// "mp3").
 	Format    string    `gorm:"column:format"`
 	CreatedAt time.Time `gorm:"column:created_at"`
+
+	// Archiving (see Recordings.ClaimArchive): ArchiveStatus is "" (no
+	// archiving: rows from before it), ArchivePending, ArchiveDone or
+	// ArchiveFailed; ArchiveFormat is what the file is archived as
+	// ("wav", "mp3", "mp3-hq"). Once archived, the file is the object
+	// StorageKey of the blob store Storage ("disk:/folder",
+	// "s3://bucket/prefix"), of Size bytes.
+	ArchiveStatus   string     `gorm:"column:archive_status"`
+	ArchiveFormat   string     `gorm:"column:archive_format"`
+	Storage         string     `gorm:"column:storage"`
+	StorageKey      string     `gorm:"column:storage_key"`
+	Size            int64      `gorm:"column:size"`
+	ArchiveAttempts int        `gorm:"column:archive_attempts"`
+	ArchiveError    string     `gorm:"column:archive_error"`
+	ClaimedBy       string     `gorm:"column:claimed_by"`
+	ClaimUntil      *time.Time `gorm:"column:claim_until"`
+	ArchivedAt      *time.Time `gorm:"column:archived_at"`
 }
 
 // TableName implements gorm's tabler.
 func (Recording) TableName() string { return "recordings" }
+
+// Archive states of a recording.
+const (
+	ArchivePending = "pending"
+	ArchiveDone    = "archived"
+	ArchiveFailed  = "failed"
+)
 
 // Recording channel layouts.
 const (

@@ -43,6 +43,8 @@ func Exercise(t *testing.T, fresh Fresh) {
 		{"CallTerminalStatus", testCallTerminalStatus},
 		{"Legs", testLegs},
 		{"Recordings", testRecordings},
+		{"RecordingArchive", testRecordingArchive},
+		{"RecordingArchiveClaimConcurrently", testRecordingArchiveClaimConcurrently},
 		{"InTx", testInTx},
 		{"TenantScoping", testTenantScoping},
 		{"PhoneBook", testPhoneBook},

@@ -1,0 +1,332 @@
+// Package recarchive archives recordings once their call is over: it
+// transcodes the WAV the media node wrote to the format the call asked
+// for (FreeSWITCH here writes WAV only: mod_sndfile, no mod_shout) and
+// puts the result in the configured blob store (recstore), then points
+// the recording's row at it.
+//
+// The work is durable and shared: rows wait in the database
+// (archive_status pending); any instance's Archiver claims them with a
+// lease it extends while it works, so a crashed instance's recordings are
+// finished by another once the lease lapses, and no two instances work
+// on the same recording at once.
+package recarchive
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/recstore"
+	"github.com/switchyard/switchyard/orchestrator/store"
+)
+
+// Config tunes an Archiver.
+type Config struct {
+	// Instance names this process in claims.
+	Instance string
+	// Lease is how long a claim holds without being extended (default
+	// 2m); the worker extends it every third of that while it works.
+	Lease time.Duration
+	// Tick is how often the worker looks for work nobody woke it for
+	// (other instances' calls, retries, lapsed claims); default 30s.
+	Tick time.Duration
+	// Workers archive that many recordings at once (default 2).
+	Workers int
+	// MaxAttempts before a recording is marked failed (default 8);
+	// attempt n waits Backoff(n) (default 10s doubling, at most 1h).
+	MaxAttempts int
+	Backoff     func(attempt int) time.Duration
+	// TempDir holds MP3s being made (default os.TempDir()).
+	TempDir string
+	// OnArchived, if set, is told each recording this worker archived
+	// (tests wait on it).
+	OnArchived func(store.Recording)
+	// Now is the claims' clock (default time.Now).
+	Now func() time.Time
+}
+
+// Archiver is the worker: Run it, Notify it when calls end.
+type Archiver struct {
+	db    *store.DB
+	blobs recstore.Store
+	cfg   Config
+	log   *slog.Logger
+	wake  chan struct{}
+}
+
+// New makes an archiver putting recordings in blobs.
+func New(db *store.DB, blobs recstore.Store, cfg Config, log *slog.Logger) *Archiver {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 30 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = func(n int) time.Duration {
+			return min(10*time.Second<<min(max(n-1, 0), 20), time.Hour)
+		}
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Archiver{db: db, blobs: blobs, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the worker (a call ended: its recordings may be ready).
+// It never blocks; wakes coalesce.
+func (a *Archiver) Notify() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run archives until ctx ends, and returns once the recordings it was
+// working on are done or released (an interrupted one is retried, here or
+// elsewhere, when its claim lapses).
+func (a *Archiver) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.Tick)
+	defer t.Stop()
+	a.log.Info("recordings: archiver started", "store", a.blobs.Location(), "workers", a.cfg.Workers)
+	for {
+		for ctx.Err() == nil && a.pass(ctx) == a.cfg.Workers {
+			// A full batch: there may be more.
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// pass claims up to Workers recordings and archives them concurrently;
+// it returns how many it claimed.
+func (a *Archiver) pass(ctx context.Context) int {
+	claimer := a.cfg.Instance + "/" + nonce()
+	recs, err := a.db.Recordings().ClaimArchive(ctx, store.ArchiveClaim{Claimer: claimer, Now: a.cfg.Now(),
+		Lease: a.cfg.Lease, Limit: a.cfg.Workers})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("recordings: claim to archive", "err", err)
+		}
+		return 0
+	}
+	var wg sync.WaitGroup
+	for _, rec := range recs {
+		wg.Go(func() { a.archive(ctx, claimer, rec) })
+	}
+	wg.Wait()
+	return len(recs)
+}
+
+func nonce() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errPermanent marks failures no retry can fix.
+var errPermanent = errors.New("permanent")
+
+// archive does one claimed recording, keeping its claim alive meanwhile.
+func (a *Archiver) archive(ctx context.Context, claimer string, rec store.Recording) {
+	log := a.log.With("recording", rec.ID, "call_sid", rec.CallSID, "account", rec.AccountSID, "attempt", rec.ArchiveAttempts)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		a.keepClaim(wctx, cancel, claimer, rec.ID, log)
+	}()
+	res, err := a.archiveFile(wctx, rec, log)
+	cancel()
+	<-kept
+	// The outcome is written even while shutting down: it is short, and
+	// saves the next instance a redo.
+	octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer ocancel()
+	if err != nil {
+		final := errors.Is(err, errPermanent) || rec.ArchiveAttempts >= a.cfg.MaxAttempts
+		retry := a.cfg.Now().Add(a.cfg.Backoff(rec.ArchiveAttempts))
+		if ctx.Err() != nil {
+			final, retry = false, a.cfg.Now() // interrupted: due again at once
+		}
+		if ferr := a.db.Recordings().FailArchive(octx, rec.ID, claimer, err.Error(), retry, final); ferr != nil {
+			log.Warn("recordings: record failed archive", "err", ferr)
+		}
+		if final {
+			log.Error("recordings: archive failed for good; the recording stays where it was", "err", err)
+		} else if ctx.Err() == nil {
+			log.Warn("recordings: archive failed; will retry", "retry_at", retry, "err", err)
+		}
+		return
+	}
+	if err := a.db.Recordings().FinishArchive(octx, rec.ID, claimer, res); err != nil {
+		// Lost the claim (another instance redid it) or the database:
+		// either way the local file stays, for whoever finishes.
+		log.Warn("recordings: archived, but the row was not updated", "err", err)
+		return
+	}
+	// The row now points at the archived copy: the WAV can go.
+	if res.StorageKey != "" && rec.Path != "" {
+		if err := os.Remove(rec.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Warn("recordings: remove the archived WAV", "path", rec.Path, "err", err)
+		}
+	}
+	log.Info("recordings: archived", "format", res.Format, "store", res.Storage, "key", res.StorageKey, "bytes", res.Size)
+	rec.ArchiveStatus, rec.Format, rec.Storage, rec.StorageKey, rec.Size = store.ArchiveDone, res.Format, res.Storage, res.StorageKey, res.Size
+	rec.ClaimedBy, rec.ClaimUntil = "", nil
+	if a.cfg.OnArchived != nil {
+		a.cfg.OnArchived(rec)
+	}
+}
+
+// keepClaim extends the claim every third of the lease until ctx ends;
+// a lost claim cancels the work.
+func (a *Archiver) keepClaim(ctx context.Context, cancel context.CancelFunc, claimer, id string, log *slog.Logger) {
+	t := time.NewTicker(a.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := a.db.Recordings().ExtendArchive(ctx, id, claimer, a.cfg.Now().Add(a.cfg.Lease))
+		if errors.Is(err, store.ErrConflict) {
+			log.Warn("recordings: claim lost; stopping", "err", err)
+			cancel()
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("recordings: extend claim", "err", err)
+		}
+	}
+}
+
+// targetFormat normalises a requested format.
+func targetFormat(f string) string {
+	switch strings.ToLower(f) {
+	case "mp3", "mp3-hq":
+		return strings.ToLower(f)
+	}
+	return "wav"
+}
+
+// archiveFile makes the archived copy of rec and says where it is.
+func (a *Archiver) archiveFile(ctx context.Context, rec store.Recording, log *slog.Logger) (store.Archived, error) {
+	format := targetFormat(rec.ArchiveFormat)
+	ext, ctype := "wav", "audio/wav"
+	if format != "wav" {
+		ext, ctype = "mp3", "audio/mpeg"
+	}
+	_, local := a.blobs.(*recstore.Disk)
+	src, info, err := recstore.OpenFile(rec.Path)
+	if errors.Is(err, recstore.ErrNotFound) {
+		// Gone: an earlier attempt may have stored it and crashed before
+		// the row said so.
+		for _, e := range []string{ext, "wav"} {
+			key := objectKey(rec, e)
+			if st, serr := a.blobs.Stat(ctx, key); serr == nil {
+				log.Info("recordings: file already archived by an earlier attempt", "key", key)
+				return store.Archived{Format: e, Storage: a.blobs.Location(), StorageKey: key, Size: st.Size}, nil
+			}
+		}
+		return store.Archived{}, fmt.Errorf("archive %s: the file the media node wrote is missing: %w", rec.ID, err)
+	}
+	if err != nil {
+		return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+	}
+	defer src.Close()
+	if format == "wav" && local {
+		// A WAV on this machine stays where the media node wrote it.
+		return store.Archived{Format: "wav", Size: info.Size()}, nil
+	}
+	if format == "wav" {
+		key := objectKey(rec, "wav")
+		if err := a.blobs.Put(ctx, key, src, info.Size(), ctype); err != nil {
+			return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+		}
+		return store.Archived{Format: "wav", Storage: a.blobs.Location(), StorageKey: key, Size: info.Size()}, nil
+	}
+	q := Standard
+	if format == "mp3-hq" {
+		q = High
+	}
+	tmp, err := os.CreateTemp(a.cfg.TempDir, "switchyard-"+rec.ID+"-*.mp3")
+	if err != nil {
+		return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+	}
+	defer func() {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+	}()
+	enc, err := Transcode(tmp, readerCtx{ctx, src}, q)
+	if errors.Is(err, errNotWAV) || errors.Is(err, ErrRate) {
+		// Not something MP3 can be made of: keep the original as it is.
+		log.Warn("recordings: cannot make an MP3 of this file; archiving it as it is", "err", err)
+		if _, serr := src.Seek(0, 0); serr != nil {
+			return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, serr)
+		}
+		if local {
+			return store.Archived{Format: "wav", Size: info.Size()}, nil
+		}
+		key := objectKey(rec, "wav")
+		if perr := a.blobs.Put(ctx, key, src, info.Size(), "audio/wav"); perr != nil {
+			return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, perr)
+		}
+		return store.Archived{Format: "wav", Storage: a.blobs.Location(), StorageKey: key, Size: info.Size()}, nil
+	}
+	if err != nil {
+		return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+	}
+	if _, err := tmp.Seek(0, 0); err != nil {
+		return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+	}
+	key := objectKey(rec, "mp3")
+	if err := a.blobs.Put(ctx, key, tmp, enc.Bytes, ctype); err != nil {
+		return store.Archived{}, fmt.Errorf("archive %s: %w", rec.ID, err)
+	}
+	return store.Archived{Format: "mp3", Storage: a.blobs.Location(), StorageKey: key, Size: enc.Bytes}, nil
+}
+
+// objectKey is where a recording goes in the blob store: under its
+// account, named by its id.
+func objectKey(rec store.Recording, ext string) string {
+	return rec.AccountSID + "/" + rec.ID + "." + ext
+}
+
+// readerCtx stops a transcode once ctx ends (a lost claim, shutdown).
+type readerCtx struct {
+	ctx context.Context
+	r   interface{ Read([]byte) (int, error) }
+}
+
+func (r readerCtx) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
