@@ -57,6 +57,11 @@ type Dial struct {
 	Queue         *Queue    `json:"queue,omitempty"`
 	DialEventURL  string    `json:"dial_event_url,omitempty"`
 	StartPlayback *Playback `json:"start_call_playback,omitempty"`
+	// Whisper is played to the answering destination before the bridge.
+	Whisper *Prompt `json:"whisper,omitempty"`
+	// SIPHeaders are sent on SIP trunk legs (a programmable connect's
+	// custom_params): header name (X-...) to value.
+	SIPHeaders map[string]string `json:"sip_headers,omitempty"`
 }
 
 // Record records the caller, after an optional prompt and beep. Result:
@@ -70,8 +75,9 @@ type Record struct {
 	SilenceEnd int `json:"silence_end"`
 }
 
-// Fetch asks the customer's URL (Exotel's Passthru) with the call's context.
-// A synchronous Fetch waits for [FetchResult]; an async one is fire and
+// Fetch asks the customer's URL with the call's context: a Passthru, or
+// the dynamic settings of a greeting, gather or SMS (Purpose). A
+// synchronous Fetch waits for [FetchResult]; an async one is fire and
 // forget.
 type Fetch struct {
 	Applet  string `json:"applet"`
@@ -79,7 +85,18 @@ type Fetch struct {
 	Method  string `json:"method"`
 	Timeout int    `json:"timeout"` // seconds
 	Async   bool   `json:"async,omitempty"`
+	// Purpose is empty for a passthru, else what the answer is for:
+	// FetchGreeting, FetchGather or FetchSMS. The flow reads the answer's
+	// body ([FetchResult.Body]) itself.
+	Purpose string `json:"purpose,omitempty"`
 }
+
+// Purposes of a [Fetch] other than a passthru.
+const (
+	FetchGreeting = "greeting" // text/plain: text to speak or audio URL; or {"type","value"}
+	FetchGather   = "gather"   // JSON: Exotel's dynamic gather
+	FetchSMS      = "sms"      // text/plain: the message
+)
 
 // Channel is how a [Send] is delivered.
 type Channel string

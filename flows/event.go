@@ -81,12 +81,20 @@ type RecordingDone struct {
 }
 
 // FetchResult reports the answer to a synchronous [Fetch]: the HTTP status,
-// or Err for a timeout or transport failure (StatusCode 0).
+// or Err for a timeout or transport failure (StatusCode 0). Body (the
+// first MaxFetchBody bytes) and ContentType are the answer's; the flow
+// reads them for a switch after a passthru and for dynamic greetings,
+// gathers and messages.
 type FetchResult struct {
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status_code,omitempty"`
-	Err        string    `json:"err,omitempty"`
+	At          time.Time `json:"at"`
+	StatusCode  int       `json:"status_code,omitempty"`
+	Err         string    `json:"err,omitempty"`
+	Body        string    `json:"body,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
 }
+
+// MaxFetchBody is as much of an answer's body as a flow reads.
+const MaxFetchBody = 16 << 10
 
 // FlowLoaded answers a [LoadFlow]: Step must then be called with the new
 // flow. Err is set when the flow could not be loaded.

@@ -21,6 +21,7 @@ const (
 	TypeSMS           Type = "sms"
 	TypeEmail         Type = "email"
 	TypeHangup        Type = "hangup"
+	TypeSwitch        Type = "switch"
 )
 
 // Output names shared by several applet types. IVR outputs are also named by
@@ -38,6 +39,8 @@ const (
 	OutError     = "error"
 	OutOpen      = "open"
 	OutClosed    = "closed"
+	// OutDefault is a switch's output when no case matches.
+	OutDefault = "default"
 )
 
 // Flow is a decoded flow document. Build one with [Load]; a Flow is
@@ -75,8 +78,18 @@ type Prompt struct {
 }
 
 // Greeting plays one prompt. Output: next.
+//
+// With URL set the prompt is asked for per call (Exotel's dynamic
+// greeting): a GET with the call's parameters, answered with text/plain
+// (the text to speak, or an http(s) URL of audio to play) or JSON
+// {"type": "text"|"audio_url", "value": "..."}. Prompt is then the
+// fallback, played when the URL fails, times out or answers nothing
+// usable; without one the greeting is skipped in that case.
 type Greeting struct {
 	Prompt Prompt `json:"prompt"`
+	URL    string `json:"url,omitempty"`
+	// URLTimeout bounds the request to URL, in seconds (1..30, default 5).
+	URLTimeout int `json:"url_timeout,omitempty"`
 }
 
 // IVR plays a menu and collects one key. Outputs: one per key, timeout,
@@ -109,6 +122,17 @@ type Gather struct {
 	// MaxAttempts is how many times the prompt is offered when nothing is
 	// entered (1..10, default 1).
 	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// URL asks for the gather's settings per call (Exotel's dynamic
+	// gather): a GET with the call's parameters answered with JSON
+	// {"gather_prompt": {"text"|"audio_url": ...}, "max_input_digits",
+	// "finish_on_key", "input_timeout", "repeat_menu",
+	// "repeat_gather_prompt"} (see [ParseGatherAnswer]). The fields above
+	// are the defaults of the answer's and the whole fallback when the URL
+	// fails; without a prompt the gather is then skipped.
+	URL string `json:"url,omitempty"`
+	// URLTimeout bounds the request to URL, in seconds (1..30, default 5).
+	URLTimeout int `json:"url_timeout,omitempty"`
 }
 
 // Strategy says how a Connect rings its destinations.
@@ -172,6 +196,10 @@ type Connect struct {
 	// StartPlayback is played when a destination answers, before the
 	// conversation.
 	StartPlayback *Playback `json:"start_call_playback,omitempty"`
+	// Whisper is played to the destination that answers, on its own leg,
+	// before it is bridged to the caller (who keeps hearing the ringback
+	// or hold music meanwhile).
+	Whisper *Prompt `json:"whisper,omitempty"`
 }
 
 // StickyAgent configures sticky routing on a Connect.
@@ -215,9 +243,17 @@ type Voicemail struct {
 	SilenceEnd *int `json:"silence_end,omitempty"`
 }
 
-// Transfer continues the call in another flow's published version.
+// Transfer continues the call in another flow's published version (Flow),
+// or connects the caller to one number (Number): a phone number, a sip:
+// URI or a sip:<TrunkID>. A transfer to a number is a one-destination
+// Connect and has its outputs: answered (after the conversation),
+// no_answer, busy, failed. Exactly one of Flow and Number is set.
 type Transfer struct {
-	Flow string `json:"flow"`
+	Flow   string `json:"flow,omitempty"`
+	Number string `json:"number,omitempty"`
+	// RingTimeout and CallerID are a Connect's (number transfers only).
+	RingTimeout int    `json:"ring_timeout,omitempty"`
+	CallerID    string `json:"caller_id,omitempty"`
 }
 
 // Passthru makes an HTTP request to the customer's URL with the call's
@@ -259,7 +295,14 @@ type Window struct {
 type SMS struct {
 	// To is "caller" (the default) or a phone number.
 	To   string `json:"to,omitempty"`
-	Body string `json:"body"`
+	Body string `json:"body,omitempty"`
+	// URL asks for the message per call (Exotel's dynamic SMS): a GET with
+	// the call's parameters answered with text/plain, the message itself.
+	// Body is then the fallback when the URL fails; without one no
+	// message is sent in that case.
+	URL string `json:"url,omitempty"`
+	// URLTimeout bounds the request to URL, in seconds (1..30, default 5).
+	URLTimeout int `json:"url_timeout,omitempty"`
 
 	body *template.Template
 }
@@ -272,6 +315,35 @@ type Email struct {
 
 	subject, body *template.Template
 }
+
+// Switch branches on a value (Exotel's Switch Case). Its outputs are the
+// cases, named by the value they match, plus default, taken when none
+// does (required).
+//
+// On says what is compared:
+//   - passthru (the default): a field of the last synchronous passthru's
+//     answer body. Exotel's form is a 200 with the text/plain body
+//     {"select": "<case>"}; Field names the member (default "select").
+//     A body that is not a JSON object is taken whole, trimmed.
+//   - digits: the last IVR key or gathered digits.
+//   - custom_field: the call's CustomField.
+//   - caller_prefix: the caller's number; the longest case that is a
+//     prefix of it wins (cases are digits with an optional leading +,
+//     compared without the +).
+//
+// Values are compared exactly (case-sensitive) after trimming spaces.
+type Switch struct {
+	On    string `json:"on,omitempty"`
+	Field string `json:"field,omitempty"`
+}
+
+// What a Switch compares.
+const (
+	SwitchPassthru     = "passthru"
+	SwitchDigits       = "digits"
+	SwitchCustomField  = "custom_field"
+	SwitchCallerPrefix = "caller_prefix"
+)
 
 // HangupApplet ends the call. (The name leaves Hangup to the command.)
 type HangupApplet struct{}
@@ -287,6 +359,7 @@ func (*BusinessHours) appletType() Type { return TypeBusinessHours }
 func (*SMS) appletType() Type           { return TypeSMS }
 func (*Email) appletType() Type         { return TypeEmail }
 func (*HangupApplet) appletType() Type  { return TypeHangup }
+func (*Switch) appletType() Type        { return TypeSwitch }
 
 // newConfig returns an empty config for a known applet type, or nil.
 func newConfig(t Type) Config {
@@ -313,6 +386,8 @@ func newConfig(t Type) Config {
 		return &Email{}
 	case TypeHangup:
 		return &HangupApplet{}
+	case TypeSwitch:
+		return &Switch{}
 	}
 	return nil
 }
@@ -320,7 +395,7 @@ func newConfig(t Type) Config {
 // Types lists every applet type, in a stable order.
 func Types() []Type {
 	return []Type{TypeGreeting, TypeIVR, TypeGather, TypeConnect, TypeVoicemail, TypeTransfer,
-		TypePassthru, TypeBusinessHours, TypeSMS, TypeEmail, TypeHangup}
+		TypePassthru, TypeBusinessHours, TypeSMS, TypeEmail, TypeHangup, TypeSwitch}
 }
 
 // Defaults, applied when a field is zero.
@@ -338,6 +413,8 @@ const (
 	defaultStickyPeriod   = 86400
 	defaultQueueWait      = 300
 	defaultAnnounceEvery  = 30
+	defaultURLTimeout     = 5
+	defaultSwitchField    = "select"
 )
 
 // DefaultQueueMusic is the hold music of a queue that names none: a tone

@@ -83,6 +83,45 @@ func TestGoldenTraces(t *testing.T) {
 			start(),
 			HungUp{At: at(3), Cause: "ORIGINATOR_CANCEL"},
 		}},
+		// Every URL answers: the greeting speaks the CRM's text, the gather
+		// takes the CRM's settings, the switch routes on {"select":"sales"},
+		// the agents answer, and the SMS carries the CRM's text.
+		{"dynamic", "urls-answer-switch-sales", []Event{
+			start(),
+			FetchResult{At: at(1), StatusCode: 200, ContentType: "text/plain", Body: "Hello Asha, welcome back."},
+			PlaybackDone{At: at(3)},
+			FetchResult{At: at(4), StatusCode: 200, ContentType: "application/json",
+				Body: `{"gather_prompt":{"text":"Enter your 4 digit PIN"},"max_input_digits":4,"finish_on_key":"*","input_timeout":6,"repeat_menu":1,"repeat_gather_prompt":{"audio_url":"https://crm.example/again.wav"}}`},
+			DigitsCollected{At: at(12)},
+			DigitsCollected{At: at(20), Digits: "1234"},
+			FetchResult{At: at(21), StatusCode: 200, ContentType: "text/plain", Body: `{"select":"sales"}`},
+			DialResult{At: at(80), Status: DialCompleted, AnsweredBy: "+15550100002", TalkTime: 50},
+			FetchResult{At: at(81), StatusCode: 200, ContentType: "text/plain", Body: "Your order 1234 ships today."},
+			HungUp{At: at(82), Cause: "NORMAL_CLEARING"},
+		}},
+		// Every URL fails: the static prompts and settings stand in, the
+		// switch takes default, and the SMS template is sent.
+		{"dynamic", "urls-fail-fallbacks", []Event{
+			start(),
+			FetchResult{At: at(5), Err: "timeout after 5s"},
+			PlaybackDone{At: at(6)},
+			FetchResult{At: at(7), StatusCode: 500},
+			DigitsCollected{At: at(15), Digits: "42#"},
+			FetchResult{At: at(16), StatusCode: 200, Body: `{"select":"nobody"}`},
+			HungUp{At: at(17), Cause: "NORMAL_CLEARING"},
+		}},
+		// The switch routes to vip: a transfer to the manager's number.
+		{"dynamic", "switch-vip-transfer-number", []Event{
+			start(),
+			FetchResult{At: at(1), StatusCode: 200, ContentType: "application/json", Body: `{"type":"audio_url","value":"https://crm.example/hello.wav"}`},
+			PlaybackDone{At: at(3)},
+			FetchResult{At: at(4), StatusCode: 404},
+			DigitsCollected{At: at(9), Digits: "7"},
+			FetchResult{At: at(10), StatusCode: 200, Body: `{"select":"vip"}`},
+			DialResult{At: at(60), Status: DialCompleted, AnsweredBy: "+15550100003", TalkTime: 40},
+			FetchResult{At: at(61), Err: "connection refused"},
+			HungUp{At: at(62), Cause: "NORMAL_CLEARING"},
+		}},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.flow+"/"+sc.name, func(t *testing.T) {

@@ -54,6 +54,8 @@ const (
 	MaxSilentPrompts = 10
 	// MaxHops bounds applets entered between two caller inputs.
 	MaxHops = 500
+	// MaxPassthruBody bounds the passthru answer a call keeps.
+	MaxPassthruBody = 4 << 10
 )
 
 // State is a call's position in its flow. It is a plain value: Step returns
@@ -76,6 +78,11 @@ type State struct {
 	DialStatus   DialStatus `json:"dial_status,omitempty"`
 	DialWhom     string     `json:"dial_whom,omitempty"`
 	RecordingURL string     `json:"recording_url,omitempty"`
+	// Passthru is the body of the last synchronous passthru's answer (at
+	// most MaxPassthruBody bytes), for a switch.
+	Passthru string `json:"passthru,omitempty"`
+	// Gather is the running gather's settings as its URL gave them.
+	Gather *Gather `json:"gather,omitempty"`
 
 	Transfers int `json:"transfers,omitempty"`
 	Silent    int `json:"silent,omitempty"`

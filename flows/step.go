@@ -62,7 +62,7 @@ func Step(f *Flow, s State, ev Event) (State, []Command) {
 		if s.Await != AwaitFetch {
 			return s, nil
 		}
-		r.follow(ev.Output())
+		r.fetched(ev)
 	case FlowLoaded:
 		if s.Await != AwaitFlow {
 			return s, nil
@@ -152,13 +152,17 @@ func (r *runner) enter(id string) {
 			r.finish(CauseFlowError, "too many applets without caller input")
 			return
 		}
-		r.s.Applet, r.s.Attempt = id, 0
+		r.s.Applet, r.s.Attempt, r.s.Gather = id, 0, nil
 		if r.s.HungUp && usesMedia(a.Type) {
 			r.end("caller hung up")
 			return
 		}
 		switch cfg := a.Config.(type) {
 		case *Greeting:
+			if cfg.URL != "" {
+				r.ask(cfg.URL, cfg.URLTimeout, FetchGreeting)
+				return
+			}
 			r.emit(Play{Applet: id, Prompt: r.fill(cfg.Prompt)})
 			r.s.Await = AwaitPlayback
 			return
@@ -166,6 +170,10 @@ func (r *runner) enter(id string) {
 			r.menu(cfg, false)
 			return
 		case *Gather:
+			if cfg.URL != "" {
+				r.ask(cfg.URL, cfg.URLTimeout, FetchGather)
+				return
+			}
 			r.gather(cfg, false)
 			return
 		case *Connect:
@@ -182,6 +190,11 @@ func (r *runner) enter(id string) {
 			r.s.Await = AwaitRecording
 			return
 		case *Transfer:
+			if cfg.Number != "" {
+				r.emit(r.transferDial(cfg))
+				r.s.Await = AwaitDial
+				return
+			}
 			r.s.Transfers++
 			if r.s.Transfers > MaxTransfers {
 				r.finish(CauseFlowError, "too many transfers")
@@ -205,13 +218,14 @@ func (r *runner) enter(id string) {
 				id = a.Outputs[OutClosed]
 			}
 		case *SMS:
-			to := cfg.To
-			if to == "" || to == "caller" {
-				to = r.s.Call.From
+			if cfg.URL != "" {
+				r.ask(cfg.URL, cfg.URLTimeout, FetchSMS)
+				return
 			}
-			r.emit(Send{Applet: id, Channel: ChannelSMS, To: []string{to},
-				Body: render(cfg.body, cfg.Body, r.s.messageData())})
+			r.sms(cfg, render(cfg.body, cfg.Body, r.s.messageData()))
 			id = a.Outputs[OutNext]
+		case *Switch:
+			id = a.Outputs[cfg.choose(r.s, a.Outputs)]
 		case *Email:
 			d := r.s.messageData()
 			r.emit(Send{Applet: id, Channel: ChannelEmail, To: append([]string(nil), cfg.To...),
@@ -337,6 +351,9 @@ func (r *runner) digits(d string) {
 			r.follow(OutInvalid)
 		}
 	case *Gather:
+		if r.s.Gather != nil {
+			cfg = r.s.Gather
+		}
 		if d == "" && attempt < orDefault(cfg.MaxAttempts, defaultAttempts) {
 			r.gather(cfg, true)
 			return
@@ -345,6 +362,97 @@ func (r *runner) digits(d string) {
 		r.follow(OutNext)
 	default:
 		r.finish(CauseFlowError, "digits for applet "+a.ID+", which collects none")
+	}
+}
+
+// ask fetches an applet's dynamic settings; the answer comes back as a
+// FetchResult (fetched).
+func (r *runner) ask(url string, timeout int, purpose string) {
+	r.emit(Fetch{Applet: r.s.Applet, URL: url, Method: "GET",
+		Timeout: orDefault(timeout, defaultURLTimeout), Purpose: purpose})
+	r.s.Await = AwaitFetch
+}
+
+// fetched takes the answer of a synchronous Fetch: a passthru's output,
+// or the dynamic settings of the applet that asked.
+func (r *runner) fetched(ev FetchResult) {
+	a := r.current()
+	if a == nil {
+		r.finish(CauseFlowError, "applet "+r.s.Applet+" is not in the flow")
+		return
+	}
+	switch cfg := a.Config.(type) {
+	case *Greeting:
+		if r.s.HungUp {
+			r.end("caller hung up")
+			return
+		}
+		p, ok := greetingAnswer(ev)
+		if !ok {
+			p = cfg.Prompt
+		}
+		if p.Audio == "" && p.Text == "" {
+			r.follow(OutNext) // nothing to play: the URL failed and there is no fallback
+			return
+		}
+		r.emit(Play{Applet: a.ID, Prompt: r.fill(p)})
+		r.s.Await = AwaitPlayback
+	case *Gather:
+		if r.s.HungUp {
+			r.end("caller hung up")
+			return
+		}
+		g, ok := gatherAnswer(ev, cfg)
+		if !ok {
+			g = cfg
+		}
+		if g.Prompt.Audio == "" && g.Prompt.Text == "" {
+			r.s.Digits = ""
+			r.follow(OutNext)
+			return
+		}
+		if ok {
+			r.s.Gather = g
+		}
+		r.gather(g, false)
+	case *SMS:
+		body, ok := smsAnswer(ev)
+		if !ok {
+			body = render(cfg.body, cfg.Body, r.s.messageData())
+		}
+		if body != "" {
+			r.sms(cfg, body)
+		}
+		r.follow(OutNext)
+	default:
+		body := ev.Body
+		if ev.Err != "" {
+			body = ""
+		}
+		if len(body) > MaxPassthruBody {
+			body = body[:MaxPassthruBody]
+		}
+		r.s.Passthru = body
+		r.follow(ev.Output())
+	}
+}
+
+func (r *runner) sms(cfg *SMS, body string) {
+	to := cfg.To
+	if to == "" || to == "caller" {
+		to = r.s.Call.From
+	}
+	r.emit(Send{Applet: r.s.Applet, Channel: ChannelSMS, To: []string{to}, Body: body})
+}
+
+// transferDial is a transfer to a number: a Connect with one destination.
+func (r *runner) transferDial(cfg *Transfer) Dial {
+	return Dial{
+		Applet:       r.s.Applet,
+		Destinations: []string{cfg.Number},
+		Strategy:     Sequential,
+		RingTimeout:  orDefault(cfg.RingTimeout, defaultRingTimeout),
+		CallerID:     orString(cfg.CallerID, r.s.Call.ExoPhone),
 	}
 }
 
@@ -364,6 +472,10 @@ func (r *runner) dial(cfg *Connect) Dial {
 		StateManagement: cfg.StateManagement,
 		DialEventURL:    cfg.DialEventURL,
 		StartPlayback:   cfg.StartPlayback,
+	}
+	if cfg.Whisper != nil {
+		w := r.fill(*cfg.Whisper)
+		d.Whisper = &w
 	}
 	if d.Strategy == "" {
 		d.Strategy = Sequential

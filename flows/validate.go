@@ -100,8 +100,19 @@ func outputsOf(t Type) (names []string, keys bool) {
 		return []string{OutSuccess, OutAlternate, OutError}, false
 	case TypeBusinessHours:
 		return []string{OutOpen, OutClosed}, false
+	case TypeSwitch:
+		return []string{OutDefault}, false
 	}
 	return nil, false
+}
+
+// appletOutputs is outputsOf for an applet, whose config can change them:
+// a transfer to a number has a connect's outputs.
+func appletOutputs(a *Applet) ([]string, bool) {
+	if t, ok := a.Config.(*Transfer); ok && t.Number != "" {
+		return outputsOf(TypeConnect)
+	}
+	return outputsOf(a.Type)
 }
 
 // IsKey reports whether s is a single DTMF key: 0-9, * or #.
@@ -110,7 +121,7 @@ func IsKey(s string) bool {
 }
 
 func validateOutputs(c *collector, f *Flow, a *Applet) {
-	names, keys := outputsOf(a.Type)
+	names, keys := appletOutputs(a)
 	allowed := map[string]bool{}
 	for _, n := range names {
 		allowed[n] = true
@@ -122,6 +133,11 @@ func validateOutputs(c *collector, f *Flow, a *Applet) {
 		switch {
 		case allowed[name]:
 		case keys && IsKey(name):
+			keyCount++
+		case a.Type == TypeSwitch:
+			if !switchCase(c, a, name) {
+				continue
+			}
 			keyCount++
 		case keys:
 			c.errorf(a.ID, field, "invalid key %q: keys are single digits 0-9, * or #", name)
@@ -154,7 +170,65 @@ func validateOutputs(c *collector, f *Flow, a *Applet) {
 		if cfg, ok := a.Config.(*Passthru); ok && !cfg.Async && a.Outputs[OutSuccess] == "" {
 			c.errorf(a.ID, "outputs."+OutSuccess, "missing output")
 		}
+	case TypeSwitch:
+		if keyCount == 0 {
+			c.errorf(a.ID, "outputs", "a switch needs at least one case output besides default")
+		}
+		if a.Outputs[OutDefault] == "" {
+			c.errorf(a.ID, "outputs."+OutDefault, "missing output: default is taken when no case matches")
+		}
 	}
+}
+
+// switchCase checks a switch's case name against what it compares,
+// reporting why it cannot match.
+func switchCase(c *collector, a *Applet, name string) bool {
+	field := "outputs." + name
+	on := SwitchPassthru
+	if cfg, ok := a.Config.(*Switch); ok && cfg.On != "" {
+		on = cfg.On
+	}
+	switch {
+	case strings.TrimSpace(name) != name || name == "":
+		c.errorf(a.ID, field, "a case must not be empty or start or end with a space")
+	case len(name) > 128:
+		c.errorf(a.ID, field, "a case is at most 128 characters")
+	case on == SwitchDigits && !digitsCase(name):
+		c.errorf(a.ID, field, "a digits case is keys 0-9 * # (got %q)", name)
+	case on == SwitchCallerPrefix && !prefixCase(name):
+		c.errorf(a.ID, field, "a caller_prefix case is digits with an optional leading + (got %q)", name)
+	default:
+		for _, r := range name {
+			if r < 0x20 || r == 0x7f {
+				c.errorf(a.ID, field, "a case must not contain control characters")
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func digitsCase(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !IsKey(s[i : i+1]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func prefixCase(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // configChecker validates one applet's config.
@@ -183,7 +257,8 @@ func (v configChecker) optRange(field string, val, lo, hi int) {
 func (v configChecker) check(cfg Config) {
 	switch cfg := cfg.(type) {
 	case *Greeting:
-		v.prompt("prompt", &cfg.Prompt)
+		v.optionalPrompt(cfg.URL, &cfg.Prompt)
+		v.dynamicURL(cfg.URL, cfg.URLTimeout)
 	case *IVR:
 		v.prompt("prompt", &cfg.Prompt)
 		if cfg.InvalidPrompt != nil {
@@ -192,7 +267,8 @@ func (v configChecker) check(cfg Config) {
 		v.optRange("timeout", cfg.Timeout, 1, 60)
 		v.optRange("max_attempts", cfg.MaxAttempts, 1, 10)
 	case *Gather:
-		v.prompt("prompt", &cfg.Prompt)
+		v.optionalPrompt(cfg.URL, &cfg.Prompt)
+		v.dynamicURL(cfg.URL, cfg.URLTimeout)
 		if cfg.RepeatPrompt != nil {
 			v.prompt("repeat_prompt", cfg.RepeatPrompt)
 		}
@@ -213,10 +289,22 @@ func (v configChecker) check(cfg Config) {
 			v.rangeInt("silence_end", *cfg.SilenceEnd, 0, 60)
 		}
 	case *Transfer:
-		if cfg.Flow == "" {
-			v.errorf("flow", "missing flow to transfer to")
-		} else if !flowIDRe.MatchString(cfg.Flow) {
+		switch {
+		case cfg.Flow == "" && cfg.Number == "":
+			v.errorf("flow", "missing flow (or number) to transfer to")
+		case cfg.Flow != "" && cfg.Number != "":
+			v.errorf("number", "a transfer goes to a flow or a number, not both")
+		case cfg.Flow != "" && !flowIDRe.MatchString(cfg.Flow):
 			v.errorf("flow", "flow id must be 1-64 letters, digits, '_' or '-'")
+		case cfg.Number != "" && !dialstr.Contact(cfg.Number):
+			v.errorf("number", "not a phone number (+ and 3-15 digits), SIP URI or sip:<TrunkID>: %q", cfg.Number)
+		}
+		if cfg.Flow != "" && (cfg.RingTimeout != 0 || cfg.CallerID != "") {
+			v.errorf("ring_timeout", "ring_timeout and caller_id only apply to a transfer to a number")
+		}
+		v.optRange("ring_timeout", cfg.RingTimeout, 5, 120)
+		if cfg.CallerID != "" && !dialstr.CallerID(cfg.CallerID) {
+			v.errorf("caller_id", "not a phone number: %q", cfg.CallerID)
 		}
 	case *Passthru:
 		v.url("url", cfg.URL)
@@ -230,8 +318,9 @@ func (v configChecker) check(cfg Config) {
 		if cfg.To != "" && cfg.To != "caller" && !dialstr.Number(cfg.To) {
 			v.errorf("to", "must be \"caller\" or a phone number (got %q)", cfg.To)
 		}
-		if cfg.Body == "" {
-			v.errorf("body", "missing message body")
+		v.dynamicURL(cfg.URL, cfg.URLTimeout)
+		if cfg.Body == "" && cfg.URL == "" {
+			v.errorf("body", "missing message body (or a url that returns it)")
 		} else if len(cfg.Body) > MaxSMSBody {
 			v.errorf("body", "longer than %d characters", MaxSMSBody)
 		}
@@ -252,8 +341,42 @@ func (v configChecker) check(cfg Config) {
 		}
 		cfg.subject = v.template("subject", cfg.Subject)
 		cfg.body = v.template("body", cfg.Body)
+	case *Switch:
+		switch cfg.On {
+		case "", SwitchPassthru, SwitchDigits, SwitchCustomField, SwitchCallerPrefix:
+		default:
+			v.errorf("on", "must be passthru, digits, custom_field or caller_prefix (got %q)", cfg.On)
+		}
+		if cfg.Field != "" {
+			if cfg.On != "" && cfg.On != SwitchPassthru {
+				v.errorf("field", "only applies to a switch on passthru")
+			}
+			if len(cfg.Field) > 64 {
+				v.errorf("field", "at most 64 characters")
+			}
+			v.safe("field", cfg.Field)
+		}
 	case *HangupApplet:
 	}
+}
+
+// optionalPrompt checks a prompt that a dynamic URL makes optional: the
+// fallback when the URL fails.
+func (v configChecker) optionalPrompt(url string, p *Prompt) {
+	if url != "" && p.Audio == "" && p.Text == "" && p.Voice == "" {
+		return
+	}
+	v.prompt("prompt", p)
+}
+
+// dynamicURL checks an applet's url and url_timeout.
+func (v configChecker) dynamicURL(raw string, timeout int) {
+	if raw != "" {
+		v.url("url", raw)
+	} else if timeout != 0 {
+		v.errorf("url_timeout", "only applies with url")
+	}
+	v.optRange("url_timeout", timeout, 1, 30)
 }
 
 func (v configChecker) prompt(field string, p *Prompt) {
@@ -369,6 +492,9 @@ func (v configChecker) connect(cfg *Connect) {
 		} else if q.AnnounceEvery != 0 {
 			v.errorf("queue.announce_every", "needs an announcement")
 		}
+	}
+	if cfg.Whisper != nil {
+		v.prompt("whisper", cfg.Whisper)
 	}
 	if p := cfg.StartPlayback; p != nil {
 		if p.To != "" && p.To != "callee" && p.To != "both" {

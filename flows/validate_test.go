@@ -41,7 +41,7 @@ func TestBrokenFlowListsEveryProblem(t *testing.T) {
 		`error: applet "menu": config.timeout: must be between 1 and 60 (got 600)`,
 		`error: applet "menu": outputs.11: invalid key "11": keys are single digits 0-9, * or #`,
 		`error: applet "menu": outputs.timeout: dangling output: applet "nowhere" does not exist`,
-		`error: applet "orphan": type: unknown applet type "fax" (known: greeting, ivr, gather, connect, voicemail, transfer, passthru, business_hours, sms, email, hangup)`,
+		`error: applet "orphan": type: unknown applet type "fax" (known: greeting, ivr, gather, connect, voicemail, transfer, passthru, business_hours, sms, email, hangup, switch)`,
 		`error: applet "welcome": config.prompt: has both audio and text; give one`,
 		`error: applet "welcome": config.volume: unknown field`,
 		`error: applet "welcome": outputs.later: unknown output "later" for a greeting applet (allowed: next)`,

@@ -319,7 +319,16 @@ func (c *call) ring(legs []dialLeg) {
 	for _, x := range legs {
 		c.dialEvent(c.legs[x.uuid], DialEventDial)
 	}
-	c.await(pending{kind: waitDial, dial: dl}, "bridge", dialString(c.env.cfg.Endpoints, d, legs, c.sid))
+	c.await(pending{kind: waitDial, dial: dl}, "bridge", dialStringFor(c.env.cfg.Endpoints, d, legs, c.sid, c.trunkUser(), c.m))
+}
+
+// trunkUser is what a SIP trunk destination dials on its gateway: the
+// number the call came in on (its ExoPhone).
+func (c *call) trunkUser() string {
+	if n := c.state.Call.ExoPhone; n != "" {
+		return n
+	}
+	return c.to
 }
 
 // dialEvent posts one event of a dialled leg to the connect's event URL.

@@ -420,14 +420,15 @@ func (d *driver) poll(id int, every time.Duration, quit <-chan struct{}) {
 func (d *driver) fetch(e Fetch) {
 	ctx := context.WithoutCancel(d.ctx)
 	d.rt.background(func() {
-		status, err := d.rt.fetcher.Fetch(ctx, &e.Info, e.Request)
+		ans, err := d.rt.fetcher.Fetch(ctx, &e.Info, e.Request)
 		if e.Request.Async {
 			if err != nil {
 				d.c.log.Warn("call: async passthru failed", "url", e.Request.URL, "err", err)
 			}
 			return
 		}
-		res := flows.FetchResult{At: d.rt.now().UTC(), StatusCode: status}
+		res := flows.FetchResult{At: d.rt.now().UTC(), StatusCode: ans.Status,
+			ContentType: ans.ContentType, Body: ans.Body}
 		if err != nil {
 			res.Err = err.Error()
 		}

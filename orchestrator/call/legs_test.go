@@ -218,3 +218,38 @@ func TestDialStatus(t *testing.T) {
 		}
 	}
 }
+
+// A SIP trunk destination (sip:<TrunkID>) is dialled through its gateway
+// with the call's ExoPhone as the user, carrying the Dial's SIP headers;
+// a whisper makes the originate run it on the answered leg first.
+func TestDialStringTrunkAndWhisper(t *testing.T) {
+	e := Endpoints{Number: "loopback/{number}/switchyard_testnet", SIP: "sofia/external/{uri}", Gateways: map[string]string{"pbx1": "acme_pbx"}}
+	d := flows.Dial{Strategy: flows.Sequential, RingTimeout: 20, CallerID: "+15550000100",
+		SIPHeaders: map[string]string{"X-Ref": "42", "X-Bad": "a,b"}, Whisper: &flows.Prompt{Text: "Web call, order [42]"}}
+	legs := []dialLeg{{uuid: "u1", dest: "sip:pbx1"}, {uuid: "u2", dest: "sip:carrier2"}, {uuid: "u3", dest: "+15550100001"}}
+	got := dialStringFor(e, d, legs, "sid", "+15550000100", media{ttsEngine: "flite", ttsVoice: "slt"})
+	want := "{ignore_early_media=true,group_confirm_key=exec,group_confirm_file='playback say:Web call  order  42 ',tts_engine=flite,tts_voice=slt}" +
+		"[leg_timeout=20,origination_uuid=u1,origination_caller_id_number=+15550000100,switchyard_call=sid,sip_h_X-Ref=42]sofia/gateway/acme_pbx/+15550000100|" +
+		"[leg_timeout=20,origination_uuid=u2,origination_caller_id_number=+15550000100,switchyard_call=sid,sip_h_X-Ref=42]sofia/gateway/carrier2/+15550000100|" +
+		"[leg_timeout=20,origination_uuid=u3,origination_caller_id_number=+15550000100,switchyard_call=sid]loopback/+15550100001/switchyard_testnet"
+	if got != want {
+		t.Errorf("dial string\n got %s\nwant %s", got, want)
+	}
+	e.Trunk = "sofia/external/{user}@{gateway}.trunks.example"
+	if got := e.endpointFor("sip:pbx1", "+15550000100"); got != "sofia/external/+15550000100@acme_pbx.trunks.example" {
+		t.Errorf("templated trunk endpoint %s", got)
+	}
+	for _, user := range []string{"", "sip:x@y", "1,2"} {
+		if got := e.endpointFor("sip:pbx1", user); got != unsafeEndpoint {
+			t.Errorf("trunk user %q: %s", user, got)
+		}
+	}
+	e.Gateways["bad"] = "a/b"
+	if got := e.endpointFor("sip:bad", "+15550000100"); got != unsafeEndpoint {
+		t.Errorf("bad gateway: %s", got)
+	}
+	d.Whisper = &flows.Prompt{Audio: "https://x.example/a,b.wav"}
+	if got := dialStringFor(e, d, legs[2:], "sid", "", media{}); !strings.Contains(got, "group_confirm_file='playback "+unsafeAudio+"'") {
+		t.Errorf("whisper audio with dial syntax: %s", got)
+	}
+}

@@ -51,9 +51,19 @@ type Messenger interface {
 	Send(ctx context.Context, c *Info, m flows.Send) error
 }
 
-// Fetcher makes a flow's passthru requests.
+// Fetcher makes a flow's requests to the customer's URLs: passthru, and
+// the dynamic greeting, gather and SMS (flows.Fetch.Purpose). The error
+// is non-nil only when no HTTP status was had.
 type Fetcher interface {
-	Fetch(ctx context.Context, c *Info, f flows.Fetch) (status int, err error)
+	Fetch(ctx context.Context, c *Info, f flows.Fetch) (Answer, error)
+}
+
+// Answer is what a URL answered: the status, the Content-Type and the
+// start of the body (up to flows.MaxFetchBody), which the flow reads.
+type Answer struct {
+	Status      int
+	ContentType string
+	Body        string
 }
 
 // Info is what messengers and fetchers know of a call.

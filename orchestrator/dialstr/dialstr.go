@@ -196,3 +196,55 @@ func token(s string) bool {
 	}
 	return true
 }
+
+// Trunk reports whether s names a SIP trunk, as Exotel writes one in a
+// Connect's destinations: sip:<TrunkID>, a sip: URI with no host, no
+// parameters and a user part of letters, digits, '.', '_' and '-' (at most
+// 64). It returns the trunk ID. Such a URI cannot be dialled as a SIP URI
+// (it names no host); the call runtime dials it through the trunk's
+// gateway.
+func Trunk(s string) (string, bool) {
+	scheme, id, ok := strings.Cut(s, ":")
+	if !ok || !strings.EqualFold(scheme, "sip") || !TrunkID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// TrunkID reports whether s may name a trunk (and the FreeSWITCH gateway
+// it maps to): 1 to 64 letters, digits, '.', '_' or '-', starting with a
+// letter or digit.
+func TrunkID(s string) bool {
+	if s == "" || len(s) > 64 || !alnum(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// SIPHeader reports whether name and value may travel as a custom SIP
+// header in a dial string (a sip_h_ variable): a name of letters, digits
+// and '-' (at most 64), and a value of at most 128 letters, digits and
+// . _ ~ - + @ : / (nothing that separates variables, legs or arguments).
+func SIPHeader(name, value string) bool {
+	if name == "" || len(name) > 64 || len(value) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !alnum(c) && c != '-' {
+			return false
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; {
+		case alnum(c), c == '.', c == '_', c == '~', c == '-', c == '+', c == '@', c == ':', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}

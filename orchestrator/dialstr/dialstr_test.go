@@ -105,3 +105,34 @@ func FuzzContactHasNoDialStringSyntax(f *testing.F) {
 		}
 	})
 }
+
+func TestTrunk(t *testing.T) {
+	for s, want := range map[string]string{"sip:pbx1": "pbx1", "SIP:carrier.in-2": "carrier.in-2", "sip:Exotel_Trunk": "Exotel_Trunk"} {
+		if id, ok := Trunk(s); !ok || id != want {
+			t.Errorf("Trunk(%q) = %q, %v; want %q", s, id, ok, want)
+		}
+		if !Contact(s) {
+			t.Errorf("%q is a trunk but not a contact", s)
+		}
+	}
+	for _, s := range []string{"sip:alice@pbx.example", "sip:pbx1;transport=tcp", "sip:+15550100001", "sips:pbx1", "pbx1",
+		"sip:", "sip:-x", "sip:a/b", "sip:" + strings.Repeat("a", 65), "sip:pbx1,sofia/x"} {
+		if id, ok := Trunk(s); ok {
+			t.Errorf("Trunk(%q) = %q, want no trunk", s, id)
+		}
+	}
+}
+
+func TestSIPHeader(t *testing.T) {
+	for _, h := range [][2]string{{"X-Customer", "42"}, {"X-Ref", "a.b_c~d-e+f@g:h/i"}, {"X-Empty", ""}} {
+		if !SIPHeader(h[0], h[1]) {
+			t.Errorf("SIPHeader(%q, %q) = false", h[0], h[1])
+		}
+	}
+	for _, h := range [][2]string{{"", "x"}, {"X_A", "x"}, {"X-A", "a,b"}, {"X-A", "a b"}, {"X-A", "a'b"}, {"X-A", "}{"},
+		{"X-A", "a|b"}, {"X-A", "a=b"}, {"X-A", "a]b"}, {"X-A", strings.Repeat("a", 129)}, {"X-A", "a\nb"}} {
+		if SIPHeader(h[0], h[1]) {
+			t.Errorf("SIPHeader(%q, %q) = true", h[0], h[1])
+		}
+	}
+}

@@ -37,6 +37,8 @@ type appRun struct {
 	slot      int
 	done      bool
 	startedUS int64
+	// then runs when an inline run ends (a group_confirm exec).
+	then func()
 }
 
 // appImpl is an application's behaviour. start may finish the run at once;
@@ -171,6 +173,9 @@ func (r *appRun) finish(resp string) {
 	r.complete(ch.getVar("current_application_response"))
 	switch r.slot {
 	case slotInline:
+		if r.then != nil {
+			r.then()
+		}
 		return
 	case slotSide:
 		if ch.side == r {
@@ -1243,7 +1248,17 @@ func (r *sessionRecording) stopAt(nowUS int64) {
 	ch.s.cancelTimer(r.t)
 	ms := (nowUS - r.started) / 1000
 	audio := r.m.stop(nowUS)
-	size, err := writeWAV(r.path, ms, audio)
+	var tones []toneSpan
+	for _, t := range ch.ringback {
+		end := t.toUS
+		if end == 0 {
+			end = nowUS
+		}
+		if end > r.started && t.fromUS < nowUS {
+			tones = append(tones, toneSpan{fromUS: max(t.fromUS, r.started) - r.started, toUS: min(end, nowUS) - r.started, freq: t.freq})
+		}
+	}
+	size, err := writeWAVTones(r.path, ms, audio, tones)
 	if err != nil {
 		ch.s.log.Warn("fsim: writing session recording", "path", r.path, "err", err)
 	}

@@ -39,6 +39,8 @@ type origLeg struct {
 	t        *timer
 	delay    *timer
 	launched bool
+	// confirmed: the leg's group_confirm exec has run.
+	confirmed bool
 }
 
 // leg notifications from a B-leg channel
@@ -262,6 +264,9 @@ func (o *origination) legAnswered(ol *origLeg) {
 	if o.done {
 		return
 	}
+	if o.confirm(ol) {
+		return
+	}
 	o.done = true
 	o.s.cancelTimer(o.gtimer)
 	for _, x := range o.legs {
@@ -279,6 +284,39 @@ func (o *origination) legAnswered(ol *origLeg) {
 		o.cause = "LOSE_RACE"
 	}
 	o.finish(ol, "")
+}
+
+// confirm runs group_confirm_file on an answered leg when
+// group_confirm_key is "exec" (a whisper): FreeSWITCH executes the
+// application on the leg (CHANNEL_EXECUTE / _COMPLETE on it, seen on
+// 1.10.12) while the other legs ring on, and the leg wins once it
+// returns with the leg still up. It reports whether the leg must wait for
+// that.
+func (o *origination) confirm(ol *origLeg) bool {
+	if ol.confirmed || o.a == nil {
+		return false
+	}
+	key, _ := lookup(ol.vars, "group_confirm_key")
+	file, _ := lookup(ol.vars, "group_confirm_file")
+	if key != "exec" || file == "" {
+		return false
+	}
+	app, arg, _ := strings.Cut(strings.Trim(file, "'"), " ")
+	impl := o.s.appFor(app)
+	if impl == nil {
+		ol.ch.hangup("DESTINATION_OUT_OF_ORDER")
+		return true
+	}
+	ch := ol.ch
+	r := &appRun{ch: ch, app: app, arg: arg, uuid: newUUID(), loop: 1, impl: impl, slot: slotInline}
+	r.then = func() {
+		ol.confirmed = true
+		if !ch.hungup && ch.orig != nil {
+			o.legAnswered(ol)
+		}
+	}
+	r.begin()
+	return true
 }
 
 func (o *origination) groupTimeout() {
@@ -775,8 +813,9 @@ func (a *bridgeApp) start(r *appRun) {
 	}
 	if ch.answered {
 		ch.setCallState("RING_WAIT") // CF_ORIGINATOR set on an answered channel
+		ch.startRingback()
 	}
-	a.o = ch.s.newOrigination(ch, ds, 0, func(w *origLeg, cause string) { a.result(r, w, cause) })
+	a.o = ch.s.newOrigination(ch, ds, 0, func(w *origLeg, cause string) { ch.stopRingback(); a.result(r, w, cause) })
 	a.o.start()
 }
 

@@ -92,7 +92,10 @@ type channel struct {
 	remoteTone bool     // a far-end phone that answered and plays its tone
 	meters     []*meter // recordings running on this channel (media.go)
 	recordings []*sessionRecording
-	exports    []kv
+	// ringback: the tones a bridge played to this (answered) channel while
+	// its legs rang (transfer_ringback), for its session recordings.
+	ringback []toneSpan
+	exports  []kv
 
 	// in-process script (PlaceCall)
 	call *Call

@@ -177,9 +177,15 @@
 //     or codec-negotiation variables. Loopback legs carry no sip_* variables
 //     (as on a real node); SIP-like legs (sofia/…, user/) get sip_term_status
 //     and friends.
+//   - A bridge on an answered channel plays transfer_ringback to it while
+//     its legs ring: a TGML tone's first frequency is written into that
+//     channel's record_session files for that time (music on hold).
 //   - Not emulated: ACLs and userauth directories (the password is checked),
 //     log streaming (log/nolog only acknowledge), session limits (Max-Sessions
-//     is reported, not enforced), group_confirm, enterprise originate
+//     is reported, not enforced), group_confirm other than
+//     group_confirm_key=exec (a whisper: group_confirm_file runs on the
+//     answered leg, CHANNEL_EXECUTE / _COMPLETE on it, and the leg wins when
+//     it returns), enterprise originate
 //     (`:_:` is treated as `,`), hold, conferences, SIP registrations.
 //     uuid_transfer is minimal (extension through the dialplan, or
 //     'app:arg,...' inline); `myevents <uuid>` on an inbound connection binds

@@ -1,6 +1,10 @@
 package fsim
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Audio, as far as recordings need it. The emulator carries no samples; it
 // tracks who sends audio to whom:
@@ -137,4 +141,49 @@ func (s *Server) mediaChangedAt(atUS int64, chans ...*channel) {
 			todo = append(todo, l.a, l.b)
 		}
 	}
+}
+
+// toneSpan is a tone a channel heard from the node itself for a while:
+// the ringback an answered caller hears while a bridge rings its legs.
+type toneSpan struct {
+	fromUS, toUS int64 // toUS 0: still playing
+	freq         float64
+}
+
+// startRingback notes the ringback FreeSWITCH plays to an answered caller
+// while a bridge rings: transfer_ringback (Switchyard's music on hold).
+// Only a tone (a %(on,off,freq) TGML, or a tone_stream:// of one) is
+// written into recordings, as one continuous sine of its first frequency;
+// files and streams are not synthesised.
+func (ch *channel) startRingback() {
+	if f := toneFreq(ch.getVar("transfer_ringback")); f > 0 {
+		ch.ringback = append(ch.ringback, toneSpan{fromUS: ch.s.simUS(), freq: f})
+	}
+}
+
+// stopRingback ends the ringback when the bridge has its outcome.
+func (ch *channel) stopRingback() {
+	if n := len(ch.ringback); n > 0 && ch.ringback[n-1].toUS == 0 {
+		ch.ringback[n-1].toUS = ch.s.simUS()
+	}
+}
+
+// toneFreq reads the first frequency of a TGML tone, e.g.
+// "tone_stream://%(1000,0,697);loops=-1" or "%(2000,4000,440,480)".
+func toneFreq(v string) float64 {
+	v = strings.TrimPrefix(v, "tone_stream://")
+	_, rest, ok := strings.Cut(v, "%(")
+	if !ok {
+		return 0
+	}
+	rest, _, _ = strings.Cut(rest, ")")
+	f := strings.Split(rest, ",")
+	if len(f) < 3 {
+		return 0
+	}
+	freq, err := strconv.ParseFloat(strings.TrimSpace(f[2]), 64)
+	if err != nil || freq <= 0 || freq >= 4000 {
+		return 0
+	}
+	return freq
 }

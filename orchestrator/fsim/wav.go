@@ -22,6 +22,13 @@ func prepareRecording(path string) error {
 // a quiet 440 Hz tone for the first toneMs (the audio that arrived),
 // silence after. It returns the file size (44 bytes for ms = 0).
 func writeWAV(path string, ms, toneMs int64) (int64, error) {
+	return writeWAVTones(path, ms, toneMs, nil)
+}
+
+// writeWAVTones is writeWAV with tones the channel heard from the node
+// (spans relative to the recording's start) written over it at their
+// frequency.
+func writeWAVTones(path string, ms, toneMs int64, tones []toneSpan) (int64, error) {
 	if ms < 0 {
 		ms = 0
 	}
@@ -47,6 +54,12 @@ func writeWAV(path string, ms, toneMs int64) (int64, error) {
 	for i := int64(0); i < samples && i < toneSamples; i++ {
 		v := int16(2000 * math.Sin(2*math.Pi*440*float64(i)/8000))
 		binary.LittleEndian.PutUint16(buf[44+2*i:], uint16(v))
+	}
+	for _, t := range tones {
+		for i := max(t.fromUS/125, 0); i < min(t.toUS/125, samples); i++ { // 125 µs a sample at 8 kHz
+			v := int16(4000 * math.Sin(2*math.Pi*t.freq*float64(i)/8000))
+			binary.LittleEndian.PutUint16(buf[44+2*i:], uint16(v))
+		}
 	}
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		return 0, err

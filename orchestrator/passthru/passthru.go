@@ -1,10 +1,20 @@
-// Package passthru makes flows' Passthru requests: it implements the call
-// runtime's Fetcher, asking the customer's URL with Exotel's query
-// parameters and logging every request against its call.
+// Package passthru makes flows' requests to the customer's URLs: it
+// implements the call runtime's Fetcher, asking the URL with Exotel's
+// query parameters and logging every request against its call.
 //
-// The flow branches on the HTTP status alone: 2xx is success, 302 is
+// A Passthru branches on the HTTP status: 2xx is success, 302 is
 // alternate, anything else, a transport failure or a timeout is error.
-// Redirects are therefore never followed.
+// Redirects are therefore never followed. Its body (up to
+// flows.MaxFetchBody) goes back to the flow, for a Switch that follows
+// (Exotel's {"select": "<case>"}).
+//
+// The same requests fetch the dynamic settings of greetings, gathers and
+// SMS (flows.Fetch.Purpose): a GET with the same parameters, with
+// Accept: text/plain for a greeting or SMS, and Accept: application/json
+// and Exotel-Version: 1.0 for a gather, as Exotel sends. The flow reads
+// the answer; the request is logged with the purpose as its kind.
+// Exotel's HEAD before a dynamic greeting or SMS is not sent: the GET's
+// own Content-Type is read.
 package passthru
 
 import (
@@ -68,6 +78,10 @@ type Client struct {
 
 var _ call.Fetcher = (*Client)(nil)
 
+// ExotelVersion is the Exotel-Version header of a dynamic gather's
+// request.
+const ExotelVersion = "1.0"
+
 // New makes a client logging requests to db (nil: to slog only).
 func New(db *store.DB, cfg Config, log *slog.Logger) *Client {
 	if log == nil {
@@ -111,10 +125,11 @@ func (cl *Client) Timeout(seconds int) time.Duration {
 	return webhttp.Timeout(seconds, cl.cfg.DefaultTimeout, cl.cfg.MaxTimeout)
 }
 
-// Fetch asks f's URL about the call and returns the HTTP status. The error
-// is non-nil only when no status was had (a bad URL, a transport failure,
-// a timeout); the request is logged against the call either way.
-func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (int, error) {
+// Fetch asks f's URL about the call and returns its answer: the HTTP
+// status, Content-Type and the start of the body. The error is non-nil
+// only when no status was had (a bad URL, a transport failure, a
+// timeout); the request is logged against the call either way.
+func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (call.Answer, error) {
 	start := cl.cfg.Now()
 	method := strings.ToUpper(strings.TrimSpace(f.Method))
 	if method == "" {
@@ -125,7 +140,7 @@ func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (int, 
 	outcome := Outcome(res.status, res.err)
 
 	attrs := []any{"call_sid", c.CallSid, "account_sid", c.AccountSID, "applet", f.Applet,
-		"method", method, "url", webhttp.Redact(f.URL), "async", f.Async, "status", res.status,
+		"purpose", kind(f), "method", method, "url", webhttp.Redact(f.URL), "async", f.Async, "status", res.status,
 		"outcome", outcome, "latency", latency}
 	if res.err != nil {
 		cl.log.WarnContext(ctx, "passthru: request failed", append(attrs, "err", webhttp.RedactURLs(res.err.Error()))...)
@@ -133,7 +148,15 @@ func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (int, 
 		cl.log.InfoContext(ctx, "passthru: request", attrs...)
 	}
 	cl.record(ctx, c, f, method, res, outcome, latency)
-	return res.status, res.err
+	return call.Answer{Status: res.status, ContentType: res.contentType, Body: res.body}, res.err
+}
+
+// kind is what a request is for, as its log row names it.
+func kind(f flows.Fetch) string {
+	if f.Purpose == "" {
+		return store.RequestPassthru
+	}
+	return f.Purpose
 }
 
 // result is what came of one request.
@@ -141,7 +164,10 @@ type result struct {
 	status int
 	err    error  // no status: the flow takes error
 	note   string // a problem that did not cost the status (reading the body)
-	body   string
+	// body is the start of the answer (flows.MaxFetchBody); the log keeps
+	// less of it (Config.MaxResponseLog).
+	body        string
+	contentType string
 }
 
 func (cl *Client) do(ctx context.Context, c *call.Info, f flows.Fetch, method string, start time.Time) result {
@@ -177,6 +203,13 @@ func (cl *Client) do(ctx context.Context, c *call.Info, f flows.Fetch, method st
 		return result{err: fmt.Errorf("passthru: build request: %w", err)}
 	}
 	req.Header.Set("User-Agent", cl.cfg.UserAgent)
+	switch f.Purpose {
+	case flows.FetchGather:
+		req.Header.Set("Exotel-Version", ExotelVersion)
+		req.Header.Set("Accept", "application/json")
+	case flows.FetchGreeting, flows.FetchSMS:
+		req.Header.Set("Accept", "text/plain, application/json;q=0.5")
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -189,8 +222,8 @@ func (cl *Client) do(ctx context.Context, c *call.Info, f flows.Fetch, method st
 	}
 	defer func() { _ = resp.Body.Close() }()
 
-	r := result{status: resp.StatusCode}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(cl.cfg.MaxResponseLog)))
+	r := result{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(max(cl.cfg.MaxResponseLog, flows.MaxFetchBody))))
 	r.body = string(b)
 	if err == nil {
 		_, err = io.CopyN(io.Discard, resp.Body, drainLimit)
@@ -217,18 +250,27 @@ func (cl *Client) record(ctx context.Context, c *call.Info, f flows.Fetch, metho
 		AccountSID: c.AccountSID,
 		CallSID:    c.CallSid,
 		Applet:     f.Applet,
-		Kind:       store.RequestPassthru,
+		Kind:       kind(f),
 		Method:     method,
 		URL:        f.URL,
 		HTTPStatus: res.status,
 		LatencyMS:  int(latency.Milliseconds()),
 		Outcome:    outcome,
 		Error:      errText,
-		Response:   res.body,
+		Response:   clipLog(res.body, cl.cfg.MaxResponseLog),
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
 		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", webhttp.Redact(f.URL), "err", err)
 	}
+}
+
+// clipLog keeps the first n bytes of a body for the log (the store makes
+// them valid text).
+func clipLog(body string, n int) string {
+	if len(body) <= n {
+		return body
+	}
+	return body[:n]
 }

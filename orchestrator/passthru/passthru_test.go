@@ -144,7 +144,8 @@ func TestStatusesAndOutcomes(t *testing.T) {
 				_, _ = io.WriteString(w, "reply")
 			})
 			fe := flows.Fetch{Applet: "pt1", URL: f.crm.URL + "/hook", Method: "GET", Timeout: 3, Async: tc.async}
-			status, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info, fe)
+			ans, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info, fe)
+			status := ans.Status
 			if status != tc.status || err != nil {
 				t.Fatalf("Fetch = %d, %v; want %d, nil", status, err, tc.status)
 			}
@@ -202,7 +203,8 @@ func TestTimeout(t *testing.T) {
 	defer close(release)
 	// Fetch asks for 3 s; MaxTimeout caps it at 50 ms.
 	cl := f.client(passthru.Config{MaxTimeout: 50 * time.Millisecond})
-	status, err := cl.Fetch(t.Context(), f.info, flows.Fetch{Applet: "pt1", URL: f.crm.URL, Timeout: 3})
+	ans, err := cl.Fetch(t.Context(), f.info, flows.Fetch{Applet: "pt1", URL: f.crm.URL, Timeout: 3})
+	status := ans.Status
 	if status != 0 || err == nil || !strings.Contains(err.Error(), "timeout after 50ms") {
 		t.Fatalf("Fetch = %d, %v; want 0 and a timeout", status, err)
 	}
@@ -230,7 +232,8 @@ func TestTransportFailure(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	status, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info, flows.Fetch{URL: deadURL, Timeout: 3})
+	ans, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info, flows.Fetch{URL: deadURL, Timeout: 3})
+	status := ans.Status
 	if status != 0 || err == nil {
 		t.Fatalf("Fetch = %d, %v; want 0 and an error", status, err)
 	}
@@ -247,8 +250,9 @@ func TestParametersGET(t *testing.T) {
 	f.info.State.Call.CustomField = "order=42&x"
 	f.info.State.FlowID = "fl_transferred"
 
-	status, err := f.client(passthru.Config{UserAgent: "test-agent"}).Fetch(t.Context(), f.info,
+	ans, err := f.client(passthru.Config{UserAgent: "test-agent"}).Fetch(t.Context(), f.info,
 		flows.Fetch{URL: f.crm.URL + "/hook?key=s3cret", Method: "GET", Timeout: 3})
+	status := ans.Status
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch = %d, %v", status, err)
 	}
@@ -303,8 +307,9 @@ func TestParametersPOST(t *testing.T) {
 	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {})
 	f.info.State.Call.Direction = "outbound-dial"
 	f.info.State.RecordingURL = "https://rec/1.mp3"
-	status, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info,
+	ans, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info,
 		flows.Fetch{URL: f.crm.URL + "/hook", Method: "POST", Timeout: 3})
+	status := ans.Status
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch = %d, %v", status, err)
 	}
@@ -349,7 +354,8 @@ func TestBadURLs(t *testing.T) {
 		{URL: f.crm.URL, Method: "PUT"},
 	}
 	for _, fe := range bad {
-		status, err := cl.Fetch(t.Context(), f.info, fe)
+		ans, err := cl.Fetch(t.Context(), f.info, fe)
+		status := ans.Status
 		if status != 0 || err == nil {
 			t.Errorf("Fetch(%q, %q) = %d, %v; want 0 and an error", fe.URL, fe.Method, status, err)
 		}
@@ -377,7 +383,8 @@ func TestResponseLogBoundedAndClean(t *testing.T) {
 func testResponseLog(t *testing.T, fresh storetest.Fresh) {
 	long := "ok\x00\xff" + strings.Repeat("a", 100)
 	f := newFixtureOn(t, fresh, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, long) })
-	status, err := f.client(passthru.Config{MaxResponseLog: 10}).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
+	ans, err := f.client(passthru.Config{MaxResponseLog: 10}).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
+	status := ans.Status
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch = %d, %v", status, err)
 	}
@@ -393,12 +400,14 @@ func TestStoreFailureDoesNotFailFetch(t *testing.T) {
 	f := newFixture(t, func(http.ResponseWriter, *http.Request) {})
 	ghost := *f.info
 	ghost.CallSid = store.NewSID()
-	status, err := f.client(passthru.Config{}).Fetch(t.Context(), &ghost, flows.Fetch{URL: f.crm.URL})
+	ans, err := f.client(passthru.Config{}).Fetch(t.Context(), &ghost, flows.Fetch{URL: f.crm.URL})
+	status := ans.Status
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch = %d, %v", status, err)
 	}
 	// Without a store nothing is logged and nothing fails.
-	status, err = passthru.New(nil, passthru.Config{HTTPClient: loopbackClient()}, nil).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
+	ans, err = passthru.New(nil, passthru.Config{HTTPClient: loopbackClient()}, nil).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL})
+	status = ans.Status
 	if status != 200 || err != nil {
 		t.Fatalf("Fetch without a store = %d, %v", status, err)
 	}
@@ -418,7 +427,8 @@ func TestEgressDenied(t *testing.T) {
 	cl := passthru.New(f.db, passthru.Config{Now: func() time.Time { return now }},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	target := f.crm.URL + "/admin?token=s3cret"
-	status, err := cl.Fetch(t.Context(), f.info, flows.Fetch{URL: target, Applet: "lookup"})
+	ans, err := cl.Fetch(t.Context(), f.info, flows.Fetch{URL: target, Applet: "lookup"})
+	status := ans.Status
 	if status != 0 || !errors.Is(err, webhttp.ErrEgressDenied) {
 		t.Fatalf("Fetch = %d, %v; want 0 and ErrEgressDenied", status, err)
 	}
@@ -440,5 +450,63 @@ func TestEgressDenied(t *testing.T) {
 	}
 	if l := logs.String(); strings.Contains(l, "s3cret") || !strings.Contains(l, "token=xxxxx") || !strings.Contains(l, "egress denied") {
 		t.Errorf("log:\n%s", l)
+	}
+}
+
+// The answer's body and Content-Type go back to the flow (a switch reads
+// the passthru's, a dynamic applet its settings), beyond what is logged.
+func TestAnswerBodyGoesToTheFlow(t *testing.T) {
+	long := `{"select":"sales","pad":"` + strings.Repeat("p", 5000) + `"}`
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, long)
+	})
+	ans, err := f.client(passthru.Config{MaxResponseLog: 100}).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL, Applet: "route"})
+	if err != nil || ans.Status != 200 || ans.Body != long || ans.ContentType != "text/plain" {
+		t.Fatalf("Fetch = %d %q %d bytes, %v", ans.Status, ans.ContentType, len(ans.Body), err)
+	}
+	if rows := f.rows(t); len(rows) != 1 || len(rows[0].Response) != 100 || rows[0].Kind != store.RequestPassthru {
+		t.Errorf("logged %+v", rows)
+	}
+
+	huge := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", flows.MaxFetchBody+100))
+	})
+	if ans, err := huge.client(passthru.Config{}).Fetch(t.Context(), huge.info, flows.Fetch{URL: huge.crm.URL}); err != nil || len(ans.Body) != flows.MaxFetchBody {
+		t.Errorf("huge answer: %d bytes, %v", len(ans.Body), err)
+	}
+}
+
+// Dynamic greetings, gathers and SMS ask with Exotel's headers and are
+// logged under their purpose.
+func TestDynamicPurposes(t *testing.T) {
+	for _, tc := range []struct {
+		purpose, accept, version string
+	}{
+		{flows.FetchGreeting, "text/plain, application/json;q=0.5", ""},
+		{flows.FetchSMS, "text/plain, application/json;q=0.5", ""},
+		{flows.FetchGather, "application/json", passthru.ExotelVersion},
+	} {
+		t.Run(tc.purpose, func(t *testing.T) {
+			headers := make(chan http.Header, 1)
+			f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+				headers <- r.Header.Clone()
+				_, _ = io.WriteString(w, "Hello")
+			})
+			ans, err := f.client(passthru.Config{}).Fetch(t.Context(), f.info, flows.Fetch{URL: f.crm.URL, Method: "GET", Applet: "dyn", Purpose: tc.purpose})
+			if err != nil || ans.Body != "Hello" {
+				t.Fatalf("Fetch = %+v, %v", ans, err)
+			}
+			h := <-headers
+			if h.Get("Accept") != tc.accept || h.Get("Exotel-Version") != tc.version {
+				t.Errorf("Accept %q Exotel-Version %q", h.Get("Accept"), h.Get("Exotel-Version"))
+			}
+			if q := f.one(t).query; q.Get("CallSid") != f.info.CallSid || q.Get("From") == "" {
+				t.Errorf("query %v", q)
+			}
+			if rows := f.rows(t); len(rows) != 1 || rows[0].Kind != tc.purpose || rows[0].Applet != "dyn" {
+				t.Errorf("logged %+v", rows)
+			}
+		})
 	}
 }

@@ -35,11 +35,20 @@
 //	 "recording": {"record": true, "channels": "single"},
 //	 "call_event_passthru_url": "https://crm.example/events"}
 //
+// A plain dial-whom URL (Exotel's Connect "Dial whom" URL) answers
+// text/plain, or with no Content-Type, with one destination or a
+// comma-separated (or one per line) list and nothing else: the plan is the
+// applet's own settings with those destinations (Version "text").
+//
 // Anything else is an error naming the field. A destination is a phone
 // number (+ and 3-15 digits, national forms included) or a sip: URI;
 // duplicates (by store.ContactKey) are dropped. An empty list is not an
 // error: nobody is dialled and the connect takes its no-answer output.
-// Version 1.0's SIP trunk destinations ({"trunk": ...}) are not supported.
+// Version 1.0's SIP trunk destination, {"trunk": "<TrunkID>"}, is the
+// destination sip:<TrunkID> (see call.Endpoints: the trunk's gateway is
+// dialled with the call's ExoPhone as the user), and a sibling
+// "custom_params": "k1=v1&k2=v2" (up to 3) becomes SIP headers X-k1, X-k2
+// on trunk legs.
 //
 // The other fields are optional and override the applet's own settings.
 // The spellings of both versions are read in either (record and

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
@@ -19,6 +20,9 @@ import (
 const (
 	Version10 = "1.0"
 	Version11 = "1.1"
+	// VersionPlain is the dial-whom answer: text/plain, one number or a
+	// comma-separated list.
+	VersionPlain = "text"
 )
 
 // Music on hold as a plan gives it to the media node.
@@ -73,6 +77,8 @@ func parse(body []byte, contentType string, d flows.Dial) (*call.Plan, *answer, 
 	switch {
 	case len(trimmed) == 0:
 		return nil, nil, fmt.Errorf("response body is empty (want a JSON object)")
+	case trimmed[0] != '{' && plainText(contentType):
+		return plainPlan(trimmed, d)
 	case trimmed[0] != '{':
 		if json.Valid(trimmed) {
 			return nil, nil, fmt.Errorf("response must be a JSON object (got %s)", kind(trimmed))
@@ -95,6 +101,36 @@ func parse(body []byte, contentType string, d flows.Dial) (*call.Plan, *answer, 
 		return nil, nil, err
 	}
 	return plan, ans, nil
+}
+
+// plainText reports whether an answer may be a dial-whom list: text/plain
+// or no Content-Type.
+func plainText(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return strings.TrimSpace(ct) == "" || (err == nil && mt == "text/plain")
+}
+
+// plainPlan reads a dial-whom answer (Exotel's Connect with a plain URL):
+// one destination or a comma-separated list, each a phone number, a sip:
+// URI or sip:<TrunkID>, with the applet's own settings.
+func plainPlan(body []byte, d flows.Dial) (*call.Plan, *answer, error) {
+	if !utf8.Valid(body) || hasControl(strings.NewReplacer("\n", "", "\r", "", "\t", "").Replace(string(body))) {
+		return nil, nil, fmt.Errorf("response is neither JSON nor a comma-separated list of numbers (starts %q)", clip(body, 20))
+	}
+	var list []string
+	for _, f := range strings.FieldsFunc(string(body), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			list = append(list, f)
+		}
+	}
+	out, err := dedupe(list, func(i int) string { return fmt.Sprintf("numbers[%d]", i) })
+	if err != nil {
+		return nil, nil, err
+	}
+	plan := &call.Plan{Dial: d, Version: VersionPlain}
+	plan.Dial.StartPlayback = clonePlayback(d.StartPlayback)
+	plan.Dial.Destinations = out
+	return plan, &answer{}, nil
 }
 
 // checkContentType accepts application/json, text/plain or none.
@@ -130,10 +166,17 @@ func destinations(top object) ([]string, string, error) {
 		}
 		nums, ok := present(o, "numbers")
 		if !ok {
-			if _, trunk := present(o, "trunk"); trunk {
-				return nil, "", fmt.Errorf("destination.trunk: SIP trunk destinations are not supported; use sip: URIs")
+			if raw, trunk := present(o, "trunk"); trunk {
+				id, err := str(raw, "destination.trunk")
+				if err != nil {
+					return nil, "", err
+				}
+				if id = strings.TrimSpace(id); !dialstr.TrunkID(id) {
+					return nil, "", fmt.Errorf("destination.trunk: not a trunk ID (1-64 letters, digits, '.', '_' or '-') (got %q)", clip([]byte(id), 40))
+				}
+				return []string{"sip:" + id}, Version10, nil
 			}
-			return nil, "", fmt.Errorf(`destination: an object needs "numbers" (an array of phone numbers or sip: URIs)`)
+			return nil, "", fmt.Errorf(`destination: an object needs "numbers" (an array of phone numbers or sip: URIs) or "trunk"`)
 		}
 		if kind(nums) != "an array" {
 			return nil, "", fmt.Errorf("destination.numbers: must be an array of strings (got %s)", kind(nums))
@@ -180,17 +223,28 @@ func destinations(top object) ([]string, string, error) {
 		return nil, "", fmt.Errorf(`destination: must be an object with "numbers" (v1.0) or an array of objects with "contact_uri" (v1.1) (got %s)`, kind(raw))
 	}
 
+	out, err := dedupe(list, func(i int) string {
+		if version == Version11 {
+			return fmt.Sprintf("destination[%d].contact_uri", i)
+		}
+		return fmt.Sprintf("destination.numbers[%d]", i)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, version, nil
+}
+
+// dedupe checks each destination, drops duplicates and normalises them;
+// field names an entry for an error.
+func dedupe(list []string, field func(int) string) ([]string, error) {
 	out := make([]string, 0, len(list))
 	seen := make(map[string]bool, len(list))
 	for i, s := range list {
 		s = strings.TrimSpace(s)
 		key, ok := contactKey(s)
 		if !ok {
-			field := fmt.Sprintf("destination.numbers[%d]", i)
-			if version == Version11 {
-				field = fmt.Sprintf("destination[%d].contact_uri", i)
-			}
-			return nil, "", fmt.Errorf("%s: not a phone number or sip: URI (got %q)", field, clip([]byte(s), 40))
+			return nil, fmt.Errorf("%s: not a phone number or sip: URI (got %q)", field(i), clip([]byte(s), 40))
 		}
 		if seen[key] {
 			continue
@@ -200,9 +254,9 @@ func destinations(top object) ([]string, string, error) {
 		out = append(out, s)
 	}
 	if len(out) > flows.MaxDestinations {
-		return nil, "", fmt.Errorf("destination: at most %d destinations (got %d)", flows.MaxDestinations, len(out))
+		return nil, fmt.Errorf("destination: at most %d destinations (got %d)", flows.MaxDestinations, len(out))
 	}
-	return out, version, nil
+	return out, nil
 }
 
 // contactKey accepts a phone number (+ and 3-15 digits, national forms
@@ -314,6 +368,16 @@ func settings(top object, plan *call.Plan, ans *answer) error {
 		return err
 	} else if ok {
 		plan.FetchAfterAttempt = v
+	}
+
+	if v, ok, err := stringField(top, "custom_params", "custom_params"); err != nil {
+		return err
+	} else if ok && v != "" {
+		h, err := customParams(v)
+		if err != nil {
+			return err
+		}
+		d.SIPHeaders = h
 	}
 
 	// The event URL: v1.0's name, then v1.1's; both are read whatever the
@@ -607,4 +671,33 @@ func clonePlayback(p *flows.Playback) *flows.Playback {
 	}
 	c := *p
 	return &c
+}
+
+// maxCustomParams is how many SIP headers custom_params may set, as
+// Exotel allows.
+const maxCustomParams = 3
+
+// customParams reads a trunk's custom_params, "k1=v1&k2=v2", into SIP
+// headers: each name gets an X- prefix unless it has one.
+func customParams(v string) (map[string]string, error) {
+	q, err := url.ParseQuery(v)
+	if err != nil {
+		return nil, fmt.Errorf("custom_params: not k1=v1&k2=v2 (got %q)", clip([]byte(v), 40))
+	}
+	if len(q) > maxCustomParams {
+		return nil, fmt.Errorf("custom_params: at most %d parameters (got %d)", maxCustomParams, len(q))
+	}
+	h := make(map[string]string, len(q))
+	for name, values := range q {
+		header := name
+		if !strings.HasPrefix(strings.ToLower(header), "x-") {
+			header = "X-" + header
+		}
+		value := values[len(values)-1]
+		if !dialstr.SIPHeader(header, value) {
+			return nil, fmt.Errorf("custom_params: %q=%q cannot be sent as a SIP header (letters, digits and - in names; letters, digits and . _ ~ - + @ : / in values)", clip([]byte(name), 40), clip([]byte(value), 40))
+		}
+		h[header] = value
+	}
+	return h, nil
 }

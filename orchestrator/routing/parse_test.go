@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestParseOverrides(t *testing.T) {
 		{"empty strings are absent", `{"destination": {"numbers": ["+919800000001"]}, "outgoing_phone_number": "",
 			"dial_passthru_event_url": "", "recording_channels": ""}`, func(d *flows.Dial) {}},
 		{"unknown fields ignored", `{"destination": {"numbers": ["+919800000001"], "labels": ["x"]}, "future": {"a": [1]},
-			"custom_params": "a=b", "queue": 7}`, func(d *flows.Dial) {}},
+			"queue": 7}`, func(d *flows.Dial) {}},
 		{"record off", `{"destination": {"numbers": ["+919800000001"]}, "record": false}`,
 			func(d *flows.Dial) { d.Record = false }},
 		{"v1.1 recording in a v1.0 answer", `{"destination": {"numbers": ["+919800000001"]},
@@ -141,5 +142,57 @@ func TestParseContentTypes(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "Content-Type") {
 			t.Errorf("Content-Type %q: error %q does not name the header", ct, err)
 		}
+	}
+}
+
+// TestParseDialWhomText: a plain dial-whom URL answers text/plain (or
+// with no Content-Type) with one number or a comma-separated list; the
+// applet's own settings stand.
+func TestParseDialWhomText(t *testing.T) {
+	for _, tc := range []struct {
+		name, ct, body string
+		want           []string
+	}{
+		{"one", "text/plain", "+919800000001\n", []string{"+919800000001"}},
+		{"list", "text/plain; charset=utf-8", " +919800000001, 09800000002 ,sip:pbx1,+919800000001", []string{"+919800000001", "09800000002", "sip:pbx1"}},
+		{"lines", "", "+919800000001\r\n+919800000002\r\n", []string{"+919800000001", "+919800000002"}},
+		{"SIP scheme", "text/plain", "SIP:alice@pbx.example", []string{"sip:alice@pbx.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := routing.Parse([]byte(tc.body), tc.ct, applet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := applet()
+			want.Destinations = tc.want
+			if p.Version != routing.VersionPlain || !reflect.DeepEqual(p.Dial, want) || p.FetchAfterAttempt {
+				t.Errorf("plan %+v, want %+v", p, want)
+			}
+		})
+	}
+	for body, want := range map[string]string{
+		"+919800000001;sofia/gateway/x": "numbers[0]: not a phone number",
+		"+919800000001,,call me":        "numbers[1]: not a phone number",
+		"+91980000\x00001":              "neither JSON nor a comma-separated list",
+	} {
+		if _, err := routing.Parse([]byte(body), "text/plain", applet()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+	if _, err := routing.Parse([]byte("+919800000001"), "text/html", applet()); err == nil {
+		t.Error("text/html accepted")
+	}
+}
+
+// TestParseTrunk: v1.0's {"trunk": id} is the destination sip:<id>, and
+// custom_params become X- SIP headers.
+func TestParseTrunk(t *testing.T) {
+	p, err := routing.Parse([]byte(`{"destination": {"trunk": "trk_1"}, "custom_params": "ref=42&X-Agent=a.b%40pbx"}`), "application/json", applet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"X-ref": "42", "X-Agent": "a.b@pbx"}
+	if fmt.Sprint(p.Dial.Destinations) != "[sip:trk_1]" || !reflect.DeepEqual(p.Dial.SIPHeaders, want) || p.Version != routing.Version10 {
+		t.Errorf("plan %+v", p)
 	}
 }

@@ -588,7 +588,7 @@ func TestProgrammableConnectMalformed(t *testing.T) {
 		{"recording-channels", json(`{` + good + `,"recording":{"record":true,"channels":"quad"}}`), 200, "recording.channels: must be single or dual"},
 		{"parallel-attempts", json(`{` + good + `,"parallel_ringing":{"activate":true,"max_parallel_attempts":0}}`), 200, "parallel_ringing.max_parallel_attempts: must be 1..10"},
 		{"over-long", json(`{` + good + `,"padding":"` + strings.Repeat("x", routing.DefaultMaxBody) + `"}`), 200, fmt.Sprintf("response body over %d bytes", routing.DefaultMaxBody)},
-		{"trunk", json(`{"destination":{"trunk":{"name":"carrier","number":"+15550100000"}}}`), 200, "destination.trunk: SIP trunk destinations are not supported"},
+		{"trunk", json(`{"destination":{"trunk":{"name":"carrier","number":"+15550100000"}}}`), 200, "destination.trunk: must be a string"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,8 @@ type harness struct {
 	real  bool
 	sip   string // the borrowed node's SIP test network ("" on the emulator)
 	rt    *call.Runtime
+	// fsAddr and fsPassword reach the node's inbound Event Socket.
+	fsAddr, fsPassword string
 
 	mu    sync.Mutex
 	ended map[string]chan struct{}
@@ -150,6 +152,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		}
 	})
 	h.phone = testphone.New(fsAddr, password)
+	h.fsAddr, h.fsPassword = fsAddr, password
 	return h
 }
 
