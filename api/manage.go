@@ -42,6 +42,7 @@ func (s *Server) routesManage(g routeGroup) {
 	g.GET("/users/:user_sid", s.getUser)
 	g.PUT("/users/:user_sid", s.updateUser)
 	g.DELETE("/users/:user_sid", s.deleteUser)
+	g.PUT("/users/:user_sid/devices/:device_id", s.updateUserDevice)
 
 	g.GET("/calls/:call_sid/callbacks", s.listCallCallbacks)
 	g.GET("/calls/:call_sid/recordings", s.listCallRecordings)

@@ -5,36 +5,87 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// userView is a user (agent) in management responses.
+// userView is a user (agent) in management responses: Exotel's CCM user
+// (id, first_name, last_name, email, role, devices with their ids and
+// switches, active_call, last_login) with Switchyard's own fields (sid,
+// name, available, busy).
 type userView struct {
-	SID   string  `json:"sid"`
-	Name  string  `json:"name"`
-	Email *string `json:"email"`
-	// Devices are the user's numbers and SIP URIs as stored (canonical
-	// form), in the order they are tried.
-	Devices   []string `json:"devices"`
-	Available bool     `json:"available"`
-	// Busy: the user is on a call, BusyCallSID (null otherwise).
-	Busy        bool    `json:"busy"`
-	BusyCallSID *string `json:"busy_call_sid"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
+	SID       string  `json:"sid"`
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	FirstName string  `json:"first_name"`
+	LastName  string  `json:"last_name"`
+	Email     *string `json:"email"`
+	Role      string  `json:"role"`
+	// Devices are in the order they are tried.
+	Devices   []deviceView `json:"devices"`
+	Available bool         `json:"available"`
+	// Busy: the user is on a call, BusyCallSID (null otherwise);
+	// ActiveCall says the same in Exotel's words.
+	Busy        bool            `json:"busy"`
+	BusyCallSID *string         `json:"busy_call_sid"`
+	ActiveCall  *activeCallView `json:"active_call"`
+	// LastLogin is always null: Switchyard has no dashboard logins.
+	LastLogin *string `json:"last_login"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
 }
 
-// userBody is the body of POST /users (name and devices required) and
-// PUT /users/:user_sid (any of the fields; devices replaces the list).
-// email may be null on PUT to remove it.
+// deviceView is one of a user's devices.
+type deviceView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Type is tel (a number) or sip.
+	Type string `json:"type"`
+	// ContactURI is the number or SIP URI as it was given.
+	ContactURI string `json:"contact_uri"`
+	// Available is the device's own switch: off, it is never dialled.
+	Available bool `json:"available"`
+	// Verified is always true: Switchyard does not verify devices.
+	Verified bool `json:"verified"`
+}
+
+type activeCallView struct {
+	CallSID string `json:"call_sid"`
+}
+
+// userBody is the body of POST /users and PUT /users/:user_sid. POST
+// needs name, or first_name and last_name (Exotel's CCM fields); devices
+// (Switchyard: a list) or device_contact_uri with device_name (Exotel:
+// one device) are optional. PUT changes the fields sent (at least one);
+// devices replaces the list, email null removes it.
 type userBody struct {
-	Name      *string         `json:"name"`
-	Email     json.RawMessage `json:"email"`
-	Devices   *[]string       `json:"devices"`
-	Available *bool           `json:"available"`
+	Name             *string         `json:"name"`
+	FirstName        *string         `json:"first_name"`
+	LastName         *string         `json:"last_name"`
+	Role             *string         `json:"role"`
+	Email            json.RawMessage `json:"email"`
+	Devices          *[]string       `json:"devices"`
+	DeviceContactURI *string         `json:"device_contact_uri"`
+	DeviceName       *string         `json:"device_name"`
+	Available        *bool           `json:"available"`
+}
+
+// devices reads the device fields of a body: devices, or
+// device_contact_uri (one device), not both.
+func (b *userBody) devices() (*[]string, error) {
+	switch {
+	case b.Devices != nil && b.DeviceContactURI != nil:
+		return nil, badRequest("give devices or device_contact_uri, not both")
+	case b.DeviceContactURI != nil:
+		return &[]string{*b.DeviceContactURI}, nil
+	case b.DeviceName != nil && b.Devices == nil:
+		return nil, badRequest("device_name names the device of device_contact_uri: send both")
+	}
+	return b.Devices, nil
 }
 
 // email reads the email field: absent, null (clears it) or a string.
@@ -54,8 +105,12 @@ func (b *userBody) email() (*string, error) {
 func (s *Server) userView(u *store.User, busy map[string]string) userView {
 	v := userView{
 		SID:       u.SID,
+		ID:        u.SID,
 		Name:      u.Name,
-		Devices:   make([]string, len(u.Devices)),
+		FirstName: u.FirstName,
+		LastName:  u.LastName,
+		Role:      u.Role,
+		Devices:   make([]deviceView, len(u.Devices)),
 		Available: u.Available,
 		CreatedAt: s.manageTime(u.CreatedAt),
 		UpdatedAt: s.manageTime(u.UpdatedAt),
@@ -65,13 +120,17 @@ func (s *Server) userView(u *store.User, busy map[string]string) userView {
 		v.Email = &e
 	}
 	for i, d := range u.Devices {
-		v.Devices[i] = d.Device
-		if d.Device == "" {
-			v.Devices[i] = d.Contact
+		dv := deviceView{ID: d.SID, Name: d.Name, Type: "tel", ContactURI: d.Device, Available: d.Available, Verified: true}
+		if dv.ContactURI == "" {
+			dv.ContactURI = d.Contact
 		}
+		if strings.HasPrefix(d.Contact, "sip:") {
+			dv.Type = "sip"
+		}
+		v.Devices[i] = dv
 	}
 	if call, ok := busy[u.SID]; ok {
-		v.Busy, v.BusyCallSID = true, &call
+		v.Busy, v.BusyCallSID, v.ActiveCall = true, &call, &activeCallView{CallSID: call}
 	}
 	return v
 }
@@ -107,17 +166,22 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.Name == nil {
-		return badRequest("name is required")
-	}
-	if req.Devices == nil {
-		return badRequest(`devices is required: a list of numbers or SIP URIs, e.g. ["+15550100001", "sip:alice@pbx.example"]`)
+	if req.Name == nil && req.FirstName == nil && req.LastName == nil {
+		return badRequest("name (or first_name and last_name) is required")
 	}
 	email, err := req.email()
 	if err != nil {
 		return err
 	}
-	in := store.UserInput{Name: *req.Name, Devices: *req.Devices, Available: req.Available}
+	devices, err := req.devices()
+	if err != nil {
+		return err
+	}
+	in := store.UserInput{Name: deref(req.Name), FirstName: deref(req.FirstName), LastName: deref(req.LastName),
+		Role: deref(req.Role), DeviceName: deref(req.DeviceName), Available: req.Available}
+	if devices != nil {
+		in.Devices = *devices
+	}
 	if email != nil {
 		in.Email = *email
 	}
@@ -138,11 +202,21 @@ func (s *Server) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	filter, err := readUserFilter(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	acc := account(c)
-	all, err := s.store.Users().List(ctx, acc.SID)
+	listed, err := s.store.Users().List(ctx, acc.SID)
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
+	}
+	all := listed[:0]
+	for i := range listed {
+		if filter.match(&listed[i]) {
+			all = append(all, listed[i])
+		}
 	}
 	page := pageSlice(all, p)
 	sids := make([]string, len(page))
@@ -205,11 +279,20 @@ func (s *Server) updateUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if req.Name == nil && email == nil && req.Devices == nil && req.Available == nil {
-		return badRequest("nothing to update: send name, email, devices and/or available")
+	if req.DeviceName != nil {
+		return badRequest("device_name: rename a device with PUT /users/{user_sid}/devices/{device_id}")
+	}
+	devices, err := req.devices()
+	if err != nil {
+		return err
+	}
+	if req.Name == nil && req.FirstName == nil && req.LastName == nil && req.Role == nil && email == nil &&
+		devices == nil && req.Available == nil {
+		return badRequest("nothing to update: send name, first_name, last_name, role, email, devices and/or available")
 	}
 	u, err := s.store.Users().Update(ctx, acc.SID, sid, store.UserUpdate{
-		Name: req.Name, Email: email, Available: req.Available, Devices: req.Devices,
+		Name: req.Name, FirstName: req.FirstName, LastName: req.LastName, Role: req.Role,
+		Email: email, Available: req.Available, Devices: devices,
 	})
 	if err != nil {
 		return userFail(err, sid)
@@ -232,4 +315,119 @@ func (s *Server) deleteUser(c echo.Context) error {
 	}
 	s.log.InfoContext(ctx, "api: user deleted", "account", acc.SID, "user", sid)
 	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "user", manageDeleted{ID: sid, Deleted: true}))
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// deviceBody is the body of PUT /users/:user_sid/devices/:device_id.
+type deviceBody struct {
+	Available  *bool   `json:"available"`
+	ContactURI *string `json:"contact_uri"`
+	Name       *string `json:"name"`
+}
+
+// updateUserDevice: PUT /users/:user_sid/devices/:device_id switches a
+// device on or off (available, in the JSON body or the query: Exotel's
+// clients send either), moves it to another contact_uri or renames it.
+// The body may be left out when the query says it all.
+func (s *Server) updateUserDevice(c echo.Context) error {
+	ctx := c.Request().Context()
+	acc := account(c)
+	sid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	dev, err := pathParam(c, "device_id")
+	if err != nil {
+		return err
+	}
+	var req deviceBody
+	r := c.Request()
+	if r.ContentLength != 0 || r.Header.Get(echo.HeaderContentType) != "" {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	if q := c.QueryParam("available"); q != "" {
+		on, err := strconv.ParseBool(q)
+		if err != nil {
+			return badRequest(fmt.Sprintf("available=%q: want true or false", q))
+		}
+		if req.Available != nil && *req.Available != on {
+			return badRequest("available differs between the query and the body")
+		}
+		req.Available = &on
+	}
+	if req.Available == nil && req.ContactURI == nil && req.Name == nil {
+		return badRequest("nothing to update: send available, contact_uri and/or name")
+	}
+	u, err := s.store.Users().UpdateDevice(ctx, acc.SID, sid, dev, store.DeviceUpdate{
+		Available: req.Available, Contact: req.ContactURI, Name: req.Name,
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return manageNotFound(CodeUserNotFound, "device "+dev+" of user "+sid)
+		}
+		return userFail(err, sid)
+	}
+	s.log.InfoContext(ctx, "api: user device updated", "account", acc.SID, "user", sid, "device", dev)
+	return s.writeUser(c, u)
+}
+
+// userFilter is GET /users' Exotel filters: devices.contact_uri and email,
+// each comma-separated; a user matches when any value does.
+type userFilter struct {
+	contacts map[string]bool // ContactKey form
+	emails   map[string]bool // lowercased
+}
+
+func readUserFilter(c echo.Context) (userFilter, error) {
+	var f userFilter
+	if v := c.QueryParam("fields"); v != "" {
+		for _, field := range strings.Split(v, ",") {
+			switch strings.TrimSpace(field) {
+			case "devices", "active_call", "last_login":
+			default:
+				return f, badRequest(fmt.Sprintf("fields: %q is not devices, active_call or last_login (every user carries all three)", field))
+			}
+		}
+	}
+	if v := c.QueryParam("devices.contact_uri"); v != "" {
+		f.contacts = map[string]bool{}
+		for _, d := range strings.Split(v, ",") {
+			k, ok := store.ContactKey(d)
+			if !ok {
+				return f, badRequest(fmt.Sprintf("devices.contact_uri: %q is not a phone number or SIP URI", d))
+			}
+			f.contacts[k] = true
+		}
+	}
+	if v := c.QueryParam("email"); v != "" {
+		f.emails = map[string]bool{}
+		for _, e := range strings.Split(v, ",") {
+			f.emails[strings.ToLower(strings.TrimSpace(e))] = true
+		}
+	}
+	return f, nil
+}
+
+func (f userFilter) match(u *store.User) bool {
+	if f.emails != nil && !f.emails[strings.ToLower(u.Email)] {
+		return false
+	}
+	if f.contacts == nil {
+		return true
+	}
+	for _, d := range u.Devices {
+		if f.contacts[d.Contact] {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,16 @@ func strList(v any) []string {
 	return out
 }
 
+// deviceURIs is the contact_uri of each device of a user's devices.
+func deviceURIs(v any) []string {
+	a, _ := v.([]any)
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = digStr(x, "contact_uri")
+	}
+	return out
+}
+
 func TestManageUsers(t *testing.T) {
 	e := newMgEnv(t)
 	base := "/v2/accounts/acme/users"
@@ -61,7 +71,7 @@ func TestManageUsers(t *testing.T) {
 	u := dig(res.JSON, "response", "user")
 	sid := digStr(u, "sid")
 	if !strings.HasPrefix(sid, "us_") || digStr(u, "name") != "Alice" || digStr(u, "email") != "alice@example.com" ||
-		strings.Join(strList(dig(u, "devices")), ",") != "+1 555 010 0001,SIP:Alice@PBX.example" ||
+		strings.Join(deviceURIs(dig(u, "devices")), ",") != "+1 555 010 0001,SIP:Alice@PBX.example" ||
 		dig(u, "available") != true || dig(u, "busy") != false {
 		t.Errorf("create: %s", res.Raw)
 	}
@@ -85,7 +95,7 @@ func TestManageUsers(t *testing.T) {
 	}
 
 	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: base + "/" + sid})
-	if digStr(res.JSON, "response", "user", "sid") != sid || digStr(res.JSON, "response", "user", "devices", 1) != "SIP:Alice@PBX.example" {
+	if digStr(res.JSON, "response", "user", "sid") != sid || digStr(res.JSON, "response", "user", "devices", 1, "contact_uri") != "SIP:Alice@PBX.example" {
 		t.Errorf("get: %s", res.Raw)
 	}
 	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: base})
@@ -102,14 +112,14 @@ func TestManageUsers(t *testing.T) {
 	// Partial updates.
 	res = e.must(http.StatusOK, mgReq{Method: "PUT", Path: base + "/" + sid, Body: `{"name":"Alice Smith"}`})
 	u = dig(res.JSON, "response", "user")
-	if digStr(u, "name") != "Alice Smith" || digStr(u, "email") != "alice@example.com" || len(strList(dig(u, "devices"))) != 2 ||
+	if digStr(u, "name") != "Alice Smith" || digStr(u, "email") != "alice@example.com" || len(deviceURIs(dig(u, "devices"))) != 2 ||
 		digStr(u, "created_at") != createdAt {
 		t.Errorf("rename: %s", res.Raw)
 	}
 	res = e.must(http.StatusOK, mgReq{Method: "PUT", Path: base + "/" + sid,
 		Body: `{"devices":["sip:alice@pbx.example","+15550100011"],"email":null,"available":false}`})
 	u = dig(res.JSON, "response", "user")
-	if strings.Join(strList(dig(u, "devices")), ",") != "sip:alice@pbx.example,+15550100011" || dig(u, "email") != nil ||
+	if strings.Join(deviceURIs(dig(u, "devices")), ",") != "sip:alice@pbx.example,+15550100011" || dig(u, "email") != nil ||
 		dig(u, "available") != false || digStr(u, "name") != "Alice Smith" {
 		t.Errorf("replace devices: %s", res.Raw)
 	}
@@ -177,12 +187,16 @@ func TestManageUserBusy(t *testing.T) {
 func TestManageUserBadInput(t *testing.T) {
 	e := newMgEnv(t)
 	base := "/v2/accounts/acme/users"
-	alice := digStr(e.createUser(`{"name":"Alice","devices":["+15550100001","sip:alice@pbx.example"]}`), "sid")
-	e.createUser(`{"name":"Bob","devices":["+15550100002"]}`)
+	aliceUser := e.createUser(`{"name":"Alice","devices":["+15550100001","sip:alice@pbx.example"]}`)
+	alice := digStr(aliceUser, "sid")
+	bob := e.createUser(`{"name":"Bob","devices":["+15550100002"]}`)
 	theirs := e.must(http.StatusCreated, mgReq{Method: "POST", Path: "/v2/accounts/globex/users", As: &e.B,
 		Body: `{"name":"Globex secret","devices":["+15550100009"]}`})
 	theirSID := digStr(theirs.JSON, "response", "user", "sid")
+	theirDevice := digStr(theirs.JSON, "response", "user", "devices", 0, "id")
 	one := base + "/" + alice
+	dev := one + "/devices/" + digStr(aliceUser, "devices", 0, "id")
+	bobDev := base + "/" + digStr(bob, "sid") + "/devices/" + digStr(bob, "devices", 0, "id")
 	eleven := `["+15550200000","+15550200001","+15550200002","+15550200003","+15550200004","+15550200005",` +
 		`"+15550200006","+15550200007","+15550200008","+15550200009","+15550200010"]`
 	cases := []struct {
@@ -193,13 +207,16 @@ func TestManageUserBadInput(t *testing.T) {
 		says   string // in the message
 	}{
 		{"create malformed", mgReq{Method: "POST", Path: base, Body: `{"name":`}, 400, 1000, "malformed"},
-		{"create unknown field", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":["+15550100003"],"role":"admin"}`}, 400, 1000, "role"},
+		{"create unknown field", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":["+15550100003"],"nickname":"x"}`}, 400, 1000, "nickname"},
 		{"create wrong content type", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":["+15550100003"]}`, ContentType: "text/plain"}, 415, 1003, "Content-Type"},
 		{"create no name", mgReq{Method: "POST", Path: base, Body: `{"devices":["+15550100003"]}`}, 400, 1000, "name"},
 		{"create blank name", mgReq{Method: "POST", Path: base, Body: `{"name":"  ","devices":["+15550100003"]}`}, 400, 1000, "name"},
 		{"create long name", mgReq{Method: "POST", Path: base, Body: map[string]any{"name": strings.Repeat("x", 201), "devices": []string{"+15550100003"}}}, 400, 1000, "200"},
-		{"create no devices", mgReq{Method: "POST", Path: base, Body: `{"name":"X"}`}, 400, 1000, "devices"},
-		{"create empty devices", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":[]}`}, 400, 1000, "devices"},
+		{"create bad role", mgReq{Method: "POST", Path: base, Body: `{"first_name":"Xa","last_name":"Yb","role":"owner"}`}, 400, 1000, "role"},
+		{"create long first name", mgReq{Method: "POST", Path: base, Body: map[string]any{"first_name": strings.Repeat("x", 201), "last_name": "Y"}}, 400, 1000, "first_name"},
+		{"create both device forms", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":["+15550100003"],"device_contact_uri":"+15550100004"}`}, 400, 1000, "not both"},
+		{"create device_name alone", mgReq{Method: "POST", Path: base, Body: `{"name":"X","device_name":"desk"}`}, 400, 1000, "device_contact_uri"},
+		{"create bad device_contact_uri", mgReq{Method: "POST", Path: base, Body: `{"first_name":"X","last_name":"Y","device_contact_uri":"call me"}`}, 400, 1000, "devices[0]"},
 		{"create eleven devices", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":` + eleven + `}`}, 400, 1000, "at most 10"},
 		{"create bad device", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":["+15550100003","call me"]}`}, 400, 1000, "devices[1]"},
 		{"create device not a string", mgReq{Method: "POST", Path: base, Body: `{"name":"X","devices":[15550100003]}`}, 400, 1000, "devices"},
@@ -211,9 +228,10 @@ func TestManageUserBadInput(t *testing.T) {
 		{"update nothing", mgReq{Method: "PUT", Path: one, Body: `{}`}, 400, 1000, "nothing to update"},
 		{"update blank name", mgReq{Method: "PUT", Path: one, Body: `{"name":""}`}, 400, 1000, "name"},
 		{"update bad email", mgReq{Method: "PUT", Path: one, Body: `{"name":"New","email":"alice"}`}, 400, 1000, "email"},
-		{"update empty devices", mgReq{Method: "PUT", Path: one, Body: `{"name":"New","devices":[]}`}, 400, 1000, "devices"},
+		{"update bad role", mgReq{Method: "PUT", Path: one, Body: `{"role":"root"}`}, 400, 1000, "role"},
+		{"update device_name", mgReq{Method: "PUT", Path: one, Body: `{"device_name":"desk"}`}, 400, 1000, "devices/{device_id}"},
 		{"update taken device", mgReq{Method: "PUT", Path: one, Body: `{"name":"New","devices":["+15550100001","+1 555 010 0002"]}`}, 409, 1002, "15550100002"},
-		{"update unknown field", mgReq{Method: "PUT", Path: one, Body: `{"first_name":"New"}`}, 400, 1000, "first_name"},
+		{"update unknown field", mgReq{Method: "PUT", Path: one, Body: `{"nickname":"New"}`}, 400, 1000, "nickname"},
 		{"update wrong content type", mgReq{Method: "PUT", Path: one, Body: `{"name":"New"}`, ContentType: "text/plain"}, 415, 1003, "Content-Type"},
 		{"get unknown", mgReq{Method: "GET", Path: base + "/us_000000000000000000000000"}, 404, 10731, "user"},
 		{"update unknown", mgReq{Method: "PUT", Path: base + "/us_000000000000000000000000", Body: `{"name":"New"}`}, 404, 10731, "user"},
@@ -227,6 +245,20 @@ func TestManageUserBadInput(t *testing.T) {
 		{"B's credentials: update", mgReq{Method: "PUT", Path: one, As: &e.B, Body: `{"name":"X"}`}, 403, 1018, ""},
 		{"B's credentials: delete", mgReq{Method: "DELETE", Path: one, As: &e.B}, 403, 1018, ""},
 		{"list bad limit", mgReq{Method: "GET", Path: base + "?limit=0"}, 400, 1000, "limit"},
+		{"list bad fields", mgReq{Method: "GET", Path: base + "?fields=devices,password"}, 400, 1000, "password"},
+		{"list bad contact filter", mgReq{Method: "GET", Path: base + "?devices.contact_uri=call%20me"}, 400, 1000, "devices.contact_uri"},
+		{"device nothing", mgReq{Method: "PUT", Path: dev}, 400, 1000, "nothing to update"},
+		{"device empty body", mgReq{Method: "PUT", Path: dev, Body: `{}`}, 400, 1000, "nothing to update"},
+		{"device bad query", mgReq{Method: "PUT", Path: dev + "?available=maybe"}, 400, 1000, "available"},
+		{"device query and body differ", mgReq{Method: "PUT", Path: dev + "?available=true", Body: `{"available":false}`}, 400, 1000, "differs"},
+		{"device not a bool", mgReq{Method: "PUT", Path: dev, Body: `{"available":"on"}`}, 400, 1000, "available"},
+		{"device unknown field", mgReq{Method: "PUT", Path: dev, Body: `{"volume":3}`}, 400, 1000, "volume"},
+		{"device bad contact", mgReq{Method: "PUT", Path: dev, Body: `{"contact_uri":"call me"}`}, 400, 1000, "contact_uri"},
+		{"device taken contact", mgReq{Method: "PUT", Path: dev, Body: `{"contact_uri":"+1 555 010 0002"}`}, 409, 1002, "15550100002"},
+		{"device unknown", mgReq{Method: "PUT", Path: one + "/devices/dv_000000000000000000000000", Body: `{"available":false}`}, 404, 10731, "device"},
+		{"device of another user", mgReq{Method: "PUT", Path: one + bobDev[len(base)+len("/")+len(digStr(bob, "sid")):], Body: `{"available":false}`}, 404, 10731, "device"},
+		{"device of theirs", mgReq{Method: "PUT", Path: base + "/" + theirSID + "/devices/" + theirDevice, Body: `{"available":false}`}, 404, 10731, "user"},
+		{"device: B's credentials", mgReq{Method: "PUT", Path: dev, As: &e.B, Body: `{"available":false}`}, 403, 1018, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,19 +121,28 @@ func OpenAPIDocument(version string) map[string]any {
 		oaParams("number"), nil, oaSingle("exophone", oaRef("Deleted"), false), false))
 
 	add(m+"/users", "post", oaManage("Users", "Create a user",
-		"Adds a user (agent) reached on devices: 1 to 10 numbers or SIP URIs, tried in the order given and stored in "+
-			"canonical form (digits of a number without + or leading zeros; sip: URIs lowercased). A device that another "+
+		"Adds a user (agent), in Switchyard's shape (name, devices: up to 10 numbers or SIP URIs tried in the order given) "+
+			"or Exotel's CCM shape (first_name, last_name, role, device_contact_uri, device_name). A device that another "+
 			"user of the account has is 409; available defaults to true.",
 		nil, oaJSONBody("UserCreate"), oaCreated("user", oaRef("User"), false), false))
 	add(m+"/users", "get", oaManage("Users", "List users",
-		"The account's users, oldest first, each with whether it is on a call now.",
-		append(oaParams(), oaPageParams()...), nil, oaListOK("User"), false))
+		"The account's users, oldest first, each with its devices and whether it is on a call now.",
+		append(oaParams(), append(oaPageParams(),
+			oaQuery("fields", "Exotel's devices,active_call,last_login: every user carries all three", oaStr("")),
+			oaQuery("devices.contact_uri", "comma-separated numbers or SIP URIs: users with one of them", oaStr("")),
+			oaQuery("email", "comma-separated addresses, any case", oaStr("")))...), nil, oaListOK("User"), false))
 	add(m+"/users/{user_sid}", "get", oaManage("Users", "Get a user", "Unknown, or another account's: 404 code 10731.",
 		oaParams("user_sid"), nil, oaSingle("user", oaRef("User"), false), false))
 	add(m+"/users/{user_sid}", "put", oaManage("Users", "Update a user",
 		"Changes the fields sent (at least one); devices replaces the whole list (the user's own devices may stay, "+
 			"a device of another user is 409); email null removes it. All or nothing.",
 		oaParams("user_sid"), oaJSONBody("UserUpdate"), oaSingle("user", oaRef("User"), false), false))
+	add(m+"/users/{user_sid}/devices/{device_id}", "put", oaManage("Users", "Switch a device on or off, move or rename it",
+		"Exotel's device update: available in the body or the query (the body may then be left out), contact_uri, name. "+
+			"An unknown device, or one of another user, is 404 code 10731; a contact another device of the account has is 409.",
+		append(oaParams("user_sid"), oaObj{"name": "device_id", "in": "path", "required": true, "schema": oaStr("")},
+			oaQuery("available", "true or false", oaBool(""))),
+		oaOptionalJSONBody("UserDeviceUpdate"), oaSingle("user", oaRef("User"), false), false))
 	add(m+"/users/{user_sid}", "delete", oaManage("Users", "Delete a user",
 		"Deletes the user and its devices. A call the user is on goes on.",
 		oaParams("user_sid"), nil, oaSingle("user", oaRef("Deleted"), false), false))
@@ -794,26 +803,54 @@ func oaSchemas() oaObj {
 			"uri":          oaStr(""),
 			"date_created": dt(""),
 		}),
-		"UserCreate": oaObject([]string{"name", "devices"}, oaObj{
-			"name":      oaStr("1 to 200 characters"),
-			"email":     oaNullable(oaStr("an email address such as alice@example.com")),
-			"devices":   oaObj{"type": "array", "minItems": 1, "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "tried in this order"},
-			"available": oaBool("default true; an unavailable user is never dialled by a state-managed connect"),
+		"UserCreate": oaObject(nil, oaObj{
+			"name":               oaStr("1 to 200 characters; required unless first_name or last_name is given (then it defaults to the two joined)"),
+			"first_name":         oaStr("Exotel CCM: at most 200 characters (default: name up to its first space)"),
+			"last_name":          oaStr("Exotel CCM: at most 200 characters (default: the rest of name)"),
+			"role":               oaEnum("default user", "admin", "supervisor", "user"),
+			"email":              oaNullable(oaStr("an email address such as alice@example.com")),
+			"devices":            oaObj{"type": "array", "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "tried in this order; a user may have none"},
+			"device_contact_uri": oaStr("Exotel CCM: the user's one device (instead of devices)"),
+			"device_name":        oaStr("the friendly name of device_contact_uri's device"),
+			"available":          oaBool("default true; an unavailable user is never dialled by a state-managed connect"),
 		}),
 		"UserUpdate": oaObject(nil, oaObj{
-			"name":      oaStr("1 to 200 characters"),
-			"email":     oaNullable(oaStr("an email address, or null (or \"\") to remove it")),
-			"devices":   oaObj{"type": "array", "minItems": 1, "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "replaces the list"},
-			"available": oaBool(""),
+			"name":               oaStr("1 to 200 characters; first_name and last_name follow it unless sent"),
+			"first_name":         oaStr("renames the user to first and last joined unless name is sent"),
+			"last_name":          oaStr(""),
+			"role":               oaEnum("", "admin", "supervisor", "user"),
+			"email":              oaNullable(oaStr("an email address, or null (or \"\") to remove it")),
+			"devices":            oaObj{"type": "array", "maxItems": 10, "items": oaStr("E.164 or local number, or sip: URI"), "description": "replaces the list; devices that stay keep their id, name and switch"},
+			"device_contact_uri": oaStr("replaces the list with this one device"),
+			"available":          oaBool(""),
 		}),
-		"User": oaObject([]string{"sid", "name", "email", "devices", "available", "busy", "busy_call_sid", "created_at", "updated_at"}, oaObj{
+		"UserDevice": oaObject([]string{"id", "name", "type", "contact_uri", "available", "verified"}, oaObj{
+			"id":          oaStr("dv_ and 24 hex characters"),
+			"name":        oaStr("friendly name"),
+			"type":        oaEnum("", "tel", "sip"),
+			"contact_uri": oaStr("the number or SIP URI as given"),
+			"available":   oaBool("the device's own switch: a device that is off is never dialled"),
+			"verified":    oaBool("always true"),
+		}),
+		"UserDeviceUpdate": oaObject(nil, oaObj{
+			"available":   oaBool("also accepted as the available query parameter"),
+			"contact_uri": oaStr("moves the device to another number or SIP URI"),
+			"name":        oaStr(""),
+		}),
+		"User": oaObject([]string{"sid", "id", "name", "first_name", "last_name", "email", "role", "devices", "available", "busy", "busy_call_sid", "active_call", "last_login", "created_at", "updated_at"}, oaObj{
 			"sid":           oaStr("us_ and 24 hex characters"),
+			"id":            oaStr("the same as sid (Exotel's name)"),
 			"name":          oaStr(""),
+			"first_name":    oaStr(""),
+			"last_name":     oaStr(""),
+			"role":          oaEnum("", "admin", "supervisor", "user"),
 			"email":         oaNullable(oaStr("null when none")),
-			"devices":       oaArray(oaStr(""), "canonical form: a number's digits without + or leading zeros, or a lowercased sip: URI; in the order tried"),
+			"devices":       oaArray(oaRef("UserDevice"), "in the order tried"),
 			"available":     oaBool("the user's own switch"),
 			"busy":          oaBool("on a call now"),
 			"busy_call_sid": oaNullable(oaStr("the call the user is on; null when not busy")),
+			"active_call":   oaNullable(oaObject([]string{"call_sid"}, oaObj{"call_sid": oaStr("")})),
+			"last_login":    oaNullable(oaStr("always null: no dashboard logins")),
 			"created_at":    dt(""),
 			"updated_at":    dt(""),
 		}),

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -105,8 +106,9 @@ func (s *Server) v3CallRequest(ctx context.Context, accountSID string, b v3CallB
 	f := b.From
 	contact := f.ContactURI
 	if f.UserID != "" {
-		// A user: called on their first device, and held like any
-		// state-managed agent.
+		// A user: called on their first device that is on, and held
+		// like any state-managed agent (Exotel refuses an agent whose
+		// device is off).
 		if f.ContactURI != "" || f.UserContactURI != "" {
 			return req, badRequest("from: give user_id or a contact, not both")
 		}
@@ -119,7 +121,11 @@ func (s *Server) v3CallRequest(ctx context.Context, accountSID string, b v3CallB
 		case len(u.Devices) == 0:
 			return req, fail(http.StatusNotFound, CodeUserNotFound, fmt.Sprintf("user %s has no device", f.UserID))
 		}
-		contact, req.HoldFrom = cmp.Or(u.Devices[0].Device, u.Devices[0].Contact), true
+		i := slices.IndexFunc(u.Devices, func(d store.UserDevice) bool { return d.Available })
+		if i < 0 {
+			return req, fail(http.StatusConflict, CodeDeviceBusy, fmt.Sprintf("every device of user %s is off (available false)", f.UserID))
+		}
+		contact, req.HoldFrom = cmp.Or(u.Devices[i].Device, u.Devices[i].Contact), true
 	}
 	switch {
 	case f.ContactURI != "" && f.UserContactURI != "":

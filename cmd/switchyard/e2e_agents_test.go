@@ -81,11 +81,14 @@ func agentsDecode(s *server, path string, resp []byte, key string, out any) {
 
 // agentsUser is the part of a management user the tests read.
 type agentsUser struct {
-	SID         string   `json:"sid"`
-	Name        string   `json:"name"`
-	Devices     []string `json:"devices"`
-	Busy        bool     `json:"busy"`
-	BusyCallSID *string  `json:"busy_call_sid"`
+	SID     string `json:"sid"`
+	Name    string `json:"name"`
+	Devices []struct {
+		ID         string `json:"id"`
+		ContactURI string `json:"contact_uri"`
+	} `json:"devices"`
+	Busy        bool    `json:"busy"`
+	BusyCallSID *string `json:"busy_call_sid"`
 }
 
 func (u agentsUser) String() string {

@@ -28,7 +28,8 @@ type Target struct {
 	Key string
 	// UserSID is set for a user's device.
 	UserSID string
-	// Available is false for a user who switched themselves off.
+	// Available is false for a user who switched themselves off, or whose
+	// device it is switched off.
 	Available bool
 }
 
@@ -63,7 +64,7 @@ func (a *Agents) Resolve(ctx context.Context, accountSID string, dests []string)
 		args = append(args, k)
 	}
 	// Every call that connects asks this: plain SQL, as the call writes.
-	err := a.db.query(ctx, `SELECT d.contact, d.user_sid, u.available FROM user_devices d
+	err := a.db.query(ctx, `SELECT d.contact, d.user_sid, u.available AND d.available FROM user_devices d
 		JOIN users u ON u.sid = d.user_sid AND u.account_sid = d.account_sid
 		WHERE d.account_sid = ? AND d.contact IN (`+placeholders(len(keys))+`)`, args, func(scan func(...any) error) error {
 		var r row

@@ -617,6 +617,41 @@ var migrations = []Migration{
 			`CREATE INDEX recordings_archive_due_idx ON recordings (claim_until, created_at) WHERE archive_status = 'pending'`,
 		},
 	},
+	{
+		Version: 12,
+		Name:    "CCM users: first and last name, role, device ids and availability",
+		SQL: []string{
+			// Exotel's CCM users: name is kept as the display name
+			// (first and last joined when both are given).
+			`ALTER TABLE users ADD COLUMN first_name TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user'`,
+			// Each device has an id (PUT users/<id>/devices/<device_id>),
+			// a friendly name and its own on/off switch: a device that is
+			// off is not dialled, whatever the user's own switch says.
+			`ALTER TABLE user_devices ADD COLUMN sid TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE user_devices ADD COLUMN name TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE user_devices ADD COLUMN available BOOLEAN NOT NULL DEFAULT TRUE`,
+		},
+		Func: backfillDeviceSIDs,
+	},
+}
+
+// backfillDeviceSIDs gives the devices of earlier versions their ids,
+// then makes ids unique.
+func backfillDeviceSIDs(ctx context.Context, tx *gorm.DB, _ string) error {
+	type key struct{ AccountSID, Contact string }
+	var keys []key
+	if err := tx.WithContext(ctx).Raw(`SELECT account_sid, contact FROM user_devices WHERE sid = ''`).Scan(&keys).Error; err != nil {
+		return fmt.Errorf("devices without ids: %w", err)
+	}
+	for _, k := range keys {
+		if err := tx.WithContext(ctx).Exec(`UPDATE user_devices SET sid = ? WHERE account_sid = ? AND contact = ?`,
+			newID("dv"), k.AccountSID, k.Contact).Error; err != nil {
+			return fmt.Errorf("device id for %s: %w", k.Contact, err)
+		}
+	}
+	return tx.WithContext(ctx).Exec(`CREATE UNIQUE INDEX user_devices_sid_idx ON user_devices (sid)`).Error
 }
 
 // dropCallbackCallFK rebuilds the callbacks table on SQLite without its

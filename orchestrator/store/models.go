@@ -296,7 +296,13 @@ type User struct {
 	SID        string `gorm:"column:sid;primaryKey"`
 	AccountSID string `gorm:"column:account_sid"`
 	Name       string `gorm:"column:name"`
-	Email      string `gorm:"column:email"`
+	// FirstName and LastName are Exotel's CCM fields; Name is the
+	// display name (the two joined when the user was made from them).
+	FirstName string `gorm:"column:first_name"`
+	LastName  string `gorm:"column:last_name"`
+	// Role is admin, supervisor or user.
+	Role  string `gorm:"column:role"`
+	Email string `gorm:"column:email"`
 	// Available is the agent's own switch: an unavailable user is never
 	// dialled by a state-managed connect.
 	Available bool         `gorm:"column:available"`
@@ -314,7 +320,13 @@ type UserDevice struct {
 	AccountSID string `gorm:"column:account_sid;primaryKey"`
 	Contact    string `gorm:"column:contact;primaryKey"`
 	// Device is the contact as the user was given it, for display.
-	Device    string    `gorm:"column:device"`
+	Device string `gorm:"column:device"`
+	// SID names the device (Exotel's device id); Name is its friendly
+	// name; Available is its own switch: a device that is off is never
+	// dialled.
+	SID       string    `gorm:"column:sid"`
+	Name      string    `gorm:"column:name"`
+	Available bool      `gorm:"column:available"`
 	UserSID   string    `gorm:"column:user_sid"`
 	Position  int       `gorm:"column:position"`
 	CreatedAt time.Time `gorm:"column:created_at"`

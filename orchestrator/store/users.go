@@ -31,21 +31,40 @@ type Users struct{ db *DB }
 // Users returns the users repository.
 func (db *DB) Users() *Users { return &Users{db: db} }
 
-// UserInput is a new user.
+// User roles (Exotel's CCM roles).
+const (
+	RoleAdmin      = "admin"
+	RoleSupervisor = "supervisor"
+	RoleUser       = "user"
+)
+
+// UserInput is a new user. Name, or FirstName and LastName (Exotel's CCM
+// fields), must be given; each defaults from the other.
 type UserInput struct {
-	Name  string
+	Name      string
+	FirstName string
+	LastName  string
+	// Role defaults to RoleUser.
+	Role  string
 	Email string // "" for none
 	// Devices are numbers or SIP URIs, in the order they are tried; they
-	// are stored in ContactKey form.
+	// are stored in ContactKey form. A user may have none (Exotel's CCM
+	// users need not have a device); nobody can reach them then.
 	Devices []string
+	// DeviceName is the first device's friendly name.
+	DeviceName string
 	// Available defaults to true.
 	Available *bool
 }
 
-// UserUpdate is what Update changes: the fields that are set.
+// UserUpdate is what Update changes: the fields that are set. A new
+// FirstName or LastName without Name renames the user to the two joined.
 type UserUpdate struct {
-	Name  *string
-	Email *string // "" clears it
+	Name      *string
+	FirstName *string
+	LastName  *string
+	Role      *string
+	Email     *string // "" clears it
 	// Available switches the user on or off for state-managed connects.
 	Available *bool
 	// Devices replaces the user's devices.
@@ -96,6 +115,50 @@ func userName(name string) (string, error) {
 	return n, nil
 }
 
+// nameParts checks a first or last name: trimmed, at most MaxUserName
+// characters, storable; may be empty.
+func namePart(field, v string) (string, error) {
+	n := strings.TrimSpace(storable(v))
+	if utf8.RuneCountInString(n) > MaxUserName {
+		return "", invalidUser(field, "%s is longer than %d characters", field, MaxUserName)
+	}
+	return n, nil
+}
+
+// userNames works out the name, first name and last name of a new user:
+// name defaults to first and last joined, and first and last default to
+// name split at its first space.
+func userNames(name, first, last string) (n, f, l string, err error) {
+	if f, err = namePart("first_name", first); err != nil {
+		return
+	}
+	if l, err = namePart("last_name", last); err != nil {
+		return
+	}
+	if strings.TrimSpace(name) == "" && (f != "" || l != "") {
+		name = strings.TrimSpace(f + " " + l)
+	}
+	if n, err = userName(name); err != nil {
+		return
+	}
+	if f == "" && l == "" {
+		f, l, _ = strings.Cut(n, " ")
+		l = strings.TrimSpace(l)
+	}
+	return n, f, l, nil
+}
+
+// userRole checks a role; "" is RoleUser.
+func userRole(role string) (string, error) {
+	switch r := strings.ToLower(strings.TrimSpace(role)); r {
+	case "":
+		return RoleUser, nil
+	case RoleAdmin, RoleSupervisor, RoleUser:
+		return r, nil
+	}
+	return "", invalidUser("role", "role %q is not admin, supervisor or user", storable(role))
+}
+
 // userEmail checks an email address: "" (none) or a bare address such as
 // alice@example.com, without a display name.
 func userEmail(email string) (string, error) {
@@ -121,12 +184,10 @@ func userEmail(email string) (string, error) {
 }
 
 // userDevices checks a device list and returns it in ContactKey form, in
-// the order given: 1 to MaxUserDevices devices, each a number or SIP URI,
-// no two the same contact.
+// the order given: at most MaxUserDevices devices, each a number or SIP
+// URI, no two the same contact.
 func userDevices(devices []string) ([]device, error) {
 	switch {
-	case len(devices) == 0:
-		return nil, invalidUser("devices", "devices must list at least one number or SIP URI")
 	case len(devices) > MaxUserDevices:
 		return nil, invalidUser("devices", "devices lists %d devices: at most %d are allowed", len(devices), MaxUserDevices)
 	}
@@ -147,8 +208,9 @@ func userDevices(devices []string) ([]device, error) {
 	return keys, nil
 }
 
-// device is a device as given and its canonical key.
-type device struct{ key, given string }
+// device is a device as given and its canonical key, with its friendly
+// name.
+type device struct{ key, given, name string }
 
 // Create adds a user with its devices, in one transaction. Errors: a
 // *UserInputError wrapping ErrInvalid for a bad name, email or device
@@ -156,7 +218,11 @@ type device struct{ key, given string }
 // ErrNotFound for an unknown account.
 func (r *Users) Create(ctx context.Context, accountSID string, in UserInput) (*User, error) {
 	const op = "create user"
-	name, err := userName(in.Name)
+	name, first, last, err := userNames(in.Name, in.FirstName, in.LastName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	role, err := userRole(in.Role)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -168,12 +234,18 @@ func (r *Users) Create(ctx context.Context, accountSID string, in UserInput) (*U
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	if len(keys) > 0 {
+		if keys[0].name, err = namePart("device_name", in.DeviceName); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	available := true
 	if in.Available != nil {
 		available = *in.Available
 	}
 	t := now()
-	u := &User{SID: newID("us"), AccountSID: accountSID, Name: name, Email: email, Available: available, CreatedAt: t, UpdatedAt: t}
+	u := &User{SID: newID("us"), AccountSID: accountSID, Name: name, FirstName: first, LastName: last, Role: role,
+		Email: email, Available: available, CreatedAt: t, UpdatedAt: t}
 	err = r.db.InTx(ctx, func(tx *DB) error {
 		g := tx.conn(ctx)
 		if err := g.Omit(clause.Associations).Create(u).Error; err != nil {
@@ -194,9 +266,13 @@ func (r *Users) Create(ctx context.Context, accountSID string, in UserInput) (*U
 
 // putDevices inserts the user's devices (keys, in ContactKey form) in
 // order; the user must have none. A device another user of the account
-// has is a *UserInputError wrapping ErrConflict. since keeps the creation
-// time of devices the user had before a replacement.
-func putDevices(g *gorm.DB, accountSID, userSID string, devices []device, since map[string]time.Time, t time.Time) ([]UserDevice, error) {
+// has is a *UserInputError wrapping ErrConflict. before keeps the id,
+// name, switch and creation time of devices the user had before a
+// replacement.
+func putDevices(g *gorm.DB, accountSID, userSID string, devices []device, before map[string]UserDevice, t time.Time) ([]UserDevice, error) {
+	if len(devices) == 0 {
+		return nil, nil
+	}
 	keys := make([]string, len(devices))
 	for i, d := range devices {
 		keys[i] = d.key
@@ -216,7 +292,14 @@ func putDevices(g *gorm.DB, accountSID, userSID string, devices []device, since 
 		if o, ok := owner[k]; ok {
 			return nil, deviceTaken(field, k, o)
 		}
-		devs[i] = UserDevice{AccountSID: accountSID, Contact: k, Device: devices[i].given, UserSID: userSID, Position: i, CreatedAt: cmpTime(since[k], t)}
+		devs[i] = UserDevice{AccountSID: accountSID, Contact: k, Device: devices[i].given, UserSID: userSID, Position: i,
+			SID: newID("dv"), Name: devices[i].name, Available: true, CreatedAt: t}
+		if old, ok := before[k]; ok {
+			devs[i].SID, devs[i].Available, devs[i].CreatedAt = old.SID, old.Available, old.CreatedAt
+			if devs[i].Name == "" {
+				devs[i].Name = old.Name
+			}
+		}
 	}
 	// One row at a time, so a device taken by a concurrent request is
 	// named in the error.
@@ -292,6 +375,28 @@ func (r *Users) Update(ctx context.Context, accountSID, sid string, u UserUpdate
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		set["name"] = name
+		if u.FirstName == nil && u.LastName == nil {
+			// A new name without its parts: the parts follow it.
+			first, last, _ := strings.Cut(name, " ")
+			set["first_name"], set["last_name"] = first, strings.TrimSpace(last)
+		}
+	}
+	for field, v := range map[string]*string{"first_name": u.FirstName, "last_name": u.LastName} {
+		if v == nil {
+			continue
+		}
+		part, err := namePart(field, *v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		set[field] = part
+	}
+	if u.Role != nil {
+		role, err := userRole(*u.Role)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		set["role"] = role
 	}
 	if u.Email != nil {
 		email, err := userEmail(*u.Email)
@@ -322,22 +427,117 @@ func (r *Users) Update(ctx context.Context, accountSID, sid string, u UserUpdate
 		}
 		t := now()
 		set["updated_at"] = t
+		if u.Name == nil && (u.FirstName != nil || u.LastName != nil) {
+			first, last := cur.FirstName, cur.LastName
+			if u.FirstName != nil {
+				first = set["first_name"].(string)
+			}
+			if u.LastName != nil {
+				last = set["last_name"].(string)
+			}
+			name, err := userName(strings.TrimSpace(first + " " + last))
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			set["name"] = name
+		}
 		if err := g.Model(&User{}).Where("sid = ? AND account_sid = ?", sid, accountSID).Updates(set).Error; err != nil {
 			return dbErr(op, err)
 		}
 		if u.Devices != nil {
-			since := make(map[string]time.Time, len(cur.Devices))
+			before := make(map[string]UserDevice, len(cur.Devices))
 			for _, d := range cur.Devices {
-				since[d.Contact] = d.CreatedAt
+				before[d.Contact] = d
 			}
 			if err := g.Where("account_sid = ? AND user_sid = ?", accountSID, sid).Delete(&UserDevice{}).Error; err != nil {
 				return dbErr(op+": devices", err)
 			}
-			if _, err := putDevices(g, accountSID, sid, keys, since, t); err != nil {
+			if _, err := putDevices(g, accountSID, sid, keys, before, t); err != nil {
 				return fmt.Errorf("%s: %w", op, err)
 			}
 		}
 		out, err = getUser(ctx, g, accountSID, sid, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeviceUpdate is what UpdateDevice changes: the fields that are set.
+type DeviceUpdate struct {
+	// Available switches the device on or off.
+	Available *bool
+	// Contact moves the device to another number or SIP URI.
+	Contact *string
+	Name    *string
+}
+
+// UpdateDevice changes one device of one of the account's users and
+// returns the user. Errors: ErrNotFound for an unknown user or a device
+// that is not theirs; a *UserInputError for a bad contact or name, or
+// (ErrConflict) a contact another device of the account has.
+func (r *Users) UpdateDevice(ctx context.Context, accountSID, userSID, deviceSID string, u DeviceUpdate) (*User, error) {
+	op := "update device " + deviceSID
+	set := map[string]any{}
+	if u.Available != nil {
+		set["available"] = *u.Available
+	}
+	if u.Name != nil {
+		name, err := namePart("name", *u.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		set["name"] = name
+	}
+	if u.Contact != nil {
+		key, ok := ContactKey(*u.Contact)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w", op, invalidUser("contact_uri", "contact_uri: %q is not a phone number or SIP URI", storable(*u.Contact)))
+		}
+		set["contact"], set["device"] = key, storable(strings.TrimSpace(*u.Contact))
+	}
+	var out *User
+	err := r.db.InTx(ctx, func(tx *DB) error {
+		g := tx.conn(ctx)
+		cur, err := getUser(ctx, g, accountSID, userSID, true)
+		if err != nil {
+			return err
+		}
+		var dev *UserDevice
+		for i := range cur.Devices {
+			if cur.Devices[i].SID == deviceSID {
+				dev = &cur.Devices[i]
+			}
+		}
+		if dev == nil {
+			return fmt.Errorf("%s of user %s: %w", op, userSID, ErrNotFound)
+		}
+		if key, ok := set["contact"].(string); ok && key != dev.Contact {
+			var other UserDevice
+			err := g.Where("account_sid = ? AND contact = ?", accountSID, key).Take(&other).Error
+			switch {
+			case err == nil:
+				return deviceTaken("contact_uri", key, other.UserSID)
+			case !errNoRows(err):
+				return dbErr(op, err)
+			}
+		}
+		if len(set) > 0 {
+			res := g.Model(&UserDevice{}).Where("account_sid = ? AND sid = ?", accountSID, deviceSID).Updates(set)
+			if res.Error != nil {
+				if isUniqueViolation(res.Error) {
+					return deviceTaken("contact_uri", fmt.Sprint(set["contact"]), "")
+				}
+				return insertErr(op, res.Error)
+			}
+			if err := g.Model(&User{}).Where("sid = ? AND account_sid = ?", userSID, accountSID).
+				Update("updated_at", now()).Error; err != nil {
+				return dbErr(op, err)
+			}
+		}
+		out, err = getUser(ctx, g, accountSID, userSID, false)
 		return err
 	})
 	if err != nil {

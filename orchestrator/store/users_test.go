@@ -142,7 +142,9 @@ func testUsers(t *testing.T, fresh storetest.Fresh) {
 		{"display name", store.UserInput{Name: "X", Email: "Alice <alice@example.com>", Devices: []string{"+15550100009"}}, "email"},
 		{"bare host", store.UserInput{Name: "X", Email: "alice@localhost", Devices: []string{"+15550100009"}}, "email"},
 		{"two ats", store.UserInput{Name: "X", Email: "a@b@example.com", Devices: []string{"+15550100009"}}, "email"},
-		{"no devices", store.UserInput{Name: "X"}, "devices"},
+		{"bad role", store.UserInput{Name: "X", Role: "owner"}, "role"},
+		{"long first name", store.UserInput{FirstName: long + "x", LastName: "Y"}, "first_name"},
+		{"long device name", store.UserInput{Name: "X", Devices: []string{"+15550100009"}, DeviceName: long + "x"}, "device_name"},
 		{"too many devices", store.UserInput{Name: "X", Devices: eleven}, "devices"},
 		{"bad device", store.UserInput{Name: "X", Devices: []string{"+15550100009", "not a phone"}}, "devices[1]"},
 		{"empty sip", store.UserInput{Name: "X", Devices: []string{"sip:"}}, "devices[0]"},
@@ -243,7 +245,7 @@ func testUsers(t *testing.T, fresh storetest.Fresh) {
 	// Refused updates change nothing, not even the fields that were fine.
 	before, err := users.Get(ctx, a, alice.SID)
 	usersMust(t, err)
-	name, email, empty := "Never", "not-an-email", []string{}
+	name, email, role := "Never", "not-an-email", "owner"
 	taken := []string{"+15550100012", "sip:carol@pbx.example"}
 	bad := []string{"+15550100012", "???"}
 	for _, tc := range []struct {
@@ -254,7 +256,7 @@ func testUsers(t *testing.T, fresh storetest.Fresh) {
 	}{
 		{"taken device", store.UserUpdate{Name: &name, Devices: &taken}, store.ErrConflict, "devices[1]"},
 		{"bad email", store.UserUpdate{Name: &name, Email: &email}, store.ErrInvalid, "email"},
-		{"no devices", store.UserUpdate{Name: &name, Devices: &empty}, store.ErrInvalid, "devices"},
+		{"bad role", store.UserUpdate{Name: &name, Role: &role}, store.ErrInvalid, "role"},
 		{"bad device", store.UserUpdate{Name: &name, Devices: &bad}, store.ErrInvalid, "devices[1]"},
 	} {
 		_, err := users.Update(ctx, a, alice.SID, tc.upd)
@@ -410,5 +412,104 @@ func testUsersConcurrentDevice(t *testing.T, fresh storetest.Fresh) {
 	usersMust(t, err)
 	if len(list) != 1 || len(list[0].Devices) != 1 {
 		t.Errorf("after the race: %+v", list)
+	}
+}
+
+func TestUsersCCMSQLite(t *testing.T) {
+	t.Parallel()
+	testUsersCCM(t, storetest.SQLiteDSN)
+}
+
+func TestUsersCCMPostgres(t *testing.T) {
+	t.Parallel()
+	testUsersCCM(t, storetest.PostgresDSN)
+}
+
+// Exotel's CCM users: first and last name, role, a user without devices,
+// device ids that survive a device list replacement, and each device's
+// own switch, which routing honours.
+func testUsersCCM(t *testing.T, fresh storetest.Fresh) {
+	ctx := t.Context()
+	db, a, b := usersSetup(t, fresh)
+	users := db.Users()
+
+	u, err := users.Create(ctx, a, store.UserInput{FirstName: "Asha", LastName: "Rao", Role: "Supervisor",
+		Devices: []string{"+919800000001", "sip:asha@pbx.example"}, DeviceName: "desk"})
+	usersMust(t, err)
+	if u.Name != "Asha Rao" || u.FirstName != "Asha" || u.LastName != "Rao" || u.Role != store.RoleSupervisor {
+		t.Errorf("names and role: %+v", u)
+	}
+	if len(u.Devices) != 2 || u.Devices[0].SID == "" || u.Devices[0].SID == u.Devices[1].SID ||
+		u.Devices[0].Name != "desk" || !u.Devices[0].Available || !u.Devices[1].Available {
+		t.Fatalf("devices: %+v", u.Devices)
+	}
+	plain, err := users.Create(ctx, a, store.UserInput{Name: "Vikram Singh Negi"})
+	usersMust(t, err)
+	if plain.FirstName != "Vikram" || plain.LastName != "Singh Negi" || plain.Role != store.RoleUser || len(plain.Devices) != 0 {
+		t.Errorf("from a name, without devices: %+v", plain)
+	}
+
+	// A new last name renames; a device list replacement keeps the ids
+	// and switches of the devices that stay.
+	deskSID, sipSID := u.Devices[0].SID, u.Devices[1].SID
+	off := false
+	u, err = users.UpdateDevice(ctx, a, u.SID, sipSID, store.DeviceUpdate{Available: &off})
+	usersMust(t, err)
+	last := "Rao-Kumar"
+	devs := []string{"sip:asha@pbx.example", "+919800000002"}
+	u, err = users.Update(ctx, a, u.SID, store.UserUpdate{LastName: &last, Devices: &devs})
+	usersMust(t, err)
+	if u.Name != "Asha Rao-Kumar" || u.LastName != last {
+		t.Errorf("renamed: %+v", u)
+	}
+	if u.Devices[0].SID != sipSID || u.Devices[0].Available || u.Devices[1].SID == deskSID || !u.Devices[1].Available {
+		t.Errorf("after replacing the list: %+v", u.Devices)
+	}
+
+	// Routing: the switched-off device is not available; the other is.
+	targets, err := db.Agents().Resolve(ctx, a, []string{"sip:asha@pbx.example", "+919800000002"})
+	usersMust(t, err)
+	if targets[0].Available || !targets[1].Available || targets[0].UserSID != u.SID {
+		t.Errorf("Resolve: %+v", targets)
+	}
+
+	// Moving a device to another contact, renaming it; errors change
+	// nothing.
+	moved := "+919800000003"
+	name := "mobile"
+	u, err = users.UpdateDevice(ctx, a, u.SID, u.Devices[1].SID, store.DeviceUpdate{Contact: &moved, Name: &name})
+	usersMust(t, err)
+	if u.Devices[1].Contact != "919800000003" || u.Devices[1].Device != moved || u.Devices[1].Name != "mobile" {
+		t.Errorf("moved: %+v", u.Devices[1])
+	}
+	other, err := users.Create(ctx, a, store.UserInput{Name: "Other", Devices: []string{"+919800000009"}})
+	usersMust(t, err)
+	taken, bad := "+919800000009", "call me"
+	_, err = users.UpdateDevice(ctx, a, u.SID, u.Devices[1].SID, store.DeviceUpdate{Contact: &taken})
+	wantUserErr(t, "taken contact", err, store.ErrConflict, "contact_uri")
+	_, err = users.UpdateDevice(ctx, a, u.SID, u.Devices[1].SID, store.DeviceUpdate{Contact: &bad})
+	wantUserErr(t, "bad contact", err, store.ErrInvalid, "contact_uri")
+	for name, call := range map[string]func() error{
+		"another user's device": func() error {
+			_, err := users.UpdateDevice(ctx, a, u.SID, other.Devices[0].SID, store.DeviceUpdate{Available: &off})
+			return err
+		},
+		"another account": func() error {
+			_, err := users.UpdateDevice(ctx, b, u.SID, u.Devices[1].SID, store.DeviceUpdate{Available: &off})
+			return err
+		},
+		"unknown device": func() error {
+			_, err := users.UpdateDevice(ctx, a, u.SID, "dv_nope", store.DeviceUpdate{Available: &off})
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: %v, want ErrNotFound", name, err)
+		}
+	}
+	got, err := users.Get(ctx, a, u.SID)
+	usersMust(t, err)
+	if got.Devices[1].Contact != "919800000003" || !got.Devices[1].Available {
+		t.Errorf("refused updates changed the device: %+v", got.Devices[1])
 	}
 }
