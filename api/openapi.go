@@ -167,6 +167,7 @@ func OpenAPIDocument(version string) map[string]any {
 
 	oaV2Paths(add)
 	oaNumbersPaths(add, addV1)
+	oaSMSPaths(addV1)
 
 	return oaObj{
 		"openapi": "3.0.3",
@@ -206,7 +207,7 @@ func OpenAPIDocument(version string) map[string]any {
 			},
 			"parameters": oaMerge(oaParameters(), oaV2Parameters()),
 			"responses":  oaResponses(),
-			"schemas":    oaMerge(oaMerge(oaSchemas(), oaV2Schemas()), oaNumbersSchemas()),
+			"schemas":    oaMerge(oaMerge(oaMerge(oaSchemas(), oaV2Schemas()), oaNumbersSchemas()), oaSMSSchemas()),
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/numinfo"
+	"github.com/switchyard/switchyard/orchestrator/recstore"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -78,9 +79,14 @@ type Options struct {
 	// to the outbox (a campaign completed by its complete action), so the
 	// sender delivers them without waiting for its tick.
 	NotifyCallbacks func()
+	// SMS queues the messages of Sms/send; nil answers it 503.
+	SMS SMSQueue
 	// NumberInfo is the number series table the Numbers resource reads
 	// (default numinfo.Builtin()).
 	NumberInfo *numinfo.Table
+	// Recordings is the blob store archived recordings are read from
+	// (nil: only recordings not yet archived can be downloaded).
+	Recordings recstore.Store
 	// PublicURL is where clients reach the API (scheme://host, no
 	// trailing slash), for the URLs callbacks carry (a campaign's
 	// report_url). Empty: the host of the request that caused them.

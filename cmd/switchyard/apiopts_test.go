@@ -122,3 +122,34 @@ func TestAPIOptionsNumberSeries(t *testing.T) {
 		}
 	}
 }
+
+// -trunks maps trunk IDs to gateways; -trunk-endpoint must name the
+// gateway.
+func TestConfigTrunks(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		cfg := defaultConfig()
+		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
+		return cfg, err
+	}
+	cfg, err := parse("-trunks", "carrier=gw_carrier, backup.1=gw-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gws, err := cfg.trunkGateways()
+	if err != nil || len(gws) != 2 || gws["carrier"] != "gw_carrier" || gws["backup.1"] != "gw-2" {
+		t.Errorf("gateways %v %v", gws, err)
+	}
+	if cfg.TrunkEndpoint != "sofia/gateway/{gateway}/{user}" {
+		t.Errorf("default trunk endpoint %q", cfg.TrunkEndpoint)
+	}
+	for _, bad := range [][]string{
+		{"-trunks", "carrier"},
+		{"-trunks", "carrier=gw/x"},
+		{"-trunks", "a=b,a=c"},
+		{"-trunk-endpoint", "sofia/gateway/carrier/{user}"},
+	} {
+		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), "trunk") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

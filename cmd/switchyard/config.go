@@ -1,11 +1,6 @@
 package main
 
 import (
-	"github.com/switchyard/switchyard/orchestrator/notify"
-	"github.com/switchyard/switchyard/orchestrator/webhttp"
-
-	"github.com/switchyard/switchyard/api"
-
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/dialstr"
+	"github.com/switchyard/switchyard/orchestrator/notify"
+	"github.com/switchyard/switchyard/orchestrator/recstore"
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
 
 // Config is everything the binary can be told, from flags or SWITCHYARD_*
@@ -82,6 +85,8 @@ type Config struct {
 	EmulatorAddr  string // SWITCHYARD_EMULATOR_ESL: the embedded emulator's ESL address
 	DialEndpoint  string // SWITCHYARD_DIAL_ENDPOINT
 	SIPEndpoint   string // SWITCHYARD_SIP_ENDPOINT
+	TrunkEndpoint string // SWITCHYARD_TRUNK_ENDPOINT
+	Trunks        string // SWITCHYARD_TRUNKS: trunk=gateway,...
 	RecordingsDir string // SWITCHYARD_RECORDINGS
 	PublicURL     string // SWITCHYARD_PUBLIC_URL
 	NumberSeries  string // SWITCHYARD_NUMBER_SERIES: a number series CSV added to the built-in table
@@ -101,6 +106,29 @@ type Config struct {
 	// recorded as failed); SMS through a webhook, or only logged.
 	SMTPAddr, SMTPFrom, SMTPUser, SMTPPassword, SMTPStartTLS string
 	SMSWebhook, SMSToken                                     string
+	// SMSProvider sends every SMS (API and applets): testnet (the test
+	// phone network), webhook (SMSWebhook) or smpp (SMPP*). Empty picks
+	// smpp when SMPPAddr is set, webhook when SMSWebhook is, else testnet.
+	SMSProvider                                          string
+	SMPPAddr, SMPPSystemID, SMPPPassword, SMPPSystemType string
+
+	// RecordingStore (SWITCHYARD_RECORDING_STORE) is where recordings
+	// are archived once their call is over: "disk" (RecordingsDir),
+	// "disk:/folder" or "s3://bucket/prefix" with the S3* settings.
+	RecordingStore string
+	// RecordingFormat (SWITCHYARD_RECORDING_FORMAT) is what recordings
+	// are archived as when the request names no RecordingFormat: wav,
+	// mp3 or mp3-hq.
+	RecordingFormat string
+	// The S3-compatible store of an s3:// RecordingStore.
+	S3Endpoint  string // SWITCHYARD_S3_ENDPOINT: host:port or URL (empty: AWS)
+	S3AccessKey string // SWITCHYARD_S3_ACCESS_KEY
+	S3SecretKey string // SWITCHYARD_S3_SECRET_KEY
+	S3Region    string // SWITCHYARD_S3_REGION (default us-east-1)
+	S3Insecure  bool   // SWITCHYARD_S3_INSECURE: plain HTTP
+	// recordingArchived, if set, is told each recording this instance
+	// archived (tests wait on it).
+	recordingArchived func(store.Recording)
 }
 
 func defaultConfig() Config {
@@ -124,7 +152,11 @@ func defaultConfig() Config {
 		EmulatorAddr:  "127.0.0.1:8021",
 		DialEndpoint:  "loopback/{number}/switchyard_testnet",
 		SIPEndpoint:   "sofia/external/{uri}",
+		TrunkEndpoint: call.DefaultTrunkEndpoint,
 		RecordingsDir: "data/recordings",
+
+		RecordingStore:  "disk",
+		RecordingFormat: "wav",
 	}
 }
 
@@ -172,10 +204,28 @@ func (c *Config) options(http bool) []option {
 				usage: "event socket address of the embedded emulator (when no -fs is given)"},
 			option{flag: "dial-endpoint", env: "SWITCHYARD_DIAL_ENDPOINT", str: &c.DialEndpoint,
 				usage: "endpoint for dialling a phone number, with {number}, e.g. sofia/gateway/carrier/{number}"},
+			option{flag: "trunk-endpoint", env: "SWITCHYARD_TRUNK_ENDPOINT", str: &c.TrunkEndpoint,
+				usage: "endpoint for a SIP trunk destination (sip:<TrunkID>), with {gateway} and {user} (the ExoPhone)"},
+			option{flag: "trunks", env: "SWITCHYARD_TRUNKS", str: &c.Trunks,
+				usage: "comma-separated trunk=gateway: the FreeSWITCH gateway each trunk ID is dialled through (a trunk not listed names a gateway of its own name)"},
 			option{flag: "sip-endpoint", env: "SWITCHYARD_SIP_ENDPOINT", str: &c.SIPEndpoint,
 				usage: "endpoint for dialling a sip: URI, with {uri}"},
 			option{flag: "recordings", env: "SWITCHYARD_RECORDINGS", str: &c.RecordingsDir,
 				usage: "folder where the media node writes recordings"},
+			option{flag: "recording-store", env: "SWITCHYARD_RECORDING_STORE", str: &c.RecordingStore,
+				usage: "where finished recordings are archived: disk (the -recordings folder), disk:/folder, or s3://bucket/prefix (with the -s3-* settings)"},
+			option{flag: "recording-format", env: "SWITCHYARD_RECORDING_FORMAT", str: &c.RecordingFormat,
+				usage: "format recordings are archived in when the call's request names none: wav, mp3 or mp3-hq"},
+			option{flag: "s3-endpoint", env: "SWITCHYARD_S3_ENDPOINT", str: &c.S3Endpoint,
+				usage: "S3-compatible endpoint of an s3:// recording store, host:port or http(s)://host:port (empty: AWS S3)"},
+			option{flag: "s3-access-key", env: "SWITCHYARD_S3_ACCESS_KEY", str: &c.S3AccessKey,
+				usage: "access key of the recording store"},
+			option{flag: "s3-secret-key", env: "SWITCHYARD_S3_SECRET_KEY", str: &c.S3SecretKey,
+				usage: "secret key of the recording store; prefer the environment variable"},
+			option{flag: "s3-region", env: "SWITCHYARD_S3_REGION", str: &c.S3Region,
+				usage: "region of the recording store's bucket (default us-east-1)"},
+			option{flag: "s3-insecure", env: "SWITCHYARD_S3_INSECURE", boolean: &c.S3Insecure,
+				usage: "talk plain HTTP to the recording store instead of TLS"},
 			option{flag: "rate-limit", env: "SWITCHYARD_RATE_LIMIT", num: &c.RateLimit,
 				usage: "API requests per minute per account on this instance, in bursts of as many; over it 429 (0: no limit)"},
 			option{flag: "signing-key", env: "SWITCHYARD_SIGNING_KEY", str: &c.SigningKey,
@@ -197,9 +247,19 @@ func (c *Config) options(http bool) []option {
 			option{flag: "smtp-starttls", env: "SWITCHYARD_SMTP_STARTTLS", str: &c.SMTPStartTLS,
 				usage: "STARTTLS policy: require, if-offered or none"},
 			option{flag: "sms-webhook", env: "SWITCHYARD_SMS_WEBHOOK", str: &c.SMSWebhook,
-				usage: "URL SMS applets' messages are POSTed to as JSON {to, body, call_sid} (empty: logged only)"},
+				usage: "URL of the webhook SMS provider: each SMS is POSTed as JSON {sid, from, to, body, call_sid, …}"},
 			option{flag: "sms-token", env: "SWITCHYARD_SMS_TOKEN", str: &c.SMSToken,
 				usage: "bearer token for the SMS webhook"},
+			option{flag: "sms-provider", env: "SWITCHYARD_SMS_PROVIDER", str: &c.SMSProvider,
+				usage: "what sends SMS: testnet, webhook or smpp (empty: smpp if -smpp-addr is set, webhook if -sms-webhook is, else testnet)"},
+			option{flag: "smpp-addr", env: "SWITCHYARD_SMPP_ADDR", str: &c.SMPPAddr,
+				usage: "SMSC host:port for the smpp SMS provider (bound as a transceiver)"},
+			option{flag: "smpp-system-id", env: "SWITCHYARD_SMPP_SYSTEM_ID", str: &c.SMPPSystemID,
+				usage: "SMPP system_id"},
+			option{flag: "smpp-password", env: "SWITCHYARD_SMPP_PASSWORD", str: &c.SMPPPassword,
+				usage: "SMPP password; prefer the environment variable"},
+			option{flag: "smpp-system-type", env: "SWITCHYARD_SMPP_SYSTEM_TYPE", str: &c.SMPPSystemType,
+				usage: "SMPP system_type (often empty)"},
 			option{flag: "egress-allow", env: "SWITCHYARD_EGRESS_ALLOW", str: &c.EgressAllow,
 				usage: "comma-separated CIDRs (or loopback, private) that passthru, connect, dial event and status callback URLs may reach besides public addresses (empty: public only)"},
 			option{flag: "callback-attempts", env: "SWITCHYARD_CALLBACK_ATTEMPTS", num: &c.CallbackAttempts,
@@ -289,6 +349,12 @@ func (c *Config) validate() error {
 	if !strings.Contains(c.SIPEndpoint, "{uri}") {
 		errs = append(errs, fmt.Errorf("sip endpoint %q: must contain {uri}", c.SIPEndpoint))
 	}
+	if !strings.Contains(c.TrunkEndpoint, "{gateway}") {
+		errs = append(errs, fmt.Errorf("trunk endpoint %q: must contain {gateway}", c.TrunkEndpoint))
+	}
+	if _, err := c.trunkGateways(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.CallbackAttempts < 1 || c.CallbackAttempts > 100 {
 		errs = append(errs, fmt.Errorf("callback attempts %d: use 1 to 100", c.CallbackAttempts))
 	}
@@ -310,8 +376,19 @@ func (c *Config) validate() error {
 	if _, err := webhttp.ParsePolicy(c.EgressAllow); err != nil {
 		errs = append(errs, fmt.Errorf("-egress-allow: %w", err))
 	}
+	if _, err := c.smsProvider(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.RateLimit < 0 {
 		errs = append(errs, fmt.Errorf("-rate-limit %d: must not be negative (0: no limit)", c.RateLimit))
+	}
+	switch c.RecordingFormat {
+	case "wav", "mp3", "mp3-hq":
+	default:
+		errs = append(errs, fmt.Errorf("-recording-format %q: use wav, mp3 or mp3-hq", c.RecordingFormat))
+	}
+	if _, err := c.recordingStore(); err != nil {
+		errs = append(errs, fmt.Errorf("-recording-store: %w", err))
 	}
 	if c.SigningKey != "" {
 		if _, err := api.ParseSigningKey(c.SigningKey); err != nil {
@@ -350,4 +427,61 @@ func (c *Config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// recordingStore opens the blob store recordings are archived in.
+func (c *Config) recordingStore() (recstore.Store, error) {
+	return recstore.Open(recstore.Config{Spec: c.RecordingStore, DiskRoot: c.RecordingsDir, S3: recstore.S3Config{
+		Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Region: c.S3Region, Insecure: c.S3Insecure,
+	}})
+}
+
+// smsProvider is the SMS provider the configuration names (see
+// SMSProvider).
+func (c *Config) smsProvider() (string, error) {
+	switch p := strings.ToLower(c.SMSProvider); p {
+	case "":
+		switch {
+		case c.SMPPAddr != "":
+			return "smpp", nil
+		case c.SMSWebhook != "":
+			return "webhook", nil
+		}
+		return "testnet", nil
+	case "testnet":
+		return p, nil
+	case "webhook":
+		if c.SMSWebhook == "" {
+			return "", errors.New("-sms-provider webhook needs -sms-webhook (SWITCHYARD_SMS_WEBHOOK)")
+		}
+		return p, nil
+	case "smpp":
+		if c.SMPPAddr == "" {
+			return "", errors.New("-sms-provider smpp needs -smpp-addr (SWITCHYARD_SMPP_ADDR)")
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("-sms-provider %q: use testnet, webhook or smpp", c.SMSProvider)
+}
+
+// trunkGateways reads -trunks: trunk=gateway pairs, each a valid trunk
+// ID and gateway name.
+func (c *Config) trunkGateways() (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.Split(c.Trunks, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		trunk, gw, ok := strings.Cut(pair, "=")
+		trunk, gw = strings.TrimSpace(trunk), strings.TrimSpace(gw)
+		if !ok || !dialstr.TrunkID(trunk) || !dialstr.TrunkID(gw) {
+			return nil, fmt.Errorf("trunks %q: want trunk=gateway, each letters, digits, '-', '_' or '.'", pair)
+		}
+		if _, dup := out[trunk]; dup {
+			return nil, fmt.Errorf("trunks: %s is given twice", trunk)
+		}
+		out[trunk] = gw
+	}
+	return out, nil
 }

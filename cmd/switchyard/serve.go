@@ -24,7 +24,9 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/notify"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
+	"github.com/switchyard/switchyard/orchestrator/recarchive"
 	"github.com/switchyard/switchyard/orchestrator/routing"
+	"github.com/switchyard/switchyard/orchestrator/sms"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -129,6 +131,14 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			log.Warn("status callbacks: stop", "err", err)
 		}
 	}()
+	// SMS (API and applets) are queued in the store and sent by this
+	// sender's worker, started below and joined before the provider
+	// closes.
+	smsOut, closeSMS, err := smsSender(db, cfg, callbacks.Notify, log)
+	if err != nil {
+		return err
+	}
+	defer closeSMS()
 	nodeAddrs := cfg.nodes()
 	var emulator *fsim.Server
 	if len(nodeAddrs) == 0 {
@@ -211,9 +221,19 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 		dial.CallEnded(sid)
 	}
+	// Recordings are archived (transcoded, put in the blob store) once
+	// their call is over; every call's end wakes the archiver.
+	blobs, err := cfg.recordingStore()
+	if err != nil {
+		return fmt.Errorf("recording store: %w", err)
+	}
+	archiver := recarchive.New(db, blobs, recarchive.Config{Instance: self.ID, OnArchived: cfg.recordingArchived},
+		log.With("component", "recordings"))
+	running.Go(func() { archiver.Run(nodesCtx) })
+	gateways, _ := cfg.trunkGateways() // checked by validate
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Instance:      self.ID,
-		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint},
+		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint, Trunk: cfg.TrunkEndpoint, Gateways: gateways},
 		RecordingsDir: recordings,
 		RecordingURL: func(account, id string) string {
 			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
@@ -225,10 +245,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		NotifyCallbacks:   callbacks.Notify,
 		Planner:           routing.New(db, routingCfg, log.With("component", "connect")),
 		DialEvents:        dialEvents,
-		OnEnd:             func(sid string) { campaignCallEnded(sid) },
+		OnEnd:             func(sid string) { campaignCallEnded(sid); archiver.Notify() },
+		RecordingFormat:   cfg.RecordingFormat,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
-	}, messenger(db, cfg, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}, log.With("component", "passthru")), log)
+	}, messenger(db, cfg, smsOut, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)
@@ -267,9 +288,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		keepInstance(nodesCtx, db, reconciler, callbacks.Rescue, restarted, cfg.nodeReconciled, log)
 	})
 	running.Go(func() { runtime.KeepHolds(nodesCtx) })
+	running.Go(func() { smsOut.Run(nodesCtx) })
 
 	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime
 	apiOpts.OnCampaignChange, apiOpts.NotifyCallbacks, apiOpts.PublicURL = dial.Notify, callbacks.Notify, publicURL
+	apiOpts.Recordings, apiOpts.SMS = blobs, smsOut
 	srv := api.New(apiOpts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -362,19 +385,47 @@ func waitRequests(rt *call.Runtime, log *slog.Logger) {
 	}
 }
 
-// messenger sends the SMS and email applets' messages.
-func messenger(db *store.DB, cfg Config, log *slog.Logger) *notify.Messenger {
+// messenger sends the SMS and email applets' messages; SMS go through
+// the same sender as the API's.
+func messenger(db *store.DB, cfg Config, smsSender *sms.Sender, log *slog.Logger) *notify.Messenger {
 	var email notify.EmailSender
 	if cfg.SMTPAddr != "" {
 		policy, _ := notify.ParseStartTLSPolicy(cfg.SMTPStartTLS) // validated with the config
 		email = &notify.SMTPSender{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser,
 			Password: cfg.SMTPPassword, StartTLS: policy}
 	}
-	var sms notify.SMSProvider = notify.LogSMS{Log: log.With("component", "sms")}
-	if cfg.SMSWebhook != "" {
-		sms = &notify.WebhookSMS{URL: cfg.SMSWebhook, Token: cfg.SMSToken}
+	return notify.New(db, email, smsSender, log.With("component", "messages"))
+}
+
+// smsSender makes the SMS sender of the configured provider (validated
+// with the config); close releases the provider (the SMPP link) once the
+// sender's worker has stopped.
+func smsSender(db *store.DB, cfg Config, notifyCallbacks func(), log *slog.Logger) (s *sms.Sender, closeFn func(), err error) {
+	name, err := cfg.smsProvider()
+	if err != nil {
+		return nil, nil, err
 	}
-	return notify.New(db, email, sms, log.With("component", "messages"))
+	log = log.With("component", "sms")
+	var provider sms.Provider = sms.TestNetwork{}
+	closeFn = func() {}
+	switch name {
+	case "webhook":
+		provider = &sms.Webhook{URL: cfg.SMSWebhook, Token: cfg.SMSToken}
+	case "smpp":
+		p := sms.NewSMPP(sms.SMPPConfig{Addr: cfg.SMPPAddr, SystemID: cfg.SMPPSystemID, Password: cfg.SMPPPassword,
+			SystemType: cfg.SMPPSystemType, Log: log})
+		provider, closeFn = p, func() {
+			if err := p.Close(); err != nil {
+				log.Warn("sms: smpp close", "err", err)
+			}
+		}
+	}
+	s, err = sms.New(db, sms.Config{Provider: provider, NotifyCallbacks: notifyCallbacks}, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sms: %w", err)
+	}
+	log.Info("sms: provider", "provider", provider.Name())
+	return s, closeFn, nil
 }
 
 // channelExists asks every node whether a channel is up.
