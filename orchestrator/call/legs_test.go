@@ -185,7 +185,7 @@ func TestMediaArguments(t *testing.T) {
 	}
 	got := m.collect(flows.CollectDigits{Prompts: []flows.Prompt{{Text: "Wrong"}, {Text: "Press 1 or 2"}},
 		MaxDigits: 1, Timeout: 5, ValidKeys: "12"}, "v")
-	want := "1 1 1 5000 none 'file_string://say:Wrong!say:Press 1 or 2' silence_stream://250 v ^[12]$ 3000"
+	want := "1 1 1 5000 none 'say:Wrong. Press 1 or 2' silence_stream://250 v ^[12]$ 3000"
 	if got != want {
 		t.Errorf("collect\n got %s\nwant %s", got, want)
 	}

@@ -55,10 +55,28 @@ func ttsText(s string) string {
 	return strings.NewReplacer("'", "’", "!", ".", "|", ",").Replace(s)
 }
 
-// files joins prompts into one playback source.
+// files joins prompts into one playback source. Prompts that are all
+// text become one utterance: a real node loses the digits keyed while it
+// plays a file_string of several say: parts inside play_and_get_digits,
+// so file_string is kept for prompts with audio in them.
 func (m media) files(ps []flows.Prompt) string {
 	if len(ps) == 1 {
 		return m.file(ps[0])
+	}
+	texts := make([]string, 0, len(ps))
+	for i, p := range ps {
+		if p.Text == "" {
+			texts = nil
+			break
+		}
+		t := strings.TrimSpace(p.Text)
+		if i < len(ps)-1 && t != "" && !strings.ContainsAny(t[len(t)-1:], ".?!,;:") {
+			t += "." // a pause between the prompts
+		}
+		texts = append(texts, t)
+	}
+	if texts != nil {
+		return m.file(flows.Prompt{Text: strings.Join(texts, " ")})
 	}
 	parts := make([]string, len(ps))
 	for i, p := range ps {
