@@ -215,6 +215,22 @@ func TestServeNodeDroppedAndBack(t *testing.T) {
 			c.nodeReconciled = func(n string) { reconciled <- n }
 		})
 		rc := newReceiver(t)
+		// The node's bridges tell when both legs of a call talk: the
+		// answered callback comes with the first leg, before the second
+		// is rung.
+		bridged := make(chan string, 16)
+		watch := esl.NewNode(esl.NodeConfig{Addr: node.Addr(), Password: "ClueCon", Events: []string{"CHANNEL_BRIDGE"},
+			OnEvent: func(ev esl.Event) {
+				if ev.Name() == "CHANNEL_BRIDGE" {
+					bridged <- ev.Get("Unique-ID")
+				}
+			}})
+		wctx, stopWatch := context.WithCancel(t.Context())
+		defer stopWatch()
+		go watch.Run(wctx)
+		if _, err := watch.WaitConnected(wctx); err != nil {
+			t.Fatal(err)
+		}
 		const calls = 5
 		var sids []string
 		for i := range calls {
@@ -225,6 +241,10 @@ func TestServeNodeDroppedAndBack(t *testing.T) {
 		for _, sid := range sids {
 			rc.answered(sid)
 		}
+		for range calls {
+			<-bridged
+		}
+		stopWatch()
 		addr := node.Addr()
 		if err := node.Close(); err != nil {
 			t.Fatal(err)
