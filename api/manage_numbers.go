@@ -145,7 +145,13 @@ func (s *Server) listExoPhones(c echo.Context) error {
 
 // loadExoPhone reads the ExoPhone named by the :number path parameter.
 func (s *Server) loadExoPhone(c echo.Context) (*store.ExoPhone, error) {
-	number, err := numberParam(c)
+	return s.loadNumber(c, numberParam)
+}
+
+// loadNumber reads the account's ExoPhone the :number path parameter
+// names, as param reads it.
+func (s *Server) loadNumber(c echo.Context, param func(echo.Context) (string, error)) (*store.ExoPhone, error) {
+	number, err := param(c)
 	if err != nil {
 		return nil, err
 	}

@@ -208,15 +208,7 @@ func (s *Server) v2betaListNumbers(c echo.Context) error {
 // loadIncomingNumber reads the account's ExoPhone the :number path
 // parameter names.
 func (s *Server) loadIncomingNumber(c echo.Context) (*store.ExoPhone, error) {
-	n, err := anyNumberParam(c)
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.store.Numbers().Get(c.Request().Context(), account(c).SID, n)
-	if err != nil {
-		return nil, storeFail(err, CodeNumberNotFound, "ExoPhone "+n)
-	}
-	return p, nil
+	return s.loadNumber(c, anyNumberParam)
 }
 
 // v2betaGetNumber is GET /v2_beta/Accounts/:sid/IncomingPhoneNumbers/:sid.

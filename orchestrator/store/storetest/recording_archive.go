@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,35 +124,12 @@ func testRecordingArchiveClaimConcurrently(t *testing.T, fresh Fresh) {
 		pendingRecording(t, f, base.Add(time.Duration(i)*time.Second), true)
 	}
 	at := base.Add(time.Hour)
-	var mu sync.Mutex
-	seen := map[string]int{}
-	var wg sync.WaitGroup
-	for w := range 6 {
-		wg.Go(func() {
-			for {
-				got, err := f.db.Recordings().ClaimArchive(ctx, store.ArchiveClaim{Claimer: fmt.Sprintf("w%d", w), Now: at, Lease: time.Hour, Limit: 3})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, r := range got {
-					seen[r.ID]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(seen) != n {
-		t.Fatalf("claimed %d of %d", len(seen), n)
-	}
-	for id, k := range seen {
-		if k != 1 {
-			t.Errorf("%s claimed %d times", id, k)
+	claimEachOnce(t, n, func(w int) ([]string, error) {
+		got, err := f.db.Recordings().ClaimArchive(ctx, store.ArchiveClaim{Claimer: fmt.Sprintf("w%d", w), Now: at, Lease: time.Hour, Limit: 3})
+		ids := make([]string, len(got))
+		for i, r := range got {
+			ids[i] = r.ID
 		}
-	}
+		return ids, err
+	})
 }

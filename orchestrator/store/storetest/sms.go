@@ -3,7 +3,6 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -133,35 +132,12 @@ func testSMSClaimConcurrently(t *testing.T, fresh Fresh) {
 	}
 	must(t, f.db.SMS().Create(ctx, msgs))
 	at := time.Now().Add(time.Second)
-	var mu sync.Mutex
-	seen := map[string]int{}
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Go(func() {
-			for {
-				got, err := f.db.SMS().Claim(ctx, store.SMSClaim{Now: at, Lease: time.Hour, Limit: 4})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, m := range got {
-					seen[m.SID]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(seen) != n {
-		t.Fatalf("claimed %d of %d", len(seen), n)
-	}
-	for sid, k := range seen {
-		if k != 1 {
-			t.Errorf("%s claimed %d times", sid, k)
+	claimEachOnce(t, n, func(int) ([]string, error) {
+		got, err := f.db.SMS().Claim(ctx, store.SMSClaim{Now: at, Lease: time.Hour, Limit: 4})
+		sids := make([]string, len(got))
+		for i, m := range got {
+			sids[i] = m.SID
 		}
-	}
+		return sids, err
+	})
 }

@@ -1308,3 +1308,41 @@ func testTenantScoping(t *testing.T, fresh Fresh) {
 		t.Errorf("B gained %d flows", bFlows)
 	}
 }
+
+// claimEachOnce runs six claimers (claim(worker) returns the ids a claim
+// took) until none gets anything, and checks that the n rows were each
+// claimed exactly once.
+func claimEachOnce(t *testing.T, n int, claim func(worker int) ([]string, error)) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for {
+				got, err := claim(w)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, id := range got {
+					seen[id]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("claimed %d of %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s claimed %d times", id, k)
+		}
+	}
+}
