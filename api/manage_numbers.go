@@ -127,6 +127,12 @@ func (s *Server) createExoPhone(c echo.Context) error {
 
 // listExoPhones: GET /exophones?offset&limit, ordered by number.
 func (s *Server) listExoPhones(c echo.Context) error {
+	return listNumbers(c, s, s.exoPhoneView)
+}
+
+// listNumbers answers a v2 list (offset, limit) of the account's
+// ExoPhones, by number, each as view renders it.
+func listNumbers[V any](c echo.Context, s *Server, view func(echo.Context, *store.ExoPhone) V) error {
 	p, err := listPage(c)
 	if err != nil {
 		return err
@@ -136,9 +142,9 @@ func (s *Server) listExoPhones(c echo.Context) error {
 		return fmt.Errorf("list ExoPhones: %w", err)
 	}
 	page := pageSlice(all, p)
-	views := make([]exoPhoneView, len(page))
+	views := make([]V, len(page))
 	for i := range page {
-		views[i] = s.exoPhoneView(c, &page[i])
+		views[i] = view(c, &page[i])
 	}
 	return writeList(c, p, int64(len(all)), views)
 }

@@ -369,20 +369,7 @@ func (s *Server) v2betaDeleteNumber(c echo.Context) error {
 // v2ListNumbers is GET /v2/accounts/:sid/incoming-phone-numbers
 // ?offset&limit, in the v2 envelope.
 func (s *Server) v2ListNumbers(c echo.Context) error {
-	p, err := listPage(c)
-	if err != nil {
-		return err
-	}
-	all, err := s.store.Numbers().List(c.Request().Context(), account(c).SID)
-	if err != nil {
-		return fmt.Errorf("list ExoPhones: %w", err)
-	}
-	page := pageSlice(all, p)
-	views := make([]incomingNumberView, len(page))
-	for i := range page {
-		views[i] = s.incomingNumberView(c, &page[i])
-	}
-	return writeList(c, p, int64(len(all)), views)
+	return listNumbers(c, s, s.incomingNumberView)
 }
 
 // v2GetNumber is GET /v2/accounts/:sid/incoming-phone-numbers/:sid.

@@ -177,13 +177,8 @@ func TestV1Clients(t *testing.T) {
 				e, _ := newSMSEnv(t, dsn, sms.Config{})
 				_, apiToken, err := e.db.Accounts().CreateAPIKey(t.Context(), envAccount, "legacy client")
 				envMust(t, err)
-				vars := map[string]string{"flow": e.flowID}
-				expand := func(s string) string {
-					for k, v := range vars {
-						s = strings.ReplaceAll(s, "{"+k+"}", v)
-					}
-					return s
-				}
+				vars := clientVars{"flow": e.flowID}
+				expand := vars.expand
 				for _, st := range cl.steps {
 					form := url.Values{}
 					for k, vs := range st.form {
@@ -213,13 +208,7 @@ func TestV1Clients(t *testing.T) {
 							t.Errorf("%s: %v\n%s", st.call, err, rec.Body)
 						}
 					}
-					for name, p := range st.save {
-						v, ok := v2Dig(m, p...).(string)
-						if !ok || v == "" {
-							t.Fatalf("%s: no %v in the answer\n%s", st.call, p, rec.Body)
-						}
-						vars[name] = v
-					}
+					vars.save(t, st.call, m, st.save, rec.Body.String())
 				}
 			})
 		}

@@ -222,13 +222,8 @@ func TestV2Clients(t *testing.T) {
 		for _, cl := range clients {
 			t.Run(strings.ReplaceAll(cl.name, " ", "_"), func(t *testing.T) {
 				e := newV2Env(t, dsn, Options{})
-				vars := map[string]string{"flow": e.flowID}
-				expand := func(s string) string {
-					for k, v := range vars {
-						s = strings.ReplaceAll(s, "{"+k+"}", v)
-					}
-					return s
-				}
+				vars := clientVars{"flow": e.flowID}
+				expand := vars.expand
 				for _, st := range cl.steps {
 					r := envReq{method: st.method, path: expand(v2Path(st.path)), body: expand(st.body), header: st.header}
 					rec := e.do(r)
@@ -247,17 +242,34 @@ func TestV2Clients(t *testing.T) {
 							t.Errorf("%s: %v\n%s", st.call, err, rec.Body)
 						}
 					}
-					for name, p := range st.save {
-						v, ok := v2Dig(m, p...).(string)
-						if !ok || v == "" {
-							t.Fatalf("%s: no %v in the answer\n%s", st.call, p, rec.Body)
-						}
-						vars[name] = v
-					}
+					vars.save(t, st.call, m, st.save, rec.Body.String())
 				}
 			})
 		}
 	})
+}
+
+// clientVars are the values earlier answers gave, as a client carries
+// them over: {name} in a path or body.
+type clientVars map[string]string
+
+func (v clientVars) expand(s string) string {
+	for k, val := range v {
+		s = strings.ReplaceAll(s, "{"+k+"}", val)
+	}
+	return s
+}
+
+// save keeps the values a step's answer m gives (name -> where in m).
+func (v clientVars) save(t *testing.T, call string, m any, save map[string][]any, body string) {
+	t.Helper()
+	for name, p := range save {
+		val, ok := v2Dig(m, p...).(string)
+		if !ok || val == "" {
+			t.Fatalf("%s: no %v in the answer\n%s", call, p, body)
+		}
+		v[name] = val
+	}
 }
 
 // checkRead reports a field a client reads that is missing, of another
