@@ -79,6 +79,27 @@ func TestCCMUsers(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Errorf("call from a user whose device is on: %d %s", rec.Code, rec.Body)
 		}
+		// pyexotel sends forms, even under application/json: create,
+		// update and the device switch all read them.
+		for _, ct := range []string{"application/x-www-form-urlencoded", "application/json"} {
+			rec := e.send("PUT", v2Path("/users/"+sid+"/devices/"+dev), "available=false", ct)
+			m := callsJSON(t, rec)
+			if rec.Code != http.StatusOK || v2Dig(m, "response", "user", "devices", 0, "available") != false {
+				t.Errorf("device off by a form (%s): %d %s", ct, rec.Code, rec.Body)
+			}
+			e.must(http.StatusOK, "PUT", v2Path("/users/"+sid+"/devices/"+dev), "available=true", ct)
+		}
+		rec = e.send("POST", v2Path("/users"), "first_name=Meera&last_name=Iyer&email=meera%40acme.example&device_contact_uri=%2B919800000011&role=user",
+			"application/json")
+		if m := callsJSON(t, rec); rec.Code != http.StatusCreated || v2DigStr(m, "response", "user", "name") != "Meera Iyer" ||
+			v2DigStr(m, "response", "user", "devices", 0, "contact_uri") != "+919800000011" {
+			t.Errorf("create by a form under application/json: %d %s", rec.Code, rec.Body)
+		}
+		for _, bad := range []string{"first_name=X&nickname=y", "available=maybe", "first_name=A&first_name=B"} {
+			if rec := e.send("PUT", v2Path("/users/"+sid), bad, "application/json"); rec.Code != http.StatusBadRequest {
+				t.Errorf("form %q: %d %s", bad, rec.Code, rec.Body)
+			}
+		}
 		// Exotel's update: first and last name rename the user.
 		m = e.must(http.StatusOK, "PUT", v2Path("/users/"+sid), `{"last_name":"Rao-Kumar","role":"admin"}`)
 		if v2DigStr(m, "response", "user", "name") != "Asha Rao-Kumar" || v2DigStr(m, "response", "user", "role") != "admin" {

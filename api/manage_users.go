@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,7 +167,7 @@ func (s *Server) createUser(c echo.Context) error {
 	ctx := c.Request().Context()
 	acc := account(c)
 	var req userBody
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSONOrForm(c, &req, req.fromForm, false); err != nil {
 		return err
 	}
 	if req.Name == nil && req.FirstName == nil && req.LastName == nil {
@@ -272,7 +276,7 @@ func (s *Server) updateUser(c echo.Context) error {
 		return err
 	}
 	var req userBody
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSONOrForm(c, &req, req.fromForm, false); err != nil {
 		return err
 	}
 	email, err := req.email()
@@ -348,11 +352,8 @@ func (s *Server) updateUserDevice(c echo.Context) error {
 		return err
 	}
 	var req deviceBody
-	r := c.Request()
-	if r.ContentLength != 0 || r.Header.Get(echo.HeaderContentType) != "" {
-		if err := decodeJSON(c, &req); err != nil {
-			return err
-		}
+	if err := decodeJSONOrForm(c, &req, req.fromForm, true); err != nil {
+		return err
 	}
 	if q := c.QueryParam("available"); q != "" {
 		on, err := strconv.ParseBool(q)
@@ -430,4 +431,118 @@ func (f userFilter) match(u *store.User) bool {
 		}
 	}
 	return false
+}
+
+// decodeJSONOrForm reads a users request body: JSON, as Exotel documents
+// it, or a URL-encoded form, which some of Exotel's clients send (under a
+// form Content-Type, or even under application/json), handed to
+// fromForm. optional lets the body be left out.
+func decodeJSONOrForm(c echo.Context, v any, fromForm func(url.Values) error, optional bool) error {
+	r := c.Request()
+	ct := strings.ToLower(r.Header.Get(echo.HeaderContentType))
+	if strings.HasPrefix(ct, echo.MIMEApplicationForm) || strings.HasPrefix(ct, echo.MIMEMultipartForm) {
+		form, err := formParams(c)
+		if err != nil {
+			return err
+		}
+		for k := range c.QueryParams() {
+			form.Del(k) // the body's fields only
+		}
+		return fromForm(form)
+	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyErr(err)
+	}
+	body := bytes.TrimSpace(raw)
+	switch {
+	case len(body) == 0 && optional:
+		return nil
+	case len(body) > 0 && body[0] != '{' && strings.HasPrefix(ct, echo.MIMEApplicationJSON):
+		form, err := url.ParseQuery(string(body))
+		if err != nil || len(form) == 0 {
+			return badRequest("the body is neither a JSON object nor a URL-encoded form")
+		}
+		return fromForm(form)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if ct == "" && len(body) == 0 {
+		r.ContentLength = 0
+	}
+	return decodeJSON(c, v)
+}
+
+// formFields checks that a form names only known fields, each once.
+func formFields(form url.Values, known ...string) error {
+	for k, vs := range form {
+		if !slices.Contains(known, k) {
+			return badRequest(fmt.Sprintf("unknown field %q", k))
+		}
+		if len(vs) > 1 && k != "devices" {
+			return badRequest(fmt.Sprintf("field %q is given %d times", k, len(vs)))
+		}
+	}
+	return nil
+}
+
+// formBool reads a true/false form field into *dst when it is there.
+func formBool(form url.Values, name string, dst **bool) error {
+	if _, ok := form[name]; !ok {
+		return nil
+	}
+	b, err := strconv.ParseBool(form.Get(name))
+	if err != nil {
+		return badRequest(fmt.Sprintf("%s=%q: want true or false", name, form.Get(name)))
+	}
+	*dst = &b
+	return nil
+}
+
+// formString reads a form field into *dst when it is there.
+func formString(form url.Values, name string, dst **string) {
+	if _, ok := form[name]; ok {
+		v := form.Get(name)
+		*dst = &v
+	}
+}
+
+// fromForm fills the body from a form: the JSON fields by the same
+// names, devices repeated (or comma-separated) for a list.
+func (b *userBody) fromForm(form url.Values) error {
+	if err := formFields(form, "name", "first_name", "last_name", "role", "email", "devices",
+		"device_contact_uri", "device_name", "available"); err != nil {
+		return err
+	}
+	formString(form, "name", &b.Name)
+	formString(form, "first_name", &b.FirstName)
+	formString(form, "last_name", &b.LastName)
+	formString(form, "role", &b.Role)
+	formString(form, "device_contact_uri", &b.DeviceContactURI)
+	formString(form, "device_name", &b.DeviceName)
+	if _, ok := form["email"]; ok {
+		e, _ := json.Marshal(form.Get("email"))
+		b.Email = e
+	}
+	if vs, ok := form["devices"]; ok {
+		var devs []string
+		for _, v := range vs {
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					devs = append(devs, d)
+				}
+			}
+		}
+		b.Devices = &devs
+	}
+	return formBool(form, "available", &b.Available)
+}
+
+// fromForm fills the body from a form.
+func (b *deviceBody) fromForm(form url.Values) error {
+	if err := formFields(form, "available", "contact_uri", "name"); err != nil {
+		return err
+	}
+	formString(form, "contact_uri", &b.ContactURI)
+	formString(form, "name", &b.Name)
+	return formBool(form, "available", &b.Available)
 }

@@ -124,7 +124,7 @@ func OpenAPIDocument(version string) map[string]any {
 		"Adds a user (agent), in Switchyard's shape (name, devices: up to 10 numbers or SIP URIs tried in the order given) "+
 			"or Exotel's CCM shape (first_name, last_name, role, device_contact_uri, device_name). A device that another "+
 			"user of the account has is 409; available defaults to true.",
-		nil, oaJSONBody("UserCreate"), oaCreated("user", oaRef("User"), false), false))
+		nil, oaJSONOrFormBody("UserCreate", true), oaCreated("user", oaRef("User"), false), false))
 	add(m+"/users", "get", oaManage("Users", "List users",
 		"The account's users, oldest first, each with its devices and whether it is on a call now.",
 		append(oaParams(), append(oaPageParams(),
@@ -136,13 +136,13 @@ func OpenAPIDocument(version string) map[string]any {
 	add(m+"/users/{user_sid}", "put", oaManage("Users", "Update a user",
 		"Changes the fields sent (at least one); devices replaces the whole list (the user's own devices may stay, "+
 			"a device of another user is 409); email null removes it. All or nothing.",
-		oaParams("user_sid"), oaJSONBody("UserUpdate"), oaSingle("user", oaRef("User"), false), false))
+		oaParams("user_sid"), oaJSONOrFormBody("UserUpdate", true), oaSingle("user", oaRef("User"), false), false))
 	add(m+"/users/{user_sid}/devices/{device_id}", "put", oaManage("Users", "Switch a device on or off, move or rename it",
 		"Exotel's device update: available in the body or the query (the body may then be left out), contact_uri, name. "+
 			"An unknown device, or one of another user, is 404 code 10731; a contact another device of the account has is 409.",
 		append(oaParams("user_sid"), oaObj{"name": "device_id", "in": "path", "required": true, "schema": oaStr("")},
 			oaQuery("available", "true or false", oaBool(""))),
-		oaOptionalJSONBody("UserDeviceUpdate"), oaSingle("user", oaRef("User"), false), false))
+		oaJSONOrFormBody("UserDeviceUpdate", false), oaSingle("user", oaRef("User"), false), false))
 	add(m+"/users/{user_sid}", "delete", oaManage("Users", "Delete a user",
 		"Deletes the user and its devices. A call the user is on goes on.",
 		oaParams("user_sid"), nil, oaSingle("user", oaRef("Deleted"), false), false))
@@ -291,6 +291,16 @@ func oaJSONContent(schema oaObj) oaObj {
 
 func oaJSONBody(schema string) oaObj {
 	return oaObj{"required": true, "content": oaJSONContent(oaRef(schema))}
+}
+
+// oaJSONOrFormBody is a body in JSON or, with the same fields, a
+// URL-encoded form (as some of Exotel's clients send, even under a JSON
+// Content-Type).
+func oaJSONOrFormBody(schema string, required bool) oaObj {
+	return oaObj{"required": required, "content": oaObj{
+		"application/json":                  oaObj{"schema": oaRef(schema)},
+		"application/x-www-form-urlencoded": oaObj{"schema": oaRef(schema)},
+	}}
 }
 
 func oaOptionalJSONBody(schema string) oaObj {
