@@ -11,7 +11,8 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/sms"
 )
 
-// The acceptance check for Exotel's v1, v2_beta and v2 number surfaces,
+// The acceptance check for Exotel's v1, v2_beta, v2 number and CCM user
+// surfaces,
 // in the manner of TestV2Clients: each case replays the requests an
 // unmodified public client sends for its methods (path, form as the
 // client encodes it, its headers and its credentials) and checks what the
@@ -20,15 +21,17 @@ import (
 
 // legacyStep is one request of a v1-era client.
 type legacyStep struct {
-	call   string
-	method string
-	path   string // from the root, with {name}s
-	form   url.Values
-	header http.Header
-	status int
-	xml    bool // the answer is XML (no .json suffix): the client prints it
-	reads  []clientRead
-	save   map[string][]any
+	call    string
+	method  string
+	path    string // from the root, with {name}s
+	form    url.Values
+	body    string // a raw body instead of form
+	keyAuth bool   // the client sends the API key, not the account SID
+	header  http.Header
+	status  int
+	xml     bool // the answer is XML (no .json suffix): the client prints it
+	reads   []clientRead
+	save    map[string][]any
 }
 
 var (
@@ -37,6 +40,10 @@ var (
 	// Exotel's golang samples (exotel/ExotelAPI, golang/): net/http with
 	// these two headers.
 	goSampleForm = http.Header{"Accept": {"application/json"}, "Content-Type": {"application/x-www-form-urlencoded"}}
+	// pyexotel sets Content-Type: application/json on its user requests
+	// and sends their data= as a form all the same.
+	pyFormAsJSON = http.Header{"User-Agent": {"python-requests/2.34.2"}, "Accept": {"*/*"}, "Accept-Encoding": {"gzip, deflate"},
+		"Connection": {"keep-alive"}, "Content-Type": {"application/json"}}
 )
 
 const v1Base = "/v1/Accounts/" + envAccount
@@ -120,6 +127,46 @@ func exotelGoSampleSteps() []legacyStep {
 	}
 }
 
+// pyexotelSteps is pyexotel (PyPI; devbijay/pyexotel): key and token in
+// https://<key>:<token>@<domain>, forms everywhere. Its create_user sends
+// a GET (so it lists users); the user is made as Exotel documents it,
+// then read, renamed, switched off and on, and deleted by the client.
+func pyexotelSteps() []legacyStep {
+	const users = "/v2/accounts/" + envAccount + "/users"
+	return []legacyStep{
+		{call: "call", method: "POST", path: v1Base + "/Calls/connect.json", header: pyForm, keyAuth: true,
+			form:   url.Values{"From": {"+919800000021"}, "To": {"+919800000022"}, "CallerId": {envExoPhone}, "TimeLimit": {"14400"}, "Record": {"true"}},
+			status: 200, reads: []clientRead{read("string", "Call", "Sid")}, save: map[string][]any{"call": {"Call", "Sid"}}},
+		{call: "connect_flow", method: "POST", path: v1Base + "/Calls/connect.json", header: pyForm, keyAuth: true,
+			form: url.Values{"From": {"+919800000023"}, "Url": {"http://my.exotel.com/" + envAccount + "/exoml/start_voice/{flow}"},
+				"CallerId": {envExoPhone}, "TimeLimit": {"14400"}},
+			status: 200, reads: []clientRead{read("string", "Call", "Sid")}},
+		{call: "get_call_info", method: "GET", path: v1Base + "/Calls/{call}.json", header: pyForm, keyAuth: true, status: 200,
+			reads: []clientRead{read("string", "Call", "Status")}},
+		{call: "get_phone_info", method: "GET", path: v1Base + "/Numbers/09876543210.json", header: pyForm, keyAuth: true, status: 200,
+			reads: []clientRead{readIs("Mobile", "Numbers", "Type"), readIs("No", "Numbers", "DND"), read("string", "Numbers", "Circle")}},
+		{call: "create_user (its GET lists users)", method: "GET", path: users, header: pyFormAsJSON, keyAuth: true,
+			form:   url.Values{"first_name": {"Asha"}, "last_name": {"Rao"}, "email": {"asha@acme.example"}, "device_contact_uri": {"+919800000024"}, "role": {"supervisor"}},
+			status: 200, reads: []clientRead{read("array", "response")}},
+		{call: "(Exotel's documented create)", method: "POST", path: users, keyAuth: true, header: http.Header{"Content-Type": {"application/json"}},
+			body:   `{"first_name":"Asha","last_name":"Rao","email":"asha@acme.example","device_contact_uri":"+919800000024","role":"supervisor"}`,
+			status: 201, save: map[string][]any{"user": {"response", "user", "id"}, "device": {"response", "user", "devices", 0, "id"}}},
+		{call: "get_user_details", method: "GET", path: users + "/{user}", header: pyForm, keyAuth: true, status: 200,
+			reads: []clientRead{readIs("Asha", "response", "user", "first_name"), readIs("supervisor", "response", "user", "role")}},
+		{call: "update_user", method: "PUT", path: users + "/{user}", header: pyFormAsJSON, keyAuth: true,
+			form:   url.Values{"first_name": {"Asha"}, "last_name": {"Rao-Kumar"}},
+			status: 200, reads: []clientRead{readIs("Rao-Kumar", "response", "user", "last_name")}},
+		{call: "set_user_status", method: "PUT", path: users + "/{user}/devices/{device}", header: pyFormAsJSON, keyAuth: true,
+			form:   url.Values{"available": {"false"}},
+			status: 200, reads: []clientRead{readIs(false, "response", "user", "devices", 0, "available")}},
+		{call: "set_user_status (with user_phone)", method: "PUT", path: users + "/{user}/devices/{device}", header: pyFormAsJSON, keyAuth: true,
+			form:   url.Values{"available": {"true"}, "contact_uri": {"+919800000025"}},
+			status: 200, reads: []clientRead{readIs(true, "response", "user", "devices", 0, "available"), readIs("+919800000025", "response", "user", "devices", 0, "contact_uri")}},
+		{call: "delete_user", method: "DELETE", path: users + "/{user}", header: pyForm, keyAuth: true, status: 200,
+			reads: []clientRead{readIs(true, "response", "user", "deleted")}},
+	}
+}
+
 // xmlTree decodes a TwilioResponse into nested maps of element names
 // (repeated names keep the last), so reads work on XML as on JSON.
 func xmlTree(t *testing.T, b []byte) map[string]any {
@@ -170,12 +217,13 @@ func TestV1Clients(t *testing.T) {
 		{"exotel-py (sarathsp06, Python)", sarathspSteps()},
 		{"exotelpy 0.1.1 SMS and ExoPhones (Python)", exotelpyV1Steps()},
 		{"Exotel golang samples (Go)", exotelGoSampleSteps()},
+		{"pyexotel (Python)", pyexotelSteps()},
 	}
 	callsDBs(t, func(t *testing.T, dsn func(testing.TB) string) {
 		for _, cl := range clients {
 			t.Run(strings.ReplaceAll(cl.name, " ", "_"), func(t *testing.T) {
 				e, _ := newSMSEnv(t, dsn, sms.Config{})
-				_, apiToken, err := e.db.Accounts().CreateAPIKey(t.Context(), envAccount, "legacy client")
+				key, apiToken, err := e.db.Accounts().CreateAPIKey(t.Context(), envAccount, "legacy client")
 				envMust(t, err)
 				vars := clientVars{"flow": e.flowID}
 				expand := vars.expand
@@ -187,8 +235,14 @@ func TestV1Clients(t *testing.T) {
 						}
 					}
 					r := envReq{method: st.method, path: expand(st.path), header: st.header, user: envAccount, pass: apiToken}
+					if st.keyAuth {
+						r.user = key.Key
+					}
 					if st.form != nil {
 						r.body = form.Encode()
+					}
+					if st.body != "" {
+						r.body = expand(st.body)
 					}
 					rec := e.do(r)
 					if rec.Code != st.status {
