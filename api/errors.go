@@ -105,7 +105,7 @@ func surfaceOf(path string) string {
 		return surfaceV1
 	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"):
 		return surfaceV3
-	case strings.HasPrefix(path, "/healthz"), strings.HasPrefix(path, "/openapi.json"):
+	case strings.HasPrefix(path, "/healthz"), strings.HasPrefix(path, "/openapi.json"), strings.HasPrefix(path, "/gateway/"):
 		return surfacePlain
 	}
 	return surfaceV1

@@ -168,6 +168,7 @@ func OpenAPIDocument(version string) map[string]any {
 	oaV2Paths(add)
 	oaNumbersPaths(add, addV1)
 	oaSMSPaths(addV1)
+	add(smsReportsPath, "post", oaSMSReport())
 
 	return oaObj{
 		"openapi": "3.0.3",
@@ -204,6 +205,8 @@ func OpenAPIDocument(version string) map[string]any {
 			"securitySchemes": oaObj{
 				"basicAuth": oaObj{"type": "http", "scheme": "basic",
 					"description": "Username: API key (or, for legacy clients, the account SID). Password: the token."},
+				"gatewayToken": oaObj{"type": "http", "scheme": "bearer",
+					"description": "The webhook SMS gateway's token (-sms-token)."},
 			},
 			"parameters": oaMerge(oaParameters(), oaV2Parameters()),
 			"responses":  oaResponses(),

@@ -81,6 +81,11 @@ type Options struct {
 	NotifyCallbacks func()
 	// SMS queues the messages of Sms/send; nil answers it 503.
 	SMS SMSQueue
+	// SMSReports, when set, takes the delivery reports a webhook SMS
+	// gateway posts to /gateway/sms/reports with Authorization: Bearer
+	// SMSReportToken.
+	SMSReports     SMSReporter
+	SMSReportToken string
 	// NumberInfo is the number series table the Numbers resource reads
 	// (default numinfo.Builtin()).
 	NumberInfo *numinfo.Table
@@ -177,6 +182,7 @@ func New(opts Options) *Server {
 	s.routesV2(v2)
 	s.routesNumbers(v1, routeGroup{e.Group("/v2_beta/Accounts/:sid"), s.authenticate}, v2)
 	s.routesRecordings(e)
+	s.routesSMSReports(e)
 	s.routesDocs(e)
 	return s
 }

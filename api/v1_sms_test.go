@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -33,6 +35,7 @@ func newSMSEnv(t *testing.T, dsn func(testing.TB) string, cfg sms.Config) (*call
 		s, err = sms.New(db, cfg, nil)
 		envMust(t, err)
 		o.SMS = s
+		o.SMSReports, o.SMSReportToken = s.Report, smsGatewayToken
 	})
 	return e, s
 }
@@ -265,6 +268,71 @@ func TestV1SMSDelivered(t *testing.T) {
 			if m["Status"] != want.status || m["DetailedStatusCode"] != want.code || (m["DateSent"] == nil) != (want.status != "sent") {
 				t.Errorf("%s: %v", list[i].SMSMessage.To, m)
 			}
+		}
+	})
+}
+
+const smsGatewayToken = "gateway-token-0123456789"
+
+// TestV1SMSWebhookReports: with the webhook provider's reports on, a
+// message the gateway took stays submitted until the gateway posts its
+// delivery report, which then sets the final status and sends the
+// callback; a report with a wrong token or an outcome that is not final
+// changes nothing.
+func TestV1SMSWebhookReports(t *testing.T) {
+	callsDBs(t, func(t *testing.T, dsn func(testing.TB) string) {
+		took := make(chan string, 4)
+		gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var in struct{ SID string }
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":"gw-%s"}`, in.SID)
+			took <- "gw-" + in.SID
+		}))
+		t.Cleanup(gw.Close)
+		final := make(chan struct{}, 8)
+		e, s := newSMSEnv(t, dsn, sms.Config{PollInterval: time.Hour, Provider: &sms.Webhook{URL: gw.URL, Reports: true},
+			NotifyCallbacks: func() { final <- struct{}{} }})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+
+		form := smsForm("+919800000031")
+		form.Set("StatusCallback", "https://cb.example/sms")
+		res := e.sendSMS(".json", form)
+		body := readAll(t, res)
+		var one struct{ SMSMessage v1SMS }
+		envMust(t, json.Unmarshal(body, &one))
+		id := <-took
+
+		report := func(token, body string) int {
+			r := envReq{method: "POST", path: "/gateway/sms/reports", body: body, contentType: "application/json", noAuth: true,
+				header: http.Header{"Authorization": {"Bearer " + token}}}
+			return e.do(r).Code
+		}
+		if code := report("wrong", `{"id":"`+id+`","status":"delivered"}`); code != http.StatusUnauthorized {
+			t.Errorf("wrong token: %d", code)
+		}
+		for _, bad := range []string{`{"id":"` + id + `","detailed_status_code":21010}`, `{"status":"delivered"}`,
+			`{"id":"` + id + `","status":"maybe"}`, `{"id":"` + id + `","status":"delivered","at":"yesterday"}`} {
+			if code := report(smsGatewayToken, bad); code != http.StatusBadRequest {
+				t.Errorf("report %s: %d, want 400", bad, code)
+			}
+		}
+		if code := report(smsGatewayToken, `{"id":"`+id+`","detailed_status_code":20005,"at":"2026-12-05T10:00:00Z"}`); code != http.StatusNoContent {
+			t.Fatalf("report: %d", code)
+		}
+		select {
+		case <-final:
+		case <-t.Context().Done():
+			t.Fatal("the message never became final")
+		}
+		rec := e.get("/v1/Accounts/" + envAccount + "/SMS/Messages/" + one.SMSMessage.Sid + ".json")
+		var got struct{ SMSMessage map[string]any }
+		envMust(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		if got.SMSMessage["Status"] != "sent" || got.SMSMessage["DetailedStatusCode"] != "20005" {
+			t.Errorf("after the report: %v", got.SMSMessage)
 		}
 	})
 }

@@ -153,3 +153,43 @@ func TestConfigTrunks(t *testing.T) {
 		}
 	}
 }
+
+// The SMS provider follows the settings given; the webhook's reports need
+// a token to check them against.
+func TestConfigSMSProvider(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		cfg := defaultConfig()
+		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
+		return cfg, err
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "testnet"},
+		{[]string{"-sms-webhook", "https://gw.example/sms"}, "webhook"},
+		{[]string{"-smpp-addr", "smsc.example:2775"}, "smpp"},
+		{[]string{"-sms-provider", "testnet", "-sms-webhook", "https://gw.example/sms"}, "testnet"},
+		{[]string{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports", "-sms-token", "0123456789abcdef"}, "webhook"},
+	} {
+		cfg, err := parse(tc.args...)
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if got, err := cfg.smsProvider(); err != nil || got != tc.want {
+			t.Errorf("%v: %q %v, want %q", tc.args, got, err, tc.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"-sms-provider", "carrier-pigeon"},
+		{"-sms-provider", "smpp"},
+		{"-sms-provider", "webhook"},
+		{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports"},
+		{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports", "-sms-token", "short"},
+	} {
+		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), "sms") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

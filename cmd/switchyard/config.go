@@ -106,6 +106,9 @@ type Config struct {
 	// recorded as failed); SMS through a webhook, or only logged.
 	SMTPAddr, SMTPFrom, SMTPUser, SMTPPassword, SMTPStartTLS string
 	SMSWebhook, SMSToken                                     string
+	// SMSWebhookReports: the webhook gateway posts delivery reports to
+	// /gateway/sms/reports, with SMSToken as its bearer token.
+	SMSWebhookReports bool
 	// SMSProvider sends every SMS (API and applets): testnet (the test
 	// phone network), webhook (SMSWebhook) or smpp (SMPP*). Empty picks
 	// smpp when SMPPAddr is set, webhook when SMSWebhook is, else testnet.
@@ -249,7 +252,9 @@ func (c *Config) options(http bool) []option {
 			option{flag: "sms-webhook", env: "SWITCHYARD_SMS_WEBHOOK", str: &c.SMSWebhook,
 				usage: "URL of the webhook SMS provider: each SMS is POSTed as JSON {sid, from, to, body, call_sid, …}"},
 			option{flag: "sms-token", env: "SWITCHYARD_SMS_TOKEN", str: &c.SMSToken,
-				usage: "bearer token for the SMS webhook"},
+				usage: "bearer token for the SMS webhook, both ways (prefer the environment variable)"},
+			option{flag: "sms-webhook-reports", env: "SWITCHYARD_SMS_WEBHOOK_REPORTS", boolean: &c.SMSWebhookReports,
+				usage: "the SMS webhook gateway posts delivery reports to /gateway/sms/reports (needs -sms-token); messages stay submitted until theirs comes"},
 			option{flag: "sms-provider", env: "SWITCHYARD_SMS_PROVIDER", str: &c.SMSProvider,
 				usage: "what sends SMS: testnet, webhook or smpp (empty: smpp if -smpp-addr is set, webhook if -sms-webhook is, else testnet)"},
 			option{flag: "smpp-addr", env: "SWITCHYARD_SMPP_ADDR", str: &c.SMPPAddr,
@@ -439,20 +444,26 @@ func (c *Config) recordingStore() (recstore.Store, error) {
 // smsProvider is the SMS provider the configuration names (see
 // SMSProvider).
 func (c *Config) smsProvider() (string, error) {
-	switch p := strings.ToLower(c.SMSProvider); p {
-	case "":
+	p := strings.ToLower(c.SMSProvider)
+	if p == "" {
 		switch {
 		case c.SMPPAddr != "":
-			return "smpp", nil
+			p = "smpp"
 		case c.SMSWebhook != "":
-			return "webhook", nil
+			p = "webhook"
+		default:
+			p = "testnet"
 		}
-		return "testnet", nil
+	}
+	switch p {
 	case "testnet":
 		return p, nil
 	case "webhook":
 		if c.SMSWebhook == "" {
 			return "", errors.New("-sms-provider webhook needs -sms-webhook (SWITCHYARD_SMS_WEBHOOK)")
+		}
+		if c.SMSWebhookReports && len(c.SMSToken) < 16 {
+			return "", errors.New("-sms-webhook-reports needs -sms-token (SWITCHYARD_SMS_TOKEN) of at least 16 characters: the gateway's reports are checked against it")
 		}
 		return p, nil
 	case "smpp":

@@ -293,6 +293,9 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime
 	apiOpts.OnCampaignChange, apiOpts.NotifyCallbacks, apiOpts.PublicURL = dial.Notify, callbacks.Notify, publicURL
 	apiOpts.Recordings, apiOpts.SMS = blobs, smsOut
+	if name, _ := cfg.smsProvider(); name == "webhook" && cfg.SMSWebhookReports {
+		apiOpts.SMSReports, apiOpts.SMSReportToken = smsOut.Report, cfg.SMSToken
+	}
 	srv := api.New(apiOpts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -410,7 +413,7 @@ func smsSender(db *store.DB, cfg Config, notifyCallbacks func(), log *slog.Logge
 	closeFn = func() {}
 	switch name {
 	case "webhook":
-		provider = &sms.Webhook{URL: cfg.SMSWebhook, Token: cfg.SMSToken}
+		provider = &sms.Webhook{URL: cfg.SMSWebhook, Token: cfg.SMSToken, Reports: cfg.SMSWebhookReports}
 	case "smpp":
 		p := sms.NewSMPP(sms.SMPPConfig{Addr: cfg.SMPPAddr, SystemID: cfg.SMPPSystemID, Password: cfg.SMPPPassword,
 			SystemType: cfg.SMPPSystemType, Log: log})
