@@ -10,6 +10,9 @@ FUZZTIME    ?= 5m
 # each run of the suite writes its one-line result.
 FS_NODES    ?= 6
 SUMMARY     ?= $(CURDIR)/.scenario-summary
+# Where the store suite's output waits while the real-node suite runs.
+STORE_LOG   ?= $(CURDIR)/.store-suite.log
+REALNODE_FLAGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -39,16 +42,24 @@ test/race: ## Run every test with -race against the databases the environment of
 		else echo "tests: no TEST_DATABASE_URL and no PostgreSQL server here: the PostgreSQL store suite will SKIP"; fi
 	@rm -f $(SUMMARY)
 	SWITCHYARD_SCENARIO_SUMMARY=$(SUMMARY) $(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/orchestrator/store$$')
-	@echo "store suite, per database:"
-	@set -o pipefail; $(GO) test -race -count=1 -v ./orchestrator/store/ 2>&1 | \
-		grep -E '^(--- |ok|FAIL|panic)|^\s+[a-z_]+\.go:[0-9]+:|store suite: running on'
-	@$(MAKE) --no-print-directory test/realnode
-	@echo "scenario suite, per node:"; cat $(SUMMARY)
+	@# The store suite runs while the real nodes play their calls: that
+	@# phase mostly waits on FreeSWITCH's clocks, so the two share the
+	@# machine without slowing each other much.
+	@$(GO) test -race -count=1 -v ./orchestrator/store/ > $(STORE_LOG) 2>&1 & store=$$!; \
+		$(MAKE) --no-print-directory test/realnode; realnode=$$?; \
+		wait $$store; storerc=$$?; \
+		echo "store suite, per database:"; \
+		grep -E '^(--- |ok|FAIL|panic)|^\s+[a-z_]+\.go:[0-9]+:|store suite: running on' $(STORE_LOG); \
+		echo "scenario suite, per node:"; cat $(SUMMARY); \
+		[ $$storerc -eq 0 ] && [ $$realnode -eq 0 ]
 
 .PHONY: test/realnode
 test/realnode: ## Run the scenario suite on real FreeSWITCH: FS_NODES nodes from the archive (SWITCHYARD_FS_ARCHIVE, else ../shared/freeswitch), or the node at SWITCHYARD_FS_ESL
+	@# Without -race: the same code ran under it in the emulator pass;
+	@# here the node is the judge of the protocol (REALNODE_FLAGS=-race
+	@# to have both).
 	SWITCHYARD_FS=archive SWITCHYARD_FS_NODES=$(FS_NODES) SWITCHYARD_SCENARIO_SUMMARY=$(SUMMARY) \
-		$(GO) test -race -count=1 -parallel $(FS_NODES) -timeout 15m ./orchestrator/scenario
+		$(GO) test $(REALNODE_FLAGS) -count=1 -parallel $(FS_NODES) -timeout 15m ./orchestrator/scenario
 
 .PHONY: test/short
 test/short: ## Run the tests without -race and without PostgreSQL
