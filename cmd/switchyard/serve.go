@@ -222,7 +222,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		dial.CallEnded(sid)
 	}
 	// Recordings are archived (transcoded, put in the blob store) once
-	// their call is over; every call's end wakes the archiver.
+	// their call is over; the end of a call that recorded wakes the archiver.
 	blobs, err := cfg.recordingStore()
 	if err != nil {
 		return fmt.Errorf("recording store: %w", err)
@@ -245,7 +245,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		NotifyCallbacks:   callbacks.Notify,
 		Planner:           routing.New(db, routingCfg, log.With("component", "connect")),
 		DialEvents:        dialEvents,
-		OnEnd:             func(sid string) { campaignCallEnded(sid); archiver.Notify() },
+		OnEnd:             campaignCallEnded,
+		OnRecorded:        archiver.Notify,
 		RecordingFormat:   cfg.RecordingFormat,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,

@@ -96,6 +96,9 @@ type Config struct {
 	// with its CallSid once its final record is written, or with "" for a
 	// call that never got a record (refused, or lost during setup).
 	OnEnd func(callSID string)
+	// OnRecorded, if set, is called when a call that made recordings is
+	// over (after OnEnd): their files are closed and can be archived.
+	OnRecorded func()
 	// OnStep, if set, gets the latency of each flow step: from the event's
 	// arrival at the call to FreeSWITCH acknowledging the next blocking
 	// command (one ESL round trip included).
@@ -290,6 +293,9 @@ func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
 				sid = c.sid
 			}
 			rt.cfg.OnEnd(sid)
+		}
+		if c.recordings > 0 && rt.cfg.OnRecorded != nil {
+			rt.cfg.OnRecorded()
 		}
 	}()
 	d.run()
