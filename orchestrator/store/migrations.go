@@ -635,6 +635,30 @@ var migrations = []Migration{
 		},
 		Func: backfillDeviceSIDs,
 	},
+	{
+		Version: 13,
+		Name:    "FreeSWITCH nodes: what the instances last saw of each, and drains",
+		SQL: []string{
+			// One row per node, keyed by its event socket address as the
+			// instances are configured with it (-fs). The observation
+			// columns are the freshest report of any instance (seen_by,
+			// seen_at); drained is the operators' switch, which every
+			// instance reads: no new calls are placed on a drained node.
+			`CREATE TABLE nodes (
+				address        TEXT PRIMARY KEY,
+				core_uuid      TEXT NOT NULL DEFAULT '',
+				connected      BOOLEAN NOT NULL DEFAULT FALSE,
+				sessions       INTEGER NOT NULL DEFAULT 0,
+				max_sessions   INTEGER NOT NULL DEFAULT 0,
+				idle_cpu       REAL NOT NULL DEFAULT 0,
+				last_heartbeat {{timestamp}} NULL,
+				seen_by        TEXT NOT NULL DEFAULT '',
+				seen_at        {{timestamp}} NULL,
+				drained        BOOLEAN NOT NULL DEFAULT FALSE,
+				drained_at     {{timestamp}} NULL
+			)`,
+		},
+	},
 }
 
 // backfillDeviceSIDs gives the devices of earlier versions their ids,
