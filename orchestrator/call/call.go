@@ -156,6 +156,16 @@ type lookups interface {
 	ahead(sid string) (int, error)
 }
 
+// nodeOf names the node a call came from, for its record.
+func (e *env) nodeOf(core string) string {
+	if e.cfg.NodeOf != nil && core != "" {
+		if n := e.cfg.NodeOf(core); n != "" {
+			return n
+		}
+	}
+	return e.cfg.Node
+}
+
 func newCall(e *env, look lookups, uuid string, data esl.Event) *call {
 	from, to := callerFrom(data)
 	c := &call{
@@ -334,7 +344,7 @@ func (c *call) begin() bool {
 	row := &store.Call{
 		SID: c.sid, AccountSID: c.account, Direction: store.DirectionInbound,
 		From: c.from, To: c.to, PhoneNumber: route.Number, FlowID: &flowID, FlowVersion: route.Version,
-		Status: store.Ringing, StartTime: c.created, Node: c.env.cfg.Node, InstanceID: c.env.cfg.Instance,
+		Status: store.Ringing, StartTime: c.created, Node: c.env.nodeOf(c.data.Get("Core-UUID")), InstanceID: c.env.cfg.Instance,
 	}
 	// A row still queued (a slow database) will land: the call goes on.
 	if err := c.look.createCall(row); err != nil && !errors.Is(err, store.ErrQueued) {
@@ -694,9 +704,32 @@ func (c *call) step(ev flows.Event) {
 	}
 	var cmds []flows.Command
 	c.state, cmds = flows.Step(c.flow, c.state, ev)
+	if len(cmds) > 0 {
+		// A counter, not I/O: the machine's effects stay the same.
+		c.env.cfg.Metrics.AppletStep(c.appletType())
+	}
 	for _, cmd := range cmds {
 		c.exec(cmd)
 	}
+}
+
+// appletType is the type of the applet the flow is in ("" before the
+// flow starts), a metrics label.
+func (c *call) appletType() string {
+	if c.flow != nil {
+		if a := c.flow.Applets[c.state.Applet]; a != nil {
+			return string(a.Type)
+		}
+	}
+	return ""
+}
+
+// direction is the call's Exotel direction, a metrics label.
+func (c *call) direction() string {
+	if c.outbound != nil {
+		return store.DirectionOutboundAPI
+	}
+	return store.DirectionInbound
 }
 
 func (c *call) exec(cmd flows.Command) {

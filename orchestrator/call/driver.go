@@ -78,6 +78,10 @@ func (d *driver) run() {
 	}()
 	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
 	d.c.start(d.setup())
+	if d.c.rowCreated && d.c.outbound == nil {
+		// An API call was counted when Place wrote it.
+		d.rt.cfg.Metrics.CallStarted(store.DirectionInbound)
+	}
 	d.settle()
 	if d.c.running {
 		d.rt.track(d.c)
@@ -230,8 +234,12 @@ func (d *driver) do(e Effect) {
 			d.failed = err
 			return
 		}
-		if e.Awaited && d.rt.cfg.OnStep != nil && !d.arrived.IsZero() {
-			d.rt.cfg.OnStep(time.Since(d.arrived))
+		if e.Awaited && !d.arrived.IsZero() {
+			took := time.Since(d.arrived)
+			if d.rt.cfg.OnStep != nil {
+				d.rt.cfg.OnStep(took)
+			}
+			d.rt.cfg.Metrics.AppletStepLatency(d.c.appletType(), took)
 			d.arrived = time.Time{}
 		}
 	case API:
@@ -380,6 +388,7 @@ func (d *driver) write(e Effect) {
 			log.Error("call: store final record; the reconciler will close the call", "err", err)
 			return
 		}
+		rt.cfg.Metrics.CallEnded(d.c.direction(), string(final.Status), final.HangupCause)
 		if final.Outbox != nil {
 			rt.notifyCallbacks()
 		}

@@ -217,6 +217,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		release()
 		return got, replay, err
 	}
+	rt.cfg.Metrics.CallStarted(store.DirectionOutboundAPI)
 	log := rt.log.With("call_sid", row.SID, "uuid", spec.Leg1, "from", row.From, "to", req.To, "flow", req.FlowID, "node", row.Node)
 	rt.placingStarted(row.SID)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -319,6 +320,7 @@ func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.
 		log.Warn("call: store final record; the reconciler will close the call", "err", err)
 		return
 	}
+	rt.cfg.Metrics.CallEnded(store.DirectionOutboundAPI, string(status), cause)
 	rt.notifyCallbacks()
 	if rt.cfg.OnEnd != nil {
 		rt.cfg.OnEnd(sid)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -48,6 +49,8 @@ type Reconciler struct {
 	Terminal store.OutboxFunc
 	Notify   func()
 	Log      *slog.Logger
+	// Metrics counts the calls closed here as ended (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 // RunOnce reconciles every call old enough and returns how many it
@@ -184,8 +187,12 @@ func (r *Reconciler) reconcile(ctx context.Context, c store.Call, now time.Time)
 	if c.AnswerTime != nil {
 		final.Status = store.Completed
 	}
-	if _, err := r.DB.Calls().Finish(ctx, c.SID, final); err != nil {
+	applied, err := r.DB.Calls().Finish(ctx, c.SID, final)
+	if err != nil {
 		return false, err
+	}
+	if applied { // else a runtime wrote it first, and counted it
+		r.Metrics.CallEnded(c.Direction, string(final.Status), final.HangupCause)
 	}
 	if r.Terminal != nil && r.Notify != nil {
 		r.Notify()

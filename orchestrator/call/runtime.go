@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -92,6 +93,11 @@ type Config struct {
 	Settle time.Duration
 	// Node names the media node, for the call record.
 	Node string
+	// NodeOf, if set, names the node a call came from by its Core-UUID
+	// (the connect reply's), for the record of an inbound call; Node is
+	// used when it does not know the node. The reconciler closes a
+	// restarted node's calls by this name.
+	NodeOf func(coreUUID string) string
 	// OnEnd, if set, is called when a call handed to the runtime is over:
 	// with its CallSid once its final record is written, or with "" for a
 	// call that never got a record (refused, or lost during setup).
@@ -132,6 +138,9 @@ type Config struct {
 	// Clock is the time flows see (business hours, sticky periods);
 	// default time.Now.
 	Clock func() time.Time
+	// Metrics counts the calls started and ended and the flows' steps,
+	// and times the steps as OnStep does (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 // Runtime runs calls: one owner goroutine per call, driving the flow with

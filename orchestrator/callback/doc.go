@@ -109,4 +109,12 @@
 // Callbacks of a call are numbered in the order their events happened,
 // but deliveries run in parallel, and retries and the gate reorder them:
 // a receiver that cares should order by SequenceNumber.
+//
+// # Metrics
+//
+// With Config.Metrics, every run of a delivery job is counted by what
+// became of its callback (delivered, retry, failed, interrupted, or
+// deferred by the gate) and its HTTP request, if one was sent, timed; the
+// relay counts the queue's unfinished jobs, the backlog, at most every
+// PendingEvery.
 package callback

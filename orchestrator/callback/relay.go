@@ -48,9 +48,16 @@ func (s *Service) relay(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
+	var counted time.Time // when the backlog was last counted
 	for {
 		if err := s.relayPending(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "callback: relay failed; will retry", "err", err)
+		}
+		if s.cfg.Metrics != nil && time.Since(counted) >= PendingEvery {
+			counted = time.Now()
+			if err := s.countPending(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "callback: cannot count the backlog", "err", err)
+			}
 		}
 		if s.onRelayPass != nil {
 			s.onRelayPass()
@@ -62,6 +69,21 @@ func (s *Service) relay(ctx context.Context, done chan<- struct{}) {
 		case <-tick.C:
 		}
 	}
+}
+
+// countPending sets the backlog of Config.Metrics: the delivery jobs not
+// finished, in every instance's queue (due, running, snoozed or waiting
+// to retry). River's fetching index begins with the state and the queue,
+// so this reads no finished job.
+func (s *Service) countPending(ctx context.Context) error {
+	var n int64
+	err := s.db.Gorm().WithContext(ctx).Raw(`SELECT count(*) FROM river_job WHERE queue = ? `+
+		`AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`, queueName).Scan(&n).Error
+	if err != nil {
+		return fmt.Errorf("count pending callbacks: %w", err)
+	}
+	s.cfg.Metrics.CallbacksPending(int(n))
+	return nil
 }
 
 // relayPending queues every callback not yet relayed, a batch at a time,

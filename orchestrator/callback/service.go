@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -90,7 +91,14 @@ type Config struct {
 	ClientID string
 	// UserAgent is sent with every callback (default DefaultUserAgent).
 	UserAgent string
+	// Metrics records every delivery attempt and, every PendingEvery,
+	// the backlog (nil: nothing is recorded or counted).
+	Metrics *metrics.Set
 }
+
+// PendingEvery is how often, at most, the relay counts the callbacks not
+// yet delivered or failed for Config.Metrics.
+const PendingEvery = 5 * time.Second
 
 // DefaultBackoff waits 10 s · 2^(n−1) after attempt n, at most an hour,
 // give or take 10 %.

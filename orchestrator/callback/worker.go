@@ -17,6 +17,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -73,6 +74,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 		default:
 			s.log.DebugContext(ctx, "callback: deferred", "callback_id", job.Args.CallbackID,
 				"dest", dest, "account_sid", account, "limit", v.limit, "after", v.after)
+			s.cfg.Metrics.CallbackAttempt(metrics.CallbackDeferred, false, 0)
 			if s.onDefer != nil {
 				s.onDefer(job.Args.CallbackID, v.limit)
 			}
@@ -101,6 +103,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	case res.permanent || job.Attempt >= job.MaxAttempts:
 		state = store.CallbackFailed
 	}
+	s.cfg.Metrics.CallbackAttempt(attemptOutcome(state, interrupted), res.sent, res.latency)
 
 	a := &store.CallbackAttempt{
 		CallbackID: cb.ID,
@@ -136,6 +139,20 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 		return river.JobCancel(res.err)
 	}
 	return res.err
+}
+
+// attemptOutcome is an attempt's outcome label: what became of its
+// callback.
+func attemptOutcome(state string, interrupted bool) string {
+	switch {
+	case interrupted:
+		return metrics.CallbackInterrupted
+	case state == store.CallbackDelivered:
+		return metrics.CallbackDelivered
+	case state == store.CallbackFailed:
+		return metrics.CallbackFailed
+	}
+	return metrics.CallbackRetry
 }
 
 // load reads a job's callback. A nil callback means there is nothing to

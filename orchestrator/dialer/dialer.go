@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/campaign"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// could not be placed (no media node, draining): default 30 s.
 	Retry  time.Duration
 	Logger *slog.Logger
+	// Metrics counts the calls placed and those the runtime refused to
+	// place (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 func (c Config) withDefaults() Config {

@@ -310,8 +310,10 @@ func (d *Dialer) place(c store.Campaign, n store.CampaignNumber, sid string) {
 	d.calls.Store(sid, struct{}{})
 	_, _, err := d.placer.Place(ctx, req)
 	if err == nil {
+		d.cfg.Metrics.CampaignCallPlaced()
 		return
 	}
+	d.cfg.Metrics.CampaignCallNotPlaced()
 	d.calls.Delete(sid)
 	log := d.log.With("campaign", c.SID, "call_sid", sid, "number", n.Number)
 	if err := d.db.Campaigns().Unbegin(ctx, sid, d.cfg.Now().Add(d.cfg.Retry)); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 )
 
 // Errors of a connection.
@@ -70,6 +72,11 @@ type Conn struct {
 	// release lets the transport go once the connection is closed.
 	release func()
 	linger  atomic.Int64 // seconds asked for with Linger
+
+	// metrics records every command's round trip, labelled node (see
+	// instrument); nil records nothing.
+	metrics *metrics.Set
+	node    string
 }
 
 // transport carries one command to the peer and brings its reply back.
@@ -91,6 +98,12 @@ func newConn(t transport, log *slog.Logger, release func()) *Conn {
 		cancel:  cancel,
 		release: release,
 	}
+}
+
+// instrument records the connection's commands in m, labelled node. Call
+// it before the first command.
+func (c *Conn) instrument(m *metrics.Set, node string) {
+	c.metrics, c.node = m, node
 }
 
 // Done is closed when the connection is closed.
@@ -180,6 +193,7 @@ func (c *Conn) sendCommand(ctx context.Context, cmd string) (Reply, error) {
 	c.cmd.Lock()
 	defer c.cmd.Unlock()
 	if c.closing.Err() != nil {
+		c.metrics.ESLCommandFailed(c.node)
 		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
 	}
 	// The round trip also ends the moment the connection closes: a
@@ -187,9 +201,14 @@ func (c *Conn) sendCommand(ctx context.Context, cmd string) (Reply, error) {
 	// waiting out its timeout.
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.closing, cancel)
+	start := time.Now()
 	r, err := c.t.roundTrip(rctx, cmd)
+	c.metrics.ESLCommand(c.node, time.Since(start))
 	stop()
 	cancel()
+	if err != nil || errReply(r) {
+		c.metrics.ESLCommandFailed(c.node)
+	}
 	switch {
 	case err == nil:
 		return r, nil
@@ -230,10 +249,15 @@ func (c *Conn) Do(ctx context.Context, cmd string) (Reply, error) {
 	if err != nil {
 		return r, err
 	}
-	if strings.HasPrefix(r.Text, "-ERR") || strings.HasPrefix(r.Text, "-USAGE") {
+	if errReply(r) {
 		return r, fmt.Errorf("%s: %w: %s", verb(cmd), ErrCommand, strings.TrimSpace(r.Text))
 	}
 	return r, nil
+}
+
+// errReply reports whether FreeSWITCH refused a command (-ERR, -USAGE).
+func errReply(r Reply) bool {
+	return strings.HasPrefix(r.Text, "-ERR") || strings.HasPrefix(r.Text, "-USAGE")
 }
 
 // API runs "api cmd" and returns the response body.

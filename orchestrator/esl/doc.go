@@ -77,4 +77,16 @@
 // ServerConfig.MaxCalls refuses calls past a set number (the node then
 // runs its dialplan's fallback: FreeSWITCH moves to the next socket
 // address only when it cannot connect).
+//
+// # Metrics
+//
+// Given a metrics.Set (ServerConfig.Metrics for outbound sockets,
+// WithMetrics for DialOrdered), a connection times every command's round
+// trip, from writing it to reading its reply, and counts the commands that
+// failed: a timeout, a closed connection, a -ERR or -USAGE reply. An
+// outbound socket's connect handshake counts as a command; the
+// authentication of an inbound connection does not. The label is the
+// node: its configured name on an inbound connection, the peer's address
+// without its port on an outbound socket. The server also counts the calls
+// it refuses, by reason (at capacity, draining, a peer not allowed).
 package esl

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 )
 
 // ErrNotConnected: the node's inbound connection is down right now.
@@ -26,22 +30,40 @@ type NodeConfig struct {
 	// OnRestart is called when the node's Core-UUID changes: it restarted
 	// and every call it had is gone.
 	OnRestart func(oldCore, newCore string)
+	// OnDown is called when an established connection is lost (closed,
+	// silent past HeartbeatTimeout, or a probe unanswered), with the
+	// Core-UUID the node had: its calls' sockets may be dead too.
+	OnDown func(core string)
 	// HeartbeatTimeout: no HEARTBEAT for this long means the connection is
 	// dead (default 50s: 2.5 x FreeSWITCH's 20 s interval).
 	HeartbeatTimeout time.Duration
+	// ProbeInterval is how often the node is asked for its status
+	// (default 2s): its session count between heartbeats, and proof that
+	// it still answers. ProbeTimeout (default 3s) is how long an answer
+	// may take before the node is taken out: a node that stops answering
+	// gets no new calls within ProbeInterval+ProbeTimeout.
+	ProbeInterval, ProbeTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the redial delay (defaults 500ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+	// Metrics records the round trip of every command on the connection,
+	// labelled with the node's name (nil: nothing is recorded).
+	Metrics *metrics.Set
 }
 
 // Health is what a node last told about itself.
 type Health struct {
-	Connected     bool
+	Connected bool
+	// Drained: operators asked that no new calls be placed on the node.
+	Drained       bool
 	CoreUUID      string
 	SessionCount  int
 	MaxSessions   int
 	IdleCPU       float64
 	LastHeartbeat time.Time
+	// CountedAt is when SessionCount was last reported (by a HEARTBEAT
+	// or a probe): calls placed since are not in it yet.
+	CountedAt time.Time
 }
 
 // Node keeps an inbound ESL connection to one FreeSWITCH node alive.
@@ -63,6 +85,12 @@ func NewNode(cfg NodeConfig) *Node {
 	if cfg.HeartbeatTimeout == 0 {
 		cfg.HeartbeatTimeout = 50 * time.Second
 	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = 2 * time.Second
+	}
+	if cfg.ProbeTimeout == 0 {
+		cfg.ProbeTimeout = 3 * time.Second
+	}
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff = 500 * time.Millisecond
 	}
@@ -77,6 +105,19 @@ func NewNode(cfg NodeConfig) *Node {
 
 // Name is the node's name.
 func (n *Node) Name() string { return n.cfg.Name }
+
+// Addr is the node's event socket address.
+func (n *Node) Addr() string { return n.cfg.Addr }
+
+// SetDrained turns the node's drain switch on or off: a pool places no
+// new calls on a drained node; its live calls go on.
+func (n *Node) SetDrained(drained bool) (changed bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	changed = n.health.Drained != drained
+	n.health.Drained = drained
+	return changed
+}
 
 // Health returns the node's last known state.
 func (n *Node) Health() Health {
@@ -134,6 +175,9 @@ func (n *Node) Run(ctx context.Context) {
 		n.setConn(nil)
 		if ctx.Err() == nil {
 			n.log.Warn("esl: node connection lost; reconnecting", "err", conn.Err())
+			if n.cfg.OnDown != nil {
+				n.cfg.OnDown(n.Health().CoreUUID)
+			}
 		}
 	}
 }
@@ -148,7 +192,7 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	// The protocol is spoken here, not through eslgo (DialInbound): a
 	// node that says goodbye (its disconnect notice when it shuts down)
 	// made eslgo's loops race on a map, which can crash the process.
-	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, n.onEvent, n.log)
+	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, n.onEvent, n.log, WithMetrics(n.cfg.Metrics, n.cfg.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +210,12 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	return conn, nil
 }
 
-// watch returns when the connection closes or stays silent too long.
+// watch returns when the connection closes, stays silent too long, or
+// leaves a probe unanswered.
 func (n *Node) watch(ctx context.Context, conn *Conn) {
-	check := time.NewTicker(n.cfg.HeartbeatTimeout / 5)
+	check := time.NewTicker(min(n.cfg.HeartbeatTimeout/5, n.cfg.ProbeInterval))
 	defer check.Stop()
+	lastProbe := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,8 +232,69 @@ func (n *Node) watch(ctx context.Context, conn *Conn) {
 				conn.closeWith(fmt.Errorf("%w: heartbeat timeout", ErrClosed))
 				return
 			}
+			if time.Since(lastProbe) < n.cfg.ProbeInterval {
+				continue
+			}
+			lastProbe = time.Now()
+			if err := n.probe(ctx, conn); err != nil {
+				if ctx.Err() != nil {
+					conn.Close()
+					return
+				}
+				n.log.Warn("esl: node not answering; taking it out", "err", err, "timeout", n.cfg.ProbeTimeout)
+				conn.closeWith(fmt.Errorf("%w: node not answering: %w", ErrClosed, err))
+				return
+			}
 		}
 	}
+}
+
+// probe asks the node for its status: an answer proves it alive and
+// tells its session count between heartbeats.
+func (n *Node) probe(ctx context.Context, conn *Conn) error {
+	pctx, cancel := context.WithTimeout(ctx, n.cfg.ProbeTimeout)
+	defer cancel()
+	out, err := conn.API(pctx, "status")
+	if err != nil {
+		return err
+	}
+	st, ok := parseStatus(out)
+	if !ok {
+		return nil // an answer all the same; heartbeats carry the figures
+	}
+	n.mu.Lock()
+	n.health.SessionCount, n.health.CountedAt = st.sessions, time.Now()
+	if st.maxSessions > 0 {
+		n.health.MaxSessions = st.maxSessions
+	}
+	n.mu.Unlock()
+	return nil
+}
+
+type nodeStatus struct{ sessions, maxSessions int }
+
+// parseStatus reads the session figures of `api status`:
+//
+//	3 session(s) - peak 7, last 5min 5
+//	4000 session(s) max
+func parseStatus(out string) (nodeStatus, bool) {
+	var st nodeStatus
+	found := false
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutSuffix(line, " session(s) max"); ok {
+			if m, err := strconv.Atoi(v); err == nil {
+				st.maxSessions = m
+			}
+			continue
+		}
+		if v, _, ok := strings.Cut(line, " session(s) - peak"); ok {
+			if m, err := strconv.Atoi(v); err == nil {
+				st.sessions, found = m, true
+			}
+		}
+	}
+	return st, found
 }
 
 func (n *Node) setConn(c *Conn) {
@@ -222,7 +329,7 @@ func (n *Node) onEvent(ev Event) {
 	if ev.Name() == "HEARTBEAT" {
 		n.mu.Lock()
 		n.health.LastHeartbeat = time.Now()
-		n.health.SessionCount = int(ev.Int("Session-Count"))
+		n.health.SessionCount, n.health.CountedAt = int(ev.Int("Session-Count")), n.health.LastHeartbeat
 		n.health.MaxSessions = int(ev.Int("Max-Sessions"))
 		fmt.Sscan(ev.Get("Idle-CPU"), &n.health.IdleCPU)
 		n.mu.Unlock()

@@ -7,7 +7,23 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 )
+
+// DialOption tunes DialOrdered.
+type DialOption func(*dialOptions)
+
+type dialOptions struct {
+	metrics *metrics.Set
+	node    string
+}
+
+// WithMetrics records the round trip of every command on the connection
+// in m (nil: nowhere), labelled node: the node's configured name.
+func WithMetrics(m *metrics.Set, node string) DialOption {
+	return func(o *dialOptions) { o.metrics, o.node = m, node }
+}
 
 // DialOrdered connects to a node's mod_event_socket like DialInbound, but
 // speaks the protocol itself, as outbound sockets do: one goroutine reads
@@ -18,9 +34,13 @@ import (
 // on its way after a later reply: Switchyard's own inbound connections do
 // not depend on order, but an observer that keeps the node's account of a
 // call (the scenario suite's fidelity capture) does.
-func DialOrdered(ctx context.Context, addr, password string, sink Sink, log *slog.Logger) (*Conn, error) {
+func DialOrdered(ctx context.Context, addr, password string, sink Sink, log *slog.Logger, opts ...DialOption) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var o dialOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
@@ -33,6 +53,7 @@ func DialOrdered(ctx context.Context, addr, password string, sink Sink, log *slo
 		return nil, fmt.Errorf("esl: dial %s: %w", addr, err)
 	}
 	conn := newConn(s, log, func() { nc.Close() })
+	conn.instrument(o.metrics, o.node)
 	conn.SetFallback(sink)
 	go s.run(conn, log)
 	return conn, nil

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 )
 
 // Session is one call handed to Switchyard by FreeSWITCH's socket
@@ -40,6 +42,7 @@ type Server struct {
 	mu       sync.Mutex
 	listener net.Listener
 	sockets  map[net.Conn]struct{} // open connections, cut at the end of Shutdown
+	handled  map[*Conn]string      // connections of running handlers, with their node's Core-UUID
 
 	conns    sync.WaitGroup // open connections
 	sessions sync.WaitGroup // running handlers
@@ -73,6 +76,10 @@ type ServerConfig struct {
 	// whoever can reach the port cannot start calls, probe the protocol
 	// or tie up handlers. Empty: loopback only.
 	Peers []netip.Prefix
+	// Metrics records the calls refused and every command's round trip
+	// on the calls' sockets, labelled with the peer's address (nil:
+	// nothing is recorded).
+	Metrics *metrics.Set
 }
 
 // allowed reports whether a connection from addr may be served.
@@ -108,7 +115,7 @@ func NewServerWith(h Handler, cfg ServerConfig, log *slog.Logger) *Server {
 	}
 	calls, cancelCalls := context.WithCancel(context.Background())
 	return &Server{handler: h, log: log, cfg: cfg, calls: calls, cancelCalls: cancelCalls,
-		sockets: map[net.Conn]struct{}{}}
+		sockets: map[net.Conn]struct{}{}, handled: map[*Conn]string{}}
 }
 
 // Live is the number of calls being handled.
@@ -162,6 +169,7 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		if !s.cfg.allowed(nc.RemoteAddr()) {
 			s.strangers.Add(1)
+			s.cfg.Metrics.SocketCallRefused(metrics.RefusedNotAllowed)
 			s.warnStranger(nc.RemoteAddr())
 			nc.Close()
 			continue
@@ -170,11 +178,13 @@ func (s *Server) Serve(l net.Listener) error {
 			// Accepted as Shutdown began, before the listener closed:
 			// the node runs its dialplan's fallback (later calls find
 			// the port closed and go to the next socket address).
+			s.cfg.Metrics.SocketCallRefused(metrics.RefusedDraining)
 			nc.Close()
 			continue
 		}
 		if max := s.cfg.MaxCalls; max > 0 && s.live.Load() >= int64(max) {
 			s.refused.Add(1)
+			s.cfg.Metrics.SocketCallRefused(metrics.RefusedAtCapacity)
 			s.log.Warn("esl: call refused: at capacity; the node runs its dialplan's fallback",
 				"cause", "SWITCHYARD_AT_CAPACITY", "live", s.live.Load(), "max_calls", max, "peer", nc.RemoteAddr().String())
 			nc.Close()
@@ -206,8 +216,12 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.conns.Done()
 	}()
 	sock := newSocket(nc)
+	node := peerHost(nc.RemoteAddr())
+	start := time.Now()
 	data, uuid, err := sock.handshake(s.cfg.ConnectTimeout)
+	s.cfg.Metrics.ESLCommand(node, time.Since(start))
 	if err != nil {
+		s.cfg.Metrics.ESLCommandFailed(node)
 		// FreeSWITCH let go of the channel before it told us about it:
 		// the caller hung up at once. Nothing else knows this call.
 		s.log.Warn("esl: call gone before the connect reply", "uuid", uuid, "peer", nc.RemoteAddr().String(), "err", err)
@@ -219,13 +233,17 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	if admit := s.admit.Load(); admit != nil && !(*admit)(Event{Headers: headers}) {
 		s.refused.Add(1)
+		s.cfg.Metrics.SocketCallRefused(metrics.RefusedDraining)
 		s.log.Warn("esl: call refused: draining; the node runs its dialplan's fallback",
 			"cause", "SWITCHYARD_DRAINING", "uuid", headers["Unique-ID"])
 		return
 	}
 	conn := newConn(sock, s.log, func() { nc.Close() })
+	conn.instrument(s.cfg.Metrics, node)
 	sess := &Session{Conn: conn, UUID: headers["Unique-ID"], Data: Event{Headers: headers}}
 	go sock.run(conn, s.log)
+	s.track(conn, headers["Core-UUID"])
+	defer s.untrack(conn)
 	func() {
 		defer func() {
 			handled = true
@@ -253,6 +271,18 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.log.Debug("esl: socket still open after the call; closing it", "uuid", sess.UUID)
 	}
 	conn.Close()
+}
+
+// peerHost is the address of a socket's peer without its port: the label
+// of its commands' metrics.
+func peerHost(addr net.Addr) string {
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	if host, _, err := net.SplitHostPort(addr.String()); err == nil {
+		return host
+	}
+	return addr.String()
 }
 
 // Shutdown stops accepting calls (FreeSWITCH then tries the next address

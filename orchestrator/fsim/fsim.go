@@ -203,6 +203,16 @@ func (s *Server) Channels() int {
 	return len(s.chans)
 }
 
+// Freeze stops the emulator as SIGSTOP stops a process, for fault tests:
+// until thaw is called no command is answered, no timer fires and no
+// event is sent, while every connection stays open (frames already
+// queued may still be written). Call thaw before Close.
+func (s *Server) Freeze() (thaw func()) {
+	s.mu.Lock()
+	var once sync.Once
+	return func() { once.Do(s.mu.Unlock) }
+}
+
 // Close stops the server: it stops listening, hangs up every channel
 // (SYSTEM_SHUTDOWN), closes every connection and waits for all goroutines.
 func (s *Server) Close() error {

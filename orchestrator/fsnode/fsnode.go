@@ -10,6 +10,7 @@
 package fsnode
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -96,6 +97,9 @@ type Config struct {
 	// natively in the dialplan, on +15550009000: the baseline for load
 	// tests (see native_basic_support.xml).
 	NativeBasicSupport bool
+	// Password is the event socket's password (default: a random one).
+	// Nodes one serve drives share theirs.
+	Password string
 	// StartTimeout bounds the start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -203,7 +207,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	state := filepath.Join(n.dir, "state")
 	n.conf = filepath.Join(n.dir, "conf")
 	n.RecordingsDir = filepath.Join(state, "recordings", "switchyard")
-	n.ESL, n.Password = "127.0.0.1:"+ports[0], hex.EncodeToString(secret)
+	n.ESL, n.Password = "127.0.0.1:"+ports[0], cmp.Or(cfg.Password, hex.EncodeToString(secret))
 	n.SIP = "127.0.0.1:" + ports[2]
 	n.log = filepath.Join(state, "log", "freeswitch.log")
 	n.lay = layout{bundle: bundle, project: cfg.Project, conf: n.conf, sipPort: ports[1], rtp: [2]int{rtp, rtp + 99}, native: cfg.NativeBasicSupport,

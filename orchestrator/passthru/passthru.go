@@ -30,6 +30,7 @@ import (
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	Zone *time.Location
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Metrics times every request by its kind (passthru, greeting, gather,
+	// sms) and outcome (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 // Client makes passthru requests. It is safe for concurrent use.
@@ -138,6 +142,8 @@ func (cl *Client) Fetch(ctx context.Context, c *call.Info, f flows.Fetch) (call.
 	res := cl.do(ctx, c, f, method, start)
 	latency := cl.cfg.Now().Sub(start)
 	outcome := Outcome(res.status, res.err)
+	cl.cfg.Metrics.HTTPRequest(kind(f),
+		metrics.HTTPOutcome(res.status, res.err, errors.Is(res.err, webhttp.ErrEgressDenied)), latency)
 
 	attrs := []any{"call_sid", c.CallSid, "account_sid", c.AccountSID, "applet", f.Applet,
 		"purpose", kind(f), "method", method, "url", webhttp.Redact(f.URL), "async", f.Async, "status", res.status,

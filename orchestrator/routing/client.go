@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/webhttp"
 )
@@ -74,6 +75,9 @@ type Config struct {
 	// MaxInFlight bounds the dial events being sent at once (64); more
 	// are dropped with a warning.
 	MaxInFlight int
+	// Metrics times every request, plan requests as kind connect and
+	// dial events as dial_event, by outcome (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 // client is the HTTP side shared by Planner and Events: one GET with the
@@ -210,6 +214,12 @@ func (cl *client) get(ctx context.Context, raw string, params url.Values, header
 		}
 	}
 	return ex
+}
+
+// measure times a request of kind in Config.Metrics. Its outcome is the
+// HTTP exchange's: an answer the caller cannot use is still ok.
+func (cl *client) measure(kind string, ex exchange, latency time.Duration) {
+	cl.cfg.Metrics.HTTPRequest(kind, metrics.HTTPOutcome(ex.status, ex.err, errors.Is(ex.err, webhttp.ErrEgressDenied)), latency)
 }
 
 // callSID is the call's SID as the request parameters give it.

@@ -127,6 +127,7 @@ func (e *Events) send(ctx context.Context, l logged, params url.Values, attrs []
 		l.err = statusErr(ex.status)
 	}
 	l.latency = e.cfg.Now().Sub(start)
+	e.measure(RequestDialEvent, ex, l.latency)
 	attrs = append(attrs, "status", ex.status, "latency", l.latency)
 	if l.err != nil {
 		e.log.WarnContext(ctx, "routing: dial event failed", append(attrs, "err", webhttp.RedactURLs(l.err.Error()))...)

@@ -102,6 +102,7 @@ func (p *Planner) ask(ctx context.Context, c *call.Info, d flows.Dial, which, ra
 		plan = nil
 	}
 	latency := p.cfg.Now().Sub(start)
+	p.measure(store.RequestConnect, ex, latency)
 
 	attrs := []any{"call_sid", callSID(c), "account_sid", c.AccountSID, "applet", d.Applet,
 		"field", which, "url", webhttp.Redact(raw), "status", ex.status, "latency", latency}

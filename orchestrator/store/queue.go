@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 )
 
 // Queue applies writes in the order they were queued, many to a
@@ -23,10 +25,11 @@ import (
 // order. Writes still queued when the process dies are lost; the
 // reconciler closes their calls.
 type Queue struct {
-	db     *DB
-	log    *slog.Logger
-	max    int
-	linger time.Duration
+	db      *DB
+	log     *slog.Logger
+	max     int
+	linger  time.Duration
+	metrics *metrics.Set
 
 	mu      sync.Mutex
 	pending []queued
@@ -68,6 +71,9 @@ type QueueConfig struct {
 	// for starts the batch at once.
 	Linger time.Duration
 	Logger *slog.Logger
+	// Metrics records the queue's transactions, its writes and its depth
+	// (nil: nowhere).
+	Metrics *metrics.Set
 }
 
 // DefaultLinger is QueueConfig.Linger's default.
@@ -87,7 +93,7 @@ func NewQueue(db *DB, cfg QueueConfig) *Queue {
 	case cfg.Linger < 0:
 		cfg.Linger = 0
 	}
-	q := &Queue{db: db, log: cfg.Logger, max: cfg.MaxBatch, linger: cfg.Linger,
+	q := &Queue{db: db, log: cfg.Logger, max: cfg.MaxBatch, linger: cfg.Linger, metrics: cfg.Metrics,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	q.idle = sync.NewCond(&q.mu)
 	go q.run()
@@ -135,6 +141,7 @@ func (q *Queue) push(w queued) bool {
 		q.oldest = time.Now()
 	}
 	q.pending = append(q.pending, w)
+	q.metrics.StoreQueueDepth(len(q.pending))
 	q.queued++
 	q.urgent = q.urgent || w.done != nil
 	q.mu.Unlock()
@@ -248,9 +255,23 @@ func (q *Queue) run() {
 		for _, w := range q.pending {
 			q.urgent = q.urgent || w.done != nil
 		}
+		q.metrics.StoreQueueDepth(len(q.pending))
 		q.mu.Unlock()
 
 		errs := q.commit(batch)
+		rejected := 0
+		for _, err := range errs {
+			if err != nil {
+				rejected++
+			}
+		}
+		q.metrics.StoreWrites(len(batch), rejected)
+		// Counted before anyone waiting on a write hears of it, so that
+		// Stats, once Do returns, includes that write.
+		q.mu.Lock()
+		q.applied += uint64(len(batch))
+		q.idle.Broadcast()
+		q.mu.Unlock()
 		for i, w := range batch {
 			if errs[i] != nil && w.done == nil {
 				q.log.Error("store: write rejected", "what", w.what, "err", errs[i])
@@ -259,10 +280,6 @@ func (q *Queue) run() {
 				w.done <- errs[i]
 			}
 		}
-		q.mu.Lock()
-		q.applied += uint64(len(batch))
-		q.idle.Broadcast()
-		q.mu.Unlock()
 	}
 }
 
@@ -324,7 +341,8 @@ func (q *Queue) try(batch []queued) error {
 	q.began.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	return q.db.InTx(ctx, func(tx *DB) error {
+	start := time.Now()
+	err := q.db.InTx(ctx, func(tx *DB) error {
 		for _, w := range batch {
 			if err := w.fn(ctx, tx); err != nil {
 				return fmt.Errorf("%s: %w", w.what, err)
@@ -332,6 +350,8 @@ func (q *Queue) try(batch []queued) error {
 		}
 		return nil
 	})
+	q.metrics.StoreTransaction(time.Since(start))
+	return err
 }
 
 // permanent reports a rejection no retry would change.

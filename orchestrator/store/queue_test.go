@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/metrics"
+	"github.com/switchyard/switchyard/orchestrator/metrics/metricstest"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
@@ -140,5 +142,57 @@ func TestQueueLingers(t *testing.T) {
 	}
 	if st := q.Stats(); st.Writes != 4 || st.Transactions != 2 {
 		t.Fatalf("stats %+v after Flush, want 4 writes in 2 transactions", st)
+	}
+}
+
+// The queue reports its depth, its transactions and its writes, the
+// rejected ones apart.
+func TestQueueMetrics(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New("test")
+	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour, Metrics: m})
+	t.Cleanup(func() { q.Close(context.Background()) })
+	value := func(name string) float64 { return metricstest.Value(t, m, name) }
+
+	newCall := func(i int) func(ctx context.Context, tx *store.DB) error {
+		call := &store.Call{SID: store.NewSID(), AccountSID: "acme", Direction: store.DirectionInbound,
+			From: fmt.Sprintf("+1555012%04d", i), To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		return func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) }
+	}
+	q.Go("first", newCall(1))
+	q.Go("second", newCall(2))
+	if got := value("switchyard_store_queue_depth"); got != 2 {
+		t.Errorf("depth = %v with two writes lingering, want 2", got)
+	}
+	if err := q.Do(ctx, "third", newCall(3)); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{
+		"switchyard_store_queue_depth":        0,
+		"switchyard_store_writes_total":       3,
+		"switchyard_store_write_errors_total": 0,
+		"switchyard_store_write_seconds":      1, // one transaction
+	} {
+		if got := value(name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+
+	err := q.Do(ctx, "unknown", func(ctx context.Context, tx *store.DB) error {
+		_, err := tx.Calls().UpdateStatus(ctx, "no-such-call", store.InProgress, time.Now().UTC())
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if got := value("switchyard_store_writes_total"); got != 4 {
+		t.Errorf("writes = %v, want 4", got)
+	}
+	if got := value("switchyard_store_write_errors_total"); got != 1 {
+		t.Errorf("write errors = %v, want 1", got)
 	}
 }

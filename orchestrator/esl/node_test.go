@@ -1,0 +1,128 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// What FreeSWITCH 1.10.12 answers to `api status` (seen on the real node).
+const realStatus = `UP 0 years, 0 days, 0 hours, 0 minutes, 17 seconds, 20 milliseconds, 189 microseconds
+FreeSWITCH (Version 1.10.12-release git a88d069 2024-08-02 21:02:27Z 64bit) is ready
+12 session(s) since startup
+3 session(s) - peak 7, last 5min 5 
+0 session(s) per Sec out of max 1000, peak 0, last 5min 0 
+4000 session(s) max
+min idle cpu 0.00/53.37
+Current Stack Size/Max 240K/8192K
+`
+
+func TestParseStatus(t *testing.T) {
+	st, ok := parseStatus(realStatus)
+	if !ok || st.sessions != 3 || st.maxSessions != 4000 {
+		t.Errorf("parseStatus = %+v %v, want 3 sessions of 4000", st, ok)
+	}
+	if _, ok := parseStatus("-ERR no such command\n"); ok {
+		t.Error("an error answer parsed as a status")
+	}
+}
+
+// A node that stops answering is taken out within a probe's timeout: it
+// is no longer connected (the pool skips it) and OnDown gets its
+// Core-UUID, so that the calls whose sockets went silent with it can be
+// checked.
+func TestNodeProbeTakesOutSilentNode(t *testing.T) {
+	srv := newInboundServer(t)
+	down := make(chan string, 1)
+	n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Logger: discard(),
+		ProbeInterval: 20 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, MinBackoff: time.Hour,
+		OnDown: func(core string) { down <- core }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx)
+	p := <-srv.conns
+	p.mustRead() // event json ...
+	p.reply("+OK event listener enabled json")
+	if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
+		t.Fatalf("%q", cmd.Line)
+	}
+	p.api("core-7\n")
+	if _, err := n.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first probe: its session figures replace the heartbeat's.
+	if cmd := p.mustRead(); cmd.Line != "api status" {
+		t.Fatalf("probe: %q", cmd.Line)
+	}
+	p.api(realStatus)
+	// The second probe finds the node frozen: no answer.
+	if cmd := p.mustRead(); cmd.Line != "api status" {
+		t.Fatalf("probe: %q", cmd.Line)
+	}
+	select {
+	case core := <-down:
+		if core != "core-7" {
+			t.Errorf("OnDown(%q), want core-7", core)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a node that stopped answering was never taken out")
+	}
+	h := n.Health()
+	if h.Connected || h.SessionCount != 3 || h.MaxSessions != 4000 {
+		t.Errorf("health after the probe went unanswered: %+v", h)
+	}
+	if _, err := n.Conn(); !errors.Is(err, ErrNotConnected) {
+		t.Errorf("Conn() = %v, want ErrNotConnected", err)
+	}
+}
+
+func TestPoolPicksLeastLoadedSkipsDrainedAndFull(t *testing.T) {
+	mk := func(name string, h Health) *Node {
+		n := NewNode(NodeConfig{Addr: name})
+		n.health = h
+		return n
+	}
+	a := mk("a", Health{Connected: true, SessionCount: 5})
+	b := mk("b", Health{Connected: true, SessionCount: 2})
+	c := mk("c", Health{Connected: false})
+	d := mk("d", Health{Connected: true, SessionCount: 10, MaxSessions: 10})
+	p := NewPool(a, b, c, d)
+
+	// b is the least loaded; the calls placed there since its last
+	// report count until they are released.
+	var releases []func()
+	var got []string
+	for range 4 {
+		n, release, err := p.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n.Name())
+		releases = append(releases, release)
+	}
+	if want := "b b b a"; strings.Join(got, " ") != want {
+		t.Errorf("picks %v, want %s: b until its load reaches a's", got, want)
+	}
+	for _, r := range releases {
+		r()
+		r() // twice is harmless
+	}
+
+	if !b.SetDrained(true) || b.SetDrained(true) {
+		t.Error("SetDrained does not tell whether it changed anything")
+	}
+	if n, _, err := p.Pick(); err != nil || n != a {
+		t.Errorf("with b drained: %v %v, want a", n, err)
+	}
+	a.SetDrained(true)
+	_, _, err := p.Pick()
+	if !errors.Is(err, ErrNoNode) || err.Error() != "pool of 4 nodes, 2 connected ones drained: "+ErrNoNode.Error() {
+		t.Errorf("all usable nodes drained: %v", err)
+	}
+	b.SetDrained(false)
+	if n, _, err := p.Pick(); err != nil || n != b {
+		t.Errorf("b undrained: %v %v", n, err)
+	}
+}
