@@ -103,9 +103,10 @@ func surfaceOf(path string) string {
 	switch {
 	case strings.HasPrefix(path, "/v1/"), strings.HasPrefix(path, "/v2_beta/"):
 		return surfaceV1
-	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"):
+	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"), strings.HasPrefix(path, opsPrefix+"/"):
 		return surfaceV3
-	case strings.HasPrefix(path, "/healthz"), strings.HasPrefix(path, "/openapi.json"), strings.HasPrefix(path, "/gateway/"):
+	case strings.HasPrefix(path, "/healthz"), strings.HasPrefix(path, "/openapi.json"), strings.HasPrefix(path, "/gateway/"),
+		path == "/livez", path == "/readyz", path == "/metrics":
 		return surfacePlain
 	}
 	return surfaceV1

@@ -169,6 +169,7 @@ func OpenAPIDocument(version string) map[string]any {
 	oaNumbersPaths(add, addV1)
 	oaSMSPaths(addV1)
 	add(smsReportsPath, "post", oaSMSReport())
+	oaOpsPaths(add)
 
 	return oaObj{
 		"openapi": "3.0.3",
@@ -199,6 +200,7 @@ func OpenAPIDocument(version string) map[string]any {
 			oaObj{"name": "Numbers", "description": "What a phone number is: type, circle, operator, do-not-call."},
 			oaObj{"name": "Do-not-call", "description": "Numbers campaigns must not call (Switchyard)."},
 			oaObj{"name": "Service", "description": "Health and this document."},
+			oaObj{"name": "Operators", "description": "Metrics and the cluster's nodes, for the operators (not tenants)."},
 		},
 		"paths": paths,
 		"components": oaObj{
@@ -207,6 +209,8 @@ func OpenAPIDocument(version string) map[string]any {
 					"description": "Username: API key (or, for legacy clients, the account SID). Password: the token."},
 				"gatewayToken": oaObj{"type": "http", "scheme": "bearer",
 					"description": "The webhook SMS gateway's token (-sms-token)."},
+				"opsToken": oaObj{"type": "http", "scheme": "bearer",
+					"description": "The operator token (-ops-token)."},
 			},
 			"parameters": oaMerge(oaParameters(), oaV2Parameters()),
 			"responses":  oaResponses(),

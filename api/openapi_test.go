@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchyard/switchyard/api"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
+	"github.com/switchyard/switchyard/orchestrator/nodes"
 	"github.com/switchyard/switchyard/orchestrator/sms"
 )
 
@@ -45,6 +48,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	// With every optional route on.
 	e := newMgEnv(t, func(o *api.Options) {
 		o.SMSReports = func(context.Context, sms.Report) error { return nil }
+		o.Metrics = metrics.New("test")
+		o.Nodes = noNodes{}
 	})
 	doc := fetchOpenAPI(t, e)
 	if doc["openapi"] != "3.0.3" || digStr(doc, "info", "version") != "test" {
@@ -214,4 +219,12 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 	if !bytes.Equal(again.Raw, first.Raw) {
 		t.Error("the second fetch is not byte for byte the first")
 	}
+}
+
+// noNodes is a cluster without nodes, to turn the node routes on.
+type noNodes struct{}
+
+func (noNodes) List(context.Context) ([]nodes.View, error) { return nil, nil }
+func (noNodes) SetDrained(_ context.Context, address string, _ bool) (nodes.View, error) {
+	return nodes.View{}, fmt.Errorf("%w: %s", nodes.ErrUnknownNode, address)
 }

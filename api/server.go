@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/numinfo"
 	"github.com/switchyard/switchyard/orchestrator/recstore"
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -99,6 +100,18 @@ type Options struct {
 
 	// noHygiene leaves out the input gate, for the tests that prove bad
 	// bytes cannot reach a 500 even past it.
+	// Metrics, if set, is served at /metrics and records every request.
+	Metrics *metrics.Set
+	// OpsToken is the operator's bearer token: it opens the operator API
+	// (/ops/v1/...) and, when set, guards /metrics too.
+	OpsToken string
+	// Nodes is the cluster's nodes for the operator API (nil: no node
+	// routes).
+	Nodes NodeOps
+	// Ready adds this instance's own reasons not to take traffic to
+	// /readyz's database check.
+	Ready Readiness
+
 	noHygiene bool
 }
 
@@ -168,11 +181,15 @@ func New(opts Options) *Server {
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(stripJSONSuffix)
+	if opts.Metrics != nil {
+		e.Use(RequestMetrics(opts.Metrics))
+	}
 	e.Use(requestID, s.recoverPanic, s.limitBodies(), s.deadlines())
 	if !opts.noHygiene {
 		e.Use(s.inputHygiene)
 	}
 	e.GET("/healthz", s.health)
+	s.routesOps(e)
 
 	v1 := routeGroup{e.Group("/v1/Accounts/:sid"), s.authenticate}
 	v2 := routeGroup{e.Group("/v2/accounts/:sid"), s.authenticate}

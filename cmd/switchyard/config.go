@@ -58,6 +58,10 @@ type Config struct {
 	// URLs: hex or base64, at least 32 bytes. Empty: a key generated once
 	// and kept in the database, shared by every instance.
 	SigningKey string
+	// OpsToken (SWITCHYARD_OPS_TOKEN) opens the operator API (nodes,
+	// drains) and guards /metrics; empty: the operator API is off and
+	// /metrics is open.
+	OpsToken string
 	// TrustedProxies (SWITCHYARD_TRUSTED_PROXIES) are the reverse proxies
 	// whose X-Forwarded-For names the API client: comma-separated
 	// addresses or CIDRs. Empty: the TCP peer is the client.
@@ -78,6 +82,9 @@ type Config struct {
 	// noDemoCampaign seeds the demo without its campaign, whose calls
 	// would mix with a test's (tests).
 	noDemoCampaign bool
+	// nodeProbe: how often the nodes are probed, and how long an answer
+	// may take (tests; 0: esl's defaults).
+	nodeProbe time.Duration
 	// emulatorSpeed runs the embedded emulator's clock faster (tests).
 	emulatorSpeed float64
 	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator
@@ -231,6 +238,8 @@ func (c *Config) options(http bool) []option {
 				usage: "talk plain HTTP to the recording store instead of TLS"},
 			option{flag: "rate-limit", env: "SWITCHYARD_RATE_LIMIT", num: &c.RateLimit,
 				usage: "API requests per minute per account on this instance, in bursts of as many; over it 429 (0: no limit)"},
+			option{flag: "ops-token", env: "SWITCHYARD_OPS_TOKEN", str: &c.OpsToken,
+				usage: "operator token, at least 16 characters: Authorization: Bearer <token> opens /ops/v1/nodes (list, drain) and /metrics; prefer the environment variable (empty: no operator API, /metrics open)"},
 			option{flag: "signing-key", env: "SWITCHYARD_SIGNING_KEY", str: &c.SigningKey,
 				usage: "key signing pre-signed recording URLs, hex or base64, at least 32 bytes; prefer the environment variable (empty: one generated once and kept in the database)"},
 			option{flag: "trusted-proxies", env: "SWITCHYARD_TRUSTED_PROXIES", str: &c.TrustedProxies,
@@ -394,6 +403,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.recordingStore(); err != nil {
 		errs = append(errs, fmt.Errorf("-recording-store: %w", err))
+	}
+	if c.OpsToken != "" && len(c.OpsToken) < api.MinOpsToken {
+		errs = append(errs, fmt.Errorf("-ops-token: at least %d characters", api.MinOpsToken))
 	}
 	if c.SigningKey != "" {
 		if _, err := api.ParseSigningKey(c.SigningKey); err != nil {

@@ -36,6 +36,7 @@ Usage:
   switchyard campaign list|show ...    list campaigns; show one (--follow: its live progress)
   switchyard campaign pause ID         pause (or resume, complete, archive) a campaign; report ID: its calls
   switchyard dnd add|list|remove ...   an account's do-not-call list
+  switchyard node list|drain|undrain   the cluster's FreeSWITCH nodes; drain one (no new calls placed there)
   switchyard version                   print the version
 
 Every flag can also be set with an environment variable (SWITCHYARD_*);
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = accountCommand(ctx, args[1:], stdout, stderr)
 	case "campaign":
 		err = campaignCommand(ctx, args[1:], stdout, stderr)
+	case "node":
+		err = nodeCommand(ctx, args[1:], stdout, stderr)
 	case "dnd":
 		err = dndCommand(ctx, args[1:], stdout, stderr)
 	case "version":

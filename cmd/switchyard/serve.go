@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/notify"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/recarchive"
@@ -99,6 +100,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if advertise == "" {
 		advertise = socketL.Addr().String()
 	}
+	// Metrics of every part, served at /metrics.
+	met := metrics.New(version)
 	// This process: its calls and its callback deliveries carry its ID.
 	self := newInstance(advertise)
 	// Every request to a tenant's URL (status callbacks, passthru,
@@ -117,6 +120,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		Backoff:     callback.ExpBackoff(cfg.CallbackRetry),
 		UserAgent:   "Switchyard/" + version,
 		ClientID:    self.ID,
+		Metrics:     met,
 	}, log.With("component", "callbacks"))
 	if err != nil {
 		return fmt.Errorf("status callbacks: %w", err)
@@ -163,21 +167,37 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	defer stopNodes()
 	var nodes []*esl.Node
 	// A node that restarted has lost every call it had: the reconciler
-	// closes them at once (keepInstance).
+	// closes them at once (keepInstance). A node whose connection was
+	// lost may have left its calls' sockets open and silent: they are
+	// checked (checkDownNodes).
 	restarted := make(chan string, 16)
+	down := make(chan string, 16)
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,
+			ProbeInterval: cfg.nodeProbe, ProbeTimeout: cfg.nodeProbe, Metrics: met,
 			OnRestart: func(_, _ string) {
+				met.NodeRestarted(addr)
 				select {
 				case restarted <- addr:
 				default: // a pass for this node is pending already
+				}
+			},
+			OnDown: func(core string) {
+				select {
+				case down <- core:
+				default: // checks are pending already; the sockets close on their own commands' timeouts
 				}
 			}})
 		nodes = append(nodes, n)
 		running.Go(func() { n.Run(nodesCtx) })
 	}
+	// The cluster shares each node's state and the drain switches
+	// through the database.
+	cluster := clusterNodes(db, nodes, self, log)
+	running.Go(func() { cluster.Run(nodesCtx) })
+	met.Nodes(func() []metrics.NodeSample { return esl.NodeSamples(nodes) })
 	builder := callback.Builder{Zone: exotime.IST}
-	routingCfg := routing.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}
+	routingCfg := routing.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met}
 	dialEvents := routing.NewEvents(db, routingCfg, log.With("component", "dial-events"))
 	defer func() {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -202,7 +222,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// Calls write through a queue: their steps do not wait on the
 	// database, and concurrent calls share transactions. It is closed
 	// (what is queued lands) after the calls and the API have stopped.
-	writes := store.NewQueue(db, store.QueueConfig{Logger: log.With("component", "store-queue")})
+	writes := store.NewQueue(db, store.QueueConfig{Logger: log.With("component", "store-queue"), Metrics: met})
 	defer func() {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
@@ -239,6 +259,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
 		},
 		Nodes:             call.PoolNodes(esl.NewPool(nodes...)),
+		NodeOf:            cluster.NameOf,
 		SocketAddr:        advertise,
 		TerminalCallbacks: builder.Terminal,
 		AnsweredCallbacks: builder.Answered,
@@ -250,11 +271,12 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		RecordingFormat:   cfg.RecordingFormat,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
-	}, messenger(db, cfg, smsOut, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress}, log.With("component", "passthru")), log)
+		Metrics:           met,
+	}, messenger(db, cfg, smsOut, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)
-	dial = dialer.New(db, runtime, dialerConfig(cfg, db, self, publicURL, callbacks.Notify, log))
+	dial = dialer.New(db, runtime, dialerConfig(cfg, db, self, publicURL, callbacks.Notify, met, log))
 	dialCtx, stopDialing := context.WithCancel(nodesCtx)
 	dialed := make(chan struct{})
 	go func() {
@@ -266,12 +288,14 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Peers: peers}, log)
+	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Peers: peers, Metrics: met}, log)
 	running.Go(func() {
 		if err := sockets.Serve(socketL); err != nil {
 			log.Error("outbound socket server stopped", "err", err)
 		}
 	})
+	running.Go(func() { checkDownNodes(nodesCtx, sockets, down, log) })
+	met.LiveCalls(runtime.Live)
 
 	// Give the nodes a moment to connect before the API takes calls: a
 	// call placed before would find no node. A node that stays down is
@@ -284,7 +308,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	}
 	cancelWait()
 	reconciler := &call.Reconciler{DB: db, Exists: channelExists(nodes), Live: runtime.Running,
-		Self: self, Stale: instanceStale, Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log}
+		Self: self, Stale: instanceStale, Terminal: builder.Terminal, Notify: callbacks.Notify, Log: log, Metrics: met}
 	running.Go(func() {
 		keepInstance(nodesCtx, db, reconciler, callbacks.Rescue, restarted, cfg.nodeReconciled, log)
 	})
@@ -294,6 +318,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	apiOpts.Logger, apiOpts.Database, apiOpts.Version, apiOpts.Store, apiOpts.Calls = log, db, version, db, runtime
 	apiOpts.OnCampaignChange, apiOpts.NotifyCallbacks, apiOpts.PublicURL = dial.Notify, callbacks.Notify, publicURL
 	apiOpts.Recordings, apiOpts.SMS = blobs, smsOut
+	apiOpts.Metrics, apiOpts.Nodes, apiOpts.OpsToken = met, cluster, cfg.OpsToken
+	apiOpts.Ready = readiness(runtime, cluster)
 	if name, _ := cfg.smsProvider(); name == "webhook" && cfg.SMSWebhookReports {
 		apiOpts.SMSReports, apiOpts.SMSReportToken = smsOut.Report, cfg.SMSToken
 	}
@@ -326,6 +352,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// those reach their socket before the listener closes.
 	// Campaigns stop dialing first: the lead passes to another instance,
 	// and numbers not yet called stay due.
+	met.SetDraining(true)
 	stopDialing()
 	<-dialed
 	runtime.StopPlacing()
@@ -353,7 +380,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 
 // dialerConfig configures the campaign dialer of this instance. With a
 // faster emulator (tests), campaigns run on its clock.
-func dialerConfig(cfg Config, db *store.DB, self store.Instance, publicURL string, notify func(), log *slog.Logger) dialer.Config {
+func dialerConfig(cfg Config, db *store.DB, self store.Instance, publicURL string, notify func(), met *metrics.Set, log *slog.Logger) dialer.Config {
 	dc := dialer.Config{
 		Instance: self.ID,
 		Dead: func(ctx context.Context) ([]string, error) {
@@ -362,6 +389,7 @@ func dialerConfig(cfg Config, db *store.DB, self store.Instance, publicURL strin
 		},
 		Callbacks:       campaign.Callbacks{PublicURL: strings.TrimRight(publicURL, "/")},
 		NotifyCallbacks: notify,
+		Metrics:         met,
 		Logger:          log,
 	}
 	if len(cfg.nodes()) == 0 && cfg.emulatorSpeed > 1 {
