@@ -99,6 +99,7 @@ func TestAccountCreateAndKeys(t *testing.T) {
 }
 
 func TestAccountCommandErrors(t *testing.T) {
+	t.Parallel()
 	dsn := filepath.Join(t.TempDir(), "accounts.db")
 	if code, out, errOut := runCmd(t, "account", "create", "--name", "Acme", "--sid", "acme1", "-db", dsn); code != 0 {
 		t.Fatalf("setup: exit %d\n%s%s", code, out, errOut)

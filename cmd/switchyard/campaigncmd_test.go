@@ -72,6 +72,7 @@ func writeFile(t *testing.T, name, text string) string {
 }
 
 func TestCampaignCreate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newCampaignFixture(t)
 
@@ -169,6 +170,7 @@ func TestCampaignCreate(t *testing.T) {
 }
 
 func TestCampaignCreateErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newCampaignFixture(t)
 	good := writeFile(t, "good.csv", "number,first_name\n+15550100001,Asha\n")
@@ -305,6 +307,7 @@ func (d *fakeDialer) call(n *store.CampaignNumber, status store.Status, duration
 }
 
 func TestCampaignListShowActReport(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newCampaignFixture(t)
 	a := f.create(t, "--name", "Spring sale", "--flow", f.flowID, "--numbers", "+15550100001,+15550100101,+15550100201", "--throttle", "20")
@@ -434,6 +437,7 @@ func TestCampaignListShowActReport(t *testing.T) {
 }
 
 func TestCampaignFollow(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newCampaignFixture(t)
 	c := f.create(t, "--name", "Follow me", "--flow", f.flowID, "--numbers", "+15550100001,+15550100002", "--throttle", "20")
@@ -490,6 +494,7 @@ wait:
 
 // On a terminal the view redraws one line; ctx's end stops it.
 func TestCampaignFollowStopsOnCancel(t *testing.T) {
+	t.Parallel()
 	f := newCampaignFixture(t)
 	c := f.create(t, "--flow", f.flowID, "--numbers", "+15550100001")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -515,6 +520,7 @@ func TestCampaignFollowStopsOnCancel(t *testing.T) {
 }
 
 func TestCampaignReadContacts(t *testing.T) {
+	t.Parallel()
 	cs, err := readContacts(strings.NewReader("number,First Name,tag,Order ID\nsip:Asha@pbx.example,Asha,,A-1\n+44 (20) 7946.0958,Bob,uk,\n"), "x.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -541,6 +547,7 @@ func TestCampaignReadContacts(t *testing.T) {
 }
 
 func TestDND(t *testing.T) {
+	t.Parallel()
 	f := newCampaignFixture(t)
 	code, out, errOut := f.run(t, "dnd", "add", "--account", "acme", "--reason", "asked not to be called", "+15550100001", "+15550100002")
 	if code != 0 || !strings.Contains(out, "2 numbers added to the do-not-call list of account acme") {
@@ -591,6 +598,7 @@ func TestDND(t *testing.T) {
 }
 
 func TestAccountLimits(t *testing.T) {
+	t.Parallel()
 	f := newCampaignFixture(t)
 	code, out, errOut := f.run(t, "account", "limits", "--account", "acme")
 	if code != 0 || !strings.Contains(out, "rate         60 calls/min") || !strings.Contains(out, "concurrency  60 live calls") {
@@ -631,6 +639,7 @@ func TestAccountLimits(t *testing.T) {
 }
 
 func TestCampaignProgressLine(t *testing.T) {
+	t.Parallel()
 	limits := store.DialLimits{Rate: 60, Concurrency: 60}
 	next := time.Date(2026, 1, 15, 4, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {

@@ -306,6 +306,7 @@ func agentsCall(t *testing.T, esl string, script testphone.Script) *testphone.Re
 // crashes, Asha stays busy until its lease runs out, and is rung again
 // after.
 func TestAgentBusyAcrossInstances(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
 	// The parent first: demo seeding is not safe run concurrently.
 	parent, parentESL := agentsServe(t, dsn)
@@ -453,6 +454,7 @@ func newAgentsGate(t *testing.T) *agentsGate {
 // TestAgentReleasedOnLegEnd: a user is busy while their leg is up and free
 // as soon as it ends, while the caller's call goes on in the flow.
 func TestAgentReleasedOnLegEnd(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s, esl := agentsServe(t, dsn(t))
 		meera := agentsNewUser(s, "Meera", agentsMeera)

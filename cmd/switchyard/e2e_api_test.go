@@ -13,6 +13,7 @@ import (
 )
 
 func TestServeBulkCalls(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s := startServe(t, dsn(t))
 		rc := newReceiver(t)
@@ -83,6 +84,7 @@ func TestServeBulkCalls(t *testing.T) {
 }
 
 func TestServeV3(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s := startServe(t, dsn(t))
 		rc := newReceiver(t)
@@ -166,6 +168,7 @@ func TestServeV3(t *testing.T) {
 }
 
 func TestServeCallbacksRetriedAndDurable(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		d := dsn(t)
 		s := startServe(t, d)
@@ -256,6 +259,7 @@ func (s *server) snapshot() string {
 }
 
 func TestServeTenancy(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.SQLiteDSN(t)
 	s := startServe(t, dsn)
 	// A second tenant, made with the admin command.
@@ -337,6 +341,7 @@ func TestServeTenancy(t *testing.T) {
 }
 
 func TestServeMalformedWrites(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.SQLiteDSN(t)
 	s := startServe(t, dsn)
 	flowID := s.flowID("basic-support")

@@ -48,6 +48,7 @@ const (
 )
 
 func TestServeClickToCall(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s := startServe(t, dsn(t))
 		rc := newReceiver(t)
@@ -163,6 +164,7 @@ func TestServeClickToCall(t *testing.T) {
 }
 
 func TestServeConnectToFlow(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s := startServe(t, dsn(t))
 		rc := newReceiver(t)

@@ -141,6 +141,7 @@ func (s *server) campaignFlowURL() string {
 // emulator: a CSV list, the do-not-call list, retries, the three
 // callbacks, the report and its CSV.
 func TestServeCampaign(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		s := startServe(t, dsn(t))
 		hooks := newCampaignHooks(t)
@@ -234,6 +235,7 @@ func TestServeCampaign(t *testing.T) {
 // kill -9 a third of the way; the instance started in its place resumes it: every
 // number is called, none twice.
 func TestServeKilledDialerResumes(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		db := dsn(t)
 		emu := testNode(t, "127.0.0.1:0")
@@ -298,6 +300,7 @@ func distinctNumbers(n int) []string {
 // database and one node; one dials the campaign, and when it is killed
 // the other takes over. Every number is called once.
 func TestTwoInstancesShareCampaign(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
 	emu := testNode(t, "127.0.0.1:0")
 	a := startChild(t, dsn, "-fs", emu.Addr())

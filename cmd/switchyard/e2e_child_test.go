@@ -347,6 +347,7 @@ func (w *lineWriter) flush() {
 // on one PostgreSQL database: a call placed through one is read back,
 // completed, through the other.
 func TestSecondProcessSharesPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
 	// Both instances seed the demo tenant. Seeding is check-then-insert
 	// (idempotent run after run, not safe run concurrently: two seeds can

@@ -98,6 +98,7 @@ func callNodes(t *testing.T, db *store.DB, sids []string) map[string]int {
 // their terminal callbacks; an instance with no usable node is not
 // ready. The operator API, the CLI and the metrics tell all of it.
 func TestServeClusterOfNodes(t *testing.T) {
+	t.Parallel()
 	n1, n2, n3 := testNode(t, "127.0.0.1:0"), testNode(t, "127.0.0.1:0"), testNode(t, "127.0.0.1:0")
 	// The addresses are read once: a frozen emulator answers nothing,
 	// its Addr included.

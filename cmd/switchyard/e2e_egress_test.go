@@ -13,6 +13,7 @@ import (
 // may not connect to loopback. The attempt records why, and the receiver
 // on 127.0.0.1 gets nothing.
 func TestServeEgressDenied(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, storetest.SQLiteDSN(t), func(c *Config) {
 		c.EgressAllow = ""
 		c.CallbackAttempts = 1

@@ -17,6 +17,7 @@ import (
 // rendered with the call's fields; the call's message log says it was
 // sent.
 func TestAfterHoursEmailOverSMTP(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		mail := smtptest.New(t, nil, false)
 		s := startServe(t, dsn(t), func(c *Config) {

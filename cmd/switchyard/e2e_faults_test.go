@@ -29,6 +29,7 @@ import (
 // before it still reaches this instance when its first leg answers: it
 // runs to its end, with its final record and terminal callback.
 func TestServeDrainKeepsPlacedCalls(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		db := dsn(t)
 		rc := newReceiver(t)
@@ -71,6 +72,7 @@ func TestServeDrainKeepsPlacedCalls(t *testing.T) {
 // any other) closes each one, with its final record and its terminal
 // callback, within seconds of noticing the dead instance.
 func TestServeKilledInstanceCallsClosedAfterRestart(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		db := dsn(t)
 		rc := newReceiver(t)
@@ -121,6 +123,7 @@ func TestServeKilledInstanceCallsClosedAfterRestart(t *testing.T) {
 // SQLite file cannot go away, but another process can hold its write lock
 // (a backup, a stuck tool), which serve sees the same way.
 func TestServeDatabaseOutage(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
 		dsn := storetest.SQLiteDSN(t)
 		s := startServe(t, dsn)
@@ -207,6 +210,7 @@ func databaseOutage(t *testing.T, s *server, takeAway, giveBack func()) {
 // Core-UUID): every call it had gets its final record and terminal
 // callback, and the node takes new calls once it is back.
 func TestServeNodeDroppedAndBack(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		node := testNode(t, "127.0.0.1:0")
 		reconciled := make(chan string, 4)
@@ -274,6 +278,7 @@ func TestServeNodeDroppedAndBack(t *testing.T) {
 // only its own connection: frames that lie about their size or never end
 // are cut, and calls go on.
 func TestServeSurvivesHostilePeerOnSocketPort(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, storetest.SQLiteDSN(t))
 	rc := newReceiver(t)
 	c := s.connect(url.Values{"From": {"+15550100070"}, "To": {"+15550100402"}, "CallerId": {demoPhone}, "StatusCallback": {rc.url}})
@@ -305,6 +310,7 @@ func TestServeSurvivesHostilePeerOnSocketPort(t *testing.T) {
 // delivered by the instance that notices the death, seconds later, not
 // after the queue's rescue delay (minutes).
 func TestServeKilledInstanceCallbackRescued(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		db := dsn(t)
 		arrived, release := make(chan struct{}), make(chan struct{})

@@ -17,6 +17,7 @@ import (
 // whose call instance b runs queues behind her, hears the hold music, and
 // is put through to her as soon as a's call ends.
 func TestQueueAcrossInstances(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
 	a, aESL := agentsServe(t, dsn)
 	b := startServe(t, dsn, func(c *Config) { c.QueuePoll = 100 * time.Millisecond })

@@ -27,6 +27,7 @@ import (
 //   - with the first instance stopped, the node's socket application
 //     fails over to the second, which takes the call.
 func TestServeRealNodesTwoInstances(t *testing.T) {
+	// Not parallel: real nodes run on real time.
 	archive, err := fsnode.Locate()
 	if errors.Is(err, fsnode.ErrNoArchive) {
 		t.Skip(err)

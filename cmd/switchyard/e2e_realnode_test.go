@@ -25,6 +25,8 @@ import (
 // a Calls/connect click-to-call give the same call and leg records on both:
 // statuses, durations, talk time, and a recording that plays.
 func TestServeOnRealNode(t *testing.T) {
+	// Not parallel: a real node runs on real time, and its calls are
+	// compared with the emulator's to the second.
 	archive, err := fsnode.Locate()
 	if errors.Is(err, fsnode.ErrNoArchive) {
 		t.Skip(err)

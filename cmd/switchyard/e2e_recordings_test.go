@@ -89,6 +89,7 @@ func checkMP3(t *testing.T, s *server, c v1Call, rec store.Recording, kbps int) 
 }
 
 func TestServeRecordingMP3(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		done := make(archived, 16)
 		s := startServe(t, dsn(t), func(c *Config) { c.recordingArchived = func(r store.Recording) { done <- r } })
@@ -119,6 +120,7 @@ func TestServeRecordingMP3(t *testing.T) {
 }
 
 func TestServeRecordingS3(t *testing.T) {
+	t.Parallel()
 	fake := s3fake.New()
 	defer fake.Close()
 	done := make(archived, 16)
@@ -139,6 +141,7 @@ func TestServeRecordingS3(t *testing.T) {
 }
 
 func TestRecordingConfig(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		store, format string
 		ok            bool

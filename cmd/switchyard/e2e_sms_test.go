@@ -14,6 +14,7 @@ import (
 // network: Sms/send queues, the worker sends, the StatusCallback arrives
 // as a form POST, and SMS/Messages shows the final status.
 func TestSMSOverAPI(t *testing.T) {
+	t.Parallel()
 	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
 		got := make(chan url.Values, 4)
 		cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,7 @@ type loadReport struct {
 // TestSimLoad drives serve's embedded emulator with `sim load`: every
 // call completes, none is lost, and a number with no flow fails the run.
 func TestSimLoad(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.SQLiteDSN(t)
 	// Speed 5: a menu's 5 s timeout is a real second, time enough for a
 	// -race run to answer it.
@@ -68,6 +69,7 @@ func TestSimLoad(t *testing.T) {
 }
 
 func TestSimLoadUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"sim", "load"},
 		{"sim", "load", "--to", "+15550000100", "--script", "digits=x"},
@@ -94,6 +96,7 @@ func TestSimLoadUsage(t *testing.T) {
 // TestSimNodeEmulator runs the emulator as `sim node --emulator` would,
 // talks to its event socket, and stops it.
 func TestSimNodeEmulator(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
