@@ -58,24 +58,28 @@ func (s *server) nodeViews() map[string]nodes.View {
 	return m
 }
 
-// waitNodes polls the node list until ok holds (30 s at most): the
-// instances report every 2 s.
-func (s *server) waitNodes(what string, ok func(map[string]nodes.View) bool) map[string]nodes.View {
-	s.t.Helper()
+// pollUntil checks ok every 100 ms until it holds (30 s at most): what
+// the instances share (the node table, drains) changes every 2 s, with
+// nothing to wait on but the state itself. last tells what was seen.
+func pollUntil(t testing.TB, what string, ok func() bool, last func() any) {
+	t.Helper()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(30 * time.Second)
-	for {
-		v := s.nodeViews()
-		if ok(v) {
-			return v
-		}
+	for !ok() {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			s.t.Fatalf("nodes never %s: %+v", what, v)
+			t.Fatalf("never %s; last seen: %v", what, last())
 		}
 	}
+}
+
+// waitNodes polls the node list until ok holds.
+func (s *server) waitNodes(what string, ok func(map[string]nodes.View) bool) {
+	s.t.Helper()
+	var v map[string]nodes.View
+	pollUntil(s.t, "nodes "+what, func() bool { v = s.nodeViews(); return ok(v) }, func() any { return v })
 }
 
 // callNodes reads which node each call ran on from the database.
@@ -254,18 +258,10 @@ func TestServeClusterOfNodes(t *testing.T) {
 // waitReady polls /readyz until it answers code with want in its body.
 func waitReady(t *testing.T, s *server, code int, want string) {
 	t.Helper()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		got, body := s.ops("GET", "/readyz", "")
-		if got == code && strings.Contains(string(body), want) {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("readyz never %d with %q: %d %s", code, want, got, body)
-		}
-	}
+	var got int
+	var body []byte
+	pollUntil(t, fmt.Sprintf("readyz %d with %q", code, want), func() bool {
+		got, body = s.ops("GET", "/readyz", "")
+		return got == code && strings.Contains(string(body), want)
+	}, func() any { return fmt.Sprintf("%d %s", got, body) })
 }

@@ -153,18 +153,10 @@ func TestServeRealNodesTwoInstances(t *testing.T) {
 // waitMetric polls an instance's /metrics until it shows line.
 func waitMetric(t *testing.T, s *server, line string) {
 	t.Helper()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		code, body := s.ops("GET", "/metrics", testOpsToken)
-		if code == http.StatusOK && strings.Contains(string(body), line) {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("metrics never showed %s", line)
-		}
-	}
+	var code int
+	pollUntil(t, "metrics with "+line, func() bool {
+		var body []byte
+		code, body = s.ops("GET", "/metrics", testOpsToken)
+		return code == http.StatusOK && strings.Contains(string(body), line)
+	}, func() any { return code })
 }

@@ -2,7 +2,6 @@ package esl
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -10,18 +9,7 @@ import (
 // dialFromNode is dialAsFreeSWITCH from the node whose Core-UUID is core.
 func dialFromNode(t *testing.T, addr, uuid, core string) *peer {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	p := newPeer(t, c)
-	if cmd := p.mustRead(); cmd.Line != "connect" {
-		t.Fatalf("first command %q, want connect", cmd.Line)
-	}
-	p.write("Event-Name: CHANNEL_DATA\nCore-UUID: " + core + "\nUnique-ID: " + uuid +
-		"\nContent-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n")
-	return p
+	return dialWithData(t, addr, "Core-UUID: "+core+"\nUnique-ID: "+uuid+"\n")
 }
 
 // After a node's inbound connection is lost, CheckNode closes the call

@@ -37,16 +37,23 @@ func serveOutboundWith(t *testing.T, h Handler, cfg ServerConfig) (*Server, stri
 // and answers connect with the channel data.
 func dialAsFreeSWITCH(t *testing.T, addr, uuid string) *peer {
 	t.Helper()
+	return dialWithData(t, addr, "Unique-ID: "+uuid+"\nCaller-Caller-ID-Number: %2B15550109999\nCaller-Destination-Number: %2B15550000100\n")
+}
+
+// dialWithData connects as the socket application does and answers
+// connect with the channel data headers given (each line ending in \n).
+func dialWithData(t *testing.T, addr, headers string) *peer {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	p := newPeer(t, c)
 	if cmd := p.mustRead(); cmd.Line != "connect" {
 		t.Fatalf("first command %q, want connect", cmd.Line)
 	}
-	p.write("Event-Name: CHANNEL_DATA\nUnique-ID: " + uuid + "\nCaller-Caller-ID-Number: %2B15550109999\n" +
-		"Caller-Destination-Number: %2B15550000100\nContent-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n")
+	p.write("Event-Name: CHANNEL_DATA\n" + headers + "Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n")
 	return p
 }
 
