@@ -254,6 +254,9 @@ func (n *Node) watch(ctx context.Context, conn *Conn) {
 func (n *Node) probe(ctx context.Context, conn *Conn) error {
 	pctx, cancel := context.WithTimeout(ctx, n.cfg.ProbeTimeout)
 	defer cancel()
+	// The count is as of the moment the node was asked: a call placed
+	// while the answer was on its way may be missing from it.
+	asked := time.Now()
 	out, err := conn.API(pctx, "status")
 	if err != nil {
 		return err
@@ -263,7 +266,7 @@ func (n *Node) probe(ctx context.Context, conn *Conn) error {
 		return nil // an answer all the same; heartbeats carry the figures
 	}
 	n.mu.Lock()
-	n.health.SessionCount, n.health.CountedAt = st.sessions, time.Now()
+	n.health.SessionCount, n.health.CountedAt = st.sessions, asked
 	if st.maxSessions > 0 {
 		n.health.MaxSessions = st.maxSessions
 	}
