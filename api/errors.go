@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/switchyard/switchyard/api/console"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -22,6 +23,9 @@ const (
 	// surfacePlain is the server's own endpoints (health, the OpenAPI
 	// document).
 	surfacePlain = "plain"
+	// surfaceConsole is the web console (and "/", which leads to it):
+	// errors are HTML pages.
+	surfaceConsole = "console"
 )
 
 // Error codes of the v2/v3 surface (error_data.code). The ones Exotel
@@ -98,9 +102,12 @@ func defaultCode(status int) int {
 // Twilio-style v2_beta answer RestException; the lowercase v2 and v3 the
 // envelope. Any other path is the server's own endpoint when it is one
 // and otherwise answers like v1, the surface every Exotel client knows:
-// a client that took a wrong turn gets an error it can read.
+// a client that took a wrong turn gets an error it can read. The web
+// console (and "/", which leads to it) answers HTML pages.
 func surfaceOf(path string) string {
 	switch {
+	case console.IsConsolePath(path):
+		return surfaceConsole
 	case strings.HasPrefix(path, "/v1/"), strings.HasPrefix(path, "/v2_beta/"):
 		return surfaceV1
 	case strings.HasPrefix(path, "/v2/"), strings.HasPrefix(path, "/v3/"), strings.HasPrefix(path, opsPrefix+"/"):
@@ -200,11 +207,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "api: request failed", "method", c.Request().Method,
 			"path", c.Request().URL.Path, "status", ae.Status, "err", err)
 	}
-	if ae.Status == http.StatusUnauthorized {
+	surface := surfaceOf(c.Request().URL.Path)
+	if ae.Status == http.StatusUnauthorized && surface != surfaceConsole {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="Switchyard"`)
 	}
 	var werr error
-	switch surfaceOf(c.Request().URL.Path) {
+	switch surface {
+	case surfaceConsole:
+		werr = console.WriteError(c, ae.Status, ae.Message)
 	case surfaceV1:
 		werr = writeV1(c, ae.Status, "RestException", restException{Status: ae.Status, Message: ae.Message})
 	case surfaceV3:

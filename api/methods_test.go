@@ -98,7 +98,6 @@ func TestUnknownPathsAnswerInTheirVersionsShape(t *testing.T) {
 		{"no version", "GET", "/Accounts/acme/Calls", "", "v1"},
 		{"no version, asking for JSON", "GET", "/nope", "application/json", "v1json"},
 		{"no version .json", "POST", "/nope.json", "", "v1json"},
-		{"root", "GET", "/", "", "v1"},
 		{"v3", "POST", "/v3/nope", "", "v3"},
 		{"v2 deeper than a route", "PUT", "/v2/accounts/acme/flows/fl_1/nothing", "", "v3"},
 		{"v2 deeper, method of the parent's absent", "POST", "/v2/accounts/acme/users/us_1/x", "", "v3"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/switchyard/switchyard/api/console"
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/exotime"
 	"github.com/switchyard/switchyard/orchestrator/metrics"
@@ -201,6 +202,7 @@ func New(opts Options) *Server {
 	s.routesRecordings(e)
 	s.routesSMSReports(e)
 	s.routesDocs(e)
+	console.Mount(e, s.consoleDeps())
 	return s
 }
 
