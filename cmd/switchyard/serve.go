@@ -511,8 +511,9 @@ func printDemo(w io.Writer, cfg Config, t *demo.Tenant) {
     API key      %s
     API token    %s
     API          http://%s
+    Console      http://%s/console/ (sign in with the API key and token)
     Legacy auth  %s:%s (clients that send the account SID as the user)
-`, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr, t.AccountSID, t.APIToken)
+`, t.AccountSID, t.APIKey, t.APIToken, cfg.HTTPAddr, cfg.HTTPAddr, t.AccountSID, t.APIToken)
 	if t.KeyRevoked {
 		fmt.Fprintf(w, "    NOTE         the demo API key %s is revoked and stays revoked; use another key of account %s\n",
 			t.APIKey, t.AccountSID)
