@@ -27,22 +27,29 @@ func (s *Server) routesSMSReports(e *echo.Echo) {
 	e.POST(smsReportsPath, s.smsReport, s.gatewayAuth)
 }
 
-// gatewayAuth checks the gateway's bearer token (constant time); a wrong
-// one counts as a failed authentication of the client's address.
+// gatewayAuth checks the SMS gateway's bearer token (bearerAuth).
 func (s *Server) gatewayAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		client := clientKey(r, s.opts.TrustedProxies)
-		if ok, wait := s.authFailures.take(client, s.opts.Now()); !ok {
-			return tooManyRequests(c, wait, "too many failed authentications from your address")
+	return s.bearerAuth(s.opts.SMSReportToken, "the SMS gateway's token")(next)
+}
+
+// bearerAuth checks a bearer token against want (constant time); a wrong
+// one counts as a failed authentication of the client's address, and an
+// empty want lets nobody in. who names the token in the 401's message.
+func (s *Server) bearerAuth(want, who string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			client := clientKey(r, s.opts.TrustedProxies)
+			if ok, wait := s.authFailures.take(client, s.opts.Now()); !ok {
+				return tooManyRequests(c, wait, "too many failed authentications from your address")
+			}
+			token, ok := strings.CutPrefix(r.Header.Get(echo.HeaderAuthorization), "Bearer ")
+			if !ok || want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+				return fail(http.StatusUnauthorized, CodeAuthFailed, "authentication required: Authorization: Bearer <"+who+">")
+			}
+			s.authFailures.refund(client, s.opts.Now())
+			return next(c)
 		}
-		token, ok := strings.CutPrefix(r.Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || s.opts.SMSReportToken == "" ||
-			subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.SMSReportToken)) != 1 {
-			return fail(http.StatusUnauthorized, CodeAuthFailed, "authentication required: Authorization: Bearer <the SMS gateway's token>")
-		}
-		s.authFailures.refund(client, s.opts.Now())
-		return next(c)
 	}
 }
 
