@@ -363,9 +363,13 @@ func TestSecondProcessSharesPostgres(t *testing.T) {
 	}
 
 	rc := newReceiver(t)
+	// The time limit ends the call (both numbers stay up). 60 s on the
+	// emulator's clock is 3 s of real time: room for the second leg to
+	// be bridged while other tests load the machine (4 s, 200 ms real,
+	// was cut before the bridge under load).
 	created := c.connect(url.Values{
 		"From": {"+15550100001"}, "To": {"+15550100002"}, "CallerId": {demoPhone},
-		"TimeOut": {"10"}, "TimeLimit": {"4"}, "StatusCallback": {rc.url},
+		"TimeOut": {"10"}, "TimeLimit": {"60"}, "StatusCallback": {rc.url},
 	})
 	got := rc.terminal(created.Sid)
 	if cb := got[len(got)-1]; cb.fields["Status"] != "completed" {
