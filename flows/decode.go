@@ -56,6 +56,8 @@ func decode(c *collector, data []byte) *Flow {
 			decodeField(c, "", key, raw, &f.Description)
 		case "start":
 			decodeField(c, "", key, raw, &f.Start)
+		case "layout":
+			decodeField(c, "", key, raw, &f.Layout)
 		case "applets":
 			var applets map[string]json.RawMessage
 			if !decodeField(c, "", key, raw, &applets) {

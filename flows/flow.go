@@ -50,7 +50,20 @@ type Flow struct {
 	Description string             `json:"description,omitempty"`
 	Start       string             `json:"start"`
 	Applets     map[string]*Applet `json:"applets"`
+	// Layout places applets on an editor's canvas (the console's flow
+	// builder): applet id → position. Calls never read it.
+	Layout map[string]Position `json:"layout,omitempty"`
 }
+
+// Position is an applet's place on an editor's canvas, in pixels from the
+// top left corner.
+type Position struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// MaxCoordinate bounds a layout position's coordinates.
+const MaxCoordinate = 100000
 
 // Applet is one node of the graph.
 type Applet struct {

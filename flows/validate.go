@@ -84,6 +84,23 @@ func validate(c *collector, f *Flow) {
 	}
 	checkReachable(c, f)
 	checkLoops(c, f)
+	checkLayout(c, f)
+}
+
+// checkLayout refuses positions off any sane canvas and warns about
+// positions of applets the flow does not have (an editor left them
+// behind; they are harmless).
+func checkLayout(c *collector, f *Flow) {
+	for _, id := range sortedKeys(f.Layout) {
+		p := f.Layout[id]
+		field := "layout." + id
+		if p.X < -MaxCoordinate || p.X > MaxCoordinate || p.Y < -MaxCoordinate || p.Y > MaxCoordinate {
+			c.errorf("", field, "position (%d, %d) is outside -%d..%d", p.X, p.Y, MaxCoordinate, MaxCoordinate)
+		}
+		if _, ok := f.Applets[id]; !ok {
+			c.warnf("", field, "position of applet %q, which is not in the flow", id)
+		}
+	}
 }
 
 // outputsOf lists the output names an applet type may have; keys is true
