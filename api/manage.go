@@ -48,6 +48,7 @@ func (s *Server) routesManage(g routeGroup) {
 	g.GET("/calls/:call_sid/recordings", s.listCallRecordings)
 	g.GET("/calls/:call_sid/requests", s.listCallRequests)
 	g.GET("/calls/:call_sid/messages", s.listCallMessages)
+	g.GET("/calls/:call_sid/path", s.getCallAppletPath)
 	g.GET("/recordings/:id", s.getRecording)
 }
 

@@ -269,3 +269,34 @@ func messageRecipients(list string) []string {
 	}
 	return out
 }
+
+// appletStepView is one applet a call's flow entered.
+type appletStepView struct {
+	// Flow is the flow the applet belongs to: the call's own, or the one
+	// a transfer moved it to.
+	Flow   string `json:"flow"`
+	Applet string `json:"applet"`
+	Type   string `json:"type"`
+	At     string `json:"at"`
+}
+
+// appletPathViews renders a call's applet path, [] when it has none.
+func (s *Server) appletPathViews(p store.AppletPath) []appletStepView {
+	out := make([]appletStepView, len(p))
+	for i, st := range p {
+		out[i] = appletStepView{Flow: st.Flow, Applet: st.Applet, Type: st.Type, At: s.manageTime(st.At)}
+	}
+	return out
+}
+
+// getCallAppletPath: GET /calls/:call_sid/path, the applets the call's
+// flow ran through, in order: response.applet_path. It is written with
+// the call's final record: empty while the call runs, for a call that ran
+// no flow, and for one the reconciler closed.
+func (s *Server) getCallAppletPath(c echo.Context) error {
+	call, err := s.accountCall(c, "call_sid")
+	if err != nil {
+		return err
+	}
+	return writeEnvelope(c, http.StatusOK, nil, success(http.StatusOK, "applet_path", s.appletPathViews(call.AppletPath)))
+}

@@ -301,3 +301,45 @@ func TestManageCallRequestsAndMessagesOfOtherAccounts(t *testing.T) {
 		}
 	}
 }
+
+func TestManageCallAppletPath(t *testing.T) {
+	e := newMgEnv(t)
+	sid := e.seedCall("acme")
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	path := store.AppletPath{
+		{Flow: "fl_main", Applet: "welcome", Type: "greeting", At: at},
+		{Flow: "fl_main", Applet: "menu", Type: "ivr", At: at.Add(4 * time.Second)},
+		{Flow: "fl_sales", Applet: "agents", Type: "connect", At: at.Add(9 * time.Second)},
+	}
+
+	// While the call runs there is no path yet: an empty list, not null.
+	res := e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + sid + "/path"})
+	if items, ok := dig(res.JSON, "response", "applet_path").([]any); !ok || len(items) != 0 || digStr(res.JSON, "response", "status") != "success" {
+		t.Errorf("running call: %s", res.Raw)
+	}
+
+	if _, err := e.db.Calls().Finish(context.Background(), sid, store.CallFinal{Status: store.Completed, AppletPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	res = e.must(http.StatusOK, mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + sid + "/path"})
+	steps, _ := dig(res.JSON, "response", "applet_path").([]any)
+	if len(steps) != len(path) {
+		t.Fatalf("applet_path: %s", res.Raw)
+	}
+	for i, want := range path {
+		st := steps[i]
+		got, err := time.Parse(time.RFC3339, digStr(st, "at"))
+		if digStr(st, "flow") != want.Flow || digStr(st, "applet") != want.Applet || digStr(st, "type") != want.Type ||
+			err != nil || !got.Equal(want.At) {
+			t.Errorf("step %d: %v, want %+v (%v)", i, st, want, err)
+		}
+	}
+
+	// Another account's call is not found.
+	theirs := e.seedCall("globex")
+	res = e.do(mgReq{Method: "GET", Path: "/v2/accounts/acme/calls/" + theirs + "/path"})
+	checkFailure(t, "their call", res, http.StatusNotFound)
+	if got := dig(res.JSON, "response", "error_data", "code"); got != float64(10744) {
+		t.Errorf("their call: code %v", got)
+	}
+}

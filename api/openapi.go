@@ -161,6 +161,12 @@ func OpenAPIDocument(version string) map[string]any {
 	add(m+"/calls/{call_sid}/messages", "get", oaManage("Calls", "A call's messages",
 		"The SMS and emails the call's flow sent, or failed to send, oldest first; not paged.",
 		oaParams("call_sid"), nil, oaSingle("messages", oaArray(oaRef("Message"), ""), false), false))
+	add(m+"/calls/{call_sid}/path", "get", oaManage("Calls", "A call's applet path",
+		"The applets the call's flow ran through, in the order it entered them (an applet entered twice, as a menu "+
+			"offered again, is listed twice). It is written with the call's final record: empty while the call runs, "+
+			"for a call that ran no flow, and for a call closed after its Switchyard instance was lost. At most 200 "+
+			"applets are kept: the first 199 and the last.",
+		oaParams("call_sid"), nil, oaSingle("applet_path", oaArray(oaRef("AppletStep"), "in the order entered"), false), false))
 	add(m+"/recordings/{id}", "get", oaManage("Recordings", "Get a recording's metadata",
 		"url downloads the file (GET /v1/Accounts/{sid}/Recordings/{id}).",
 		oaParams("id"), nil, oaSingle("recording", oaRef("Recording"), false), false))
@@ -178,7 +184,7 @@ func OpenAPIDocument(version string) map[string]any {
 			"version": version,
 			"description": "Switchyard's Exotel-compatible HTTP API: Voice v1 (XML by default, JSON with a .json suffix), " +
 				"Voice v3, recording downloads, and the management API for what Exotel keeps in its dashboard " +
-				"(flows, ExoPhones, users, status callbacks, HTTP requests and messages of calls, recordings), and Exotel's " +
+				"(flows, ExoPhones, users, status callbacks, HTTP requests, messages and applet paths of calls, recordings), and Exotel's " +
 				"Campaigns v2 with its lists and contacts (and a do-not-call list). Authentication is HTTP Basic with an API key " +
 				"and token, or the account SID and its token (legacy clients). Valid credentials for another " +
 				"account are 403; another account's resources are 404. Each account may make 200 requests a minute " +
@@ -737,7 +743,7 @@ func oaSchemas() oaObj {
 		}),
 		"FlowCreate": oaObject([]string{"name", "document"}, oaObj{
 			"name":     oaStr("1 to 200 characters"),
-			"document": oaTyped("object", "a flow document: {name?, description?, start, applets}"),
+			"document": oaTyped("object", "a flow document: {name?, description?, start, applets, layout?}; layout places applets on the console's canvas ({applet: {x, y}}) and is never read by calls"),
 		}),
 		"FlowUpdate": oaObject(nil, oaObj{
 			"name":     oaStr("a new name"),
@@ -884,6 +890,12 @@ func oaSchemas() oaObj {
 			"error":       oaNullable(oaStr("")),
 			"response":    oaStr("the start of the response body"),
 			"created_at":  dt(""),
+		}),
+		"AppletStep": oaObject([]string{"flow", "applet", "type", "at"}, oaObj{
+			"flow":   oaStr("the flow the applet belongs to: the call's own, or the one a transfer moved it to"),
+			"applet": oaStr("the applet id"),
+			"type":   oaStr("the applet type: greeting, ivr, connect, …"),
+			"at":     dt("when the call entered the applet"),
 		}),
 		"Message": oaObject([]string{"id", "applet", "channel", "recipients", "subject", "body", "provider", "status", "error", "created_at"}, oaObj{
 			"id":         oaStr(""),

@@ -149,7 +149,8 @@ func TestGoldenTraces(t *testing.T) {
 }
 
 // trace runs events through Step and writes one line per event (">"), one
-// per command ("<") and the wait state after each step ("=").
+// per command ("<"), the wait state after each step ("=") and the applets
+// the step entered, if any ("= entered").
 func trace(f *Flow, events []Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n", f.Name)
@@ -166,6 +167,9 @@ func trace(f *Flow, events []Event) string {
 			fmt.Fprintf(&b, " (%s)", s.Reason)
 		}
 		b.WriteString("\n")
+		if len(s.Entered) > 0 {
+			fmt.Fprintf(&b, "= entered %s\n", strings.Join(s.Entered, ", "))
+		}
 	}
 	return b.String()
 }

@@ -69,6 +69,14 @@ type State struct {
 	// Applet is the applet running now.
 	Applet string `json:"applet,omitempty"`
 	Await  Await  `json:"await"`
+	// Entered lists the applets the last Step entered, in order: several
+	// when applets that do not wait (business hours, sms, email, async
+	// passthru, switch) ran on the way to the one that waits, or to the
+	// end. They are applets of FlowID: one Step never crosses flows, since
+	// a transfer waits for FlowLoaded. Every Step starts it afresh (an
+	// event it ignores leaves it empty) in a slice of its own, never the
+	// caller's.
+	Entered []string `json:"entered,omitempty"`
 	// Attempt counts the prompts already offered by the current IVR or
 	// Gather.
 	Attempt int `json:"attempt,omitempty"`

@@ -17,9 +17,13 @@ const (
 
 // Step advances a call's flow by one event. It returns the new state and
 // the commands to run, in order. Step is deterministic and does no I/O; an
-// event the state does not wait for changes nothing. The flow f must have
-// passed validation ([Load] or [Validate]).
+// event the state does not wait for changes nothing but State.Entered,
+// which every Step empties before listing the applets it enters. The flow
+// f must have passed validation ([Load] or [Validate]).
 func Step(f *Flow, s State, ev Event) (State, []Command) {
+	// Dropped, not truncated: appending to the caller's slice could write
+	// into an array another state still shares.
+	s.Entered = nil
 	if s.Done() || ev == nil {
 		return s, nil
 	}
@@ -153,6 +157,7 @@ func (r *runner) enter(id string) {
 			return
 		}
 		r.s.Applet, r.s.Attempt, r.s.Gather = id, 0, nil
+		r.s.Entered = append(r.s.Entered, id)
 		if r.s.HungUp && usesMedia(a.Type) {
 			r.end("caller hung up")
 			return

@@ -172,9 +172,24 @@ type callView struct {
 	// Recordings play in the page from pre-signed URLs.
 	Recordings []recordingRow
 	Callbacks  []callbackRow
-	// Applets are the applets that called the customer's servers or sent
-	// messages, in order: the store keeps no step-by-step path.
+	// Path is the applets the call's flow ran through, in order, as its
+	// final record keeps them; PathCut: it is as long as a path gets
+	// (store.MaxAppletPath), so applets may be missing before its last.
+	Path    []pathStep
+	PathCut bool
+	// Applets, for a call without a path (still running, or from before
+	// paths were kept), are the applets that called the customer's
+	// servers or sent messages, in order.
 	Applets []appletStep
+}
+
+// pathStep is an applet of the call's path, with its flow's page.
+type pathStep struct {
+	store.AppletStep
+	// OtherFlow: the applet is not of the call's own flow (a transfer
+	// moved the call on).
+	OtherFlow bool
+	FlowURL   string
 }
 
 type recordingRow struct {
@@ -257,8 +272,21 @@ func (cs *console) callPage(c echo.Context) error {
 		}
 		v.Callbacks = append(v.Callbacks, row)
 	}
-	v.Applets = appletPath(v.Requests, v.Messages)
+	v.Path, v.PathCut = pathSteps(call), len(call.AppletPath) >= store.MaxAppletPath
+	if len(v.Path) == 0 {
+		v.Applets = appletPath(v.Requests, v.Messages)
+	}
 	return cs.page(c, "call", "Call "+sid, "calls", v)
+}
+
+// pathSteps is the call's applet path, each step linking to its flow.
+func pathSteps(call *store.Call) []pathStep {
+	out := make([]pathStep, len(call.AppletPath))
+	for i, st := range call.AppletPath {
+		out[i] = pathStep{AppletStep: st, OtherFlow: call.FlowID == nil || st.Flow != *call.FlowID,
+			FlowURL: Prefix + "/flows/" + url.PathEscape(st.Flow)}
+	}
+	return out
 }
 
 // appletPath puts the applets the requests and messages name in the

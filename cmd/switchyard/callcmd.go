@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
 // callCommand prints a call's record and its legs from the database.
@@ -63,6 +66,9 @@ func callCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", kv[0], kv[1])
 	}
+	if len(c.AppletPath) > 0 {
+		fmt.Fprintf(tw, "  %s\t%s\n", "Path", appletPathLine(c))
+	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "Legs:")
 	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -76,4 +82,23 @@ func callCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "Recording %s: %d s, %s, %s\n", r.ID, r.Duration, r.Channels, r.URL)
 	}
 	return nil
+}
+
+// appletPathLine is the applets the call ran through on one line, "welcome
+// → menu → support"; an applet of another flow than the call's (after a
+// transfer) is written flow/applet. A path as long as one is kept may
+// have lost applets before its last: "…" marks the gap.
+func appletPathLine(c *store.Call) string {
+	names := make([]string, 0, len(c.AppletPath)+1)
+	for i, st := range c.AppletPath {
+		if i == store.MaxAppletPath-1 {
+			names = append(names, "…")
+		}
+		name := st.Applet
+		if c.FlowID == nil || st.Flow != *c.FlowID {
+			name = st.Flow + "/" + name
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, " → ")
 }

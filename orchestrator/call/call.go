@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/switchyard/switchyard/flows"
@@ -98,6 +99,10 @@ type call struct {
 	recordings   int
 	talk         int
 	recordingURL string
+	// path is the applets the flow entered, for the final record; see
+	// walked. pathFull: it reached store.MaxAppletPath.
+	path     store.AppletPath
+	pathFull bool
 
 	// outbound is set on API calls (Place): their first leg was
 	// originated by Switchyard and the call row already exists.
@@ -410,7 +415,9 @@ func (c *call) lost(err error) {
 	// No event can come any more: nothing is worth waiting for.
 	c.settled = true
 	if !c.state.Done() && c.flow != nil {
-		c.state, _ = flows.Step(c.flow, c.state, flows.HungUp{At: c.now().UTC(), Cause: CauseLostControl})
+		ev := flows.HungUp{At: c.now().UTC(), Cause: CauseLostControl}
+		c.state, _ = flows.Step(c.flow, c.state, ev)
+		c.walked()
 	}
 	c.state.Await = flows.AwaitNothing
 }
@@ -704,12 +711,42 @@ func (c *call) step(ev flows.Event) {
 	}
 	var cmds []flows.Command
 	c.state, cmds = flows.Step(c.flow, c.state, ev)
+	c.walked()
 	if len(cmds) > 0 {
 		// A counter, not I/O: the machine's effects stay the same.
 		c.env.cfg.Metrics.AppletStep(c.appletType())
 	}
 	for _, cmd := range cmds {
 		c.exec(cmd)
+	}
+}
+
+// walked adds the applets the last Step entered to the call's path, each
+// at the wall-clock time it was entered, in the flow the state is in
+// (a Step never crosses flows). The path keeps the first
+// store.MaxAppletPath-1 applets and the last one entered: a longer walk
+// (a loop through a menu) overwrites its final step.
+func (c *call) walked() {
+	if len(c.state.Entered) == 0 {
+		return
+	}
+	// The wall clock, as the call record's own times (the flow's clock
+	// may be a node's, faster in tests).
+	at := c.wall()
+	for _, id := range c.state.Entered {
+		st := store.AppletStep{Flow: c.state.FlowID, Applet: id, At: at}
+		if a := c.flow.Applets[id]; a != nil {
+			st.Type = string(a.Type)
+		}
+		if len(c.path) < store.MaxAppletPath {
+			c.path = append(c.path, st)
+			continue
+		}
+		if !c.pathFull {
+			c.pathFull = true
+			c.log.Warn("call: applet path is full; from now on only its last applet is kept", "max", store.MaxAppletPath)
+		}
+		c.path[len(c.path)-1] = st
 	}
 }
 
@@ -894,6 +931,8 @@ func (c *call) finish() {
 		ConversationDuration: c.talk,
 		HangupCause:          a.HangupCause,
 		RecordingURL:         c.recordingURL,
+		// A copy: the effect is the record's, whatever the call does next.
+		AppletPath: slices.Clone(c.path),
 	}
 	if final.Duration == 0 && !final.EndTime.IsZero() {
 		final.Duration = int(final.EndTime.Sub(c.created).Round(time.Second) / time.Second)

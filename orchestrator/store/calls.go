@@ -27,6 +27,9 @@ type CallFinal struct {
 	HangupCause          string
 	RecordingURL         string  // kept as is when empty
 	Price                *string // kept as is when nil
+	// AppletPath is the applets the flow ran through (kept as is when
+	// empty).
+	AppletPath AppletPath
 	// Outbox, if set, builds the call's terminal status callbacks in the
 	// same transaction (only when this Finish is the one that applies).
 	Outbox OutboxFunc
@@ -371,6 +374,9 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 	set.add("conversation_duration", f.ConversationDuration)
 	if f.Price != nil {
 		set.add("price", *f.Price)
+	}
+	if len(f.AppletPath) > 0 {
+		set.add("applet_path", f.AppletPath)
 	}
 	var applied bool
 	err := r.db.atomic(ctx, func(tx *DB) error {

@@ -659,6 +659,17 @@ var migrations = []Migration{
 			)`,
 		},
 	},
+	{
+		Version: 14,
+		Name:    "the applets each call ran through",
+		SQL: []string{
+			// A JSON array of {flow, applet, type, at}, in the order the
+			// call entered them, written with the final record; '' for
+			// calls from before, calls still running and calls that ran
+			// no flow.
+			`ALTER TABLE calls ADD COLUMN applet_path TEXT NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // backfillDeviceSIDs gives the devices of earlier versions their ids,

@@ -1,6 +1,11 @@
 package store
 
-import "time"
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // The models mirror the tables created by the migrations in migrations.go;
 // every column is named explicitly so the DDL and the tags can be read side
@@ -126,10 +131,78 @@ type Call struct {
 	StatusCallbackContentType string    `gorm:"column:status_callback_content_type"`
 	CreatedAt                 time.Time `gorm:"column:created_at"` // Exotel DateCreated
 	UpdatedAt                 time.Time `gorm:"column:updated_at"`
+
+	// AppletPath is the applets the call's flow ran through, in order,
+	// written with the final record (CallFinal.AppletPath); empty while
+	// the call runs, for calls that ran no flow, and for calls closed by
+	// the reconciler (the path lived in the runtime that lost them).
+	AppletPath AppletPath `gorm:"column:applet_path"`
 }
 
 // TableName implements gorm's tabler.
 func (Call) TableName() string { return "calls" }
+
+// AppletStep is one applet a call entered: which flow it belongs to (a
+// transfer moves the call to another flow's applets), its id and type,
+// and when the call entered it (the time of the event that led there).
+type AppletStep struct {
+	Flow   string    `json:"flow"`
+	Applet string    `json:"applet"`
+	Type   string    `json:"type"`
+	At     time.Time `json:"at"`
+}
+
+// MaxAppletPath bounds the applets a call's path keeps. The runtime keeps
+// the first MaxAppletPath-1 and the last: a path this long may have lost
+// applets between its last two steps (their times show the gap).
+const MaxAppletPath = 200
+
+// AppletPath is the applets a call ran through, in order. It is stored
+// as JSON text in calls.applet_path: an empty path as the empty string.
+type AppletPath []AppletStep
+
+// Value implements driver.Valuer: the empty string for an empty path,
+// else a JSON array with times in UTC.
+func (p AppletPath) Value() (driver.Value, error) {
+	if len(p) == 0 {
+		return "", nil
+	}
+	out := make([]AppletStep, len(p))
+	for i, st := range p {
+		st.At = st.At.UTC()
+		out[i] = st
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("applet path: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan implements sql.Scanner: NULL and the empty string are an empty
+// (nil) path.
+func (p *AppletPath) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("applet path: cannot scan %T", src)
+	}
+	if len(b) == 0 {
+		*p = nil
+		return nil
+	}
+	var out []AppletStep
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("applet path: %w", err)
+	}
+	*p = out
+	return nil
+}
 
 // Leg is one channel of a call: the customer leg, and every agent leg
 // tried, including the losers of parallel ringing.

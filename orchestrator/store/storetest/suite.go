@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -41,6 +42,7 @@ func Exercise(t *testing.T, fresh Fresh) {
 		{"CallListFilters", testCallListFilters},
 		{"CallListPaging", testCallListPaging},
 		{"CallTerminalStatus", testCallTerminalStatus},
+		{"CallAppletPath", testCallAppletPath},
 		{"Legs", testLegs},
 		{"Recordings", testRecordings},
 		{"RecordingArchive", testRecordingArchive},
@@ -706,7 +708,7 @@ func sameCall(t *testing.T, got, want *store.Call) {
 		c.CreatedAt, c.UpdatedAt, c.StartTime = time.Time{}, time.Time{}, time.Time{}
 		c.AnswerTime, c.EndTime, c.ParentCallSID, c.FlowID, c.Price = nil, nil, nil, nil, nil
 	}
-	if g != w {
+	if !reflect.DeepEqual(g, w) {
 		t.Errorf("call = %+v\nwant   %+v", g, w)
 	}
 }
