@@ -26,6 +26,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		now := s.opts.Now()
+		if sid, ok := r.Context().Value(consoleAccountKey{}).(string); ok {
+			return s.asConsoleAccount(c, sid, next)
+		}
 		client := clientKey(r, s.opts.TrustedProxies)
 		// A token is taken before the attempt, so concurrent failures
 		// cannot overdraw the budget, and given back when it succeeds.
@@ -75,4 +78,28 @@ func (s *Server) credentials(c echo.Context) (*store.Account, error) {
 func account(c echo.Context) *store.Account {
 	a, _ := c.Get(keyAccount).(*store.Account)
 	return a
+}
+
+// consoleAccountKey marks a request the web console forwards to the
+// management API (see consoleAPI): its value is the account of the
+// console's session, which the console has already authenticated. Only
+// this server can set a context value: no client can send one.
+type consoleAccountKey struct{}
+
+// asConsoleAccount serves a request the console forwarded for account
+// sid, with the account's rate limit as for any authenticated request.
+func (s *Server) asConsoleAccount(c echo.Context, sid string, next echo.HandlerFunc) error {
+	ctx := c.Request().Context()
+	if sid != c.Param("sid") {
+		return fail(http.StatusForbidden, CodeForbidden, "the console's session does not grant access to account "+c.Param("sid"))
+	}
+	acc, err := s.store.Accounts().Get(ctx, sid)
+	if err != nil {
+		return storeFail(err, CodeForbidden, "account "+sid)
+	}
+	if ok, wait := s.requests.take(acc.SID, s.opts.Now()); !ok {
+		return tooManyRequests(c, wait, fmt.Sprintf("too many requests: the limit is %d a minute per account", s.opts.RateLimit))
+	}
+	c.Set(keyAccount, acc)
+	return next(c)
 }

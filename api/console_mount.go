@@ -1,8 +1,12 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,7 +37,35 @@ func (s *Server) consoleDeps() console.Deps {
 		},
 		CampaignAction: s.consoleCampaignAction,
 		CampaignReport: s.consoleCampaignReport,
+		ManageAPI:      s.consoleAPI,
+		TestCall:       s.opts.TestCall,
 	}
+}
+
+// consoleAPIPaths are the management routes the console's pages call
+// (the flow builder): flows and their versions, and ExoPhones.
+var consoleAPIPaths = regexp.MustCompile(`^(flows|exophones)(/[A-Za-z0-9_.+%-]+)*$`)
+
+// consoleAPI serves a request of the console's scripts as the management
+// API at /v2/accounts/<account>/<rest>, authenticated as the session's
+// account: the same handlers, validation, answers and error format as
+// for any client of the API. rest is the path after the console's API
+// prefix, still escaped; only consoleAPIPaths are served.
+func (s *Server) consoleAPI(c echo.Context, accountSID, rest string) error {
+	if !consoleAPIPaths.MatchString(rest) {
+		return manageNotFound(CodeNotFound, "console API path "+rest)
+	}
+	r := c.Request()
+	path := "/v2/accounts/" + accountSID + "/" + rest
+	unescaped, err := url.PathUnescape(path)
+	if err != nil || strings.Contains(unescaped, "..") || strings.Count(unescaped, "/") != strings.Count(path, "/") {
+		return manageNotFound(CodeNotFound, "console API path "+rest)
+	}
+	fwd := r.Clone(context.WithValue(r.Context(), consoleAccountKey{}, accountSID))
+	fwd.URL.Path, fwd.URL.RawPath = unescaped, path
+	fwd.RequestURI = fwd.URL.RequestURI()
+	s.echo.ServeHTTP(c.Response(), fwd)
+	return nil
 }
 
 // consoleLimiter counts the console's failed sign-ins as failed

@@ -112,6 +112,9 @@ type Options struct {
 	// Ready adds this instance's own reasons not to take traffic to
 	// /readyz's database check.
 	Ready Readiness
+	// TestCall places a simulated call for the console's flow builder
+	// (nil: the builder offers no test call).
+	TestCall console.TestCaller
 
 	noHygiene bool
 }

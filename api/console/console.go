@@ -6,8 +6,13 @@
 // Pages: the call log with filters, live calls (updated over
 // Server-Sent Events), a call's page (legs on a timeline, requests to the
 // customer's servers, messages, recordings, status callbacks), agents,
-// campaigns (progress, pause and resume, the report as CSV) and flows.
-// Templates, the stylesheet and the script are embedded: nothing is
+// campaigns (progress, pause and resume, the report as CSV), flows, and
+// the flow builder (builder.go, static/builder.js): the applet graph
+// edited on a canvas with forms built from the applet schemas, saved,
+// validated and published through the management API (Deps.ManageAPI),
+// versions compared, ExoPhones assigned, and test calls placed through
+// the server's node (testcalls.go) with their applet path lit.
+// Templates, the stylesheet and the scripts are embedded: nothing is
 // fetched from the network at run time.
 package console
 
@@ -63,14 +68,22 @@ type Deps struct {
 	// CampaignReport answers with the campaign's report as a CSV
 	// download, as the API's call-details.csv does.
 	CampaignReport func(c echo.Context, accountSID, campaignSID string) error
+	// ManageAPI serves a request of the console's scripts (the flow
+	// builder) as the management API does for the account: rest is the
+	// path under /v2/accounts/<account>/, still escaped. It answers in
+	// the API's own format, errors included.
+	ManageAPI func(c echo.Context, accountSID, rest string) error
+	// TestCall places the flow builder's test calls (nil: none).
+	TestCall TestCaller
 }
 
 // console holds the handlers' shared state.
 type console struct {
-	d    Deps
-	log  *slog.Logger
-	keys sessionKeys
-	tmpl templates
+	d     Deps
+	log   *slog.Logger
+	keys  sessionKeys
+	tmpl  templates
+	tests testRuns
 }
 
 // Mount declares the console's routes on e: "/" redirects to the
@@ -117,6 +130,18 @@ func Mount(e *echo.Echo, d Deps) {
 	e.POST(Prefix+"/campaigns/:id/pause", cs.campaignAction("pause"), form...)
 	e.POST(Prefix+"/campaigns/:id/resume", cs.campaignAction("resume"), form...)
 	e.GET(Prefix+"/flows", cs.flows, page...)
+	e.POST(Prefix+"/flows", cs.newFlow, form...)
+	e.GET(Prefix+"/flows/:id", cs.builder, page...)
+	e.GET(Prefix+"/flows/:id/diff", cs.flowDiff, page...)
+	e.POST(Prefix+"/flows/:id/tests", cs.startTest, form...)
+	e.GET(Prefix+"/flows/:id/tests/:run", cs.testStatus, page...)
+	// The builder's calls to the management API: reads need the
+	// session, writes its CSRF token too. The path under the prefix
+	// has slashes (the API checks its own parameters).
+	e.GET(Prefix+"/api/*", cs.api, secureHeaders, cs.requireSession)
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		e.Add(m, Prefix+"/api/*", cs.api, secureHeaders, cs.requireSession, cs.checkCSRF)
+	}
 }
 
 // IsConsolePath reports whether path is the console's: its pages, and

@@ -25,7 +25,7 @@ var staticFS embed.FS
 // pages are the templates rendered as whole pages; each defines
 // "content" inside the layout. (The error page, which needs no server
 // settings, is errorTemplate.)
-var pages = []string{"login", "calls", "call", "live", "agents", "campaigns", "campaign", "flows"}
+var pages = []string{"login", "calls", "call", "live", "agents", "campaigns", "campaign", "flows", "flow", "flowdiff"}
 
 // assetVersions is a short hash of each static file, put in its URL so
 // browsers may cache it for good and still get a new one with a new
@@ -85,6 +85,7 @@ func baseFuncs() template.FuncMap {
 	return template.FuncMap{
 		"asset": asset,
 		"dur":   duration,
+		"dec":   func(n int) int { return n - 1 },
 	}
 }
 

@@ -28,6 +28,9 @@ const (
 	SessionTTL = 12 * time.Hour
 	// csrfField is the hidden form field carrying the CSRF token.
 	csrfField = "csrf"
+	// csrfHeader carries the CSRF token of the console's script requests
+	// (JSON bodies have no form field).
+	csrfHeader = "X-CSRF-Token"
 	// sessionVersion starts every session payload, so the format can
 	// change without old cookies being misread.
 	sessionVersion = "v1"
@@ -232,7 +235,11 @@ func (cs *console) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		if !cs.sameOrigin(c.Request()) {
 			return echo.NewHTTPError(http.StatusForbidden, "This form was not sent from the console.")
 		}
-		if !tokenEqual(c.FormValue(csrfField), cs.keys.csrfToken(sessionFrom(c))) {
+		token := c.Request().Header.Get(csrfHeader)
+		if token == "" {
+			token = c.FormValue(csrfField)
+		}
+		if !tokenEqual(token, cs.keys.csrfToken(sessionFrom(c))) {
 			return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
 		}
 		return next(c)

@@ -204,6 +204,52 @@ func (b *consoleBrowser) shoot(name string, v viewport) {
 	}
 }
 
+// newConsoleBrowser starts a headless Chromium (exe) with one tab on the
+// console at base, listening for the errors its pages report; the
+// browser stops with the test. ctx bounds the test's work.
+func newConsoleBrowser(t *testing.T, exe, base string) (context.Context, *consoleBrowser) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
+		chromedp.WindowSize(1280, 800), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium's sandbox cannot run as root
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	b := &consoleBrowser{t: t, ctx: tabCtx, base: base, shots: artefacts(t), errors: &browserErrors{}}
+	b.errors.listen(t, tabCtx)
+	return ctx, b
+}
+
+// tab opens another tab of the same browser (its cookies too), with its
+// own error listener.
+func (b *consoleBrowser) tab() *consoleBrowser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	other := &consoleBrowser{t: b.t, ctx: ctx, base: b.base, shots: b.shots, errors: &browserErrors{}}
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	other.errors.listen(b.t, ctx)
+	return other
+}
+
+// signIn signs in as the demo account from the login page.
+func (b *consoleBrowser) signIn() {
+	b.t.Helper()
+	b.open("/console/login")
+	b.do("fill in the login", chromedp.SendKeys(chromedp.ID("key"), demo.APIKey),
+		chromedp.SendKeys(chromedp.ID("token"), demo.APIToken))
+	b.loading("sign in", chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)))
+	b.waitJS("the call log after signing in", `location.pathname === "/console/calls" && document.querySelector("main h1") !== null`)
+	b.errors.check(b.t, "sign in")
+}
+
 // TestConsoleInBrowser: sign in; a recorded click-to-call and a
 // simulated inbound call; the inbound call in the live view while it is
 // up (pushed over Server-Sent Events, no reload) and in the log after;
@@ -235,19 +281,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"caller_id": %q, "url": %q, "from": ["+15550100003"], "schedule": {"send_at": %q}}]}`,
 		demoPhone, flowURL, time.Now().Add(24*time.Hour).Format(time.RFC3339)))["id"].(string)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
-		chromedp.WindowSize(1280, 800), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium's sandbox cannot run as root
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	b := &consoleBrowser{t: t, ctx: tabCtx, base: s.base, shots: artefacts(t), errors: &browserErrors{}}
-	b.errors.listen(t, tabCtx)
+	ctx, b := newConsoleBrowser(t, exe, s.base)
 	defer b.errors.check(t, "the end")
 
 	// Signed out, the console asks for a key and token.
@@ -258,11 +292,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.shoot("login", v)
 	}
 	b.at(consoleViewports[0])
-	b.do("fill in the login", chromedp.SendKeys(chromedp.ID("key"), demo.APIKey),
-		chromedp.SendKeys(chromedp.ID("token"), demo.APIToken))
-	b.loading("sign in", chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)))
-	b.waitJS("the call log after signing in", `location.pathname === "/console/calls" && document.querySelector("main h1") !== null`)
-	b.errors.check(t, "sign in")
+	b.signIn()
 
 	// The live view, connected to its stream; a marker that a reload
 	// would wipe.

@@ -320,6 +320,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	apiOpts.Recordings, apiOpts.SMS = blobs, smsOut
 	apiOpts.Metrics, apiOpts.Nodes, apiOpts.OpsToken = met, cluster, cfg.OpsToken
 	apiOpts.Ready = readiness(runtime, cluster)
+	apiOpts.TestCall = consoleTestCalls(nodesCtx, nodes, cfg.FSPassword, cfg.emulatorSpeed)
 	if name, _ := cfg.smsProvider(); name == "webhook" && cfg.SMSWebhookReports {
 		apiOpts.SMSReports, apiOpts.SMSReportToken = smsOut.Report, cfg.SMSToken
 	}
