@@ -112,7 +112,7 @@ func (cs *console) campaignView(c echo.Context) (*campaignView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: campaign stats: %w", err)
 	}
-	rows, _, err := cs.d.Store.Campaigns().Report(ctx, s.Account, cp.SID, store.ReportFilter{All: true})
+	marks, err := cs.d.Store.Campaigns().Marks(ctx, s.Account, cp.SID)
 	if err != nil {
 		return nil, storeErr(err, "campaign "+clip(id))
 	}
@@ -120,8 +120,8 @@ func (cs *console) campaignView(c echo.Context) (*campaignView, error) {
 		CanPause:  cp.Status == store.CampaignCreated || cp.Status == store.CampaignInProgress,
 		CanResume: cp.Status == store.CampaignPaused}
 	counts := map[string]int{}
-	for _, r := range rows {
-		counts[r.Status]++
+	for _, m := range marks {
+		counts[m.Status]++
 	}
 	for _, o := range []string{store.NumberCompleted, store.NumberBusy, store.NumberNoAnswer, store.NumberFailed, store.AttemptDialing} {
 		label := o
@@ -130,11 +130,11 @@ func (cs *console) campaignView(c echo.Context) (*campaignView, error) {
 		}
 		v.Outcomes = append(v.Outcomes, outcomeCount{Outcome: label, N: counts[o]})
 	}
-	v.Placed, v.Answered = len(rows), counts[store.NumberCompleted]
+	v.Placed, v.Answered = len(marks), counts[store.NumberCompleted]
 	if v.Placed > 0 {
 		v.AnswerRate = v.Answered * 100 / v.Placed
 	}
-	v.Plot = callsPlot(rows, cs.when)
+	v.Plot = callsPlot(marks, cs.when)
 	return v, nil
 }
 

@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -38,32 +39,69 @@ type plot struct {
 	LabelY      int
 	MaxY, ZeroY int
 	Empty       bool
+	// RateLine is the answer rate's polyline (SVG points; "" without
+	// calls); Keys the legend.
+	RateLine   string
+	RatePoints []plotPoint
+	Keys       []plotKey
 }
 
+// plotPoint is a point of the answer-rate line, marked with a dot (one
+// bucket alone draws no line).
+type plotPoint struct{ X, Y float64 }
+
+// plotKey is a legend entry.
+type plotKey struct{ Class, Label string }
+
 type plotBar struct {
-	X, W               float64
-	PlacedY, PlacedH   float64
-	AnsweredY, AnswerH float64
-	// Title is the bar's tooltip: when and how many.
+	X, W             float64
+	PlacedY, PlacedH float64
+	// Segments stack the bucket's calls by outcome, answered at the
+	// bottom.
+	Segments []plotSegment
+	// Title is the bar's tooltip: when and how many of each.
 	Title string
 }
 
-// callsPlot buckets a campaign's calls by when they were placed.
-func callsPlot(rows []store.ReportRow, when func(time.Time) string) plot {
+type plotSegment struct {
+	Class string
+	Y, H  float64
+}
+
+// plotOutcome is an outcome the plot stacks, in stacking order.
+type plotOutcome struct {
+	Status, Class, Label string
+}
+
+var plotOutcomes = []plotOutcome{
+	{store.NumberCompleted, "answered", "answered"},
+	{store.NumberBusy, "busy", "busy"},
+	{store.NumberNoAnswer, "noanswer", "no answer"},
+	{store.NumberFailed, "failed", "failed"},
+	{store.AttemptDialing, "dialing", "in progress"},
+}
+
+// callsPlot buckets a campaign's calls by when they were placed: per
+// bucket a bar of the calls placed (the dial rate), stacked by outcome,
+// and a line of the share answered (the answer rate, on the right axis).
+func callsPlot(marks []store.AttemptMark, when func(time.Time) string) plot {
 	p := plot{Width: plotWidth, Height: plotHeight, Left: plotLeft, Right: plotRight, Top: plotTop,
 		Bottom: plotBottom, LabelY: plotBottom + 16, MaxY: plotTop + 4, ZeroY: plotBottom}
-	if len(rows) == 0 {
+	for _, o := range plotOutcomes {
+		p.Keys = append(p.Keys, plotKey{Class: o.Class, Label: o.Label})
+	}
+	if len(marks) == 0 {
 		p.Empty = true
 		p.Summary = "No calls placed yet."
 		return p
 	}
-	first, last := rows[0].CreatedAt, rows[0].CreatedAt
-	for _, r := range rows {
-		if r.CreatedAt.Before(first) {
-			first = r.CreatedAt
+	first, last := marks[0].At, marks[0].At
+	for _, m := range marks {
+		if m.At.Before(first) {
+			first = m.At
 		}
-		if r.CreatedAt.After(last) {
-			last = r.CreatedAt
+		if m.At.After(last) {
+			last = m.At
 		}
 	}
 	bucket := plotBuckets[len(plotBuckets)-1]
@@ -75,32 +113,58 @@ func callsPlot(rows []store.ReportRow, when func(time.Time) string) plot {
 	}
 	start := first.Truncate(bucket)
 	n := min(int(last.Sub(start)/bucket)+1, plotMaxBars)
-	placed, answered := make([]int, n), make([]int, n)
-	for _, r := range rows {
-		i := min(int(r.CreatedAt.Sub(start)/bucket), n-1)
+	placed := make([]int, n)
+	byOutcome := make([]map[string]int, n)
+	for i := range byOutcome {
+		byOutcome[i] = map[string]int{}
+	}
+	for _, m := range marks {
+		i := min(int(m.At.Sub(start)/bucket), n-1)
 		placed[i]++
-		if r.Status == store.NumberCompleted {
-			answered[i]++
-		}
+		byOutcome[i][m.Status]++
 	}
 	for _, v := range placed {
 		p.YMax = max(p.YMax, v)
 	}
 	slot := float64(plotRight-plotLeft) / float64(n)
 	height := float64(plotBottom - plotTop)
+	var rate []string
 	for i := range n {
-		ph := float64(placed[i]) / float64(p.YMax) * height
-		ah := float64(answered[i]) / float64(p.YMax) * height
+		x := plotLeft + float64(i)*slot + slot*0.1
+		bar := plotBar{X: x, W: slot * 0.8}
+		bar.PlacedH = float64(placed[i]) / float64(p.YMax) * height
+		bar.PlacedY = plotBottom - bar.PlacedH
+		y := float64(plotBottom)
+		parts := make([]string, 0, len(plotOutcomes))
+		for _, o := range plotOutcomes {
+			k := byOutcome[i][o.Status]
+			if k == 0 {
+				continue
+			}
+			h := float64(k) / float64(p.YMax) * height
+			y -= h
+			bar.Segments = append(bar.Segments, plotSegment{Class: o.Class, Y: y, H: h})
+			parts = append(parts, fmt.Sprintf("%d %s", k, o.Label))
+		}
 		at := start.Add(time.Duration(i) * bucket)
-		p.Bars = append(p.Bars, plotBar{
-			X: plotLeft + float64(i)*slot + slot*0.1, W: slot * 0.8,
-			PlacedY: plotBottom - ph, PlacedH: ph, AnsweredY: plotBottom - ah, AnswerH: ah,
-			Title: fmt.Sprintf("%s: %d placed, %d answered", when(at), placed[i], answered[i]),
-		})
+		bar.Title = fmt.Sprintf("%s: %d placed", when(at), placed[i])
+		if len(parts) > 0 {
+			bar.Title += " (" + strings.Join(parts, ", ") + ")"
+		}
+		if placed[i] > 0 {
+			answered := byOutcome[i][store.NumberCompleted]
+			share := float64(answered) / float64(placed[i])
+			bar.Title += fmt.Sprintf("; %d %% answered", answered*100/placed[i])
+			pt := plotPoint{X: x + slot*0.4, Y: plotBottom - share*height}
+			p.RatePoints = append(p.RatePoints, pt)
+			rate = append(rate, fmt.Sprintf("%.1f,%.1f", pt.X, pt.Y))
+		}
+		p.Bars = append(p.Bars, bar)
 	}
+	p.RateLine = strings.Join(rate, " ")
 	p.From, p.To = when(start), when(start.Add(time.Duration(n)*bucket))
 	p.Bucket = bucketName(bucket)
-	p.Summary = fmt.Sprintf("Calls placed and answered per %s, from %s to %s: at most %d in one %s.",
+	p.Summary = fmt.Sprintf("Calls placed per %s by outcome, and the share answered, from %s to %s: at most %d placed in one %s.",
 		p.Bucket, p.From, p.To, p.YMax, p.Bucket)
 	return p
 }

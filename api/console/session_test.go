@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/base64"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"strings"
@@ -212,24 +213,36 @@ func TestCallsPlot(t *testing.T) {
 		t.Errorf("no calls: %+v", p)
 	}
 	t0 := time.Date(2026, 1, 2, 10, 0, 30, 0, time.UTC)
-	row := func(sec int, status string) store.ReportRow {
-		return store.ReportRow{CampaignAttempt: store.CampaignAttempt{CreatedAt: t0.Add(time.Duration(sec) * time.Second), Status: status}}
+	row := func(sec int, status string) store.AttemptMark {
+		return store.AttemptMark{At: t0.Add(time.Duration(sec) * time.Second), Status: status}
 	}
-	rows := []store.ReportRow{row(0, "completed"), row(10, "busy"), row(70, "completed"), row(80, "completed"), row(85, "no-answer"), row(200, "dialing")}
+	rows := []store.AttemptMark{row(0, "completed"), row(10, "busy"), row(70, "completed"), row(80, "completed"), row(85, "no-answer"), row(200, "dialing")}
 	p := callsPlot(rows, func(t time.Time) string { return t.Format(time.TimeOnly) })
 	if p.Bucket != "minute" || len(p.Bars) != 4 || p.YMax != 3 || p.From != "10:00:00" || p.To != "10:04:00" {
 		t.Fatalf("plot: bucket %q, %d bars, max %d, %s to %s", p.Bucket, len(p.Bars), p.YMax, p.From, p.To)
 	}
-	// Minute 1: 3 placed (full height), 2 answered.
+	// Minute 1: 3 placed (full height): 2 answered at the bottom, 1 not
+	// answered on top of them; 66 % answered.
+	full := float64(plotBottom - plotTop)
 	b := p.Bars[1]
-	if b.PlacedH != plotBottom-plotTop || math.Abs(b.AnswerH-b.PlacedH*2/3) > 1e-9 || !strings.Contains(b.Title, "3 placed, 2 answered") {
-		t.Errorf("bar 1: %+v", b)
+	if b.PlacedH != full || len(b.Segments) != 2 || !strings.Contains(b.Title, "3 placed (2 answered, 1 no answer); 66 % answered") {
+		t.Fatalf("bar 1: %+v", b)
 	}
-	if p.Bars[2].PlacedH != 0 || p.Bars[3].AnswerH != 0 {
+	if s := b.Segments[0]; s.Class != "answered" || math.Abs(s.H-full*2/3) > 1e-9 || math.Abs(s.Y+s.H-plotBottom) > 1e-9 {
+		t.Errorf("bar 1's answered: %+v", s)
+	}
+	if s := b.Segments[1]; s.Class != "noanswer" || math.Abs(s.Y+s.H-b.Segments[0].Y) > 1e-9 {
+		t.Errorf("bar 1's no answer does not sit on the answered: %+v", b.Segments)
+	}
+	if p.Bars[2].PlacedH != 0 || len(p.Bars[2].Segments) != 0 || p.Bars[3].Segments[0].Class != "dialing" {
 		t.Errorf("bars 2, 3: %+v %+v", p.Bars[2], p.Bars[3])
 	}
+	// The answer rate: a point per minute with calls (50 %, 66 %, 0 %).
+	if pts := strings.Fields(p.RateLine); len(pts) != 3 || !strings.HasSuffix(pts[2], fmt.Sprintf(",%.1f", float64(plotBottom))) {
+		t.Errorf("answer rate line %q", p.RateLine)
+	}
 	// A day of calls: the bucket grows until the bars fit.
-	long := []store.ReportRow{row(0, "completed"), row(24*3600, "completed")}
+	long := []store.AttemptMark{row(0, "completed"), row(24*3600, "completed")}
 	if p := callsPlot(long, time.Time.String); p.Bucket != "hour" || len(p.Bars) > plotMaxBars {
 		t.Errorf("a day: bucket %q, %d bars", p.Bucket, len(p.Bars))
 	}

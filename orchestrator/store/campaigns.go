@@ -533,6 +533,28 @@ func (r *Campaigns) Report(ctx context.Context, accountSID, sid string, f Report
 	return rows, int(total), dbErr("campaign calls", err)
 }
 
+// AttemptMark is when a campaign call was placed and how it ended so far
+// (a Number* outcome, or AttemptDialing while it is up).
+type AttemptMark struct {
+	At     time.Time `gorm:"column:created_at"`
+	Status string    `gorm:"column:status"`
+}
+
+// Marks returns when each of a campaign's calls was placed and its
+// outcome, in the order placed: two columns of the attempts alone, for a
+// plot of the campaign over time (Report reads whole rows with their
+// calls and numbers).
+func (r *Campaigns) Marks(ctx context.Context, accountSID, sid string) ([]AttemptMark, error) {
+	if _, err := r.Get(ctx, accountSID, sid); err != nil {
+		return nil, err
+	}
+	var marks []AttemptMark
+	err := r.db.read(ctx).Table("campaign_attempts").Select("created_at, status").
+		Where("account_sid = ? AND campaign_sid = ?", accountSID, sid).
+		Order("created_at, call_sid").Scan(&marks).Error
+	return marks, dbErr("campaign call marks", err)
+}
+
 // insertCallbacks writes campaign callbacks to the outbox, numbering each
 // after the callbacks of its key (CallSID: the call, the campaign, or the
 // campaign's number).

@@ -212,6 +212,14 @@ func testCampaignDialing(t *testing.T, fresh Fresh) {
 	if total != 1 || rows[0].CallSID != sid || rows[0].Status != "busy" || rows[0].CallStatus != string(store.Busy) {
 		t.Fatalf("report %d %+v", total, rows)
 	}
+	marks, err := f.db.Campaigns().Marks(ctx, f.a.SID, c.SID)
+	must(t, err)
+	if len(marks) != 1 || marks[0].Status != "busy" || !marks[0].At.Equal(rows[0].CreatedAt) {
+		t.Fatalf("marks %+v, report %+v", marks, rows)
+	}
+	if _, err := f.db.Campaigns().Marks(ctx, f.b.SID, c.SID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account's marks: %v", err)
+	}
 	stats, _ = f.db.Campaigns().Stats(ctx, []store.Campaign{*got})
 	if st := stats[c.SID]; st["failed-dnd"] != 3 || st["invalid"] != 1 || st["created"] != 4 {
 		t.Fatalf("final stats %v", stats[c.SID])
