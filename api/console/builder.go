@@ -93,13 +93,9 @@ func (cs *console) newFlow(c echo.Context) error {
 func (cs *console) builder(c echo.Context) error {
 	s := sessionFrom(c)
 	ctx := c.Request().Context()
-	f, err := cs.d.Store.Flows().Get(ctx, s.Account, c.Param("id"))
+	f, versions, err := cs.flowVersions(c)
 	if err != nil {
-		return storeErr(err, "such flow")
-	}
-	versions, err := cs.d.Store.Flows().Versions(ctx, s.Account, f.ID)
-	if err != nil {
-		return fmt.Errorf("console: flow versions: %w", err)
+		return err
 	}
 	all, _, err := cs.d.Store.Flows().List(ctx, s.Account, store.Page{Limit: flowsMax})
 	if err != nil {
@@ -144,6 +140,22 @@ func (cs *console) builder(c echo.Context) error {
 	return cs.page(c, "flow", f.Name, "flows", v)
 }
 
+// flowVersions reads the session's flow named in the path (:id) and its
+// published versions, oldest first.
+func (cs *console) flowVersions(c echo.Context) (*store.Flow, []store.FlowVersion, error) {
+	s := sessionFrom(c)
+	ctx := c.Request().Context()
+	f, err := cs.d.Store.Flows().Get(ctx, s.Account, c.Param("id"))
+	if err != nil {
+		return nil, nil, storeErr(err, "such flow")
+	}
+	versions, err := cs.d.Store.Flows().Versions(ctx, s.Account, f.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console: flow versions: %w", err)
+	}
+	return f, versions, nil
+}
+
 // diffView is the version comparison page's data.
 type diffView struct {
 	Flow     store.Flow
@@ -158,13 +170,9 @@ type diffView struct {
 func (cs *console) flowDiff(c echo.Context) error {
 	s := sessionFrom(c)
 	ctx := c.Request().Context()
-	f, err := cs.d.Store.Flows().Get(ctx, s.Account, c.Param("id"))
+	f, versions, err := cs.flowVersions(c)
 	if err != nil {
-		return storeErr(err, "such flow")
-	}
-	versions, err := cs.d.Store.Flows().Versions(ctx, s.Account, f.ID)
-	if err != nil {
-		return fmt.Errorf("console: flow versions: %w", err)
+		return err
 	}
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from == "" {

@@ -685,13 +685,7 @@
       c.value = Array.isArray(v) ? v.join("\n") : "";
       help = (help ? help + " " : "") + "One per line.";
       c.addEventListener("input", function () {
-        var list = c.value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean);
-        if (list.length) {
-          obj[f.name] = list;
-        } else {
-          delete obj[f.name];
-        }
-        changed();
+        setList(obj, f.name, c.value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean));
       });
       break;
     case "windows":
@@ -710,12 +704,7 @@
             list.push({days: line.trim().toLowerCase().split(/[\s,]+/), open: "", "close": ""});
           }
         });
-        if (list.length) {
-          obj[f.name] = list;
-        } else {
-          delete obj[f.name];
-        }
-        changed();
+        setList(obj, f.name, list);
       });
       break;
     case "multiline":
@@ -736,6 +725,16 @@
       c.setAttribute("aria-required", "true");
     }
     return wrap(f.label + (f.required ? " (required)" : ""), help, c, path);
+  }
+
+  // setList keeps a list field, or leaves it out when empty.
+  function setList(obj, name, list) {
+    if (list.length) {
+      obj[name] = list;
+    } else {
+      delete obj[name];
+    }
+    changed();
   }
 
   function setText(obj, name, value) {
