@@ -24,7 +24,8 @@
 // fire-and-forget commands ([Send], an async [Fetch]) and ends with at most
 // one blocking command, whose result event moves the flow on. [State.Await]
 // says which event the flow is waiting for; any other event, except [HungUp],
-// changes nothing.
+// changes nothing but [State.Entered] (the applets the last Step entered,
+// which every Step empties first).
 //
 // # Hang-up
 //
