@@ -173,6 +173,7 @@ func startChildSpec(t *testing.T, spec childSpec) *child {
 		spec.RecordingsDir = t.TempDir()
 	}
 	spec.ExitOnStdinEOF = true
+	storetest.Premigrate(t, spec.Database)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)

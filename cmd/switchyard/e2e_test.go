@@ -68,6 +68,7 @@ func (s *server) waitEnded(sid string) {
 // ports, and stops it when the test ends (or when stop is called).
 func startServe(t testing.TB, dsn string, tweak ...func(*Config)) *server {
 	t.Helper()
+	storetest.Premigrate(t, dsn) // serve's own migration then has nothing to do
 	cfg := defaultConfig()
 	cfg.Database = dsn
 	cfg.Demo = true

@@ -12,11 +12,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -85,14 +89,78 @@ func Open(t testing.TB, dsn string) *store.DB {
 	return db
 }
 
-// OpenMigrated is Open followed by Migrate.
+// OpenMigrated is Open followed by Migrate. A new SQLite file starts as a
+// copy of a database migrated once per test process (see
+// migratedSQLite): parsing every migration's statements for each test
+// was most of the time of packages with many short tests. Migrate then
+// finds nothing to do, as on any current database.
 func OpenMigrated(t testing.TB, dsn string) *store.DB {
 	t.Helper()
+	Premigrate(t, dsn)
 	db := Open(t, dsn)
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("storetest: migrate: %v", err)
 	}
 	return db
+}
+
+// migratedSQLite is the file of a SQLite database with every migration
+// applied, made once per process.
+var migratedSQLite = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "switchyard-storetest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "migrated.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// Closing the last connection checkpoints the write-ahead log into
+	// the file and removes it: the file alone is the database.
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + side); err == nil {
+			return nil, fmt.Errorf("the database's %s file outlived its close", side)
+		}
+	}
+	return os.ReadFile(path)
+})
+
+// Premigrate makes a new SQLite file at dsn (a path SQLiteDSN returned,
+// not yet created) a migrated database, as OpenMigrated does, for tests
+// that hand the DSN to code that migrates it (switchyard serve): their
+// migration then finds nothing to do. Any other DSN is left alone.
+func Premigrate(t testing.TB, dsn string) {
+	t.Helper()
+	if !isNewSQLiteFile(dsn) {
+		return
+	}
+	image, err := migratedSQLite()
+	if err != nil {
+		t.Fatalf("storetest: migrated SQLite image: %v", err)
+	}
+	if err := os.WriteFile(dsn, image, 0o600); err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+}
+
+// isNewSQLiteFile reports whether dsn is a plain SQLite file path (as
+// SQLiteDSN makes) that does not exist yet.
+func isNewSQLiteFile(dsn string) bool {
+	if strings.Contains(dsn, "://") || strings.HasPrefix(dsn, "file:") || strings.ContainsAny(dsn, "?:") {
+		return false
+	}
+	_, err := os.Stat(dsn)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // NewDB returns a migrated store on a new SQLite database, for tests of
