@@ -37,15 +37,18 @@ func (r *Recordings) ClaimArchive(ctx context.Context, c ArchiveClaim) ([]Record
 	if r.db.dialect == DialectPostgres {
 		lock = " FOR UPDATE OF r SKIP LOCKED"
 	}
+	// The status is written into the statement, not bound: compared with
+	// a bound parameter, the partial index on pending recordings makes
+	// SQLite prepare the statement again at every run (it plans for the
+	// value bound), which cost most of this query's time under load.
 	q := `UPDATE recordings SET claimed_by = ?, claim_until = ?, archive_attempts = archive_attempts + 1
-		WHERE archive_status = ? AND (claim_until IS NULL OR claim_until <= ?) AND id IN (
+		WHERE archive_status = '` + ArchivePending + `' AND (claim_until IS NULL OR claim_until <= ?) AND id IN (
 			SELECT r.id FROM recordings r JOIN calls c ON c.sid = r.call_sid
-			WHERE r.archive_status = ? AND (r.claim_until IS NULL OR r.claim_until <= ?) AND c.end_time IS NOT NULL
+			WHERE r.archive_status = '` + ArchivePending + `' AND (r.claim_until IS NULL OR r.claim_until <= ?) AND c.end_time IS NOT NULL
 			ORDER BY r.created_at, r.id LIMIT ?` + lock + `)
 		RETURNING *`
 	var out []Recording
-	err := r.db.conn(ctx).Raw(q, c.Claimer, at.Add(c.Lease), ArchivePending, at,
-		ArchivePending, at, c.Limit).Scan(&out).Error
+	err := r.db.conn(ctx).Raw(q, c.Claimer, at.Add(c.Lease), at, at, c.Limit).Scan(&out).Error
 	if err != nil {
 		return nil, dbErr("claim recordings to archive", err)
 	}
