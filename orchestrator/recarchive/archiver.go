@@ -37,6 +37,10 @@ type Config struct {
 	// Tick is how often the worker looks for work nobody woke it for
 	// (other instances' calls, retries, lapsed claims); default 30s.
 	Tick time.Duration
+	// Gather is how long the worker waits after a wake before it claims
+	// (default 250ms): calls end in bursts, and the wakes of one window
+	// make one claim instead of one each.
+	Gather time.Duration
 	// Workers archive that many recordings at once (default 2).
 	Workers int
 	// MaxAttempts before a recording is marked failed (default 8);
@@ -71,6 +75,9 @@ func New(db *store.DB, blobs recstore.Store, cfg Config, log *slog.Logger) *Arch
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = 30 * time.Second
+	}
+	if cfg.Gather <= 0 {
+		cfg.Gather = 250 * time.Millisecond
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
@@ -116,8 +123,24 @@ func (a *Archiver) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
+			if !a.gather(ctx) {
+				return
+			}
 		case <-t.C:
 		}
+	}
+}
+
+// gather waits Gather after a wake, so that the calls ending meanwhile
+// are claimed in the same pass; false when ctx ended first.
+func (a *Archiver) gather(ctx context.Context) bool {
+	w := time.NewTimer(a.cfg.Gather)
+	defer w.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-w.C:
+		return true
 	}
 }
 
