@@ -37,10 +37,9 @@ func (r *Recordings) ClaimArchive(ctx context.Context, c ArchiveClaim) ([]Record
 	if r.db.dialect == DialectPostgres {
 		lock = " FOR UPDATE OF r SKIP LOCKED"
 	}
-	// The status is written into the statement, not bound: compared with
-	// a bound parameter, the partial index on pending recordings makes
-	// SQLite prepare the statement again at every run (it plans for the
-	// value bound), which cost most of this query's time under load.
+	// The status is written into the statement, not bound: the planner
+	// can then see that the partial index on pending recordings applies
+	// without waiting for a bound value.
 	q := `UPDATE recordings SET claimed_by = ?, claim_until = ?, archive_attempts = archive_attempts + 1
 		WHERE archive_status = '` + ArchivePending + `' AND (claim_until IS NULL OR claim_until <= ?) AND id IN (
 			SELECT r.id FROM recordings r JOIN calls c ON c.sid = r.call_sid
