@@ -24,29 +24,12 @@ import (
 // requests, 429 when none is left.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := c.Request()
-		now := s.opts.Now()
-		if sid, ok := r.Context().Value(consoleAccountKey{}).(string); ok {
-			return s.asConsoleAccount(c, sid, next)
-		}
-		client := clientKey(r, s.opts.TrustedProxies)
-		// A token is taken before the attempt, so concurrent failures
-		// cannot overdraw the budget, and given back when it succeeds.
-		if ok, wait := s.authFailures.take(client, now); !ok {
-			s.log.DebugContext(r.Context(), "api: too many failed authentications", "client", client)
-			return tooManyRequests(c, wait, "too many failed authentications from your address")
-		}
-		acc, err := s.credentials(c)
+		acc, err := s.requestAccount(c)
 		if err != nil {
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
-				s.authFailures.refund(client, now) // the database failed, not the client
-			}
 			return err
 		}
-		s.authFailures.refund(client, now)
-		if ok, wait := s.requests.take(acc.SID, now); !ok {
-			s.log.DebugContext(r.Context(), "api: account over its rate limit", "account", acc.SID)
+		if ok, wait := s.requests.take(acc.SID, s.opts.Now()); !ok {
+			s.log.DebugContext(c.Request().Context(), "api: account over its rate limit", "account", acc.SID)
 			return tooManyRequests(c, wait, fmt.Sprintf("too many requests: the limit is %d a minute per account", s.opts.RateLimit))
 		}
 		if acc.SID != c.Param("sid") {
@@ -55,6 +38,39 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(keyAccount, acc)
 		return next(c)
 	}
+}
+
+// requestAccount returns the account a request acts as: the console
+// session's, for a request the console forwarded (see consoleAccountKey),
+// or the one its Basic credentials authenticate, failures counted per
+// client address.
+func (s *Server) requestAccount(c echo.Context) (*store.Account, error) {
+	r := c.Request()
+	if sid, ok := r.Context().Value(consoleAccountKey{}).(string); ok {
+		acc, err := s.store.Accounts().Get(r.Context(), sid)
+		if err != nil {
+			return nil, storeFail(err, CodeForbidden, "account "+sid)
+		}
+		return acc, nil
+	}
+	now := s.opts.Now()
+	client := clientKey(r, s.opts.TrustedProxies)
+	// A token is taken before the attempt, so concurrent failures
+	// cannot overdraw the budget, and given back when it succeeds.
+	if ok, wait := s.authFailures.take(client, now); !ok {
+		s.log.DebugContext(r.Context(), "api: too many failed authentications", "client", client)
+		return nil, tooManyRequests(c, wait, "too many failed authentications from your address")
+	}
+	acc, err := s.credentials(c)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+			s.authFailures.refund(client, now) // the database failed, not the client
+		}
+		return nil, err
+	}
+	s.authFailures.refund(client, now)
+	return acc, nil
 }
 
 // credentials returns the account the request's Basic credentials
@@ -85,21 +101,3 @@ func account(c echo.Context) *store.Account {
 // console's session, which the console has already authenticated. Only
 // this server can set a context value: no client can send one.
 type consoleAccountKey struct{}
-
-// asConsoleAccount serves a request the console forwarded for account
-// sid, with the account's rate limit as for any authenticated request.
-func (s *Server) asConsoleAccount(c echo.Context, sid string, next echo.HandlerFunc) error {
-	ctx := c.Request().Context()
-	if sid != c.Param("sid") {
-		return fail(http.StatusForbidden, CodeForbidden, "the console's session does not grant access to account "+c.Param("sid"))
-	}
-	acc, err := s.store.Accounts().Get(ctx, sid)
-	if err != nil {
-		return storeFail(err, CodeForbidden, "account "+sid)
-	}
-	if ok, wait := s.requests.take(acc.SID, s.opts.Now()); !ok {
-		return tooManyRequests(c, wait, fmt.Sprintf("too many requests: the limit is %d a minute per account", s.opts.RateLimit))
-	}
-	c.Set(keyAccount, acc)
-	return next(c)
-}

@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -229,6 +228,3 @@ func (cs *console) api(c echo.Context) error {
 	}
 	return cs.d.ManageAPI(c, sessionFrom(c).Account, rest)
 }
-
-// errNoTests is the answer when this server places no test calls.
-var errNoTests = errors.New("this server cannot place test calls: it has no node to call through")

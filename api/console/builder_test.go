@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -31,26 +29,6 @@ func (b *browser) sendJSON(method, path, token, body string) page {
 		h.Set("Content-Type", "application/json")
 	}
 	return b.doBody(method, path, body, h)
-}
-
-// doBody is do with a raw body.
-func (b *browser) doBody(method, path, body string, h http.Header) page {
-	b.e.t.Helper()
-	req, err := http.NewRequest(method, b.e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	req.Header = h
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		b.e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return page{Status: res.StatusCode, Header: res.Header, Body: string(raw), res: res}
 }
 
 var bootAttr = regexp.MustCompile(`data-boot="([^"]*)"`)
@@ -296,12 +274,9 @@ func TestBuilderTestCalls(t *testing.T) {
 		return out
 	}
 	// The fake call has ended; until its final record is written, the
-	// test is finishing. (The poll waits for the test's goroutine to
-	// hand the result over, nothing else.)
+	// test is finishing.
+	e.logs.waitFor(t, "console: test call ended", "test", run.ID)
 	s := status()
-	for deadline := time.Now().Add(10 * time.Second); s.State == "running" && time.Now().Before(deadline); s = status() {
-		runtime.Gosched()
-	}
 	if s.State != "finishing" || s.CallSid != sid {
 		t.Fatalf("before the final record: %+v", s)
 	}

@@ -165,28 +165,38 @@ type page struct {
 	res    *http.Response
 }
 
+// do sends a request with a form body (none when form is nil).
 func (b *browser) do(method, path string, form url.Values, header http.Header) page {
 	b.e.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	h := http.Header{}
+	for k, v := range header {
+		h[k] = v
 	}
-	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
+	body := ""
+	if form != nil {
+		body = form.Encode()
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return b.doBody(method, path, body, h)
+}
+
+// doBody sends a request with a raw body and exactly these headers.
+func (b *browser) doBody(method, path, body string, h http.Header) page {
+	b.e.t.Helper()
+	req, err := http.NewRequest(method, b.e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		b.e.t.Fatal(err)
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
+	req.Header = h
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
 	return page{Status: res.StatusCode, Header: res.Header, Body: string(raw), res: res}
 }
 

@@ -59,6 +59,9 @@ const (
 	defaultTestCaller = "+15550109999"
 )
 
+// errNoTests is the answer when this server places no test calls.
+var errNoTests = errors.New("this server cannot place test calls: it has no node to call through")
+
 var (
 	callerNumber = regexp.MustCompile(`^\+?[0-9]{3,20}$`)
 	testDigits   = regexp.MustCompile(`^[0-9*#,]{0,64}$`)
@@ -171,10 +174,12 @@ func (cs *console) runTest(ctx context.Context, run *testRun) {
 	ctx, cancel := context.WithTimeout(ctx, testTimeout)
 	defer cancel()
 	res, err := cs.d.TestCall(ctx, run.Call)
+	cs.tests.finish(run, res, err, cs.d.Now())
 	if err != nil {
 		cs.log.WarnContext(ctx, "console: test call failed", "test", run.ID, "err", err)
+		return
 	}
-	cs.tests.finish(run, res, err, cs.d.Now())
+	cs.log.InfoContext(ctx, "console: test call ended", "test", run.ID, "call_sid", res.CallSid, "cause", res.Cause)
 }
 
 // testStatus answers how a test call is going, with its applet path once
