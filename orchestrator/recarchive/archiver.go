@@ -43,6 +43,11 @@ type Config struct {
 	Gather time.Duration
 	// Workers archive that many recordings at once (default 2).
 	Workers int
+	// Batch is how many recordings one claim takes (default 16 per
+	// worker): a claim is a write, and under a backlog one per recording
+	// cost more than most archives do. The batch's claims are kept alive
+	// together while its workers go through it.
+	Batch int
 	// MaxAttempts before a recording is marked failed (default 8);
 	// attempt n waits Backoff(n) (default 10s doubling, at most 1h).
 	MaxAttempts int
@@ -82,6 +87,9 @@ func New(db *store.DB, blobs recstore.Store, cfg Config, log *slog.Logger) *Arch
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16 * cfg.Workers
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
@@ -116,7 +124,7 @@ func (a *Archiver) Run(ctx context.Context) {
 	defer t.Stop()
 	a.log.Info("recordings: archiver started", "store", a.blobs.Location(), "workers", a.cfg.Workers)
 	for {
-		for ctx.Err() == nil && a.pass(ctx) == a.cfg.Workers {
+		for ctx.Err() == nil && a.pass(ctx) == a.cfg.Batch {
 			// A full batch: there may be more.
 		}
 		select {
@@ -144,24 +152,94 @@ func (a *Archiver) gather(ctx context.Context) bool {
 	}
 }
 
-// pass claims up to Workers recordings and archives them concurrently;
-// it returns how many it claimed.
+// pass claims up to Batch recordings and archives them, Workers at a
+// time, keeping every claim of the batch alive until its recording is
+// done; it returns how many it claimed.
 func (a *Archiver) pass(ctx context.Context) int {
 	claimer := a.cfg.Instance + "/" + nonce()
 	recs, err := a.db.Recordings().ClaimArchive(ctx, store.ArchiveClaim{Claimer: claimer, Now: a.cfg.Now(),
-		Lease: a.cfg.Lease, Limit: a.cfg.Workers})
+		Lease: a.cfg.Lease, Limit: a.cfg.Batch})
 	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Error("recordings: claim to archive", "err", err)
 		}
 		return 0
 	}
-	var wg sync.WaitGroup
-	for _, rec := range recs {
-		wg.Go(func() { a.archive(ctx, claimer, rec) })
+	if len(recs) == 0 {
+		return 0
 	}
+	b := newBatch(ctx, recs)
+	kctx, stopKeeping := context.WithCancel(ctx)
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		a.keepClaims(kctx, claimer, b)
+	}()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(a.cfg.Workers, len(recs)) {
+		wg.Go(func() {
+			for i := range next {
+				a.archive(b.ctx[i], claimer, recs[i])
+				b.finish(i)
+			}
+		})
+	}
+	// On shutdown the recordings not started yet stay claimed until
+	// their lease lapses, then any instance takes them.
+dispatch:
+	for i := range recs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break dispatch
+		}
+	}
+	close(next)
 	wg.Wait()
+	stopKeeping()
+	<-kept
 	return len(recs)
+}
+
+// batch is one claim's recordings: each has its own context, ended when
+// it is done or its claim is lost.
+type batch struct {
+	ids    []string
+	ctx    []context.Context
+	cancel []context.CancelCauseFunc
+	mu     sync.Mutex
+	done   []bool
+}
+
+func newBatch(ctx context.Context, recs []store.Recording) *batch {
+	n := len(recs)
+	b := &batch{ids: make([]string, n), ctx: make([]context.Context, n), cancel: make([]context.CancelCauseFunc, n), done: make([]bool, n)}
+	for i, r := range recs {
+		b.ids[i] = r.ID
+		b.ctx[i], b.cancel[i] = context.WithCancelCause(ctx)
+	}
+	return b
+}
+
+func (b *batch) finish(i int) {
+	b.mu.Lock()
+	b.done[i] = true
+	b.mu.Unlock()
+	b.cancel[i](nil)
+}
+
+// open lists the recordings not done yet.
+func (b *batch) open() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []int
+	for i, d := range b.done {
+		if !d {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func nonce() string {
@@ -176,16 +254,10 @@ var errPermanent = errors.New("permanent")
 // archive does one claimed recording, keeping its claim alive meanwhile.
 func (a *Archiver) archive(ctx context.Context, claimer string, rec store.Recording) {
 	log := a.log.With("recording", rec.ID, "call_sid", rec.CallSID, "account", rec.AccountSID, "attempt", rec.ArchiveAttempts)
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	kept := make(chan struct{})
-	go func() {
-		defer close(kept)
-		a.keepClaim(wctx, cancel, claimer, rec.ID, log)
-	}()
-	res, err := a.archiveFile(wctx, rec, log)
-	cancel()
-	<-kept
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), errClaimLost) {
+		return // lost before its turn: the new holder does it
+	}
+	res, err := a.archiveFile(ctx, rec, log)
 	// The outcome is written even while shutting down: it is short, and
 	// saves the next instance a redo.
 	octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -226,9 +298,12 @@ func (a *Archiver) archive(ctx context.Context, claimer string, rec store.Record
 	}
 }
 
-// keepClaim extends the claim every third of the lease until ctx ends;
-// a lost claim cancels the work.
-func (a *Archiver) keepClaim(ctx context.Context, cancel context.CancelFunc, claimer, id string, log *slog.Logger) {
+// errClaimLost ends the work on a recording whose claim another took.
+var errClaimLost = errors.New("claim lost")
+
+// keepClaims extends the claims of b's open recordings every third of
+// the lease until ctx ends; a lost claim stops that recording's work.
+func (a *Archiver) keepClaims(ctx context.Context, claimer string, b *batch) {
 	t := time.NewTicker(a.cfg.Lease / 3)
 	defer t.Stop()
 	for {
@@ -237,14 +312,17 @@ func (a *Archiver) keepClaim(ctx context.Context, cancel context.CancelFunc, cla
 			return
 		case <-t.C:
 		}
-		err := a.db.Recordings().ExtendArchive(ctx, id, claimer, a.cfg.Now().Add(a.cfg.Lease))
-		if errors.Is(err, store.ErrConflict) {
-			log.Warn("recordings: claim lost; stopping", "err", err)
-			cancel()
-			return
-		}
-		if err != nil && ctx.Err() == nil {
-			log.Warn("recordings: extend claim", "err", err)
+		for _, i := range b.open() {
+			id := b.ids[i]
+			err := a.db.Recordings().ExtendArchive(ctx, id, claimer, a.cfg.Now().Add(a.cfg.Lease))
+			if errors.Is(err, store.ErrConflict) {
+				a.log.Warn("recordings: claim lost; stopping", "recording", id, "err", err)
+				b.cancel[i](errClaimLost)
+				continue
+			}
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("recordings: extend claim", "recording", id, "err", err)
+			}
 		}
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -289,5 +292,79 @@ func TestArchiveRetries(t *testing.T) {
 	}
 	if failed.ArchiveAttempts != 8 || failed.ArchiveError == "" || failed.StorageKey != "" {
 		t.Fatalf("failed row %+v", failed)
+	}
+}
+
+// gatedStore holds the first Put until released.
+type gatedStore struct {
+	recstore.Store
+	once     sync.Once
+	entered  chan struct{}
+	released chan struct{}
+}
+
+func (g *gatedStore) Put(ctx context.Context, key string, r io.Reader, size int64, ctype string) error {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		select {
+		case <-g.released:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.Store.Put(ctx, key, r, size, ctype)
+}
+
+// One claim takes a batch; while its one worker is held on the first
+// recording, the claims of those still waiting are kept alive, and every
+// recording of the batch is archived once the worker goes on.
+func TestArchiveBatchKeepsItsClaims(t *testing.T) {
+	e := newEnv(t)
+	fake := s3fake.New()
+	defer fake.Close()
+	var recs []*store.Recording
+	for i := range 3 {
+		recs = append(recs, e.recording(e.wav(fmt.Sprintf("%d.wav", i), 1), "wav"))
+	}
+	g := &gatedStore{Store: s3Store(t, fake), entered: make(chan struct{}), released: make(chan struct{})}
+	a := e.run(g, recarchive.Config{Workers: 1, Batch: 3, Lease: 300 * time.Millisecond})
+	a.Notify()
+	select {
+	case <-g.entered:
+	case <-time.After(20 * time.Second): // a bound on a hang, not a timing
+		t.Fatal("the archive never started")
+	}
+	// The last of the batch waits its turn: its claim is extended twice.
+	last := recs[2].ID
+	first := e.row(last)
+	if first.ClaimedBy == "" || first.ClaimUntil == nil {
+		t.Fatalf("the batch's last recording is not claimed: %+v", first)
+	}
+	seen, extensions := *first.ClaimUntil, 0
+	bound := time.After(20 * time.Second)
+	for extensions < 2 {
+		select {
+		case <-bound:
+			t.Fatalf("the waiting recording's claim was extended %d times", extensions)
+		case <-time.After(20 * time.Millisecond): // polls the row
+		}
+		r := e.row(last)
+		if r.ClaimedBy != first.ClaimedBy || r.ClaimUntil == nil {
+			t.Fatalf("the claim changed hands: %+v", r)
+		}
+		if r.ClaimUntil.After(seen) {
+			seen, extensions = *r.ClaimUntil, extensions+1
+		}
+	}
+	close(g.released)
+	for range 3 {
+		e.wait()
+	}
+	for _, rec := range recs {
+		if r := e.row(rec.ID); r.ArchiveStatus != store.ArchiveDone || r.ArchiveAttempts != 1 || r.ClaimedBy != "" {
+			t.Errorf("recording %s: status %q, attempts %d, claimed by %q", r.ID, r.ArchiveStatus, r.ArchiveAttempts, r.ClaimedBy)
+		}
 	}
 }

@@ -33,17 +33,19 @@ func (r *Recordings) ClaimArchive(ctx context.Context, c ArchiveClaim) ([]Record
 		c.Limit = 10
 	}
 	at := utc(cmpTime(c.Now, now()))
-	lock := ""
+	lock, plus := "", "+"
 	if r.db.dialect == DialectPostgres {
-		lock = " FOR UPDATE OF r SKIP LOCKED"
+		lock, plus = " FOR UPDATE OF r SKIP LOCKED", ""
 	}
 	// The status is written into the statement, not bound: the planner
 	// can then see that the partial index on pending recordings applies
-	// without waiting for a bound value.
+	// without waiting for a bound value. The lease's comparison is kept
+	// out of the index's reach on SQLite (the unary +): a bound value the planner
+	// may use makes SQLite prepare the statement again at every run.
 	q := `UPDATE recordings SET claimed_by = ?, claim_until = ?, archive_attempts = archive_attempts + 1
-		WHERE archive_status = '` + ArchivePending + `' AND (claim_until IS NULL OR claim_until <= ?) AND id IN (
+		WHERE archive_status = '` + ArchivePending + `' AND (claim_until IS NULL OR ` + plus + `claim_until <= ?) AND id IN (
 			SELECT r.id FROM recordings r JOIN calls c ON c.sid = r.call_sid
-			WHERE r.archive_status = '` + ArchivePending + `' AND (r.claim_until IS NULL OR r.claim_until <= ?) AND c.end_time IS NOT NULL
+			WHERE r.archive_status = '` + ArchivePending + `' AND (r.claim_until IS NULL OR ` + plus + `r.claim_until <= ?) AND c.end_time IS NOT NULL
 			ORDER BY r.created_at, r.id LIMIT ?` + lock + `)
 		RETURNING *`
 	var out []Recording
