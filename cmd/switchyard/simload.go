@@ -67,7 +67,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer db.Close()
-		cfg.Records = db.Calls()
+		cfg.Records = loadgen.DBRecords(db)
 	}
 	fmt.Fprintf(stderr, "sim load: %d calls to %s via %s at %g/s, at most %d in flight, script %q\n",
 		cfg.Calls, cfg.To, cfg.Addr, cfg.CPS, cfg.Concurrency, sc.String())

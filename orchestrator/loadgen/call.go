@@ -269,7 +269,7 @@ func (c *simCall) abandon(ctx context.Context, why string) {
 
 // outcome judges the call.
 func (c *simCall) outcome() outcome {
-	o := outcome{cause: c.cause(), callSID: c.callSID, took: c.took}
+	o := outcome{cause: c.cause(), callSID: c.callSID, took: c.took, channel: c.controlled}
 	if !c.answeredAt.IsZero() {
 		o.setup = c.answeredAt.Sub(c.sentAt)
 	}

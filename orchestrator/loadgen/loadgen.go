@@ -352,19 +352,31 @@ func (g *generator) progress(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// countLost checks the records of every call Switchyard took.
+// countLost checks the records of every call Switchyard took. A call
+// whose CallSid the tool never saw is found by the channel Switchyard
+// controlled; one with no channel known, or no call on it, is lost.
 func (g *generator) countLost(ctx context.Context, rep *Report) error {
-	var sids []string
+	var sids, channels []string
+	blind := 0
 	for _, o := range g.outs {
-		if o.callSID != "" {
+		switch {
+		case o.callSID != "":
 			sids = append(sids, o.callSID)
+		case o.took && o.channel != "":
+			channels = append(channels, o.channel)
+		case o.took:
+			blind++
 		}
 	}
-	lost, err := findLost(ctx, g.cfg.Records, sids, g.cfg.Grace, g.cfg.Poll, g.log)
+	found, unknown, err := channelCalls(ctx, g.cfg.Records, channels, g.log)
 	if err != nil {
 		return err
 	}
-	n := len(lost) + rep.TookWithoutCallSID
+	lost, err := findLost(ctx, g.cfg.Records, append(sids, found...), g.cfg.Grace, g.cfg.Poll, g.log)
+	if err != nil {
+		return err
+	}
+	n := len(lost) + unknown + blind
 	rep.Lost, rep.LostCallSIDs = &n, lost
 	return nil
 }

@@ -98,7 +98,7 @@ func TestRunBasicSupport(t *testing.T) {
 	rep, err := Run(context.Background(), Config{
 		Addr: r.fs.Addr(), To: supportNum, Calls: 20, CPS: 200, Concurrency: 20,
 		Script: script, CallTimeout: 30 * time.Second,
-		Records: r.db.Calls(), Grace: 10 * time.Second, Poll: 20 * time.Millisecond,
+		Records: DBRecords(r.db), Grace: 10 * time.Second, Poll: 20 * time.Millisecond,
 		ServePID: os.Getpid(), Progress: progress, ProgressEvery: 100 * time.Millisecond,
 		Logger: testlog.New(t, slog.LevelDebug),
 	})
@@ -141,7 +141,7 @@ func TestRunFailures(t *testing.T) {
 	t.Run("unknown number", func(t *testing.T) {
 		rep, err := Run(context.Background(), Config{
 			Addr: r.fs.Addr(), To: "+15550000999", Calls: 3, CPS: 100, Concurrency: 3,
-			Script: DefaultScript(), CallTimeout: 20 * time.Second, Records: r.db.Calls(), Grace: 5 * time.Second,
+			Script: DefaultScript(), CallTimeout: 20 * time.Second, Records: DBRecords(r.db), Grace: 5 * time.Second,
 			Poll: 20 * time.Millisecond, Logger: testlog.New(t, slog.LevelInfo),
 		})
 		if err != nil {

@@ -11,9 +11,53 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// Records reads Switchyard's call records: (*store.DB).Calls() is one.
+// Records reads Switchyard's call records; DBRecords reads them from its
+// database.
 type Records interface {
 	BySID(ctx context.Context, sid string) (*store.Call, error)
+	// ChannelCall is the CallSid of the call one of whose legs is the
+	// channel uuid (store.ErrNotFound: none).
+	ChannelCall(ctx context.Context, uuid string) (string, error)
+}
+
+// DBRecords reads the records from Switchyard's database.
+func DBRecords(db *store.DB) Records { return dbRecords{db} }
+
+type dbRecords struct{ db *store.DB }
+
+func (r dbRecords) BySID(ctx context.Context, sid string) (*store.Call, error) {
+	return r.db.Calls().BySID(ctx, sid)
+}
+
+func (r dbRecords) ChannelCall(ctx context.Context, uuid string) (string, error) {
+	l, err := r.db.Legs().ByUUID(ctx, uuid)
+	if err != nil {
+		return "", err
+	}
+	return l.CallSID, nil
+}
+
+// channelCalls finds the CallSids of the calls Switchyard took whose
+// CallSid the tool never saw (its own connection to the node died, or
+// the events were late), by the channel Switchyard controlled; the
+// channels with no call are returned as unknown.
+func channelCalls(ctx context.Context, recs Records, channels []string, log *slog.Logger) (sids []string, unknown int, err error) {
+	for _, ch := range channels {
+		sid, err := recs.ChannelCall(ctx, ch)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			unknown++
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, 0, ctx.Err()
+			}
+			log.WarnContext(ctx, "loadgen: finding a call by its channel", "channel", ch, "err", err)
+			unknown++
+		default:
+			sids = append(sids, sid)
+		}
+	}
+	return sids, unknown, nil
 }
 
 // findLost waits up to grace, reading the records every interval, for each

@@ -40,6 +40,8 @@ type outcome struct {
 	callSID string
 	// took: the socket application ran on the controlled channel.
 	took bool
+	// channel is the controlled channel's Unique-ID ("" if never seen).
+	channel string
 }
 
 // Report is the summary of a run. Nullable figures are nil when they were
@@ -55,8 +57,10 @@ type Report struct {
 	Lost         *int     `json:"lost"`
 	LostCallSIDs []string `json:"lost_call_sids,omitempty"`
 	// TookWithoutCallSID counts calls whose socket application ran but
-	// whose CallSid was never seen (counted lost when a database is
-	// checked).
+	// whose CallSid was never seen. With a database checked, each is
+	// looked up by the channel Switchyard controlled, and counted lost
+	// only when no call has that channel as a leg (or no channel was
+	// seen either).
 	TookWithoutCallSID int `json:"took_without_call_sid"`
 
 	SetupMsP50      *float64 `json:"setup_ms_p50"`

@@ -214,10 +214,18 @@ func TestParseStat(t *testing.T) {
 // fakeRecords serves call records from a map; a record's final version
 // shows up after `after` reads.
 type fakeRecords struct {
-	mu    sync.Mutex
-	calls map[string]store.Call
-	after map[string]int
-	reads map[string]int
+	mu       sync.Mutex
+	calls    map[string]store.Call
+	after    map[string]int
+	reads    map[string]int
+	channels map[string]string // channel uuid -> CallSid
+}
+
+func (f *fakeRecords) ChannelCall(_ context.Context, uuid string) (string, error) {
+	if sid, ok := f.channels[uuid]; ok {
+		return sid, nil
+	}
+	return "", store.ErrNotFound
 }
 
 func (f *fakeRecords) BySID(_ context.Context, sid string) (*store.Call, error) {
@@ -265,5 +273,47 @@ func TestFindLost(t *testing.T) {
 	lost, err = findLost(context.Background(), quick, []string{"done"}, time.Hour, time.Hour, slog.New(slog.DiscardHandler))
 	if err != nil || len(lost) != 0 {
 		t.Errorf("lost %v err %v", lost, err)
+	}
+}
+
+// TestCountLostFindsCallsByChannel: calls whose CallSid the tool never saw
+// (its connection died) are found by the channel Switchyard controlled;
+// only those with no call on that channel, or no channel seen, are lost.
+func TestCountLostFindsCallsByChannel(t *testing.T) {
+	end := time.Now()
+	recs := &fakeRecords{
+		calls: map[string]store.Call{
+			"seen":       {SID: "seen", EndTime: &end, HangupCause: "NORMAL_CLEARING"},
+			"unseen":     {SID: "unseen", EndTime: &end, HangupCause: "NORMAL_CLEARING"},
+			"reconciled": {SID: "reconciled", EndTime: &end, HangupCause: call.CauseLost},
+		},
+		reads:    map[string]int{},
+		channels: map[string]string{"ch-unseen": "unseen", "ch-reconciled": "reconciled"},
+	}
+	g := &generator{cfg: Config{Records: recs, Grace: 200 * time.Millisecond, Poll: 5 * time.Millisecond},
+		log: slog.New(slog.DiscardHandler)}
+	g.outs = []outcome{
+		{callSID: "seen", took: true, channel: "ch-seen"},
+		{cause: CauseConnLost, took: true, channel: "ch-unseen"},
+		{cause: CauseConnLost, took: true, channel: "ch-reconciled"},
+		{cause: CauseConnLost, took: true, channel: "ch-nobody"},
+		{cause: CauseConnLost, took: true},
+		{cause: CauseConnLost},
+	}
+	rep := &Report{}
+	summarize(rep, g.outs)
+	if err := g.countLost(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.TookWithoutCallSID != 4 {
+		t.Errorf("took without CallSid %d, want 4", rep.TookWithoutCallSID)
+	}
+	// Lost: the reconciled one, the channel with no call, and the one
+	// with no channel seen.
+	if rep.Lost == nil || *rep.Lost != 3 || !slices.Equal(rep.LostCallSIDs, []string{"reconciled"}) {
+		t.Errorf("lost %v %v, want 3 [reconciled]", rep.Lost, rep.LostCallSIDs)
+	}
+	if recs.reads["unseen"] != 1 {
+		t.Errorf("the call found by its channel was read %d times, want 1", recs.reads["unseen"])
 	}
 }
