@@ -472,7 +472,7 @@ func (d *driver) route(to string) (*store.Route, error) {
 	d.flush()
 	ctx, cancel := d.dbctx()
 	defer cancel()
-	return d.rt.routes.route(ctx, d.rt.store, d.c.log, to, time.Now())
+	return route(ctx, &d.rt.routes, d.rt.store, d.c.log, to, time.Now())
 }
 
 func (d *driver) createCall(row *store.Call) error {
@@ -507,7 +507,7 @@ func (d *driver) resolve(account string, dests []string) ([]store.Target, error)
 	d.flush()
 	ctx, cancel := d.dbctx()
 	defer cancel()
-	return d.rt.store.Resolve(ctx, account, dests)
+	return resolve(ctx, &d.rt.targets, d.rt.store, d.c.log, account, dests, time.Now())
 }
 
 func (d *driver) sticky(account, scope, caller string, at time.Time) (string, error) {
