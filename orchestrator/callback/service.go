@@ -223,7 +223,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 		// River shares the store's single connection: SQLite has one
 		// writer, and River's SQLite driver asks for one connection too.
 		driver := riversqlite.New(db.SQL())
-		s.queue, err = newClient(driver, rc)
+		s.queue, err = newClient[*sql.Tx](pollingSQLite{driver}, rc)
 		s.migrate = func(ctx context.Context) error { return migrateSQLite(ctx, driver, db.SQL(), rc.Logger) }
 	default:
 		err = fmt.Errorf("dialect %q", db.Dialect())
@@ -233,6 +233,17 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	return s, nil
 }
+
+// pollingSQLite is River's SQLite driver without its listener. SQLite has
+// no LISTEN: the driver's listener polls a table every 50 ms on the
+// store's one connection, which was over a third of an idle serve's CPU.
+// Without it River runs poll-only: a callback this process queues is
+// fetched at once (River is told of its own inserts), one another process
+// queued within the fetch poll interval, and leadership moves within
+// seconds.
+type pollingSQLite struct{ *riversqlite.Driver }
+
+func (pollingSQLite) SupportsListener() bool { return false }
 
 // newClient builds a River client for a driver.
 func newClient[TTx any](driver riverdriver.Driver[TTx], rc *river.Config) (queue, error) {
