@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/api"
 	"github.com/switchyard/switchyard/orchestrator/demo"
+	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
 
@@ -190,6 +192,29 @@ func TestConfigSMSProvider(t *testing.T) {
 	} {
 		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), "sms") {
 			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+func TestConfigWriteLinger(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		cfg := defaultConfig()
+		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
+		return cfg, err
+	}
+	if cfg, err := parse(); err != nil || cfg.WriteLinger != store.DefaultLinger {
+		t.Fatalf("default: %v %v", cfg.WriteLinger, err)
+	}
+	t.Setenv("SWITCHYARD_WRITE_LINGER", "20ms")
+	if cfg, err := parse(); err != nil || cfg.WriteLinger != 20*time.Millisecond {
+		t.Errorf("from the environment: %v %v", cfg.WriteLinger, err)
+	}
+	if cfg, err := parse("-write-linger", "0"); err != nil || cfg.WriteLinger != 0 {
+		t.Errorf("-write-linger 0: %v %v", cfg.WriteLinger, err)
+	}
+	for _, bad := range []string{"-1ms", "2s"} {
+		if _, err := parse("-write-linger", bad); err == nil || !strings.Contains(err.Error(), "write linger") {
+			t.Errorf("-write-linger %s: %v, want an error naming it", bad, err)
 		}
 	}
 }

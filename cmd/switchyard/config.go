@@ -109,6 +109,10 @@ type Config struct {
 	AgentLease time.Duration // SWITCHYARD_AGENT_LEASE
 	QueuePoll  time.Duration // SWITCHYARD_QUEUE_POLL
 
+	// WriteLinger is how long the calls' writes that nothing waits for
+	// (statuses, leg records) wait for company before they commit.
+	WriteLinger time.Duration // SWITCHYARD_WRITE_LINGER
+
 	// Email applets go through SMTP (none configured: each email is
 	// recorded as failed); SMS through a webhook, or only logged.
 	SMTPAddr, SMTPFrom, SMTPUser, SMTPPassword, SMTPStartTLS string
@@ -156,6 +160,8 @@ func defaultConfig() Config {
 
 		AgentLease: time.Minute,
 		QueuePoll:  time.Second,
+
+		WriteLinger: store.DefaultLinger,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -286,6 +292,8 @@ func (c *Config) options(http bool) []option {
 				usage: "how long an agent held by this instance's call stays busy if the instance dies (refreshed every third of it while alive)"},
 			option{flag: "queue-poll", env: "SWITCHYARD_QUEUE_POLL", dur: &c.QueuePoll,
 				usage: "how often a queued caller checks for agents freed on other instances"},
+			option{flag: "write-linger", env: "SWITCHYARD_WRITE_LINGER", dur: &c.WriteLinger,
+				usage: "how long call status and leg writes wait to share a transaction (0: commit each at once; at most 1s)"},
 		)
 	}
 	return opts
@@ -383,6 +391,9 @@ func (c *Config) validate() error {
 	}
 	if c.AgentLease < 3*time.Second || c.QueuePoll <= 0 {
 		errs = append(errs, errors.New("agent lease must be at least 3s and queue poll positive"))
+	}
+	if c.WriteLinger < 0 || c.WriteLinger > time.Second {
+		errs = append(errs, fmt.Errorf("write linger %s: must be from 0 to 1s", c.WriteLinger))
 	}
 	if c.Drain < 0 {
 		errs = append(errs, fmt.Errorf("drain %s: must not be negative", c.Drain))

@@ -222,7 +222,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// Calls write through a queue: their steps do not wait on the
 	// database, and concurrent calls share transactions. It is closed
 	// (what is queued lands) after the calls and the API have stopped.
-	writes := store.NewQueue(db, store.QueueConfig{Logger: log.With("component", "store-queue"), Metrics: met})
+	linger := cfg.WriteLinger
+	if linger == 0 {
+		linger = -1 // at once
+	}
+	writes := store.NewQueue(db, store.QueueConfig{Logger: log.With("component", "store-queue"), Metrics: met, Linger: linger})
 	defer func() {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()

@@ -76,8 +76,11 @@ type QueueConfig struct {
 	Metrics *metrics.Set
 }
 
-// DefaultLinger is QueueConfig.Linger's default.
-const DefaultLinger = 5 * time.Millisecond
+// DefaultLinger is QueueConfig.Linger's default. On a real node at 10
+// calls/s a 5 ms linger gave 6.3 transactions per call, 50 ms 2.9 (the two
+// left are the writes a call waits for), and cut the queue's CPU by a
+// third; a call's status in the database is at most that much behind.
+const DefaultLinger = 50 * time.Millisecond
 
 // NewQueue starts a queue writing to db. Close it to flush and stop.
 func NewQueue(db *DB, cfg QueueConfig) *Queue {
