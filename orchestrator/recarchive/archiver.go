@@ -57,6 +57,9 @@ type Config struct {
 	// OnArchived, if set, is told each recording this worker archived
 	// (tests wait on it).
 	OnArchived func(store.Recording)
+	// OnKept, if set, is told each claim this worker extended (tests wait
+	// on it).
+	OnKept func(id string)
 	// Now is the claims' clock (default time.Now).
 	Now func() time.Time
 }
@@ -322,6 +325,9 @@ func (a *Archiver) keepClaims(ctx context.Context, claimer string, b *batch) {
 			}
 			if err != nil && ctx.Err() == nil {
 				a.log.Warn("recordings: extend claim", "recording", id, "err", err)
+			}
+			if err == nil && a.cfg.OnKept != nil {
+				a.cfg.OnKept(id)
 			}
 		}
 	}

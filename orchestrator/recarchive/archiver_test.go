@@ -329,34 +329,39 @@ func TestArchiveBatchKeepsItsClaims(t *testing.T) {
 		recs = append(recs, e.recording(e.wav(fmt.Sprintf("%d.wav", i), 1), "wav"))
 	}
 	g := &gatedStore{Store: s3Store(t, fake), entered: make(chan struct{}), released: make(chan struct{})}
-	a := e.run(g, recarchive.Config{Workers: 1, Batch: 3, Lease: 300 * time.Millisecond})
+	kept := make(chan string, 16)
+	a := e.run(g, recarchive.Config{Workers: 1, Batch: 3, Lease: 300 * time.Millisecond,
+		OnKept: func(id string) {
+			select {
+			case kept <- id:
+			default:
+			}
+		}})
 	a.Notify()
 	select {
 	case <-g.entered:
 	case <-time.After(20 * time.Second): // a bound on a hang, not a timing
 		t.Fatal("the archive never started")
 	}
-	// The last of the batch waits its turn: its claim is extended twice.
+	// The last of the batch waits its turn: its claim is extended twice,
+	// and stays this worker's.
 	last := recs[2].ID
 	first := e.row(last)
 	if first.ClaimedBy == "" || first.ClaimUntil == nil {
 		t.Fatalf("the batch's last recording is not claimed: %+v", first)
 	}
-	seen, extensions := *first.ClaimUntil, 0
-	bound := time.After(20 * time.Second)
-	for extensions < 2 {
+	for extensions := 0; extensions < 2; {
 		select {
-		case <-bound:
+		case id := <-kept:
+			if id == last {
+				extensions++
+			}
+		case <-time.After(20 * time.Second): // a bound on a hang, not a timing
 			t.Fatalf("the waiting recording's claim was extended %d times", extensions)
-		case <-time.After(20 * time.Millisecond): // polls the row
 		}
-		r := e.row(last)
-		if r.ClaimedBy != first.ClaimedBy || r.ClaimUntil == nil {
-			t.Fatalf("the claim changed hands: %+v", r)
-		}
-		if r.ClaimUntil.After(seen) {
-			seen, extensions = *r.ClaimUntil, extensions+1
-		}
+	}
+	if r := e.row(last); r.ClaimedBy != first.ClaimedBy || r.ClaimUntil == nil || !r.ClaimUntil.After(*first.ClaimUntil) {
+		t.Fatalf("claim after two extensions: %+v, first %+v", r, first)
 	}
 	close(g.released)
 	for range 3 {
