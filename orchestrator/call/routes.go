@@ -99,7 +99,7 @@ func route(ctx context.Context, rc *readCache[*store.Route], st Store, log *slog
 }
 
 // resolve reads which users a connect's destinations are through rc. The
-// targets are shared between calls: their readers copy before changing.
+// targets are shared between calls, which only read them.
 func resolve(ctx context.Context, rc *readCache[[]store.Target], st Store, log *slog.Logger, account string, dests []string, now time.Time) ([]store.Target, error) {
 	var key strings.Builder
 	for _, part := range append([]string{account}, dests...) {

@@ -254,10 +254,11 @@ func nonce() string {
 // errPermanent marks failures no retry can fix.
 var errPermanent = errors.New("permanent")
 
-// archive does one claimed recording, keeping its claim alive meanwhile.
+// archive does one claimed recording; ctx ends if its claim is lost (the
+// batch's keeper extends it meanwhile).
 func (a *Archiver) archive(ctx context.Context, claimer string, rec store.Recording) {
 	log := a.log.With("recording", rec.ID, "call_sid", rec.CallSID, "account", rec.AccountSID, "attempt", rec.ArchiveAttempts)
-	if ctx.Err() != nil && errors.Is(context.Cause(ctx), errClaimLost) {
+	if errors.Is(context.Cause(ctx), errClaimLost) {
 		return // lost before its turn: the new holder does it
 	}
 	res, err := a.archiveFile(ctx, rec, log)
