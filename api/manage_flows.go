@@ -19,9 +19,6 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// maxFlowName bounds a flow's name (characters).
-const maxFlowName = 200
-
 // flowView is a flow in management responses. Document (the draft) is
 // left out of lists.
 type flowView struct {
@@ -179,8 +176,8 @@ func flowName(name *string) (string, error) {
 	switch {
 	case n == "":
 		return "", badRequest("name must not be empty")
-	case utf8.RuneCountInString(n) > maxFlowName:
-		return "", badRequest(fmt.Sprintf("name is longer than %d characters", maxFlowName))
+	case utf8.RuneCountInString(n) > store.MaxFlowName:
+		return "", badRequest(fmt.Sprintf("name is longer than %d characters", store.MaxFlowName))
 	}
 	return n, nil
 }

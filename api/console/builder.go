@@ -14,9 +14,6 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-// maxFlowName bounds a new flow's name (characters), as the API does.
-const maxFlowName = 200
-
 // starterFlow is the draft of a flow made in the console: one greeting,
 // a valid flow to build on.
 const starterFlow = `{"start":"welcome","applets":{"welcome":{"type":"greeting","name":"Welcome",` +
@@ -76,8 +73,8 @@ func (cs *console) newFlow(c echo.Context) error {
 	switch {
 	case name == "":
 		return echo.NewHTTPError(http.StatusBadRequest, "A flow needs a name.")
-	case utf8.RuneCountInString(name) > maxFlowName:
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A flow's name has at most %d characters.", maxFlowName))
+	case utf8.RuneCountInString(name) > store.MaxFlowName:
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("A flow's name has at most %d characters.", store.MaxFlowName))
 	}
 	f, err := cs.d.Store.Flows().Create(c.Request().Context(), s.Account, name, []byte(starterFlow))
 	if err != nil {

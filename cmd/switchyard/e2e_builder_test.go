@@ -161,11 +161,7 @@ func TestConsoleFlowBuilderInBrowser(t *testing.T) {
 	b.waitJS("the test call in the log", `document.querySelector('a[href="/console/calls/`+sid+`"]') !== null`)
 	b.loading("open the call", chromedp.Click(chromedp.CSS(`a[href="/console/calls/`+sid+`"]`)))
 	b.waitJS("the call's applet path", `document.body.textContent.includes("voicemail_1") && document.body.textContent.includes("welcome")`)
-	played := evalJS[bool](b, `document.querySelector("audio").play().then(() => true)`, chromedp.EvalAwaitPromise)
-	b.waitJS("the voicemail loaded", `(() => { const a = document.querySelector("audio");
-		return a.error === null && a.readyState >= 2 && a.duration > 0; })()`)
-	evalJS[chromedp.Void](b, `document.querySelector("audio").pause()`)
-	if !played {
+	if played, _ := b.playRecording(); !played {
 		t.Error("the voicemail did not play")
 	}
 	for _, v := range consoleViewports {

@@ -182,6 +182,17 @@ func (b *consoleBrowser) open(path string) {
 }
 
 // at sets the viewport.
+// playRecording plays the page's recording until it has loaded, then
+// pauses it: whether it played, and its length in seconds.
+func (b *consoleBrowser) playRecording() (played bool, seconds float64) {
+	played = evalJS[bool](b, `document.querySelector("audio").play().then(() => true)`, chromedp.EvalAwaitPromise)
+	b.waitJS("the recording loaded", `(() => { const a = document.querySelector("audio");
+		return a.error === null && a.readyState >= 2 && a.duration > 0; })()`)
+	seconds = evalJS[float64](b, `document.querySelector("audio").duration`)
+	evalJS[chromedp.Void](b, `document.querySelector("audio").pause()`)
+	return played, seconds
+}
+
 func (b *consoleBrowser) at(v viewport) {
 	b.t.Helper()
 	b.do("viewport "+v.name, chromedp.EmulateViewport(v.width, v.height))
@@ -375,12 +386,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.at(consoleViewports[0])
 	b.open("/console/calls/" + c2c.Sid)
 	b.waitJS("the timeline", `document.querySelectorAll("table.timeline tbody tr").length >= 3`)
-	played := evalJS[bool](b, `document.querySelector("audio").play().then(() => true)`, chromedp.EvalAwaitPromise)
-	b.waitJS("the recording loaded", `(() => { const a = document.querySelector("audio");
-		return a.error === null && a.readyState >= 2 && a.duration > 0; })()`)
-	duration := evalJS[float64](b, `document.querySelector("audio").duration`)
+	played, duration := b.playRecording()
 	t.Logf("recording of %s: %.1f s, played: %v", c2c.Sid, duration, played)
-	evalJS[chromedp.Void](b, `document.querySelector("audio").pause()`)
 	for _, v := range consoleViewports {
 		b.at(v)
 		b.shoot("call", v)

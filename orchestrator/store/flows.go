@@ -9,6 +9,10 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// MaxFlowName bounds a flow's name (characters): the management API and
+// the console refuse longer ones.
+const MaxFlowName = 200
+
 // Flows stores flows: a mutable draft per flow and its immutable published
 // versions. Documents are stored as given; validating them is the caller's
 // job.
