@@ -17,12 +17,7 @@ import (
 )
 
 func TestConfigRateLimitSigningKeyProxies(t *testing.T) {
-	parse := func(args ...string) (Config, error) {
-		cfg := defaultConfig()
-		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
-		return cfg, err
-	}
-	cfg, err := parse()
+	cfg, err := parseServe()
 	if err != nil || cfg.RateLimit != api.DefaultRateLimit || cfg.SigningKey != "" || cfg.TrustedProxies != "" {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
@@ -30,10 +25,10 @@ func TestConfigRateLimitSigningKeyProxies(t *testing.T) {
 	t.Setenv("SWITCHYARD_RATE_LIMIT", "600")
 	t.Setenv("SWITCHYARD_SIGNING_KEY", key)
 	t.Setenv("SWITCHYARD_TRUSTED_PROXIES", "10.0.0.0/8")
-	if cfg, err = parse(); err != nil || cfg.RateLimit != 600 || cfg.SigningKey != key || cfg.TrustedProxies != "10.0.0.0/8" {
+	if cfg, err = parseServe(); err != nil || cfg.RateLimit != 600 || cfg.SigningKey != key || cfg.TrustedProxies != "10.0.0.0/8" {
 		t.Errorf("from the environment: %+v %v", cfg, err)
 	}
-	if cfg, err = parse("-rate-limit", "0"); err != nil || cfg.RateLimit != 0 {
+	if cfg, err = parseServe("-rate-limit", "0"); err != nil || cfg.RateLimit != 0 {
 		t.Errorf("-rate-limit 0: %d %v", cfg.RateLimit, err)
 	}
 	for _, bad := range [][]string{
@@ -42,7 +37,7 @@ func TestConfigRateLimitSigningKeyProxies(t *testing.T) {
 		{"-signing-key", "not a key"},
 		{"-trusted-proxies", "proxy.example"},
 	} {
-		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "-")) {
+		if _, err := parseServe(bad...); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "-")) {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
@@ -128,12 +123,7 @@ func TestAPIOptionsNumberSeries(t *testing.T) {
 // -trunks maps trunk IDs to gateways; -trunk-endpoint must name the
 // gateway.
 func TestConfigTrunks(t *testing.T) {
-	parse := func(args ...string) (Config, error) {
-		cfg := defaultConfig()
-		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
-		return cfg, err
-	}
-	cfg, err := parse("-trunks", "carrier=gw_carrier, backup.1=gw-2")
+	cfg, err := parseServe("-trunks", "carrier=gw_carrier, backup.1=gw-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +140,7 @@ func TestConfigTrunks(t *testing.T) {
 		{"-trunks", "a=b,a=c"},
 		{"-trunk-endpoint", "sofia/gateway/carrier/{user}"},
 	} {
-		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), "trunk") {
+		if _, err := parseServe(bad...); err == nil || !strings.Contains(err.Error(), "trunk") {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
@@ -159,11 +149,6 @@ func TestConfigTrunks(t *testing.T) {
 // The SMS provider follows the settings given; the webhook's reports need
 // a token to check them against.
 func TestConfigSMSProvider(t *testing.T) {
-	parse := func(args ...string) (Config, error) {
-		cfg := defaultConfig()
-		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
-		return cfg, err
-	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -174,7 +159,7 @@ func TestConfigSMSProvider(t *testing.T) {
 		{[]string{"-sms-provider", "testnet", "-sms-webhook", "https://gw.example/sms"}, "testnet"},
 		{[]string{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports", "-sms-token", "0123456789abcdef"}, "webhook"},
 	} {
-		cfg, err := parse(tc.args...)
+		cfg, err := parseServe(tc.args...)
 		if err != nil {
 			t.Errorf("%v: %v", tc.args, err)
 			continue
@@ -190,31 +175,46 @@ func TestConfigSMSProvider(t *testing.T) {
 		{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports"},
 		{"-sms-webhook", "https://gw.example/sms", "-sms-webhook-reports", "-sms-token", "short"},
 	} {
-		if _, err := parse(bad...); err == nil || !strings.Contains(err.Error(), "sms") {
+		if _, err := parseServe(bad...); err == nil || !strings.Contains(err.Error(), "sms") {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
 }
 
-func TestConfigWriteLinger(t *testing.T) {
-	parse := func(args ...string) (Config, error) {
-		cfg := defaultConfig()
-		err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
-		return cfg, err
+func TestConfigDemoCampaign(t *testing.T) {
+	if cfg, err := parseServe("-demo"); err != nil || !cfg.DemoCampaign {
+		t.Fatalf("default: %v %v", cfg.DemoCampaign, err)
 	}
-	if cfg, err := parse(); err != nil || cfg.WriteLinger != store.DefaultLinger {
+	if cfg, err := parseServe("-demo", "-demo-campaign=false"); err != nil || cfg.DemoCampaign {
+		t.Errorf("-demo-campaign=false: %v %v", cfg.DemoCampaign, err)
+	}
+	t.Setenv("SWITCHYARD_DEMO_CAMPAIGN", "false")
+	if cfg, err := parseServe("-demo"); err != nil || cfg.DemoCampaign {
+		t.Errorf("from the environment: %v %v", cfg.DemoCampaign, err)
+	}
+}
+
+func TestConfigWriteLinger(t *testing.T) {
+	if cfg, err := parseServe(); err != nil || cfg.WriteLinger != store.DefaultLinger {
 		t.Fatalf("default: %v %v", cfg.WriteLinger, err)
 	}
 	t.Setenv("SWITCHYARD_WRITE_LINGER", "20ms")
-	if cfg, err := parse(); err != nil || cfg.WriteLinger != 20*time.Millisecond {
+	if cfg, err := parseServe(); err != nil || cfg.WriteLinger != 20*time.Millisecond {
 		t.Errorf("from the environment: %v %v", cfg.WriteLinger, err)
 	}
-	if cfg, err := parse("-write-linger", "0"); err != nil || cfg.WriteLinger != 0 {
+	if cfg, err := parseServe("-write-linger", "0"); err != nil || cfg.WriteLinger != 0 {
 		t.Errorf("-write-linger 0: %v %v", cfg.WriteLinger, err)
 	}
 	for _, bad := range []string{"-1ms", "2s"} {
-		if _, err := parse("-write-linger", bad); err == nil || !strings.Contains(err.Error(), "write linger") {
+		if _, err := parseServe("-write-linger", bad); err == nil || !strings.Contains(err.Error(), "write linger") {
 			t.Errorf("-write-linger %s: %v, want an error naming it", bad, err)
 		}
 	}
+}
+
+// parseServe parses serve's flags over the defaults.
+func parseServe(args ...string) (Config, error) {
+	cfg := defaultConfig()
+	err := cfg.parse(newFlagSet("serve", "serve", &bytes.Buffer{}), args, true)
+	return cfg, err
 }

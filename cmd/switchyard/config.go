@@ -23,12 +23,16 @@ import (
 // Config is everything the binary can be told, from flags or SWITCHYARD_*
 // environment variables (a flag wins over the environment).
 type Config struct {
-	Database  string        // SWITCHYARD_DB
-	HTTPAddr  string        // SWITCHYARD_HTTP
-	LogLevel  string        // SWITCHYARD_LOG_LEVEL
-	LogFormat string        // SWITCHYARD_LOG_FORMAT
-	Demo      bool          // SWITCHYARD_DEMO
-	Drain     time.Duration // SWITCHYARD_DRAIN
+	Database  string // SWITCHYARD_DB
+	HTTPAddr  string // SWITCHYARD_HTTP
+	LogLevel  string // SWITCHYARD_LOG_LEVEL
+	LogFormat string // SWITCHYARD_LOG_FORMAT
+	Demo      bool   // SWITCHYARD_DEMO
+	// DemoCampaign (SWITCHYARD_DEMO_CAMPAIGN, default true) seeds the
+	// demo's campaign with it; off, its calls stay out of a test's or a
+	// load run's.
+	DemoCampaign bool
+	Drain        time.Duration // SWITCHYARD_DRAIN
 
 	SocketAddr string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
 	// SocketAdvertise (SWITCHYARD_SOCKET_ADVERTISE) is the host:port the
@@ -79,9 +83,6 @@ type Config struct {
 	// callEnded, if set, is told each CallSid whose final record is
 	// written (tests wait on it).
 	callEnded func(callSID string)
-	// noDemoCampaign seeds the demo without its campaign, whose calls
-	// would mix with a test's (tests).
-	noDemoCampaign bool
 	// nodeProbe: how often the nodes are probed, and how long an answer
 	// may take (tests; 0: esl's defaults).
 	nodeProbe time.Duration
@@ -161,7 +162,8 @@ func defaultConfig() Config {
 		AgentLease: time.Minute,
 		QueuePoll:  time.Second,
 
-		WriteLinger: store.DefaultLinger,
+		WriteLinger:  store.DefaultLinger,
+		DemoCampaign: true,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -200,6 +202,8 @@ func (c *Config) options(http bool) []option {
 				usage: "address the HTTP API listens on"},
 			option{flag: "demo", env: "SWITCHYARD_DEMO", boolean: &c.Demo,
 				usage: "seed a demo account, its flows and ExoPhones (idempotent) and print the credentials"},
+			option{flag: "demo-campaign", env: "SWITCHYARD_DEMO_CAMPAIGN", boolean: &c.DemoCampaign,
+				usage: "with -demo, also seed the demo campaign, which calls the test network's contacts at once (false: keep its calls out of a load run)"},
 			option{flag: "drain", env: "SWITCHYARD_DRAIN", dur: &c.Drain,
 				usage: "how long shutdown waits for live calls to finish"},
 			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,

@@ -72,7 +72,7 @@ func childConfig(spec childSpec) (Config, error) {
 	cfg := defaultConfig()
 	cfg.Database = spec.Database
 	cfg.Demo = true
-	cfg.noDemoCampaign = true // a test that wants campaigns makes its own
+	cfg.DemoCampaign = false // a test that wants campaigns makes its own
 	cfg.HTTPAddr, cfg.SocketAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RecordingsDir = spec.RecordingsDir
 	cfg.emulatorSpeed = 20

@@ -72,7 +72,7 @@ func startServe(t testing.TB, dsn string, tweak ...func(*Config)) *server {
 	cfg := defaultConfig()
 	cfg.Database = dsn
 	cfg.Demo = true
-	cfg.noDemoCampaign = true // a test that wants campaigns makes its own
+	cfg.DemoCampaign = false // a test that wants campaigns makes its own
 	cfg.HTTPAddr, cfg.SocketAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RecordingsDir = t.TempDir()
 	cfg.emulatorSpeed = 20

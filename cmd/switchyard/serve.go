@@ -62,7 +62,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	}
 	if cfg.Demo {
 		var opts []demo.Option
-		if cfg.noDemoCampaign {
+		if !cfg.DemoCampaign {
 			opts = append(opts, demo.WithoutCampaign())
 		}
 		tenant, err := demo.Seed(ctx, db, opts...)
