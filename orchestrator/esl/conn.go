@@ -72,6 +72,13 @@ type Conn struct {
 	// release lets the transport go once the connection is closed.
 	release func()
 	linger  atomic.Int64 // seconds asked for with Linger
+	// self is the channel an outbound socket controls: its own commands
+	// leave the UUID out, as FreeSWITCH then applies them to that channel
+	// (the node reads a command's header block a byte at a time).
+	self string
+	// down: FreeSWITCH said the channel is down and it lingers (its
+	// disconnect notice with Content-Disposition linger).
+	down atomic.Bool
 
 	// metrics records every command's round trip, labelled node (see
 	// instrument); nil records nothing.
@@ -322,8 +329,12 @@ func (c *Conn) takeJob(ev Event) bool {
 	return true
 }
 
-// maxHeaderArg: longer arguments, or ones with line breaks, go in a body.
-const maxHeaderArg = 2048
+// Arguments longer than maxHeaderArg, or with line breaks, go in a body.
+// mod_event_socket reads a command's header block one byte per read(2),
+// each followed by a sched_yield(2), but its body in one read: an argument
+// in a body costs the node two system calls instead of two per byte. The
+// body's own headers cost about as much as a 32-byte argument.
+const maxHeaderArg = 32
 
 // Execute queues an application on a channel with event-lock (strictly in
 // order) and a fresh Event-UUID, which FreeSWITCH reports back as the
@@ -343,14 +354,20 @@ func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, erro
 // Unlock only an application that must let such events run inside it,
 // and only while nothing else is queued behind it.
 func (c *Conn) ExecuteAs(ctx context.Context, uuid, app, arg, appUUID string, lock bool) error {
+	if uuid == c.self {
+		uuid = ""
+	}
 	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, lock))
 	return err
 }
 
 func executeMsg(uuid, app, arg, appUUID string, lock bool) string {
 	var b strings.Builder
-	b.WriteString("sendmsg ")
-	b.WriteString(uuid)
+	b.WriteString("sendmsg")
+	if uuid != "" {
+		b.WriteString(" ")
+		b.WriteString(uuid)
+	}
 	b.WriteString("\r\ncall-command: execute\r\nexecute-app-name: ")
 	b.WriteString(app)
 	if lock {

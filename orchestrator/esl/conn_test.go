@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,9 +171,9 @@ func TestExecuteWireFormat(t *testing.T) {
 	type sent struct {
 		cmd cmd
 	}
-	got := make(chan sent, 2)
+	got := make(chan sent, 3)
 	go func() {
-		for i := 0; i < 2; i++ {
+		for i := 0; i < 3; i++ {
 			cmd := p.mustRead()
 			p.reply("+OK")
 			got <- sent{cmd}
@@ -201,6 +202,16 @@ func TestExecuteWireFormat(t *testing.T) {
 	s = <-got
 	if s.cmd.Body != long || s.cmd.Headers["execute-app-arg"] != "" || s.cmd.Headers["Content-Type"] != "text/plain" {
 		t.Errorf("body form = %+v", s.cmd)
+	}
+	// So do arguments longer than a body's own headers: the node reads a
+	// body at once, headers a byte at a time.
+	dial := "{ignore_early_media=true}[leg_timeout=30]sofia/gateway/carrier/+15550001234"
+	if _, err := c.Execute(context.Background(), "chan-1", "bridge", dial); err != nil {
+		t.Fatal(err)
+	}
+	s = <-got
+	if s.cmd.Body != dial || s.cmd.Headers["execute-app-arg"] != "" || s.cmd.Headers["Content-Length"] != strconv.Itoa(len(dial)) {
+		t.Errorf("long argument = %+v", s.cmd)
 	}
 }
 

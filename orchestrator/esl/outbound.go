@@ -239,6 +239,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		return
 	}
 	conn := newConn(sock, s.log, func() { nc.Close() })
+	conn.self = headers["Unique-ID"]
 	conn.instrument(s.cfg.Metrics, node)
 	sess := &Session{Conn: conn, UUID: headers["Unique-ID"], Data: Event{Headers: headers}}
 	go sock.run(conn, s.log)
@@ -260,15 +261,21 @@ func (s *Server) serveConn(nc net.Conn) {
 		}
 		s.handler(s.calls, sess)
 	}()
-	// The call is over: FreeSWITCH closes the socket when its linger time
-	// runs out. Give it that long, then close it here.
-	linger := time.Duration(conn.linger.Load())*time.Second + 2*time.Second
-	t := time.NewTimer(linger)
-	defer t.Stop()
-	select {
-	case <-conn.Done():
-	case <-t.C:
-		s.log.Debug("esl: socket still open after the call; closing it", "uuid", sess.UUID)
+	// The call is over. When FreeSWITCH said the channel is down, its
+	// lingering socket has nothing more for us: close it now. Its session
+	// thread polls the socket every 20 ms until then, and the session
+	// stays allocated; on a real node waiting out the linger cost about
+	// 100 context switches a call. Otherwise FreeSWITCH closes the socket
+	// when its linger time runs out; give it that long, then close it.
+	if !conn.down.Load() {
+		linger := time.Duration(conn.linger.Load())*time.Second + 2*time.Second
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		select {
+		case <-conn.Done():
+		case <-t.C:
+			s.log.Debug("esl: socket still open after the call; closing it", "uuid", sess.UUID)
+		}
 	}
 	conn.Close()
 }

@@ -119,6 +119,65 @@ func TestOutboundHandlerGetsHangupCompleteAfterLingerNotice(t *testing.T) {
 	}
 }
 
+// An outbound socket's commands for its own channel leave its UUID out
+// (FreeSWITCH applies them to that channel); others name theirs.
+func TestOutboundOwnChannelCommandsOmitTheUUID(t *testing.T) {
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		if _, err := s.Execute(ctx, s.UUID, "answer", ""); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Execute(ctx, "u2", "answer", ""); err != nil {
+			t.Error(err)
+		}
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	for _, want := range []string{"sendmsg", "sendmsg u2"} {
+		cmd := p.mustRead()
+		if cmd.Line != want || cmd.Headers["execute-app-name"] != "answer" {
+			t.Errorf("got %q %v, want %q", cmd.Line, cmd.Headers, want)
+		}
+		p.reply("+OK")
+	}
+}
+
+// Once the handler is done with a channel FreeSWITCH said is down, the
+// socket closes at once instead of waiting out the linger time: the node's
+// session thread polls a lingering socket every 20 ms until it closes.
+func TestOutboundClosesADownChannelsSocketOnceTheCallIsDone(t *testing.T) {
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		final := make(chan struct{})
+		s.Route(s.UUID, func(ev Event) {
+			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
+				close(final)
+			}
+		})
+		if err := s.Linger(ctx, 3600); err != nil {
+			t.Error(err)
+			return
+		}
+		<-final
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	if cmd := p.mustRead(); cmd.Line != "linger 3600" {
+		t.Fatalf("got %q, want linger 3600", cmd.Line)
+	}
+	p.reply("+OK will linger 3600 seconds")
+	p.lingerNotice("u1")
+	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
+	// An hour of linger: only the server's own close ends this read.
+	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		_, err := p.read()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the socket stayed open after the call was done")
+		}
+		break
+	}
+}
+
 // Shutdown stops accepting calls at once (FreeSWITCH then tries its next
 // socket address) but lets live calls finish.
 func TestShutdownStopsAcceptingAndDrains(t *testing.T) {

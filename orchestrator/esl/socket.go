@@ -120,10 +120,15 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 				continue
 			}
 			c.dispatch(ev)
+		case "text/disconnect-notice":
+			// With linger FreeSWITCH goes on sending the channel's last
+			// events (the server closes the socket once the call is
+			// done); without it, or when linger ends, it closes the
+			// socket next.
+			if f.get("Content-Disposition") == "linger" {
+				c.down.Store(true)
+			}
 		}
-		// text/disconnect-notice: with linger FreeSWITCH goes on sending
-		// the channel's last events; without it, or when linger ends, it
-		// closes the socket next. Nothing to do either way.
 	}
 }
 
