@@ -38,6 +38,10 @@ type driver struct {
 	// socket is dead, the batch's other commands are skipped and the call
 	// hears of it once the batch is done.
 	failed error
+	// cmds are channel commands (applications, leg filters) waiting to go
+	// out together: consecutive ones among an input's effects share one
+	// write and one round trip.
+	cmds []queuedCmd
 	// arrived is when the event being handled reached the call.
 	arrived time.Time
 	// held: the call asked for an agent lock or a queue place, so its
@@ -184,7 +188,83 @@ func (d *driver) settle() {
 
 func (d *driver) flush() {
 	for _, e := range d.c.effects() {
+		if d.queue(e) {
+			continue
+		}
+		// Every other effect keeps its place after the commands before it.
+		d.sendCmds()
 		d.do(e)
+	}
+	d.sendCmds()
+}
+
+// queuedCmd is a channel command waiting in driver.cmds.
+type queuedCmd struct {
+	cmd  string
+	exec *Execute // nil: a leg's filter
+	leg  string
+}
+
+// queue takes an effect that is a channel command for the next send.
+func (d *driver) queue(e Effect) bool {
+	switch e := e.(type) {
+	case Execute:
+		if d.failed == nil {
+			cmd := d.s.ExecuteCmd(d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked)
+			d.cmds = append(d.cmds, queuedCmd{cmd: cmd, exec: &e})
+		}
+	case Watch:
+		d.routes = append(d.routes, d.s.Route(e.UUID, d.sink))
+		if d.failed == nil {
+			d.cmds = append(d.cmds, queuedCmd{cmd: esl.FilterCmd("Unique-ID", e.UUID), leg: e.UUID})
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// sendCmds writes the queued commands in one go and takes their replies.
+// A command FreeSWITCH refuses fails the batch (the channel is gone); the
+// commands after it were sent already, and whatever they did is moot.
+func (d *driver) sendCmds() {
+	if len(d.cmds) == 0 {
+		return
+	}
+	batch := d.cmds
+	d.cmds = d.cmds[:0]
+	cmds := make([]string, len(batch))
+	for i, q := range batch {
+		cmds[i] = q.cmd
+	}
+	replies, err := d.s.Pipeline(d.ctx, cmds)
+	for i, q := range batch {
+		if err == nil && i < len(replies) {
+			if rerr := esl.ReplyErr(q.cmd, replies[i]); rerr != nil && d.failed == nil {
+				d.failed = rerr
+				d.commandFailed(q, rerr)
+			}
+		}
+		if q.exec != nil && q.exec.Awaited && !d.arrived.IsZero() && d.failed == nil && err == nil {
+			took := time.Since(d.arrived)
+			if d.rt.cfg.OnStep != nil {
+				d.rt.cfg.OnStep(took)
+			}
+			d.rt.cfg.Metrics.AppletStepLatency(d.c.appletType(), took)
+			d.arrived = time.Time{}
+		}
+	}
+	if err != nil && d.failed == nil {
+		d.failed = err
+		d.commandFailed(batch[0], err)
+	}
+}
+
+func (d *driver) commandFailed(q queuedCmd, err error) {
+	if q.exec != nil {
+		d.c.log.Error("call: command failed", "app", q.exec.App, "err", err)
+	} else {
+		d.c.log.Error("call: cannot follow a leg", "leg", q.leg, "err", err)
 	}
 }
 
@@ -225,23 +305,6 @@ func (d *driver) dbctx() (context.Context, context.CancelFunc) {
 func (d *driver) do(e Effect) {
 	log := d.c.log
 	switch e := e.(type) {
-	case Execute:
-		if d.failed != nil {
-			return
-		}
-		if err := d.s.ExecuteAs(d.ctx, d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked); err != nil {
-			log.Error("call: command failed", "app", e.App, "err", err)
-			d.failed = err
-			return
-		}
-		if e.Awaited && !d.arrived.IsZero() {
-			took := time.Since(d.arrived)
-			if d.rt.cfg.OnStep != nil {
-				d.rt.cfg.OnStep(took)
-			}
-			d.rt.cfg.Metrics.AppletStepLatency(d.c.appletType(), took)
-			d.arrived = time.Time{}
-		}
 	case API:
 		if d.failed != nil {
 			return
@@ -263,15 +326,6 @@ func (d *driver) do(e Effect) {
 			if !errors.Is(err, esl.ErrClosed) {
 				log.Error("call: hangup", "err", err)
 			}
-			d.failed = err
-		}
-	case Watch:
-		d.routes = append(d.routes, d.s.Route(e.UUID, d.sink))
-		if d.failed != nil {
-			return
-		}
-		if err := d.s.Filter(d.ctx, "Unique-ID", e.UUID); err != nil {
-			log.Error("call: cannot follow a leg", "leg", e.UUID, "err", err)
 			d.failed = err
 		}
 	case Subscribe:

@@ -190,8 +190,76 @@ func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
 	return c.sendCommand(ctx, cmd)
 }
 
+// pipeliner is a transport that can carry several commands at once.
+type pipeliner interface {
+	roundTrips(ctx context.Context, msgs []string) ([]Reply, error)
+}
+
+// Pipeline sends cmds in order and returns their replies, in order. On an
+// outbound socket they go out in one write, and their replies are
+// collected together: a step that queues several applications waits one
+// round trip instead of one per command. A refused command (-ERR) is only
+// its own reply's business (ReplyErr); an error means the connection
+// failed, as with Send.
+func (c *Conn) Pipeline(ctx context.Context, cmds []string) ([]Reply, error) {
+	for _, cmd := range cmds {
+		if strings.ContainsAny(cmd, "\x00") {
+			return nil, fmt.Errorf("%w: NUL in command", ErrCommand)
+		}
+	}
+	p, ok := c.t.(pipeliner)
+	if !ok || len(cmds) == 1 {
+		rs := make([]Reply, 0, len(cmds))
+		for _, cmd := range cmds {
+			r, err := c.sendCommand(ctx, cmd)
+			if err != nil {
+				return rs, err
+			}
+			rs = append(rs, r)
+		}
+		return rs, nil
+	}
+	var rs []Reply
+	for len(cmds) > 0 {
+		n := min(len(cmds), maxPipeline)
+		batch, err := c.exchange(ctx, verb(cmds[0]), func(ctx context.Context) ([]Reply, error) {
+			return p.roundTrips(ctx, cmds[:n])
+		})
+		rs = append(rs, batch...)
+		if err != nil {
+			return rs, err
+		}
+		for _, r := range batch {
+			if errReply(r) {
+				c.metrics.ESLCommandFailed(c.node)
+			}
+		}
+		cmds = cmds[n:]
+	}
+	return rs, nil
+}
+
 // sendCommand is Send without the NUL check.
 func (c *Conn) sendCommand(ctx context.Context, cmd string) (Reply, error) {
+	rs, err := c.exchange(ctx, verb(cmd), func(ctx context.Context) ([]Reply, error) {
+		r, err := c.t.roundTrip(ctx, cmd)
+		return []Reply{r}, err
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	if errReply(rs[0]) {
+		c.metrics.ESLCommandFailed(c.node)
+	}
+	return rs[0], nil
+}
+
+// exchange runs one round trip (of one command or a pipeline of them)
+// with the connection's command lock held. It ends the moment the
+// connection closes: commands in flight on a dying socket fail at once
+// instead of waiting out their timeout. One that times out poisons the
+// connection, since its reply could reach the next command.
+func (c *Conn) exchange(ctx context.Context, what string, trip func(ctx context.Context) ([]Reply, error)) ([]Reply, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -201,33 +269,29 @@ func (c *Conn) sendCommand(ctx context.Context, cmd string) (Reply, error) {
 	defer c.cmd.Unlock()
 	if c.closing.Err() != nil {
 		c.metrics.ESLCommandFailed(c.node)
-		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
+		return nil, fmt.Errorf("%s: %w", what, c.closedErr())
 	}
-	// The round trip also ends the moment the connection closes: a
-	// command in flight on a dying socket fails at once instead of
-	// waiting out its timeout.
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.closing, cancel)
 	start := time.Now()
-	r, err := c.t.roundTrip(rctx, cmd)
+	rs, err := trip(rctx)
 	c.metrics.ESLCommand(c.node, time.Since(start))
 	stop()
 	cancel()
-	if err != nil || errReply(r) {
-		c.metrics.ESLCommandFailed(c.node)
-	}
 	switch {
 	case err == nil:
-		return r, nil
+		return rs, nil
 	case c.closing.Err() != nil:
-		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
+		err = c.closedErr()
 	case ctx.Err() != nil:
 		c.closeWith(ErrPoisoned)
-		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), ErrPoisoned)
+		err = ErrPoisoned
 	default:
 		c.closeWith(fmt.Errorf("%w: %w", ErrClosed, err))
-		return Reply{}, fmt.Errorf("%s: %w", verb(cmd), c.closedErr())
+		err = c.closedErr()
 	}
+	c.metrics.ESLCommandFailed(c.node)
+	return nil, fmt.Errorf("%s: %w", what, err)
 }
 
 func (c *Conn) closedErr() error {
@@ -256,10 +320,7 @@ func (c *Conn) Do(ctx context.Context, cmd string) (Reply, error) {
 	if err != nil {
 		return r, err
 	}
-	if errReply(r) {
-		return r, fmt.Errorf("%s: %w: %s", verb(cmd), ErrCommand, strings.TrimSpace(r.Text))
-	}
-	return r, nil
+	return r, ReplyErr(cmd, r)
 }
 
 // errReply reports whether FreeSWITCH refused a command (-ERR, -USAGE).
@@ -354,11 +415,16 @@ func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, erro
 // Unlock only an application that must let such events run inside it,
 // and only while nothing else is queued behind it.
 func (c *Conn) ExecuteAs(ctx context.Context, uuid, app, arg, appUUID string, lock bool) error {
+	_, err := c.Do(ctx, c.ExecuteCmd(uuid, app, arg, appUUID, lock))
+	return err
+}
+
+// ExecuteCmd is the command ExecuteAs sends, for a Pipeline.
+func (c *Conn) ExecuteCmd(uuid, app, arg, appUUID string, lock bool) string {
 	if uuid == c.self {
 		uuid = ""
 	}
-	_, err := c.Do(ctx, executeMsg(uuid, app, arg, appUUID, lock))
-	return err
+	return executeMsg(uuid, app, arg, appUUID, lock)
 }
 
 func executeMsg(uuid, app, arg, appUUID string, lock bool) string {
@@ -411,8 +477,20 @@ func (c *Conn) Subscribe(ctx context.Context, names ...string) error {
 // Filter adds a positive filter: once any filter exists, only matching
 // events are delivered.
 func (c *Conn) Filter(ctx context.Context, header, value string) error {
-	_, err := c.Do(ctx, "filter "+header+" "+value)
+	_, err := c.Do(ctx, FilterCmd(header, value))
 	return err
+}
+
+// FilterCmd is the command Filter sends, for a Pipeline.
+func FilterCmd(header, value string) string { return "filter " + header + " " + value }
+
+// ReplyErr is a Pipeline reply's refusal, as Do reports it; nil when the
+// command was accepted.
+func ReplyErr(cmd string, r Reply) error {
+	if errReply(r) {
+		return fmt.Errorf("%s: %w: %s", verb(cmd), ErrCommand, strings.TrimSpace(r.Text))
+	}
+	return nil
 }
 
 // Linger keeps an outbound socket open for secs seconds after the channel

@@ -2,6 +2,7 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"net"
 	"runtime"
 	"strings"
@@ -137,6 +138,65 @@ func TestOutboundOwnChannelCommandsOmitTheUUID(t *testing.T) {
 			t.Errorf("got %q %v, want %q", cmd.Line, cmd.Headers, want)
 		}
 		p.reply("+OK")
+	}
+}
+
+// A pipeline goes out in one write: FreeSWITCH has every command before
+// it answers the first, and the replies come back to their commands in
+// order, a refusal to its own.
+func TestOutboundPipelineSendsCommandsTogether(t *testing.T) {
+	type result struct {
+		replies []Reply
+		err     error
+	}
+	got := make(chan result, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		rs, err := s.Pipeline(ctx, []string{
+			s.ExecuteCmd(s.UUID, "answer", "", "a1", true),
+			FilterCmd("Unique-ID", "leg-1"),
+			s.ExecuteCmd(s.UUID, "playback", "/sounds/hello.wav", "a2", true),
+		})
+		got <- result{rs, err}
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	var lines []string
+	for range 3 {
+		lines = append(lines, p.mustRead().Line)
+	}
+	if want := []string{"sendmsg", "filter Unique-ID leg-1", "sendmsg"}; strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Fatalf("commands %q, want %q", lines, want)
+	}
+	p.reply("+OK")
+	p.reply("-ERR invalid filter")
+	p.reply("+OK")
+	r := <-got
+	if r.err != nil || len(r.replies) != 3 {
+		t.Fatalf("replies %v, err %v", r.replies, r.err)
+	}
+	if ReplyErr("answer", r.replies[0]) != nil || ReplyErr("playback", r.replies[2]) != nil {
+		t.Errorf("accepted commands reported refused: %v", r.replies)
+	}
+	if err := ReplyErr("filter", r.replies[1]); !errors.Is(err, ErrCommand) {
+		t.Errorf("refused filter: %v", err)
+	}
+}
+
+// A reply no command waits for means the two sides lost count of their
+// commands: the connection is closed rather than let it answer the next.
+func TestOutboundUnaskedReplyClosesTheSocket(t *testing.T) {
+	gone := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		select {
+		case <-s.Done():
+			gone <- s.Err()
+		case <-time.After(10 * time.Second):
+			gone <- nil
+		}
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	p.reply("+OK")
+	if err := <-gone; !errors.Is(err, ErrFrame) {
+		t.Fatalf("socket after an unasked reply: %v, want ErrFrame", err)
 	}
 }
 

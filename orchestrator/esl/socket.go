@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,22 +21,29 @@ import (
 type socket struct {
 	nc      net.Conn
 	fr      *frameReader
-	replies chan Reply // the reply to the command in flight
-	wmu     sync.Mutex // writes: commands, and the final exit
+	replies chan Reply   // replies to the commands in flight, in order
+	want    atomic.Int32 // replies still owed to commands in flight
+	wmu     sync.Mutex   // writes: commands, and the final exit
 	buf     []byte
 }
 
+// maxPipeline caps the commands written together (roundTrips).
+const maxPipeline = 16
+
 func newSocket(nc net.Conn) *socket {
-	return &socket{nc: nc, fr: newFrameReader(nc), replies: make(chan Reply, 1)}
+	return &socket{nc: nc, fr: newFrameReader(nc), replies: make(chan Reply, maxPipeline)}
 }
 
-func (s *socket) write(ctx context.Context, msg string) error {
+func (s *socket) write(ctx context.Context, msgs ...string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = s.nc.SetWriteDeadline(dl)
 	}
-	s.buf = append(append(s.buf[:0], msg...), "\r\n\r\n"...)
+	s.buf = s.buf[:0]
+	for _, msg := range msgs {
+		s.buf = append(append(s.buf, msg...), "\r\n\r\n"...)
+	}
 	_, err := s.nc.Write(s.buf)
 	if cap(s.buf) > 4<<10 {
 		s.buf = nil // a large sendmsg body: do not hold on to it
@@ -44,15 +52,30 @@ func (s *socket) write(ctx context.Context, msg string) error {
 }
 
 func (s *socket) roundTrip(ctx context.Context, msg string) (Reply, error) {
-	if err := s.write(ctx, msg); err != nil {
+	rs, err := s.roundTrips(ctx, []string{msg})
+	if err != nil {
 		return Reply{}, err
 	}
-	select {
-	case r := <-s.replies:
-		return r, nil
-	case <-ctx.Done():
-		return Reply{}, ctx.Err()
+	return rs[0], nil
+}
+
+// roundTrips writes msgs at once and collects their replies, which
+// FreeSWITCH sends in the order it read the commands.
+func (s *socket) roundTrips(ctx context.Context, msgs []string) ([]Reply, error) {
+	s.want.Add(int32(len(msgs)))
+	if err := s.write(ctx, msgs...); err != nil {
+		return nil, err
 	}
+	rs := make([]Reply, 0, len(msgs))
+	for range msgs {
+		select {
+		case r := <-s.replies:
+			rs = append(rs, r)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return rs, nil
 }
 
 // errEarlyClose: FreeSWITCH closed the socket before answering connect.
@@ -135,9 +158,10 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 // reply hands a reply to the command waiting for it. A reply nobody asked
 // for means the two sides lost count: the connection is closed.
 func (s *socket) reply(c *Conn, r Reply) {
-	select {
-	case s.replies <- r:
-	default:
+	if s.want.Add(-1) < 0 {
+		s.want.Add(1)
 		c.closeWith(fmt.Errorf("%w: a reply no command was waiting for", ErrFrame))
+		return
 	}
+	s.replies <- r // never blocks: at most maxPipeline are owed
 }
