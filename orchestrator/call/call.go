@@ -92,8 +92,10 @@ type call struct {
 	pending      pending
 	caller       callerPhase
 	hangupCause  string
-	settleTimer  int
-	settled      bool
+	// settle is the wait for late results and records once the caller
+	// is leaving; settleTimer its timer while it waits.
+	settle      settlePhase
+	settleTimer int
 	over         bool
 	digitVars    int
 	recordings   int
@@ -112,6 +114,21 @@ type call struct {
 	// conn is the Connect in progress.
 	conn *connecting
 }
+
+// settlePhase is where the call's wait for late results and leg records
+// stands.
+type settlePhase int
+
+const (
+	// settleIdle: nothing is being waited for.
+	settleIdle settlePhase = iota
+	// settleWaiting: the settle timer runs (a result in flight after the
+	// hang-up, the winner's record, a leg's record).
+	settleWaiting
+	// settleGaveUp: the timer ran out, or the socket died: nothing more
+	// is worth waiting for, until something arms the timer again.
+	settleGaveUp
+)
 
 // callerPhase is where the caller's channel is; it only moves forward.
 type callerPhase int
@@ -413,7 +430,8 @@ func (c *call) lost(err error) {
 	}
 	c.pending = pending{}
 	// No event can come any more: nothing is worth waiting for.
-	c.settled = true
+	c.stopTimer(c.settleTimer)
+	c.settle, c.settleTimer = settleGaveUp, 0
 	if !c.state.Done() && c.flow != nil {
 		ev := flows.HungUp{At: c.now().UTC(), Cause: CauseLostControl}
 		c.state, _ = flows.Step(c.flow, c.state, ev)
@@ -426,7 +444,7 @@ func (c *call) done() bool {
 	if c.caller != callerGone || !(c.state.Done() || c.flow == nil) {
 		return false
 	}
-	if c.settled {
+	if c.settle == settleGaveUp {
 		return true
 	}
 	for _, l := range c.order {
@@ -532,10 +550,10 @@ func (c *call) callerLeft(cause string) {
 }
 
 func (c *call) armSettle() {
-	if c.settleTimer != 0 {
+	if c.settle == settleWaiting {
 		return
 	}
-	c.settled = false
+	c.settle = settleWaiting
 	c.settleTimer = c.after(c.env.cfg.Settle, c.onSettle)
 }
 
@@ -544,7 +562,7 @@ func (c *call) armSettle() {
 // bridge's own account of them.
 func (c *call) onSettle() {
 	c.settleTimer = 0
-	c.settled = true
+	c.settle = settleGaveUp
 	if d := c.pending.dial; d != nil && d.result != nil {
 		c.deliverDial()
 	}
@@ -667,7 +685,7 @@ func (c *call) dialed(ev esl.Event) {
 		c.finishLeg(l)
 	}
 	d.result = &res
-	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && !c.settled {
+	if w := c.legs[d.winner]; d.winner != "" && (w == nil || w.final == nil) && c.settle != settleGaveUp {
 		c.armSettle() // wait for the winner's record for the talk time
 		return
 	}
@@ -677,8 +695,10 @@ func (c *call) dialed(ev esl.Event) {
 func (c *call) deliverDial() {
 	// The wait for the winner's record (if that is what the settle timer
 	// was armed for) is over; done arms it again if a leg still lacks one.
-	c.stopTimer(c.settleTimer)
-	c.settleTimer = 0
+	if c.settle == settleWaiting {
+		c.stopTimer(c.settleTimer)
+		c.settle, c.settleTimer = settleIdle, 0
+	}
 	d := c.pending.dial
 	res := *d.result
 	if w := c.legs[d.winner]; w != nil {
