@@ -71,19 +71,35 @@
 // # Outbound lifetime
 //
 // The handler runs for the whole call; callers send linger so that
-// CHANNEL_HANGUP_COMPLETE arrives, and the socket is closed when
-// FreeSWITCH's linger time runs out (or here, shortly after). Server owns
-// its listener: closing it stops new calls while live calls drain, and
-// ServerConfig.MaxCalls refuses calls past a set number (the node then
-// runs its dialplan's fallback: FreeSWITCH moves to the next socket
-// address only when it cannot connect).
+// CHANNEL_HANGUP_COMPLETE arrives. Once the handler is done with a channel
+// FreeSWITCH said is down (its linger notice), the socket closes at once;
+// otherwise when FreeSWITCH's linger time runs out (or here, shortly
+// after). A lingering socket is not free for the node: its listener
+// thread polls it every 20 ms, and the session stays allocated.
+//
+// Server owns its listener: closing it stops new calls while live calls
+// drain, and ServerConfig.MaxCalls refuses calls past a set number (the
+// node then runs its dialplan's fallback: FreeSWITCH moves to the next
+// socket address only when it cannot connect).
+//
+// # What the node pays per command
+//
+// mod_event_socket reads a command's header block one byte per read(2),
+// each followed by sched_yield(2), and its body in one read. So an
+// application's argument longer than a body's own headers travels in a
+// body, and commands for the socket's own channel leave its UUID out.
+// The commands a call's input leaves go out as one Pipeline: one write,
+// the replies collected in order. On a real node at 10 calls/s this cut
+// the command round trips from 11 to 8 a call, and the node's context
+// switches beyond the native flow's by about 40 %.
 //
 // # Metrics
 //
 // Given a metrics.Set (ServerConfig.Metrics for outbound sockets,
 // WithMetrics for DialOrdered), a connection times every command's round
-// trip, from writing it to reading its reply, and counts the commands that
-// failed: a timeout, a closed connection, a -ERR or -USAGE reply. An
+// trip, from writing it to reading its reply (a pipeline's commands count
+// as one), and counts the commands that failed: a timeout, a closed
+// connection, a -ERR or -USAGE reply. An
 // outbound socket's connect handshake counts as a command; the
 // authentication of an inbound connection does not. The label is the
 // node: its configured name on an inbound connection, the peer's address
