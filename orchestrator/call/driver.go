@@ -34,9 +34,10 @@ type driver struct {
 	polls    map[int]chan struct{}
 	routes   []func() // event routes to remove when the call ends
 
-	// failed is the channel command that failed in this batch: the
-	// socket is dead, the batch's other commands are skipped and the call
-	// hears of it once the batch is done.
+	// failed is the channel command that failed in this input: the
+	// socket is dead, the input's later commands are skipped (those in
+	// the same pipeline went out with it) and the call hears of it once
+	// the input's effects are done.
 	failed error
 	// cmds are channel commands (applications, leg filters) waiting to go
 	// out together: consecutive ones among an input's effects share one
@@ -239,7 +240,7 @@ func (d *driver) sendCmds() {
 	}
 	replies, err := d.s.Pipeline(d.ctx, cmds)
 	for i, q := range batch {
-		if err == nil && i < len(replies) {
+		if err == nil {
 			if rerr := esl.ReplyErr(q.cmd, replies[i]); rerr != nil && d.failed == nil {
 				d.failed = rerr
 				d.commandFailed(q, rerr)
