@@ -89,13 +89,13 @@ type call struct {
 	timers map[int]func()
 	polls  map[int]func()
 
-	pending      pending
-	caller       callerPhase
-	hangupCause  string
+	pending     pending
+	caller      callerPhase
+	hangupCause string
 	// settle is the wait for late results and records once the caller
 	// is leaving; settleTimer its timer while it waits.
-	settle      settlePhase
-	settleTimer int
+	settle       settlePhase
+	settleTimer  int
 	over         bool
 	digitVars    int
 	recordings   int
