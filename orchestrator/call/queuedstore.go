@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -13,27 +14,88 @@ import (
 // call needs the outcome of (its row, its final record, agent holds and
 // queue places) waits for its batch to commit. Reads go straight to the
 // database.
+//
+// A leg's status change folds into that leg's write still waiting in the
+// queue (its row, or its previous status change) instead of adding a
+// statement: a leg rings and its caller's leg is answered within
+// milliseconds of their rows, well inside one batch's linger.
 type queuedStore struct {
 	dbStore
 	q *store.Queue
+
+	mu sync.Mutex
+	// legs are the leg writes queued and not yet run, by UUID.
+	legs map[string]*legWrite
+}
+
+// legWrite is a leg's queued write: the row it inserts (create), or the
+// status it sets. Once it runs it leaves queuedStore.legs and never
+// changes again, so a retry of its batch writes the same.
+type legWrite struct {
+	create *store.Leg
+	status store.Status
+	at     time.Time
 }
 
 // NewQueuedStore adapts the database to the runtime's Store, writing
 // through q.
 func NewQueuedStore(db *store.DB, q *store.Queue) Store {
-	return queuedStore{dbStore: dbStore{db}, q: q}
+	return &queuedStore{dbStore: dbStore{db}, q: q, legs: map[string]*legWrite{}}
+}
+
+// fold moves a waiting leg write forward to status st (ringing or
+// in-progress) at at; it reports false when there is none to fold into.
+func (s *queuedStore) fold(uuid string, st store.Status, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.legs[uuid]
+	if w == nil || (st != store.Ringing && st != store.InProgress) {
+		return false
+	}
+	if w.create == nil {
+		if progress(st) > progress(w.status) {
+			w.status, w.at = st, at
+		}
+		return true
+	}
+	if progress(st) > progress(w.create.Status) {
+		w.create.Status = st
+		if st == store.InProgress && w.create.AnswerTime == nil && !at.IsZero() {
+			t := at
+			w.create.AnswerTime = &t
+		}
+	}
+	return true
+}
+
+// hold registers w as uuid's waiting write, replacing any earlier one
+// (which then takes no more changes: w runs after it).
+func (s *queuedStore) hold(uuid string, w *legWrite) {
+	s.mu.Lock()
+	s.legs[uuid] = w
+	s.mu.Unlock()
+}
+
+// seal ends folding into w (it is about to run) or, with w nil, into
+// whatever waits for uuid (a later write must not be moved before it).
+func (s *queuedStore) seal(uuid string, w *legWrite) {
+	s.mu.Lock()
+	if cur := s.legs[uuid]; cur != nil && (w == nil || cur == w) {
+		delete(s.legs, uuid)
+	}
+	s.mu.Unlock()
 }
 
 // do runs a write through the queue and waits for it.
-func (s queuedStore) do(ctx context.Context, what string, fn func(ctx context.Context, tx *store.DB) error) error {
+func (s *queuedStore) do(ctx context.Context, what string, fn func(ctx context.Context, tx *store.DB) error) error {
 	return s.q.Do(ctx, what, fn)
 }
 
-func (s queuedStore) CreateCall(ctx context.Context, c *store.Call) error {
+func (s *queuedStore) CreateCall(ctx context.Context, c *store.Call) error {
 	return s.do(ctx, "create call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, c) })
 }
 
-func (s queuedStore) CallStatus(_ context.Context, sid string, st store.Status, at time.Time) error {
+func (s *queuedStore) CallStatus(_ context.Context, sid string, st store.Status, at time.Time) error {
 	s.q.Go("call status", func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().UpdateStatus(ctx, sid, st, at)
 		return err
@@ -43,7 +105,7 @@ func (s queuedStore) CallStatus(_ context.Context, sid string, st store.Status, 
 
 // CallAnswered waits when it writes an answered callback, so the relay,
 // woken right after, finds it.
-func (s queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
+func (s *queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
 	write := func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().Answer(ctx, sid, at, out)
 		return err
@@ -55,32 +117,46 @@ func (s queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time,
 	return nil
 }
 
-func (s queuedStore) CallDigits(_ context.Context, sid, digits string) error {
+func (s *queuedStore) CallDigits(_ context.Context, sid, digits string) error {
 	s.q.Go("call digits", func(ctx context.Context, tx *store.DB) error { return tx.Calls().SetDigits(ctx, sid, digits) })
 	return nil
 }
 
-func (s queuedStore) FinishCall(ctx context.Context, sid string, f store.CallFinal) error {
+func (s *queuedStore) FinishCall(ctx context.Context, sid string, f store.CallFinal) error {
 	return s.do(ctx, "finish call", func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().Finish(ctx, sid, f)
 		return err
 	})
 }
 
-func (s queuedStore) CreateLeg(_ context.Context, l *store.Leg) error {
-	s.q.Go("create leg", func(ctx context.Context, tx *store.DB) error { return tx.Legs().Create(ctx, l) })
+func (s *queuedStore) CreateLeg(_ context.Context, l *store.Leg) error {
+	row := *l
+	w := &legWrite{create: &row}
+	s.hold(l.UUID, w)
+	s.q.Go("create leg", func(ctx context.Context, tx *store.DB) error {
+		s.seal(row.UUID, w)
+		leg := *w.create // a retried batch inserts it afresh
+		return tx.Legs().Create(ctx, &leg)
+	})
 	return nil
 }
 
-func (s queuedStore) LegStatus(_ context.Context, uuid string, st store.Status, at time.Time) error {
+func (s *queuedStore) LegStatus(_ context.Context, uuid string, st store.Status, at time.Time) error {
+	if s.fold(uuid, st, at) {
+		return nil
+	}
+	w := &legWrite{status: st, at: at}
+	s.hold(uuid, w)
 	s.q.Go("leg status", func(ctx context.Context, tx *store.DB) error {
-		_, err := tx.Legs().UpdateStatus(ctx, uuid, st, at)
+		s.seal(uuid, w)
+		_, err := tx.Legs().UpdateStatus(ctx, uuid, w.status, w.at)
 		return err
 	})
 	return nil
 }
 
-func (s queuedStore) FinishLeg(_ context.Context, uuid string, f store.LegFinal) error {
+func (s *queuedStore) FinishLeg(_ context.Context, uuid string, f store.LegFinal) error {
+	s.seal(uuid, nil)
 	s.q.Go("finish leg", func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Legs().Finish(ctx, uuid, f)
 		return err
@@ -88,33 +164,33 @@ func (s queuedStore) FinishLeg(_ context.Context, uuid string, f store.LegFinal)
 	return nil
 }
 
-func (s queuedStore) CreateRecording(_ context.Context, r *store.Recording) error {
+func (s *queuedStore) CreateRecording(_ context.Context, r *store.Recording) error {
 	s.q.Go("create recording", func(ctx context.Context, tx *store.DB) error { return tx.Recordings().Create(ctx, r) })
 	return nil
 }
 
-func (s queuedStore) Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error {
+func (s *queuedStore) Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error {
 	return s.do(ctx, "hold", func(ctx context.Context, tx *store.DB) error {
 		return tx.Agents().Hold(ctx, accountSID, key, callSID, legUUID, lease)
 	})
 }
 
-func (s queuedStore) Release(ctx context.Context, legUUID string) error {
+func (s *queuedStore) Release(ctx context.Context, legUUID string) error {
 	return s.do(ctx, "release", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Release(ctx, legUUID) })
 }
 
-func (s queuedStore) Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error {
+func (s *queuedStore) Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error {
 	return s.do(ctx, "stick", func(ctx context.Context, tx *store.DB) error {
 		return tx.Agents().Stick(ctx, accountSID, scope, caller, contact, until)
 	})
 }
 
-func (s queuedStore) Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error {
+func (s *queuedStore) Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error {
 	return s.do(ctx, "enqueue", func(ctx context.Context, tx *store.DB) error {
 		return tx.Agents().Enqueue(ctx, accountSID, key, callSID, lease)
 	})
 }
 
-func (s queuedStore) Dequeue(ctx context.Context, callSID string) error {
+func (s *queuedStore) Dequeue(ctx context.Context, callSID string) error {
 	return s.do(ctx, "dequeue", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Dequeue(ctx, callSID) })
 }

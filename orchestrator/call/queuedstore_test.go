@@ -1,0 +1,76 @@
+package call
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/store/storetest"
+)
+
+// A leg's status changes fold into its write still waiting in the queue:
+// its row is inserted once, with the newest status. A write that already
+// ran, or a final record queued after it, is never folded into.
+func TestQueuedStoreFoldsALegsWaitingWrites(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	sid := reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: start})
+	// Nothing commits until Flush: every write below waits in one batch.
+	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
+	t.Cleanup(func() { q.Close(context.Background()) })
+	s := NewQueuedStore(db, q)
+	leg := func(uuid string, seq int) *store.Leg {
+		return &store.Leg{CallSID: sid, AccountSID: "acme", Seq: seq, UUID: uuid, Direction: store.LegOutbound,
+			From: "+15550109999", To: "+15550000101", StartTime: start}
+	}
+	answered := start.Add(3 * time.Second)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two status changes into a waiting row.
+	must(s.CreateLeg(ctx, leg("u1", 1)))
+	must(s.LegStatus(ctx, "u1", store.Ringing, start.Add(time.Second)))
+	must(s.LegStatus(ctx, "u1", store.InProgress, answered))
+	// A status change into a waiting status change; a final record queued
+	// after a row takes no more folds.
+	must(s.CreateLeg(ctx, leg("u2", 2)))
+	must(s.FinishLeg(ctx, "u2", store.LegFinal{Status: store.Busy, EndTime: answered, HangupCause: "USER_BUSY"}))
+	must(s.LegStatus(ctx, "u2", store.Ringing, answered))
+	must(q.Flush(ctx))
+	if got := q.Stats().Writes; got != 4 {
+		t.Errorf("%d writes, want 4: u1's row, u2's row, its final record and the late status", got)
+	}
+	legs, err := db.Legs().ByCall(ctx, "acme", sid)
+	must(err)
+	if len(legs) != 2 {
+		t.Fatalf("%d legs, want 2", len(legs))
+	}
+	u1, u2 := legs[0], legs[1]
+	if u1.Status != store.InProgress || u1.AnswerTime == nil || !u1.AnswerTime.Equal(answered) {
+		t.Errorf("u1: %s answered %v, want in-progress answered %v", u1.Status, u1.AnswerTime, answered)
+	}
+	if u2.Status != store.Busy || u2.HangupCause != "USER_BUSY" {
+		t.Errorf("u2: %s %s, want its final record to stand", u2.Status, u2.HangupCause)
+	}
+	// The row has run: a later change is a write of its own.
+	before := q.Stats().Writes
+	must(s.LegStatus(ctx, "u1", store.Ringing, answered))
+	must(s.FinishLeg(ctx, "u1", store.LegFinal{Status: store.Completed, EndTime: answered.Add(time.Second), AnswerTime: &answered}))
+	must(q.Flush(ctx))
+	if got := q.Stats().Writes - before; got != 2 {
+		t.Errorf("%d writes after the row ran, want 2", got)
+	}
+	legs, err = db.Legs().ByCall(ctx, "acme", sid)
+	must(err)
+	if legs[0].Status != store.Completed {
+		t.Errorf("u1 ended %s, want completed", legs[0].Status)
+	}
+}
