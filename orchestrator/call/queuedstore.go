@@ -131,6 +131,11 @@ func (s *queuedStore) FinishCall(ctx context.Context, sid string, f store.CallFi
 
 func (s *queuedStore) CreateLeg(_ context.Context, l *store.Leg) error {
 	row := *l
+	if row.StartTime.IsZero() {
+		// Now, not when the queue gets to it: the leg may have ended by
+		// then.
+		row.StartTime = time.Now().UTC()
+	}
 	w := &legWrite{create: &row}
 	s.hold(l.UUID, w)
 	s.q.Go("create leg", func(ctx context.Context, tx *store.DB) error {

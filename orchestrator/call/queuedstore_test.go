@@ -74,3 +74,36 @@ func TestQueuedStoreFoldsALegsWaitingWrites(t *testing.T) {
 		t.Errorf("u1 ended %s, want completed", legs[0].Status)
 	}
 }
+
+// A leg's row is stamped when it is queued, not when the queue writes it:
+// a leg that ends before that still starts before it ends (a click-to-call
+// whose first leg is busy).
+func TestQueuedStoreStartsALegWhenQueued(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	sid := reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: time.Now().UTC()})
+	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
+	t.Cleanup(func() { q.Close(context.Background()) })
+	s := NewQueuedStore(db, q)
+	if err := s.CreateLeg(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: 1, UUID: "u1",
+		Direction: store.LegOutbound, From: "+15550000100", To: "+15550100101"}); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().UTC()
+	if err := s.FinishLeg(ctx, "u1", store.LegFinal{Status: store.Busy, EndTime: end, HangupCause: "USER_BUSY"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	legs, err := db.Legs().ByCall(ctx, "acme", sid)
+	if err != nil || len(legs) != 1 {
+		t.Fatalf("legs %v, %v", legs, err)
+	}
+	if l := legs[0]; l.StartTime.After(*l.EndTime) {
+		t.Errorf("leg starts %v, after it ends %v", l.StartTime, *l.EndTime)
+	}
+}
