@@ -125,7 +125,10 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
-	h.rt = call.New(call.NewStore(h.db), call.Config{
+	// Writes go through a queue, as serve's do.
+	writes := store.NewQueue(h.db, store.QueueConfig{Logger: log})
+	t.Cleanup(func() { writes.Close(context.Background()) })
+	h.rt = call.New(call.NewQueuedStore(h.db, writes), call.Config{
 		RecordingsDir:     recordings,
 		Node:              "scenario",
 		OnEnd:             h.onEnd,
