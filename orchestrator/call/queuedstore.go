@@ -17,8 +17,9 @@ import (
 //
 // A leg's status change folds into that leg's write still waiting in the
 // queue (its row, or its previous status change) instead of adding a
-// statement: a leg rings and its caller's leg is answered within
-// milliseconds of their rows, well inside one batch's linger.
+// statement: a leg rings, and the caller's leg is answered, within
+// milliseconds of their rows, inside the queue's linger unless a write
+// someone waits for commits the batch first.
 type queuedStore struct {
 	dbStore
 	q *store.Queue
