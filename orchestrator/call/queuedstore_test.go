@@ -9,21 +9,28 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
 
+// queuedRig is a queued store on a fresh database with a ringing call of
+// account acme that started at start. Nothing commits until Flush: the
+// writes a test queues wait in one batch.
+func queuedRig(t *testing.T, start time.Time) (*store.DB, *store.Queue, Store, string) {
+	t.Helper()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	if _, _, err := db.Accounts().CreateWithSID(context.Background(), "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	sid := reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: start})
+	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
+	t.Cleanup(func() { q.Close(context.Background()) })
+	return db, q, NewQueuedStore(db, q), sid
+}
+
 // A leg's status changes fold into its write still waiting in the queue:
 // its row is inserted once, with the newest status. A write that already
 // ran, or a final record queued after it, is never folded into.
 func TestQueuedStoreFoldsALegsWaitingWrites(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
-	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
-	sid := reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: start})
-	// Nothing commits until Flush: every write below waits in one batch.
-	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
-	t.Cleanup(func() { q.Close(context.Background()) })
-	s := NewQueuedStore(db, q)
+	db, q, s, sid := queuedRig(t, start)
 	leg := func(uuid string, seq int) *store.Leg {
 		return &store.Leg{CallSID: sid, AccountSID: "acme", Seq: seq, UUID: uuid, Direction: store.LegOutbound,
 			From: "+15550109999", To: "+15550000101", StartTime: start}
@@ -80,14 +87,7 @@ func TestQueuedStoreFoldsALegsWaitingWrites(t *testing.T) {
 // whose first leg is busy).
 func TestQueuedStoreStartsALegWhenQueued(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
-	if _, _, err := db.Accounts().CreateWithSID(ctx, "acme", "Acme"); err != nil {
-		t.Fatal(err)
-	}
-	sid := reconcileCall(t, db, store.Call{Status: store.Ringing, StartTime: time.Now().UTC()})
-	q := store.NewQueue(db, store.QueueConfig{Linger: time.Hour})
-	t.Cleanup(func() { q.Close(context.Background()) })
-	s := NewQueuedStore(db, q)
+	db, q, s, sid := queuedRig(t, time.Now().UTC())
 	if err := s.CreateLeg(ctx, &store.Leg{CallSID: sid, AccountSID: "acme", Seq: 1, UUID: "u1",
 		Direction: store.LegOutbound, From: "+15550000100", To: "+15550100101"}); err != nil {
 		t.Fatal(err)
