@@ -141,18 +141,10 @@ func (d *driver) run() {
 	d.settle()
 }
 
-// setup keeps the socket open past hangup and subscribes to this channel.
-// The filter goes first: a subscription without one delivers every
-// channel event on the node to this socket until the filter lands, which
-// costs O(N²) events when N calls start together.
+// setup keeps the socket open past hangup and subscribes to this channel
+// (one round trip).
 func (d *driver) setup() error {
-	if err := d.s.Linger(d.ctx, d.rt.cfg.Linger); err != nil {
-		return err
-	}
-	if err := d.s.Filter(d.ctx, "Unique-ID", d.s.UUID); err != nil {
-		return err
-	}
-	return d.s.Subscribe(d.ctx, subscribed...)
+	return d.s.Follow(d.ctx, d.rt.cfg.Linger, subscribed...)
 }
 
 func (d *driver) event(a arrival) {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,27 @@ type Session struct {
 	UUID string
 	// Data is the channel data of the connect reply (Caller-*, variable_*).
 	Data Event
+}
+
+// Follow readies the socket for its call in one round trip: FreeSWITCH
+// keeps it open secs seconds past the hang-up (so CHANNEL_HANGUP_COMPLETE
+// arrives), delivers only the channel's own events, and subscribes to
+// events. The filter goes before the subscription: a subscription without
+// one delivers every channel event on the node to this socket until the
+// filter lands, which costs O(N²) events when N calls start together.
+func (s *Session) Follow(ctx context.Context, secs int, events ...string) error {
+	s.linger.Store(int64(secs))
+	cmds := []string{"linger " + strconv.Itoa(secs), FilterCmd("Unique-ID", s.UUID), "event json " + strings.Join(events, " ")}
+	rs, err := s.Pipeline(ctx, cmds)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if err := ReplyErr(cmds[i], r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler runs a call. It must return only when the call is over: the

@@ -181,6 +181,29 @@ func TestOutboundPipelineSendsCommandsTogether(t *testing.T) {
 	}
 }
 
+// Follow's three commands go out together, the filter before the
+// subscription, and a refused one fails it.
+func TestOutboundFollowTakesOneRoundTrip(t *testing.T) {
+	got := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		got <- s.Follow(ctx, 7, "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	var lines []string
+	for range 3 {
+		lines = append(lines, p.mustRead().Line)
+	}
+	if want := []string{"linger 7", "filter Unique-ID u1", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE"}; strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Fatalf("commands %q, want %q", lines, want)
+	}
+	p.reply("+OK will linger 7 seconds")
+	p.reply("+OK filter added. [Unique-ID]=[u1]")
+	p.reply("-ERR no keywords supplied")
+	if err := <-got; !errors.Is(err, ErrCommand) || !strings.Contains(err.Error(), "event") {
+		t.Fatalf("Follow with a refused subscription: %v, want the event command's ErrCommand", err)
+	}
+}
+
 // A reply no command waits for means the two sides lost count of their
 // commands: the connection is closed rather than let it answer the next.
 func TestOutboundUnaskedReplyClosesTheSocket(t *testing.T) {
