@@ -74,8 +74,13 @@
 // CHANNEL_HANGUP_COMPLETE arrives. Once the handler is done with a channel
 // FreeSWITCH said is down (its linger notice), the socket closes at once;
 // otherwise when FreeSWITCH's linger time runs out (or here, shortly
-// after). A lingering socket is not free for the node: its listener
-// thread polls it every 20 ms, and the session stays allocated.
+// after). A socket is not free for the node while it is open: its listener
+// thread wakes every 20 ms (mod_event_socket polls the socket with that
+// timeout, and only a command wakes it sooner), so a call pays for its
+// socket for its whole length, a lingering one after it, and the session
+// stays allocated until the socket closes. With 100 calls held in a
+// bridge on a real node, that was 66 to 82 context switches a second per
+// call beyond the same calls run natively.
 //
 // Server owns its listener: closing it stops new calls while live calls
 // drain, and ServerConfig.MaxCalls refuses calls past a set number (the
