@@ -82,6 +82,19 @@ func (p *peer) mustRead() cmd {
 	return c
 }
 
+// expectLines reads len(want) commands before replying to any (they came
+// as one pipeline) and fails unless their first lines are want.
+func (p *peer) expectLines(want ...string) {
+	p.t.Helper()
+	var lines []string
+	for range want {
+		lines = append(lines, p.mustRead().Line)
+	}
+	if strings.Join(lines, "|") != strings.Join(want, "|") {
+		p.t.Fatalf("commands %q, want %q", lines, want)
+	}
+}
+
 func (p *peer) write(s string) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()

@@ -159,13 +159,7 @@ func TestOutboundPipelineSendsCommandsTogether(t *testing.T) {
 		got <- result{rs, err}
 	})
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	var lines []string
-	for range 3 {
-		lines = append(lines, p.mustRead().Line)
-	}
-	if want := []string{"sendmsg", "filter Unique-ID leg-1", "sendmsg"}; strings.Join(lines, "|") != strings.Join(want, "|") {
-		t.Fatalf("commands %q, want %q", lines, want)
-	}
+	p.expectLines("sendmsg", "filter Unique-ID leg-1", "sendmsg")
 	p.reply("+OK")
 	p.reply("-ERR invalid filter")
 	p.reply("+OK")
@@ -189,13 +183,7 @@ func TestOutboundFollowTakesOneRoundTrip(t *testing.T) {
 		got <- s.Follow(ctx, 7, "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 	})
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	var lines []string
-	for range 3 {
-		lines = append(lines, p.mustRead().Line)
-	}
-	if want := []string{"linger 7", "filter Unique-ID u1", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE"}; strings.Join(lines, "|") != strings.Join(want, "|") {
-		t.Fatalf("commands %q, want %q", lines, want)
-	}
+	p.expectLines("linger 7", "filter Unique-ID u1", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
 	p.reply("+OK will linger 7 seconds")
 	p.reply("+OK filter added. [Unique-ID]=[u1]")
 	p.reply("-ERR no keywords supplied")
