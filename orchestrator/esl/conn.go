@@ -470,9 +470,11 @@ func (c *Conn) Kill(ctx context.Context, uuid, cause string) error {
 
 // Subscribe adds event types in JSON format.
 func (c *Conn) Subscribe(ctx context.Context, names ...string) error {
-	_, err := c.Do(ctx, "event json "+strings.Join(names, " "))
+	_, err := c.Do(ctx, subscribeCmd(names))
 	return err
 }
+
+func subscribeCmd(names []string) string { return "event json " + strings.Join(names, " ") }
 
 // Filter adds a positive filter: once any filter exists, only matching
 // events are delivered.
@@ -497,9 +499,11 @@ func ReplyErr(cmd string, r Reply) error {
 // hangs up, so CHANNEL_HANGUP_COMPLETE is delivered.
 func (c *Conn) Linger(ctx context.Context, secs int) error {
 	c.linger.Store(int64(secs))
-	_, err := c.Do(ctx, "linger "+strconv.Itoa(secs))
+	_, err := c.Do(ctx, lingerCmd(secs))
 	return err
 }
+
+func lingerCmd(secs int) string { return "linger " + strconv.Itoa(secs) }
 
 // NewUUID returns a random RFC 4122 version 4 UUID, the form FreeSWITCH
 // uses for channels and jobs.

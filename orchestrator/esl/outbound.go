@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +32,7 @@ type Session struct {
 // filter lands, which costs O(N²) events when N calls start together.
 func (s *Session) Follow(ctx context.Context, secs int, events ...string) error {
 	s.linger.Store(int64(secs))
-	cmds := []string{"linger " + strconv.Itoa(secs), FilterCmd("Unique-ID", s.UUID), "event json " + strings.Join(events, " ")}
+	cmds := []string{lingerCmd(secs), FilterCmd("Unique-ID", s.UUID), subscribeCmd(events)}
 	rs, err := s.Pipeline(ctx, cmds)
 	if err != nil {
 		return err
