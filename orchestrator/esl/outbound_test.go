@@ -123,7 +123,9 @@ func TestOutboundHandlerGetsHangupCompleteAfterLingerNotice(t *testing.T) {
 // An outbound socket's commands for its own channel leave its UUID out
 // (FreeSWITCH applies them to that channel); others name theirs.
 func TestOutboundOwnChannelCommandsOmitTheUUID(t *testing.T) {
+	done := make(chan struct{})
 	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		defer close(done)
 		if _, err := s.Execute(ctx, s.UUID, "answer", ""); err != nil {
 			t.Error(err)
 		}
@@ -139,6 +141,7 @@ func TestOutboundOwnChannelCommandsOmitTheUUID(t *testing.T) {
 		}
 		p.reply("+OK")
 	}
+	<-done // the handler takes its last reply before the test closes the socket
 }
 
 // A pipeline goes out in one write: FreeSWITCH has every command before
