@@ -403,23 +403,19 @@ const maxHeaderArg = 32
 // that UUID. The reply only means "queued".
 func (c *Conn) Execute(ctx context.Context, uuid, app, arg string) (string, error) {
 	appUUID := NewUUID()
-	return appUUID, c.ExecuteAs(ctx, uuid, app, arg, appUUID, true)
+	_, err := c.Do(ctx, c.ExecuteCmd(uuid, app, arg, appUUID, true))
+	return appUUID, err
 }
 
-// ExecuteAs is Execute with the Application-UUID chosen by the caller, who
-// then knows which CHANNEL_EXECUTE_COMPLETE ends it before the reply
-// comes. lock is event-lock. Without it an application does not hold back
-// the private events queued on its channel: an event-locked bridge holds
-// them for the whole conversation, so a uuid_broadcast to the bridged
-// caller would wait until the call is over (seen on FreeSWITCH 1.10.12).
-// Unlock only an application that must let such events run inside it,
-// and only while nothing else is queued behind it.
-func (c *Conn) ExecuteAs(ctx context.Context, uuid, app, arg, appUUID string, lock bool) error {
-	_, err := c.Do(ctx, c.ExecuteCmd(uuid, app, arg, appUUID, lock))
-	return err
-}
-
-// ExecuteCmd is the command ExecuteAs sends, for a Pipeline.
+// ExecuteCmd is the command that queues an application, for a Pipeline,
+// with the Application-UUID chosen by the caller, who then knows which
+// CHANNEL_EXECUTE_COMPLETE ends it before the reply comes. lock is
+// event-lock. Without it an application does not hold back the private
+// events queued on its channel: an event-locked bridge holds them for the
+// whole conversation, so a uuid_broadcast to the bridged caller would wait
+// until the call is over (seen on FreeSWITCH 1.10.12). Unlock only an
+// application that must let such events run inside it, and only while
+// nothing else is queued behind it.
 func (c *Conn) ExecuteCmd(uuid, app, arg, appUUID string, lock bool) string {
 	if uuid == c.self {
 		uuid = ""
