@@ -98,6 +98,10 @@ func (c *conn) readLoop() {
 			c.s.connGone(c)
 			return
 		}
+		if c.outbound {
+			c.s.sockCmd.Add(1)
+			c.s.sockHdr.Add(int64(cmd.headerBytes))
+		}
 		if wait := c.s.handle(c, cmd); wait != nil {
 			select {
 			case <-wait:

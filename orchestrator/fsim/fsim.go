@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +84,8 @@ type Server struct {
 	socketAddr string
 
 	conns   map[*conn]struct{}
+	sockCmd atomic.Int64 // commands read from outbound sockets
+	sockHdr atomic.Int64 // and the bytes of their header blocks
 	byUUID  map[string]map[*conn]struct{}
 	byEvent map[string]map[*conn]struct{}
 	general map[*conn]struct{}
@@ -177,6 +180,13 @@ func (s *Server) Listen(addr string) error {
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
 	return nil
+}
+
+// SocketTraffic reports the commands the outbound sockets sent and the
+// bytes of their header blocks: FreeSWITCH reads those one read(2) and one
+// sched_yield(2) apiece, so they are what a call's commands cost the node.
+func (s *Server) SocketTraffic() (commands, headerBytes int64) {
+	return s.sockCmd.Load(), s.sockHdr.Load()
 }
 
 // Addr is the host:port the inbound ESL server listens on ("" before Listen).

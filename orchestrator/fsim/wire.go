@@ -30,6 +30,9 @@ type command struct {
 	line    string
 	headers []hdr
 	body    string
+	// headerBytes counts the bytes before the body, stray line breaks
+	// included: FreeSWITCH reads them one read(2) at a time.
+	headerBytes int
 }
 
 // header returns the first header whose name matches (case-insensitively).
@@ -43,37 +46,28 @@ func (c *command) header(name string) (string, bool) {
 }
 
 // readCommand reads one client message. Stray CR/LF bytes before the command
-// line are skipped (eslgo sends "\r\n\r\n" after every command); lines may end
-// in "\n" or "\r\n". A Content-Length header announces a body of exactly that
-// many bytes.
+// line are skipped (eslgo sends "\r\n\r\n" after every command); the header
+// block ends at an empty line (CRs ignored) and is split as FreeSWITCH
+// splits it (splitBlock). A Content-Length header announces a body of
+// exactly that many bytes.
 func readCommand(r *bufio.Reader) (*command, error) {
 	var c command
-	total := 0
-	first := true
+	var block []byte
 	for {
-		line, err := readLine(r, maxHeaderLen-total)
+		line, err := readLine(r, maxHeaderLen-len(block))
 		if err != nil {
 			return nil, err
 		}
-		total += len(line) + 1
-		if line == "" {
-			if first {
-				continue // stray newline between messages
+		c.headerBytes += len(line)
+		if len(bytes.Trim(line, "\r\n")) == 0 {
+			if len(block) == 0 {
+				continue // stray line break between messages
 			}
 			break
 		}
-		if first {
-			c.line = line
-			first = false
-			continue
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			// FreeSWITCH ignores header lines without a colon.
-			continue
-		}
-		c.headers = append(c.headers, hdr{strings.TrimSpace(name), strings.TrimLeft(value, " \t")})
+		block = append(block, line...)
 	}
+	c.line, c.headers = splitBlock(string(block))
 	if cl, ok := c.header("Content-Length"); ok {
 		n, err := strconv.Atoi(strings.TrimSpace(cl))
 		if err == nil && n > 0 {
@@ -90,32 +84,61 @@ func readCommand(r *bufio.Reader) (*command, error) {
 	return &c, nil
 }
 
-// readLine reads one LF-terminated line, dropping CR bytes (FreeSWITCH counts
-// LFs and ignores CRs).
-func readLine(r *bufio.Reader, limit int) (string, error) {
+// splitBlock splits a header block into its command line and headers the
+// way mod_event_socket's read_packet does: a line ends at the next CR when
+// the rest of the block has one, else at the next LF. So lines ending in
+// CRLF and lines ending in LF both parse, but an LF-only line before a CR
+// runs on to that CR: in "bgapi x\nJob-UUID: 1\r\n" the command is
+// "bgapi x\nJob-UUID: 1" and there is no Job-UUID header. Header lines
+// without a colon are ignored.
+func splitBlock(block string) (line string, headers []hdr) {
+	cut := func(s string) int {
+		if i := strings.IndexByte(s, '\r'); i >= 0 {
+			return i
+		}
+		return strings.IndexByte(s, '\n')
+	}
+	rest := block
+	first := true
+	for rest != "" {
+		l := rest
+		if i := cut(rest); i >= 0 {
+			l, rest = rest[:i], strings.TrimLeft(rest[i:], "\r\n")
+		} else {
+			rest = ""
+		}
+		if first {
+			line, first = l, false
+			continue
+		}
+		if name, value, ok := strings.Cut(l, ":"); ok {
+			headers = append(headers, hdr{strings.TrimSpace(name), strings.TrimLeft(value, " \t")})
+		}
+	}
+	return line, headers
+}
+
+// readLine reads one LF-terminated line, as it came (the LF and any CR
+// kept), at most limit bytes.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
 	var buf []byte
 	for {
 		frag, err := r.ReadSlice('\n')
 		buf = append(buf, frag...)
 		if len(buf) > limit {
-			return "", errHeaderTooLarge
+			return nil, errHeaderTooLarge
 		}
 		if err == nil {
-			break
+			return buf, nil
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if err == io.EOF && len(buf) > 0 {
-			return "", io.ErrUnexpectedEOF
+			return nil, io.ErrUnexpectedEOF
 		}
-		return "", err
+		return nil, err
 	}
-	buf = buf[:len(buf)-1]
-	if bytes.IndexByte(buf, '\r') >= 0 {
-		buf = bytes.ReplaceAll(buf, []byte{'\r'}, nil)
-	}
-	return string(buf), nil
 }
 
 // urlEncode encodes a header value like switch_url_encode: bytes below 0x20 or

@@ -198,6 +198,20 @@ func TestReadCommand(t *testing.T) {
 	if _, err := readCommand(r); err != io.EOF {
 		t.Fatalf("want EOF, got %v", err)
 	}
+	// FreeSWITCH cuts a line at the next CR when the block has one: an
+	// LF-only line before it swallows the next.
+	mixed := "bgapi status\nJob-UUID: 1234\r\n\r\n" +
+		"sendmsg\nexecute-app-name: bridge\nContent-Length: 3\n\nabcapi status\n\n"
+	r = bufio.NewReader(strings.NewReader(mixed))
+	if c, err := readCommand(r); err != nil || c.line != "bgapi status\nJob-UUID: 1234" || len(c.headers) != 0 {
+		t.Fatalf("mixed line ends: %+v %v", c, err)
+	}
+	if c, err := readCommand(r); err != nil || c.body != "abc" || c.headerBytes != len("sendmsg\nexecute-app-name: bridge\nContent-Length: 3\n\n") {
+		t.Fatalf("LF-only with a body: %+v %v", c, err)
+	}
+	if c, err := readCommand(r); err != nil || c.line != "api status" {
+		t.Fatalf("after a body: %+v %v", c, err)
+	}
 	// a body larger than 16 MiB is refused
 	big := "sendmsg x\nContent-Length: 20000000\n\n"
 	if _, err := readCommand(bufio.NewReader(strings.NewReader(big))); err != errBodyTooLarge {

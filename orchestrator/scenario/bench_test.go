@@ -127,6 +127,11 @@ func BenchmarkBasicSupportCall(b *testing.B) {
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 			b.ReportMetric(float64(r.steps.quantile(0.50).Microseconds()), "p50-step-µs")
 			b.ReportMetric(float64(r.steps.quantile(0.99).Microseconds()), "p99-step-µs")
+			// What the calls' commands cost the node (a real one reads
+			// header bytes one system call apiece).
+			cmds, hdr := r.fs.SocketTraffic()
+			b.ReportMetric(float64(cmds)/float64(b.N), "node-cmds/call")
+			b.ReportMetric(float64(hdr)/float64(b.N), "node-header-B/call")
 		})
 	}
 }
