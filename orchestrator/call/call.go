@@ -156,7 +156,8 @@ type env struct {
 	log   *slog.Logger
 	// wall stamps records (leg times); cfg.Clock is the time flows see.
 	wall    func() time.Time
-	newUUID func() string
+	newUUID func() string // channels' uuids
+	newApp  func() string // awaited applications' Event-UUIDs
 	newSID  func() string
 	// What the runtime was given: without a planner, fetcher, messenger or
 	// dial-event poster the call does without.
@@ -410,9 +411,10 @@ func (c *call) refuse(cause, say, reason string, err error) {
 	c.state.Reason = reason
 }
 
-// fire queues an application without waiting for it.
+// fire queues an application without waiting for it, so without an id:
+// nothing looks for its EXECUTE_COMPLETE.
 func (c *call) fire(app, arg string) {
-	c.emit(Execute{App: app, Arg: arg, AppUUID: c.env.newUUID()})
+	c.emit(Execute{App: app, Arg: arg})
 }
 
 // CauseLostControl closes a call whose socket died before FreeSWITCH said
@@ -826,7 +828,7 @@ func (c *call) exec(cmd flows.Command) {
 
 // await runs a blocking application and remembers what it waits for.
 func (c *call) await(p pending, app, arg string) {
-	p.app = c.env.newUUID()
+	p.app = c.env.newApp()
 	c.emit(Execute{App: app, Arg: arg, AppUUID: p.app, Awaited: true,
 		// A bridge lasts the whole conversation: event-locked, it would
 		// hold back a start-of-call uuid_broadcast to the caller until

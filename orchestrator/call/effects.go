@@ -20,7 +20,7 @@ type Effect interface{ effect() }
 
 // Execute runs an application on the caller's channel. AppUUID is chosen
 // by the machine, so it knows what EXECUTE_COMPLETE to wait for before
-// FreeSWITCH answers. Awaited marks the command a step waits on (its reply
+// FreeSWITCH answers; an application nobody waits for has none. Awaited marks the command a step waits on (its reply
 // closes the step's latency); Unlocked sends it without event-lock.
 type Execute struct {
 	App, Arg, AppUUID string

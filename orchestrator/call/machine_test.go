@@ -53,6 +53,10 @@ func newWorld(t *testing.T, flow []byte) *world {
 		newUUID: func() string {
 			w.ids++
 			return fmt.Sprintf("u%d", w.ids)
+		},
+		newApp: func() string {
+			w.ids++
+			return fmt.Sprintf("u%d", w.ids)
 		}}
 	data := esl.Event{Headers: map[string]string{
 		"Caller-Caller-ID-Number": "+15550109999", "Caller-Destination-Number": "+15550000100",
@@ -281,44 +285,44 @@ func TestMachineBasicSupportParallelConnect(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.start()
 	w.golden(append(started,
-		"execute speak flite|slt|Welcome to Acme Support. This … (awaited u3)",
+		"execute speak flite|slt|Welcome to Acme Support. This … (awaited u1)",
 	)...)
 	w.event("caller", "CHANNEL_ANSWER")
 	w.golden("> caller CHANNEL_ANSWER", "call answered", "leg caller: in-progress")
 	w.at(3 * time.Second)
 	w.completes()
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
-		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1 for technic… (awaited u4)")
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1 for technic… (awaited u2)")
 	w.completes("variable_switchyard_input_1", "1")
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
 		"call digits 1",
 		"? resolve +15550100001,+15550100002",
-		"leg 2 u5: queued to +15550100001",
-		"watch u5",
-		"leg 3 u6: queued to +15550100002",
-		"watch u6",
+		"leg 2 u3: queued to +15550100001",
+		"watch u3",
+		"leg 3 u4: queued to +15550100002",
+		"watch u4",
 		"execute record_session /rec/reca0123456789abcdef01234501.wav",
-		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u8)",
+		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u5)",
 	)
-	w.event("u5", "CHANNEL_CREATE")
-	w.event("u6", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_CREATE")
 	w.at(9 * time.Second)
-	w.event("u6", "CHANNEL_ANSWER")
-	w.hangupComplete("u5", "LOSE_RACE", 0, 0)
+	w.event("u4", "CHANNEL_ANSWER")
+	w.hangupComplete("u3", "LOSE_RACE", 0, 0)
 	w.golden(
-		"> u5 CHANNEL_CREATE", "leg u5: ringing",
-		"> u6 CHANNEL_CREATE", "leg u6: ringing",
-		"> u6 CHANNEL_ANSWER", "leg u6: in-progress",
-		"> u5 CHANNEL_HANGUP_COMPLETE", "leg u5: final canceled LOSE_RACE talk=0",
+		"> u3 CHANNEL_CREATE", "leg u3: ringing",
+		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
+		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final canceled LOSE_RACE talk=0",
 	)
 	// The agent hangs up: the bridge ends before the agent's own record
 	// arrives, so the call waits for it for the talk time.
 	w.at(40 * time.Second)
-	w.completes("variable_last_bridge_to", "u6", "variable_originate_disposition", "SUCCESS")
+	w.completes("variable_last_bridge_to", "u4", "variable_originate_disposition", "SUCCESS")
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE", "timer 1 in 3s")
-	w.hangupComplete("u6", "NORMAL_CLEARING", 9*time.Second, 31)
-	w.golden("> u6 CHANNEL_HANGUP_COMPLETE",
-		"leg u6: final completed NORMAL_CLEARING talk=31",
+	w.hangupComplete("u4", "NORMAL_CLEARING", 9*time.Second, 31)
+	w.golden("> u4 CHANNEL_HANGUP_COMPLETE",
+		"leg u4: final completed NORMAL_CLEARING talk=31",
 		"timer 1 stop",
 		"recording single 31s",
 		"kill NORMAL_CLEARING",
@@ -353,22 +357,22 @@ func TestMachineSequentialConnect(t *testing.T) {
 	if w.c.pending.kind != waitDial || len(w.c.pending.dial.legs) != 2 {
 		t.Fatalf("pending = %+v, want a bridge of both sales agents", w.c.pending)
 	}
-	w.event("u5", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_CREATE")
 	w.at(20 * time.Second)
-	w.hangupComplete("u5", "NO_ANSWER", 0, 0)
-	w.event("u6", "CHANNEL_CREATE")
-	w.event("u6", "CHANNEL_ANSWER")
+	w.hangupComplete("u3", "NO_ANSWER", 0, 0)
+	w.event("u4", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_ANSWER")
 	w.golden(
-		"> u5 CHANNEL_CREATE", "leg u5: ringing",
-		"> u5 CHANNEL_HANGUP_COMPLETE", "leg u5: final no-answer NO_ANSWER talk=0",
-		"> u6 CHANNEL_CREATE", "leg u6: ringing",
-		"> u6 CHANNEL_ANSWER", "leg u6: in-progress",
+		"> u3 CHANNEL_CREATE", "leg u3: ringing",
+		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final no-answer NO_ANSWER talk=0",
+		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
 	)
 	w.at(50 * time.Second)
-	w.hangupComplete("u6", "NORMAL_CLEARING", 22*time.Second, 28)
-	w.completes("variable_last_bridge_to", "u6")
+	w.hangupComplete("u4", "NORMAL_CLEARING", 22*time.Second, 28)
+	w.completes("variable_last_bridge_to", "u4")
 	w.golden(
-		"> u6 CHANNEL_HANGUP_COMPLETE", "leg u6: final completed NORMAL_CLEARING talk=28",
+		"> u4 CHANNEL_HANGUP_COMPLETE", "leg u4: final completed NORMAL_CLEARING talk=28",
 		"> caller CHANNEL_EXECUTE_COMPLETE", "kill NORMAL_CLEARING",
 	)
 }
@@ -379,21 +383,21 @@ func TestMachineSequentialConnect(t *testing.T) {
 func TestMachineConnectNobodyAnswersLegsClosedFromTheBridge(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.toMenu("1")
-	w.event("u5", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_CREATE")
 	w.at(30 * time.Second)
 	w.completes("variable_originate_disposition", "NO_ANSWER",
-		"variable_originate_causes", "ARRAY::u5;NO_ANSWER|:u6;NO_ANSWER")
+		"variable_originate_causes", "ARRAY::u3;NO_ANSWER|:u4;NO_ANSWER")
 	w.golden(
-		"> u5 CHANNEL_CREATE", "leg u5: ringing",
+		"> u3 CHANNEL_CREATE", "leg u3: ringing",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
-		"leg u6: final no-answer NO_ANSWER talk=0",
+		"leg u4: final no-answer NO_ANSWER talk=0",
 		"recording single 0s",
 		"execute speak flite|slt|Our technical support team is …",
 		"execute playback tone_stream://%(500,0,800)",
-		"execute record /rec/reca0123456789abcdef01234502.wav 12… (awaited u11)",
+		"execute record /rec/reca0123456789abcdef01234502.wav 12… (awaited u6)",
 	)
-	if l := w.c.legs["u5"]; l.final != nil || l.hangup != "NO_ANSWER" {
-		t.Fatalf("u5 = %+v: a leg with events waits for its own record, knowing its cause", l)
+	if l := w.c.legs["u3"]; l.final != nil || l.hangup != "NO_ANSWER" {
+		t.Fatalf("u3 = %+v: a leg with events waits for its own record, knowing its cause", l)
 	}
 }
 
@@ -493,8 +497,8 @@ func TestMachineLostSocket(t *testing.T) {
 	w.take()
 	w.golden(
 		"leg caller: final completed SWITCHYARD_LOST_CONTROL talk=0",
-		"leg u5: final failed SWITCHYARD_LOST_CONTROL talk=0",
-		"leg u6: final failed SWITCHYARD_LOST_CONTROL talk=0",
+		"leg u3: final failed SWITCHYARD_LOST_CONTROL talk=0",
+		"leg u4: final failed SWITCHYARD_LOST_CONTROL talk=0",
 		"call final completed SWITCHYARD_LOST_CONTROL 0s talk=0",
 	)
 }
@@ -562,39 +566,39 @@ func TestMachineQueueUntilAnAgentIsFree(t *testing.T) {
 	w.start()
 	w.golden(append(started,
 		"? resolve +15550100410",
-		"? hold +15550100410 for u3",
+		"? hold +15550100410 for u1",
 		"? enqueue fl1/c",
 		"subscribe PLAYBACK_START",
 		"timer 1 in 1m0s",
 		"timer 2 in 20s",
 		"poll 3 every 1s",
-		"execute playback "+short(flows.DefaultQueueMusic)+" (awaited u4)",
+		"execute playback "+short(flows.DefaultQueueMusic)+" (awaited u2)",
 	)...)
 	w.fire(3)
-	w.golden("> timer 3", "? ahead = 0", "? hold +15550100410 for u5")
+	w.golden("> timer 3", "? ahead = 0", "? hold +15550100410 for u3")
 	// The agent frees up before the music started: the break waits for
 	// its start, or FreeSWITCH would lose it.
 	delete(w.busy, "+15550100410")
 	w.fire(3)
-	w.golden("> timer 3", "? ahead = 0", "? hold +15550100410 for u6")
+	w.golden("> timer 3", "? ahead = 0", "? hold +15550100410 for u4")
 	w.event("caller", "PLAYBACK_START", "Playback-File-Path", flows.DefaultQueueMusic)
 	w.golden("> caller PLAYBACK_START", "api uuid_break caller")
 	w.completes("Application-Response", "FILE PLAYED")
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
-		"leg 2 u6: queued to +15550100410",
-		"watch u6",
-		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u7)",
+		"leg 2 u4: queued to +15550100410",
+		"watch u4",
+		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u5)",
 	)
-	w.event("u6", "CHANNEL_CREATE")
-	w.event("u6", "CHANNEL_ANSWER")
+	w.event("u4", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_ANSWER")
 	w.at(30 * time.Second)
-	w.hangupComplete("u6", "NORMAL_CLEARING", 10*time.Second, 20)
-	w.completes("variable_last_bridge_to", "u6")
+	w.hangupComplete("u4", "NORMAL_CLEARING", 10*time.Second, 20)
+	w.completes("variable_last_bridge_to", "u4")
 	w.golden(
-		"> u6 CHANNEL_CREATE", "leg u6: ringing",
-		"> u6 CHANNEL_ANSWER", "leg u6: in-progress",
-		"> u6 CHANNEL_HANGUP_COMPLETE", "leg u6: final completed NORMAL_CLEARING talk=20",
-		"release u6",
+		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
+		"> u4 CHANNEL_HANGUP_COMPLETE", "leg u4: final completed NORMAL_CLEARING talk=20",
+		"release u4",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
 		"timer 1 stop", "timer 2 stop", "timer 3 stop", "dequeue",
 		"kill NORMAL_CLEARING",
@@ -612,12 +616,12 @@ func TestMachineQueueWaitRunsOut(t *testing.T) {
 	w.completes("Application-Response", "FILE PLAYED")
 	w.golden("> timer 2", "api uuid_break caller",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
-		"execute speak flite|slt|All busy (awaited u5)",
+		"execute speak flite|slt|All busy (awaited u3)",
 		"timer 4 in 20s")
 	w.completes()
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
-		"execute playback "+short(flows.DefaultQueueMusic)+" (awaited u6)",
-		"? ahead = 0", "? hold +15550100410 for u7")
+		"execute playback "+short(flows.DefaultQueueMusic)+" (awaited u4)",
+		"? ahead = 0", "? hold +15550100410 for u5")
 	w.at(60 * time.Second)
 	w.fire(1)
 	w.golden("> timer 1") // the music has not started: the break waits

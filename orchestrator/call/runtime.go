@@ -223,7 +223,7 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{}),
 		placing: map[string]struct{}{}, placed: make(chan struct{})}
 	rt.routes.what, rt.targets.what = "route", "destinations"
-	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newSID: store.NewSID,
+	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newApp: esl.NewAppID, newSID: store.NewSID,
 		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil}
 	return rt
 }

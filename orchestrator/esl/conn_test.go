@@ -279,3 +279,14 @@ func TestArrayVariablesReadAlike(t *testing.T) {
 		t.Errorf("plain: %q, want %q", got, want)
 	}
 }
+
+func TestNewAppIDIsShortAndUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewAppID()
+		if len(id) > 12 || seen[id] {
+			t.Fatalf("id %q: longer than 12 bytes or seen before", id)
+		}
+		seen[id] = true
+	}
+}

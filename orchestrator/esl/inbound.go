@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/textproto"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/percipia/eslgo"
@@ -108,10 +109,22 @@ func (t eslgoTransport) roundTrip(ctx context.Context, msg string) (Reply, error
 	return r, nil
 }
 
-// rawCommand is an ESL command line (plus header lines) for eslgo.
+// rawCommand is an ESL command line (plus header lines, each ending in a
+// bare LF, and maybe a body) for eslgo.
 type rawCommand string
 
-func (c rawCommand) BuildMessage() string { return string(c) }
+// BuildMessage ends the header lines in CRLF: eslgo ends every message with
+// CRLF CRLF, and FreeSWITCH, when a header block holds a CR, cuts each line
+// at the next CR, so one LF-only line before it would swallow the rest
+// (a bgapi's Job-UUID header, say).
+func (c rawCommand) BuildMessage() string {
+	head, body, hasBody := strings.Cut(string(c), "\n\n")
+	head = strings.ReplaceAll(head, "\n", "\r\n")
+	if !hasBody {
+		return head
+	}
+	return head + "\r\n\r\n" + body
+}
 
 // decodeEvent decodes an event eslgo read: JSON (what Switchyard
 // subscribes to), which eslgo passes through raw, or a plain event that

@@ -3,8 +3,10 @@ package esl
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -142,6 +144,40 @@ func TestOutboundOwnChannelCommandsOmitTheUUID(t *testing.T) {
 		p.reply("+OK")
 	}
 	<-done // the handler takes its last reply before the test closes the socket
+}
+
+// The node reads header bytes one system call apiece, so the bytes are
+// pinned: bare LFs, no Event-UUID for an application nobody waits for, a
+// long argument in a body with nothing after it.
+func TestOutboundCommandsAreShortOnTheWire(t *testing.T) {
+	dial := "[leg_timeout=30]sofia/gateway/carrier/+15550001234"
+	done := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		_, err := s.Pipeline(ctx, []string{
+			s.ExecuteCmd(s.UUID, "answer", "", "", true),
+			s.ExecuteCmd(s.UUID, "bridge", dial, "x.1", false),
+			FilterCmd("Unique-ID", "leg-1"),
+		})
+		done <- err
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	want := "sendmsg\ncall-command: execute\nexecute-app-name: answer\nevent-lock: true\n\n" +
+		"sendmsg\ncall-command: execute\nexecute-app-name: bridge\nEvent-UUID: x.1\n" +
+		"Content-Type: text/plain\nContent-Length: " + strconv.Itoa(len(dial)) + "\n\n" + dial +
+		"filter Unique-ID leg-1\n\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(p.r, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("on the wire:\n%q\nwant\n%q", got, want)
+	}
+	for range 3 {
+		p.reply("+OK")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A pipeline goes out in one write: FreeSWITCH has every command before

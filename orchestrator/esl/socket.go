@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,12 @@ func (s *socket) write(ctx context.Context, msgs ...string) error {
 	}
 	s.buf = s.buf[:0]
 	for _, msg := range msgs {
-		s.buf = append(append(s.buf, msg...), "\r\n\r\n"...)
+		s.buf = append(s.buf, msg...)
+		if !strings.Contains(msg, "\n\n") {
+			// A message with a body ends with it; anything after would
+			// be read a byte at a time and skipped.
+			s.buf = append(s.buf, "\n\n"...)
+		}
 	}
 	_, err := s.nc.Write(s.buf)
 	if cap(s.buf) > 4<<10 {
