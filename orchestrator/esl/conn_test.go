@@ -290,3 +290,19 @@ func TestNewAppIDIsShortAndUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// eslgo ends a message in CRLF CRLF, so an inbound command's header lines
+// must end in CRLF too: FreeSWITCH cuts each line at the next CR.
+func TestInboundCommandsEndTheirLinesInCRLF(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"api status", "api status"},
+		{"bgapi status\nJob-UUID: j1", "bgapi status\r\nJob-UUID: j1"},
+		{executeMsg("u1", "speak", "one\ntwo", "a.1", true),
+			"sendmsg u1\r\ncall-command: execute\r\nexecute-app-name: speak\r\nevent-lock: true\r\nEvent-UUID: a.1\r\n" +
+				"Content-Type: text/plain\r\nContent-Length: 7\r\n\r\none\ntwo"},
+	} {
+		if got := rawCommand(tc.msg).BuildMessage(); got != tc.want {
+			t.Errorf("BuildMessage(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}
