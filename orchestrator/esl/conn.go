@@ -392,13 +392,13 @@ func (c *Conn) takeJob(ev Event) bool {
 
 // mod_event_socket reads a command's header block one byte per read(2),
 // each followed by a sched_yield(2), but its body in one read: every header
-// byte costs the node two system calls (about 3 µs on a 2-core VM), so
-// commands are built short. Lines end in a bare LF, never mixed with CRLF
-// ones: FreeSWITCH cuts every line of a block at the next CR when there is
-// one, so an LF-only line would swallow the next (eslgo's CRLF ending gets
-// CRLF lines throughout: rawCommand). An argument longer than maxHeaderArg,
-// or with line breaks, travels in a body, whose own two headers cost as
-// much as the argument's 28 bytes.
+// byte costs the node two system calls, so commands are built short. Lines
+// end in a bare LF, never mixed with CRLF ones: FreeSWITCH cuts every line
+// of a block at the next CR when there is one, so an LF-only line would
+// swallow the next (eslgo's CRLF ending gets CRLF lines throughout:
+// rawCommand). An argument longer than maxHeaderArg, or with line breaks,
+// travels in a body, whose own two headers cost as much as the argument's
+// 28 bytes.
 const maxHeaderArg = 28
 
 // Execute queues an application on a channel with event-lock (strictly in

@@ -90,8 +90,8 @@
 // # What the node pays per command
 //
 // mod_event_socket reads a command's header block one byte per read(2),
-// each followed by sched_yield(2), and its body in one read: on a 2-core
-// VM a header byte costs the node about 3 µs. So commands are built short:
+// each followed by sched_yield(2), and its body in one read: a header byte
+// costs the node two system calls. So commands are built short:
 // lines end in a bare LF, nothing follows a body, an application's
 // argument longer than a body's own headers travels in a body, commands
 // for the socket's own channel leave its UUID out, an application nobody
@@ -100,6 +100,7 @@
 // socket went from 1,194 header bytes to 949 with the last four; the
 // emulator counts them too (fsim's SocketTraffic, in the scenario
 // benchmark's node-header-B/call).
+//
 // The commands a call's input leaves go out as one Pipeline: one write,
 // the replies collected in order. On a real node at 10 calls/s this cut
 // the command round trips from 11 to 8 a call, and the node's context
