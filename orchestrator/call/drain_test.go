@@ -34,7 +34,9 @@ func placeTestRuntime(t *testing.T) (*Runtime, *store.DB) {
 	if _, err := db.Numbers().Create(ctx, "acme", "+15550000100", "main"); err != nil {
 		t.Fatal(err)
 	}
-	rt := New(NewStore(db), Config{Nodes: oneNode{brokenNode{}}, SocketAddr: "127.0.0.1:8084",
+	writes := store.NewQueue(db, store.QueueConfig{})
+	t.Cleanup(func() { writes.Close(context.Background()) })
+	rt := New(NewQueuedStore(db, writes), Config{Nodes: oneNode{brokenNode{}}, SocketAddr: "127.0.0.1:8084",
 		TerminalCallbacks: callback.Builder{}.Terminal}, nil, nil, slog.New(slog.DiscardHandler))
 	return rt, db
 }

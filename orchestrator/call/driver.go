@@ -288,11 +288,8 @@ func (d *driver) join() {
 	}
 }
 
-// dbctx bounds a store operation; it outlives the call's own context so
-// the record is written even during shutdown.
-func (d *driver) dbctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(d.ctx), 5*time.Second)
-}
+// dbctx bounds a store operation of the call (storeCtx).
+func (d *driver) dbctx() (context.Context, context.CancelFunc) { return storeCtx(d.ctx) }
 
 // do executes one effect.
 func (d *driver) do(e Effect) {
@@ -374,21 +371,12 @@ func (d *driver) do(e Effect) {
 	}
 }
 
-// write executes a store write. Records that must not be lost (rows,
-// final records) are retried until they land.
+// write executes a store write. Every write goes through the store's
+// queue, which retries it until it lands (persist).
 func (d *driver) write(e Effect) {
 	rt, log := d.rt, d.c.log
-	once := func(what string, write func(context.Context) error) error {
-		ctx, cancel := d.dbctx()
-		defer cancel()
-		err := write(ctx)
-		if err != nil {
-			log.Error("call: store "+what, "err", err)
-		}
-		return err
-	}
-	must := func(what string, write func(context.Context) error) error {
-		err := rt.persist(d.ctx, log, what, write)
+	land := func(what string, write func(context.Context) error) error {
+		err := rt.persist(d.ctx, write)
 		if err != nil {
 			log.Error("call: store "+what, "err", err)
 		}
@@ -396,40 +384,40 @@ func (d *driver) write(e Effect) {
 	}
 	switch e := e.(type) {
 	case CreateLeg:
-		_ = must("leg", func(ctx context.Context) error { return rt.store.CreateLeg(ctx, &e.Leg) })
+		_ = land("leg", func(ctx context.Context) error { return rt.store.CreateLeg(ctx, &e.Leg) })
 	case SetLegStatus:
-		_ = once("leg status", func(ctx context.Context) error { return rt.store.LegStatus(ctx, e.UUID, e.Status, e.At) })
+		_ = land("leg status", func(ctx context.Context) error { return rt.store.LegStatus(ctx, e.UUID, e.Status, e.At) })
 	case FinishLeg:
-		_ = must("leg record", func(ctx context.Context) error { return rt.store.FinishLeg(ctx, e.UUID, e.Final) })
+		_ = land("leg record", func(ctx context.Context) error { return rt.store.FinishLeg(ctx, e.UUID, e.Final) })
 	case AnswerCall:
 		var out store.OutboxFunc
 		if e.Callbacks {
 			out = rt.cfg.AnsweredCallbacks
 		}
-		err := once("answer", func(ctx context.Context) error { return rt.store.CallAnswered(ctx, e.SID, e.At, out) })
+		err := land("answer", func(ctx context.Context) error { return rt.store.CallAnswered(ctx, e.SID, e.At, out) })
 		if err == nil && out != nil {
 			rt.notifyCallbacks()
 		}
 	case SetDigits:
-		_ = once("digits", func(ctx context.Context) error { return rt.store.CallDigits(ctx, e.SID, e.Digits) })
+		_ = land("digits", func(ctx context.Context) error { return rt.store.CallDigits(ctx, e.SID, e.Digits) })
 	case SaveRecording:
-		_ = once("recording", func(ctx context.Context) error { return rt.store.CreateRecording(ctx, &e.Recording) })
+		_ = land("recording", func(ctx context.Context) error { return rt.store.CreateRecording(ctx, &e.Recording) })
 	case Release:
-		_ = once("release of a destination", func(ctx context.Context) error { return rt.store.Release(ctx, e.UUID) })
+		_ = land("release of a destination", func(ctx context.Context) error { return rt.store.Release(ctx, e.UUID) })
 		rt.wakeQueues()
 	case Stick:
-		_ = once("sticky agent", func(ctx context.Context) error {
+		_ = land("sticky agent", func(ctx context.Context) error {
 			return rt.store.Stick(ctx, e.Account, e.Scope, e.Caller, e.Contact, e.Until)
 		})
 	case Dequeue:
-		_ = once("queue exit", func(ctx context.Context) error { return rt.store.Dequeue(ctx, e.SID) })
+		_ = land("queue exit", func(ctx context.Context) error { return rt.store.Dequeue(ctx, e.SID) })
 	case FinishCall:
 		final := e.Final
 		final.Released = !d.held
 		if e.Callbacks {
 			final.Outbox = rt.cfg.TerminalCallbacks
 		}
-		if err := rt.persist(d.ctx, log, "final record", func(ctx context.Context) error {
+		if err := rt.persist(d.ctx, func(ctx context.Context) error {
 			return rt.store.FinishCall(ctx, e.SID, final)
 		}); err != nil {
 			log.Error("call: store final record; the reconciler will close the call", "err", err)

@@ -305,7 +305,7 @@ func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.
 	defer rt.landed(row.SID)
 	at := time.Now().UTC()
 	status := LegStatus(false, cause, "", 0)
-	if err := rt.persist(ctx, log, "first leg record", func(ctx context.Context) error {
+	if err := rt.persist(ctx, func(ctx context.Context) error {
 		return rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause})
 	}); err != nil {
 		log.Warn("call: store first leg record", "err", err)
@@ -314,7 +314,7 @@ func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.
 	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
 	sid := row.SID
 	row.Status, row.EndTime, row.Duration, row.HangupCause = status, &at, dur, cause
-	if err := rt.persist(ctx, log, "final record", func(ctx context.Context) error {
+	if err := rt.persist(ctx, func(ctx context.Context) error {
 		return rt.store.FinishCall(ctx, sid, f)
 	}); err != nil {
 		log.Warn("call: store final record; the reconciler will close the call", "err", err)

@@ -364,11 +364,8 @@ func (fc *flowCache) get(flowID string, version int, doc []byte) (*flows.Flow, e
 	return f, nil
 }
 
-// dbStore adapts *store.DB to Store.
+// dbStore is the database read directly: queuedStore's reads.
 type dbStore struct{ db *store.DB }
-
-// NewStore adapts the database to the runtime's Store.
-func NewStore(db *store.DB) Store { return dbStore{db} }
 
 func (s dbStore) Route(ctx context.Context, dialed string) (*store.Route, error) {
 	return s.db.Numbers().Route(ctx, dialed)
@@ -478,38 +475,25 @@ func (s dbStore) Ahead(ctx context.Context, callSID string) (int, error) {
 	return s.db.Agents().Ahead(ctx, callSID)
 }
 
-// persist runs a store write that must not be lost (a final record) until
-// it lands: each attempt gets its own timeout, and failures are retried
-// with backoff until ctx ends. A write the store rejects for good (an
-// unknown call, invalid values) is not retried; a conflict on a retry
-// means an earlier attempt landed. When ctx ends first (the
-// process is going away), the reconciler closes the call later, with its
-// terminal callback.
-func (rt *Runtime) persist(ctx context.Context, log *slog.Logger, what string, write func(context.Context) error) error {
-	wait := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err := write(wctx)
-		cancel()
-		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-			return err
-		}
-		if errors.Is(err, store.ErrQueued) {
-			return nil // a write queue holds it until the database takes it
-		}
-		if attempt > 1 && errors.Is(err, store.ErrConflict) {
-			return nil // an attempt that timed out had landed after all
-		}
-		log.Warn("call: store write failed; retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
-		wait = min(2*wait, 5*time.Second)
+// persist runs a store write that must not be lost (a row, a final
+// record). The store's queue retries it until it commits, so nothing here
+// tries again: a write that outlasts its wait stays queued (ErrQueued) and
+// counts as landed. A write the store rejects for good (an unknown call,
+// invalid values), or one the closed queue no longer takes, is returned;
+// the reconciler then closes the call, with its terminal callback.
+func (rt *Runtime) persist(ctx context.Context, write func(context.Context) error) error {
+	wctx, cancel := storeCtx(ctx)
+	defer cancel()
+	if err := write(wctx); err != nil && !errors.Is(err, store.ErrQueued) {
+		return err
 	}
+	return nil
+}
+
+// storeCtx bounds a store operation; it outlives ctx (a call's, or the
+// process's) so a record is written even during shutdown.
+func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // callerFrom reads the caller and dialed number from the connect data.

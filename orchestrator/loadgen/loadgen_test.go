@@ -42,7 +42,9 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	storetest.ServeFlow(t, db, account, supportNum, "support", doc)
-	rt := call.New(call.NewStore(db), call.Config{RecordingsDir: t.TempDir()}, nil, nil, log)
+	writes := store.NewQueue(db, store.QueueConfig{})
+	t.Cleanup(func() { writes.Close(context.Background()) })
+	rt := call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: t.TempDir()}, nil, nil, log)
 	srv := esl.NewServer(rt.Handle, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
