@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,9 +41,12 @@ type driver struct {
 	// the same pipeline went out with it) and the call hears of it once
 	// the input's effects are done.
 	failed error
+	// refused is a posted command FreeSWITCH refused, set on the socket's
+	// reader goroutine; the owner takes it as its next input.
+	refused atomic.Pointer[error]
 	// cmds are channel commands (applications, leg filters) waiting to go
 	// out together: consecutive ones among an input's effects share one
-	// write and one round trip.
+	// write (Post), and the call does not wait for their replies.
 	cmds []queuedCmd
 	// arrived is when the event being handled reached the call.
 	arrived time.Time
@@ -116,6 +121,8 @@ func (d *driver) run() {
 			}
 			if d.overflow.Load() {
 				d.inbox.wake() // the rest waits for the overflow's hang-up
+			} else if !d.c.over {
+				d.settle() // a refused command wakes the inbox too
 			}
 		case fn := <-d.inputs:
 			fn()
@@ -165,11 +172,16 @@ func (d *driver) drain() {
 	}
 }
 
-// settle executes the effects of an input; a channel command that failed
-// is the next input.
+// settle executes the effects of an input; a channel command that failed,
+// or that FreeSWITCH refused since, is the next input.
 func (d *driver) settle() {
 	for {
 		d.flush()
+		if d.failed == nil {
+			if err := d.refused.Swap(nil); err != nil {
+				d.failed = *err
+			}
+		}
 		if d.failed == nil {
 			return
 		}
@@ -217,47 +229,60 @@ func (d *driver) queue(e Effect) bool {
 	return true
 }
 
-// sendCmds writes the queued commands in one go and takes their replies.
-// A command FreeSWITCH refuses fails the batch (the channel is gone); the
-// commands after it were sent already, and whatever they did is moot.
+// sendCmds writes the queued commands in one go and goes on: their
+// replies only mean "queued", so the socket's reader takes them. A
+// command FreeSWITCH refuses (the channel is gone) comes back as the
+// call's next input; the commands after it went out already, and
+// whatever they did is moot. The step an awaited application ends is
+// timed to its reply.
 func (d *driver) sendCmds() {
 	if len(d.cmds) == 0 {
 		return
 	}
-	batch := d.cmds
+	batch := slices.Clone(d.cmds)
 	d.cmds = d.cmds[:0]
 	cmds := make([]string, len(batch))
+	var step func(time.Duration) // the awaited application's, if any
 	for i, q := range batch {
 		cmds[i] = q.cmd
-	}
-	replies, err := d.s.Pipeline(d.ctx, cmds)
-	for i, q := range batch {
-		if err == nil {
-			if rerr := esl.ReplyErr(q.cmd, replies[i]); rerr != nil && d.failed == nil {
-				d.failed = rerr
-				d.commandFailed(q, rerr)
+		if q.exec != nil && q.exec.Awaited && !d.arrived.IsZero() && step == nil {
+			applet, onStep, m := d.c.appletType(), d.rt.cfg.OnStep, d.rt.cfg.Metrics
+			step = func(took time.Duration) {
+				if onStep != nil {
+					onStep(took)
+				}
+				m.AppletStepLatency(applet, took)
 			}
 		}
-		if q.exec != nil && q.exec.Awaited && !d.arrived.IsZero() && d.failed == nil && err == nil {
-			took := time.Since(d.arrived)
-			if d.rt.cfg.OnStep != nil {
-				d.rt.cfg.OnStep(took)
-			}
-			d.rt.cfg.Metrics.AppletStepLatency(d.c.appletType(), took)
-			d.arrived = time.Time{}
-		}
 	}
+	arrived, log := d.arrived, d.c.log
+	if step != nil {
+		d.arrived = time.Time{}
+	}
+	err := d.s.Post(cmds, func(replies []esl.Reply) {
+		for i, q := range batch {
+			if rerr := esl.ReplyErr(q.cmd, replies[i]); rerr != nil {
+				commandFailed(log, q, rerr)
+				d.refused.CompareAndSwap(nil, &rerr)
+				d.inbox.wake()
+				return
+			}
+		}
+		if step != nil {
+			step(time.Since(arrived))
+		}
+	})
 	if err != nil && d.failed == nil {
 		d.failed = err
-		d.commandFailed(batch[0], err)
+		commandFailed(log, batch[0], err)
 	}
 }
 
-func (d *driver) commandFailed(q queuedCmd, err error) {
+func commandFailed(log *slog.Logger, q queuedCmd, err error) {
 	if q.exec != nil {
-		d.c.log.Error("call: command failed", "app", q.exec.App, "err", err)
+		log.Error("call: command failed", "app", q.exec.App, "err", err)
 	} else {
-		d.c.log.Error("call: cannot follow a leg", "leg", q.leg, "err", err)
+		log.Error("call: cannot follow a leg", "leg", q.leg, "err", err)
 	}
 }
 

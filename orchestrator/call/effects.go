@@ -20,8 +20,9 @@ type Effect interface{ effect() }
 
 // Execute runs an application on the caller's channel. AppUUID is chosen
 // by the machine, so it knows what EXECUTE_COMPLETE to wait for before
-// FreeSWITCH answers; an application nobody waits for has none. Awaited marks the command a step waits on (its reply
-// closes the step's latency); Unlocked sends it without event-lock.
+// FreeSWITCH answers; an application nobody waits for has none. Awaited
+// marks the command a step waits on (its reply closes the step's
+// latency); Unlocked sends it without event-lock.
 type Execute struct {
 	App, Arg, AppUUID string
 	Awaited, Unlocked bool

@@ -1,6 +1,7 @@
 package esl
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -79,6 +80,10 @@ type Conn struct {
 	// down: FreeSWITCH said the channel is down and it lingers (its
 	// disconnect notice with Content-Disposition linger).
 	down atomic.Bool
+
+	// replyWait bounds the wait for posted commands' replies (Post);
+	// zero is DefaultTimeout.
+	replyWait time.Duration
 
 	// metrics records every command's round trip, labelled node (see
 	// instrument); nil records nothing.
@@ -237,6 +242,64 @@ func (c *Conn) Pipeline(ctx context.Context, cmds []string) ([]Reply, error) {
 		cmds = cmds[n:]
 	}
 	return rs, nil
+}
+
+// poster is a transport that takes commands without waiting for them.
+type poster interface {
+	post(ctx context.Context, msgs []string, done func([]Reply)) error
+}
+
+// Post writes cmds in one go and returns without waiting for their
+// replies: done gets them, in order, on the connection's reader goroutine
+// once the last one is in, and must not block. Replies that do not all
+// come within DefaultTimeout poison the connection, as a timed-out Send
+// does; if the connection closes first, done is never called (Done says
+// so). Commands sent after Post get their own replies, after these. On a
+// transport that cannot post (an inbound connection over eslgo) Post
+// waits for the replies and calls done itself.
+func (c *Conn) Post(cmds []string, done func([]Reply)) error {
+	for _, cmd := range cmds {
+		if strings.ContainsAny(cmd, "\x00") {
+			return fmt.Errorf("%w: NUL in command", ErrCommand)
+		}
+	}
+	p, ok := c.t.(poster)
+	if !ok {
+		rs, err := c.Pipeline(context.Background(), cmds)
+		if err != nil {
+			return err
+		}
+		done(rs)
+		return nil
+	}
+	what := verb(cmds[0])
+	c.cmd.Lock()
+	defer c.cmd.Unlock()
+	if c.closing.Err() != nil {
+		c.metrics.ESLCommandFailed(c.node)
+		return fmt.Errorf("%s: %w", what, c.closedErr())
+	}
+	start := time.Now()
+	late := time.AfterFunc(cmp.Or(c.replyWait, DefaultTimeout), func() { c.closeWith(ErrPoisoned) })
+	ctx, cancel := context.WithTimeout(c.closing, DefaultTimeout)
+	defer cancel()
+	err := p.post(ctx, cmds, func(rs []Reply) {
+		late.Stop()
+		c.metrics.ESLCommand(c.node, time.Since(start))
+		for _, r := range rs {
+			if errReply(r) {
+				c.metrics.ESLCommandFailed(c.node)
+			}
+		}
+		done(rs)
+	})
+	if err != nil {
+		late.Stop()
+		c.closeWith(fmt.Errorf("%w: %w", ErrClosed, err))
+		c.metrics.ESLCommandFailed(c.node)
+		return fmt.Errorf("%s: %w", what, c.closedErr())
+	}
+	return nil
 }
 
 // sendCommand is Send without the NUL check.

@@ -101,10 +101,13 @@
 // emulator counts them too (fsim's SocketTraffic, in the scenario
 // benchmark's node-header-B/call).
 //
-// The commands a call's input leaves go out as one Pipeline: one write,
-// the replies collected in order. On a real node at 10 calls/s this cut
-// the command round trips from 11 to 8 a call, and the node's context
-// switches beyond the native flow's by about 40 %.
+// The commands a call's input leaves go out together: one write, the
+// replies taken in order. On a real node at 10 calls/s this cut the
+// command round trips from 11 to 8 a call, and the node's context
+// switches beyond the native flow's by about 40 %. A call does not wait
+// for them either (Post): the socket's reader takes the replies, a FIFO
+// of takers keeps each with its command, and only a refusal goes back
+// to the call.
 //
 // # Metrics
 //

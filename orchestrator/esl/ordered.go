@@ -74,7 +74,7 @@ func (s *socket) authenticate(ctx context.Context, password string) error {
 	if ct := f.get("Content-Type"); ct != "auth/request" {
 		return fmt.Errorf("%w: want auth/request, got %q", ErrFrame, ct)
 	}
-	if err := s.write(ctx, "auth "+password); err != nil {
+	if err := s.write(ctx, nil, "auth "+password); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	f, err = s.fr.next()

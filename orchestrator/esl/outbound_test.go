@@ -180,6 +180,56 @@ func TestOutboundCommandsAreShortOnTheWire(t *testing.T) {
 	}
 }
 
+// Post returns before the replies come; they reach its callback in order,
+// and a command sent after it still gets its own reply.
+func TestOutboundPostDoesNotWaitForReplies(t *testing.T) {
+	posted := make(chan []Reply, 1)
+	api := make(chan string, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		if err := s.Post([]string{s.ExecuteCmd(s.UUID, "answer", "", "", true), FilterCmd("Unique-ID", "leg-1")},
+			func(rs []Reply) { posted <- rs }); err != nil {
+			t.Error(err)
+			return
+		}
+		body, err := s.API(ctx, "status")
+		if err != nil {
+			t.Error(err)
+		}
+		api <- body
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	// All three commands arrive before any reply goes back.
+	p.expectLines("sendmsg", "filter Unique-ID leg-1", "api status")
+	p.reply("+OK")
+	p.reply("-ERR invalid filter")
+	p.api("UP 0 years")
+	rs := <-posted
+	if len(rs) != 2 || rs[0].Text != "+OK" || rs[1].Text != "-ERR invalid filter" {
+		t.Errorf("posted commands' replies = %+v", rs)
+	}
+	if body := <-api; body != "UP 0 years" {
+		t.Errorf("api reply = %q", body)
+	}
+}
+
+// Replies that never come poison the connection, as a timed-out Send does.
+func TestOutboundPostWithoutRepliesPoisonsTheSocket(t *testing.T) {
+	gone := make(chan error, 1)
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		s.replyWait = time.Millisecond
+		if err := s.Post([]string{FilterCmd("Unique-ID", "leg-1")}, func([]Reply) { t.Error("replies from nowhere") }); err != nil {
+			t.Error(err)
+		}
+		<-s.Done()
+		gone <- s.Err()
+	})
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	p.expectLines("filter Unique-ID leg-1")
+	if err := <-gone; !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("socket closed with %v, want ErrPoisoned", err)
+	}
+}
+
 // A pipeline goes out in one write: FreeSWITCH has every command before
 // it answers the first, and the replies come back to their commands in
 // order, a refusal to its own.

@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,22 +19,26 @@ import (
 // to the command in flight and events to their routes, on the same
 // goroutine, in arrival order.
 type socket struct {
-	nc      net.Conn
-	fr      *frameReader
-	replies chan Reply   // replies to the commands in flight, in order
-	want    atomic.Int32 // replies still owed to commands in flight
-	wmu     sync.Mutex   // writes: commands, and the final exit
-	buf     []byte
+	nc  net.Conn
+	fr  *frameReader
+	wmu sync.Mutex // writes, and the order of owed replies
+	buf []byte
+	omu sync.Mutex
+	// owed takes the replies still owed, one taker per command, in the
+	// order the commands went out (FreeSWITCH answers in that order).
+	owed []func(Reply)
 }
 
 // maxPipeline caps the commands written together (roundTrips).
 const maxPipeline = 16
 
 func newSocket(nc net.Conn) *socket {
-	return &socket{nc: nc, fr: newFrameReader(nc), replies: make(chan Reply, maxPipeline)}
+	return &socket{nc: nc, fr: newFrameReader(nc)}
 }
 
-func (s *socket) write(ctx context.Context, msgs ...string) error {
+// write sends msgs at once; takers (one per message, or none for a
+// command whose reply the caller reads itself) take their replies.
+func (s *socket) write(ctx context.Context, takers []func(Reply), msgs ...string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if dl, ok := ctx.Deadline(); ok {
@@ -50,6 +53,9 @@ func (s *socket) write(ctx context.Context, msgs ...string) error {
 			s.buf = append(s.buf, "\n\n"...)
 		}
 	}
+	s.omu.Lock()
+	s.owed = append(s.owed, takers...)
+	s.omu.Unlock()
 	_, err := s.nc.Write(s.buf)
 	if cap(s.buf) > 4<<10 {
 		s.buf = nil // a large sendmsg body: do not hold on to it
@@ -68,20 +74,40 @@ func (s *socket) roundTrip(ctx context.Context, msg string) (Reply, error) {
 // roundTrips writes msgs at once and collects their replies, which
 // FreeSWITCH sends in the order it read the commands.
 func (s *socket) roundTrips(ctx context.Context, msgs []string) ([]Reply, error) {
-	s.want.Add(int32(len(msgs)))
-	if err := s.write(ctx, msgs...); err != nil {
+	got := make(chan Reply, len(msgs))
+	takers := make([]func(Reply), len(msgs))
+	for i := range takers {
+		takers[i] = func(r Reply) { got <- r } // never blocks: room for all
+	}
+	if err := s.write(ctx, takers, msgs...); err != nil {
 		return nil, err
 	}
 	rs := make([]Reply, 0, len(msgs))
 	for range msgs {
 		select {
-		case r := <-s.replies:
+		case r := <-got:
 			rs = append(rs, r)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 	return rs, nil
+}
+
+// post writes msgs at once and returns; done gets their replies, in
+// order, on the reader goroutine once the last one is in.
+func (s *socket) post(ctx context.Context, msgs []string, done func([]Reply)) error {
+	rs := make([]Reply, 0, len(msgs))
+	takers := make([]func(Reply), len(msgs))
+	for i := range takers {
+		takers[i] = func(r Reply) {
+			rs = append(rs, r)
+			if len(rs) == len(msgs) {
+				done(rs)
+			}
+		}
+	}
+	return s.write(ctx, takers, msgs...)
 }
 
 // errEarlyClose: FreeSWITCH closed the socket before answering connect.
@@ -96,7 +122,7 @@ func (s *socket) handshake(timeout time.Duration) (data frame, uuid string, err 
 	defer s.nc.SetDeadline(time.Time{})
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	if err := s.write(ctx, "connect"); err != nil {
+	if err := s.write(ctx, nil, "connect"); err != nil {
 		return frame{}, "", fmt.Errorf("esl: connect: %w", err)
 	}
 	for {
@@ -164,10 +190,15 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 // reply hands a reply to the command waiting for it. A reply nobody asked
 // for means the two sides lost count: the connection is closed.
 func (s *socket) reply(c *Conn, r Reply) {
-	if s.want.Add(-1) < 0 {
-		s.want.Add(1)
+	s.omu.Lock()
+	if len(s.owed) == 0 {
+		s.omu.Unlock()
 		c.closeWith(fmt.Errorf("%w: a reply no command was waiting for", ErrFrame))
 		return
 	}
-	s.replies <- r // never blocks: at most maxPipeline are owed
+	take := s.owed[0]
+	s.owed[0] = nil
+	s.owed = s.owed[1:]
+	s.omu.Unlock()
+	take(r)
 }
