@@ -189,10 +189,21 @@ func (c *Conn) dispatch(ev Event) {
 // Send writes one command and returns its reply. Only one command is in
 // flight per connection.
 func (c *Conn) Send(ctx context.Context, cmd string) (Reply, error) {
-	if strings.ContainsAny(cmd, "\x00") {
-		return Reply{}, fmt.Errorf("%w: NUL in command", ErrCommand)
+	if err := noNUL(cmd); err != nil {
+		return Reply{}, err
 	}
 	return c.sendCommand(ctx, cmd)
+}
+
+// noNUL refuses commands holding a NUL, which would end them early on the
+// node.
+func noNUL(cmds ...string) error {
+	for _, cmd := range cmds {
+		if strings.ContainsAny(cmd, "\x00") {
+			return fmt.Errorf("%w: NUL in command", ErrCommand)
+		}
+	}
+	return nil
 }
 
 // pipeliner is a transport that can carry several commands at once.
@@ -207,10 +218,8 @@ type pipeliner interface {
 // its own reply's business (ReplyErr); an error means the connection
 // failed, as with Send.
 func (c *Conn) Pipeline(ctx context.Context, cmds []string) ([]Reply, error) {
-	for _, cmd := range cmds {
-		if strings.ContainsAny(cmd, "\x00") {
-			return nil, fmt.Errorf("%w: NUL in command", ErrCommand)
-		}
+	if err := noNUL(cmds...); err != nil {
+		return nil, err
 	}
 	p, ok := c.t.(pipeliner)
 	if !ok || len(cmds) == 1 {
@@ -224,22 +233,16 @@ func (c *Conn) Pipeline(ctx context.Context, cmds []string) ([]Reply, error) {
 		}
 		return rs, nil
 	}
-	var rs []Reply
-	for len(cmds) > 0 {
-		n := min(len(cmds), maxPipeline)
-		batch, err := c.exchange(ctx, verb(cmds[0]), func(ctx context.Context) ([]Reply, error) {
-			return p.roundTrips(ctx, cmds[:n])
-		})
-		rs = append(rs, batch...)
-		if err != nil {
-			return rs, err
+	rs, err := c.exchange(ctx, verb(cmds[0]), func(ctx context.Context) ([]Reply, error) {
+		return p.roundTrips(ctx, cmds)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if errReply(r) {
+			c.metrics.ESLCommandFailed(c.node)
 		}
-		for _, r := range batch {
-			if errReply(r) {
-				c.metrics.ESLCommandFailed(c.node)
-			}
-		}
-		cmds = cmds[n:]
 	}
 	return rs, nil
 }
@@ -254,23 +257,16 @@ type poster interface {
 // once the last one is in, and must not block. Replies that do not all
 // come within DefaultTimeout poison the connection, as a timed-out Send
 // does; if the connection closes first, done is never called (Done says
-// so). Commands sent after Post get their own replies, after these. On a
-// transport that cannot post (an inbound connection over eslgo) Post
-// waits for the replies and calls done itself.
+// so). Commands sent after Post get their own replies, after these. Only
+// a connection whose protocol Switchyard speaks itself (an outbound
+// socket) can post; eslgo's inbound connections cannot.
 func (c *Conn) Post(cmds []string, done func([]Reply)) error {
-	for _, cmd := range cmds {
-		if strings.ContainsAny(cmd, "\x00") {
-			return fmt.Errorf("%w: NUL in command", ErrCommand)
-		}
+	if err := noNUL(cmds...); err != nil {
+		return err
 	}
 	p, ok := c.t.(poster)
 	if !ok {
-		rs, err := c.Pipeline(context.Background(), cmds)
-		if err != nil {
-			return err
-		}
-		done(rs)
-		return nil
+		return fmt.Errorf("%w: this connection cannot post commands", ErrCommand)
 	}
 	what := verb(cmds[0])
 	c.cmd.Lock()

@@ -306,3 +306,27 @@ func TestInboundCommandsEndTheirLinesInCRLF(t *testing.T) {
 		}
 	}
 }
+
+// A command holding a NUL is refused before it is written, whatever sends
+// it; and only an outbound socket can post.
+func TestCommandsWithNULAndPostingOverEslgoAreRefused(t *testing.T) {
+	c, _ := dialFake(t)
+	bad := "api status\x00exit"
+	if _, err := c.Send(context.Background(), bad); !errors.Is(err, ErrCommand) {
+		t.Errorf("Send: %v", err)
+	}
+	if _, err := c.Pipeline(context.Background(), []string{"api status", bad}); !errors.Is(err, ErrCommand) {
+		t.Errorf("Pipeline: %v", err)
+	}
+	if err := c.Post([]string{bad}, func([]Reply) { t.Error("posted") }); !errors.Is(err, ErrCommand) {
+		t.Errorf("Post with a NUL: %v", err)
+	}
+	if err := c.Post([]string{"api status"}, func([]Reply) { t.Error("posted") }); !errors.Is(err, ErrCommand) {
+		t.Errorf("Post over eslgo: %v", err)
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("a refused command closed the connection")
+	default:
+	}
+}

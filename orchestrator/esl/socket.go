@@ -15,9 +15,9 @@ import (
 // socket is the transport of an outbound connection: FreeSWITCH's socket
 // application connected to Switchyard for one call. Switchyard speaks the
 // protocol itself here (see the package doc for the eslgo flaws this
-// avoids): one reader goroutine reads every frame in order, hands replies
-// to the command in flight and events to their routes, on the same
-// goroutine, in arrival order.
+// avoids): one reader goroutine reads every frame in order, hands each
+// reply to the taker its command left (commands waiting, or posted ones),
+// and events to their routes, on the same goroutine, in arrival order.
 type socket struct {
 	nc  net.Conn
 	fr  *frameReader
@@ -28,9 +28,6 @@ type socket struct {
 	// order the commands went out (FreeSWITCH answers in that order).
 	owed []func(Reply)
 }
-
-// maxPipeline caps the commands written together (roundTrips).
-const maxPipeline = 16
 
 func newSocket(nc net.Conn) *socket {
 	return &socket{nc: nc, fr: newFrameReader(nc)}
