@@ -33,6 +33,9 @@ type Config struct {
 	// load run's.
 	DemoCampaign bool
 	Drain        time.Duration // SWITCHYARD_DRAIN
+	// Detach (SWITCHYARD_DETACH, default true): a call bridged for good
+	// lets go of its socket and finishes through the node's connection.
+	Detach bool
 
 	SocketAddr string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
 	// SocketAdvertise (SWITCHYARD_SOCKET_ADVERTISE) is the host:port the
@@ -164,6 +167,7 @@ func defaultConfig() Config {
 
 		WriteLinger:  store.DefaultLinger,
 		DemoCampaign: true,
+		Detach:       true,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -204,6 +208,8 @@ func (c *Config) options(http bool) []option {
 				usage: "seed a demo account, its flows and ExoPhones (idempotent) and print the credentials"},
 			option{flag: "demo-campaign", env: "SWITCHYARD_DEMO_CAMPAIGN", boolean: &c.DemoCampaign,
 				usage: "with -demo, also seed the demo campaign, which calls the test network's contacts at once (false: keep its calls out of a load run)"},
+			option{flag: "detach", env: "SWITCHYARD_DETACH", boolean: &c.Detach,
+				usage: "let a call go of its socket once it is bridged and the flow has nothing more for the caller; its last events come through the node's connection (false: keep every socket to the end)"},
 			option{flag: "drain", env: "SWITCHYARD_DRAIN", dur: &c.Drain,
 				usage: "how long shutdown waits for live calls to finish"},
 			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,

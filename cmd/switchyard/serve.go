@@ -172,8 +172,17 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// checked (checkDownNodes).
 	restarted := make(chan string, 16)
 	down := make(chan string, 16)
+	// With detach on, a node's connection also carries the last events of
+	// the calls that let go of their sockets, and only theirs.
+	var detachEvents []string
+	var detachFilter []esl.Filter
+	if cfg.Detach {
+		h, v := call.DetachFilter(self.ID)
+		detachEvents, detachFilter = call.DetachEvents(), []esl.Filter{{Name: h, Value: v}}
+	}
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,
+			Events: detachEvents, Filters: detachFilter,
 			ProbeInterval: cfg.nodeProbe, ProbeTimeout: cfg.nodeProbe, Metrics: met,
 			OnRestart: func(_, _ string) {
 				met.NodeRestarted(addr)
@@ -255,6 +264,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		log.With("component", "recordings"))
 	running.Go(func() { archiver.Run(nodesCtx) })
 	gateways, _ := cfg.trunkGateways() // checked by validate
+	pool := esl.NewPool(nodes...)
+	var detacher call.Detacher
+	if cfg.Detach {
+		detacher = call.PoolDetacher(pool)
+	}
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
 		Instance:      self.ID,
 		Endpoints:     call.Endpoints{Number: cfg.DialEndpoint, SIP: cfg.SIPEndpoint, Trunk: cfg.TrunkEndpoint, Gateways: gateways},
@@ -262,7 +276,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		RecordingURL: func(account, id string) string {
 			return strings.TrimRight(publicURL, "/") + "/v1/Accounts/" + account + "/Recordings/" + id
 		},
-		Nodes:             call.PoolNodes(esl.NewPool(nodes...)),
+		Nodes:             call.PoolNodes(pool),
+		Detach:            detacher,
 		NodeOf:            cluster.NameOf,
 		SocketAddr:        advertise,
 		TerminalCallbacks: builder.Terminal,

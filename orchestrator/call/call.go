@@ -113,6 +113,9 @@ type call struct {
 	callbacks bool
 	// conn is the Connect in progress.
 	conn *connecting
+	// detached: the call let go of its socket during a final bridge
+	// (Detach).
+	detached bool
 }
 
 // settlePhase is where the call's wait for late results and leg records
@@ -160,8 +163,9 @@ type env struct {
 	newApp  func() string // awaited applications' Event-UUIDs
 	newSID  func() string
 	// What the runtime was given: without a planner, fetcher, messenger or
-	// dial-event poster the call does without.
-	planner, fetcher, messenger, events bool
+	// dial-event poster the call does without; without detach, a call
+	// keeps its socket to the end.
+	planner, fetcher, messenger, events, detach bool
 }
 
 // lookups are the reads a call waits for. Each is answered on the spot,
@@ -334,6 +338,7 @@ func (c *call) afterInput() {
 		c.deferred = c.deferred[1:]
 		fn()
 	}
+	c.detach()
 	c.over = c.done()
 }
 
@@ -476,6 +481,9 @@ func (c *call) onCaller(ev esl.Event) {
 	case "CHANNEL_HANGUP":
 		c.callerLeft(ev.Get("Hangup-Cause"))
 	case "CHANNEL_HANGUP_COMPLETE":
+		if !changed {
+			break // a second copy (a detached call's, through the node's connection as well)
+		}
 		c.finishLeg(c.a)
 		c.callerLeft(c.a.final.HangupCause)
 		c.caller = callerGone

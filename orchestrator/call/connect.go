@@ -40,6 +40,8 @@ type connecting struct {
 	recording *store.Recording
 	ringback  bool
 	played    bool
+	// bridgedTo is the leg the caller is talking to (CHANNEL_BRIDGE).
+	bridgedTo string
 	q         *queueing
 	// plan is the id of the plan asked for (0: none).
 	plan int
@@ -348,7 +350,7 @@ func (c *call) dialEvent(l *leg, typ string) {
 // bridged: to the callee alone, or to both parties.
 func (c *call) bridged(ev esl.Event) {
 	cn := c.conn
-	if cn == nil || cn.played || cn.d.StartPlayback == nil {
+	if cn == nil {
 		return
 	}
 	callee := ev.Get("Bridge-B-Unique-ID")
@@ -356,6 +358,10 @@ func (c *call) bridged(ev esl.Event) {
 		callee = ev.Get("Other-Leg-Unique-ID")
 	}
 	if callee == "" {
+		return
+	}
+	cn.bridgedTo = callee
+	if cn.played || cn.d.StartPlayback == nil {
 		return
 	}
 	cn.played = true
@@ -370,4 +376,35 @@ func (c *call) bridged(ev esl.Event) {
 		to = "both"
 	}
 	c.emit(API{Cmd: fmt.Sprintf("uuid_broadcast %s '%s' %s", callee, path, to)})
+}
+
+// detach lets go of the socket once the conversation is all that is
+// left of the call: the caller is bridged to a leg this connect dialled,
+// every other leg of the bridge has its record (or never existed), the
+// connect is not a queue's, and whatever the flow does after the
+// conversation never needs the caller's channel (flows.ChannelAfter).
+// A call detaches once.
+func (c *call) detach() {
+	cn := c.conn
+	if !c.env.detach || c.detached || cn == nil || cn.q != nil || cn.bridgedTo == "" ||
+		c.left() || c.flow == nil || c.pending.kind != waitDial {
+		return
+	}
+	w := c.legs[cn.bridgedTo]
+	if w == nil || w == c.a || w.final != nil {
+		return
+	}
+	for _, dl := range c.pending.dial.legs {
+		// A leg without a single event was never created (or never
+		// dialled, after the winner of a sequential list): the bridge's
+		// result closes it.
+		if l := c.legs[dl.uuid]; l != nil && l != w && l.final == nil && l.lastSeq != 0 {
+			return
+		}
+	}
+	if c.flow.ChannelAfter(c.state.Applet, flows.OutAnswered) {
+		return
+	}
+	c.detached = true
+	c.emit(Detach{Caller: c.uuid, Callee: w.uuid})
 }

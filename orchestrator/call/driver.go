@@ -53,6 +53,12 @@ type driver struct {
 	// held: the call asked for an agent lock or a queue place, so its
 	// final record must release whatever it still holds.
 	held bool
+	// node is the node's connection once the call let go of its socket
+	// (Detach): the call's last events come through it, and its hang-ups
+	// go out on it. gone is the connection whose end the call watches:
+	// the socket's, then the node connection's.
+	node *esl.Conn
+	gone <-chan struct{}
 }
 
 func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
@@ -99,9 +105,9 @@ func (d *driver) run() {
 	shutdown := d.ctx.Done()
 	// Once the socket is gone its Done channel stays ready: it is
 	// watched until then only, or the loop would spin.
-	gone := d.s.Done()
+	d.gone = d.s.Done()
 	if d.c.caller == callerGone {
-		gone = nil
+		d.gone = nil
 	}
 	for !d.c.over {
 		if d.overflow.Load() {
@@ -127,13 +133,17 @@ func (d *driver) run() {
 		case fn := <-d.inputs:
 			fn()
 			d.settle()
-		case <-gone:
-			gone = nil
+		case <-d.gone:
+			d.gone = nil
 			// The socket's reader queued every event it read before
 			// closing: take them first, so a hang-up FreeSWITCH reported
 			// is not mistaken for a lost socket.
 			d.drain()
-			d.c.socketGone(d.s.Err())
+			err := d.s.Err()
+			if d.node != nil {
+				err = fmt.Errorf("the node's connection, which carried the detached call's events: %w", d.node.Err())
+			}
+			d.c.socketGone(err)
 			d.settle()
 		case <-shutdown:
 			shutdown = nil
@@ -324,7 +334,7 @@ func (d *driver) do(e Effect) {
 		if d.failed != nil {
 			return
 		}
-		if _, err := d.s.API(d.ctx, e.Cmd); err != nil {
+		if _, err := d.ctl().API(d.ctx, e.Cmd); err != nil {
 			log.Warn("call: api command failed", "cmd", e.Cmd, "err", err)
 		}
 	case Kill:
@@ -335,6 +345,14 @@ func (d *driver) do(e Effect) {
 		// down and its context has ended.
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), 2*time.Second)
 		defer cancel()
+		if d.node != nil {
+			// A detached caller may be on its way down already (the
+			// bridge ended): a channel that is gone is no failure.
+			if _, err := d.node.API(kctx, "uuid_kill "+d.s.UUID+" "+e.Cause); err != nil && !errors.Is(err, esl.ErrCommand) {
+				log.Warn("call: hangup of the detached call", "err", err)
+			}
+			return
+		}
 		if err := d.s.Kill(kctx, d.s.UUID, e.Cause); err != nil {
 			// A closed socket means FreeSWITCH let go of a channel that
 			// is gone: nothing left to hang up.
@@ -342,6 +360,10 @@ func (d *driver) do(e Effect) {
 				log.Error("call: hangup", "err", err)
 			}
 			d.failed = err
+		}
+	case Detach:
+		if d.failed == nil {
+			d.detach(e)
 		}
 	case Subscribe:
 		if d.failed != nil {
@@ -457,6 +479,53 @@ func (d *driver) write(e Effect) {
 	default:
 		panic(fmt.Sprintf("call: effect %T has no driver", e))
 	}
+}
+
+// ctl is the connection api commands go out on: the call's socket, or
+// the node's connection once the call let go of it.
+func (d *driver) ctl() *esl.Conn {
+	if d.node != nil {
+		return d.node
+	}
+	return d.s.Conn
+}
+
+// detach hands the rest of the call to the node's connection: it routes
+// both channels' events to the call there, marks both channels as this
+// instance's (the connection's filter lets their events through), tells
+// FreeSWITCH to hang the caller up when the bridge ends, and closes the
+// socket. Until the socket closes, an event may come both ways; the
+// call takes the second copy as the stale one it is. When any of it
+// fails, the call keeps its socket.
+func (d *driver) detach(e Detach) {
+	log := d.c.log
+	core := d.s.Data.Get("Core-UUID")
+	node, err := d.rt.cfg.Detach.NodeConn(core)
+	if err != nil {
+		log.Debug("call: keeping the socket through the bridge", "err", err)
+		return
+	}
+	d.routes = append(d.routes, node.Route(e.Caller, d.sink), node.Route(e.Callee, d.sink))
+	mark := DetachVar + "=" + d.rt.cfg.Instance
+	replies, err := d.s.Pipeline(d.ctx, []string{
+		"api uuid_setvar_multi " + e.Callee + " " + mark,
+		"api uuid_setvar_multi " + e.Caller + " hangup_after_bridge=true;" + mark,
+	})
+	for i := 0; err == nil && i < len(replies); i++ {
+		err = esl.ReplyErr("api", replies[i])
+	}
+	if err != nil {
+		// A channel is gone (the conversation is ending): its events keep
+		// coming on the socket.
+		log.Info("call: keeping the socket through the bridge", "err", err)
+		return
+	}
+	if _, err := d.s.Send(d.ctx, "exit"); err != nil && !errors.Is(err, esl.ErrClosed) {
+		log.Info("call: the socket did not close on request", "err", err)
+	}
+	d.node, d.gone = node, node.Done()
+	d.rt.cfg.Metrics.CallDetached()
+	log.Debug("call: detached from the socket for the rest of the bridge", "callee", e.Callee)
 }
 
 // poll fires a queue's poll every period and at each local release.

@@ -41,6 +41,15 @@ type Watch struct{ UUID string }
 // Subscribe adds event types to the socket; a failure is only logged.
 type Subscribe struct{ Events []string }
 
+// Detach lets go of the caller's socket for the rest of a bridge: the
+// flow has nothing left for the caller's channel once the conversation
+// between Caller and Callee ends (FreeSWITCH then hangs the caller up
+// itself), and a socket costs the node for every second it is open. The
+// two channels' last events (the bridge's result, the hang-ups and their
+// records) come through the node's own connection instead. A driver that
+// cannot detach keeps the socket, and nothing else changes.
+type Detach struct{ Caller, Callee string }
+
 // Store writes. The driver writes those marked final until they land;
 // the others once, logging a failure.
 
@@ -150,6 +159,7 @@ func (API) effect()           {}
 func (Kill) effect()          {}
 func (Watch) effect()         {}
 func (Subscribe) effect()     {}
+func (Detach) effect()        {}
 func (CreateLeg) effect()     {}
 func (SetLegStatus) effect()  {}
 func (FinishLeg) effect()     {}

@@ -213,6 +213,8 @@ func describe(e Effect) string {
 		return "watch " + e.UUID
 	case Subscribe:
 		return "subscribe " + strings.Join(e.Events, " ")
+	case Detach:
+		return "detach " + e.Caller + " from " + e.Callee
 	case CreateLeg:
 		return fmt.Sprintf("leg %d %s: %s to %s", e.Leg.Seq, e.Leg.UUID, e.Leg.Status, e.Leg.To)
 	case SetLegStatus:
@@ -347,6 +349,65 @@ func (w *world) toMenu(digits string) {
 	w.completes()
 	w.completes("variable_switchyard_input_1", digits)
 	w.trace = nil
+}
+
+// A call whose flow ends with the conversation detaches once the caller
+// is bridged and the parallel loser has its record; it then finishes on
+// events that may come twice (the socket and the node's connection both
+// carry them until the socket closes). A call that speaks after the
+// conversation, or a runtime that cannot detach, never does.
+func TestMachineDetachAtAFinalBridge(t *testing.T) {
+	w := newWorld(t, basicSupport(t))
+	w.c.env.detach = true
+	w.toMenu("1")
+	w.event("u3", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_CREATE")
+	w.at(9 * time.Second)
+	w.event("u4", "CHANNEL_ANSWER")
+	w.event("caller", "CHANNEL_BRIDGE", "Bridge-A-Unique-ID", "caller", "Bridge-B-Unique-ID", "u4")
+	w.hangupComplete("u3", "LOSE_RACE", 0, 0)
+	w.golden(
+		"> u3 CHANNEL_CREATE", "leg u3: ringing",
+		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
+		"> caller CHANNEL_BRIDGE",
+		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final canceled LOSE_RACE talk=0",
+		"detach caller from u4",
+	)
+	w.at(40 * time.Second)
+	w.hangupComplete("u4", "NORMAL_CLEARING", 9*time.Second, 31)
+	w.event("caller", "CHANNEL_HANGUP", "Hangup-Cause", "NORMAL_CLEARING")
+	w.hangupComplete("caller", "NORMAL_CLEARING", 2*time.Second, 38)
+	w.seq -= 3 // the socket's copies of the same events, before it closed
+	w.hangupComplete("u4", "NORMAL_CLEARING", 9*time.Second, 31)
+	w.hangupComplete("caller", "NORMAL_CLEARING", 2*time.Second, 38)
+	w.completes("variable_last_bridge_to", "u4", "variable_originate_disposition", "SUCCESS")
+	w.golden(
+		"> u4 CHANNEL_HANGUP_COMPLETE", "leg u4: final completed NORMAL_CLEARING talk=31",
+		"> caller CHANNEL_HANGUP", "timer 1 in 3s",
+		"> caller CHANNEL_HANGUP_COMPLETE", "leg caller: final completed NORMAL_CLEARING talk=38",
+		"> u4 CHANNEL_HANGUP_COMPLETE",
+		"> caller CHANNEL_HANGUP_COMPLETE",
+		"> caller CHANNEL_EXECUTE_COMPLETE", "timer 1 stop", "recording single 31s",
+	)
+	if !w.c.over {
+		t.Fatal("the call is not over after every leg ended")
+	}
+	w.c.finish()
+	w.take()
+	w.golden("call final completed NORMAL_CLEARING 40s talk=31")
+
+	// The same call without the runtime's leave to detach keeps its socket.
+	w = newWorld(t, basicSupport(t))
+	w.toMenu("1")
+	w.event("u4", "CHANNEL_ANSWER")
+	w.event("caller", "CHANNEL_BRIDGE", "Bridge-B-Unique-ID", "u4")
+	w.hangupComplete("u3", "LOSE_RACE", 0, 0)
+	for _, line := range w.trace {
+		if strings.HasPrefix(line, "detach") {
+			t.Fatalf("detached without the runtime's leave: %v", w.trace)
+		}
+	}
 }
 
 // A sequential connect dials its destinations in one bridge, one after the

@@ -118,6 +118,12 @@ type Config struct {
 	// SocketAddr is where the nodes reach this instance's outbound-socket
 	// server (host:port): API calls' first legs connect back there.
 	SocketAddr string
+	// Detach gives a call the connection of the node its channel is on,
+	// so the call can let go of its socket for the rest of a final
+	// bridge (see the Detach effect). That connection must carry
+	// DetachEvents of the channels whose DetachVar is Instance (the
+	// filter DetachFilter gives). Nil: calls keep their sockets to the end.
+	Detach Detacher
 	// TerminalCallbacks and AnsweredCallbacks build the status callbacks
 	// written with a call's final record and its answer (nil: none);
 	// NotifyCallbacks is called after such a write.
@@ -224,7 +230,8 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 		placing: map[string]struct{}{}, placed: make(chan struct{})}
 	rt.routes.what, rt.targets.what = "route", "destinations"
 	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newApp: esl.NewAppID, newSID: store.NewSID,
-		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil}
+		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil,
+		detach: cfg.Detach != nil && cfg.Instance != ""}
 	return rt
 }
 

@@ -25,6 +25,10 @@ type NodeConfig struct {
 	// Events to subscribe to (JSON format) on every (re)connect, in
 	// addition to BACKGROUND_JOB and HEARTBEAT.
 	Events []string
+	// Filters narrow the events to those whose header (Name) has the
+	// value (Value), besides BACKGROUND_JOB and HEARTBEAT, which always
+	// pass. None: every event of the subscribed types comes.
+	Filters []Filter
 	// OnEvent receives every event no route claims. It must not block.
 	OnEvent Sink
 	// OnRestart is called when the node's Core-UUID changes: it restarted
@@ -50,6 +54,10 @@ type NodeConfig struct {
 	// labelled with the node's name (nil: nothing is recorded).
 	Metrics *metrics.Set
 }
+
+// Filter lets the events whose header Name has Value through (see
+// NodeConfig.Filters).
+type Filter struct{ Name, Value string }
 
 // Health is what a node last told about itself.
 type Health struct {
@@ -195,6 +203,17 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, n.onEvent, n.log, WithMetrics(n.cfg.Metrics, n.cfg.Name))
 	if err != nil {
 		return nil, err
+	}
+	// Filters before the subscription: the other way round, every
+	// channel event of the node would come until the filters land.
+	if len(n.cfg.Filters) > 0 {
+		filters := append([]Filter{{"Event-Name", "BACKGROUND_JOB"}, {"Event-Name", "HEARTBEAT"}}, n.cfg.Filters...)
+		for _, f := range filters {
+			if err := conn.Filter(dialCtx, f.Name, f.Value); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("filter: %w", err)
+			}
+		}
 	}
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
 	if err := conn.Subscribe(dialCtx, events...); err != nil {

@@ -126,3 +126,33 @@ func TestPoolPicksLeastLoadedSkipsDrainedAndFull(t *testing.T) {
 		t.Errorf("b undrained: %v %v", n, err)
 	}
 }
+
+// A node with filters sets them before it subscribes (otherwise every
+// channel event of the node would come until they land), and lets
+// BACKGROUND_JOB and HEARTBEAT through besides its own.
+func TestNodeFiltersBeforeItSubscribes(t *testing.T) {
+	srv := newInboundServer(t)
+	n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Logger: discard(), MinBackoff: time.Hour,
+		Events: []string{"CHANNEL_HANGUP_COMPLETE"}, Filters: []Filter{{"variable_mark", "me"}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx)
+	p := <-srv.conns
+	for _, want := range []string{"filter Event-Name BACKGROUND_JOB", "filter Event-Name HEARTBEAT", "filter variable_mark me"} {
+		if cmd := p.mustRead(); cmd.Line != want {
+			t.Fatalf("got %q, want %q", cmd.Line, want)
+		}
+		p.reply("+OK filter added.")
+	}
+	if cmd := p.mustRead(); cmd.Line != "event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE" {
+		t.Fatalf("subscription %q", cmd.Line)
+	}
+	p.reply("+OK event listener enabled json")
+	if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
+		t.Fatalf("%q", cmd.Line)
+	}
+	p.api("core-7\n")
+	if _, err := n.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,6 +38,10 @@
 //     (or Switchyard's own SWITCHYARD_* causes); a value that does not
 //     match ^[A-Z_]{1,40}$ is OTHER. FreeSWITCH's causes are a fixed
 //     table of about a hundred names.
+//   - switchyard_calls_detached_total: calls that let go of their socket
+//     once bridged for good (the flow has nothing more for the caller):
+//     the node stops serving the socket, and the call's last events come
+//     through the node's connection (serve -detach).
 //   - switchyard_calls_live: calls running on this instance now (a gauge
 //     read at scrape time from the function given to LiveCalls).
 //   - switchyard_applet_steps_total{applet}: steps of the flow

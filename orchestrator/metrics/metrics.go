@@ -150,6 +150,7 @@ type Set struct {
 
 	callsStarted      *prometheus.CounterVec
 	callsEnded        *prometheus.CounterVec
+	callsDetached     prometheus.Counter
 	appletSteps       *prometheus.CounterVec
 	appletStepSeconds *prometheus.HistogramVec
 
@@ -195,6 +196,8 @@ func New(version string) *Set {
 	s.callsStarted = counter("switchyard_calls_started_total", "Calls that got their record, by Exotel direction.", "direction")
 	s.callsEnded = counter("switchyard_calls_ended_total", "Calls whose final record was written, by direction, final status and hangup cause.",
 		"direction", "status", "cause")
+	s.callsDetached = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_calls_detached_total",
+		Help: "Calls that let go of their socket for the rest of a final bridge; their last events came through the node's connection."})
 	s.appletSteps = counter("switchyard_applet_steps_total", "Steps of the flow interpreter that acted, by applet type.", "applet")
 	s.appletStepSeconds = histogram("switchyard_applet_step_seconds",
 		"From an event's arrival at a call to FreeSWITCH acknowledging the flow's next blocking command, by applet type.", stepBuckets, "applet")
@@ -246,7 +249,7 @@ func New(version string) *Set {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		build, live, nodeCollector{s},
-		s.callsStarted, s.callsEnded, s.appletSteps, s.appletStepSeconds,
+		s.callsStarted, s.callsEnded, s.callsDetached, s.appletSteps, s.appletStepSeconds,
 		s.eslSeconds, s.eslErrors, s.socketRefused, s.nodeRestarts,
 		s.storeWriteSeconds, s.storeWrites, s.storeWriteErrors, s.storeQueueDepth,
 		s.callbackAttempts, s.callbackSeconds, s.callbacksPending,
@@ -326,6 +329,15 @@ func (s *Set) CallEnded(direction, status, cause string) {
 		return
 	}
 	s.callsEnded.WithLabelValues(bounded(directions, direction), bounded(statuses, status), Cause(cause)).Inc()
+}
+
+// CallDetached counts a call that let go of its socket during a final
+// bridge.
+func (s *Set) CallDetached() {
+	if s == nil {
+		return
+	}
+	s.callsDetached.Inc()
 }
 
 // AppletStep counts a step of the flow interpreter that acted; applet is

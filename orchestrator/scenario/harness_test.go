@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 	"github.com/switchyard/switchyard/orchestrator/testlog"
@@ -41,6 +42,7 @@ type harness struct {
 	real  bool
 	sip   string // the borrowed node's SIP test network ("" on the emulator)
 	rt    *call.Runtime
+	met   *metrics.Set
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
 	fsAddr, fsPassword string
 
@@ -120,19 +122,27 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		fsAddr, password = fs.Addr(), "ClueCon"
 	}
 	startCapture(t, fsAddr, password, !suite.real && !o.realTime) // fidelity capture / comparison (capture_test.go)
-	// The node API calls are placed on.
-	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log})
+	// The node API calls are placed on; it also carries the last events
+	// of calls that let go of their sockets (as serve's does).
+	instance := store.NewSID()
+	fh, fv := call.DetachFilter(instance)
+	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log,
+		Events: call.DetachEvents(), Filters: []esl.Filter{{Name: fh, Value: fv}}})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
 	// Writes go through a queue, as serve's do.
 	writes := store.NewQueue(h.db, store.QueueConfig{Logger: log})
 	t.Cleanup(func() { writes.Close(context.Background()) })
+	h.met = metrics.New("scenario")
 	h.rt = call.New(call.NewQueuedStore(h.db, writes), call.Config{
+		Metrics:           h.met,
 		RecordingsDir:     recordings,
 		Node:              "scenario",
 		OnEnd:             h.onEnd,
 		Nodes:             call.PoolNodes(esl.NewPool(node)),
+		Instance:          instance,
+		Detach:            call.PoolDetacher(esl.NewPool(node)),
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
 		Planner:           o.planner,

@@ -1,0 +1,54 @@
+package call
+
+import (
+	"fmt"
+
+	"github.com/switchyard/switchyard/orchestrator/esl"
+)
+
+// A call that is bridged for good (the flow has nothing left for the
+// caller once the conversation ends) lets go of its socket: FreeSWITCH
+// serves a live socket for the whole call, a thread that wakes every
+// 20 ms, while the node's own connection to this instance is there
+// anyway. The channels are marked with DetachVar, and that connection's
+// filter lets their last events through.
+
+// DetachVar is the channel variable that marks a detached call's
+// channels with the ID of the instance that runs the call.
+const DetachVar = "switchyard_detached"
+
+// DetachEvents are the event types a detached call still needs: its
+// bridge's result, the caller's hang-up and every channel's final record.
+func DetachEvents() []string {
+	return []string{"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"}
+}
+
+// DetachFilter is the filter (header and value) that lets the events of
+// the channels instance detached through a node connection.
+func DetachFilter(instance string) (header, value string) {
+	return "variable_" + DetachVar, instance
+}
+
+// Detacher finds the connection of the node a channel is on.
+type Detacher interface {
+	// NodeConn returns the connection to the node with this Core-UUID;
+	// an error when there is none or it is down.
+	NodeConn(core string) (*esl.Conn, error)
+}
+
+// PoolDetacher finds nodes' connections in an esl.Pool.
+func PoolDetacher(p *esl.Pool) Detacher { return poolDetacher{p} }
+
+type poolDetacher struct{ p *esl.Pool }
+
+func (d poolDetacher) NodeConn(core string) (*esl.Conn, error) {
+	if core == "" {
+		return nil, fmt.Errorf("the channel names no node (no Core-UUID): %w", esl.ErrNotConnected)
+	}
+	for _, n := range d.p.Nodes() {
+		if n.Health().CoreUUID == core {
+			return n.Conn()
+		}
+	}
+	return nil, fmt.Errorf("no connection to node %s: %w", core, esl.ErrNotConnected)
+}

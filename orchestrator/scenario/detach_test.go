@@ -1,0 +1,73 @@
+package scenario
+
+import (
+	"testing"
+
+	"github.com/switchyard/switchyard/orchestrator/store"
+	"github.com/switchyard/switchyard/orchestrator/testphone"
+)
+
+// detached is how many of the harness's calls let go of their socket.
+func (h *harness) detached() float64 {
+	h.t.Helper()
+	mfs, err := h.met.Gatherer().Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "switchyard_calls_detached_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	h.t.Fatal("no switchyard_calls_detached_total")
+	return 0
+}
+
+// TestDetachAtAFinalBridge: a call whose flow ends with the conversation
+// lets go of its socket once bridged; the node's connection brings the
+// rest (the agent's and the caller's records, the bridge's result), so
+// the records are as complete as a call that kept its socket. A call
+// whose flow still speaks to the caller after the conversation keeps it.
+func TestDetachAtAFinalBridge(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const agent = "+15550100430" // answers, talks about 30 s
+	h.flowOn(ctx, "+15550000621", `{"start":"c","applets":{
+		"c":{"type":"connect","config":{"destinations":["`+agent+`"],"record":true},"outputs":{"answered":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+	h.flowOn(ctx, "+15550000622", `{"start":"c","applets":{
+		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"thanks"}},
+		"thanks":{"type":"greeting","config":{"prompt":{"text":"thanks for calling"}},"outputs":{"next":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+
+	_, c, legs := h.call(testphone.Script{To: "+15550000621"})
+	if got := h.detached(); got != 1 {
+		t.Fatalf("detached calls = %v, want 1", got)
+	}
+	checkCall(t, c, store.Completed)
+	checkLegs(t, legs, []legWant{
+		{to: "+15550000621", status: store.Completed, talk: true},
+		{to: agent, status: store.Completed, talk: true},
+	})
+	if legs[1].TalkTime < 25 || legs[1].TalkTime > 35 {
+		t.Errorf("the agent talked %d s, want about 30", legs[1].TalkTime)
+	}
+	if c.ConversationDuration != legs[1].TalkTime || c.Duration < legs[1].TalkTime {
+		t.Errorf("conversation %d s, call %d s, agent's talk time %d s", c.ConversationDuration, c.Duration, legs[1].TalkTime)
+	}
+	if c.RecordingURL == "" {
+		t.Error("the detached call's recording is missing from its record")
+	}
+
+	res, c2, legs2 := h.call(testphone.Script{To: "+15550000622"})
+	if got := h.detached(); got != 1 {
+		t.Errorf("detached calls = %v after a call that speaks after its conversation, want still 1", got)
+	}
+	checkCall(t, c2, store.Completed)
+	if !pathHas(res, "thanks for calling") {
+		t.Errorf("the caller did not hear the greeting after the conversation: %v", res.Path)
+	}
+	if len(legs2) != 2 || legs2[1].Status != store.Completed {
+		t.Errorf("legs %+v", legs2)
+	}
+}
