@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/switchyard/switchyard/orchestrator/esl"
@@ -34,6 +35,10 @@ type Detacher interface {
 	// NodeConn returns the connection to the node with this Core-UUID;
 	// an error when there is none or it is down.
 	NodeConn(core string) (*esl.Conn, error)
+	// WaitConn waits until the node with this Core-UUID is connected
+	// again; an error when ctx ends first or the node came back with
+	// another Core-UUID (it restarted: its channels are gone).
+	WaitConn(ctx context.Context, core string) (*esl.Conn, error)
 }
 
 // PoolDetacher finds nodes' connections in an esl.Pool.
@@ -41,14 +46,37 @@ func PoolDetacher(p *esl.Pool) Detacher { return poolDetacher{p} }
 
 type poolDetacher struct{ p *esl.Pool }
 
-func (d poolDetacher) NodeConn(core string) (*esl.Conn, error) {
+func (d poolDetacher) node(core string) (*esl.Node, error) {
 	if core == "" {
 		return nil, fmt.Errorf("the channel names no node (no Core-UUID): %w", esl.ErrNotConnected)
 	}
 	for _, n := range d.p.Nodes() {
 		if n.Health().CoreUUID == core {
-			return n.Conn()
+			return n, nil
 		}
 	}
 	return nil, fmt.Errorf("no connection to node %s: %w", core, esl.ErrNotConnected)
+}
+
+func (d poolDetacher) NodeConn(core string) (*esl.Conn, error) {
+	n, err := d.node(core)
+	if err != nil {
+		return nil, err
+	}
+	return n.Conn()
+}
+
+func (d poolDetacher) WaitConn(ctx context.Context, core string) (*esl.Conn, error) {
+	n, err := d.node(core)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := n.WaitConnected(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if now := n.Health().CoreUUID; now != core {
+		return nil, fmt.Errorf("node %s restarted (now %s): %w", core, now, esl.ErrNotConnected)
+	}
+	return conn, nil
 }

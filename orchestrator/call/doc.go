@@ -36,6 +36,26 @@
 // CHANNEL_HANGUP_COMPLETE through LegStatus; when a leg's record is lost,
 // the bridge's originate_causes closes it.
 //
+// # Detached calls
+//
+// A live socket costs the node for every second of the call (its
+// listener thread wakes every 20 ms). When the caller is bridged to the
+// leg that answered, every other leg of the bridge has its record, the
+// connect is not a queue's, and nothing the flow can do after the
+// conversation needs the caller's channel (flows.ChannelAfter: only SMS,
+// email, passthru, switches and hang-ups follow), the call detaches
+// (Config.Detach, serve -detach): it marks both channels with DetachVar
+// (this instance's ID), sets hangup_after_bridge on the caller, and sends
+// "exit". FreeSWITCH keeps the bridge up; when it ends the caller is hung
+// up. The bridge's result and both channels' records then come through
+// the node's own connection, whose filter lets through only the channels
+// marked for this instance, and the call finishes as one that kept its
+// socket would. Until the socket closes an event may come both ways; a
+// leg's second final record is ignored. If that connection drops, the
+// call waits for the node's next one (Config.ReattachWait) and asks
+// whether the caller's channel still exists: it goes on if so, and ends
+// as lost (CauseLostControl) if not, or if the node restarted.
+//
 // # Order
 //
 // The call's socket delivers events in the order FreeSWITCH sent them,

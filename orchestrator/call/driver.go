@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,11 +140,11 @@ func (d *driver) run() {
 			// closing: take them first, so a hang-up FreeSWITCH reported
 			// is not mistaken for a lost socket.
 			d.drain()
-			err := d.s.Err()
 			if d.node != nil {
-				err = fmt.Errorf("the node's connection, which carried the detached call's events: %w", d.node.Err())
+				d.reattach(d.node.Err())
+				continue
 			}
-			d.c.socketGone(err)
+			d.c.socketGone(d.s.Err())
 			d.settle()
 		case <-shutdown:
 			shutdown = nil
@@ -525,7 +526,62 @@ func (d *driver) detach(e Detach) {
 	}
 	d.node, d.gone = node, node.Done()
 	d.rt.cfg.Metrics.CallDetached()
+	if d.rt.cfg.OnDetach != nil {
+		d.rt.cfg.OnDetach()
+	}
 	log.Debug("call: detached from the socket for the rest of the bridge", "callee", e.Callee)
+}
+
+// reattach follows a detached call onto the node's next connection when
+// the one that carried its events is lost: its routes are added there,
+// then the node is asked whether the caller's channel still exists. If
+// it does, the call goes on (an event of the gap, if any, is lost, and
+// the bridge's own account closes that leg); if it does not, or the node
+// is not back within ReattachWait (or came back restarted), the call
+// ends as one whose socket died.
+func (d *driver) reattach(lost error) {
+	d.node = nil
+	core, uuid, callee := d.s.Data.Get("Core-UUID"), d.s.UUID, ""
+	if cn := d.c.conn; cn != nil {
+		callee = cn.bridgedTo
+	}
+	d.c.log.Warn("call: lost the node's connection that carried the detached call; waiting for it", "err", lost)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		ctx, cancel := context.WithTimeout(d.ctx, d.rt.cfg.ReattachWait)
+		defer cancel()
+		var removes []func()
+		conn, err := d.rt.cfg.Detach.WaitConn(ctx, core)
+		if err == nil {
+			removes = append(removes, conn.Route(uuid, d.sink))
+			if callee != "" {
+				removes = append(removes, conn.Route(callee, d.sink))
+			}
+			var out string
+			out, err = conn.API(ctx, "uuid_exists "+uuid)
+			if err == nil && strings.TrimSpace(out) != "true" {
+				err = errors.New("the caller's channel ended while the connection was away")
+			}
+		}
+		back := func() {
+			d.routes = append(d.routes, removes...)
+			if err != nil {
+				d.c.socketGone(fmt.Errorf("the node's connection, which carried the detached call's events: %w (then: %w)", lost, err))
+				d.settle()
+				return
+			}
+			d.node, d.gone = conn, conn.Done()
+			d.c.log.Info("call: the detached call goes on over the node's new connection")
+		}
+		select {
+		case d.inputs <- back:
+		case <-d.stop:
+			for _, remove := range removes {
+				remove()
+			}
+		}
+	}()
 }
 
 // poll fires a queue's poll every period and at each local release.

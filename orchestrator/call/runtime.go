@@ -124,6 +124,11 @@ type Config struct {
 	// DetachEvents of the channels whose DetachVar is Instance (the
 	// filter DetachFilter gives). Nil: calls keep their sockets to the end.
 	Detach Detacher
+	// OnDetach, if set, is called when a call has let go of its socket.
+	OnDetach func()
+	// ReattachWait bounds how long a detached call waits for its node's
+	// connection to come back when it is lost (default 30s).
+	ReattachWait time.Duration
 	// TerminalCallbacks and AnsweredCallbacks build the status callbacks
 	// written with a call's final record and its answer (nil: none);
 	// NotifyCallbacks is called after such a write.
@@ -220,6 +225,9 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	}
 	if cfg.QueuePoll <= 0 {
 		cfg.QueuePoll = time.Second
+	}
+	if cfg.ReattachWait <= 0 {
+		cfg.ReattachWait = 30 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

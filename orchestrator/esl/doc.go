@@ -80,7 +80,12 @@
 // socket for its whole length, a lingering one after it, and the session
 // stays allocated until the socket closes. With 100 calls held in a
 // bridge on a real node, that was 66 to 82 context switches a second per
-// call beyond the same calls run natively.
+// call beyond the same calls run natively. So a call bridged for good
+// lets go of its socket (package call, Detach): after "exit" FreeSWITCH
+// clears the channel's control flag but leaves the running bridge alone,
+// and the channel's events reach Switchyard through the node's own
+// connection (NodeConfig.Filters narrow it to the channels marked for
+// this instance).
 //
 // Server owns its listener: closing it stops new calls while live calls
 // drain, and ServerConfig.MaxCalls refuses calls past a set number (the

@@ -144,13 +144,15 @@ func (n *Node) Conn() (*Conn, error) {
 	return n.conn, nil
 }
 
-// WaitConnected blocks until the node is connected or ctx ends.
+// WaitConnected blocks until the node is connected or ctx ends. A
+// connection that has just closed (Run has not yet let it go) is not
+// returned: the wait goes on for the next one.
 func (n *Node) WaitConnected(ctx context.Context) (*Conn, error) {
 	for {
 		n.mu.Lock()
 		c, changed := n.conn, n.changed
 		n.mu.Unlock()
-		if c != nil {
+		if c != nil && c.Err() == nil {
 			return c, nil
 		}
 		select {

@@ -2,7 +2,9 @@ package scenario
 
 import (
 	"testing"
+	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
@@ -69,5 +71,36 @@ func TestDetachAtAFinalBridge(t *testing.T) {
 	}
 	if len(legs2) != 2 || legs2[1].Status != store.Completed {
 		t.Errorf("legs %+v", legs2)
+	}
+}
+
+// TestDetachedCallOutlivesANodeConnectionBlip: the node's connection that
+// carries a detached call's events drops during the conversation and comes
+// back; the call follows it onto the new connection and ends as usual,
+// with every record, instead of being closed as lost.
+func TestDetachedCallOutlivesANodeConnectionBlip(t *testing.T) {
+	h := newHarness(t)
+	const agent = "+15550100445" // answers, talks 45 s
+	h.flowOn(t.Context(), "+15550000623", `{"start":"c","applets":{
+		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+	a := h.async(testphone.Script{To: "+15550000623"})
+	select {
+	case <-h.detaching:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the call did not detach")
+	}
+	conn, err := h.node.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close() // the node's connection drops; the node stays up
+	c, legs := a.wait(h)
+	checkCall(t, c, store.Completed)
+	if c.HangupCause == call.CauseLostControl || len(legs) != 2 {
+		t.Fatalf("call %+v legs %+v: closed as lost", c, legs)
+	}
+	if legs[1].Status != store.Completed || legs[1].TalkTime < 40 || legs[1].TalkTime > 50 {
+		t.Errorf("agent leg %s talked %d s, want completed, about 45", legs[1].Status, legs[1].TalkTime)
 	}
 }

@@ -43,6 +43,9 @@ type harness struct {
 	sip   string // the borrowed node's SIP test network ("" on the emulator)
 	rt    *call.Runtime
 	met   *metrics.Set
+	node  *esl.Node
+	// detaching gets a value each time a call lets go of its socket.
+	detaching chan struct{}
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
 	fsAddr, fsPassword string
 
@@ -83,7 +86,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)),
-		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}}
+		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}, detaching: make(chan struct{}, 16)}
 	h.seed(ctx)
 
 	log := testLogger(t)
@@ -131,17 +134,24 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
+	h.node = node
 	// Writes go through a queue, as serve's do.
 	writes := store.NewQueue(h.db, store.QueueConfig{Logger: log})
 	t.Cleanup(func() { writes.Close(context.Background()) })
 	h.met = metrics.New("scenario")
 	h.rt = call.New(call.NewQueuedStore(h.db, writes), call.Config{
-		Metrics:           h.met,
-		RecordingsDir:     recordings,
-		Node:              "scenario",
-		OnEnd:             h.onEnd,
-		Nodes:             call.PoolNodes(esl.NewPool(node)),
-		Instance:          instance,
+		Metrics:       h.met,
+		RecordingsDir: recordings,
+		Node:          "scenario",
+		OnEnd:         h.onEnd,
+		Nodes:         call.PoolNodes(esl.NewPool(node)),
+		Instance:      instance,
+		OnDetach: func() {
+			select {
+			case h.detaching <- struct{}{}:
+			default:
+			}
+		},
 		Detach:            call.PoolDetacher(esl.NewPool(node)),
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
