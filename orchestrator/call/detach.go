@@ -27,8 +27,15 @@ func DetachEvents() []string {
 // DetachFilter is the filter (header and value) that lets the events of
 // the channels instance detached through a node connection.
 func DetachFilter(instance string) (header, value string) {
-	return "variable_" + DetachVar, instance
+	return "variable_" + DetachVar, detachTag(instance)
 }
+
+// detachTag is what DetachVar is set to: the instance ID's first 8
+// characters, as every byte of a command costs the node two system calls
+// (see package esl). Instance IDs are random; two live instances whose
+// tags match would only see each other's detached events, which no
+// route claims.
+func detachTag(instance string) string { return instance[:min(len(instance), 8)] }
 
 // Detacher finds the connection of the node a channel is on.
 type Detacher interface {

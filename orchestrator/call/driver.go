@@ -507,7 +507,7 @@ func (d *driver) detach(e Detach) {
 		return
 	}
 	d.routes = append(d.routes, node.Route(e.Caller, d.sink), node.Route(e.Callee, d.sink))
-	mark := DetachVar + "=" + d.rt.cfg.Instance
+	mark := DetachVar + "=" + detachTag(d.rt.cfg.Instance)
 	replies, err := d.s.Pipeline(d.ctx, []string{
 		"api uuid_setvar_multi " + e.Callee + " " + mark,
 		"api uuid_setvar_multi " + e.Caller + " hangup_after_bridge=true;" + mark,

@@ -66,19 +66,10 @@ func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
 	// Writes go through a queue, as serve's do.
 	writes := store.NewQueue(db, store.QueueConfig{})
 	b.Cleanup(func() { writes.Close(context.Background()) })
-	r.rt = call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
-		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
-	srv := esl.NewServer(r.rt.Handle, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	go srv.Serve(l)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
 	// Speed 20: rings, prompts and talk run 20 times faster than real
 	// time, while Switchyard's own work (socket setup, the store) stays
 	// real; faster clocks make callers hang up before setup is done.
@@ -87,6 +78,30 @@ func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { r.fs.Close() })
+	// The node's connection carries detached calls' last events, as
+	// serve's does.
+	instance := store.NewSID()
+	fh, fv := call.DetachFilter(instance)
+	node := esl.NewNode(esl.NodeConfig{Addr: r.fs.Addr(), Password: "ClueCon", Logger: log,
+		Events: call.DetachEvents(), Filters: []esl.Filter{{Name: fh, Value: fv}}})
+	nodeCtx, stopNode := context.WithCancel(context.Background())
+	b.Cleanup(stopNode)
+	go node.Run(nodeCtx)
+	wctx, cancel := context.WithTimeout(nodeCtx, 10*time.Second)
+	defer cancel()
+	if _, err := node.WaitConnected(wctx); err != nil {
+		b.Fatal(err)
+	}
+	r.rt = call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
+		Instance: instance, Detach: call.PoolDetacher(esl.NewPool(node)),
+		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
+	srv := esl.NewServer(r.rt.Handle, log)
+	go srv.Serve(l)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
 	return r
 }
 
