@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -102,5 +103,34 @@ func TestDetachedCallOutlivesANodeConnectionBlip(t *testing.T) {
 	}
 	if legs[1].Status != store.Completed || legs[1].TalkTime < 40 || legs[1].TalkTime > 50 {
 		t.Errorf("agent leg %s talked %d s, want completed, about 45", legs[1].Status, legs[1].TalkTime)
+	}
+}
+
+// TestDetachedCallHungUpAtShutdown: when the drain runs out, a detached
+// call is hung up through the node's connection (its socket is gone) and
+// ends with its records.
+func TestDetachedCallHungUpAtShutdown(t *testing.T) {
+	h := newHarness(t)
+	const agent = "+15550100499" // answers, talks 99 s
+	h.flowOn(t.Context(), "+15550000624", `{"start":"c","applets":{
+		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+	a := h.async(testphone.Script{To: "+15550000624"})
+	select {
+	case <-h.detaching:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the call did not detach")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // no drain: the live call is hung up at once
+	if err := h.srv.Shutdown(ctx); err == nil {
+		t.Error("shutdown found no live call")
+	}
+	c, legs := a.wait(h)
+	if c.HangupCause != "SYSTEM_SHUTDOWN" || len(legs) != 2 {
+		t.Fatalf("call %s %s, %d legs: want hung up with SYSTEM_SHUTDOWN", c.Status, c.HangupCause, len(legs))
+	}
+	if legs[1].Status != store.Completed || legs[1].TalkTime >= 99 {
+		t.Errorf("agent leg %s talked %d s: want completed, cut short", legs[1].Status, legs[1].TalkTime)
 	}
 }

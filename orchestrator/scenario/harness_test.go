@@ -44,6 +44,7 @@ type harness struct {
 	rt    *call.Runtime
 	met   *metrics.Set
 	node  *esl.Node
+	srv   *esl.Server
 	// detaching gets a value each time a call lets go of its socket.
 	detaching chan struct{}
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
@@ -166,6 +167,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		t.Fatalf("node: %v", err)
 	}
 	srv := esl.NewServer(h.rt.Handle, log)
+	h.srv = srv
 	go srv.Serve(l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
