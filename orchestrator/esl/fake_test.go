@@ -95,6 +95,21 @@ func (p *peer) expectLines(want ...string) {
 	}
 }
 
+// nodeConnects answers a Node's (re)connection from its subscription on:
+// the subscription must be sub ("" takes any), and the node is told its
+// Core-UUID is core.
+func (p *peer) nodeConnects(sub, core string) {
+	p.t.Helper()
+	if cmd := p.mustRead(); sub != "" && cmd.Line != sub {
+		p.t.Fatalf("subscription %q, want %q", cmd.Line, sub)
+	}
+	p.reply("+OK event listener enabled json")
+	if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
+		p.t.Fatalf("%q, want the node's Core-UUID asked for", cmd.Line)
+	}
+	p.api(core + "\n")
+}
+
 func (p *peer) write(s string) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()

@@ -43,12 +43,7 @@ func TestNodeProbeTakesOutSilentNode(t *testing.T) {
 	defer cancel()
 	go n.Run(ctx)
 	p := <-srv.conns
-	p.mustRead() // event json ...
-	p.reply("+OK event listener enabled json")
-	if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
-		t.Fatalf("%q", cmd.Line)
-	}
-	p.api("core-7\n")
+	p.nodeConnects("", "core-7")
 	if _, err := n.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -144,14 +139,7 @@ func TestNodeFiltersBeforeItSubscribes(t *testing.T) {
 		}
 		p.reply("+OK filter added.")
 	}
-	if cmd := p.mustRead(); cmd.Line != "event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE" {
-		t.Fatalf("subscription %q", cmd.Line)
-	}
-	p.reply("+OK event listener enabled json")
-	if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
-		t.Fatalf("%q", cmd.Line)
-	}
-	p.api("core-7\n")
+	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
 	if _, err := n.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -443,14 +443,7 @@ func TestNodeReconnectsAndResubscribes(t *testing.T) {
 	go n.Run(ctx)
 	for i, core := range []string{"core-1", "core-2"} {
 		p := <-srv.conns
-		if cmd := p.mustRead(); cmd.Line != "event json BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE" {
-			t.Fatalf("connection %d: subscription %q", i+1, cmd.Line)
-		}
-		p.reply("+OK event listener enabled json")
-		if cmd := p.mustRead(); cmd.Line != "api global_getvar core_uuid" {
-			t.Fatalf("connection %d: %q", i+1, cmd.Line)
-		}
-		p.api(core + "\n")
+		p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE", core)
 		if _, err := n.WaitConnected(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -75,22 +75,29 @@ func TestDetachAtAFinalBridge(t *testing.T) {
 	}
 }
 
+// detachedCall calls number, whose flow connects to agent and then hangs
+// up, and returns once the call has let go of its socket.
+func (h *harness) detachedCall(number, agent string) *async {
+	h.t.Helper()
+	h.flowOn(h.t.Context(), number, `{"start":"c","applets":{
+		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+	a := h.async(testphone.Script{To: number})
+	select {
+	case <-h.detaching:
+	case <-time.After(60 * time.Second):
+		h.t.Fatal("the call did not detach")
+	}
+	return a
+}
+
 // TestDetachedCallOutlivesANodeConnectionBlip: the node's connection that
 // carries a detached call's events drops during the conversation and comes
 // back; the call follows it onto the new connection and ends as usual,
 // with every record, instead of being closed as lost.
 func TestDetachedCallOutlivesANodeConnectionBlip(t *testing.T) {
 	h := newHarness(t)
-	const agent = "+15550100445" // answers, talks 45 s
-	h.flowOn(t.Context(), "+15550000623", `{"start":"c","applets":{
-		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"bye"}},
-		"bye":{"type":"hangup"}}}`)
-	a := h.async(testphone.Script{To: "+15550000623"})
-	select {
-	case <-h.detaching:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the call did not detach")
-	}
+	a := h.detachedCall("+15550000623", "+15550100445") // answers, talks 45 s
 	conn, err := h.node.Conn()
 	if err != nil {
 		t.Fatal(err)
@@ -111,16 +118,7 @@ func TestDetachedCallOutlivesANodeConnectionBlip(t *testing.T) {
 // ends with its records.
 func TestDetachedCallHungUpAtShutdown(t *testing.T) {
 	h := newHarness(t)
-	const agent = "+15550100499" // answers, talks 99 s
-	h.flowOn(t.Context(), "+15550000624", `{"start":"c","applets":{
-		"c":{"type":"connect","config":{"destinations":["`+agent+`"]},"outputs":{"answered":"bye"}},
-		"bye":{"type":"hangup"}}}`)
-	a := h.async(testphone.Script{To: "+15550000624"})
-	select {
-	case <-h.detaching:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the call did not detach")
-	}
+	a := h.detachedCall("+15550000624", "+15550100499") // answers, talks 99 s
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // no drain: the live call is hung up at once
 	if err := h.srv.Shutdown(ctx); err == nil {
