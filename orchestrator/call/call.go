@@ -113,8 +113,8 @@ type call struct {
 	callbacks bool
 	// conn is the Connect in progress.
 	conn *connecting
-	// detached: the call let go of its socket during a final bridge
-	// (Detach).
+	// detached: the call asked to let go of its socket during a final
+	// bridge (Detach); it asks once, whether or not the driver could.
 	detached bool
 }
 

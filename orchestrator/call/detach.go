@@ -15,7 +15,7 @@ import (
 // filter lets their last events through.
 
 // DetachVar is the channel variable that marks a detached call's
-// channels with the ID of the instance that runs the call.
+// channels with a tag of the instance that runs the call (detachTag).
 const DetachVar = "switchyard_detached"
 
 // DetachEvents are the event types a detached call still needs: its
