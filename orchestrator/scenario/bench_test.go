@@ -29,6 +29,8 @@ type benchRig struct {
 	steps *latencies
 	ended atomic.Int64
 	done  chan struct{}
+	// detached counts the calls that let go of their sockets.
+	detached atomic.Int64
 }
 
 type latencies struct {
@@ -93,7 +95,7 @@ func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
 		b.Fatal(err)
 	}
 	r.rt = call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
-		Instance: instance, Detach: call.PoolDetacher(esl.NewPool(node)),
+		Instance: instance, Detach: call.PoolDetacher(esl.NewPool(node)), OnDetach: func() { r.detached.Add(1) },
 		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
 	srv := esl.NewServer(r.rt.Handle, log)
 	go srv.Serve(l)
@@ -153,7 +155,8 @@ func BenchmarkBasicSupportCall(b *testing.B) {
 
 // BenchmarkConcurrentCalls holds many calls at once (the billing agent
 // answers and nobody hangs up) and reports the memory each live call
-// costs: Switchyard's share and the emulator's together, heap and stacks.
+// costs once in conversation: Switchyard's share and the emulator's
+// together, heap and stacks.
 func BenchmarkConcurrentCalls(b *testing.B) {
 	const live = 300
 	r := newBenchRig(b, fsim.DefaultTick)
@@ -170,11 +173,12 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 		}
 		calls = append(calls, c)
 	}
-	// Wait until every call is in conversation: three channels each.
+	// Wait until every call is in conversation, bridged for good: it has
+	// let go of its socket (its flow ends with the conversation).
 	deadline := time.Now().Add(2 * time.Minute)
-	for r.fs.Channels() < 2*live || r.rt.Live() < live {
+	for r.fs.Channels() < 2*live || r.rt.Live() < live || r.detached.Load() < live {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d channels and %d calls live", r.fs.Channels(), r.rt.Live())
+			b.Fatalf("only %d channels, %d calls live, %d detached", r.fs.Channels(), r.rt.Live(), r.detached.Load())
 		}
 		time.Sleep(50 * time.Millisecond) // a benchmark ramp, not a test assertion
 	}
