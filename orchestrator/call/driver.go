@@ -476,7 +476,7 @@ func (d *driver) write(e Effect) {
 			rt.notifyCallbacks()
 		}
 		log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
-			"legs", e.Legs, "reason", e.Reason)
+			"legs", e.Legs, "reason", e.Reason, "detached", d.c.detached)
 	default:
 		panic(fmt.Sprintf("call: effect %T has no driver", e))
 	}

@@ -91,7 +91,8 @@ func (r *Reconciler) RunOrphans(ctx context.Context, now time.Time) (int, error)
 
 // RunNode reconciles the calls of a media node that restarted: every
 // channel it had is gone. Calls this instance still runs are left to
-// their own runtime, which learns of the end from its socket.
+// their own runtime, which learns of the end from its socket (or, for a
+// detached call, from the node's connection coming back restarted).
 func (r *Reconciler) RunNode(ctx context.Context, node string, now time.Time) (int, error) {
 	return r.pass(ctx, now, func(after *store.Call, page int) ([]store.Call, error) {
 		return r.DB.Calls().OnNode(ctx, node, after, page)
