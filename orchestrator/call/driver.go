@@ -60,6 +60,8 @@ type driver struct {
 	// the socket's, then the node connection's.
 	node *esl.Conn
 	gone <-chan struct{}
+	// detached: the socket was let go of (the end-of-call log says so).
+	detached bool
 }
 
 func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
@@ -476,7 +478,7 @@ func (d *driver) write(e Effect) {
 			rt.notifyCallbacks()
 		}
 		log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
-			"legs", e.Legs, "reason", e.Reason, "detached", d.c.detached)
+			"legs", e.Legs, "reason", e.Reason, "detached", d.detached)
 	default:
 		panic(fmt.Sprintf("call: effect %T has no driver", e))
 	}
@@ -524,7 +526,7 @@ func (d *driver) detach(e Detach) {
 	if _, err := d.s.Send(d.ctx, "exit"); err != nil && !errors.Is(err, esl.ErrClosed) {
 		log.Info("call: the socket did not close on request", "err", err)
 	}
-	d.node, d.gone = node, node.Done()
+	d.node, d.gone, d.detached = node, node.Done(), true
 	d.rt.cfg.Metrics.CallDetached()
 	if d.rt.cfg.OnDetach != nil {
 		d.rt.cfg.OnDetach()
