@@ -3,6 +3,7 @@ package loadgen
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -264,6 +265,9 @@ func (c *simCall) abandon(ctx context.Context, why string) {
 	defer cancel()
 	if err := c.g.cmd().Kill(ctx, c.callerUUID, "NORMAL_CLEARING"); err != nil {
 		c.g.log.DebugContext(ctx, "loadgen: hanging up an abandoned call", "from", c.from, "err", err)
+		if !errors.Is(err, esl.ErrCommand) { // not "no such channel": the caller may be up still
+			c.g.leftUp(c.callerUUID)
+		}
 	}
 }
 

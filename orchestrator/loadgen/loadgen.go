@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if rep.NodeCPUMsPerCall, err = nodeCPU.perCall(rep.Placed); err != nil {
 		cfg.Logger.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
 	}
+	if rep.HungUpLate, err = g.sweep(ctx); err != nil {
+		cfg.Logger.WarnContext(ctx, "loadgen: callers left up", "err", err)
+	}
 	if cfg.Records != nil && ctx.Err() == nil {
 		if err := g.countLost(ctx, rep); err != nil {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
@@ -183,6 +187,8 @@ type generator struct {
 
 	mu   sync.Mutex
 	outs []outcome
+	// left are callers the tool gave up on but could not hang up.
+	left []string
 }
 
 func dial(ctx context.Context, cfg Config) (*generator, error) {
@@ -238,6 +244,49 @@ func (g *generator) close() {
 	for _, c := range g.cmds {
 		c.Close()
 	}
+}
+
+// leftUp notes a caller the tool gave up on but could not hang up.
+func (g *generator) leftUp(uuid string) {
+	g.mu.Lock()
+	g.left = append(g.left, uuid)
+	g.mu.Unlock()
+}
+
+// sweep hangs up, over a new connection, the callers the tool gave up on
+// but could not hang up (its connections to a saturated node had died),
+// so that Switchyard hears those calls end and the lost calls counted
+// afterwards are only the ones Switchyard lost. It returns how many it
+// hung up; a caller already gone is no error.
+func (g *generator) sweep(ctx context.Context) (int, error) {
+	g.mu.Lock()
+	uuids := slices.Clone(g.left)
+	g.mu.Unlock()
+	if len(uuids) == 0 {
+		return 0, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := esl.DialInbound(dctx, g.cfg.Addr, g.cfg.Password, g.log)
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: %d callers left up: %w", len(uuids), err)
+	}
+	defer c.Close()
+	hungUp := 0
+	for _, uuid := range uuids {
+		kctx, kcancel := context.WithTimeout(ctx, killTimeout)
+		_, err := c.API(kctx, "uuid_kill "+uuid+" NORMAL_CLEARING")
+		kcancel()
+		switch {
+		case err == nil:
+			hungUp++
+		case errors.Is(err, esl.ErrCommand): // gone already ("No such channel")
+		default:
+			return hungUp, fmt.Errorf("loadgen: %d callers left up: %w", len(uuids)-hungUp, err)
+		}
+	}
+	g.log.WarnContext(ctx, "loadgen: hung up callers the tool had lost control of", "callers", hungUp)
+	return hungUp, nil
 }
 
 // cmd picks the connection for a call's next command: the command

@@ -208,3 +208,40 @@ func TestRunConfigErrors(t *testing.T) {
 		t.Error("closed port: no error")
 	}
 }
+
+// TestSweepHangsUpCallersLeftUp: callers the tool gave up on but could
+// not hang up (its connections had died) are hung up over a new
+// connection before lost calls are counted; a caller already gone counts
+// for nothing and is no error.
+func TestSweepHangsUpCallersLeftUp(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	conn, err := esl.DialInbound(ctx, r.fs.Addr(), "ClueCon", testlog.New(t, slog.LevelWarn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A caller that stays up: the test network's +15550100001 answers
+	// and waits for the other side to hang up.
+	up := esl.NewUUID()
+	if _, err := conn.API(ctx, "originate {origination_uuid="+up+"}loopback/+15550100001/switchyard_testnet &park()"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Config{Addr: r.fs.Addr(), To: supportNum, Calls: 1, CPS: 1, Concurrency: 1, Logger: testlog.New(t, slog.LevelWarn)}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &generator{cfg: cfg, log: cfg.Logger}
+	g.leftUp(up)
+	g.leftUp(esl.NewUUID()) // never existed
+	n, err := g.sweep(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want 1 caller hung up", n, err)
+	}
+	if out, err := conn.API(ctx, "uuid_exists "+up); err != nil || out != "false" {
+		t.Errorf("uuid_exists after the sweep = %q, %v; want false", out, err)
+	}
+	if n, err := (&generator{cfg: cfg, log: cfg.Logger}).sweep(ctx); n != 0 || err != nil {
+		t.Errorf("a sweep with nobody left up = %d, %v", n, err)
+	}
+}

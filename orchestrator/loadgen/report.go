@@ -62,6 +62,11 @@ type Report struct {
 	// only when no call has that channel as a leg (or no channel was
 	// seen either).
 	TookWithoutCallSID int `json:"took_without_call_sid"`
+	// HungUpLate counts callers the tool could not hang up when it gave
+	// their calls up (its connections to the node had died) and hung up
+	// afterwards over a new connection, so that Switchyard heard those
+	// calls end before lost calls were counted.
+	HungUpLate int `json:"hung_up_late,omitempty"`
 
 	SetupMsP50      *float64 `json:"setup_ms_p50"`
 	SetupMsP99      *float64 `json:"setup_ms_p99"`
@@ -153,6 +158,9 @@ func (r *Report) WriteText(w io.Writer) {
 		r.Placed, r.Calls, r.Completed, r.Failed, r.PeakInFlight)
 	for _, c := range slices.Sorted(maps.Keys(r.FailedByCause)) {
 		fmt.Fprintf(w, "  failed    %5d  %s\n", r.FailedByCause[c], c)
+	}
+	if r.HungUpLate > 0 {
+		fmt.Fprintf(w, "  %d callers hung up late, over a new connection: the tool's had died\n", r.HungUpLate)
 	}
 	switch {
 	case r.Lost == nil:
