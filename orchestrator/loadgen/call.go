@@ -101,6 +101,9 @@ func (c *simCall) run(ctx context.Context) outcome {
 	if err != nil {
 		g.log.WarnContext(ctx, "loadgen: originate not sent", "from", c.from, "err", err)
 		c.abandon(cmdCtx, CauseConnLost)
+		// A reply that timed out may hide an originate the node runs
+		// later: the sweep hangs the caller up if it exists by then.
+		g.leftUp(c.callerUUID)
 		return c.outcome()
 	}
 	for !c.finished() {
