@@ -380,13 +380,15 @@ func (c *call) bridged(ev esl.Event) {
 
 // detach lets go of the socket once the conversation is all that is
 // left of the call: the caller is bridged to a leg this connect dialled,
-// every other leg of the bridge has its record (or never existed), the
-// connect is not a queue's, and whatever the flow does after the
-// conversation never needs the caller's channel (flows.ChannelAfter).
-// A call detaches once.
+// every other leg of the bridge has its record (or never existed), and
+// whatever the flow does after the conversation never needs the caller's
+// channel (flows.ChannelAfter). A queue's connect detaches too: once its
+// agent answered, its timers and polls wait for the bridge's result
+// (they act only while the caller waits in line), and the caller leaves
+// the queue when the conversation ends. A call detaches once.
 func (c *call) detach() {
 	cn := c.conn
-	if !c.env.detach || c.detached || cn == nil || cn.q != nil || cn.bridgedTo == "" ||
+	if !c.env.detach || c.detached || cn == nil || cn.bridgedTo == "" ||
 		c.left() || c.flow == nil || c.pending.kind != waitDial {
 		return
 	}

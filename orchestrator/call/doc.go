@@ -40,8 +40,9 @@
 //
 // A live socket costs the node for every second of the call (its
 // listener thread wakes every 20 ms). When the caller is bridged to the
-// leg that answered, every other leg of the bridge has its record, the
-// connect is not a queue's, and nothing the flow can do after the
+// leg that answered, every other leg of the bridge has its record (a
+// queue's connect included: its timers act only while the caller waits
+// in line), and nothing the flow can do after the
 // conversation needs the caller's channel (flows.ChannelAfter: only SMS,
 // email, passthru, switches and hang-ups follow), the call detaches
 // (Config.Detach, serve -detach): it marks both channels with DetachVar
