@@ -42,7 +42,10 @@ type connecting struct {
 	played    bool
 	// bridgedTo is the leg the caller is talking to (CHANNEL_BRIDGE).
 	bridgedTo string
-	q         *queueing
+	// keepSocket: the flow needs the caller's channel after this
+	// connect's conversation (asked once, see detach).
+	keepSocket bool
+	q          *queueing
 	// plan is the id of the plan asked for (0: none).
 	plan int
 }
@@ -388,7 +391,7 @@ func (c *call) bridged(ev esl.Event) {
 // the queue when the conversation ends. A call detaches once.
 func (c *call) detach() {
 	cn := c.conn
-	if !c.env.detach || c.detached || cn == nil || cn.bridgedTo == "" ||
+	if !c.env.detach || c.detached || cn == nil || cn.keepSocket || cn.bridgedTo == "" ||
 		c.left() || c.flow == nil || c.pending.kind != waitDial {
 		return
 	}
@@ -405,6 +408,7 @@ func (c *call) detach() {
 		}
 	}
 	if c.flow.ChannelAfter(c.state.Applet, flows.OutAnswered) {
+		cn.keepSocket = true
 		return
 	}
 	c.detached = true

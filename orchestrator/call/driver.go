@@ -348,15 +348,13 @@ func (d *driver) do(e Effect) {
 		// down and its context has ended.
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), 2*time.Second)
 		defer cancel()
-		if d.node != nil {
-			// A detached caller may be on its way down already (the
-			// bridge ended): a channel that is gone is no failure.
-			if _, err := d.node.API(kctx, "uuid_kill "+d.s.UUID+" "+e.Cause); err != nil && !errors.Is(err, esl.ErrCommand) {
+		if err := d.ctl().Kill(kctx, d.s.UUID, e.Cause); err != nil {
+			if d.node != nil {
+				// The node's connection failed, not the call: it goes on
+				// (or follows the connection's end, see reattach).
 				log.Warn("call: hangup of the detached call", "err", err)
+				return
 			}
-			return
-		}
-		if err := d.s.Kill(kctx, d.s.UUID, e.Cause); err != nil {
 			// A closed socket means FreeSWITCH let go of a channel that
 			// is gone: nothing left to hang up.
 			if !errors.Is(err, esl.ErrClosed) {

@@ -100,9 +100,10 @@ func (c *simCall) run(ctx context.Context) outcome {
 		c.callerUUID, c.from, c.from, g.cfg.To, g.cfg.Context))
 	if err != nil {
 		g.log.WarnContext(ctx, "loadgen: originate not sent", "from", c.from, "err", err)
-		c.abandon(cmdCtx, CauseConnLost)
 		// A reply that timed out may hide an originate the node runs
-		// later: the sweep hangs the caller up if it exists by then.
+		// later: the sweep hangs the caller up if it exists by then
+		// (hanging it up now would find nothing).
+		c.stop = CauseConnLost
 		g.leftUp(c.callerUUID)
 		return c.outcome()
 	}

@@ -140,12 +140,13 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	writes := store.NewQueue(h.db, store.QueueConfig{Logger: log})
 	t.Cleanup(func() { writes.Close(context.Background()) })
 	h.met = metrics.New("scenario")
+	pool := esl.NewPool(node)
 	h.rt = call.New(call.NewQueuedStore(h.db, writes), call.Config{
 		Metrics:       h.met,
 		RecordingsDir: recordings,
 		Node:          "scenario",
 		OnEnd:         h.onEnd,
-		Nodes:         call.PoolNodes(esl.NewPool(node)),
+		Nodes:         call.PoolNodes(pool),
 		Instance:      instance,
 		OnDetach: func() {
 			select {
@@ -153,7 +154,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 			default:
 			}
 		},
-		Detach:            call.PoolDetacher(esl.NewPool(node)),
+		Detach:            call.PoolDetacher(pool),
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
 		Planner:           o.planner,
