@@ -206,15 +206,6 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	running.Go(func() { cluster.Run(nodesCtx) })
 	met.Nodes(func() []metrics.NodeSample { return esl.NodeSamples(nodes) })
 	builder := callback.Builder{Zone: exotime.IST}
-	routingCfg := routing.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met}
-	dialEvents := routing.NewEvents(db, routingCfg, log.With("component", "dial-events"))
-	defer func() {
-		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := dialEvents.Close(ectx); err != nil {
-			log.Warn("dial events: close", "err", err)
-		}
-	}()
 	// This process's calls carry its instance ID; it beats (keepInstance)
 	// from before the first call until its calls are done and their
 	// writes have landed, and leaves.
@@ -244,6 +235,17 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		}
 		st := writes.Stats()
 		log.Info("shutdown: store writes done", "writes", st.Writes, "transactions", st.Transactions)
+	}()
+	// Requests' log rows follow their calls' writes in the queue; dial
+	// events stop before it closes.
+	routingCfg := routing.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met, Writes: writes}
+	dialEvents := routing.NewEvents(db, routingCfg, log.With("component", "dial-events"))
+	defer func() {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := dialEvents.Close(ectx); err != nil {
+			log.Warn("dial events: close", "err", err)
+		}
 	}()
 	// The dialer hears of every call's end (a campaign's call frees a
 	// slot); it exists before any call can end.
@@ -291,7 +293,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
 		Metrics:           met,
-	}, messenger(db, cfg, smsOut, log), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met}, log.With("component", "passthru")), log)
+	}, messenger(db, cfg, smsOut, log).WriteThrough(writes), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met, Writes: writes}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
 	// before the store closes.
 	defer waitRequests(runtime, log)

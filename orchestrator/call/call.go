@@ -374,7 +374,9 @@ func (c *call) begin() bool {
 		From: c.from, To: c.to, PhoneNumber: route.Number, FlowID: &flowID, FlowVersion: route.Version,
 		Status: store.Ringing, StartTime: c.created, Node: c.env.nodeOf(c.data.Get("Core-UUID")), InstanceID: c.env.cfg.Instance,
 	}
-	// A row still queued (a slow database) will land: the call goes on.
+	// The row may only be queued (the call's later writes follow it in
+	// order): the call goes on. It is refused only when the store takes
+	// no more writes.
 	if err := c.look.createCall(row); err != nil && !errors.Is(err, store.ErrQueued) {
 		c.refuse("NORMAL_TEMPORARY_FAILURE", "", "cannot record the call", err)
 		return false

@@ -465,6 +465,7 @@ func (d *driver) write(e Effect) {
 		if e.Callbacks {
 			final.Outbox = rt.cfg.TerminalCallbacks
 		}
+		d.s.Over() // the record may wait for the store's next batch
 		if err := rt.persist(d.ctx, func(ctx context.Context) error {
 			return rt.store.FinishCall(ctx, e.SID, final)
 		}); err != nil {

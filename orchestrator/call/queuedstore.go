@@ -10,10 +10,10 @@ import (
 
 // queuedStore is the database with every write of calls going through a
 // store.Queue, in order: a call's status changes and leg records are
-// queued without waiting (its steps never wait on the database); what the
-// call needs the outcome of (its row, its final record, agent holds and
-// queue places) waits for its batch to commit. Reads go straight to the
-// database.
+// queued without waiting (its steps never wait on the database), its row
+// too; what the call needs the outcome of (agent holds and queue places)
+// waits for its batch to commit, and its final record for the next batch.
+// Reads go straight to the database.
 //
 // A leg's status change folds into that leg's write still waiting in the
 // queue (its row, or its previous status change) instead of adding a
@@ -27,6 +27,9 @@ type queuedStore struct {
 	mu sync.Mutex
 	// legs are the leg writes queued and not yet run, by UUID.
 	legs map[string]*legWrite
+	// calls are the call rows queued and not yet inserted, by SID: the
+	// call's answer folds into its row.
+	calls map[string]*store.Call
 }
 
 // legWrite is a leg's queued write: the row it inserts (create), or the
@@ -41,7 +44,7 @@ type legWrite struct {
 // NewQueuedStore adapts the database to the runtime's Store, writing
 // through q.
 func NewQueuedStore(db *store.DB, q *store.Queue) Store {
-	return &queuedStore{dbStore: dbStore{db}, q: q, legs: map[string]*legWrite{}}
+	return &queuedStore{dbStore: dbStore{db}, q: q, legs: map[string]*legWrite{}, calls: map[string]*store.Call{}}
 }
 
 // fold moves a waiting leg write forward to status st (ringing or
@@ -92,11 +95,59 @@ func (s *queuedStore) do(ctx context.Context, what string, fn func(ctx context.C
 	return s.q.Do(ctx, what, fn)
 }
 
-func (s *queuedStore) CreateCall(ctx context.Context, c *store.Call) error {
-	return s.do(ctx, "create call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, c) })
+// CreateCall queues the call's row without waiting: the call's later
+// writes follow it in the same queue, and a read of the row (the API's)
+// within the linger may not find it yet. A row the store rejects for good
+// is logged by the queue, like any write nobody waits for.
+func (s *queuedStore) CreateCall(_ context.Context, c *store.Call) error {
+	if c.SID == "" {
+		c.SID = store.NewSID()
+	}
+	row := *c
+	s.mu.Lock()
+	s.calls[row.SID] = &row
+	s.mu.Unlock()
+	s.q.Go("create call", func(ctx context.Context, tx *store.DB) error {
+		s.mu.Lock()
+		delete(s.calls, row.SID)
+		r := row // a retried batch inserts it afresh
+		s.mu.Unlock()
+		return tx.Calls().Create(ctx, &r)
+	})
+	return nil
+}
+
+// foldCall moves a call row still queued forward to status st (ringing
+// or in-progress) at at; it reports false when there is none.
+func (s *queuedStore) foldCall(sid string, st store.Status, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row := s.calls[sid]
+	if row == nil || (st != store.Ringing && st != store.InProgress) {
+		return false
+	}
+	if progress(st) > progress(row.Status) {
+		row.Status = st
+		if st == store.InProgress && row.AnswerTime == nil && !at.IsZero() {
+			t := at.UTC()
+			row.AnswerTime = &t
+		}
+	}
+	return true
+}
+
+// sealCall ends folding into the call's row: a later write must not be
+// moved before it.
+func (s *queuedStore) sealCall(sid string) {
+	s.mu.Lock()
+	delete(s.calls, sid)
+	s.mu.Unlock()
 }
 
 func (s *queuedStore) CallStatus(_ context.Context, sid string, st store.Status, at time.Time) error {
+	if s.foldCall(sid, st, at) {
+		return nil
+	}
 	s.q.Go("call status", func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().UpdateStatus(ctx, sid, st, at)
 		return err
@@ -112,7 +163,11 @@ func (s *queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time
 		return err
 	}
 	if out != nil {
+		s.sealCall(sid)
 		return s.do(ctx, "call answer", write)
+	}
+	if s.foldCall(sid, store.InProgress, at) {
+		return nil
 	}
 	s.q.Go("call answer", write)
 	return nil
@@ -123,8 +178,11 @@ func (s *queuedStore) CallDigits(_ context.Context, sid, digits string) error {
 	return nil
 }
 
+// FinishCall waits for the final record, but lets it ride with the next
+// batch rather than start one.
 func (s *queuedStore) FinishCall(ctx context.Context, sid string, f store.CallFinal) error {
-	return s.do(ctx, "finish call", func(ctx context.Context, tx *store.DB) error {
+	s.sealCall(sid)
+	return s.q.DoBatched(ctx, "finish call", func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().Finish(ctx, sid, f)
 		return err
 	})

@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -105,5 +106,56 @@ func TestQueuedStoreStartsALegWhenQueued(t *testing.T) {
 	}
 	if l := legs[0]; l.StartTime.After(*l.EndTime) {
 		t.Errorf("leg starts %v, after it ends %v", l.StartTime, *l.EndTime)
+	}
+}
+
+// A call's answer folds into its row still waiting in the queue; once the
+// row ran, or its final record is queued, a change is a write of its own.
+func TestQueuedStoreFoldsTheAnswerIntoTheCallsRow(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	db, q, s, _ := queuedRig(t, start)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := q.Stats().Writes
+	row := &store.Call{AccountSID: "acme", Direction: store.DirectionInbound, From: "+15550109999",
+		To: "+15550000100", Status: store.Ringing, StartTime: start}
+	must(s.CreateCall(ctx, row))
+	answered := start.Add(2 * time.Second)
+	must(s.CallAnswered(ctx, row.SID, answered, nil))
+	must(s.CallStatus(ctx, row.SID, store.Ringing, answered)) // no step back
+	must(q.Flush(ctx))
+	if got := q.Stats().Writes - before; got != 1 {
+		t.Errorf("%d writes, want the row alone", got)
+	}
+	got, err := db.Calls().BySID(ctx, row.SID)
+	must(err)
+	if got.Status != store.InProgress || got.AnswerTime == nil || !got.AnswerTime.Equal(answered) {
+		t.Errorf("call %s answered %v, want in-progress answered %v", got.Status, got.AnswerTime, answered)
+	}
+
+	// A final record seals the row: nothing folds over it.
+	other := &store.Call{AccountSID: "acme", Direction: store.DirectionInbound, From: "+15550109998",
+		To: "+15550000100", Status: store.Ringing, StartTime: start}
+	must(s.CreateCall(ctx, other))
+	done := make(chan error, 1)
+	go func() {
+		done <- s.FinishCall(ctx, other.SID, store.CallFinal{Status: store.NoAnswer, EndTime: answered,
+			HangupCause: "NO_ANSWER", Released: true})
+	}()
+	for q.Len() < 2 {
+		runtime.Gosched()
+	}
+	must(s.CallStatus(ctx, other.SID, store.InProgress, answered))
+	must(q.Flush(ctx))
+	must(<-done)
+	got, err = db.Calls().BySID(ctx, other.SID)
+	must(err)
+	if got.Status != store.NoAnswer || got.AnswerTime != nil {
+		t.Errorf("call %s answered %v, want its final record to stand", got.Status, got.AnswerTime)
 	}
 }

@@ -45,6 +45,15 @@ func (s *Session) Follow(ctx context.Context, secs int, events ...string) error 
 	return nil
 }
 
+// Over tells the session its call is over while the handler still has
+// bookkeeping to do (its final record): when FreeSWITCH said the channel
+// is down, the socket closes now rather than when the handler returns.
+func (s *Session) Over() {
+	if s.down.Load() {
+		s.Close()
+	}
+}
+
 // Handler runs a call. It must return only when the call is over: the
 // connection is closed (with exit) as soon as it returns.
 type Handler func(ctx context.Context, s *Session)

@@ -59,10 +59,11 @@ const recordTimeout = 5 * time.Second
 // Messenger sends flows' messages and records each one. It implements
 // call.Messenger and is safe for concurrent use.
 type Messenger struct {
-	db    *store.DB
-	email EmailSender
-	sms   SMSQueue
-	log   *slog.Logger
+	db     *store.DB
+	writes *store.Queue
+	email  EmailSender
+	sms    SMSQueue
+	log    *slog.Logger
 }
 
 var _ call.Messenger = (*Messenger)(nil)
@@ -74,6 +75,14 @@ func New(db *store.DB, email EmailSender, sms SMSQueue, log *slog.Logger) *Messe
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Messenger{db: db, email: email, sms: sms, log: log}
+}
+
+// WriteThrough makes the messenger record messages through q, after
+// their calls' own writes (a call's row may still wait there), and
+// returns it.
+func (n *Messenger) WriteThrough(q *store.Queue) *Messenger {
+	n.writes = q
+	return n
 }
 
 // Send delivers m for call c, records the outcome (sent, or failed with
@@ -110,7 +119,7 @@ func (n *Messenger) Send(ctx context.Context, c *call.Info, m flows.Send) error 
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if rerr := n.db.Messages().Create(rctx, rec); rerr != nil {
+	if rerr := n.db.Messages().Log(rctx, n.writes, rec); rerr != nil {
 		rerr = fmt.Errorf("notify: record message: %w", rerr)
 		log.Error("notify: message not recorded", "err", rerr)
 		return errors.Join(err, rerr)

@@ -69,7 +69,10 @@ type Config struct {
 	Now func() time.Time
 	// Metrics times every request by its kind (passthru, greeting, gather,
 	// sms) and outcome (nil: nowhere).
-	Metrics *metrics.Set
+	Metrics *metrics.Set // Writes, if set, carries the request log rows after the calls'
+	// own writes (a call's row may still wait there); nil: they are
+	// written at once.
+	Writes *store.Queue
 }
 
 // Client makes passthru requests. It is safe for concurrent use.
@@ -267,7 +270,7 @@ func (cl *Client) record(ctx context.Context, c *call.Info, f flows.Fetch, metho
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
+	if err := cl.db.CallRequests().Log(sctx, cl.cfg.Writes, row); err != nil {
 		cl.log.ErrorContext(ctx, "passthru: request not logged", "call_sid", c.CallSid, "url", webhttp.Redact(f.URL), "err", err)
 	}
 }

@@ -77,7 +77,10 @@ type Config struct {
 	MaxInFlight int
 	// Metrics times every request, plan requests as kind connect and
 	// dial events as dial_event, by outcome (nil: nowhere).
-	Metrics *metrics.Set
+	Metrics *metrics.Set // Writes, if set, carries the request log rows after the calls'
+	// own writes (a call's row may still wait there); nil: they are
+	// written at once.
+	Writes *store.Queue
 }
 
 // client is the HTTP side shared by Planner and Events: one GET with the
@@ -267,7 +270,7 @@ func (cl *client) record(ctx context.Context, l logged) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := cl.db.CallRequests().Create(sctx, row); err != nil {
+	if err := cl.db.CallRequests().Log(sctx, cl.cfg.Writes, row); err != nil {
 		cl.log.ErrorContext(ctx, "routing: request not logged", "call_sid", l.callSID, "kind", l.kind,
 			"url", webhttp.Redact(l.url), "err", err)
 	}

@@ -153,7 +153,7 @@ func newConnectHarness(t *testing.T, o options) *harness {
 	o.planner = lp
 	h := newHarnessOpts(t, o)
 	log := testLogger(t)
-	lp.p.Store(routing.New(h.db, routing.Config{HTTPClient: localHTTP()}, log))
+	lp.p.Store(routing.New(h.db, routing.Config{HTTPClient: localHTTP(), Writes: h.writes}, log))
 	return h
 }
 

@@ -27,7 +27,7 @@ func newDynamicHarness(t *testing.T) *harness {
 	t.Helper()
 	lf := &lateFetcher{}
 	h := newConnectHarness(t, options{fetcher: lf})
-	lf.f.Store(passthru.New(h.db, passthru.Config{HTTPClient: localHTTP()}, testLogger(t)))
+	lf.f.Store(passthru.New(h.db, passthru.Config{HTTPClient: localHTTP(), Writes: h.writes}, testLogger(t)))
 	return h
 }
 

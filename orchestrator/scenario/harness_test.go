@@ -35,16 +35,17 @@ const (
 // harness is Switchyard (runtime, socket server, store) and a node to call
 // through: the emulator, or a real FreeSWITCH given by SWITCHYARD_FS_ESL.
 type harness struct {
-	t     *testing.T
-	db    *store.DB
-	phone *testphone.Phone
-	sent  chan flows.Send
-	real  bool
-	sip   string // the borrowed node's SIP test network ("" on the emulator)
-	rt    *call.Runtime
-	met   *metrics.Set
-	node  *esl.Node
-	srv   *esl.Server
+	t      *testing.T
+	db     *store.DB
+	writes *store.Queue // the calls' writes, as serve's
+	phone  *testphone.Phone
+	sent   chan flows.Send
+	real   bool
+	sip    string // the borrowed node's SIP test network ("" on the emulator)
+	rt     *call.Runtime
+	met    *metrics.Set
+	node   *esl.Node
+	srv    *esl.Server
 	// detaching gets a value each time a call lets go of its socket.
 	detaching chan struct{}
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
@@ -139,6 +140,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	// Writes go through a queue, as serve's do.
 	writes := store.NewQueue(h.db, store.QueueConfig{Logger: log})
 	t.Cleanup(func() { writes.Close(context.Background()) })
+	h.writes = writes
 	h.met = metrics.New("scenario")
 	pool := esl.NewPool(node)
 	h.rt = call.New(call.NewQueuedStore(h.db, writes), call.Config{

@@ -35,6 +35,16 @@ func (m *Messages) Create(ctx context.Context, msg *Message) error {
 	return nil
 }
 
+// Log is Create through q when there is one, after the call's own
+// writes still queued (see CallRequests.Log).
+func (m *Messages) Log(ctx context.Context, q *Queue, msg *Message) error {
+	if msg.CreatedAt.IsZero() {
+		msg.CreatedAt = now()
+	}
+	return insertVia(ctx, m.db, q, "message of call "+msg.CallSID, msg,
+		func(ctx context.Context, db *DB, row *Message) error { return db.Messages().Create(ctx, row) })
+}
+
 // ByCall returns the messages of one of the account's calls, oldest first
 // (empty for an unknown call or another account's call).
 func (m *Messages) ByCall(ctx context.Context, accountSID, callSID string) ([]Message, error) {

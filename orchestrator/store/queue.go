@@ -40,8 +40,8 @@ type Queue struct {
 	applied uint64     // writes finished (committed or rejected)
 	queued  uint64     // writes queued so far
 	oldest  time.Time  // when the oldest pending write was queued
-	// urgent: someone waits on a pending write (Do, Flush, Close), so
-	// the next batch starts without lingering.
+	// urgent: someone waits on a pending write and is in a hurry (Do,
+	// Flush, Close), so the next batch starts without lingering.
 	urgent bool
 	began  atomic.Uint64 // transactions begun
 }
@@ -56,6 +56,8 @@ type queued struct {
 	what string
 	fn   func(ctx context.Context, tx *DB) error
 	done chan error // nil: nobody waits
+	// hurry: the batch starts at once (Do), not after the linger.
+	hurry bool
 }
 
 // QueueConfig tunes a Queue.
@@ -118,11 +120,26 @@ func (q *Queue) Go(what string, fn func(ctx context.Context, tx *DB) error) {
 	q.push(queued{what: what, fn: fn})
 }
 
-// Do queues a write and waits until it is committed (nil) or rejected.
-// When ctx ends first, the write stays queued and still lands.
+// Do queues a write and waits until it is committed (nil) or rejected;
+// the batch starts at once. When ctx ends first, the write stays queued
+// and still lands.
 func (q *Queue) Do(ctx context.Context, what string, fn func(ctx context.Context, tx *DB) error) error {
+	return q.wait(ctx, queued{what: what, fn: fn, hurry: true})
+}
+
+// DoBatched is Do for a waiter in no hurry: the write commits with the
+// next batch, within the linger, instead of starting one. A call's final
+// record waits this way: nothing acts on it within milliseconds, and a
+// transaction of its own for every call costs more than the wait.
+func (q *Queue) DoBatched(ctx context.Context, what string, fn func(ctx context.Context, tx *DB) error) error {
+	return q.wait(ctx, queued{what: what, fn: fn})
+}
+
+func (q *Queue) wait(ctx context.Context, w queued) error {
+	what := w.what
 	done := make(chan error, 1)
-	if !q.push(queued{what: what, fn: fn, done: done}) {
+	w.done = done
+	if !q.push(w) {
 		return fmt.Errorf("%s: %w", what, ErrQueueClosed)
 	}
 	select {
@@ -146,7 +163,7 @@ func (q *Queue) push(w queued) bool {
 	q.pending = append(q.pending, w)
 	q.metrics.StoreQueueDepth(len(q.pending))
 	q.queued++
-	q.urgent = q.urgent || w.done != nil
+	q.urgent = q.urgent || w.hurry
 	q.mu.Unlock()
 	q.poke()
 	return true
@@ -256,7 +273,7 @@ func (q *Queue) run() {
 		}
 		q.urgent = false
 		for _, w := range q.pending {
-			q.urgent = q.urgent || w.done != nil
+			q.urgent = q.urgent || w.hurry
 		}
 		q.metrics.StoreQueueDepth(len(q.pending))
 		q.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -142,6 +143,24 @@ func TestQueueLingers(t *testing.T) {
 	}
 	if st := q.Stats(); st.Writes != 4 || st.Transactions != 2 {
 		t.Fatalf("stats %+v after Flush, want 4 writes in 2 transactions", st)
+	}
+
+	// DoBatched waits for its write but does not start a batch: it rides
+	// with the next one.
+	batched := make(chan error, 1)
+	go func() { batched <- q.DoBatched(ctx, "fifth", newCall(5)) }()
+	for q.Len() == 0 {
+		runtime.Gosched()
+	}
+	q.Go("sixth", newCall(6))
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-batched; err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stats(); st.Writes != 6 || st.Transactions != 3 {
+		t.Fatalf("stats %+v, want the batched write and the next in one transaction", st)
 	}
 }
 

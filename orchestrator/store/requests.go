@@ -41,6 +41,32 @@ func (r *CallRequests) Create(ctx context.Context, req *CallRequest) error {
 	return nil
 }
 
+// Log is Create through q when there is one: the row then follows the
+// call's own writes still queued (its row among them), and a rejection
+// is the queue's to report. Without q it is Create.
+func (r *CallRequests) Log(ctx context.Context, q *Queue, req *CallRequest) error {
+	if req.CreatedAt.IsZero() {
+		req.CreatedAt = now() // when it was made, not when the queue gets to it
+	}
+	return insertVia(ctx, r.db, q, "request log of call "+req.CallSID, req,
+		func(ctx context.Context, db *DB, row *CallRequest) error { return db.CallRequests().Create(ctx, row) })
+}
+
+// insertVia inserts a copy of row at once (q nil) or through q, after the
+// writes queued before it; a retried batch inserts it afresh.
+func insertVia[T any](ctx context.Context, db *DB, q *Queue, what string, row *T,
+	insert func(ctx context.Context, db *DB, row *T) error) error {
+	if q == nil {
+		return insert(ctx, db, row)
+	}
+	queued := *row
+	q.Go(what, func(ctx context.Context, tx *DB) error {
+		r := queued
+		return insert(ctx, tx, &r)
+	})
+	return nil
+}
+
 // ByCall returns the requests made during one of the account's calls,
 // oldest first (empty for an unknown call).
 func (r *CallRequests) ByCall(ctx context.Context, accountSID, callSID string) ([]CallRequest, error) {
