@@ -350,7 +350,9 @@ func newFilter(header, value string) filter {
 		v = v[1:]
 	}
 	f.cmp = v
-	if strings.HasPrefix(value, "/") || strings.HasPrefix(v, "/") {
+	// FreeSWITCH takes a value as a pattern only when the value as sent
+	// starts with '/': "-/x/" is a negative filter on the text "/x/".
+	if strings.HasPrefix(value, "/") {
 		pat := strings.TrimPrefix(v, "/")
 		pat = strings.TrimSuffix(pat, "/")
 		if re, err := regexp.Compile(pat); err == nil {
