@@ -34,7 +34,9 @@ func (d *Dialer) tick(ctx context.Context) time.Duration {
 		return d.cfg.LeaseTTL / 4
 	}
 	now := d.cfg.Now()
-	d.conclude(ctx, now)
+	if d.mayHaveLive() {
+		d.conclude(ctx, now)
+	}
 	if time.Since(d.reclaimed) >= reclaimEvery {
 		d.reclaim(ctx, now)
 	}
@@ -58,6 +60,22 @@ func (d *Dialer) tick(ctx context.Context) time.Duration {
 		}
 	}
 	return wait
+}
+
+// mayHaveLive reports whether a campaign's call may be live: the last
+// read of the live counts found one, or there was none yet. Only the
+// leader places campaign calls (and counts each), so with none live an
+// idle dialer need not look for ended ones every poll.
+func (d *Dialer) mayHaveLive() bool {
+	if d.refreshed.IsZero() {
+		return true
+	}
+	for _, n := range d.live {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // refresh reads the campaigns to look after, the live counts and the

@@ -103,6 +103,9 @@ func (r *Accounts) DialLimits(ctx context.Context, sids []string) (map[string]Di
 		SID string `gorm:"column:sid"`
 		DialLimits
 	}
+	if len(sids) == 0 {
+		return map[string]DialLimits{}, nil // an idle dialer asks every second
+	}
 	if err := r.db.conn(ctx).Model(&Account{}).Select("sid, dial_rate, dial_concurrency").Where("sid IN ?", sids).Scan(&rows).Error; err != nil {
 		return nil, dbErr("dial limits", err)
 	}
