@@ -53,23 +53,22 @@ func (s *Server) requestAccount(c echo.Context) (*store.Account, error) {
 		}
 		return acc, nil
 	}
-	now := s.opts.Now()
 	client := clientKey(r, s.opts.TrustedProxies)
 	// A token is taken before the attempt, so concurrent failures
-	// cannot overdraw the budget, and given back when it succeeds.
-	if ok, wait := s.authFailures.take(client, now); !ok {
+	// cannot overdraw the budget, and given back when it succeeds (an
+	// attempt finding none waits for those in flight, see attempt).
+	if ok, wait := s.authFailures.attempt(r.Context(), client, s.opts.Now); !ok {
 		s.log.DebugContext(r.Context(), "api: too many failed authentications", "client", client)
 		return nil, tooManyRequests(c, wait, "too many failed authentications from your address")
 	}
 	acc, err := s.credentials(c)
+	var ae *apiError
+	// A database that failed is not the client's failure.
+	failed := err != nil && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized
+	s.authFailures.settle(client, s.opts.Now(), failed)
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
-			s.authFailures.refund(client, now) // the database failed, not the client
-		}
 		return nil, err
 	}
-	s.authFailures.refund(client, now)
 	return acc, nil
 }
 

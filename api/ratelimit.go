@@ -2,6 +2,7 @@ package api
 
 import (
 	"container/list"
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -51,6 +52,86 @@ type bucket struct {
 	key    string
 	tokens float64
 	last   time.Time
+	// pending counts the attempts holding a token they may give back
+	// (attempt, settle); settled is closed when one of them settles.
+	pending int
+	settled chan struct{}
+}
+
+// attemptWait bounds how long an attempt waits for others of its key to
+// settle: authentications take milliseconds.
+const attemptWait = 10 * time.Second
+
+// attempt takes a token for an authentication about to be tried; settle
+// gives it back unless the attempt failed. With no token left it waits
+// while other attempts of key are pending, since they may succeed and
+// give theirs back: 50 concurrent requests with good credentials from one
+// address (a customer's backend) used to find the 20 tokens of failures
+// all taken by one another, and 30 got 429. Failures still never
+// overdraw the budget: once no attempt is pending, an empty bucket is a
+// refusal.
+func (l *limiter) attempt(ctx context.Context, key string, now func() time.Time) (ok bool, wait time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	deadline := time.NewTimer(attemptWait)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		b := l.bucket(key, now())
+		if b.tokens >= 1 {
+			b.tokens--
+			b.pending++
+			l.mu.Unlock()
+			return true, 0
+		}
+		if b.pending == 0 {
+			l.mu.Unlock()
+			return false, l.refill(b)
+		}
+		if b.settled == nil {
+			b.settled = make(chan struct{})
+		}
+		settled := b.settled
+		wait := l.refill(b)
+		l.mu.Unlock()
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return false, wait
+		case <-deadline.C:
+			return false, wait
+		}
+	}
+}
+
+// settle ends an attempt: a failed one keeps its token spent, any other
+// gives it back.
+func (l *limiter) settle(key string, now time.Time, failed bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if !failed {
+		b.tokens = min(b.tokens+1, l.burst)
+	}
+	b.pending = max(b.pending-1, 0)
+	b.wake()
+}
+
+// wake tells the attempts waiting on b to look again.
+func (b *bucket) wake() {
+	if b.settled != nil {
+		close(b.settled)
+		b.settled = nil
+	}
+}
+
+// refill is how long until b has a token again.
+func (l *limiter) refill(b *bucket) time.Duration {
+	return time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
 }
 
 // newLimiter returns a limiter allowing perMinute requests a minute per
@@ -82,7 +163,7 @@ func (l *limiter) take(key string, now time.Time) (ok bool, wait time.Duration) 
 		b.tokens--
 		return true, 0
 	}
-	return false, time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+	return false, l.refill(b)
 }
 
 // refund gives back a token taken from key's bucket (for a request that
@@ -141,7 +222,9 @@ func (l *limiter) forgetIdle(now time.Time) {
 }
 
 func (l *limiter) drop(el *list.Element) {
-	delete(l.buckets, el.Value.(*bucket).key)
+	b := el.Value.(*bucket)
+	b.wake() // its waiters look again, at a fresh bucket
+	delete(l.buckets, b.key)
 	l.lru.Remove(el)
 }
 

@@ -274,3 +274,36 @@ func TestFailedAuthLimitBehindTrustedProxy(t *testing.T) {
 	spoof("2.2.2.2").do()
 	check429(t, "spoofed X-Forwarded-For", spoof("3.3.3.3").do(), "30")
 }
+
+// Concurrent requests with good credentials from one address (a
+// customer's backend with many workers) are not turned away as failed
+// authentications, however many more there are than the failures
+// allowed: each gives back the token its attempt held.
+func TestConcurrentGoodRequestsFromOneAddress(t *testing.T) {
+	clock := newFakeClock()
+	e := newMgEnv(t, func(o *api.Options) { o.AuthFailureLimit, o.RateLimit, o.Now = 2, -1, clock.Now })
+	good := limited{h: e.api.Handler(), method: "GET", path: "/v2/accounts/acme/flows", user: e.A.Key, pass: e.A.Token,
+		from: "198.51.100.7:4444"}
+	const n = 40
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { codes <- good.do().Code })
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("good request from a busy address: %d, want 200", code)
+		}
+	}
+	// Failures from it are still counted and still lock it out.
+	bad := good
+	bad.pass = "guess"
+	for range 2 {
+		if rec := bad.do(); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("bad token: %d, want 401", rec.Code)
+		}
+	}
+	check429(t, "third bad token", bad.do(), "30")
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -143,4 +144,52 @@ func TestLimiterOff(t *testing.T) {
 	if l.size() != 0 {
 		t.Error("no limiter holds buckets")
 	}
+}
+
+// An attempt that finds no token waits while others of its key are in
+// flight: one that succeeds gives its token back to the waiter, and once
+// the others have failed, the waiter is refused. Failures never overdraw.
+func TestLimiterAttemptsWaitForThoseInFlight(t *testing.T) {
+	now := func() time.Time { return limT0 }
+	ctx := context.Background()
+	l := newLimiter(2, 10)
+	for i := range 2 {
+		if ok, _ := l.attempt(ctx, "ip", now); !ok {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+	}
+	third := make(chan bool)
+	go func() {
+		ok, _ := l.attempt(ctx, "ip", now)
+		third <- ok
+	}()
+	l.settle("ip", limT0, false) // the first succeeded: its token is back
+	if !<-third {
+		t.Fatal("an attempt was refused while another in flight succeeded")
+	}
+	l.settle("ip", limT0, true)
+	l.settle("ip", limT0, true)
+	// Both others failed: no token, none in flight.
+	if ok, wait := l.attempt(ctx, "ip", now); ok || wait <= 0 {
+		t.Fatalf("attempt after two failures: %v, wait %v; want a refusal", ok, wait)
+	}
+
+	// A waiter whose others all fail is refused.
+	l2 := newLimiter(1, 10)
+	if ok, _ := l2.attempt(ctx, "ip", now); !ok {
+		t.Fatal("first attempt refused")
+	}
+	go func() {
+		ok, _ := l2.attempt(ctx, "ip", now)
+		third <- ok
+	}()
+	l2.settle("ip", limT0, true)
+	if <-third {
+		t.Fatal("a waiter got a token the failed attempt spent")
+	}
+	var off *limiter
+	if ok, _ := off.attempt(ctx, "ip", now); !ok {
+		t.Error("no limiter refused an attempt")
+	}
+	off.settle("ip", limT0, true)
 }
