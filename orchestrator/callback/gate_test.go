@@ -24,7 +24,7 @@ func (tg *testGate) advance(d time.Duration) { tg.clock = tg.clock.Add(d) }
 // admit acquires a slot that the gate must grant.
 func (tg *testGate) admit(t *testing.T, dest, account string) *ticket {
 	t.Helper()
-	v := tg.acquire(dest, account)
+	v := tg.acquire(dest, account, false)
 	if v.ticket == nil {
 		t.Fatalf("%s of %s turned away by the %s limit, want it let through", dest, account, v.limit)
 	}
@@ -35,7 +35,7 @@ func (tg *testGate) admit(t *testing.T, dest, account string) *ticket {
 // returns the delay it gave.
 func (tg *testGate) refuse(t *testing.T, dest, account, limit string) time.Duration {
 	t.Helper()
-	v := tg.acquire(dest, account)
+	v := tg.acquire(dest, account, false)
 	if v.ticket != nil {
 		v.ticket.done(outcomeNotSent, 0)
 		t.Fatalf("%s of %s let through, want it turned away by the %s limit", dest, account, limit)
@@ -266,4 +266,46 @@ func TestTicketDoneOnce(t *testing.T) {
 		t.Error("a second release changed the destination's limit")
 	}
 	g.refuse(t, "a.example:443", "acc1", limitHost)
+}
+
+// A callback turned away by a destination or an account whose attempts
+// end within promptUnder may wait for a slot: its verdict carries a
+// channel closed when an attempt ends. One turned away by a slow limit is
+// deferred as before, and so is any that may not wait.
+func TestGateLetsCallbacksWaitForAPromptLimit(t *testing.T) {
+	tg := newTestGate(gateConfig(10, 2, 4))
+	fast, slow := "fast.example:443", "slow.example:443"
+	tg.prove(t, fast, "acme")
+	tickets := []*ticket{tg.admit(t, fast, "acme"), tg.admit(t, fast, "acme")}
+	v := tg.acquire(fast, "acme", true)
+	if v.ticket != nil || v.freed == nil || v.limit != limitHost {
+		t.Fatalf("verdict %+v, want a wait on the destination", v)
+	}
+	select {
+	case <-v.freed:
+		t.Fatal("freed before any attempt ended")
+	default:
+	}
+	tickets[0].done(outcomeAnswered, 5*time.Millisecond)
+	<-v.freed // an attempt ended: the waiter looks again
+	if w := tg.acquire(fast, "acme", true); w.ticket == nil {
+		t.Fatalf("after a slot freed: %+v, want a ticket", w)
+	}
+	// May not wait: deferred, as the worker does once its wait is over.
+	tg.refuse(t, fast, "acme", limitHost)
+
+	// A destination whose attempts take longer is never waited for.
+	tg.admit(t, slow, "globex").done(outcomeAnswered, 2*time.Second)
+	tg.admit(t, slow, "globex")
+	tg.admit(t, slow, "globex")
+	if v := tg.acquire(slow, "globex", true); v.freed != nil || v.after < minDefer {
+		t.Fatalf("slow destination: %+v, want a delay", v)
+	}
+	// Nor is one with an attempt in flight for longer than promptUnder.
+	tickets[1].done(outcomeAnswered, 5*time.Millisecond)
+	tg.admit(t, fast, "acme")
+	tg.advance(time.Second)
+	if v := tg.acquire(fast, "acme", true); v.freed != nil {
+		t.Fatalf("an attempt in flight for 1s: %+v, want a delay", v)
+	}
 }

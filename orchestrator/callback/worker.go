@@ -64,7 +64,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	var t *ticket
 	var res result
 	if dest != "" {
-		v := s.gate.acquire(dest, account)
+		v := s.gate.acquireWait(ctx, dest, account)
 		switch {
 		case v.ticket != nil:
 			t = v.ticket
