@@ -62,14 +62,21 @@ func (s *queuedStore) fold(uuid string, st store.Status, at time.Time) bool {
 		}
 		return true
 	}
-	if progress(st) > progress(w.create.Status) {
-		w.create.Status = st
-		if st == store.InProgress && w.create.AnswerTime == nil && !at.IsZero() {
-			t := at
-			w.create.AnswerTime = &t
-		}
-	}
+	advance(&w.create.Status, &w.create.AnswerTime, st, at)
 	return true
+}
+
+// advance moves a queued row's status forward to st, never back, and
+// stamps its answer at at when st is the first answer.
+func advance(status *store.Status, answer **time.Time, st store.Status, at time.Time) {
+	if progress(st) <= progress(*status) {
+		return
+	}
+	*status = st
+	if st == store.InProgress && *answer == nil && !at.IsZero() {
+		t := at.UTC()
+		*answer = &t
+	}
 }
 
 // hold registers w as uuid's waiting write, replacing any earlier one
@@ -126,13 +133,7 @@ func (s *queuedStore) foldCall(sid string, st store.Status, at time.Time) bool {
 	if row == nil || (st != store.Ringing && st != store.InProgress) {
 		return false
 	}
-	if progress(st) > progress(row.Status) {
-		row.Status = st
-		if st == store.InProgress && row.AnswerTime == nil && !at.IsZero() {
-			t := at.UTC()
-			row.AnswerTime = &t
-		}
-	}
+	advance(&row.Status, &row.AnswerTime, st, at)
 	return true
 }
 
