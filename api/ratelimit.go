@@ -74,8 +74,7 @@ func (l *limiter) attempt(ctx context.Context, key string, now func() time.Time)
 	if l == nil {
 		return true, 0
 	}
-	deadline := time.NewTimer(attemptWait)
-	defer deadline.Stop()
+	var deadline <-chan time.Time // armed only when an attempt must wait
 	for {
 		l.mu.Lock()
 		b := l.bucket(key, now())
@@ -95,11 +94,16 @@ func (l *limiter) attempt(ctx context.Context, key string, now func() time.Time)
 		settled := b.settled
 		wait := l.refill(b)
 		l.mu.Unlock()
+		if deadline == nil {
+			t := time.NewTimer(attemptWait)
+			defer t.Stop()
+			deadline = t.C
+		}
 		select {
 		case <-settled:
 		case <-ctx.Done():
 			return false, wait
-		case <-deadline.C:
+		case <-deadline:
 			return false, wait
 		}
 	}

@@ -492,3 +492,46 @@ func (p *peer) lingerNotice(uuid string) {
 	p.write("Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + uuid +
 		"\nContent-Disposition: linger\nChannel-Name: sofia/x\nLinger-Time: 5\nContent-Length: 0\n\n")
 }
+
+// Over closes the socket of a channel FreeSWITCH said is down while the
+// handler still runs (a call's final record may wait for the store's next
+// batch); before the linger notice it leaves the socket alone.
+func TestOutboundOverClosesADownChannelsSocketBeforeTheHandlerReturns(t *testing.T) {
+	release := make(chan struct{})
+	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
+		final := make(chan struct{})
+		s.Route(s.UUID, func(ev Event) {
+			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
+				close(final)
+			}
+		})
+		s.Over() // the channel is up: nothing to close
+		if err := s.Linger(ctx, 3600); err != nil {
+			t.Errorf("a command after Over on a live channel: %v", err)
+			return
+		}
+		<-final
+		s.Over()
+		<-release // the handler's bookkeeping is still going on
+	})
+	t.Cleanup(func() { close(release) })
+	p := dialAsFreeSWITCH(t, addr, "u1")
+	if cmd := p.mustRead(); cmd.Line != "linger 3600" {
+		t.Fatalf("got %q, want linger 3600", cmd.Line)
+	}
+	p.reply("+OK will linger 3600 seconds")
+	p.lingerNotice("u1")
+	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
+	// The handler has not returned: only Over can close the socket.
+	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		_, err := p.read()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the socket stayed open while the handler finished its bookkeeping")
+		}
+		break
+	}
+}

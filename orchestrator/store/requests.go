@@ -52,8 +52,8 @@ func (r *CallRequests) Log(ctx context.Context, q *Queue, req *CallRequest) erro
 		func(ctx context.Context, db *DB, row *CallRequest) error { return db.CallRequests().Create(ctx, row) })
 }
 
-// insertVia inserts a copy of row at once (q nil) or through q, after the
-// writes queued before it; a retried batch inserts it afresh.
+// insertVia inserts row at once (q nil), or a copy of it through q, after
+// the writes queued before it; a retried batch inserts the copy afresh.
 func insertVia[T any](ctx context.Context, db *DB, q *Queue, what string, row *T,
 	insert func(ctx context.Context, db *DB, row *T) error) error {
 	if q == nil {
