@@ -37,6 +37,7 @@ var metrics = map[string]struct {
 	"switchyard_calls_live":                           {gauge, nil},
 	"switchyard_applet_steps_total":                   {counter, []string{"applet"}},
 	"switchyard_applet_step_seconds":                  {histogram, []string{"applet"}},
+	"switchyard_applet_dispatch_seconds":              {histogram, []string{"applet"}},
 	"switchyard_esl_command_seconds":                  {histogram, []string{"node"}},
 	"switchyard_esl_command_errors_total":             {counter, []string{"node"}},
 	"switchyard_node_up":                              {gauge, []string{"node"}},

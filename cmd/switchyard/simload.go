@@ -14,7 +14,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--json]"
+const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]"
 
 // simLoad places many simulated calls on a node through its inbound event
 // socket, measures how Switchyard takes them and prints a summary. Its
@@ -30,6 +30,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	script := fs.String("script", "", loadgen.ScriptHelp)
 	servePID := fs.Int("serve-pid", 0, "pid of switchyard serve: report its CPU ms per call (Linux)")
 	nodePID := fs.Int("node-pid", 0, "pid of the node (FreeSWITCH or sim node --emulator): report its CPU ms per call (Linux)")
+	metricsURL := fs.String("metrics", "", "serve's /metrics URL (http://HOST:PORT/metrics): report its step latencies and store writes per call")
 	dsn := fs.String("db", "", "Switchyard's database (a SQLite path or a postgres:// URL): count the calls it lost")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	callTimeout := fs.Duration("call-timeout", 0, "give up on a call this long after placing it (default 2m plus the script's hang-up delays)")
@@ -59,7 +60,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := loadgen.Config{
 		Addr: *node, Password: *password, To: *to, Calls: *calls, CPS: *cps, Concurrency: *concurrency,
 		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Grace: *grace,
-		ServePID: *servePID, NodePID: *nodePID, Progress: stderr, Logger: log,
+		ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL, Progress: stderr, Logger: log,
 	}
 	if *dsn != "" {
 		db, err := openRecords(ctx, *dsn, log)

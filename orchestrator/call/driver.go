@@ -247,7 +247,7 @@ func (d *driver) queue(e Effect) bool {
 // command FreeSWITCH refuses (the channel is gone) comes back as the
 // call's next input; the commands after it went out already, and
 // whatever they did is moot. The step an awaited application ends is
-// timed to its reply.
+// timed twice: to the write (Switchyard's own part) and to the reply.
 func (d *driver) sendCmds() {
 	if len(d.cmds) == 0 {
 		return
@@ -256,10 +256,12 @@ func (d *driver) sendCmds() {
 	d.cmds = d.cmds[:0]
 	cmds := make([]string, len(batch))
 	var step func(time.Duration) // the awaited application's, if any
+	applet, m := "", d.rt.cfg.Metrics
 	for i, q := range batch {
 		cmds[i] = q.cmd
 		if q.exec != nil && q.exec.Awaited && !d.arrived.IsZero() && step == nil {
-			applet, onStep, m := d.c.appletType(), d.rt.cfg.OnStep, d.rt.cfg.Metrics
+			applet = d.c.appletType()
+			onStep := d.rt.cfg.OnStep
 			step = func(took time.Duration) {
 				if onStep != nil {
 					onStep(took)
@@ -285,9 +287,12 @@ func (d *driver) sendCmds() {
 			step(time.Since(arrived))
 		}
 	})
-	if err != nil && d.failed == nil {
+	switch {
+	case err != nil && d.failed == nil:
 		d.failed = err
 		commandFailed(log, batch[0], err)
+	case err == nil && step != nil:
+		m.AppletDispatch(applet, time.Since(arrived))
 	}
 }
 

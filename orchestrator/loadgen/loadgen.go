@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,11 @@ type Config struct {
 	// ServePID and NodePID, if set, are the processes whose CPU per call
 	// is reported (Linux /proc).
 	ServePID, NodePID int
+	// Metrics, if set, is serve's /metrics URL: read before and after the
+	// run for its step latencies and store writes per call (Report).
+	Metrics string
+	// HTTP reads Metrics (default: a client of its own).
+	HTTP *http.Client
 	// Progress, if set, gets a progress line every ProgressEvery
 	// (default 1 s).
 	Progress      io.Writer
@@ -117,6 +123,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.HTTP == nil {
+		c.HTTP = &http.Client{}
+	}
 	return c, nil
 }
 
@@ -143,6 +152,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node pid: %w", err)
 	}
+	var before scrape
+	if cfg.Metrics != "" {
+		if before, err = readServeMetrics(ctx, cfg.HTTP, cfg.Metrics); err != nil {
+			return nil, err
+		}
+	}
 
 	first, last, end := g.place(ctx)
 
@@ -168,6 +183,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Records != nil && ctx.Err() == nil {
 		if err := g.countLost(ctx, rep); err != nil {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
+		}
+	}
+	if cfg.Metrics != "" && ctx.Err() == nil {
+		// Read after the final records (countLost waits for them), so the
+		// store's figures hold the run's last writes.
+		after, err := readServeMetrics(ctx, cfg.HTTP, cfg.Metrics)
+		if err != nil {
+			cfg.Logger.WarnContext(ctx, "loadgen: serve's metrics not read after the run", "err", err)
+		} else {
+			serveFigures(rep, before, after)
 		}
 	}
 	return rep, nil

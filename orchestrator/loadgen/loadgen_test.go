@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/call"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 	"github.com/switchyard/switchyard/orchestrator/testlog"
@@ -29,8 +31,9 @@ const (
 // on SQLite, with the Basic Support Flow on supportNum) and the emulator,
 // in this process, talking ESL over loopback TCP.
 type rig struct {
-	fs *fsim.Server
-	db *store.DB
+	fs  *fsim.Server
+	db  *store.DB
+	met *metrics.Set // the runtime's and the store queue's
 }
 
 func newRig(t *testing.T) *rig {
@@ -42,9 +45,10 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	storetest.ServeFlow(t, db, account, supportNum, "support", doc)
-	writes := store.NewQueue(db, store.QueueConfig{})
+	met := metrics.New("test")
+	writes := store.NewQueue(db, store.QueueConfig{Metrics: met})
 	t.Cleanup(func() { writes.Close(context.Background()) })
-	rt := call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: t.TempDir()}, nil, nil, log)
+	rt := call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: t.TempDir(), Metrics: met}, nil, nil, log)
 	srv := esl.NewServer(rt.Handle, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +73,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.Close() })
-	return &rig{fs: fs, db: db}
+	return &rig{fs: fs, db: db, met: met}
 }
 
 // syncBuffer is a bytes.Buffer safe for the progress goroutine.
@@ -97,11 +101,13 @@ func TestRunBasicSupport(t *testing.T) {
 		t.Fatal(err)
 	}
 	progress := &syncBuffer{}
+	serveMetrics := httptest.NewServer(r.met.Handler())
+	defer serveMetrics.Close()
 	rep, err := Run(context.Background(), Config{
 		Addr: r.fs.Addr(), To: supportNum, Calls: 20, CPS: 200, Concurrency: 20,
 		Script: script, CallTimeout: 30 * time.Second,
 		Records: DBRecords(r.db), Grace: 10 * time.Second, Poll: 20 * time.Millisecond,
-		ServePID: os.Getpid(), Progress: progress, ProgressEvery: 100 * time.Millisecond,
+		ServePID: os.Getpid(), Metrics: serveMetrics.URL, Progress: progress, ProgressEvery: 100 * time.Millisecond,
 		Logger: testlog.New(t, slog.LevelDebug),
 	})
 	if err != nil {
@@ -127,6 +133,17 @@ func TestRunBasicSupport(t *testing.T) {
 	}
 	if rep.ServeCPUMsPerCall == nil || *rep.ServeCPUMsPerCall < 0 || rep.NodeCPUMsPerCall != nil {
 		t.Errorf("cpu per call: serve %v node %v; want a figure and nil", rep.ServeCPUMsPerCall, rep.NodeCPUMsPerCall)
+	}
+	// Two timed steps a call (the menu, the connect), each of them
+	// written before the node's reply; the store wrote every call.
+	for name, v := range map[string]*float64{"step p50": rep.StepMsP50, "step p99": rep.StepMsP99,
+		"dispatch p50": rep.DispatchMsP50, "dispatch p99": rep.DispatchMsP99, "store tx/call": rep.StoreTxPerCall} {
+		if v == nil || *v <= 0 {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if rep.StoreWritesPerCall == nil || rep.StoreTxPerCall == nil || *rep.StoreWritesPerCall < *rep.StoreTxPerCall {
+		t.Errorf("store writes/call %v, transactions/call %v: want at least a write a transaction", rep.StoreWritesPerCall, rep.StoreTxPerCall)
 	}
 	if rep.PeakInFlight < 1 || rep.PeakInFlight > 20 || rep.AchievedCPS <= 0 || rep.ElapsedS <= 0 {
 		t.Errorf("peak %d, cps %v, elapsed %v", rep.PeakInFlight, rep.AchievedCPS, rep.ElapsedS)

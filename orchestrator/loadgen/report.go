@@ -78,6 +78,19 @@ type Report struct {
 	ServeCPUMsPerCall *float64 `json:"serve_cpu_ms_per_call"`
 	NodeCPUMsPerCall  *float64 `json:"node_cpu_ms_per_call"`
 
+	// From serve's /metrics (Config.Metrics), over the run; nil when not
+	// read. Steps run from an event's arrival at a call to the node's
+	// reply to the flow's next blocking command; their dispatch, to that
+	// command's write (Switchyard's own part). Quantiles are estimated
+	// within the histograms' buckets, as Prometheus's
+	// histogram_quantile does.
+	StepMsP50          *float64 `json:"step_ms_p50"`
+	StepMsP99          *float64 `json:"step_ms_p99"`
+	DispatchMsP50      *float64 `json:"dispatch_ms_p50"`
+	DispatchMsP99      *float64 `json:"dispatch_ms_p99"`
+	StoreTxPerCall     *float64 `json:"store_tx_per_call"`
+	StoreWritesPerCall *float64 `json:"store_writes_per_call"`
+
 	PeakInFlight int `json:"peak_in_flight"`
 	// ElapsedS runs from the first originate to the end of the last call.
 	ElapsedS float64 `json:"elapsed_s"`
@@ -181,6 +194,11 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "setup       %s (originate -> Switchyard answers)\n", msTriple(r.SetupMsP50, r.SetupMsP99, r.SetupMsMax))
 	fmt.Fprintf(w, "dtmf→bridge %s (digits sent -> bridged)\n", msTriple(r.DTMFBridgeMsP50, r.DTMFBridgeMsP99, r.DTMFBridgeMsMax))
 	fmt.Fprintf(w, "cpu/call    serve %s, node %s\n", cpuText(r.ServeCPUMsPerCall), cpuText(r.NodeCPUMsPerCall))
+	if r.StoreTxPerCall != nil {
+		fmt.Fprintf(w, "steps       %s to the node's reply; %s to the command's write\n",
+			msPair(r.StepMsP50, r.StepMsP99), msPair(r.DispatchMsP50, r.DispatchMsP99))
+		fmt.Fprintf(w, "store/call  %.2f transactions, %.2f writes\n", *r.StoreTxPerCall, *r.StoreWritesPerCall)
+	}
 	fmt.Fprintf(w, "elapsed     %.1f s, %.2f calls/s placed\n", r.ElapsedS, r.AchievedCPS)
 }
 
@@ -189,6 +207,13 @@ func msTriple(p50, p99, top *float64) string {
 		return "p50 -, p99 -, max -"
 	}
 	return fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, max %.1f ms", *p50, *p99, *top)
+}
+
+func msPair(p50, p99 *float64) string {
+	if p50 == nil {
+		return "p50 -, p99 -"
+	}
+	return fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", *p50, *p99)
 }
 
 func cpuText(v *float64) string {

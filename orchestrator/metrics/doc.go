@@ -54,6 +54,11 @@
 //     it. applet is a flow schema type (greeting, ivr, gather, connect,
 //     voicemail, transfer, passthru, business_hours, sms, email, hangup,
 //     switch); anything else is other. Buckets 1 ms to 5 s.
+//   - switchyard_applet_dispatch_seconds{applet}: the same step up to
+//     the moment the command is written to the node's socket, before
+//     FreeSWITCH reads it: Switchyard's own part (waiting for the call's
+//     goroutine, the flow, the store's lookups, the write). Buckets
+//     0.25 ms to 1 s.
 //
 // FreeSWITCH's Event Socket (package esl):
 //

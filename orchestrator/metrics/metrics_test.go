@@ -25,6 +25,7 @@ func TestNilSetIsANoOp(t *testing.T) {
 	s.CallEnded("inbound", "completed", "NORMAL_CLEARING")
 	s.AppletStep("greeting")
 	s.AppletStepLatency("greeting", time.Millisecond)
+	s.AppletDispatch("greeting", time.Millisecond)
 	s.ESLCommand("n", time.Millisecond)
 	s.ESLCommandFailed("n")
 	s.SocketCallRefused(RefusedAtCapacity)

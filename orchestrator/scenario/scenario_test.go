@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/metrics/metricstest"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
@@ -122,6 +123,16 @@ func TestKey1ParallelRingSecondAgentAnswers(t *testing.T) {
 	recs, err := h.db.Recordings().ByCall(t.Context(), account, c.SID)
 	if err != nil || len(recs) != 1 || recs[0].URL != c.RecordingURL {
 		t.Errorf("recordings %+v (%v)", recs, err)
+	}
+	// The steps an event started (the menu after the greeting, the
+	// connect after the digits) are timed to the command's write and to
+	// FreeSWITCH's reply.
+	for _, applet := range []string{"ivr", "connect"} {
+		for _, name := range []string{"switchyard_applet_dispatch_seconds", "switchyard_applet_step_seconds"} {
+			if got := metricstest.Value(t, h.met, name, "applet", applet); got != 1 {
+				t.Errorf("%s{applet=%s} has %v observations, want 1", name, applet, got)
+			}
+		}
 	}
 }
 

@@ -1,0 +1,155 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// The series of serve's /metrics a run reads (package metrics documents
+// them).
+const (
+	metricStep       = "switchyard_applet_step_seconds"
+	metricDispatch   = "switchyard_applet_dispatch_seconds"
+	metricStoreTx    = "switchyard_store_write_seconds"
+	metricStoreWrite = "switchyard_store_writes_total"
+)
+
+// scrape is what one read of serve's /metrics held: the step histograms
+// summed over applets, and the store's counters.
+type scrape struct {
+	step, dispatch histogram
+	storeTx        float64 // transactions of the store's queue
+	storeWrites    float64
+}
+
+// histogram is a Prometheus histogram's cumulative buckets: upper bound
+// (+Inf last) to the count of observations at or below it.
+type histogram map[float64]float64
+
+// readServeMetrics reads serve's /metrics at url.
+func readServeMetrics(ctx context.Context, client *http.Client, url string) (scrape, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return scrape{}, fmt.Errorf("serve metrics: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return scrape{}, fmt.Errorf("serve metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return scrape{}, fmt.Errorf("serve metrics: %s answered %s", url, resp.Status)
+	}
+	return parseServeMetrics(resp.Body)
+}
+
+// parseServeMetrics reads a text exposition. A series serve does not
+// export (an older version) reads as empty.
+func parseServeMetrics(r io.Reader) (scrape, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return scrape{}, fmt.Errorf("serve metrics: %w", err)
+	}
+	s := scrape{step: sumHistograms(mfs[metricStep]), dispatch: sumHistograms(mfs[metricDispatch])}
+	if mf := mfs[metricStoreTx]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			s.storeTx += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	if mf := mfs[metricStoreWrite]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			s.storeWrites += m.GetCounter().GetValue()
+		}
+	}
+	return s, nil
+}
+
+// sumHistograms adds up a histogram family's series (every applet).
+func sumHistograms(mf *dto.MetricFamily) histogram {
+	h := histogram{}
+	if mf == nil {
+		return h
+	}
+	for _, m := range mf.GetMetric() {
+		hist := m.GetHistogram()
+		if hist == nil {
+			continue
+		}
+		for _, b := range hist.GetBucket() {
+			if le := b.GetUpperBound(); !math.IsInf(le, 1) { // the text form lists +Inf too
+				h[le] += float64(b.GetCumulativeCount())
+			}
+		}
+		h[math.Inf(1)] += float64(hist.GetSampleCount())
+	}
+	return h
+}
+
+// since is what was observed between an earlier read and this one.
+func (h histogram) since(before histogram) histogram {
+	d := histogram{}
+	for le, n := range h {
+		d[le] = n - before[le]
+	}
+	return d
+}
+
+// quantileMs estimates the q-quantile in milliseconds as Prometheus's
+// histogram_quantile does: linearly within the bucket it falls in (from
+// 0 for the first), and the highest finite bound when it falls past it.
+// nil when nothing was observed.
+func (h histogram) quantileMs(q float64) *float64 {
+	bounds := slices.Sorted(func(yield func(float64) bool) {
+		for le := range h {
+			if !yield(le) {
+				return
+			}
+		}
+	})
+	if len(bounds) == 0 || h[math.Inf(1)] <= 0 {
+		return nil
+	}
+	total := h[math.Inf(1)]
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, le := range bounds {
+		n := h[le]
+		if n >= rank && n > below {
+			if math.IsInf(le, 1) {
+				break
+			}
+			v := lower + (le-lower)*(rank-below)/(n-below)
+			ms := round(v*1000, 2)
+			return &ms
+		}
+		lower, below = le, n
+	}
+	// Past the highest finite bound: that bound is all a histogram knows.
+	ms := round(lower*1000, 2)
+	return &ms
+}
+
+// serveFigures fills the report's figures from serve's /metrics read
+// before and after the run.
+func serveFigures(r *Report, before, after scrape) {
+	step, dispatch := after.step.since(before.step), after.dispatch.since(before.dispatch)
+	r.StepMsP50, r.StepMsP99 = step.quantileMs(0.50), step.quantileMs(0.99)
+	r.DispatchMsP50, r.DispatchMsP99 = dispatch.quantileMs(0.50), dispatch.quantileMs(0.99)
+	if r.Placed > 0 {
+		tx := round((after.storeTx-before.storeTx)/float64(r.Placed), 2)
+		writes := round((after.storeWrites-before.storeWrites)/float64(r.Placed), 2)
+		r.StoreTxPerCall, r.StoreWritesPerCall = &tx, &writes
+	}
+}
