@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,8 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]"
+const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]\n" +
+	"       switchyard sim load --api URL --account SID --api-key K --api-token T --from PHONE --to PHONE --caller-id EXOPHONE --calls N --cps R --concurrency C [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]"
 
 // simLoad places many simulated calls on a node through its inbound event
 // socket, measures how Switchyard takes them and prints a summary. Its
@@ -23,7 +25,16 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("sim load", simLoadSynopsis, stderr)
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
-	to := fs.String("to", "", "the ExoPhone to call (required)")
+	to := fs.String("to", "", "the ExoPhone to call (required); with --api, the number connected second")
+	apiURL := fs.String("api", "", "place the calls through serve's REST API at this URL (http://HOST:PORT), as Calls/connect requests, instead of on the node")
+	account := fs.String("account", envOr("SWITCHYARD_API_ACCOUNT", ""), "with --api: the account SID (env SWITCHYARD_API_ACCOUNT)")
+	apiKey := fs.String("api-key", envOr("SWITCHYARD_API_KEY", ""), "with --api: the API key (env SWITCHYARD_API_KEY)")
+	apiToken := fs.String("api-token", envOr("SWITCHYARD_API_TOKEN", ""), "with --api: the API token (env SWITCHYARD_API_TOKEN)")
+	from := fs.String("from", "", "with --api: the number rung first")
+	callerID := fs.String("caller-id", "", "with --api: the ExoPhone the calls show")
+	callbackListen := fs.String("callback-listen", "127.0.0.1:0", "with --api: where the tool receives the status callbacks")
+	callbackURL := fs.String("callback-url", "", "with --api: the URL serve posts the callbacks to (default http://<callback-listen>/callbacks)")
+	wait := fs.Duration("wait", 2*time.Minute, "with --api: how long to wait for the terminal callbacks after the last request")
 	calls := fs.Int("calls", 100, "how many calls to place")
 	cps := fs.Float64("cps", 10, "target rate of new calls per second")
 	concurrency := fs.Int("concurrency", 50, "most calls in flight at once")
@@ -57,6 +68,19 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *apiURL != "" {
+		if *script != "" {
+			fmt.Fprintln(stderr, "sim load: --script plays a caller on the node; with --api the node's numbers play their parts")
+			return errUsage
+		}
+		cfg := loadgen.APIConfig{
+			Base: *apiURL, Account: *account, Key: *apiKey, Token: *apiToken, From: *from, To: *to, CallerID: *callerID,
+			Calls: *calls, CPS: *cps, Concurrency: *concurrency, Listen: *callbackListen, CallbackURL: *callbackURL,
+			Wait: *wait, Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL,
+			Progress: stderr, Logger: log,
+		}
+		return simLoadAPI(ctx, cfg, *dsn, *asJSON, stdout, stderr)
+	}
 	cfg := loadgen.Config{
 		Addr: *node, Password: *password, To: *to, Calls: *calls, CPS: *cps, Concurrency: *concurrency,
 		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Grace: *grace,
@@ -93,6 +117,47 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted after %d of %d calls: %w", rep.Placed, rep.Calls, ctx.Err())
+	}
+	return nil
+}
+
+// simLoadAPI runs `sim load --api`: Calls/connect requests, the calls'
+// terminal callbacks, and with --db their final records.
+func simLoadAPI(ctx context.Context, cfg loadgen.APIConfig, dsn string, asJSON bool, stdout, stderr io.Writer) error {
+	if dsn != "" {
+		db, err := openRecords(ctx, dsn, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		cfg.Records = loadgen.DBRecords(db)
+	}
+	fmt.Fprintf(stderr, "sim load: %d Calls/connect %s -> %s via %s at %g/s, at most %d requests at once\n",
+		cfg.Calls, cfg.From, cfg.To, cfg.Base, cfg.CPS, cfg.Concurrency)
+	rep, err := loadgen.RunAPI(ctx, cfg)
+	if errors.Is(err, loadgen.ErrConfig) {
+		fmt.Fprintf(stderr, "sim load: %v\n", err)
+		return errUsage
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
+			return fmt.Errorf("sim load: %w", err)
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	if bad := rep.Bad(); bad > 0 {
+		lost := 0
+		if rep.Lost != nil {
+			lost = *rep.Lost
+		}
+		return fmt.Errorf("%d of %d accepted calls without a terminal callback, %d lost", rep.CallbacksMissing, rep.Accepted, lost)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted after %d of %d requests: %w", rep.Sent, rep.Calls, ctx.Err())
 	}
 	return nil
 }

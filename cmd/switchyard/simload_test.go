@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/orchestrator/demo"
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 )
@@ -68,6 +69,44 @@ func TestSimLoad(t *testing.T) {
 	}
 }
 
+// TestSimLoadAPI places calls through serve's REST API with `sim load
+// --api`: every request is accepted, every call's terminal callback
+// comes back to the tool, and every call has its final record.
+func TestSimLoadAPI(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.SQLiteDSN(t)
+	s := startServe(t, dsn)
+	code, out, errOut := runCmd(t, "sim", "load", "--api", s.base, "--account", demoAccount, "--api-key", demo.APIKey,
+		"--api-token", demo.APIToken, "--from", "+15550100402", "--to", "+15550100405", "--caller-id", demoPhone,
+		"--calls", "10", "--cps", "50", "--concurrency", "5", "--db", dsn, "--grace", "20s", "--wait", "60s",
+		"--metrics", s.base+"/metrics", "--serve-pid", strconv.Itoa(os.Getpid()), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Sent, Accepted, Refused, Ended int
+		EndedByStatus                  map[string]int `json:"ended_by_status"`
+		CallbacksMissing               int            `json:"callbacks_missing"`
+		Lost                           *int
+		CallbackLagMsP50               *float64 `json:"callback_lag_ms_p50"`
+		ServeCPUMsPerCall              *float64 `json:"serve_cpu_ms_per_call"`
+		StoreWritesPerCall             *float64 `json:"store_writes_per_call"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Sent != 10 || rep.Accepted != 10 || rep.Refused != 0 || rep.Ended != 10 || rep.EndedByStatus["completed"] != 10 ||
+		rep.CallbacksMissing != 0 || rep.Lost == nil || *rep.Lost != 0 {
+		t.Errorf("report:\n%s", out)
+	}
+	if rep.CallbackLagMsP50 == nil || rep.ServeCPUMsPerCall == nil || rep.StoreWritesPerCall == nil || *rep.StoreWritesPerCall <= 0 {
+		t.Errorf("figures missing:\n%s", out)
+	}
+	if !strings.Contains(errOut, "sim load: 10 Calls/connect +15550100402 -> +15550100405") {
+		t.Errorf("stderr: %s", errOut)
+	}
+}
+
 func TestSimLoadUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
@@ -75,6 +114,8 @@ func TestSimLoadUsage(t *testing.T) {
 		{"sim", "load", "--to", "+15550000100", "--script", "digits=x"},
 		{"sim", "load", "--to", "+15550000100", "--no-such-flag"},
 		{"sim", "load", "--to", "+15550000100", "--log-level", "loud"},
+		{"sim", "load", "--api", "http://127.0.0.1:1", "--to", "+15550100405", "--script", "digits=1"},
+		{"sim", "load", "--api", "http://127.0.0.1:1", "--to", "+15550100405", "--account", "a", "--api-key", "k", "--api-token", "t"},
 	} {
 		if code, _, _ := runCmd(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

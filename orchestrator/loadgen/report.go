@@ -181,11 +181,7 @@ func (r *Report) WriteText(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "lost        %d\n", *r.Lost)
 		if n := len(r.LostCallSIDs); n > 0 {
-			more := ""
-			if n > maxTextSIDs {
-				more = fmt.Sprintf(" and %d more", n-maxTextSIDs)
-			}
-			fmt.Fprintf(w, "  CallSids  %s%s\n", strings.Join(r.LostCallSIDs[:min(n, maxTextSIDs)], " "), more)
+			fmt.Fprintf(w, "  CallSids  %s%s\n", strings.Join(r.LostCallSIDs[:min(n, maxTextSIDs)], " "), moreText(n))
 		}
 		if r.TookWithoutCallSID > 0 {
 			fmt.Fprintf(w, "  %d taken by Switchyard without a CallSid\n", r.TookWithoutCallSID)
