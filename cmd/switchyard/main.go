@@ -27,7 +27,7 @@ Usage:
   switchyard sim crm --agents N,...    run a sample CRM answering programmable connects
   switchyard sim node                  run a real FreeSWITCH from the archive, configured from freeswitch-conf/
   switchyard sim node --emulator       run the in-tree FreeSWITCH emulator as a process of its own
-  switchyard sim load --to EXOPHONE    place many simulated calls on a node and measure how Switchyard takes them
+  switchyard sim load --to EXOPHONE    place many simulated calls on a node (or, with --api, through the REST API) and measure how Switchyard takes them
   switchyard call show CALLSID         print a call's record and legs
   switchyard account create --name N   create an account, its first API key and tokens
   switchyard account key ...           create, list or revoke an account's API keys
