@@ -68,6 +68,8 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	measure := loadgen.Measure{Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL,
+		Progress: stderr, Logger: log}
 	if *apiURL != "" {
 		if *script != "" {
 			fmt.Fprintln(stderr, "sim load: --script plays a caller on the node; with --api the node's numbers play their parts")
@@ -76,15 +78,13 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg := loadgen.APIConfig{
 			Base: *apiURL, Account: *account, Key: *apiKey, Token: *apiToken, From: *from, To: *to, CallerID: *callerID,
 			Calls: *calls, CPS: *cps, Concurrency: *concurrency, Listen: *callbackListen, CallbackURL: *callbackURL,
-			Wait: *wait, Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL,
-			Progress: stderr, Logger: log,
+			Wait: *wait, Measure: measure,
 		}
 		return simLoadAPI(ctx, cfg, *dsn, *asJSON, stdout, stderr)
 	}
 	cfg := loadgen.Config{
 		Addr: *node, Password: *password, To: *to, Calls: *calls, CPS: *cps, Concurrency: *concurrency,
-		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Grace: *grace,
-		ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL, Progress: stderr, Logger: log,
+		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Measure: measure,
 	}
 	if *dsn != "" {
 		db, err := openRecords(ctx, *dsn, log)
@@ -100,25 +100,37 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(rep); err != nil {
+	var bad error
+	if rep.Bad() > 0 {
+		bad = fmt.Errorf("%d of %d calls failed, %d lost", rep.Failed, rep.Placed, orZero(rep.Lost))
+	}
+	return printLoad(ctx, stdout, *asJSON, rep, bad, fmt.Sprintf("%d of %d calls", rep.Placed, rep.Calls))
+}
+
+// printLoad prints a run's report, as JSON or for people, and returns
+// bad, or the interruption of a run that got through done.
+func printLoad(ctx context.Context, stdout io.Writer, asJSON bool, rep interface{ WriteText(io.Writer) }, bad error, done string) error {
+	if asJSON {
+		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
 			return fmt.Errorf("sim load: %w", err)
 		}
 	} else {
 		rep.WriteText(stdout)
 	}
-	if bad := rep.Bad(); bad > 0 {
-		lost := 0
-		if rep.Lost != nil {
-			lost = *rep.Lost
-		}
-		return fmt.Errorf("%d of %d calls failed, %d lost", rep.Failed, rep.Placed, lost)
+	if bad != nil {
+		return bad
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted after %d of %d calls: %w", rep.Placed, rep.Calls, ctx.Err())
+		return fmt.Errorf("interrupted after %s: %w", done, ctx.Err())
 	}
 	return nil
+}
+
+func orZero(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
 }
 
 // simLoadAPI runs `sim load --api`: Calls/connect requests, the calls'
@@ -142,24 +154,11 @@ func simLoadAPI(ctx context.Context, cfg loadgen.APIConfig, dsn string, asJSON b
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
-			return fmt.Errorf("sim load: %w", err)
-		}
-	} else {
-		rep.WriteText(stdout)
+	var bad error
+	if rep.Bad() > 0 {
+		bad = fmt.Errorf("%d of %d accepted calls without a terminal callback, %d lost", rep.CallbacksMissing, rep.Accepted, orZero(rep.Lost))
 	}
-	if bad := rep.Bad(); bad > 0 {
-		lost := 0
-		if rep.Lost != nil {
-			lost = *rep.Lost
-		}
-		return fmt.Errorf("%d of %d accepted calls without a terminal callback, %d lost", rep.CallbacksMissing, rep.Accepted, lost)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted after %d of %d requests: %w", rep.Sent, rep.Calls, ctx.Err())
-	}
-	return nil
+	return printLoad(ctx, stdout, asJSON, rep, bad, fmt.Sprintf("%d of %d requests", rep.Sent, rep.Calls))
 }
 
 // syncWriter serialises writes to w.

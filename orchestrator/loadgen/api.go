@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -38,22 +37,10 @@ type APIConfig struct {
 	// Wait bounds the wait for the terminal callbacks after the last
 	// request (default 2 min).
 	Wait time.Duration
-	// Records, if set, is read after the run for calls without a final
-	// record (Lost) and how long after its end each callback came;
-	// Grace bounds the wait for the records (default 30 s), Poll spaces
-	// the reads (default 250 ms).
-	Records Records
-	Grace   time.Duration
-	Poll    time.Duration
-	// ServePID, NodePID and Metrics as in Config.
-	ServePID, NodePID int
-	Metrics           string
-	// HTTP sends the requests (default: a client with a 30 s timeout).
-	HTTP *http.Client
-	// Progress, ProgressEvery and Logger as in Config.
-	Progress      io.Writer
-	ProgressEvery time.Duration
-	Logger        *slog.Logger
+	// Measure: Records are read after the run for calls without a final
+	// record (APIReport.Lost) and how long after its end each callback
+	// came; the rest as in Config.
+	Measure
 }
 
 func (c APIConfig) withDefaults() (APIConfig, error) {
@@ -64,14 +51,9 @@ func (c APIConfig) withDefaults() (APIConfig, error) {
 		return c, fmt.Errorf("%w: the API needs an account, a key and a token", ErrConfig)
 	case strings.TrimSpace(c.From) == "" || strings.TrimSpace(c.To) == "" || strings.TrimSpace(c.CallerID) == "":
 		return c, fmt.Errorf("%w: Calls/connect needs a from, a to and a caller id", ErrConfig)
-	case c.Calls < 1 || c.Calls > MaxCalls:
-		return c, fmt.Errorf("%w: calls must be 1 to %d", ErrConfig, MaxCalls)
-	case !(c.CPS > 0):
-		return c, fmt.Errorf("%w: cps must be positive", ErrConfig)
-	case c.Concurrency < 1:
-		return c, fmt.Errorf("%w: concurrency must be at least 1", ErrConfig)
-	case c.ServePID < 0 || c.NodePID < 0:
-		return c, fmt.Errorf("%w: negative pid", ErrConfig)
+	}
+	if err := checkLoad(c.Calls, c.CPS, c.Concurrency, &c.Measure); err != nil {
+		return c, err
 	}
 	u, err := url.Parse(c.Base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -83,21 +65,6 @@ func (c APIConfig) withDefaults() (APIConfig, error) {
 	}
 	if c.Wait <= 0 {
 		c.Wait = 2 * time.Minute
-	}
-	if c.Grace <= 0 {
-		c.Grace = 30 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = 250 * time.Millisecond
-	}
-	if c.HTTP == nil {
-		c.HTTP = &http.Client{Timeout: 30 * time.Second}
-	}
-	if c.ProgressEvery <= 0 {
-		c.ProgressEvery = time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }
@@ -111,19 +78,9 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	serveCPU, err := startCPU(cfg.ServePID)
+	m, err := cfg.start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("serve pid: %w", err)
-	}
-	nodeCPU, err := startCPU(cfg.NodePID)
-	if err != nil {
-		return nil, fmt.Errorf("node pid: %w", err)
-	}
-	var before scrape
-	if cfg.Metrics != "" {
-		if before, err = readServeMetrics(ctx, cfg.HTTP, cfg.Metrics); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	rcv, err := listenCallbacks(cfg.Listen, cfg.Logger)
 	if err != nil {
@@ -149,29 +106,13 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIReport, error) {
 	if rep.CallbacksMissing > 0 {
 		rep.CallbackWaitS = round(time.Since(waitStart).Seconds(), 3)
 	}
-	if rep.ServeCPUMsPerCall, err = serveCPU.perCall(rep.Accepted); err != nil {
-		cfg.Logger.WarnContext(ctx, "loadgen: serve CPU not measured", "err", err)
-	}
-	if rep.NodeCPUMsPerCall, err = nodeCPU.perCall(rep.Accepted); err != nil {
-		cfg.Logger.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
-	}
+	m.cpu(ctx, &rep.ServeFigures, rep.Accepted)
 	if cfg.Records != nil && ctx.Err() == nil {
 		if err := r.countLost(ctx, rep, accepted); err != nil {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
 		}
 	}
-	if cfg.Metrics != "" && ctx.Err() == nil {
-		after, err := readServeMetrics(ctx, cfg.HTTP, cfg.Metrics)
-		if err != nil {
-			cfg.Logger.WarnContext(ctx, "loadgen: serve's metrics not read after the run", "err", err)
-		} else {
-			var r Report
-			r.Placed = rep.Accepted
-			serveFigures(&r, before, after)
-			rep.StepMsP50, rep.StepMsP99, rep.DispatchMsP50, rep.DispatchMsP99 = r.StepMsP50, r.StepMsP99, r.DispatchMsP50, r.DispatchMsP99
-			rep.StoreTxPerCall, rep.StoreWritesPerCall = r.StoreTxPerCall, r.StoreWritesPerCall
-		}
-	}
+	m.serveMetrics(ctx, &rep.ServeFigures, rep.Accepted)
 	return rep, nil
 }
 

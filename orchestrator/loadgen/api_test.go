@@ -112,8 +112,8 @@ func TestRunAPI(t *testing.T) {
 		Base: srv.URL + "/", Account: "acme", Key: "key", Token: "token",
 		From: "+15550100402", To: "+15550100405", CallerID: "+15550000100",
 		Calls: 12, CPS: 1000, Concurrency: 3, Wait: 300 * time.Millisecond,
-		Records: api, Grace: 100 * time.Millisecond, Poll: 10 * time.Millisecond,
-		Progress: progress, ProgressEvery: 10 * time.Millisecond,
+		Measure: Measure{Records: api, Grace: 100 * time.Millisecond, Poll: 10 * time.Millisecond,
+			Progress: progress, ProgressEvery: 10 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

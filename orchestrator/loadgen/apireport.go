@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
@@ -46,14 +45,7 @@ type APIReport struct {
 	CallbackLagMsP50   *float64       `json:"callback_lag_ms_p50"` // the call's end -> its callback (needs Records)
 	CallbackLagMsP99   *float64       `json:"callback_lag_ms_p99"`
 	CallbackLagMsMax   *float64       `json:"callback_lag_ms_max"`
-	ServeCPUMsPerCall  *float64       `json:"serve_cpu_ms_per_call"`
-	NodeCPUMsPerCall   *float64       `json:"node_cpu_ms_per_call"`
-	StepMsP50          *float64       `json:"step_ms_p50"`
-	StepMsP99          *float64       `json:"step_ms_p99"`
-	DispatchMsP50      *float64       `json:"dispatch_ms_p50"`
-	DispatchMsP99      *float64       `json:"dispatch_ms_p99"`
-	StoreTxPerCall     *float64       `json:"store_tx_per_call"`
-	StoreWritesPerCall *float64       `json:"store_writes_per_call"`
+	ServeFigures
 
 	// callbackArrivals: when each ended call's callback came.
 	callbackArrivals map[string]time.Time
@@ -152,25 +144,11 @@ func (r *APIReport) WriteText(w io.Writer) {
 	for _, s := range slices.Sorted(maps.Keys(r.EndedByStatus)) {
 		fmt.Fprintf(w, "  ended     %5d  %s\n", r.EndedByStatus[s], s)
 	}
-	if n := len(r.MissingCallSIDs); n > 0 {
-		fmt.Fprintf(w, "  missing   %s%s\n", strings.Join(r.MissingCallSIDs[:min(n, maxTextSIDs)], " "), moreText(n))
-	}
-	switch {
-	case r.Lost == nil:
-		fmt.Fprintln(w, "lost        not checked (no --db)")
-	default:
-		fmt.Fprintf(w, "lost        %d\n", *r.Lost)
-		if n := len(r.LostCallSIDs); n > 0 {
-			fmt.Fprintf(w, "  CallSids  %s%s\n", strings.Join(r.LostCallSIDs[:min(n, maxTextSIDs)], " "), moreText(n))
-		}
+	writeSIDs(w, "missing", r.MissingCallSIDs)
+	if writeLost(w, r.Lost, r.LostCallSIDs) {
 		fmt.Fprintf(w, "callback    %s (the call's end -> its callback)\n", msTriple(r.CallbackLagMsP50, r.CallbackLagMsP99, r.CallbackLagMsMax))
 	}
-	fmt.Fprintf(w, "cpu/call    serve %s, node %s\n", cpuText(r.ServeCPUMsPerCall), cpuText(r.NodeCPUMsPerCall))
-	if r.StoreTxPerCall != nil {
-		fmt.Fprintf(w, "steps       %s to the node's reply; %s to the command's write\n",
-			msPair(r.StepMsP50, r.StepMsP99), msPair(r.DispatchMsP50, r.DispatchMsP99))
-		fmt.Fprintf(w, "store/call  %.2f transactions, %.2f writes\n", *r.StoreTxPerCall, *r.StoreWritesPerCall)
-	}
+	r.ServeFigures.writeText(w)
 	last := "-"
 	if r.LastCallbackAfterS != nil {
 		last = fmt.Sprintf("%.1f s", *r.LastCallbackAfterS)

@@ -44,6 +44,12 @@ type Config struct {
 	// receives the events of every call and sends the originates, the
 	// others share the per-call commands (uuid_recv_dtmf, uuid_kill).
 	Conns int
+	// Measure: lost calls, CPU, serve's figures, progress and logs.
+	Measure
+}
+
+// Measure is what a run measures beside its calls, and where it reports.
+type Measure struct {
 	// Records, if set, is read after the run to count lost calls (see
 	// Report.Lost); Grace bounds the wait for final records (default
 	// 30 s) and Poll spaces the reads (default 250 ms).
@@ -54,9 +60,10 @@ type Config struct {
 	// is reported (Linux /proc).
 	ServePID, NodePID int
 	// Metrics, if set, is serve's /metrics URL: read before and after the
-	// run for its step latencies and store writes per call (Report).
+	// run for its step latencies and store writes per call (ServeFigures).
 	Metrics string
-	// HTTP reads Metrics (default: a client of its own).
+	// HTTP reads Metrics, and sends an API run's requests (default: a
+	// client with a 30 s timeout).
 	HTTP *http.Client
 	// Progress, if set, gets a progress line every ProgressEvery
 	// (default 1 s).
@@ -64,6 +71,53 @@ type Config struct {
 	ProgressEvery time.Duration
 	// Logger receives diagnostics (default: discard).
 	Logger *slog.Logger
+}
+
+// checkLoad checks what both kinds of run share (how many calls, how
+// fast, how many at once) and fills in m's defaults.
+func checkLoad(calls int, cps float64, concurrency int, m *Measure) error {
+	switch {
+	case calls < 1 || calls > MaxCalls:
+		return fmt.Errorf("%w: calls must be 1 to %d", ErrConfig, MaxCalls)
+	case !(cps > 0):
+		return fmt.Errorf("%w: cps must be positive", ErrConfig)
+	case concurrency < 1:
+		return fmt.Errorf("%w: concurrency must be at least 1", ErrConfig)
+	}
+	d, err := m.withDefaults()
+	if err != nil {
+		return err
+	}
+	*m = d
+	return nil
+}
+
+// withDefaults checks m and fills in its defaults.
+func (m Measure) withDefaults() (Measure, error) {
+	if m.ServePID < 0 || m.NodePID < 0 {
+		return m, fmt.Errorf("%w: negative pid", ErrConfig)
+	}
+	if m.Grace <= 0 {
+		m.Grace = 30 * time.Second
+	}
+	if m.Poll <= 0 {
+		m.Poll = 250 * time.Millisecond
+	}
+	if m.HTTP == nil {
+		m.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	if m.ProgressEvery <= 0 {
+		m.ProgressEvery = time.Second
+	}
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	return m, nil
+}
+
+// start begins measuring a run: the processes' CPU, and serve's /metrics.
+func (m Measure) start(ctx context.Context) (*meter, error) {
+	return startMeter(ctx, m.ServePID, m.NodePID, m.Metrics, m.HTTP, m.Logger)
 }
 
 // MaxCalls is the most calls one run places: each caller has its own
@@ -90,14 +144,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: no node address", ErrConfig)
 	case strings.TrimSpace(c.To) == "":
 		return c, fmt.Errorf("%w: no number to call", ErrConfig)
-	case c.Calls < 1 || c.Calls > MaxCalls:
-		return c, fmt.Errorf("%w: calls must be 1 to %d", ErrConfig, MaxCalls)
-	case !(c.CPS > 0):
-		return c, fmt.Errorf("%w: cps must be positive", ErrConfig)
-	case c.Concurrency < 1:
-		return c, fmt.Errorf("%w: concurrency must be at least 1", ErrConfig)
-	case c.Conns < 0 || c.ServePID < 0 || c.NodePID < 0:
-		return c, fmt.Errorf("%w: negative conns or pid", ErrConfig)
+	case c.Conns < 0:
+		return c, fmt.Errorf("%w: negative conns", ErrConfig)
+	}
+	if err := checkLoad(c.Calls, c.CPS, c.Concurrency, &c.Measure); err != nil {
+		return c, err
 	}
 	if c.Password == "" {
 		c.Password = "ClueCon"
@@ -110,21 +161,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Conns == 0 {
 		c.Conns = 3
-	}
-	if c.Grace <= 0 {
-		c.Grace = 30 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = 250 * time.Millisecond
-	}
-	if c.ProgressEvery <= 0 {
-		c.ProgressEvery = time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.HTTP == nil {
-		c.HTTP = &http.Client{}
 	}
 	return c, nil
 }
@@ -144,19 +180,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer g.close()
-	serveCPU, err := startCPU(cfg.ServePID)
+	m, err := cfg.start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("serve pid: %w", err)
-	}
-	nodeCPU, err := startCPU(cfg.NodePID)
-	if err != nil {
-		return nil, fmt.Errorf("node pid: %w", err)
-	}
-	var before scrape
-	if cfg.Metrics != "" {
-		if before, err = readServeMetrics(ctx, cfg.HTTP, cfg.Metrics); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 
 	first, last, end := g.place(ctx)
@@ -171,12 +197,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.AchievedCPS = round(float64(rep.Placed)/rep.ElapsedS, 2)
 		}
 	}
-	if rep.ServeCPUMsPerCall, err = serveCPU.perCall(rep.Placed); err != nil {
-		cfg.Logger.WarnContext(ctx, "loadgen: serve CPU not measured", "err", err)
-	}
-	if rep.NodeCPUMsPerCall, err = nodeCPU.perCall(rep.Placed); err != nil {
-		cfg.Logger.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
-	}
+	m.cpu(ctx, &rep.ServeFigures, rep.Placed)
 	if rep.HungUpLate, err = g.sweep(ctx); err != nil {
 		cfg.Logger.WarnContext(ctx, "loadgen: callers left up", "err", err)
 	}
@@ -185,16 +206,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
 		}
 	}
-	if cfg.Metrics != "" && ctx.Err() == nil {
-		// Read after the final records (countLost waits for them), so the
-		// store's figures hold the run's last writes.
-		after, err := readServeMetrics(ctx, cfg.HTTP, cfg.Metrics)
-		if err != nil {
-			cfg.Logger.WarnContext(ctx, "loadgen: serve's metrics not read after the run", "err", err)
-		} else {
-			serveFigures(rep, before, after)
-		}
-	}
+	// After the final records (countLost waits for them), so the store's
+	// figures hold the run's last writes.
+	m.serveMetrics(ctx, &rep.ServeFigures, rep.Placed)
 	return rep, nil
 }
 

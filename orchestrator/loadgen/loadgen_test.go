@@ -106,9 +106,9 @@ func TestRunBasicSupport(t *testing.T) {
 	rep, err := Run(context.Background(), Config{
 		Addr: r.fs.Addr(), To: supportNum, Calls: 20, CPS: 200, Concurrency: 20,
 		Script: script, CallTimeout: 30 * time.Second,
-		Records: DBRecords(r.db), Grace: 10 * time.Second, Poll: 20 * time.Millisecond,
-		ServePID: os.Getpid(), Metrics: serveMetrics.URL, Progress: progress, ProgressEvery: 100 * time.Millisecond,
-		Logger: testlog.New(t, slog.LevelDebug),
+		Measure: Measure{Records: DBRecords(r.db), Grace: 10 * time.Second, Poll: 20 * time.Millisecond,
+			ServePID: os.Getpid(), Metrics: serveMetrics.URL, Progress: progress, ProgressEvery: 100 * time.Millisecond,
+			Logger: testlog.New(t, slog.LevelDebug)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +160,9 @@ func TestRunFailures(t *testing.T) {
 	t.Run("unknown number", func(t *testing.T) {
 		rep, err := Run(context.Background(), Config{
 			Addr: r.fs.Addr(), To: "+15550000999", Calls: 3, CPS: 100, Concurrency: 3,
-			Script: DefaultScript(), CallTimeout: 20 * time.Second, Records: DBRecords(r.db), Grace: 5 * time.Second,
-			Poll: 20 * time.Millisecond, Logger: testlog.New(t, slog.LevelInfo),
+			Script: DefaultScript(), CallTimeout: 20 * time.Second,
+			Measure: Measure{Records: DBRecords(r.db), Grace: 5 * time.Second, Poll: 20 * time.Millisecond,
+				Logger: testlog.New(t, slog.LevelInfo)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +189,7 @@ func TestRunFailures(t *testing.T) {
 		rep, err := Run(context.Background(), Config{
 			Addr: r.fs.Addr(), To: supportNum, Calls: 2, CPS: 100, Concurrency: 2,
 			Script: Script{Digits: []string{"9"}, HangupAfterAnswer: time.Second, HangupAfterBridge: time.Second}, CallTimeout: 20 * time.Second,
-			Logger: testlog.New(t, slog.LevelInfo),
+			Measure: Measure{Logger: testlog.New(t, slog.LevelInfo)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +245,8 @@ func TestSweepHangsUpCallersLeftUp(t *testing.T) {
 	if _, err := conn.API(ctx, "originate {origination_uuid="+up+"}loopback/+15550100001/switchyard_testnet &park()"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Config{Addr: r.fs.Addr(), To: supportNum, Calls: 1, CPS: 1, Concurrency: 1, Logger: testlog.New(t, slog.LevelWarn)}.withDefaults()
+	cfg, err := Config{Addr: r.fs.Addr(), To: supportNum, Calls: 1, CPS: 1, Concurrency: 1,
+		Measure: Measure{Logger: testlog.New(t, slog.LevelWarn)}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}

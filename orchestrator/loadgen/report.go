@@ -75,21 +75,7 @@ type Report struct {
 	DTMFBridgeMsP99 *float64 `json:"dtmf_bridge_ms_p99"`
 	DTMFBridgeMsMax *float64 `json:"dtmf_bridge_ms_max"`
 
-	ServeCPUMsPerCall *float64 `json:"serve_cpu_ms_per_call"`
-	NodeCPUMsPerCall  *float64 `json:"node_cpu_ms_per_call"`
-
-	// From serve's /metrics (Config.Metrics), over the run; nil when not
-	// read. Steps run from an event's arrival at a call to the node's
-	// reply to the flow's next blocking command; their dispatch, to that
-	// command's write (Switchyard's own part). Quantiles are estimated
-	// within the histograms' buckets, as Prometheus's
-	// histogram_quantile does.
-	StepMsP50          *float64 `json:"step_ms_p50"`
-	StepMsP99          *float64 `json:"step_ms_p99"`
-	DispatchMsP50      *float64 `json:"dispatch_ms_p50"`
-	DispatchMsP99      *float64 `json:"dispatch_ms_p99"`
-	StoreTxPerCall     *float64 `json:"store_tx_per_call"`
-	StoreWritesPerCall *float64 `json:"store_writes_per_call"`
+	ServeFigures
 
 	PeakInFlight int `json:"peak_in_flight"`
 	// ElapsedS runs from the first originate to the end of the last call.
@@ -175,27 +161,34 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.HungUpLate > 0 {
 		fmt.Fprintf(w, "  %d callers hung up late, over a new connection: the tool's had died\n", r.HungUpLate)
 	}
-	switch {
-	case r.Lost == nil:
-		fmt.Fprintln(w, "lost        not checked (no --db)")
-	default:
-		fmt.Fprintf(w, "lost        %d\n", *r.Lost)
-		if n := len(r.LostCallSIDs); n > 0 {
-			fmt.Fprintf(w, "  CallSids  %s%s\n", strings.Join(r.LostCallSIDs[:min(n, maxTextSIDs)], " "), moreText(n))
-		}
+	if writeLost(w, r.Lost, r.LostCallSIDs) {
 		if r.TookWithoutCallSID > 0 {
 			fmt.Fprintf(w, "  %d taken by Switchyard without a CallSid\n", r.TookWithoutCallSID)
 		}
 	}
 	fmt.Fprintf(w, "setup       %s (originate -> Switchyard answers)\n", msTriple(r.SetupMsP50, r.SetupMsP99, r.SetupMsMax))
 	fmt.Fprintf(w, "dtmf→bridge %s (digits sent -> bridged)\n", msTriple(r.DTMFBridgeMsP50, r.DTMFBridgeMsP99, r.DTMFBridgeMsMax))
-	fmt.Fprintf(w, "cpu/call    serve %s, node %s\n", cpuText(r.ServeCPUMsPerCall), cpuText(r.NodeCPUMsPerCall))
-	if r.StoreTxPerCall != nil {
-		fmt.Fprintf(w, "steps       %s to the node's reply; %s to the command's write\n",
-			msPair(r.StepMsP50, r.StepMsP99), msPair(r.DispatchMsP50, r.DispatchMsP99))
-		fmt.Fprintf(w, "store/call  %.2f transactions, %.2f writes\n", *r.StoreTxPerCall, *r.StoreWritesPerCall)
-	}
+	r.ServeFigures.writeText(w)
 	fmt.Fprintf(w, "elapsed     %.1f s, %.2f calls/s placed\n", r.ElapsedS, r.AchievedCPS)
+}
+
+// writeLost prints the lost calls, or that they were not counted;
+// counted reports whether they were.
+func writeLost(w io.Writer, lost *int, sids []string) (counted bool) {
+	if lost == nil {
+		fmt.Fprintln(w, "lost        not checked (no --db)")
+		return false
+	}
+	fmt.Fprintf(w, "lost        %d\n", *lost)
+	writeSIDs(w, "CallSids", sids)
+	return true
+}
+
+// writeSIDs prints the first maxTextSIDs of sids under label.
+func writeSIDs(w io.Writer, label string, sids []string) {
+	if n := len(sids); n > 0 {
+		fmt.Fprintf(w, "  %-9s %s%s\n", label, strings.Join(sids[:min(n, maxTextSIDs)], " "), moreText(n))
+	}
 }
 
 func msTriple(p50, p99, top *float64) string {

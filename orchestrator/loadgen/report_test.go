@@ -290,7 +290,7 @@ func TestCountLostFindsCallsByChannel(t *testing.T) {
 		reads:    map[string]int{},
 		channels: map[string]string{"ch-unseen": "unseen", "ch-reconciled": "reconciled"},
 	}
-	g := &generator{cfg: Config{Records: recs, Grace: 200 * time.Millisecond, Poll: 5 * time.Millisecond},
+	g := &generator{cfg: Config{Measure: Measure{Records: recs, Grace: 200 * time.Millisecond, Poll: 5 * time.Millisecond}},
 		log: slog.New(slog.DiscardHandler)}
 	g.outs = []outcome{
 		{callSID: "seen", took: true, channel: "ch-seen"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -141,15 +142,98 @@ func (h histogram) quantileMs(q float64) *float64 {
 	return &ms
 }
 
-// serveFigures fills the report's figures from serve's /metrics read
-// before and after the run.
-func serveFigures(r *Report, before, after scrape) {
+// ServeFigures are what a run measured of serve and the node beside its
+// calls. Nullable figures are nil when they were not measured.
+type ServeFigures struct {
+	// With ServePID and NodePID: CPU per call (from /proc/<pid>/stat).
+	ServeCPUMsPerCall *float64 `json:"serve_cpu_ms_per_call"`
+	NodeCPUMsPerCall  *float64 `json:"node_cpu_ms_per_call"`
+
+	// From serve's /metrics (Metrics), over the run. Steps run from an
+	// event's arrival at a call to the node's reply to the flow's next
+	// blocking command; their dispatch, to that command's write
+	// (Switchyard's own part). Quantiles are estimated within the
+	// histograms' buckets, as Prometheus's histogram_quantile does.
+	StepMsP50          *float64 `json:"step_ms_p50"`
+	StepMsP99          *float64 `json:"step_ms_p99"`
+	DispatchMsP50      *float64 `json:"dispatch_ms_p50"`
+	DispatchMsP99      *float64 `json:"dispatch_ms_p99"`
+	StoreTxPerCall     *float64 `json:"store_tx_per_call"`
+	StoreWritesPerCall *float64 `json:"store_writes_per_call"`
+}
+
+// fromMetrics fills the figures of serve's /metrics read before and
+// after a run of calls calls.
+func (f *ServeFigures) fromMetrics(calls int, before, after scrape) {
 	step, dispatch := after.step.since(before.step), after.dispatch.since(before.dispatch)
-	r.StepMsP50, r.StepMsP99 = step.quantileMs(0.50), step.quantileMs(0.99)
-	r.DispatchMsP50, r.DispatchMsP99 = dispatch.quantileMs(0.50), dispatch.quantileMs(0.99)
-	if r.Placed > 0 {
-		tx := round((after.storeTx-before.storeTx)/float64(r.Placed), 2)
-		writes := round((after.storeWrites-before.storeWrites)/float64(r.Placed), 2)
-		r.StoreTxPerCall, r.StoreWritesPerCall = &tx, &writes
+	f.StepMsP50, f.StepMsP99 = step.quantileMs(0.50), step.quantileMs(0.99)
+	f.DispatchMsP50, f.DispatchMsP99 = dispatch.quantileMs(0.50), dispatch.quantileMs(0.99)
+	if calls > 0 {
+		tx := round((after.storeTx-before.storeTx)/float64(calls), 2)
+		writes := round((after.storeWrites-before.storeWrites)/float64(calls), 2)
+		f.StoreTxPerCall, f.StoreWritesPerCall = &tx, &writes
 	}
+}
+
+func (f *ServeFigures) writeText(w io.Writer) {
+	fmt.Fprintf(w, "cpu/call    serve %s, node %s\n", cpuText(f.ServeCPUMsPerCall), cpuText(f.NodeCPUMsPerCall))
+	if f.StoreTxPerCall != nil {
+		fmt.Fprintf(w, "steps       %s to the node's reply; %s to the command's write\n",
+			msPair(f.StepMsP50, f.StepMsP99), msPair(f.DispatchMsP50, f.DispatchMsP99))
+		fmt.Fprintf(w, "store/call  %.2f transactions, %.2f writes\n", *f.StoreTxPerCall, *f.StoreWritesPerCall)
+	}
+}
+
+// meter measures a run's ServeFigures: CPU from its start, serve's
+// /metrics before and after.
+type meter struct {
+	serve, node *cpuMeter
+	metrics     string
+	http        *http.Client
+	before      scrape
+	log         *slog.Logger
+}
+
+// startMeter reads the processes' CPU and serve's /metrics (if asked
+// for) at the start of a run.
+func startMeter(ctx context.Context, servePID, nodePID int, metricsURL string, client *http.Client, log *slog.Logger) (*meter, error) {
+	m := &meter{metrics: metricsURL, http: client, log: log}
+	var err error
+	if m.serve, err = startCPU(servePID); err != nil {
+		return nil, fmt.Errorf("serve pid: %w", err)
+	}
+	if m.node, err = startCPU(nodePID); err != nil {
+		return nil, fmt.Errorf("node pid: %w", err)
+	}
+	if metricsURL != "" {
+		if m.before, err = readServeMetrics(ctx, client, metricsURL); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// cpu fills the CPU per call of calls calls.
+func (m *meter) cpu(ctx context.Context, f *ServeFigures, calls int) {
+	var err error
+	if f.ServeCPUMsPerCall, err = m.serve.perCall(calls); err != nil {
+		m.log.WarnContext(ctx, "loadgen: serve CPU not measured", "err", err)
+	}
+	if f.NodeCPUMsPerCall, err = m.node.perCall(calls); err != nil {
+		m.log.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
+	}
+}
+
+// serveMetrics reads serve's /metrics again and fills the figures over
+// the run. Call it once the run's final records are in.
+func (m *meter) serveMetrics(ctx context.Context, f *ServeFigures, calls int) {
+	if m.metrics == "" || ctx.Err() != nil {
+		return
+	}
+	after, err := readServeMetrics(ctx, m.http, m.metrics)
+	if err != nil {
+		m.log.WarnContext(ctx, "loadgen: serve's metrics not read after the run", "err", err)
+		return
+	}
+	f.fromMetrics(calls, m.before, after)
 }

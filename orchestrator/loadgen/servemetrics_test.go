@@ -59,8 +59,8 @@ func TestServeFiguresCountOnlyTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Report{Placed: 10}
-	serveFigures(r, before, after)
+	r := &ServeFigures{}
+	r.fromMetrics(10, before, after)
 	// p50: rank 50 of the 98 in (1 ms, 2.5 ms]: 1 + 1.5 × 50/98 ms.
 	// p99: rank 99, the first of the 2 in (25 ms, 50 ms] for the reply,
 	// (10 ms, 25 ms] for the write: halfway through the bucket.
@@ -118,7 +118,7 @@ func TestRunStopsWhenServeMetricsDoNotAnswer(t *testing.T) {
 	}))
 	defer srv.Close()
 	rep, err := Run(t.Context(), Config{Addr: r.fs.Addr(), To: supportNum, Calls: 1, CPS: 1, Concurrency: 1,
-		Metrics: srv.URL})
+		Measure: Measure{Metrics: srv.URL}})
 	if err == nil || !strings.Contains(err.Error(), "503") || rep != nil {
 		t.Errorf("Run = %v, %v; want no report and the 503", rep, err)
 	}
