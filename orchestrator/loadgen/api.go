@@ -91,7 +91,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIReport, error) {
 	if callback == "" {
 		callback = "http://" + rcv.addr() + "/callbacks"
 	}
-	r := &apiRun{cfg: cfg, callback: callback, rcv: rcv}
+	r := &apiRun{cfg: cfg, callback: callback, rcv: rcv, sids: map[string]time.Time{}, refused: map[string]int{}}
 
 	stop, progressDone := make(chan struct{}), make(chan struct{})
 	go r.progress(stop, progressDone)
@@ -134,7 +134,6 @@ type apiRun struct {
 // send sends the requests at the configured rate and concurrency, and
 // returns when every one has its answer (or ctx ended).
 func (r *apiRun) send(ctx context.Context) (first, last time.Time) {
-	r.sids, r.refused = map[string]time.Time{}, map[string]int{}
 	slots := make(chan struct{}, r.cfg.Concurrency)
 	interval := time.Duration(float64(time.Second) / r.cfg.CPS)
 	var wg sync.WaitGroup
