@@ -325,17 +325,7 @@ func TestOutboundClosesADownChannelsSocketOnceTheCallIsDone(t *testing.T) {
 	p.lingerNotice("u1")
 	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
 	// An hour of linger: only the server's own close ends this read.
-	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		_, err := p.read()
-		if err == nil {
-			continue
-		}
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatal("the socket stayed open after the call was done")
-		}
-		break
-	}
+	p.waitClosed("the socket stayed open after the call was done")
 }
 
 // Shutdown stops accepting calls at once (FreeSWITCH then tries its next
@@ -493,6 +483,23 @@ func (p *peer) lingerNotice(uuid string) {
 		"\nContent-Disposition: linger\nChannel-Name: sofia/x\nLinger-Time: 5\nContent-Length: 0\n\n")
 }
 
+// waitClosed reads until Switchyard closes the socket, and fails with
+// stillOpen if it has not within 20 s.
+func (p *peer) waitClosed(stillOpen string) {
+	p.t.Helper()
+	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		_, err := p.read()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			p.t.Fatal(stillOpen)
+		}
+		return
+	}
+}
+
 // Over closes the socket of a channel FreeSWITCH said is down while the
 // handler still runs (a call's final record may wait for the store's next
 // batch); before the linger notice it leaves the socket alone.
@@ -523,15 +530,5 @@ func TestOutboundOverClosesADownChannelsSocketBeforeTheHandlerReturns(t *testing
 	p.lingerNotice("u1")
 	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
 	// The handler has not returned: only Over can close the socket.
-	_ = p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		_, err := p.read()
-		if err == nil {
-			continue
-		}
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatal("the socket stayed open while the handler finished its bookkeeping")
-		}
-		break
-	}
+	p.waitClosed("the socket stayed open while the handler finished its bookkeeping")
 }

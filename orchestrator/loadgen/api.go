@@ -91,24 +91,24 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIReport, error) {
 	if callback == "" {
 		callback = "http://" + rcv.addr() + "/callbacks"
 	}
-	r := &apiRun{cfg: cfg, callback: callback, rcv: rcv, sids: map[string]time.Time{}, refused: map[string]int{}}
+	r := &apiRun{cfg: cfg, callback: callback, rcv: rcv, refused: map[string]int{}}
 
 	stop, progressDone := make(chan struct{}), make(chan struct{})
 	go r.progress(stop, progressDone)
 	first, last := r.send(ctx)
-	accepted := r.accepted()
 	waitStart := time.Now()
-	r.rcv.waitFor(ctx, accepted, cfg.Wait)
+	r.rcv.waitFor(ctx, cfg.Wait)
 	close(stop)
 	<-progressDone
 
-	rep := r.report(first, last)
+	got := r.rcv.snapshot()
+	rep := r.report(got, first, last)
 	if rep.CallbacksMissing > 0 {
 		rep.CallbackWaitS = round(time.Since(waitStart).Seconds(), 3)
 	}
 	m.cpu(ctx, &rep.ServeFigures, rep.Accepted)
 	if cfg.Records != nil && ctx.Err() == nil {
-		if err := r.countLost(ctx, rep, accepted); err != nil {
+		if err := r.countLost(ctx, rep, got.accepted); err != nil {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
 		}
 	}
@@ -125,10 +125,9 @@ type apiRun struct {
 	sent, inFlight atomic.Int64
 
 	mu         sync.Mutex
-	sids       map[string]time.Time // accepted calls: CallSid -> request sent
-	refused    map[string]int       // by HTTP status or transport error
-	requests   []time.Duration      // accepted requests' round trips
-	lastAnswer time.Time            // the latest answer, accepted or not
+	refused    map[string]int  // by HTTP status or transport error
+	requests   []time.Duration // accepted requests' round trips
+	lastAnswer time.Time       // the latest answer, accepted or not
 }
 
 // send sends the requests at the configured rate and concurrency, and
@@ -193,10 +192,10 @@ func (r *apiRun) connect(ctx context.Context, i int) {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	took := time.Since(sent)
+	answered := time.Now()
 	r.mu.Lock()
-	if at := sent.Add(took); at.After(r.lastAnswer) {
-		r.lastAnswer = at
+	if answered.After(r.lastAnswer) {
+		r.lastAnswer = answered
 	}
 	r.mu.Unlock()
 	if err != nil {
@@ -218,10 +217,9 @@ func (r *apiRun) connect(ctx context.Context, i int) {
 		return
 	}
 	r.mu.Lock()
-	r.sids[out.Call.Sid] = sent
-	r.requests = append(r.requests, took)
+	r.requests = append(r.requests, answered.Sub(sent))
 	r.mu.Unlock()
-	r.rcv.expect(out.Call.Sid)
+	r.rcv.accept(out.Call.Sid)
 }
 
 func (r *apiRun) refuse(cause string) {
@@ -243,17 +241,6 @@ func transportCause(err error) string {
 	}
 }
 
-// accepted is the CallSids of the calls the API took.
-func (r *apiRun) accepted() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.sids))
-	for sid := range r.sids {
-		out = append(out, sid)
-	}
-	return out
-}
-
 func (r *apiRun) progress(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	if r.cfg.Progress == nil {
@@ -268,13 +255,14 @@ func (r *apiRun) progress(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case <-t.C:
 			r.mu.Lock()
-			accepted, refused := len(r.sids), 0
+			refused := 0
 			for _, n := range r.refused {
 				refused += n
 			}
 			r.mu.Unlock()
+			accepted, ended := r.rcv.counts()
 			fmt.Fprintf(r.cfg.Progress, "load: sent %d/%d  waiting %d  accepted %d  refused %d  ended %d\n",
-				r.sent.Load(), r.cfg.Calls, r.inFlight.Load(), accepted, refused, r.rcv.ended())
+				r.sent.Load(), r.cfg.Calls, r.inFlight.Load(), accepted, refused, ended)
 		}
 	}
 }

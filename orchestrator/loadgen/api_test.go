@@ -159,7 +159,7 @@ func TestReceiverSortsCallbacks(t *testing.T) {
 	}
 	defer rcv.close()
 	url := "http://" + rcv.addr() + "/callbacks"
-	rcv.expect("mine")
+	rcv.accept("mine")
 	post := func(ct, body string) int {
 		resp, err := http.Post(url, ct, strings.NewReader(body))
 		if err != nil {
@@ -180,9 +180,23 @@ func TestReceiverSortsCallbacks(t *testing.T) {
 	if code := post("application/json", `{"CallSid":"mine","EventType":"answered","Status":"in-progress"}`); code != http.StatusOK {
 		t.Errorf("answered callback: %d", code)
 	}
-	ends, dupes, strays, malformed := rcv.snapshot()
-	if ends["mine"].status != "busy" || dupes != 0 || strays != 1 || malformed != 1 || rcv.ended() != 1 {
-		t.Errorf("ends %v dupes %d strays %d malformed %d ended %d", ends, dupes, strays, malformed, rcv.ended())
+	// A callback that overtakes its call's answer counts once the call is
+	// accepted, and waitFor needs nothing more.
+	if code := post("application/json", `{"CallSid":"early","EventType":"terminal","Status":"failed"}`); code != http.StatusOK {
+		t.Errorf("early callback: %d", code)
+	}
+	if accepted, ended := rcv.counts(); accepted != 1 || ended != 1 {
+		t.Errorf("before its answer: %d accepted, %d ended; want the early callback not counted yet", accepted, ended)
+	}
+	rcv.accept("early")
+	rcv.waitFor(t.Context(), time.Hour)
+	got := rcv.snapshot()
+	if got.ends["early"].status != "failed" || len(got.accepted) != 2 {
+		t.Errorf("early callback: %+v", got)
+	}
+	if accepted, ended := rcv.counts(); got.ends["mine"].status != "busy" || len(got.ends) != 2 || got.dupes != 0 ||
+		got.strays != 1 || got.malformed != 1 || accepted != 2 || ended != 2 {
+		t.Errorf("got %+v, %d accepted, %d ended", got, accepted, ended)
 	}
 }
 

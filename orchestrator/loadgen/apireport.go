@@ -62,20 +62,19 @@ func (r *APIReport) Bad() int {
 	return n
 }
 
-// report sums up the requests and the callbacks received.
-func (r *apiRun) report(first, last time.Time) *APIReport {
+// report sums up the requests and what the receiver took.
+func (r *apiRun) report(got received, first, last time.Time) *APIReport {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ends, dupes, strays, malformed := r.rcv.snapshot()
-	rep := &APIReport{Mode: "api", Calls: r.cfg.Calls, Sent: int(r.sent.Load()), Accepted: len(r.sids),
-		RefusedBy: maps.Clone(r.refused), EndedByStatus: map[string]int{}, DuplicateCallbacks: dupes,
-		StrayCallbacks: strays, MalformedCallbacks: malformed, callbackArrivals: map[string]time.Time{}}
+	rep := &APIReport{Mode: "api", Calls: r.cfg.Calls, Sent: int(r.sent.Load()), Accepted: len(got.accepted),
+		RefusedBy: maps.Clone(r.refused), EndedByStatus: map[string]int{}, DuplicateCallbacks: got.dupes,
+		StrayCallbacks: got.strays, MalformedCallbacks: got.malformed, callbackArrivals: map[string]time.Time{}}
 	for _, n := range r.refused {
 		rep.Refused += n
 	}
 	var lastEnd time.Time
-	for sid := range r.sids {
-		t, ok := ends[sid]
+	for _, sid := range got.accepted {
+		t, ok := got.ends[sid]
 		if !ok {
 			rep.MissingCallSIDs = append(rep.MissingCallSIDs, sid)
 			continue
@@ -87,7 +86,6 @@ func (r *apiRun) report(first, last time.Time) *APIReport {
 			lastEnd = t.at
 		}
 	}
-	slices.Sort(rep.MissingCallSIDs)
 	rep.CallbacksMissing = len(rep.MissingCallSIDs)
 	if !first.IsZero() {
 		if !lastEnd.IsZero() {

@@ -1,35 +1,39 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 )
 
-// receiver takes the status callbacks of an API run: the terminal one of
-// each call, by CallSid.
+// receiver takes the status callbacks of an API run, the terminal one of
+// each call by CallSid, and keeps the CallSids the API accepted.
 type receiver struct {
 	l   net.Listener
 	srv *http.Server
 	log *slog.Logger
 
 	mu sync.Mutex
-	// expected are the CallSids the API answered with; a callback may
-	// come before its call's answer, so ends holds every CallSid's.
-	expected  map[string]bool
+	// accepted are the CallSids the API answered with; a callback may
+	// come before its call's answer, so ends holds every CallSid's, and
+	// ended counts the accepted ones among them.
+	accepted  map[string]bool
 	ends      map[string]terminal // CallSid -> its first terminal callback
-	dupes     int                 // terminal callbacks after a call's first
+	ended     int
+	dupes     int // terminal callbacks after a call's first
 	malformed int
-	changed   chan struct{} // a value when a callback came since the last look
+	changed   chan struct{} // a value when ended grew since the last look
 }
 
 // terminal is one call's terminal callback.
@@ -50,7 +54,7 @@ func listenCallbacks(addr string, log *slog.Logger) (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: callback listener: %w", err)
 	}
-	r := &receiver{l: l, log: log, expected: map[string]bool{}, ends: map[string]terminal{},
+	r := &receiver{l: l, log: log, accepted: map[string]bool{}, ends: map[string]terminal{},
 		changed: make(chan struct{}, 1)}
 	r.srv = &http.Server{Handler: http.HandlerFunc(r.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -91,12 +95,21 @@ func (r *receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if _, seen := r.ends[cb.CallSid]; seen {
 		r.dupes++
-	} else {
-		r.ends[cb.CallSid] = terminal{status: cb.Status, at: at}
+		return
 	}
-	r.mu.Unlock()
+	r.ends[cb.CallSid] = terminal{status: cb.Status, at: at}
+	if r.accepted[cb.CallSid] {
+		r.endOne()
+	}
+}
+
+// endOne counts an accepted call's end and wakes waitFor. Called with
+// r.mu held.
+func (r *receiver) endOne() {
+	r.ended++
 	select {
 	case r.changed <- struct{}{}:
 	default:
@@ -115,7 +128,7 @@ func readCallback(req *http.Request) (callbackBody, error) {
 			return cb, fmt.Errorf("JSON body: %w", err)
 		}
 	} else {
-		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		req.Body = io.NopCloser(bytes.NewReader(body))
 		if err := req.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 			return cb, fmt.Errorf("form body: %w", err)
 		}
@@ -127,41 +140,33 @@ func readCallback(req *http.Request) (callbackBody, error) {
 	return cb, nil
 }
 
-// expect notes a CallSid the API answered with.
-func (r *receiver) expect(sid string) {
-	r.mu.Lock()
-	r.expected[sid] = true
-	r.mu.Unlock()
-}
-
-// ended is how many of the expected calls have their terminal callback.
-func (r *receiver) ended() int {
+// accept notes a CallSid the API answered with.
+func (r *receiver) accept(sid string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 0
-	for sid := range r.expected {
-		if _, ok := r.ends[sid]; ok {
-			n++
-		}
+	if r.accepted[sid] {
+		return
 	}
-	return n
+	r.accepted[sid] = true
+	if _, ok := r.ends[sid]; ok {
+		r.endOne() // its callback came first
+	}
 }
 
-// waitFor waits until every one of sids has its terminal callback, at
-// most wait.
-func (r *receiver) waitFor(ctx context.Context, sids []string, wait time.Duration) {
+// counts is how many calls were accepted, and how many of them ended.
+func (r *receiver) counts() (accepted, ended int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.accepted), r.ended
+}
+
+// waitFor waits until every accepted call has its terminal callback, at
+// most wait. Call it once no more calls are accepted.
+func (r *receiver) waitFor(ctx context.Context, wait time.Duration) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		missing := 0
-		for _, sid := range sids {
-			if _, ok := r.ends[sid]; !ok {
-				missing++
-			}
-		}
-		r.mu.Unlock()
-		if missing == 0 {
+		if accepted, ended := r.counts(); ended == accepted {
 			return
 		}
 		select {
@@ -174,17 +179,27 @@ func (r *receiver) waitFor(ctx context.Context, sids []string, wait time.Duratio
 	}
 }
 
-// snapshot copies what came: the terminal callbacks by CallSid, the
-// duplicates, and those of calls the run did not place.
-func (r *receiver) snapshot() (ends map[string]terminal, dupes, strays, malformed int) {
+// received is what a receiver took: the accepted CallSids (sorted), the
+// terminal callback of those that ended, and the callbacks counted apart.
+type received struct {
+	accepted                 []string
+	ends                     map[string]terminal
+	dupes, strays, malformed int
+}
+
+// snapshot copies what came; strays are callbacks of calls the run did
+// not place.
+func (r *receiver) snapshot() received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ends = make(map[string]terminal, len(r.ends))
+	got := received{accepted: slices.Sorted(maps.Keys(r.accepted)), ends: make(map[string]terminal, r.ended),
+		dupes: r.dupes, malformed: r.malformed}
 	for sid, t := range r.ends {
-		ends[sid] = t
-		if !r.expected[sid] {
-			strays++
+		if r.accepted[sid] {
+			got.ends[sid] = t
+		} else {
+			got.strays++
 		}
 	}
-	return ends, r.dupes, strays, r.malformed
+	return got
 }

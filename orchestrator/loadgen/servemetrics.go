@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -112,28 +113,20 @@ func (h histogram) since(before histogram) histogram {
 // 0 for the first), and the highest finite bound when it falls past it.
 // nil when nothing was observed.
 func (h histogram) quantileMs(q float64) *float64 {
-	bounds := slices.Sorted(func(yield func(float64) bool) {
-		for le := range h {
-			if !yield(le) {
-				return
-			}
-		}
-	})
-	if len(bounds) == 0 || h[math.Inf(1)] <= 0 {
+	total := h[math.Inf(1)]
+	if total <= 0 {
 		return nil
 	}
-	total := h[math.Inf(1)]
 	rank := q * total
-	lower, below := 0.0, 0.0
-	for _, le := range bounds {
+	lower, below := 0.0, 0.0 // the bucket below: its bound and count
+	for _, le := range slices.Sorted(maps.Keys(h)) {
 		n := h[le]
-		if n >= rank && n > below {
-			if math.IsInf(le, 1) {
-				break
-			}
-			v := lower + (le-lower)*(rank-below)/(n-below)
-			ms := round(v*1000, 2)
+		if n >= rank && !math.IsInf(le, 1) {
+			ms := round((lower+(le-lower)*(rank-below)/(n-below))*1000, 2)
 			return &ms
+		}
+		if n >= rank {
+			break
 		}
 		lower, below = le, n
 	}
