@@ -318,12 +318,7 @@ func TestOutboundClosesADownChannelsSocketOnceTheCallIsDone(t *testing.T) {
 		<-final
 	})
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	if cmd := p.mustRead(); cmd.Line != "linger 3600" {
-		t.Fatalf("got %q, want linger 3600", cmd.Line)
-	}
-	p.reply("+OK will linger 3600 seconds")
-	p.lingerNotice("u1")
-	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
+	p.lingerThenHangUp("u1")
 	// An hour of linger: only the server's own close ends this read.
 	p.waitClosed("the socket stayed open after the call was done")
 }
@@ -483,6 +478,18 @@ func (p *peer) lingerNotice(uuid string) {
 		"\nContent-Disposition: linger\nChannel-Name: sofia/x\nLinger-Time: 5\nContent-Length: 0\n\n")
 }
 
+// lingerThenHangUp answers the handler's "linger 3600", then hangs the
+// channel up as FreeSWITCH does: the linger notice, then the final event.
+func (p *peer) lingerThenHangUp(uuid string) {
+	p.t.Helper()
+	if cmd := p.mustRead(); cmd.Line != "linger 3600" {
+		p.t.Fatalf("got %q, want linger 3600", cmd.Line)
+	}
+	p.reply("+OK will linger 3600 seconds")
+	p.lingerNotice(uuid)
+	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": uuid}, "")
+}
+
 // waitClosed reads until Switchyard closes the socket, and fails with
 // stillOpen if it has not within 20 s.
 func (p *peer) waitClosed(stillOpen string) {
@@ -523,12 +530,7 @@ func TestOutboundOverClosesADownChannelsSocketBeforeTheHandlerReturns(t *testing
 	})
 	t.Cleanup(func() { close(release) })
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	if cmd := p.mustRead(); cmd.Line != "linger 3600" {
-		t.Fatalf("got %q, want linger 3600", cmd.Line)
-	}
-	p.reply("+OK will linger 3600 seconds")
-	p.lingerNotice("u1")
-	p.event(map[string]string{"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u1"}, "")
+	p.lingerThenHangUp("u1")
 	// The handler has not returned: only Over can close the socket.
 	p.waitClosed("the socket stayed open while the handler finished its bookkeeping")
 }
