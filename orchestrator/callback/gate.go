@@ -307,11 +307,19 @@ func (b *bucket) runningFor(now time.Time) time.Duration {
 // turnAway returns how long a callback over b's limit of n attempts should
 // wait. It expects a slot of b to free every estimate/n, the estimate
 // being how long b's attempts take (the longer of their average and the
-// age of the oldest one in flight, within [minDefer, timeout]), and
-// queues the callback one such step after the last one turned away, at
-// most maxDefer from now.
+// age of the oldest one in flight, at most the timeout), and queues the
+// callback one such step after the last one turned away, at least
+// minDefer and at most maxDefer from now.
+//
+// The estimate is not raised to minDefer: that floor is the shortest
+// wait, not the length of an attempt. Raised, a burst turned away by a
+// receiver answering in milliseconds (a momentary stall, or before any
+// attempt has ended) was spaced minDefer/n apart: 1,000 calls' callbacks
+// to one prompt receiver had a tail of 10 s at 16 a second. Not raised,
+// such a crowd comes back together after minDefer, when the receiver's
+// pace is known; one that is still slow is spaced by its real pace then.
 func (g *gate) turnAway(b *bucket, n int, now time.Time) time.Duration {
-	estimate := min(max(b.avg, b.runningFor(now), minDefer), g.timeout)
+	estimate := min(max(b.avg, b.runningFor(now)), g.timeout)
 	b.next = later(b.next, now).Add(estimate / time.Duration(n))
 	if limit := now.Add(maxDefer); b.next.After(limit) {
 		b.next = limit

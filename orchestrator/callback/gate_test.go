@@ -224,6 +224,32 @@ func TestGatePacesTheTurnedAway(t *testing.T) {
 	}
 }
 
+// A burst turned away by a receiver whose attempts are young is spaced by
+// their age, not by minDefer: it comes back together after minDefer,
+// when the receiver's pace is known, instead of minDefer/n apart (1,000
+// calls' callbacks to one receiver answering in milliseconds trickled at
+// 16 a second for 10 s).
+func TestGateSpacesABurstByTheReceiversPace(t *testing.T) {
+	const dest, acc = "fast.example:443", "acc1"
+	g := newTestGate(gateConfig(20, 2, 20))
+	g.admit(t, dest, acc)
+	g.admit(t, dest, acc)
+	g.advance(10 * time.Millisecond) // nothing has ended; the oldest is 10 ms old
+	for i := 1; i <= 40; i++ {
+		if got := g.refuse(t, dest, acc, limitHost); got != minDefer {
+			t.Fatalf("turned-away callback %d of a burst waits %s, want %s", i, got, minDefer)
+		}
+	}
+	// Past minDefer's worth of 5 ms slots, the crowd queues at the
+	// receiver's pace: the 41 before took 205 ms of it.
+	for range 10 {
+		g.refuse(t, dest, acc, limitHost)
+	}
+	if got, want := g.refuse(t, dest, acc, limitHost), 255*time.Millisecond; got != want {
+		t.Errorf("callback 51 of the burst waits %s, want %s", got, want)
+	}
+}
+
 func TestGateForgetsIdleKeys(t *testing.T) {
 	g := newTestGate(gateConfig(20, 4, 4))
 	g.admit(t, "busy.example:443", "acc1") // stays in flight
