@@ -13,8 +13,10 @@
 //     a River queue, one job per callback whose arguments are the
 //     callback ID and its route (account and destination, for the gate),
 //     then marks the rows relayed. It runs when Notify says there is
-//     something new and every PollInterval, which picks up rows a crash
-//     left behind. The jobs are unique by callback ID, so a relay that
+//     something new (after 25 ms, so that one pass moves the callbacks
+//     of the calls ending meanwhile: woken by every call's end, it moved
+//     one or two a pass) and every PollInterval, which picks up rows a
+//     crash left behind. The jobs are unique by callback ID, so a relay that
 //     dies between queueing and marking does not queue a callback twice.
 //  3. Delivery. A River worker asks the gate whether the callback may go
 //     now (see Fairness); if not, it snoozes the job, which uses up no

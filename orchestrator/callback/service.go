@@ -175,8 +175,11 @@ type Service struct {
 	relayDone   chan struct{}
 	onAttempt   func(a *store.CallbackAttempt, state string) // tests
 	onRelayPass func()                                       // tests
-	onStopQueue func()                                       // tests: Stop is about to wait for deliveries
-	onDefer     func(callbackID, limit string)               // tests: the gate turned a callback away
+	// lingerWait is the relay's wait for more callbacks once woken
+	// (relayLinger); false when ctx ended. Tests replace it.
+	lingerWait  func(ctx context.Context) bool
+	onStopQueue func()                         // tests: Stop is about to wait for deliveries
+	onDefer     func(callbackID, limit string) // tests: the gate turned a callback away
 
 	gate *gate // which due callbacks may be sent now (see gate.go)
 }
@@ -194,7 +197,7 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("callback: config: %w", err)
 	}
-	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), gate: newGate(cfg)}
+	s := &Service{db: db, cfg: cfg, log: log, wake: make(chan struct{}, 1), gate: newGate(cfg), lingerWait: lingerFor(relayLinger)}
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{s: s}); err != nil {

@@ -648,6 +648,57 @@ func TestStopWaitsForDeliveryInFlight(t *testing.T) {
 	})
 }
 
+// Woken, the relay waits a moment and moves what came meanwhile in the
+// same pass: one pass for the three calls that ended in its linger.
+func TestRelayGathersWhatEndsWhileItLingers(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dsn string) {
+		db := openDB(t, dsn)
+		rc := newReceiver(t, ok)
+		s := newService(t, db, Config{PollInterval: time.Hour}, 8)
+		lingering, release := make(chan struct{}), make(chan struct{})
+		s.lingerWait = func(ctx context.Context) bool {
+			select {
+			case lingering <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case <-release:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		passes := make(chan struct{}, 4)
+		s.onRelayPass = func() { passes <- struct{}{} }
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Stop(context.Background()); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		})
+		recv(t, passes, "first relay pass")
+
+		first := finish(t, db, newCall(t, db, callOpts{url: rc.URL}))
+		s.Notify()
+		recv(t, lingering, "linger")
+		sids := []string{first.SID}
+		for range 2 {
+			sids = append(sids, finish(t, db, newCall(t, db, callOpts{url: rc.URL})).SID)
+			s.Notify()
+		}
+		release <- struct{}{}
+		recv(t, passes, "relay pass")
+		for _, sid := range sids {
+			if cbs := callbacksOf(t, db, sid); len(cbs) != 1 || cbs[0].RelayedAt == nil {
+				t.Errorf("call %s: callbacks %+v after one pass, want one relayed", sid, cbs)
+			}
+		}
+	})
+}
+
 // A callback relayed twice (the relay died between queueing it and
 // marking it relayed) is queued and delivered once.
 func TestRelayedTwiceQueuedOnce(t *testing.T) {
