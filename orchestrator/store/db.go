@@ -33,8 +33,7 @@ type DB struct {
 	pgPool  *pgxpool.Pool // PostgreSQL only; nil on SQLite and in InTx
 	dialect string
 	log     *slog.Logger
-	stmts   *stmtCache // SQLite only; nil in InTx
-	inTx    bool       // bound to a transaction (the DB handed to InTx)
+	inTx    bool // bound to a transaction (the DB handed to InTx)
 	// readers are read-only connections to a SQLite file, for the reads
 	// on a call's path: in WAL mode they never wait for the writer, which
 	// the one read-write connection would make them do. nil on PostgreSQL
@@ -99,7 +98,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		}
 		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pgPool)})
 	default:
-		dialector = sqlite.Open(sqliteDSN(target))
+		dialector = sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: sqliteDSN(target)})
 	}
 
 	gdb, err := gorm.Open(dialector, &gorm.Config{
@@ -109,9 +108,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		SkipDefaultTransaction: true,
 		DisableAutomaticPing:   true,
 		// Statements are parsed once and reused: on the call path the
-		// same dozen run for every call. On SQLite the stmtCache below
-		// does it (GORM's PrepareStmt cannot reuse a statement inside a
-		// transaction); pgx caches prepared statements per connection.
+		// same dozen run for every call. On SQLite each connection keeps
+		// its statements (sqliteDriverName; GORM's PrepareStmt cannot
+		// reuse a statement inside a transaction, and River's queries do
+		// not go through GORM); pgx caches prepared statements per
+		// connection.
 	})
 	if err != nil {
 		if pgPool != nil {
@@ -141,11 +142,6 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		sqlDB.SetMaxOpenConns(o.maxOpenConns)
 	}
 	db := &DB{gdb: gdb, sqlDB: sqlDB, pgPool: pgPool, dialect: dialect, log: logger}
-	if dialect == DialectSQLite {
-		db.stmts = newStmtCache(sqlDB)
-		gdb.ConnPool = db.stmts
-		gdb.Statement.ConnPool = db.stmts
-	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", dialect, err)
@@ -166,7 +162,7 @@ const sqliteReaders = 4
 // openReaders opens the read-only connections to a SQLite file, with the
 // settings of the read-write one.
 func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB, error) {
-	r, err := gorm.Open(sqlite.Open(sqliteDSN(target)+"&_pragma=query_only(1)"), &gorm.Config{
+	r, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: sqliteDSN(target) + "&_pragma=query_only(1)"}), &gorm.Config{
 		Logger: cfg.Logger, NowFunc: cfg.NowFunc, TranslateError: cfg.TranslateError,
 		SkipDefaultTransaction: true, DisableAutomaticPing: true,
 	})
@@ -179,10 +175,6 @@ func openReaders(ctx context.Context, target string, cfg *gorm.Config) (*gorm.DB
 	}
 	sqlDB.SetMaxOpenConns(sqliteReaders)
 	sqlDB.SetMaxIdleConns(sqliteReaders)
-	// The same few reads run for every call: parse each once.
-	stmts := newStmtCache(sqlDB)
-	r.ConnPool = stmts
-	r.Statement.ConnPool = stmts
 	if err := warmReaders(ctx, sqlDB); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: connect sqlite readers: %w", err)
@@ -349,13 +341,7 @@ func (db *DB) Close() error {
 	if db.sqlDB == nil {
 		return nil
 	}
-	if db.stmts != nil {
-		db.stmts.close()
-	}
 	if db.readers != nil {
-		if c, ok := db.readers.ConnPool.(*stmtCache); ok {
-			c.close()
-		}
 		if r, err := db.readers.DB(); err == nil {
 			_ = r.Close()
 		}
