@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -200,13 +201,7 @@ func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver
 		c.release(k)
 		return nil, err
 	}
-	cols, ok := rows.(columnTyped)
-	if !ok {
-		_ = rows.Close()
-		c.release(k)
-		return c.sqliteConn.QueryContext(ctx, query, args)
-	}
-	return &keptRows{columnTyped: cols, done: func() { c.release(k) }}, nil
+	return &keptRows{Rows: rows, done: func() { c.release(k) }}, nil
 }
 
 // Close closes the kept statements, then the connection.
@@ -231,34 +226,65 @@ func (c *stmtConn) prepared() int {
 	return c.prepares
 }
 
-// columnTyped is what modernc's rows offer database/sql: GORM reads the
-// column types.
-type columnTyped interface {
-	driver.Rows
-	driver.RowsColumnTypeDatabaseTypeName
-	driver.RowsColumnTypeLength
-	driver.RowsColumnTypeNullable
-	driver.RowsColumnTypePrecisionScale
-	driver.RowsColumnTypeScanType
-}
-
 // keptRows are rows of a kept statement, which they give back on Close
-// (the statement is reset there, ready for its next run).
+// (the statement is reset there, ready for its next run). They pass on the
+// column types the driver's rows give (GORM reads them).
 type keptRows struct {
-	columnTyped
+	driver.Rows
 	once sync.Once
 	done func()
 }
 
 func (r *keptRows) Close() error {
-	err := r.columnTyped.Close()
+	err := r.Rows.Close()
 	r.once.Do(r.done)
 	return err
+}
+
+func (r *keptRows) ColumnTypeDatabaseTypeName(i int) string {
+	if c, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return c.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *keptRows) ColumnTypeLength(i int) (int64, bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return c.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *keptRows) ColumnTypeNullable(i int) (nullable, ok bool) {
+	if c, is := r.Rows.(driver.RowsColumnTypeNullable); is {
+		return c.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *keptRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
+	if c, is := r.Rows.(driver.RowsColumnTypePrecisionScale); is {
+		return c.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}
+
+// ColumnTypeScanType falls back to what database/sql assumes of rows
+// that do not say.
+func (r *keptRows) ColumnTypeScanType(i int) reflect.Type {
+	if c, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return c.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
 }
 
 // The interfaces database/sql looks for must stay visible through the
 // wrappers.
 var (
-	_ sqliteConn  = (*stmtConn)(nil)
-	_ columnTyped = (*keptRows)(nil)
+	_ sqliteConn                            = (*stmtConn)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*keptRows)(nil)
+	_ driver.RowsColumnTypeLength           = (*keptRows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*keptRows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*keptRows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*keptRows)(nil)
 )
