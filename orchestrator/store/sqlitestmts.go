@@ -98,9 +98,6 @@ func newStmtConn(c driver.Conn) (driver.Conn, error) {
 // marks it busy; nil when the query is not to be kept or its statement is
 // in use (the caller then runs it unprepared).
 func (c *stmtConn) take(ctx context.Context, query string) *keptStmt {
-	if !cacheable(query) {
-		return nil
-	}
 	c.mu.Lock()
 	k := c.stmts[query]
 	if k != nil {
@@ -113,7 +110,7 @@ func (c *stmtConn) take(ctx context.Context, query string) *keptStmt {
 	}
 	full := len(c.stmts) >= maxConnStmts
 	c.mu.Unlock()
-	if full {
+	if full || !cacheable(query) {
 		return nil
 	}
 	s, err := c.sqliteConn.PrepareContext(ctx, query)
@@ -131,9 +128,13 @@ func (c *stmtConn) take(ctx context.Context, query string) *keptStmt {
 	}
 	k = &keptStmt{stmt: st, busy: true}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stmts[query] != nil {
+		_ = st.Close() // kept meanwhile: this run goes unprepared
+		return nil
+	}
 	c.stmts[query] = k
 	c.prepares++
-	c.mu.Unlock()
 	return k
 }
 
