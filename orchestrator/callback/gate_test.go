@@ -241,7 +241,7 @@ func TestGateSpacesABurstByTheReceiversPace(t *testing.T) {
 		}
 	}
 	// Past minDefer's worth of 5 ms slots, the crowd queues at the
-	// receiver's pace: the 41 before took 205 ms of it.
+	// receiver's pace: the 50 before it took 250 ms.
 	for range 10 {
 		g.refuse(t, dest, acc, limitHost)
 	}

@@ -202,7 +202,7 @@ func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver
 		c.release(k)
 		return nil, err
 	}
-	return &keptRows{Rows: rows, done: func() { c.release(k) }}, nil
+	return &keptRows{Rows: rows, conn: c, kept: k}, nil
 }
 
 // Close closes the kept statements, then the connection.
@@ -232,13 +232,18 @@ func (c *stmtConn) prepared() int {
 // column types the driver's rows give (GORM reads them).
 type keptRows struct {
 	driver.Rows
-	once sync.Once
-	done func()
+	conn *stmtConn
+	kept *keptStmt // nil once given back
 }
 
+// Close closes the rows and gives their statement back. database/sql
+// closes a driver's rows once, holding their connection.
 func (r *keptRows) Close() error {
 	err := r.Rows.Close()
-	r.once.Do(r.done)
+	if r.kept != nil {
+		r.conn.release(r.kept)
+		r.kept = nil
+	}
 	return err
 }
 
