@@ -114,6 +114,20 @@
 // of takers keeps each with its command, and only a refusal goes back
 // to the call.
 //
+// # Reading and writing without the scheduler's bookkeeping
+//
+// On Linux a socket's reads and writes are raw system calls on its
+// non-blocking descriptor (rawio_linux.go); Go's poller still does the
+// waiting, deadlines and closing, as for any net.Conn. A system call made
+// the usual way tells the scheduler it may block, and when the process was
+// idle that wakes the runtime's monitor thread, which then polls every 20
+// µs until the process is idle again. On a quiet node every ESL frame
+// wakes serve from idle: at 10 calls/s on the real node the monitor's
+// polling was a sixth of serve's CPU (perf), and with raw reads and writes
+// serve made 19 % fewer system calls (nanosleep -23 %, futex -32 %) and
+// spent 8.7-9.9 ms of CPU a call against 10.7-11.3 in three alternating
+// pairs; at 200 calls/s on the emulator 4.0-4.2 ms against 4.4-4.6.
+//
 // # Metrics
 //
 // Given a metrics.Set (ServerConfig.Metrics for outbound sockets,

@@ -30,6 +30,7 @@ type socket struct {
 }
 
 func newSocket(nc net.Conn) *socket {
+	nc = newRawIO(nc)
 	return &socket{nc: nc, fr: newFrameReader(nc)}
 }
 
