@@ -125,8 +125,9 @@
 // wakes serve from idle: at 10 calls/s on the real node the monitor's
 // polling was a sixth of serve's CPU (perf), and with raw reads and writes
 // serve made 19 % fewer system calls (nanosleep -23 %, futex -32 %) and
-// spent 8.7-9.9 ms of CPU a call against 10.7-11.3 in three alternating
-// pairs; at 200 calls/s on the emulator 4.0-4.2 ms against 4.4-4.6.
+// spent 8.5-10.1 ms of CPU a call against 9.8-11.7 in three alternating
+// pairs (11.8-12.5 % of the node's CPU in the same run, against
+// 13.5-14.2 %); at 200 calls/s on the emulator 4.0-4.2 ms against 4.4-4.6.
 //
 // # Metrics
 //
