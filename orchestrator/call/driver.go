@@ -170,6 +170,7 @@ func (d *driver) setup() error {
 func (d *driver) event(a arrival) {
 	d.arrived = a.at
 	d.c.event(a.ev)
+	a.ev.Release() // the call keeps no event past its input
 	d.settle()
 	d.arrived = time.Time{}
 }

@@ -27,7 +27,11 @@ import (
 // (the tests compare the two).
 //
 // The event keeps b: the caller must not change it afterwards.
-func ParseJSON(b []byte) (Event, error) {
+func ParseJSON(b []byte) (Event, error) { return parseJSON(b, nil) }
+
+// parseJSON is ParseJSON into recycled buffers: b is h.src's, and the
+// index takes h's arrays (h nil: fresh ones).
+func parseJSON(b []byte, h *eventBufs) (Event, error) {
 	p := jsonScanner{b: b}
 	defer p.learn()
 	p.ws()
@@ -37,7 +41,12 @@ func ParseJSON(b []byte) (Event, error) {
 	// A FreeSWITCH event has a header per 40-odd bytes of JSON: sized
 	// once, the index does not grow while it fills.
 	n := min(max(len(b)/40, 16), 1024)
-	x := &jsonIndex{src: b, keys: make([]string, 0, n), vals: make([]span, 0, n)}
+	x := &jsonIndex{src: b, bufs: h}
+	if h != nil && cap(h.keys) >= n {
+		x.keys, x.vals = h.keys[:0], h.vals[:0]
+	} else {
+		x.keys, x.vals = make([]string, 0, n), make([]span, 0, n)
+	}
 	e := Event{json: x}
 	p.ws()
 	if p.eat('}') {
@@ -88,6 +97,8 @@ type jsonIndex struct {
 	keys    []string
 	vals    []span
 	decoded []string
+	// bufs: src and the arrays above are recycled (Event.Release).
+	bufs *eventBufs
 }
 
 // span is a value's bytes in src, plain ASCII with no escapes; a negative

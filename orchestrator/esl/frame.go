@@ -30,6 +30,8 @@ var ErrFrame = errors.New("esl: malformed frame")
 type frame struct {
 	headers map[string]string
 	body    []byte
+	// bufs: an event's body, in recycled buffers (eventBody).
+	bufs *eventBufs
 }
 
 func (f *frame) get(name string) string { return f.headers[name] }
@@ -89,7 +91,11 @@ func (fr *frameReader) next() (frame, error) {
 	if err != nil || n < 0 || n > maxFrameBody {
 		return frame{}, fmt.Errorf("%w: Content-Length %.32q", ErrFrame, cl)
 	}
-	f.body = make([]byte, n)
+	if f.headers["Content-Type"] == "text/event-json" {
+		f.body, f.bufs = eventBody(n)
+	} else {
+		f.body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(fr.r, f.body); err != nil {
 		return frame{}, fmt.Errorf("esl: reading a %d-byte body: %w", n, err)
 	}

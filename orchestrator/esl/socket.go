@@ -160,7 +160,7 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 		case "api/response":
 			s.reply(c, Reply{Text: string(f.body), Headers: f.headers})
 		case "text/event-json":
-			ev, err := ParseJSON(f.body)
+			ev, err := parseJSON(f.body, f.bufs)
 			if err != nil {
 				log.Warn("esl: dropping undecodable event", "err", err)
 				continue
