@@ -51,9 +51,10 @@ func (m media) file(p flows.Prompt) string {
 // ttsText keeps spoken text from breaking the argument syntax it travels
 // in: single quotes group arguments, '!' separates file_string parts and
 // '|' separates speak's fields.
-func ttsText(s string) string {
-	return strings.NewReplacer("'", "’", "!", ".", "|", ",").Replace(s)
-}
+func ttsText(s string) string { return ttsEscapes.Replace(s) }
+
+// ttsEscapes is built once: a Replacer builds its tables on first use.
+var ttsEscapes = strings.NewReplacer("'", "’", "!", ".", "|", ",")
 
 // files joins prompts into one playback source. Prompts that are all
 // text become one utterance: a real node loses the digits keyed while it
