@@ -212,6 +212,19 @@ func TestConfigWriteLinger(t *testing.T) {
 	}
 }
 
+func TestConfigAdaptProcs(t *testing.T) {
+	if cfg, err := parseServe(); err != nil || !cfg.AdaptProcs {
+		t.Fatalf("default: %v %v", cfg.AdaptProcs, err)
+	}
+	if cfg, err := parseServe("-adapt-procs=false"); err != nil || cfg.AdaptProcs {
+		t.Errorf("-adapt-procs=false: %v %v", cfg.AdaptProcs, err)
+	}
+	t.Setenv("SWITCHYARD_ADAPT_PROCS", "false")
+	if cfg, err := parseServe(); err != nil || cfg.AdaptProcs {
+		t.Errorf("from the environment: %v %v", cfg.AdaptProcs, err)
+	}
+}
+
 // parseServe parses serve's flags over the defaults.
 func parseServe(args ...string) (Config, error) {
 	cfg := defaultConfig()

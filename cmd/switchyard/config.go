@@ -36,6 +36,10 @@ type Config struct {
 	// Detach (SWITCHYARD_DETACH, default true): a call bridged for good
 	// lets go of its socket and finishes through the node's connection.
 	Detach bool
+	// AdaptProcs (SWITCHYARD_ADAPT_PROCS, default true): run the Go
+	// scheduler on one slot while the load is light (package procs),
+	// unless GOMAXPROCS is set in the environment.
+	AdaptProcs bool
 
 	SocketAddr string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
 	// SocketAdvertise (SWITCHYARD_SOCKET_ADVERTISE) is the host:port the
@@ -168,6 +172,7 @@ func defaultConfig() Config {
 		WriteLinger:  store.DefaultLinger,
 		DemoCampaign: true,
 		Detach:       true,
+		AdaptProcs:   true,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -210,6 +215,8 @@ func (c *Config) options(http bool) []option {
 				usage: "with -demo, also seed the demo campaign, which calls the test network's contacts at once (false: keep its calls out of a load run)"},
 			option{flag: "detach", env: "SWITCHYARD_DETACH", boolean: &c.Detach,
 				usage: "let a call go of its socket once it is bridged and the flow has nothing more for the caller; its last events come through the node's connection (false: keep every socket to the end)"},
+			option{flag: "adapt-procs", env: "SWITCHYARD_ADAPT_PROCS", boolean: &c.AdaptProcs,
+				usage: "run on one core's worth of Go scheduler while serve uses little CPU, on all cores once it needs more: fewer thread wake-ups per event (false, or GOMAXPROCS set: leave the scheduler alone)"},
 			option{flag: "drain", env: "SWITCHYARD_DRAIN", dur: &c.Drain,
 				usage: "how long shutdown waits for live calls to finish"},
 			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,

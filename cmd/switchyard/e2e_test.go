@@ -76,6 +76,8 @@ func startServe(t testing.TB, dsn string, tweak ...func(*Config)) *server {
 	cfg.HTTPAddr, cfg.SocketAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RecordingsDir = t.TempDir()
 	cfg.emulatorSpeed = 20
+	// Serve runs inside the test binary: its scheduler is the tests'.
+	cfg.AdaptProcs = false
 	cfg.Drain = 10 * time.Second
 	cfg.CallbackRetry = 50 * time.Millisecond
 	cfg.CallbackTimeout = 5 * time.Second

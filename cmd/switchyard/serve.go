@@ -165,6 +165,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	defer running.Wait()
 	nodesCtx, stopNodes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNodes()
+	governProcs(nodesCtx, cfg, &running, log)
 	var nodes []*esl.Node
 	// A node that restarted has lost every call it had: the reconciler
 	// closes them at once (keepInstance). A node whose connection was
