@@ -50,7 +50,13 @@ func (f *frame) decoded(name string) string {
 type frameReader struct {
 	r    *bufio.Reader
 	long []byte // a line longer than r's buffer, being put together
+	// spare is a header map handed back (recycle) for the next frame.
+	spare map[string]string
 }
+
+// recycle hands back the header map of a frame nobody keeps (an
+// event's, once its body is decoded) for the next frame to fill.
+func (fr *frameReader) recycle(headers map[string]string) { fr.spare = headers }
 
 // newFrameReader reads from r with a small buffer: one is held per live
 // call, and most lines are short.
@@ -60,7 +66,13 @@ func newFrameReader(r io.Reader) *frameReader {
 
 // next reads one frame. Blank lines between frames are skipped.
 func (fr *frameReader) next() (frame, error) {
-	f := frame{headers: make(map[string]string, 8)}
+	f := frame{headers: fr.spare}
+	if f.headers == nil {
+		f.headers = make(map[string]string, 8)
+	} else {
+		fr.spare = nil
+		clear(f.headers)
+	}
 	total := 0
 	for {
 		line, err := fr.line()
@@ -81,7 +93,7 @@ func (fr *frameReader) next() (frame, error) {
 		if !ok {
 			return frame{}, fmt.Errorf("%w: header line without a colon", ErrFrame)
 		}
-		f.headers[string(bytes.TrimSpace(name))] = string(bytes.TrimLeft(value, " \t"))
+		f.headers[headerName(bytes.TrimSpace(name))] = headerValue(bytes.TrimLeft(value, " \t"))
 	}
 	cl, ok := f.headers["Content-Length"]
 	if !ok {
@@ -100,6 +112,34 @@ func (fr *frameReader) next() (frame, error) {
 		return frame{}, fmt.Errorf("esl: reading a %d-byte body: %w", n, err)
 	}
 	return f, nil
+}
+
+// headerName is name as a string; the names every frame carries are
+// not allocated again for each.
+func headerName(name []byte) string {
+	switch string(name) {
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Length":
+		return "Content-Length"
+	case "Reply-Text":
+		return "Reply-Text"
+	}
+	return string(name)
+}
+
+// headerValue is value as a string; the content types are not allocated
+// again for each frame.
+func headerValue(value []byte) string {
+	switch string(value) {
+	case "text/event-json":
+		return "text/event-json"
+	case "command/reply":
+		return "command/reply"
+	case "api/response":
+		return "api/response"
+	}
+	return string(value)
 }
 
 // line reads one line without its "\n" (or "\r\n"), at most maxFrameLine

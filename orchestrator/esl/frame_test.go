@@ -3,6 +3,7 @@ package esl
 import (
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -81,4 +82,30 @@ func FuzzFrameReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFrameReaderRefillsOnlyARecycledHeaderMap(t *testing.T) {
+	in := "Content-Type: text/event-json\nContent-Length: 2\nX-Extra: 1\n\n{}" +
+		"Content-Type: command/reply\nReply-Text: +OK\n\n" +
+		"Content-Type: api/response\nContent-Length: 3\n\n+OK"
+	fr := newFrameReader(strings.NewReader(in))
+	first, err := fr.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.recycle(first.headers)
+	second, err := fr.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(second.headers).UnsafePointer() != reflect.ValueOf(first.headers).UnsafePointer() {
+		t.Error("the recycled map was not reused")
+	}
+	if len(second.headers) != 2 || second.get("Reply-Text") != "+OK" || second.get("X-Extra") != "" {
+		t.Fatalf("the second frame's headers: %v", second.headers)
+	}
+	third, err := fr.next() // the second was not handed back: it keeps its own
+	if err != nil || third.get("Content-Type") != "api/response" || second.get("Content-Type") != "command/reply" {
+		t.Fatalf("third %v (%v), second now %v", third.headers, err, second.headers)
+	}
 }

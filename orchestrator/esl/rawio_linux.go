@@ -21,6 +21,19 @@ import (
 type rawIO struct {
 	net.Conn
 	rc syscall.RawConn
+	// A read's and a write's state, and the functions RawConn runs,
+	// made once: a closure per call would be an allocation per frame.
+	// Reads come from one goroutine at a time, and so do writes.
+	rd, wr       rawOp
+	readFn, wrFn func(fd uintptr) bool
+}
+
+// rawOp is one read or write under way: its buffer, how much of it was
+// done, and the error it ended with.
+type rawOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
 }
 
 // newRawIO wraps nc when it is a TCP connection; otherwise it returns nc.
@@ -33,33 +46,24 @@ func newRawIO(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return &rawIO{Conn: nc, rc: rc}
+	r := &rawIO{Conn: nc, rc: rc}
+	r.readFn, r.wrFn = r.read, r.write
+	return r
 }
 
 func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Read(func(fd uintptr) bool {
-		for {
-			m, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait until the socket is readable
-			}
-			n, errno = int(m), e
-			return true
-		}
-	})
+	r.rd = rawOp{p: p}
+	err := r.rc.Read(r.readFn)
+	n, errno := r.rd.n, r.rd.errno
+	r.rd = rawOp{}
+	if err == nil && errno != 0 {
+		err = errno
+	}
 	if err != nil {
 		return 0, r.opErr("read", err)
-	}
-	if errno != 0 {
-		return 0, r.opErr("read", errno)
 	}
 	if n == 0 {
 		return 0, io.EOF
@@ -67,32 +71,55 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *rawIO) Write(p []byte) (int, error) {
-	written := 0
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		for written < len(p) {
-			m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
-			switch e {
-			case 0:
-				written += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait until the socket takes more
-			default:
-				errno = e
-				return true
-			}
+// read makes one read(2) into r.rd.p; false: wait until the socket is
+// readable.
+func (r *rawIO) read(fd uintptr) bool {
+	p := r.rd.p
+	for {
+		m, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
+		r.rd.n, r.rd.errno = int(m), e
 		return true
-	})
+	}
+}
+
+func (r *rawIO) Write(p []byte) (int, error) {
+	r.wr = rawOp{p: p}
+	err := r.rc.Write(r.wrFn)
+	n, errno := r.wr.n, r.wr.errno
+	r.wr = rawOp{}
 	if err == nil && errno != 0 {
 		err = errno
 	}
 	if err != nil {
-		return written, r.opErr("write", err)
+		return n, r.opErr("write", err)
 	}
-	return written, nil
+	return n, nil
+}
+
+// write writes what is left of r.wr.p; false: wait until the socket
+// takes more.
+func (r *rawIO) write(fd uintptr) bool {
+	p := r.wr.p
+	for r.wr.n < len(p) {
+		m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[r.wr.n])), uintptr(len(p)-r.wr.n))
+		switch e {
+		case 0:
+			r.wr.n += int(m)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.wr.errno = e
+			return true
+		}
+	}
+	return true
 }
 
 func (r *rawIO) opErr(op string, err error) error {

@@ -160,6 +160,7 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 		case "api/response":
 			s.reply(c, Reply{Text: string(f.body), Headers: f.headers})
 		case "text/event-json":
+			s.fr.recycle(f.headers) // nothing else reads an event frame's headers
 			ev, err := parseJSON(f.body, f.bufs)
 			if err != nil {
 				log.Warn("esl: dropping undecodable event", "err", err)
