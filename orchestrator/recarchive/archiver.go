@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ type Config struct {
 	// OnKept, if set, is told each claim this worker extended (tests wait
 	// on it).
 	OnKept func(id string)
+	// OnRecorded, if set, is told how many outcomes a pass recorded in
+	// one transaction (tests).
+	OnRecorded func(n int)
 	// Now is the claims' clock (default time.Now).
 	Now func() time.Time
 }
@@ -180,11 +184,12 @@ func (a *Archiver) pass(ctx context.Context) int {
 	}()
 	next := make(chan int)
 	var wg sync.WaitGroup
+	outs := make([]*outcome, len(recs))
 	for range min(a.cfg.Workers, len(recs)) {
 		wg.Go(func() {
 			for i := range next {
-				a.archive(b.ctx[i], claimer, recs[i])
-				b.finish(i)
+				// Its claim is kept until its outcome is recorded.
+				outs[i] = a.archive(b.ctx[i], recs[i])
 			}
 		})
 	}
@@ -202,6 +207,10 @@ dispatch:
 	wg.Wait()
 	stopKeeping()
 	<-kept
+	a.record(ctx, claimer, outs)
+	for i := range recs {
+		b.finish(i)
+	}
 	return len(recs)
 }
 
@@ -254,38 +263,104 @@ func nonce() string {
 // errPermanent marks failures no retry can fix.
 var errPermanent = errors.New("permanent")
 
+// outcome is what archiving one recording came to: the archived copy,
+// or the failure and when to retry. The outcomes of a pass are written
+// together (record).
+type outcome struct {
+	rec   store.Recording
+	res   store.Archived
+	err   error
+	final bool // err: no more attempts
+	retry time.Time
+	// stopped: the work was interrupted (shutdown, a lost claim), and
+	// the recording is due again at once.
+	stopped bool
+	log     *slog.Logger
+}
+
 // archive does one claimed recording; ctx ends if its claim is lost (the
-// batch's keeper extends it meanwhile).
-func (a *Archiver) archive(ctx context.Context, claimer string, rec store.Recording) {
-	log := a.log.With("recording", rec.ID, "call_sid", rec.CallSID, "account", rec.AccountSID, "attempt", rec.ArchiveAttempts)
+// batch's keeper extends it meanwhile). Nil: the claim was lost before
+// its turn, and the new holder does it.
+func (a *Archiver) archive(ctx context.Context, rec store.Recording) *outcome {
+	o := &outcome{rec: rec, log: a.log.With("recording", rec.ID, "call_sid", rec.CallSID,
+		"account", rec.AccountSID, "attempt", rec.ArchiveAttempts)}
 	if errors.Is(context.Cause(ctx), errClaimLost) {
-		return // lost before its turn: the new holder does it
+		return nil
 	}
-	res, err := a.archiveFile(ctx, rec, log)
-	// The outcome is written even while shutting down: it is short, and
-	// saves the next instance a redo.
-	octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer ocancel()
-	if err != nil {
-		final := errors.Is(err, errPermanent) || rec.ArchiveAttempts >= a.cfg.MaxAttempts
-		retry := a.cfg.Now().Add(a.cfg.Backoff(rec.ArchiveAttempts))
+	o.res, o.err = a.archiveFile(ctx, rec, o.log)
+	if o.err != nil {
+		o.final = errors.Is(o.err, errPermanent) || rec.ArchiveAttempts >= a.cfg.MaxAttempts
+		o.retry = a.cfg.Now().Add(a.cfg.Backoff(rec.ArchiveAttempts))
 		if ctx.Err() != nil {
-			final, retry = false, a.cfg.Now() // interrupted: due again at once
+			o.final, o.retry, o.stopped = false, a.cfg.Now(), true
 		}
-		if ferr := a.db.Recordings().FailArchive(octx, rec.ID, claimer, err.Error(), retry, final); ferr != nil {
-			log.Warn("recordings: record failed archive", "err", ferr)
+	}
+	return o
+}
+
+// write records the outcome in the recording's row, if claimer still
+// holds it (ErrConflict otherwise).
+func (o *outcome) write(ctx context.Context, db *store.DB, claimer string) error {
+	if o.err != nil {
+		return db.Recordings().FailArchive(ctx, o.rec.ID, claimer, o.err.Error(), o.retry, o.final)
+	}
+	return db.Recordings().FinishArchive(ctx, o.rec.ID, claimer, o.res)
+}
+
+// record writes a pass's outcomes in one transaction (one commit for the
+// pass, not one per recording), then does what follows each. Should the
+// transaction fail as a whole, each is written on its own. The outcomes
+// are written even while shutting down: it is short, and saves the next
+// instance a redo.
+func (a *Archiver) record(ctx context.Context, claimer string, outs []*outcome) {
+	outs = slices.DeleteFunc(outs, func(o *outcome) bool { return o == nil })
+	if len(outs) == 0 {
+		return
+	}
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	errs := make([]error, len(outs))
+	err := a.db.InTx(octx, func(tx *store.DB) error {
+		for i, o := range outs {
+			// A lost claim is that recording's business alone.
+			if errs[i] = o.write(octx, tx, claimer); errs[i] != nil && !errors.Is(errs[i], store.ErrConflict) {
+				return errs[i]
+			}
 		}
-		if final {
-			log.Error("recordings: archive failed for good; the recording stays where it was", "err", err)
-		} else if ctx.Err() == nil {
-			log.Warn("recordings: archive failed; will retry", "retry_at", retry, "err", err)
+		return nil
+	})
+	if err != nil {
+		a.log.Warn("recordings: record a pass's outcomes together; recording each alone", "err", err)
+		for i, o := range outs {
+			errs[i] = o.write(octx, a.db, claimer)
+		}
+	} else if a.cfg.OnRecorded != nil {
+		a.cfg.OnRecorded(len(outs))
+	}
+	for i, o := range outs {
+		a.after(o, errs[i])
+	}
+}
+
+// after logs a recorded outcome and, for an archived recording whose
+// row now points at its copy, removes the WAV.
+func (a *Archiver) after(o *outcome, werr error) {
+	rec, res, log := o.rec, o.res, o.log
+	if o.err != nil {
+		if werr != nil {
+			log.Warn("recordings: record failed archive", "err", werr)
+		}
+		if o.final {
+			log.Error("recordings: archive failed for good; the recording stays where it was", "err", o.err)
+		} else if !o.stopped {
+			log.Warn("recordings: archive failed; will retry", "retry_at", o.retry, "err", o.err)
 		}
 		return
 	}
-	if err := a.db.Recordings().FinishArchive(octx, rec.ID, claimer, res); err != nil {
+	if werr != nil {
 		// Lost the claim (another instance redid it) or the database:
 		// either way the local file stays, for whoever finishes.
-		log.Warn("recordings: archived, but the row was not updated", "err", err)
+		log.Warn("recordings: archived, but the row was not updated", "err", werr)
 		return
 	}
 	// The row now points at the archived copy: the WAV can go.

@@ -207,6 +207,32 @@ func TestArchiveWAVOnDiskStaysInPlace(t *testing.T) {
 	}
 }
 
+func TestAPassRecordsItsOutcomesInOneTransaction(t *testing.T) {
+	e := newEnv(t)
+	disk, err := recstore.NewDisk(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*store.Recording{
+		e.recording(e.wav("a.wav", 1), "wav"),
+		e.recording(e.wav("b.wav", 1), "mp3"),
+		e.recording(e.wav("c.wav", 1), "mp3"),
+	}
+	recorded := make(chan int, 4)
+	e.run(disk, recarchive.Config{OnRecorded: func(n int) { recorded <- n }}).Notify()
+	for range recs {
+		e.wait()
+	}
+	if n := <-recorded; n != len(recs) {
+		t.Fatalf("one transaction recorded %d outcomes, want all %d of the pass", n, len(recs))
+	}
+	for _, r := range recs {
+		if row := e.row(r.ID); row.ArchiveStatus != store.ArchiveDone {
+			t.Errorf("recording %s: %+v", r.ID, row)
+		}
+	}
+}
+
 // An instance that died mid-way (its claim lapses) leaves the work to the
 // next; one that died after the upload but before the row's update
 // leaves only the row to fix.
