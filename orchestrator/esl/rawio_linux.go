@@ -26,6 +26,8 @@ type rawIO struct {
 	// Reads come from one goroutine at a time, and so do writes.
 	rd, wr       rawOp
 	readFn, wrFn func(fd uintptr) bool
+	// rcRead and rcWrite are rc's methods, taken once.
+	rcRead, rcWrite func(func(fd uintptr) bool) error
 }
 
 // rawOp is one read or write under way: its buffer, how much of it was
@@ -48,6 +50,7 @@ func newRawIO(nc net.Conn) net.Conn {
 	}
 	r := &rawIO{Conn: nc, rc: rc}
 	r.readFn, r.wrFn = r.read, r.write
+	r.rcRead, r.rcWrite = rc.Read, rc.Write
 	return r
 }
 
@@ -55,13 +58,7 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.rd = rawOp{p: p}
-	err := r.rc.Read(r.readFn)
-	n, errno := r.rd.n, r.rd.errno
-	r.rd = rawOp{}
-	if err == nil && errno != 0 {
-		err = errno
-	}
+	n, err := r.run(&r.rd, p, r.rcRead, r.readFn)
 	if err != nil {
 		return 0, r.opErr("read", err)
 	}
@@ -89,13 +86,7 @@ func (r *rawIO) read(fd uintptr) bool {
 }
 
 func (r *rawIO) Write(p []byte) (int, error) {
-	r.wr = rawOp{p: p}
-	err := r.rc.Write(r.wrFn)
-	n, errno := r.wr.n, r.wr.errno
-	r.wr = rawOp{}
-	if err == nil && errno != 0 {
-		err = errno
-	}
+	n, err := r.run(&r.wr, p, r.rcWrite, r.wrFn)
 	if err != nil {
 		return n, r.opErr("write", err)
 	}
@@ -120,6 +111,20 @@ func (r *rawIO) write(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// run does op over p: through rcRun (RawConn's Read or Write), which
+// calls fn until it is done, then returns how much it did and how it
+// ended.
+func (r *rawIO) run(op *rawOp, p []byte, rcRun func(func(fd uintptr) bool) error, fn func(fd uintptr) bool) (int, error) {
+	*op = rawOp{p: p}
+	err := rcRun(fn)
+	n, errno := op.n, op.errno
+	*op = rawOp{}
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	return n, err
 }
 
 func (r *rawIO) opErr(op string, err error) error {

@@ -69,6 +69,28 @@ func TestRawIOCarriesBytesBothWays(t *testing.T) {
 	}
 }
 
+func TestRawIOReadsAndWritesWithoutAllocating(t *testing.T) {
+	raw, peer := tcpPair(t)
+	one, back := []byte{'x'}, make([]byte, 1)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := peer.Write(one); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Read(back); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Write(one); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(peer, back); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations a round trip, want 0", allocs)
+	}
+}
+
 func TestRawIOReportsEndsAsNetConnDoes(t *testing.T) {
 	raw, peer := tcpPair(t)
 	if err := raw.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
