@@ -93,7 +93,7 @@ func (fr *frameReader) next() (frame, error) {
 		if !ok {
 			return frame{}, fmt.Errorf("%w: header line without a colon", ErrFrame)
 		}
-		f.headers[headerName(bytes.TrimSpace(name))] = headerValue(bytes.TrimLeft(value, " \t"))
+		f.headers[intern(bytes.TrimSpace(name))] = intern(bytes.TrimLeft(value, " \t"))
 	}
 	cl, ok := f.headers["Content-Length"]
 	if !ok {
@@ -114,24 +114,16 @@ func (fr *frameReader) next() (frame, error) {
 	return f, nil
 }
 
-// headerName is name as a string; the names every frame carries are
-// not allocated again for each.
-func headerName(name []byte) string {
-	switch string(name) {
+// intern is b as a string; the header names and content types every
+// frame carries are not allocated again for each.
+func intern(b []byte) string {
+	switch string(b) {
 	case "Content-Type":
 		return "Content-Type"
 	case "Content-Length":
 		return "Content-Length"
 	case "Reply-Text":
 		return "Reply-Text"
-	}
-	return string(name)
-}
-
-// headerValue is value as a string; the content types are not allocated
-// again for each frame.
-func headerValue(value []byte) string {
-	switch string(value) {
 	case "text/event-json":
 		return "text/event-json"
 	case "command/reply":
@@ -139,7 +131,7 @@ func headerValue(value []byte) string {
 	case "api/response":
 		return "api/response"
 	}
-	return string(value)
+	return string(b)
 }
 
 // line reads one line without its "\n" (or "\r\n"), at most maxFrameLine

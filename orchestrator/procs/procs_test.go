@@ -54,8 +54,15 @@ func (p *fakeProcess) config() Config {
 	}
 }
 
-// start hands Run the CPU time it starts from.
-func (p *fakeProcess) start() { p.cpu <- p.used }
+// run starts Run on p and hands it its starting CPU time; cancel ends
+// it, and done has what it returned.
+func (p *fakeProcess) run() (cancel func(), done <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan error, 1)
+	go func() { ended <- Run(ctx, p.config()) }()
+	p.cpu <- p.used // the CPU time it starts from
+	return cancel, ended
+}
 
 // sample is a second in which the process used cores.
 func (p *fakeProcess) sample(cores float64) {
@@ -67,10 +74,7 @@ func (p *fakeProcess) sample(cores float64) {
 
 func TestRunFollowsTheLoadAndPutsBackMaxWhenDone(t *testing.T) {
 	p := newFakeProcess()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p.config()) }()
-	p.start()
+	cancel, done := p.run()
 	if n := <-p.set; n != 1 {
 		t.Fatalf("started on %d slots, want 1", n)
 	}
@@ -100,10 +104,7 @@ func TestRunFollowsTheLoadAndPutsBackMaxWhenDone(t *testing.T) {
 
 func TestOneGovernorPerProcess(t *testing.T) {
 	p := newFakeProcess()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p.config()) }()
-	p.start()
+	cancel, done := p.run()
 	<-p.set // the first one runs
 	second := newFakeProcess()
 	if err := Run(context.Background(), second.config()); !errors.Is(err, ErrRunning) {
