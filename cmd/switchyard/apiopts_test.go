@@ -212,16 +212,26 @@ func TestConfigWriteLinger(t *testing.T) {
 	}
 }
 
-func TestConfigAdaptProcs(t *testing.T) {
-	if cfg, err := parseServe(); err != nil || !cfg.AdaptProcs {
-		t.Fatalf("default: %v %v", cfg.AdaptProcs, err)
-	}
-	if cfg, err := parseServe("-adapt-procs=false"); err != nil || cfg.AdaptProcs {
-		t.Errorf("-adapt-procs=false: %v %v", cfg.AdaptProcs, err)
-	}
-	t.Setenv("SWITCHYARD_ADAPT_PROCS", "false")
-	if cfg, err := parseServe(); err != nil || cfg.AdaptProcs {
-		t.Errorf("from the environment: %v %v", cfg.AdaptProcs, err)
+func TestConfigSchedulerSwitches(t *testing.T) {
+	for _, sw := range []struct {
+		flag, env string
+		get       func(Config) bool
+	}{
+		{"adapt-procs", "SWITCHYARD_ADAPT_PROCS", func(c Config) bool { return c.AdaptProcs }},
+		{"steady-monitor", "SWITCHYARD_STEADY_MONITOR", func(c Config) bool { return c.SteadyMonitor }},
+	} {
+		t.Run(sw.flag, func(t *testing.T) {
+			if cfg, err := parseServe(); err != nil || !sw.get(cfg) {
+				t.Fatalf("default: %v %v", sw.get(cfg), err)
+			}
+			if cfg, err := parseServe("-" + sw.flag + "=false"); err != nil || sw.get(cfg) {
+				t.Errorf("-%s=false: %v %v", sw.flag, sw.get(cfg), err)
+			}
+			t.Setenv(sw.env, "false")
+			if cfg, err := parseServe(); err != nil || sw.get(cfg) {
+				t.Errorf("%s=false: %v %v", sw.env, sw.get(cfg), err)
+			}
+		})
 	}
 }
 

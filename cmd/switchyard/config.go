@@ -40,6 +40,12 @@ type Config struct {
 	// scheduler on one slot while the load is light (package procs),
 	// unless GOMAXPROCS is set in the environment.
 	AdaptProcs bool
+	// SteadyMonitor (SWITCHYARD_STEADY_MONITOR, default true): serve
+	// re-executes itself with GODEBUG's schedtrace set, which keeps the
+	// Go runtime's monitor thread ticking every 10 ms instead of being
+	// woken from deep sleep by each system call after an idle spell
+	// (procs.ReexecSteadyMonitor).
+	SteadyMonitor bool
 
 	SocketAddr string // SWITCHYARD_SOCKET: where FreeSWITCH's socket application connects
 	// SocketAdvertise (SWITCHYARD_SOCKET_ADVERTISE) is the host:port the
@@ -169,10 +175,11 @@ func defaultConfig() Config {
 		AgentLease: time.Minute,
 		QueuePoll:  time.Second,
 
-		WriteLinger:  store.DefaultLinger,
-		DemoCampaign: true,
-		Detach:       true,
-		AdaptProcs:   true,
+		WriteLinger:   store.DefaultLinger,
+		DemoCampaign:  true,
+		Detach:        true,
+		AdaptProcs:    true,
+		SteadyMonitor: true,
 
 		SocketAddr:    "127.0.0.1:8084",
 		FSPassword:    "ClueCon",
@@ -217,6 +224,8 @@ func (c *Config) options(http bool) []option {
 				usage: "let a call go of its socket once it is bridged and the flow has nothing more for the caller; its last events come through the node's connection (false: keep every socket to the end)"},
 			option{flag: "adapt-procs", env: "SWITCHYARD_ADAPT_PROCS", boolean: &c.AdaptProcs,
 				usage: "run on one core's worth of Go scheduler while serve uses little CPU, on all cores once it needs more: fewer thread wake-ups per event (false, or GOMAXPROCS set: leave the scheduler alone)"},
+			option{flag: "steady-monitor", env: "SWITCHYARD_STEADY_MONITOR", boolean: &c.SteadyMonitor,
+				usage: "start over with GODEBUG schedtrace set, so the Go runtime's monitor thread ticks every 10 ms rather than being woken by each system call after an idle spell: less CPU a call at light load (false, or schedtrace already in GODEBUG: run as started)"},
 			option{flag: "drain", env: "SWITCHYARD_DRAIN", dur: &c.Drain,
 				usage: "how long shutdown waits for live calls to finish"},
 			option{flag: "socket", env: "SWITCHYARD_SOCKET", str: &c.SocketAddr,

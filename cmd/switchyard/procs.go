@@ -26,3 +26,17 @@ func governProcs(ctx context.Context, cfg Config, running *sync.WaitGroup, log *
 		}
 	})
 }
+
+// steadyMonitor re-executes serve with the Go runtime's monitor thread
+// kept out of deep sleep (procs.ReexecSteadyMonitor), unless the
+// operator chose otherwise: -steady-monitor=false, or schedtrace in
+// GODEBUG. On success it does not return, so it runs before serve opens
+// or starts anything.
+func steadyMonitor(cfg Config, log *slog.Logger) {
+	if !cfg.SteadyMonitor {
+		return
+	}
+	if err := procs.ReexecSteadyMonitor(); err != nil {
+		log.Warn("procs: the runtime's monitor thread is left as it is", "err", err)
+	}
+}

@@ -38,7 +38,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.parse(fs, args, true); err != nil {
 		return flagErr(err)
 	}
-	return runServe(ctx, cfg, stdout, cfg.logger(stderr))
+	log := cfg.logger(stderr)
+	steadyMonitor(cfg, log) // before anything is opened or started
+	return runServe(ctx, cfg, stdout, log)
 }
 
 // serving is what a started server listens on (for Config.ready).
