@@ -81,6 +81,11 @@ type Conn struct {
 	// disconnect notice with Content-Disposition linger).
 	down atomic.Bool
 
+	// jobTag starts the Job-UUID of every bgapi command sent here, so
+	// that a filter lets this connection's jobs through and no one
+	// else's (OwnJobs).
+	jobTag string
+
 	// replyWait bounds the wait for posted commands' replies (Post);
 	// zero is DefaultTimeout.
 	replyWait time.Duration
@@ -109,6 +114,7 @@ func newConn(t transport, log *slog.Logger, release func()) *Conn {
 		closing: closing,
 		cancel:  cancel,
 		release: release,
+		jobTag:  NewUUID()[:8],
 	}
 }
 
@@ -411,10 +417,11 @@ func (j Job) Result() (string, error) {
 
 // BgAPI runs "bgapi cmd" with our own Job-UUID, registered before the
 // command is sent so the BACKGROUND_JOB event cannot be missed. The
-// connection must be subscribed to BACKGROUND_JOB. The channel yields the
-// job once, or closes without a value if the connection is lost.
+// connection must be subscribed to BACKGROUND_JOB (and, if it filters,
+// let OwnJobs through). The channel yields the job once, or closes
+// without a value if the connection is lost.
 func (c *Conn) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
-	id := NewUUID()
+	id := c.jobTag + NewUUID()[8:]
 	ch := make(chan Job, 1)
 	c.mu.Lock()
 	if c.closed {
@@ -433,6 +440,16 @@ func (c *Conn) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// OwnJobs is the filter that lets through the BACKGROUND_JOB events of
+// this connection's bgapi commands and no one else's. FreeSWITCH sends a
+// job's result to every connection subscribed to BACKGROUND_JOB: without
+// it, each Switchyard instance on a node would receive, decode and drop
+// the results of every other ESL client's jobs, and the node would
+// serialise each of them once per instance.
+func (c *Conn) OwnJobs() Filter {
+	return Filter{Name: "Job-UUID", Value: "/^" + c.jobTag + "-/"}
 }
 
 // takeJob hands a BACKGROUND_JOB to the BgAPI caller waiting for it.

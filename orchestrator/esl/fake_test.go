@@ -95,12 +95,18 @@ func (p *peer) expectLines(want ...string) {
 	}
 }
 
-// nodeConnects answers a Node's (re)connection from its subscription on:
-// the subscription must be sub ("" takes any), and the node is told its
-// Core-UUID is core.
-func (p *peer) nodeConnects(sub, core string) {
+// nodeConnects answers a Node's (re)connection from its filters on: it
+// takes the filters, returning them, then the subscription, which must be
+// sub ("" takes any), and tells the node its Core-UUID is core.
+func (p *peer) nodeConnects(sub, core string) (filters []string) {
 	p.t.Helper()
-	if cmd := p.mustRead(); sub != "" && cmd.Line != sub {
+	cmd := p.mustRead()
+	for strings.HasPrefix(cmd.Line, "filter ") {
+		filters = append(filters, cmd.Line)
+		p.reply("+OK filter added. [" + strings.TrimPrefix(cmd.Line, "filter ") + "]")
+		cmd = p.mustRead()
+	}
+	if sub != "" && cmd.Line != sub {
 		p.t.Fatalf("subscription %q, want %q", cmd.Line, sub)
 	}
 	p.reply("+OK event listener enabled json")
@@ -108,6 +114,7 @@ func (p *peer) nodeConnects(sub, core string) {
 		p.t.Fatalf("%q, want the node's Core-UUID asked for", cmd.Line)
 	}
 	p.api(core + "\n")
+	return filters
 }
 
 func (p *peer) write(s string) {

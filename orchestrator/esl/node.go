@@ -26,8 +26,9 @@ type NodeConfig struct {
 	// addition to BACKGROUND_JOB and HEARTBEAT.
 	Events []string
 	// Filters narrow the events to those whose header (Name) has the
-	// value (Value), besides BACKGROUND_JOB and HEARTBEAT, which always
-	// pass. None: every event of the subscribed types comes.
+	// value (Value), besides HEARTBEAT and the results of this
+	// connection's own bgapi jobs, which always pass. None: every event
+	// of the subscribed types comes.
 	Filters []Filter
 	// OnEvent receives every event no route claims. It must not block.
 	OnEvent Sink
@@ -207,14 +208,23 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	// Filters before the subscription: the other way round, every
-	// channel event of the node would come until the filters land.
+	// channel event of the node would come until the filters land. The
+	// node's heartbeats and this connection's own jobs always pass (not
+	// other clients' jobs: FreeSWITCH sends every job's result to every
+	// connection subscribed to BACKGROUND_JOB); without filters of the
+	// caller's, every event of its types does.
+	filters := []Filter{conn.OwnJobs(), {"Event-Name", "HEARTBEAT"}}
 	if len(n.cfg.Filters) > 0 {
-		filters := append([]Filter{{"Event-Name", "BACKGROUND_JOB"}, {"Event-Name", "HEARTBEAT"}}, n.cfg.Filters...)
-		for _, f := range filters {
-			if err := conn.Filter(dialCtx, f.Name, f.Value); err != nil {
-				conn.Close()
-				return nil, fmt.Errorf("filter: %w", err)
-			}
+		filters = append(filters, n.cfg.Filters...)
+	} else {
+		for _, ev := range n.cfg.Events {
+			filters = append(filters, Filter{"Event-Name", ev})
+		}
+	}
+	for _, f := range filters {
+		if err := conn.Filter(dialCtx, f.Name, f.Value); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("filter: %w", err)
 		}
 	}
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)

@@ -3,6 +3,8 @@ package esl
 import (
 	"context"
 	"errors"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,25 +124,47 @@ func TestPoolPicksLeastLoadedSkipsDrainedAndFull(t *testing.T) {
 	}
 }
 
-// A node with filters sets them before it subscribes (otherwise every
-// channel event of the node would come until they land), and lets
-// BACKGROUND_JOB and HEARTBEAT through besides its own.
+// A node sets its filters before it subscribes (otherwise every channel
+// event of the node would come until they land): the node's heartbeats
+// and its own bgapi jobs pass, and then the caller's filters or, without
+// any, every event of the caller's types. Other clients' jobs do not:
+// FreeSWITCH sends every job's result to every connection subscribed to
+// BACKGROUND_JOB.
 func TestNodeFiltersBeforeItSubscribes(t *testing.T) {
-	srv := newInboundServer(t)
-	n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Logger: discard(), MinBackoff: time.Hour,
-		Events: []string{"CHANNEL_HANGUP_COMPLETE"}, Filters: []Filter{{"variable_mark", "me"}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go n.Run(ctx)
-	p := <-srv.conns
-	for _, want := range []string{"filter Event-Name BACKGROUND_JOB", "filter Event-Name HEARTBEAT", "filter variable_mark me"} {
-		if cmd := p.mustRead(); cmd.Line != want {
-			t.Fatalf("got %q, want %q", cmd.Line, want)
-		}
-		p.reply("+OK filter added.")
-	}
-	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
-	if _, err := n.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		filters []Filter
+		want    []string
+	}{
+		{"the caller's filters", []Filter{{"variable_mark", "me"}}, []string{"filter Event-Name HEARTBEAT", "filter variable_mark me"}},
+		{"none: the subscribed types", nil, []string{"filter Event-Name HEARTBEAT", "filter Event-Name CHANNEL_HANGUP_COMPLETE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newInboundServer(t)
+			n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Logger: discard(), MinBackoff: time.Hour,
+				Events: []string{"CHANNEL_HANGUP_COMPLETE"}, Filters: tc.filters})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go n.Run(ctx)
+			p := <-srv.conns
+			got := p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
+			conn, err := n.WaitConnected(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := "filter Job-UUID " + conn.OwnJobs().Value
+			if want := append([]string{own}, tc.want...); !slices.Equal(got, want) {
+				t.Fatalf("filters %q, want %q", got, want)
+			}
+			// A job's Job-UUID matches the filter, and is a UUID's length
+			// (FreeSWITCH keeps 36 characters of it).
+			go func() { _, _ = conn.BgAPI(ctx, "status") }()
+			cmd := p.mustRead()
+			id := cmd.Headers["Job-UUID"]
+			re := regexp.MustCompile(strings.Trim(conn.OwnJobs().Value, "/"))
+			if cmd.Line != "bgapi status" || len(id) != 36 || !re.MatchString(id) {
+				t.Errorf("bgapi %q with Job-UUID %q: not one %s lets through", cmd.Line, id, own)
+			}
+		})
 	}
 }
