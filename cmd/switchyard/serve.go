@@ -180,8 +180,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	var detachEvents []string
 	var detachFilter []esl.Filter
 	if cfg.Detach {
-		h, v := call.DetachFilter(self.ID)
-		detachEvents, detachFilter = call.DetachEvents(), []esl.Filter{{Name: h, Value: v}}
+		detachEvents, detachFilter = call.DetachEvents(), call.DetachFilters(self.ID)
 	}
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,

@@ -24,10 +24,14 @@ func DetachEvents() []string {
 	return []string{"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"}
 }
 
-// DetachFilter is the filter (header and value) that lets the events of
-// the channels instance detached through a node connection.
-func DetachFilter(instance string) (header, value string) {
-	return "variable_" + DetachVar, detachTag(instance)
+// DetachFilters are the filters that let through the events of the
+// channels instance detached, on a node connection subscribed to
+// DetachEvents: those marked with its tag, except the completion of the
+// socket application itself, which ends on the caller's channel when the
+// socket is let go and tells the call nothing (each event costs the node
+// its serialisation, and serve its decoding).
+func DetachFilters(instance string) []esl.Filter {
+	return []esl.Filter{{Name: "variable_" + DetachVar, Value: detachTag(instance)}, {Name: "Application", Value: "-socket"}}
 }
 
 // detachTag is what DetachVar is set to: the instance ID's first 8

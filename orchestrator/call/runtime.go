@@ -122,7 +122,7 @@ type Config struct {
 	// so the call can let go of its socket for the rest of a final
 	// bridge (see the Detach effect). That connection must carry
 	// DetachEvents of the channels whose DetachVar is Instance (the
-	// filter DetachFilter gives). Nil: calls keep their sockets to the end.
+	// filters DetachFilters gives). Nil: calls keep their sockets to the end.
 	Detach Detacher
 	// OnDetach, if set, is called when a call has let go of its socket.
 	OnDetach func()

@@ -83,9 +83,8 @@ func newBenchRig(b *testing.B, tick time.Duration) *benchRig {
 	// The node's connection carries detached calls' last events, as
 	// serve's does.
 	instance := store.NewSID()
-	fh, fv := call.DetachFilter(instance)
 	node := esl.NewNode(esl.NodeConfig{Addr: r.fs.Addr(), Password: "ClueCon", Logger: log,
-		Events: call.DetachEvents(), Filters: []esl.Filter{{Name: fh, Value: fv}}})
+		Events: call.DetachEvents(), Filters: call.DetachFilters(instance)})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	b.Cleanup(stopNode)
 	go node.Run(nodeCtx)

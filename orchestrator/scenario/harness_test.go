@@ -130,9 +130,8 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	// The node API calls are placed on; it also carries the last events
 	// of calls that let go of their sockets (as serve's does).
 	instance := store.NewSID()
-	fh, fv := call.DetachFilter(instance)
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log,
-		Events: call.DetachEvents(), Filters: []esl.Filter{{Name: fh, Value: fv}}})
+		Events: call.DetachEvents(), Filters: call.DetachFilters(instance)})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
