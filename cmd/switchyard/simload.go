@@ -15,8 +15,8 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]\n" +
-	"       switchyard sim load --api URL --account SID --api-key K --api-token T --from PHONE --to PHONE --caller-id EXOPHONE --calls N --cps R --concurrency C [--serve-pid PID] [--node-pid PID] [--db DSN] [--metrics URL] [--json]"
+const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--baseline DUR] [--db DSN] [--metrics URL] [--json]\n" +
+	"       switchyard sim load --api URL --account SID --api-key K --api-token T --from PHONE --to PHONE --caller-id EXOPHONE --calls N --cps R --concurrency C [--serve-pid PID] [--node-pid PID] [--baseline DUR] [--db DSN] [--metrics URL] [--json]"
 
 // simLoad places many simulated calls on a node through its inbound event
 // socket, measures how Switchyard takes them and prints a summary. Its
@@ -41,6 +41,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	script := fs.String("script", "", loadgen.ScriptHelp)
 	servePID := fs.Int("serve-pid", 0, "pid of switchyard serve: report its CPU ms per call (Linux)")
 	nodePID := fs.Int("node-pid", 0, "pid of the node (FreeSWITCH or sim node --emulator): report its CPU ms per call (Linux)")
+	baseline := fs.Duration("baseline", 0, "with --serve-pid or --node-pid: watch them idle this long before the first call (10s is plenty), and report their CPU a second then and their CPU per call above it")
 	metricsURL := fs.String("metrics", "", "serve's /metrics URL (http://HOST:PORT/metrics): report its step latencies and store writes per call")
 	dsn := fs.String("db", "", "Switchyard's database (a SQLite path or a postgres:// URL): count the calls it lost")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
@@ -68,7 +69,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	measure := loadgen.Measure{Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Metrics: *metricsURL,
+	measure := loadgen.Measure{Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Baseline: *baseline, Metrics: *metricsURL,
 		Progress: stderr, Logger: log}
 	if *apiURL != "" {
 		if *script != "" {

@@ -50,10 +50,15 @@ func parseStat(b []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// cpuMeter measures one process's CPU between start and stop.
+// cpuMeter measures one process's CPU between start and stop, and, when
+// it watched the process idle first, its CPU above that idle rate.
 type cpuMeter struct {
 	pid   int
 	start time.Duration
+	// at is when start was read; idle is the process's CPU a second
+	// while it was watched idle (negative: not watched).
+	at   time.Time
+	idle float64
 }
 
 // startCPU reads pid's CPU now; pid 0 measures nothing (nil meter).
@@ -65,19 +70,62 @@ func startCPU(pid int) (*cpuMeter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cpuMeter{pid: pid, start: d}, nil
+	return &cpuMeter{pid: pid, start: d, at: time.Now(), idle: -1}, nil
 }
 
-// perCall is the CPU used since start in ms per call, or nil when not
-// measured (no meter, no calls, or the process is gone).
-func (m *cpuMeter) perCall(calls int) (*float64, error) {
-	if m == nil || calls == 0 {
-		return nil, nil
+// idleFor records the process's CPU a second over the time since start,
+// and starts the run's measure afresh. Call it once the process has been
+// left idle since start.
+func (m *cpuMeter) idleFor() error {
+	if m == nil {
+		return nil
 	}
 	d, err := ProcessCPU(m.pid)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	now := time.Now()
+	if span := now.Sub(m.at); span > 0 {
+		m.idle = float64(d-m.start) / float64(time.Millisecond) / span.Seconds()
+	}
+	m.start, m.at = d, now
+	return nil
+}
+
+// idleMsPerS is the CPU a second measured idle, or nil.
+func (m *cpuMeter) idleMsPerS() *float64 {
+	if m == nil || m.idle < 0 {
+		return nil
+	}
+	ms := round(m.idle, 3)
+	return &ms
+}
+
+// perCall is the CPU used since start in ms per call and, when the
+// process was watched idle, the part above its idle rate over the same
+// time; nil when not measured (no meter, no calls, or the process is
+// gone).
+func (m *cpuMeter) perCall(calls int) (total, above *float64, err error) {
+	if m == nil || calls == 0 {
+		return nil, nil, nil
+	}
+	d, err := ProcessCPU(m.pid)
+	if err != nil {
+		return nil, nil, err
 	}
 	ms := round(float64(d-m.start)/float64(time.Millisecond)/float64(calls), 3)
-	return &ms, nil
+	if m.idle < 0 {
+		return &ms, nil, nil
+	}
+	a := aboveIdle(d-m.start, m.idle, time.Since(m.at), calls)
+	return &ms, &a, nil
+}
+
+// aboveIdle is the CPU used over span, less what the process spends idle
+// at idleMsPerS over as long, in ms per call. It can come out negative
+// when the run left the process's fixed work undone, or within the
+// clock tick /proc counts in.
+func aboveIdle(used time.Duration, idleMsPerS float64, span time.Duration, calls int) float64 {
+	ms := float64(used)/float64(time.Millisecond) - idleMsPerS*span.Seconds()
+	return round(ms/float64(calls), 3)
 }

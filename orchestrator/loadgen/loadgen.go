@@ -59,6 +59,12 @@ type Measure struct {
 	// ServePID and NodePID, if set, are the processes whose CPU per call
 	// is reported (Linux /proc).
 	ServePID, NodePID int
+	// Baseline, if set with ServePID or NodePID, is how long to watch
+	// those processes idle before the first call: their CPU a second
+	// then, and the CPU per call above it (ServeFigures). A process's
+	// fixed work (timers, polls, heartbeats) is part of what it costs a
+	// call at a low rate, and of none at a high one.
+	Baseline time.Duration
 	// Metrics, if set, is serve's /metrics URL: read before and after the
 	// run for its step latencies and store writes per call (ServeFigures).
 	Metrics string
@@ -97,6 +103,9 @@ func (m Measure) withDefaults() (Measure, error) {
 	if m.ServePID < 0 || m.NodePID < 0 {
 		return m, fmt.Errorf("%w: negative pid", ErrConfig)
 	}
+	if m.Baseline < 0 {
+		return m, fmt.Errorf("%w: negative baseline", ErrConfig)
+	}
 	if m.Grace <= 0 {
 		m.Grace = 30 * time.Second
 	}
@@ -117,7 +126,7 @@ func (m Measure) withDefaults() (Measure, error) {
 
 // start begins measuring a run: the processes' CPU, and serve's /metrics.
 func (m Measure) start(ctx context.Context) (*meter, error) {
-	return startMeter(ctx, m.ServePID, m.NodePID, m.Metrics, m.HTTP, m.Logger)
+	return startMeter(ctx, m.ServePID, m.NodePID, m.Baseline, m.Metrics, m.HTTP, m.Logger)
 }
 
 // MaxCalls is the most calls one run places: each caller has its own

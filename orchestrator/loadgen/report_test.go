@@ -179,6 +179,27 @@ func TestTokenBucket(t *testing.T) {
 	}
 }
 
+// CPU above idle: what the process used less its idle rate over the
+// same time, per call.
+func TestAboveIdle(t *testing.T) {
+	for _, tc := range []struct {
+		used  time.Duration
+		idle  float64
+		span  time.Duration
+		calls int
+		want  float64
+	}{
+		{1500 * time.Millisecond, 10, 15 * time.Second, 150, 9}, // 1500 ms - 150 ms idle, over 150 calls
+		{1500 * time.Millisecond, 0, 15 * time.Second, 150, 10}, // never idle: all of it
+		{100 * time.Millisecond, 10, 15 * time.Second, 10, -5},  // less than idle: negative, not hidden
+		{2 * time.Millisecond, 0.5, 2 * time.Second, 3, 0.333},  // rounded to µs
+	} {
+		if got := aboveIdle(tc.used, tc.idle, tc.span, tc.calls); got != tc.want {
+			t.Errorf("aboveIdle(%v, %v ms/s, %v, %d) = %v, want %v", tc.used, tc.idle, tc.span, tc.calls, got, tc.want)
+		}
+	}
+}
+
 func TestParseStat(t *testing.T) {
 	line := "4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 7777 123456 789 " +
 		"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
@@ -199,9 +220,23 @@ func TestParseStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	per, err := m.perCall(1)
-	if err != nil || per == nil || *per < 0 {
-		t.Errorf("per call %v %v", per, err)
+	per, above, err := m.perCall(1)
+	if err != nil || per == nil || *per < 0 || above != nil {
+		t.Errorf("per call %v, above idle %v (not watched idle: want none), %v", per, above, err)
+	}
+	if m.idleMsPerS() != nil {
+		t.Error("an idle rate without watching the process idle")
+	}
+	// Watched idle: a rate, and the run's measure starts afresh.
+	before := m.start
+	if err := m.idleFor(); err != nil {
+		t.Fatal(err)
+	}
+	if idle := m.idleMsPerS(); idle == nil || *idle < 0 || m.start < before {
+		t.Errorf("idle %v ms/s, start %v (was %v)", idle, m.start, before)
+	}
+	if _, above, err := m.perCall(1); err != nil || above == nil {
+		t.Errorf("watched idle: above idle %v, %v", above, err)
 	}
 	if none, _ := startCPU(0); none != nil {
 		t.Error("pid 0 measured")

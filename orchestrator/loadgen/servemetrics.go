@@ -141,6 +141,12 @@ type ServeFigures struct {
 	// With ServePID and NodePID: CPU per call (from /proc/<pid>/stat).
 	ServeCPUMsPerCall *float64 `json:"serve_cpu_ms_per_call"`
 	NodeCPUMsPerCall  *float64 `json:"node_cpu_ms_per_call"`
+	// With Baseline: each process's CPU a second while idle before the
+	// run, and its CPU per call above that rate over the run.
+	ServeIdleCPUMsPerS         *float64 `json:"serve_idle_cpu_ms_per_s"`
+	NodeIdleCPUMsPerS          *float64 `json:"node_idle_cpu_ms_per_s"`
+	ServeCPUMsPerCallAboveIdle *float64 `json:"serve_cpu_ms_per_call_above_idle"`
+	NodeCPUMsPerCallAboveIdle  *float64 `json:"node_cpu_ms_per_call_above_idle"`
 
 	// From serve's /metrics (Metrics), over the run. Steps run from an
 	// event's arrival at a call to the node's reply to the flow's next
@@ -170,6 +176,11 @@ func (f *ServeFigures) fromMetrics(calls int, before, after scrape) {
 
 func (f *ServeFigures) writeText(w io.Writer) {
 	fmt.Fprintf(w, "cpu/call    serve %s, node %s\n", cpuText(f.ServeCPUMsPerCall), cpuText(f.NodeCPUMsPerCall))
+	if f.ServeIdleCPUMsPerS != nil || f.NodeIdleCPUMsPerS != nil {
+		fmt.Fprintf(w, "above idle  serve %s, node %s (idle: serve %s, node %s a second)\n",
+			cpuText(f.ServeCPUMsPerCallAboveIdle), cpuText(f.NodeCPUMsPerCallAboveIdle),
+			cpuText(f.ServeIdleCPUMsPerS), cpuText(f.NodeIdleCPUMsPerS))
+	}
 	if f.StoreTxPerCall != nil {
 		fmt.Fprintf(w, "steps       %s to the node's reply; %s to the command's write\n",
 			msPair(f.StepMsP50, f.StepMsP99), msPair(f.DispatchMsP50, f.DispatchMsP99))
@@ -188,8 +199,9 @@ type meter struct {
 }
 
 // startMeter reads the processes' CPU and serve's /metrics (if asked
-// for) at the start of a run.
-func startMeter(ctx context.Context, servePID, nodePID int, metricsURL string, client *http.Client, log *slog.Logger) (*meter, error) {
+// for) at the start of a run, after watching the processes idle for
+// baseline (if any).
+func startMeter(ctx context.Context, servePID, nodePID int, baseline time.Duration, metricsURL string, client *http.Client, log *slog.Logger) (*meter, error) {
 	m := &meter{metrics: metricsURL, http: client, log: log}
 	var err error
 	if m.serve, err = startCPU(servePID); err != nil {
@@ -197,6 +209,19 @@ func startMeter(ctx context.Context, servePID, nodePID int, metricsURL string, c
 	}
 	if m.node, err = startCPU(nodePID); err != nil {
 		return nil, fmt.Errorf("node pid: %w", err)
+	}
+	if baseline > 0 && (m.serve != nil || m.node != nil) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(baseline):
+		}
+		if err := m.serve.idleFor(); err != nil {
+			return nil, fmt.Errorf("serve pid: %w", err)
+		}
+		if err := m.node.idleFor(); err != nil {
+			return nil, fmt.Errorf("node pid: %w", err)
+		}
 	}
 	if metricsURL != "" {
 		if m.before, err = readServeMetrics(ctx, client, metricsURL); err != nil {
@@ -209,10 +234,11 @@ func startMeter(ctx context.Context, servePID, nodePID int, metricsURL string, c
 // cpu fills the CPU per call of calls calls.
 func (m *meter) cpu(ctx context.Context, f *ServeFigures, calls int) {
 	var err error
-	if f.ServeCPUMsPerCall, err = m.serve.perCall(calls); err != nil {
+	f.ServeIdleCPUMsPerS, f.NodeIdleCPUMsPerS = m.serve.idleMsPerS(), m.node.idleMsPerS()
+	if f.ServeCPUMsPerCall, f.ServeCPUMsPerCallAboveIdle, err = m.serve.perCall(calls); err != nil {
 		m.log.WarnContext(ctx, "loadgen: serve CPU not measured", "err", err)
 	}
-	if f.NodeCPUMsPerCall, err = m.node.perCall(calls); err != nil {
+	if f.NodeCPUMsPerCall, f.NodeCPUMsPerCallAboveIdle, err = m.node.perCall(calls); err != nil {
 		m.log.WarnContext(ctx, "loadgen: node CPU not measured", "err", err)
 	}
 }
