@@ -73,10 +73,10 @@ func startCPU(pid int) (*cpuMeter, error) {
 	return &cpuMeter{pid: pid, start: d, at: time.Now(), idle: -1}, nil
 }
 
-// idleFor records the process's CPU a second over the time since start,
+// noteIdle records the process's CPU a second over the time since start,
 // and starts the run's measure afresh. Call it once the process has been
 // left idle since start.
-func (m *cpuMeter) idleFor() error {
+func (m *cpuMeter) noteIdle() error {
 	if m == nil {
 		return nil
 	}

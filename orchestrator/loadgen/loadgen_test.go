@@ -211,6 +211,9 @@ func TestRunConfigErrors(t *testing.T) {
 		"no calls":       {Addr: "x:1", To: "1", CPS: 1, Concurrency: 1},
 		"no rate":        {Addr: "x:1", To: "1", Calls: 1, Concurrency: 1},
 		"no concurrency": {Addr: "x:1", To: "1", Calls: 1, CPS: 1},
+		"negative pid":   {Addr: "x:1", To: "1", Calls: 1, CPS: 1, Concurrency: 1, Measure: Measure{ServePID: -1}},
+		"negative baseline": {Addr: "x:1", To: "1", Calls: 1, CPS: 1, Concurrency: 1,
+			Measure: Measure{ServePID: 1, Baseline: -time.Second}},
 	} {
 		if _, err := Run(ctx, cfg); err == nil {
 			t.Errorf("%s: no error", name)

@@ -229,7 +229,7 @@ func TestParseStat(t *testing.T) {
 	}
 	// Watched idle: a rate, and the run's measure starts afresh.
 	before := m.start
-	if err := m.idleFor(); err != nil {
+	if err := m.noteIdle(); err != nil {
 		t.Fatal(err)
 	}
 	if idle := m.idleMsPerS(); idle == nil || *idle < 0 || m.start < before {

@@ -216,10 +216,10 @@ func startMeter(ctx context.Context, servePID, nodePID int, baseline time.Durati
 			return nil, ctx.Err()
 		case <-time.After(baseline):
 		}
-		if err := m.serve.idleFor(); err != nil {
+		if err := m.serve.noteIdle(); err != nil {
 			return nil, fmt.Errorf("serve pid: %w", err)
 		}
-		if err := m.node.idleFor(); err != nil {
+		if err := m.node.noteIdle(); err != nil {
 			return nil, fmt.Errorf("node pid: %w", err)
 		}
 	}
