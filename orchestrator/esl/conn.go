@@ -83,8 +83,10 @@ type Conn struct {
 
 	// jobTag starts the Job-UUID of every bgapi command sent here, so
 	// that a filter lets this connection's jobs through and no one
-	// else's (OwnJobs).
-	jobTag string
+	// else's (OwnJobs). Drawn on first use: a call's socket never sends
+	// one.
+	jobTagOnce sync.Once
+	jobTag     string
 
 	// replyWait bounds the wait for posted commands' replies (Post);
 	// zero is DefaultTimeout.
@@ -114,7 +116,6 @@ func newConn(t transport, log *slog.Logger, release func()) *Conn {
 		closing: closing,
 		cancel:  cancel,
 		release: release,
-		jobTag:  NewUUID()[:8],
 	}
 }
 
@@ -421,7 +422,7 @@ func (j Job) Result() (string, error) {
 // let OwnJobs through). The channel yields the job once, or closes
 // without a value if the connection is lost.
 func (c *Conn) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
-	id := c.jobTag + NewUUID()[8:]
+	id := c.tag() + NewUUID()[8:]
 	ch := make(chan Job, 1)
 	c.mu.Lock()
 	if c.closed {
@@ -449,7 +450,13 @@ func (c *Conn) BgAPI(ctx context.Context, cmd string) (<-chan Job, error) {
 // the results of every other ESL client's jobs, and the node would
 // serialise each of them once per instance.
 func (c *Conn) OwnJobs() Filter {
-	return Filter{Name: "Job-UUID", Value: "/^" + c.jobTag + "-/"}
+	return Filter{Name: "Job-UUID", Value: "/^" + c.tag() + "-/"}
+}
+
+// tag is the connection's job tag (jobTag).
+func (c *Conn) tag() string {
+	c.jobTagOnce.Do(func() { c.jobTag = NewUUID()[:8] })
+	return c.jobTag
 }
 
 // takeJob hands a BACKGROUND_JOB to the BgAPI caller waiting for it.
