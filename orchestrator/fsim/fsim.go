@@ -86,6 +86,7 @@ type Server struct {
 	conns   map[*conn]struct{}
 	sockCmd atomic.Int64 // commands read from outbound sockets
 	sockHdr atomic.Int64 // and the bytes of their header blocks
+	evSent  atomic.Int64 // events delivered, one per connection each
 	byUUID  map[string]map[*conn]struct{}
 	byEvent map[string]map[*conn]struct{}
 	general map[*conn]struct{}
@@ -188,6 +189,11 @@ func (s *Server) Listen(addr string) error {
 func (s *Server) SocketTraffic() (commands, headerBytes int64) {
 	return s.sockCmd.Load(), s.sockHdr.Load()
 }
+
+// EventsSent reports the events delivered to connections, an event sent
+// to two connections counting twice: FreeSWITCH copies and serialises
+// each of those, the larger part of what a call's socket costs it.
+func (s *Server) EventsSent() int64 { return s.evSent.Load() }
 
 // Addr is the host:port the inbound ESL server listens on ("" before Listen).
 func (s *Server) Addr() string {

@@ -73,6 +73,26 @@ func TestFilters(t *testing.T) {
 	c.okCmd("-ERR no keywords supplied", "event plain")
 }
 
+// EventsSent counts an event once for every connection it is delivered
+// to, and not at all where no subscription takes it.
+func TestEventsSentCountsDeliveries(t *testing.T) {
+	s := newTestServer(t)
+	one, two := authed(t, s), authed(t, s)
+	one.okCmd("+OK event listener enabled plain", "event plain CHANNEL_PARK")
+	one.cmd("bgapi originate sofia/gateway/gw/+15550100001 &park()")
+	one.waitName("CHANNEL_PARK")
+	if got := s.EventsSent(); got != 1 {
+		t.Fatalf("one subscriber: %d events sent, want 1", got)
+	}
+	two.okCmd("+OK event listener enabled plain", "event plain CHANNEL_PARK")
+	one.cmd("bgapi originate sofia/gateway/gw/+15550100002 &park()")
+	one.waitName("CHANNEL_PARK")
+	two.waitName("CHANNEL_PARK")
+	if got := s.EventsSent(); got != 3 {
+		t.Fatalf("two subscribers: %d events sent, want 3", got)
+	}
+}
+
 func TestAPIs(t *testing.T) {
 	s := newTestServer(t)
 	c := authed(t, s)

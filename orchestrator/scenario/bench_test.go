@@ -148,6 +148,7 @@ func BenchmarkBasicSupportCall(b *testing.B) {
 			cmds, hdr := r.fs.SocketTraffic()
 			b.ReportMetric(float64(cmds)/float64(b.N), "node-cmds/call")
 			b.ReportMetric(float64(hdr)/float64(b.N), "node-header-B/call")
+			b.ReportMetric(float64(r.fs.EventsSent())/float64(b.N), "node-events/call")
 		})
 	}
 }
