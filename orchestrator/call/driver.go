@@ -164,7 +164,7 @@ func (d *driver) run() {
 // setup keeps the socket open past hangup and subscribes to this channel
 // (one round trip).
 func (d *driver) setup() error {
-	return d.s.Follow(d.ctx, d.rt.cfg.Linger, subscribed...)
+	return d.s.Follow(d.ctx, d.rt.cfg.Linger, quiet, subscribed...)
 }
 
 func (d *driver) event(a arrival) {

@@ -72,7 +72,7 @@ func (l *leg) apply(ev esl.Event, wall func() time.Time) (changed bool) {
 	}
 	var next store.Status
 	switch ev.Name() {
-	case "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA":
+	case "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA":
 		next = store.Ringing
 	case "CHANNEL_ANSWER", "CHANNEL_BRIDGE":
 		next = store.InProgress

@@ -25,7 +25,6 @@ func ev(seq int, name string, kv ...string) esl.Event {
 // A leg's life as FreeSWITCH fires it, in Event-Sequence order.
 func answeredLegEvents() []esl.Event {
 	return []esl.Event{
-		ev(10, "CHANNEL_CREATE"),
 		ev(11, "CHANNEL_PROGRESS"),
 		ev(14, "CHANNEL_ANSWER"),
 		ev(15, "CHANNEL_BRIDGE"),

@@ -306,14 +306,14 @@ func TestMachineBasicSupportParallelConnect(t *testing.T) {
 		"execute record_session /rec/reca0123456789abcdef01234501.wav",
 		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u5)",
 	)
-	w.event("u3", "CHANNEL_CREATE")
-	w.event("u4", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_PROGRESS")
+	w.event("u4", "CHANNEL_PROGRESS")
 	w.at(9 * time.Second)
 	w.event("u4", "CHANNEL_ANSWER")
 	w.hangupComplete("u3", "LOSE_RACE", 0, 0)
 	w.golden(
-		"> u3 CHANNEL_CREATE", "leg u3: ringing",
-		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u3 CHANNEL_PROGRESS", "leg u3: ringing",
+		"> u4 CHANNEL_PROGRESS", "leg u4: ringing",
 		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
 		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final canceled LOSE_RACE talk=0",
 	)
@@ -360,15 +360,15 @@ func TestMachineDetachAtAFinalBridge(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.c.env.detach = true
 	w.toMenu("1")
-	w.event("u3", "CHANNEL_CREATE")
-	w.event("u4", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_PROGRESS")
+	w.event("u4", "CHANNEL_PROGRESS")
 	w.at(9 * time.Second)
 	w.event("u4", "CHANNEL_ANSWER")
 	w.event("caller", "CHANNEL_BRIDGE", "Bridge-A-Unique-ID", "caller", "Bridge-B-Unique-ID", "u4")
 	w.hangupComplete("u3", "LOSE_RACE", 0, 0)
 	w.golden(
-		"> u3 CHANNEL_CREATE", "leg u3: ringing",
-		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u3 CHANNEL_PROGRESS", "leg u3: ringing",
+		"> u4 CHANNEL_PROGRESS", "leg u4: ringing",
 		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
 		"> caller CHANNEL_BRIDGE",
 		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final canceled LOSE_RACE talk=0",
@@ -418,15 +418,15 @@ func TestMachineSequentialConnect(t *testing.T) {
 	if w.c.pending.kind != waitDial || len(w.c.pending.dial.legs) != 2 {
 		t.Fatalf("pending = %+v, want a bridge of both sales agents", w.c.pending)
 	}
-	w.event("u3", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_PROGRESS")
 	w.at(20 * time.Second)
 	w.hangupComplete("u3", "NO_ANSWER", 0, 0)
-	w.event("u4", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_PROGRESS")
 	w.event("u4", "CHANNEL_ANSWER")
 	w.golden(
-		"> u3 CHANNEL_CREATE", "leg u3: ringing",
+		"> u3 CHANNEL_PROGRESS", "leg u3: ringing",
 		"> u3 CHANNEL_HANGUP_COMPLETE", "leg u3: final no-answer NO_ANSWER talk=0",
-		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_PROGRESS", "leg u4: ringing",
 		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
 	)
 	w.at(50 * time.Second)
@@ -444,12 +444,12 @@ func TestMachineSequentialConnect(t *testing.T) {
 func TestMachineConnectNobodyAnswersLegsClosedFromTheBridge(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.toMenu("1")
-	w.event("u3", "CHANNEL_CREATE")
+	w.event("u3", "CHANNEL_PROGRESS")
 	w.at(30 * time.Second)
 	w.completes("variable_originate_disposition", "NO_ANSWER",
 		"variable_originate_causes", "ARRAY::u3;NO_ANSWER|:u4;NO_ANSWER")
 	w.golden(
-		"> u3 CHANNEL_CREATE", "leg u3: ringing",
+		"> u3 CHANNEL_PROGRESS", "leg u3: ringing",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
 		"leg u4: final no-answer NO_ANSWER talk=0",
 		"recording single 0s",
@@ -485,11 +485,11 @@ func TestMachineHangupAtEveryPhase(t *testing.T) {
 		}, true, store.Completed},
 		{"while agents ring", func(w *world) {
 			w.toMenu("1")
-			w.event("u5", "CHANNEL_CREATE")
+			w.event("u5", "CHANNEL_PROGRESS")
 		}, true, store.Completed},
 		{"in conversation", func(w *world) {
 			w.toMenu("2")
-			w.event("u5", "CHANNEL_CREATE")
+			w.event("u5", "CHANNEL_PROGRESS")
 			w.event("u5", "CHANNEL_ANSWER")
 		}, true, store.Completed},
 	}
@@ -650,13 +650,13 @@ func TestMachineQueueUntilAnAgentIsFree(t *testing.T) {
 		"watch u4",
 		"execute bridge {ignore_early_media=true}[leg_timeout=30… (awaited u5)",
 	)
-	w.event("u4", "CHANNEL_CREATE")
+	w.event("u4", "CHANNEL_PROGRESS")
 	w.event("u4", "CHANNEL_ANSWER")
 	w.at(30 * time.Second)
 	w.hangupComplete("u4", "NORMAL_CLEARING", 10*time.Second, 20)
 	w.completes("variable_last_bridge_to", "u4")
 	w.golden(
-		"> u4 CHANNEL_CREATE", "leg u4: ringing",
+		"> u4 CHANNEL_PROGRESS", "leg u4: ringing",
 		"> u4 CHANNEL_ANSWER", "leg u4: in-progress",
 		"> u4 CHANNEL_HANGUP_COMPLETE", "leg u4: final completed NORMAL_CLEARING talk=20",
 		"release u4",

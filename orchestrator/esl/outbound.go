@@ -26,13 +26,19 @@ type Session struct {
 
 // Follow readies the socket for its call in one round trip: FreeSWITCH
 // keeps it open secs seconds past the hang-up (so CHANNEL_HANGUP_COMPLETE
-// arrives), delivers only the channel's own events, and subscribes to
-// events. The filter goes before the subscription: a subscription without
-// one delivers every channel event on the node to this socket until the
+// arrives), delivers only the channel's own events, less those that
+// filters' negative entries ("-value") match, and subscribes to events.
+// The filters go before the subscription: a subscription without one
+// delivers every channel event on the node to this socket until the
 // filter lands, which costs O(N²) events when N calls start together.
-func (s *Session) Follow(ctx context.Context, secs int, events ...string) error {
+func (s *Session) Follow(ctx context.Context, secs int, filters []Filter, events ...string) error {
 	s.linger.Store(int64(secs))
-	cmds := []string{lingerCmd(secs), FilterCmd("Unique-ID", s.UUID), subscribeCmd(events)}
+	cmds := make([]string, 0, 3+len(filters))
+	cmds = append(cmds, lingerCmd(secs), FilterCmd("Unique-ID", s.UUID))
+	for _, f := range filters {
+		cmds = append(cmds, FilterCmd(f.Name, f.Value))
+	}
+	cmds = append(cmds, subscribeCmd(events))
 	rs, err := s.Pipeline(ctx, cmds)
 	if err != nil {
 		return err

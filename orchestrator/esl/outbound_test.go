@@ -264,17 +264,18 @@ func TestOutboundPipelineSendsCommandsTogether(t *testing.T) {
 	}
 }
 
-// Follow's three commands go out together, the filter before the
+// Follow's commands go out together, the filters before the
 // subscription, and a refused one fails it.
 func TestOutboundFollowTakesOneRoundTrip(t *testing.T) {
 	got := make(chan error, 1)
 	_, addr := serveOutbound(t, func(ctx context.Context, s *Session) {
-		got <- s.Follow(ctx, 7, "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
+		got <- s.Follow(ctx, 7, []Filter{{Name: "Application", Value: "-answer"}}, "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 	})
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	p.expectLines("linger 7", "filter Unique-ID u1", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
+	p.expectLines("linger 7", "filter Unique-ID u1", "filter Application -answer", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
 	p.reply("+OK will linger 7 seconds")
 	p.reply("+OK filter added. [Unique-ID]=[u1]")
+	p.reply("+OK filter added. [Application]=[-answer]")
 	p.reply("-ERR no keywords supplied")
 	if err := <-got; !errors.Is(err, ErrCommand) || !strings.Contains(err.Error(), "event") {
 		t.Fatalf("Follow with a refused subscription: %v, want the event command's ErrCommand", err)

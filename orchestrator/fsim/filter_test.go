@@ -9,6 +9,7 @@ import "testing"
 func TestFiltersReadTheirValuesAsFreeSWITCHDoes(t *testing.T) {
 	answer := &event{name: "CHANNEL_ANSWER", uuid: "u1", hdrs: []hdr{{name: "Application", value: "playback"}}}
 	multiset := &event{name: "CHANNEL_EXECUTE_COMPLETE", uuid: "u1", hdrs: []hdr{{name: "Application", value: "multiset"}}}
+	answered := &event{name: "CHANNEL_EXECUTE_COMPLETE", uuid: "u1", hdrs: []hdr{{name: "Application", value: "answer"}}}
 	other := &event{name: "CHANNEL_ANSWER", uuid: "u2"}
 	type pair struct{ header, value string }
 	for _, tc := range []struct {
@@ -20,6 +21,9 @@ func TestFiltersReadTheirValuesAsFreeSWITCHDoes(t *testing.T) {
 		{"case", []pair{{"Unique-ID", "U1"}}, map[*event]bool{answer: true, other: false}},
 		{"negative", []pair{{"Unique-ID", "u1"}, {"Application", "-multiset"}},
 			map[*event]bool{answer: true, multiset: false, other: false}},
+		// A call's socket: its channel, less two applications' completions.
+		{"two negatives on one header", []pair{{"Unique-ID", "u1"}, {"Application", "-multiset"}, {"Application", "-answer"}},
+			map[*event]bool{answer: true, multiset: false, answered: false, other: false}},
 		{"negative before positive", []pair{{"Application", " - MULTISET"}, {"Unique-ID", "u1"}},
 			map[*event]bool{answer: true, multiset: false}},
 		{"pattern", []pair{{"Event-Name", "/^CHANNEL_EXEC/"}}, map[*event]bool{answer: false, multiset: true}},
