@@ -144,10 +144,7 @@ func (s *Server) connGone(c *conn) {
 
 func (c *conn) send(b []byte) { c.push(outFrame{b: b}) }
 
-func (c *conn) sendEvent(ev *event) {
-	c.s.evSent.Add(1)
-	c.push(outFrame{ev: ev, fm: c.format})
-}
+func (c *conn) sendEvent(ev *event) { c.push(outFrame{ev: ev, fm: c.format}) }
 
 func (c *conn) push(f outFrame) {
 	if c.dead {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -84,9 +85,9 @@ type Server struct {
 	socketAddr string
 
 	conns   map[*conn]struct{}
-	sockCmd atomic.Int64 // commands read from outbound sockets
-	sockHdr atomic.Int64 // and the bytes of their header blocks
-	evSent  atomic.Int64 // events delivered, one per connection each
+	sockCmd atomic.Int64     // commands read from outbound sockets
+	sockHdr atomic.Int64     // and the bytes of their header blocks
+	evSent  map[string]int64 // events delivered by name, one per connection each (under mu)
 	byUUID  map[string]map[*conn]struct{}
 	byEvent map[string]map[*conn]struct{}
 	general map[*conn]struct{}
@@ -147,6 +148,7 @@ func New(cfg Config) *Server {
 		conns:      make(map[*conn]struct{}),
 		byUUID:     make(map[string]map[*conn]struct{}),
 		byEvent:    make(map[string]map[*conn]struct{}),
+		evSent:     make(map[string]int64),
 		general:    make(map[*conn]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -190,10 +192,15 @@ func (s *Server) SocketTraffic() (commands, headerBytes int64) {
 	return s.sockCmd.Load(), s.sockHdr.Load()
 }
 
-// EventsSent reports the events delivered to connections, an event sent
-// to two connections counting twice: FreeSWITCH copies and serialises
-// each of those, the larger part of what a call's socket costs it.
-func (s *Server) EventsSent() int64 { return s.evSent.Load() }
+// EventsSent reports the events delivered to connections by Event-Name,
+// an event sent to two connections counting twice: FreeSWITCH copies and
+// serialises each of those, the larger part of what a call's socket
+// costs it.
+func (s *Server) EventsSent() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.evSent)
+}
 
 // Addr is the host:port the inbound ESL server listens on ("" before Listen).
 func (s *Server) Addr() string {
@@ -436,6 +443,7 @@ func (s *Server) fire(ev *event) {
 		}
 		if c.wants(ev) {
 			c.sendEvent(ev)
+			s.evSent[ev.name]++
 		}
 	}
 	for c := range s.general {

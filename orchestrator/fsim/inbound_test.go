@@ -81,15 +81,15 @@ func TestEventsSentCountsDeliveries(t *testing.T) {
 	one.okCmd("+OK event listener enabled plain", "event plain CHANNEL_PARK")
 	one.cmd("bgapi originate sofia/gateway/gw/+15550100001 &park()")
 	one.waitName("CHANNEL_PARK")
-	if got := s.EventsSent(); got != 1 {
-		t.Fatalf("one subscriber: %d events sent, want 1", got)
+	if got := s.EventsSent(); got["CHANNEL_PARK"] != 1 || len(got) != 1 {
+		t.Fatalf("one subscriber: events sent %v, want one CHANNEL_PARK", got)
 	}
 	two.okCmd("+OK event listener enabled plain", "event plain CHANNEL_PARK")
 	one.cmd("bgapi originate sofia/gateway/gw/+15550100002 &park()")
 	one.waitName("CHANNEL_PARK")
 	two.waitName("CHANNEL_PARK")
-	if got := s.EventsSent(); got != 3 {
-		t.Fatalf("two subscribers: %d events sent, want 3", got)
+	if got := s.EventsSent(); got["CHANNEL_PARK"] != 3 || len(got) != 1 {
+		t.Fatalf("two subscribers: events sent %v, want three CHANNEL_PARK", got)
 	}
 }
 

@@ -1,0 +1,69 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/fsim"
+)
+
+// callEvents sums the events a node delivered for calls: all but its
+// heartbeats, which come every 20 s whatever the calls do.
+func callEvents(sent map[string]int64) int64 {
+	var n int64
+	for name, c := range sent {
+		if name != "HEARTBEAT" {
+			n += c
+		}
+	}
+	return n
+}
+
+// What a Basic Support call (greeting, menu, key 2, the billing agent
+// answers, the caller hangs up in conversation) costs the node in the two
+// currencies it pays most for: the events it copies and serialises to
+// Switchyard's connections (about 180 µs each on FreeSWITCH 1.10) and the
+// header bytes of the commands it reads one system call apiece (see
+// package esl). Both are fixed by the protocol Switchyard speaks, so the
+// emulator counts them exactly; a change that spends more must raise this
+// budget on purpose. The call's socket takes six events (the caller's
+// answer, the greeting's and the menu's completions, the leg's ringing and
+// answer, the bridge), the node's connection five once the call lets go
+// of its socket (both hang-ups, both final records, the bridge's result).
+func TestBasicSupportCallNodeTraffic(t *testing.T) {
+	if suite.real {
+		t.Skip("counted on the emulator: a real node does not count what it sends")
+	}
+	const (
+		calls      = 4
+		wantEvents = 11
+		// 1,122 bytes, and the Event-UUIDs of the three applications
+		// awaited (greeting, menu, bridge): esl.NewAppID's, at most 9
+		// characters in a process that has not run a million of them.
+		maxHeaderB = 1122 + 3*9
+	)
+	r := newBenchRig(t, 0)
+	for i := range calls {
+		if _, err := r.fs.PlaceCall(context.Background(), fsim.CallScript{
+			From: fmt.Sprintf("+1555021%04d", i), To: supportNum,
+			Digits: []string{"2"}, HangupAfter: 30 * time.Second,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for r.ended.Load() < calls {
+		<-r.done
+	}
+	if got := r.detached.Load(); got != calls {
+		t.Fatalf("%d of %d calls let go of their sockets", got, calls)
+	}
+	sent := r.fs.EventsSent()
+	if got := callEvents(sent); got != wantEvents*calls {
+		t.Errorf("events sent: %d for %d calls, want %d a call: %v", got, calls, wantEvents, sent)
+	}
+	if _, hdr := r.fs.SocketTraffic(); hdr > maxHeaderB*calls {
+		t.Errorf("command header bytes: %d for %d calls, want at most %d a call", hdr, calls, maxHeaderB)
+	}
+}
