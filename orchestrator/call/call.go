@@ -27,9 +27,9 @@ var subscribed = []string{
 
 // quiet are negative filters on the call's socket for the completions of
 // the applications every call runs without waiting for them (fire):
-// setting its variables and answering. Nothing reads those two events;
-// each filter costs the node its 30 bytes once (a header byte costs it
-// two system calls), an event its serialisation every call.
+// setting its variables and answering. Nothing reads those two events.
+// Each filter costs the node under 30 header bytes a call (two system
+// calls a byte, about 0.1 ms), each event it spares about 180 µs.
 var quiet = []esl.Filter{{Name: "Application", Value: "-multiset"}, {Name: "Application", Value: "-answer"}}
 
 // Subscribed lists the events a call's socket subscribes to; a queued call
