@@ -41,14 +41,14 @@ func TestBasicSupportCallNodeTraffic(t *testing.T) {
 		wantEvents = 11
 		// 1,122 bytes, and the Event-UUIDs of the three applications
 		// awaited (greeting, menu, bridge): esl.NewAppID's, at most 9
-		// characters in a process that has not run a million of them.
+		// characters in a process that has made fewer than 36³ of them.
 		maxHeaderB = 1122 + 3*9
 	)
 	r := newBenchRig(t, 0)
 	for i := range calls {
 		// The caller hangs up a minute in (3 s of real time at the rig's
 		// speed): long after the call let go of its socket, so no event
-		// comes both ways while the socket closes, however slow the box.
+		// comes both ways while the socket closes, on a slow box too.
 		if _, err := r.fs.PlaceCall(context.Background(), fsim.CallScript{
 			From: fmt.Sprintf("+1555021%04d", i), To: supportNum,
 			Digits: []string{"2"}, HangupAfter: time.Minute,
@@ -56,8 +56,13 @@ func TestBasicSupportCallNodeTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	deadline := time.After(time.Minute)
 	for r.ended.Load() < calls {
-		<-r.done
+		select {
+		case <-r.done:
+		case <-deadline:
+			t.Fatalf("%d of %d calls ended in a minute", r.ended.Load(), calls)
+		}
 	}
 	if got := r.detached.Load(); got != calls {
 		t.Fatalf("%d of %d calls let go of their sockets", got, calls)
