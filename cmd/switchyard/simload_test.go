@@ -214,4 +214,8 @@ func TestSimNodeEmulator(t *testing.T) {
 	if code, _, _ := runCmd(t, "sim", "node", "--emulator", "--speed", "0"); code != 1 {
 		t.Errorf("--speed 0: exit %d, want 1", code)
 	}
+	// The native twin is dialplan, which the emulator does not have.
+	if code, _, errOut := runCmd(t, "sim", "node", "--emulator", "--native-basic-support"); code != 2 || !strings.Contains(errOut, "needs a real node") {
+		t.Errorf("--emulator --native-basic-support: exit %d, %q; want 2 and why", code, errOut)
+	}
 }

@@ -34,12 +34,12 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return flagErr(err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if *emulator {
-		return simEmulator(ctx, emulatorNode{ESL: *eslAddr, Socket: *socket, Speed: *speed, Recordings: *recordings}, stdout, log)
-	}
 	if *emulator && *native {
 		fmt.Fprintln(stderr, "sim node: --native-basic-support needs a real node (the emulator has no dialplan of its own)")
 		return errUsage
+	}
+	if *emulator {
+		return simEmulator(ctx, emulatorNode{ESL: *eslAddr, Socket: *socket, Speed: *speed, Recordings: *recordings}, stdout, log)
 	}
 	n, err := fsnode.Start(ctx, fsnode.Config{Archive: *archive, Dir: *dir, Sockets: *socket, NativeBasicSupport: *native, Logger: log})
 	if err != nil {
