@@ -95,8 +95,10 @@ type layout struct {
 	s       Settings
 	sipPort string // the archive's own "lo" profile
 	rtp     [2]int
-	// native adds the native Basic Support twin to the public context.
-	native bool
+	// native adds the native Basic Support twin to the public context;
+	// nativeSocket is where its copy behind a socket connects.
+	native       bool
+	nativeSocket string
 	// skipped lists the modules the project's modules.conf.xml loads that
 	// the archive does not ship.
 	skipped []string
@@ -152,7 +154,7 @@ func (l *layout) write() error {
 		"sip_profiles/switchyard_testnet.xml":    nil,
 	}
 	if l.native {
-		files["dialplan/public/000_native_basic_support.xml"] = nativeBasicSupport
+		files["dialplan/public/000_native_basic_support.xml"] = nativeTwin(l.nativeSocket)
 	}
 	for name, body := range files {
 		if body == nil {
@@ -178,6 +180,13 @@ func (l *layout) write() error {
 //
 //go:embed native_basic_support.xml
 var nativeBasicSupport []byte
+
+// nativeTwin is native_basic_support.xml with the address its copy
+// behind a socket connects to, set where the file opens.
+func nativeTwin(socket string) []byte {
+	set := `<X-PRE-PROCESS cmd="set" data="native_basic_support_socket=` + socket + `"/>`
+	return bytes.Replace(nativeBasicSupport, []byte("<include>"), []byte("<include>\n  "+set), 1)
+}
 
 // publicContext stands in for vanilla's dialplan/public.xml, which pulls in
 // dialplan/public/*.xml; the archive has no public context of its own.

@@ -95,7 +95,9 @@ type Config struct {
 	RTPBase int
 	// NativeBasicSupport adds the Basic Support flow with tones, written
 	// natively in the dialplan, on +15550009000: the baseline for load
-	// tests (see native_basic_support.xml).
+	// tests (see native_basic_support.xml); and on +15550009001 the same
+	// flow behind an outbound socket that hands the call straight back
+	// (what the socket costs in itself).
 	NativeBasicSupport bool
 	// Password is the event socket's password (default: a random one).
 	// Nodes one serve drives share theirs.
@@ -124,6 +126,7 @@ type Node struct {
 	cmd            *exec.Cmd
 	exited         chan struct{}
 	ownDir         bool
+	letGo          *letGo // the native twin's socket; nil without the twin
 
 	mu      sync.Mutex
 	stopped bool
@@ -210,7 +213,14 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	n.ESL, n.Password = "127.0.0.1:"+ports[0], cmp.Or(cfg.Password, hex.EncodeToString(secret))
 	n.SIP = "127.0.0.1:" + ports[2]
 	n.log = filepath.Join(state, "log", "freeswitch.log")
-	n.lay = layout{bundle: bundle, project: cfg.Project, conf: n.conf, sipPort: ports[1], rtp: [2]int{rtp, rtp + 99}, native: cfg.NativeBasicSupport,
+	nativeSocket := ""
+	if cfg.NativeBasicSupport {
+		if n.letGo, err = startLetGo(cfg.Logger); err != nil {
+			return err
+		}
+		nativeSocket = n.letGo.addr()
+	}
+	n.lay = layout{nativeSocket: nativeSocket, bundle: bundle, project: cfg.Project, conf: n.conf, sipPort: ports[1], rtp: [2]int{rtp, rtp + 99}, native: cfg.NativeBasicSupport,
 		s: Settings{ESLIP: "127.0.0.1", ESLPort: ports[0], ESLPassword: n.Password, Sockets: sockets,
 			RecordingsDir: n.RecordingsDir, TestnetSIPIP: "127.0.0.1", TestnetSIPPort: ports[2]}}
 	if err := n.lay.write(); err != nil {
@@ -330,6 +340,9 @@ func (n *Node) Stop() {
 			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
 			<-n.exited
 		}
+	}
+	if n.letGo != nil {
+		n.letGo.stop()
 	}
 	if n.ownDir {
 		_ = os.RemoveAll(n.dir)

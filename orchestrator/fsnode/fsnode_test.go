@@ -14,7 +14,8 @@ import (
 // project's freeswitch-conf/ and checks what the project relies on: the
 // variables, the modules, the test phone network on loopback and over SIP,
 // and the public context's hand-off to switchyard_sockets; with the native
-// Basic Support twin added, which answers its number itself.
+// Basic Support twin added, which answers its number itself, and its copy
+// behind a socket, which answers once the socket handed the call back.
 func TestNodeRunsShippedConfig(t *testing.T) {
 	if _, err := Locate(); errors.Is(err, ErrNoArchive) {
 		t.Skip(err)
@@ -67,6 +68,7 @@ func TestNodeRunsShippedConfig(t *testing.T) {
 		// The native twin answers in the dialplan, before the managed
 		// numbers' extension could refuse it.
 		"loopback/+15550009000/public",
+		"loopback/+15550009001/public",
 	} {
 		out := api("originate {originate_timeout=10}" + dial + " &park()")
 		uuid, ok := strings.CutPrefix(out, "+OK ")
@@ -76,5 +78,8 @@ func TestNodeRunsShippedConfig(t *testing.T) {
 		if got := api("uuid_kill " + uuid); !strings.HasPrefix(got, "+OK") {
 			t.Errorf("uuid_kill: %q", got)
 		}
+	}
+	if got := n.letGo.calls.Load(); got != 1 {
+		t.Errorf("the twin's socket handed back %d calls, want 1", got)
 	}
 }

@@ -227,7 +227,11 @@ func (c *simCall) markAnswered(now time.Time) {
 func (c *simCall) executed(ctx context.Context, ev esl.Event) {
 	switch ev.Get("Application") {
 	case "socket":
-		c.took = true
+		// The native twin behind a socket (sim node) marks its channels:
+		// that socket is not Switchyard's.
+		if ev.Var("native_basic_support") == "" {
+			c.took = true
+		}
 		return
 	case "play_and_get_digits", "read":
 	default:
