@@ -445,13 +445,11 @@ func (d *driver) write(e Effect) {
 		_ = land("leg record", func(ctx context.Context) error { return rt.store.FinishLeg(ctx, e.UUID, e.Final) })
 	case AnswerCall:
 		var out store.OutboxFunc
+		var committed func()
 		if e.Callbacks {
-			out = rt.cfg.AnsweredCallbacks
+			out, committed = rt.cfg.AnsweredCallbacks, rt.notifyCallbacks
 		}
-		err := land("answer", func(ctx context.Context) error { return rt.store.CallAnswered(ctx, e.SID, e.At, out) })
-		if err == nil && out != nil {
-			rt.notifyCallbacks()
-		}
+		_ = land("answer", func(ctx context.Context) error { return rt.store.CallAnswered(ctx, e.SID, e.At, out, committed) })
 	case SetDigits:
 		_ = land("digits", func(ctx context.Context) error { return rt.store.CallDigits(ctx, e.SID, e.Digits) })
 	case SaveRecording:

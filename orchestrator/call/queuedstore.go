@@ -156,16 +156,25 @@ func (s *queuedStore) CallStatus(_ context.Context, sid string, st store.Status,
 	return nil
 }
 
-// CallAnswered waits when it writes an answered callback, so the relay,
-// woken right after, finds it.
-func (s *queuedStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
+// CallAnswered does not wait: with an answered callback, the write starts
+// its batch at once and committed runs when it has landed (the relay,
+// woken then, finds the callback). Waiting here held the call's next step
+// behind every write queued before it: on PostgreSQL, with 1,000
+// click-to-calls coming in at 150 a second, 0.5 s from the first leg's
+// answer to the second leg's dial (p50).
+func (s *queuedStore) CallAnswered(_ context.Context, sid string, at time.Time, out store.OutboxFunc, committed func()) error {
 	write := func(ctx context.Context, tx *store.DB) error {
 		_, err := tx.Calls().Answer(ctx, sid, at, out)
 		return err
 	}
 	if out != nil {
 		s.sealCall(sid)
-		return s.do(ctx, "call answer", write)
+		s.q.Then("call answer", write, func(err error) {
+			if err == nil && committed != nil {
+				committed()
+			}
+		})
+		return nil
 	}
 	if s.foldCall(sid, store.InProgress, at) {
 		return nil

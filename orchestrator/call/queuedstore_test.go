@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,7 +127,7 @@ func TestQueuedStoreFoldsTheAnswerIntoTheCallsRow(t *testing.T) {
 		To: "+15550000100", Status: store.Ringing, StartTime: start}
 	must(s.CreateCall(ctx, row))
 	answered := start.Add(2 * time.Second)
-	must(s.CallAnswered(ctx, row.SID, answered, nil))
+	must(s.CallAnswered(ctx, row.SID, answered, nil, nil))
 	must(s.CallStatus(ctx, row.SID, store.Ringing, answered)) // no step back
 	must(q.Flush(ctx))
 	if got := q.Stats().Writes - before; got != 1 {
@@ -157,5 +158,56 @@ func TestQueuedStoreFoldsTheAnswerIntoTheCallsRow(t *testing.T) {
 	must(err)
 	if got.Status != store.NoAnswer || got.AnswerTime != nil {
 		t.Errorf("call %s answered %v, want its final record to stand", got.Status, got.AnswerTime)
+	}
+}
+
+// An answer with callbacks does not wait for the queue: the call goes on
+// while the writes queued before it commit, and committed runs once the
+// answer and its callback are in the database, for the relay to find.
+func TestQueuedStoreAnswersWithCallbacksWithoutWaiting(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	db, q, s, sid := queuedRig(t, start)
+	// A write ahead of the answer holds its batch until released.
+	release, running := make(chan struct{}), make(chan struct{})
+	var began sync.Once // a failed batch runs its writes again
+	q.Go("slow write", func(context.Context, *store.DB) error {
+		began.Do(func() { close(running) })
+		<-release
+		return nil
+	})
+	out := func(c *store.Call, _ []store.Leg) ([]store.Callback, error) {
+		return []store.Callback{{AccountSID: c.AccountSID, CallSID: c.SID, Event: store.CallbackAnswered,
+			URL: "http://127.0.0.1:9/cb", ContentType: "application/json", Payload: "{}", Status: store.CallbackPending}}, nil
+	}
+	committed, returned := make(chan struct{}), make(chan error, 1)
+	answered := start.Add(2 * time.Second)
+	go func() { returned <- s.CallAnswered(ctx, sid, answered, out, func() { close(committed) }) }()
+	<-running // the answer's batch began with the slow write: it did not linger
+	guard := time.NewTimer(time.Minute)
+	defer guard.Stop()
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-guard.C:
+		close(release)
+		t.Fatal("CallAnswered still waits for the writes queued before it")
+	}
+	select {
+	case <-committed:
+		t.Fatal("committed before its batch could commit")
+	default:
+	}
+	close(release)
+	<-committed
+	got, err := db.Calls().BySID(ctx, sid)
+	if err != nil || got.Status != store.InProgress || got.AnswerTime == nil || !got.AnswerTime.Equal(answered) {
+		t.Fatalf("call %+v, %v: want in-progress, answered %v", got, err, answered)
+	}
+	cbs, err := db.Callbacks().ByCall(ctx, "acme", sid)
+	if err != nil || len(cbs) != 1 || cbs[0].Event != store.CallbackAnswered {
+		t.Fatalf("callbacks %+v, %v: want the answered one", cbs, err)
 	}
 }

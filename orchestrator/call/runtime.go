@@ -22,7 +22,10 @@ type Store interface {
 	LiveVersion(ctx context.Context, accountSID, flowID string) (*store.FlowVersion, error)
 	CreateCall(ctx context.Context, c *store.Call) error
 	CallStatus(ctx context.Context, sid string, s store.Status, at time.Time) error
-	CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error
+	// CallAnswered records the answer, and the callbacks out writes with
+	// it; committed (when not nil) is called once those are in the
+	// database, which may be after CallAnswered returns.
+	CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc, committed func()) error
 	CallDigits(ctx context.Context, sid, digits string) error
 	FinishCall(ctx context.Context, sid string, f store.CallFinal) error
 	CreateLeg(ctx context.Context, l *store.Leg) error
@@ -406,9 +409,14 @@ func (s dbStore) CallStatus(ctx context.Context, sid string, st store.Status, at
 	return err
 }
 
-func (s dbStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc) error {
-	_, err := s.db.Calls().Answer(ctx, sid, at, out)
-	return err
+func (s dbStore) CallAnswered(ctx context.Context, sid string, at time.Time, out store.OutboxFunc, committed func()) error {
+	if _, err := s.db.Calls().Answer(ctx, sid, at, out); err != nil {
+		return err
+	}
+	if committed != nil {
+		committed()
+	}
+	return nil
 }
 
 func (s dbStore) ExoPhone(ctx context.Context, accountSID, number string) (*store.ExoPhone, error) {

@@ -56,6 +56,8 @@ type queued struct {
 	what string
 	fn   func(ctx context.Context, tx *DB) error
 	done chan error // nil: nobody waits
+	// then, when set, hears the write's outcome once its batch is done.
+	then func(error)
 	// hurry: the batch starts at once (Do), not after the linger.
 	hurry bool
 }
@@ -118,6 +120,18 @@ var (
 // logged.
 func (q *Queue) Go(what string, fn func(ctx context.Context, tx *DB) error) {
 	q.push(queued{what: what, fn: fn})
+}
+
+// Then queues a write nobody waits for but something follows once it has
+// landed: its batch starts at once, and then is called with its outcome
+// (nil: committed) when the batch is done, on the queue's goroutine, so
+// it must return at once. A call's answered callback is written so: the
+// relay is woken when the row is there to find, and the call goes on
+// meanwhile instead of waiting behind every write queued before it.
+func (q *Queue) Then(what string, fn func(ctx context.Context, tx *DB) error, then func(error)) {
+	if !q.push(queued{what: what, fn: fn, hurry: true, then: then}) {
+		then(fmt.Errorf("%s: %w", what, ErrQueueClosed))
+	}
 }
 
 // Do queues a write and waits until it is committed (nil) or rejected;
@@ -298,6 +312,9 @@ func (q *Queue) run() {
 			}
 			if w.done != nil {
 				w.done <- errs[i]
+			}
+			if w.then != nil {
+				w.then(errs[i])
 			}
 		}
 	}

@@ -91,6 +91,30 @@ func exerciseQueue(t *testing.T, dsn string) {
 		}
 	})
 
+	t.Run("then hears a write's outcome once its batch is done", func(t *testing.T) {
+		sid := store.NewSID()
+		call := &store.Call{SID: sid, AccountSID: "acme", Direction: store.DirectionInbound,
+			From: "+15550109996", To: "+15550000100", Status: store.Ringing, StartTime: time.Now().UTC()}
+		landed := make(chan error, 1)
+		q.Then("call", func(ctx context.Context, tx *store.DB) error { return tx.Calls().Create(ctx, call) }, func(err error) {
+			if err == nil {
+				// Committed: a reader finds the row.
+				_, err = db.Calls().BySID(context.Background(), sid)
+			}
+			landed <- err
+		})
+		if err := <-landed; err != nil {
+			t.Fatalf("committed write: %v", err)
+		}
+		q.Then("unknown", func(ctx context.Context, tx *store.DB) error {
+			_, err := tx.Calls().UpdateStatus(ctx, "no-such-call", store.InProgress, time.Now().UTC())
+			return err
+		}, func(err error) { landed <- err })
+		if err := <-landed; !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rejected write: %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("close lands what is queued and refuses the rest", func(t *testing.T) {
 		q2 := store.NewQueue(db, store.QueueConfig{})
 		sid := store.NewSID()
@@ -105,6 +129,11 @@ func exerciseQueue(t *testing.T, dsn string) {
 		}
 		if err := q2.Do(ctx, "late", func(context.Context, *store.DB) error { return nil }); !errors.Is(err, store.ErrQueueClosed) {
 			t.Fatalf("write after Close: %v", err)
+		}
+		var late error
+		q2.Then("late", func(context.Context, *store.DB) error { return nil }, func(err error) { late = err })
+		if !errors.Is(late, store.ErrQueueClosed) {
+			t.Fatalf("then of a write after Close: %v", late)
 		}
 	})
 }
