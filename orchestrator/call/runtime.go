@@ -134,7 +134,8 @@ type Config struct {
 	ReattachWait time.Duration
 	// TerminalCallbacks and AnsweredCallbacks build the status callbacks
 	// written with a call's final record and its answer (nil: none);
-	// NotifyCallbacks is called after such a write.
+	// NotifyCallbacks is called after such a write has committed, from
+	// the store's queue for an answer: it must return at once.
 	TerminalCallbacks, AnsweredCallbacks store.OutboxFunc
 	NotifyCallbacks                      func()
 
