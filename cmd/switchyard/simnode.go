@@ -25,7 +25,8 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	socket := fs.String("socket", "127.0.0.1:8084", "where the node hands calls for managed numbers (switchyard serve's -socket)")
 	dir := fs.String("dir", "", "folder to unpack into and keep the node's state in (default: a temporary one, removed at exit)")
 	native := fs.Bool("native-basic-support", false, "add the Basic Support flow with tones written natively in the dialplan on +15550009000, "+
-		"the baseline to compare Switchyard's +15550000400 (serve -demo) with under switchyard sim load")
+		"the baseline to compare Switchyard's +15550000400 (serve -demo) with under switchyard sim load, "+
+		"and on +15550009001 the same behind a socket that hands the call straight back (what a socket costs in itself)")
 	emulator := fs.Bool("emulator", false, "run the in-tree FreeSWITCH emulator (orchestrator/fsim) instead of a real node")
 	eslAddr := fs.String("esl", "127.0.0.1:8021", "with --emulator: the event socket address to listen on")
 	speed := fs.Float64("speed", 1, "with --emulator: simulated seconds per real second (rings, prompts, timeouts)")
@@ -48,6 +49,9 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer n.Stop()
 	fmt.Fprintf(stdout, "%s, pid %d\n  event socket  %s (password %s)\n  test network  loopback/<number>/switchyard_testnet, sip:<number>@%s\n  log           %s\n",
 		n.Version, n.PID(), n.ESL, n.Password, n.SIP, n.Log())
+	if *native {
+		fmt.Fprintln(stdout, "  native twin   +15550009000 (Basic Support in the dialplan), +15550009001 (the same behind a bare socket)")
+	}
 	if len(n.Skipped) > 0 {
 		fmt.Fprintf(stdout, "  not loaded    %v (the archive lacks them; see freeswitch-conf/README.md)\n", n.Skipped)
 	}
