@@ -249,14 +249,27 @@ func (s *queuedStore) Hold(ctx context.Context, accountSID, key, callSID, legUUI
 	})
 }
 
-func (s *queuedStore) Release(ctx context.Context, legUUID string) error {
-	return s.do(ctx, "release", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Release(ctx, legUUID) })
+// Release does not wait either: committed (the calls waiting for a
+// destination are woken) runs once the release has landed, whatever its
+// outcome, and the call goes on meanwhile. A Hold queued after it, by
+// any call, runs after it.
+func (s *queuedStore) Release(_ context.Context, legUUID string, committed func()) error {
+	s.q.Then("release", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Release(ctx, legUUID) }, func(error) {
+		if committed != nil {
+			committed()
+		}
+	})
+	return nil
 }
 
-func (s *queuedStore) Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error {
-	return s.do(ctx, "stick", func(ctx context.Context, tx *store.DB) error {
+// Stick and Dequeue are queued: nothing in the call waits on them, and a
+// later write of the call's (a new place in a queue, its final record)
+// runs after them.
+func (s *queuedStore) Stick(_ context.Context, accountSID, scope, caller, contact string, until time.Time) error {
+	s.q.Go("stick", func(ctx context.Context, tx *store.DB) error {
 		return tx.Agents().Stick(ctx, accountSID, scope, caller, contact, until)
 	})
+	return nil
 }
 
 func (s *queuedStore) Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error {
@@ -265,6 +278,7 @@ func (s *queuedStore) Enqueue(ctx context.Context, accountSID, key, callSID stri
 	})
 }
 
-func (s *queuedStore) Dequeue(ctx context.Context, callSID string) error {
-	return s.do(ctx, "dequeue", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Dequeue(ctx, callSID) })
+func (s *queuedStore) Dequeue(_ context.Context, callSID string) error {
+	s.q.Go("dequeue", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Dequeue(ctx, callSID) })
+	return nil
 }

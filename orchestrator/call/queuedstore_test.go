@@ -168,22 +168,71 @@ func TestQueuedStoreAnswersWithCallbacksWithoutWaiting(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
 	db, q, s, sid := queuedRig(t, start)
-	// A write ahead of the answer holds its batch until released.
-	release, running := make(chan struct{}), make(chan struct{})
+	release, running := slowWrite(q)
+	out := func(c *store.Call, _ []store.Leg) ([]store.Callback, error) {
+		return []store.Callback{{AccountSID: c.AccountSID, CallSID: c.SID, Event: store.CallbackAnswered,
+			URL: "http://127.0.0.1:9/cb", ContentType: "application/json", Payload: "{}", Status: store.CallbackPending}}, nil
+	}
+	committed := make(chan struct{})
+	answered := start.Add(2 * time.Second)
+	returnsWhileHeld(t, "CallAnswered", release, running, committed, func() error {
+		return s.CallAnswered(ctx, sid, answered, out, func() { close(committed) })
+	})
+	got, err := db.Calls().BySID(ctx, sid)
+	if err != nil || got.Status != store.InProgress || got.AnswerTime == nil || !got.AnswerTime.Equal(answered) {
+		t.Fatalf("call %+v, %v: want in-progress, answered %v", got, err, answered)
+	}
+	cbs, err := db.Callbacks().ByCall(ctx, "acme", sid)
+	if err != nil || len(cbs) != 1 || cbs[0].Event != store.CallbackAnswered {
+		t.Fatalf("callbacks %+v, %v: want the answered one", cbs, err)
+	}
+}
+
+// A release does not wait either, and the calls waiting for a destination
+// are woken once it has landed: the destination is free by then.
+func TestQueuedStoreReleasesWithoutWaiting(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	db, q, s, sid := queuedRig(t, start)
+	agents := db.Agents()
+	const key = "user:alice"
+	if err := agents.Hold(ctx, "acme", key, sid, "leg-1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if holder, err := agents.Holder(ctx, "acme", key); err != nil || holder != sid {
+		t.Fatalf("held by %q (%v), want %s", holder, err, sid)
+	}
+	release, running := slowWrite(q)
+	committed := make(chan struct{})
+	returnsWhileHeld(t, "Release", release, running, committed, func() error {
+		return s.Release(ctx, "leg-1", func() { close(committed) })
+	})
+	if holder, err := agents.Holder(ctx, "acme", key); err != nil || holder != "" {
+		t.Fatalf("held by %q (%v) once the release committed, want free", holder, err)
+	}
+}
+
+// slowWrite queues a write that holds its batch, once it runs, until
+// release is closed; running is closed when it runs.
+func slowWrite(q *store.Queue) (release, running chan struct{}) {
+	release, running = make(chan struct{}), make(chan struct{})
 	var began sync.Once // a failed batch runs its writes again
 	q.Go("slow write", func(context.Context, *store.DB) error {
 		began.Do(func() { close(running) })
 		<-release
 		return nil
 	})
-	out := func(c *store.Call, _ []store.Leg) ([]store.Callback, error) {
-		return []store.Callback{{AccountSID: c.AccountSID, CallSID: c.SID, Event: store.CallbackAnswered,
-			URL: "http://127.0.0.1:9/cb", ContentType: "application/json", Payload: "{}", Status: store.CallbackPending}}, nil
-	}
-	committed, returned := make(chan struct{}), make(chan error, 1)
-	answered := start.Add(2 * time.Second)
-	go func() { returned <- s.CallAnswered(ctx, sid, answered, out, func() { close(committed) }) }()
-	<-running // the answer's batch began with the slow write: it did not linger
+	return release, running
+}
+
+// returnsWhileHeld runs write, whose batch must start at once behind the
+// slow write, and checks that it returns while that batch is held, and
+// that committed is closed only after the batch is let go.
+func returnsWhileHeld(t *testing.T, what string, release, running, committed chan struct{}, write func() error) {
+	t.Helper()
+	returned := make(chan error, 1)
+	go func() { returned <- write() }()
+	<-running // the batch began with the slow write: it did not linger
 	guard := time.NewTimer(time.Minute)
 	defer guard.Stop()
 	select {
@@ -193,7 +242,7 @@ func TestQueuedStoreAnswersWithCallbacksWithoutWaiting(t *testing.T) {
 		}
 	case <-guard.C:
 		close(release)
-		t.Fatal("CallAnswered still waits for the writes queued before it")
+		t.Fatalf("%s still waits for the writes queued before it", what)
 	}
 	select {
 	case <-committed:
@@ -202,12 +251,4 @@ func TestQueuedStoreAnswersWithCallbacksWithoutWaiting(t *testing.T) {
 	}
 	close(release)
 	<-committed
-	got, err := db.Calls().BySID(ctx, sid)
-	if err != nil || got.Status != store.InProgress || got.AnswerTime == nil || !got.AnswerTime.Equal(answered) {
-		t.Fatalf("call %+v, %v: want in-progress, answered %v", got, err, answered)
-	}
-	cbs, err := db.Callbacks().ByCall(ctx, "acme", sid)
-	if err != nil || len(cbs) != 1 || cbs[0].Event != store.CallbackAnswered {
-		t.Fatalf("callbacks %+v, %v: want the answered one", cbs, err)
-	}
 }
