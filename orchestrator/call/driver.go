@@ -455,9 +455,7 @@ func (d *driver) write(e Effect) {
 	case SaveRecording:
 		_ = land("recording", func(ctx context.Context) error { return rt.store.CreateRecording(ctx, &e.Recording) })
 	case Release:
-		if err := land("release of a destination", func(ctx context.Context) error { return rt.store.Release(ctx, e.UUID, rt.wakeQueues) }); err != nil {
-			rt.wakeQueues() // all the same: a needless look costs the woken little
-		}
+		_ = land("release of a destination", func(ctx context.Context) error { return rt.store.Release(ctx, e.UUID, rt.wakeQueues) })
 	case Stick:
 		_ = land("sticky agent", func(ctx context.Context) error {
 			return rt.store.Stick(ctx, e.Account, e.Scope, e.Caller, e.Contact, e.Until)

@@ -249,14 +249,13 @@ func (s *queuedStore) Hold(ctx context.Context, accountSID, key, callSID, legUUI
 	})
 }
 
-// Release does not wait either: committed (the calls waiting for a
-// destination are woken) runs once the release has landed, whatever its
-// outcome, and the call goes on meanwhile. A Hold queued after it, by
-// any call, runs after it.
-func (s *queuedStore) Release(_ context.Context, legUUID string, committed func()) error {
+// Release does not wait either: done (the calls waiting for a
+// destination are woken) runs once the release is over, and the call goes
+// on meanwhile. A Hold queued after it, by any call, runs after it.
+func (s *queuedStore) Release(_ context.Context, legUUID string, done func()) error {
 	s.q.Then("release", func(ctx context.Context, tx *store.DB) error { return tx.Agents().Release(ctx, legUUID) }, func(error) {
-		if committed != nil {
-			committed()
+		if done != nil {
+			done()
 		}
 	})
 	return nil

@@ -40,10 +40,10 @@ type Store interface {
 	// Agent state (see store.Agents).
 	Resolve(ctx context.Context, accountSID string, dests []string) ([]store.Target, error)
 	Hold(ctx context.Context, accountSID, key, callSID, legUUID string, lease time.Duration) error
-	// Release frees what legUUID held; committed (when not nil) is
-	// called once that is in the database, which may be after Release
+	// Release frees what legUUID held; done (when not nil) is called
+	// once the release is over, landed or not, which may be after Release
 	// returns.
-	Release(ctx context.Context, legUUID string, committed func()) error
+	Release(ctx context.Context, legUUID string, done func()) error
 	Refresh(ctx context.Context, callSIDs []string, lease time.Duration) error
 	Sticky(ctx context.Context, accountSID, scope, caller string, at time.Time) (string, error)
 	Stick(ctx context.Context, accountSID, scope, caller, contact string, until time.Time) error
@@ -474,14 +474,12 @@ func (s dbStore) Hold(ctx context.Context, accountSID, key, callSID, legUUID str
 	return s.db.Agents().Hold(ctx, accountSID, key, callSID, legUUID, lease)
 }
 
-func (s dbStore) Release(ctx context.Context, legUUID string, committed func()) error {
-	if err := s.db.Agents().Release(ctx, legUUID); err != nil {
-		return err
+func (s dbStore) Release(ctx context.Context, legUUID string, done func()) error {
+	err := s.db.Agents().Release(ctx, legUUID)
+	if done != nil {
+		done()
 	}
-	if committed != nil {
-		committed()
-	}
-	return nil
+	return err
 }
 
 func (s dbStore) Refresh(ctx context.Context, callSIDs []string, lease time.Duration) error {
