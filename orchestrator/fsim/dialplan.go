@@ -192,7 +192,8 @@ func (ch *channel) socketFailed(r *appRun) {
 
 // socketDetached: the controlling socket sent exit or closed. The socket
 // application returns once the running application ends, and with nothing
-// left in the dialplan the call is hung up (NORMAL_CLEARING).
+// left in the dialplan the call is hung up (NORMAL_CLEARING), unless
+// Switchyard asked for it to be parked (switchyard_park).
 func (ch *channel) socketDetached(c *conn) {
 	for i, x := range ch.socks {
 		if x == c {
@@ -223,6 +224,14 @@ func (ch *channel) releaseSocketHost() {
 		return
 	}
 	ch.endHost(h)
+	if ch.getVar("switchyard_park") == "true" {
+		// freeswitch-conf's switchyard_unavailable extension, which the
+		// dialplan runs after the socket application: a call Switchyard
+		// handed off to the node's connection is parked, and runs the
+		// commands that come through it.
+		ch.runHost("park", "")
+		return
+	}
 	ch.endOnIdle = true
 	ch.idleCheck()
 }
