@@ -212,6 +212,24 @@ func TestConfigWriteLinger(t *testing.T) {
 	}
 }
 
+func TestConfigControl(t *testing.T) {
+	if cfg, err := parseServe(); err != nil || cfg.Control != "socket" {
+		t.Fatalf("default: %q %v, want socket", cfg.Control, err)
+	}
+	if cfg, err := parseServe("-control", "node"); err != nil || cfg.Control != "node" {
+		t.Errorf("-control node: %q %v", cfg.Control, err)
+	}
+	t.Setenv("SWITCHYARD_CONTROL", "node")
+	if cfg, err := parseServe(); err != nil || cfg.Control != "node" {
+		t.Errorf("SWITCHYARD_CONTROL=node: %q %v", cfg.Control, err)
+	}
+	for _, bad := range []string{"inbound", "", "Node"} {
+		if _, err := parseServe("-control", bad); err == nil || !strings.Contains(err.Error(), "control") {
+			t.Errorf("-control %q: %v, want an error naming it", bad, err)
+		}
+	}
+}
+
 func TestConfigSchedulerSwitches(t *testing.T) {
 	for _, sw := range []struct {
 		flag, env string

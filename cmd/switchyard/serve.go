@@ -182,6 +182,12 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if cfg.Detach {
 		detachEvents, detachFilter = call.DetachEvents(), call.DetachFilters(self.ID)
 	}
+	// Calls handed off to it (-control node) are run over it from their
+	// first command.
+	handoff := cfg.Control == "node"
+	if handoff {
+		detachEvents, detachFilter = call.HandoffEvents(), call.HandoffFilters(self.ID)
+	}
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,
 			Events: detachEvents, Filters: detachFilter,
@@ -270,7 +276,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	gateways, _ := cfg.trunkGateways() // checked by validate
 	pool := esl.NewPool(nodes...)
 	var detacher call.Detacher
-	if cfg.Detach {
+	if cfg.Detach || handoff {
 		detacher = call.PoolDetacher(pool)
 	}
 	runtime := call.New(call.NewQueuedStore(db, writes), call.Config{
@@ -282,6 +288,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		},
 		Nodes:             call.PoolNodes(pool),
 		Detach:            detacher,
+		Handoff:           handoff,
+		NoDetach:          !cfg.Detach,
 		NodeOf:            cluster.NameOf,
 		SocketAddr:        advertise,
 		TerminalCallbacks: builder.Terminal,

@@ -124,6 +124,10 @@ type call struct {
 	callbacks bool
 	// conn is the Connect in progress.
 	conn *connecting
+	// legMark is the channel variable (name=value) every leg the call
+	// dials carries: set when the call was handed off to the node's
+	// connection, whose filter lets through only marked channels.
+	legMark string
 	// detached: the call asked to let go of its socket during a final
 	// bridge (Detach); it asks once, whether or not the driver could.
 	detached bool

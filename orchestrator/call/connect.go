@@ -324,7 +324,7 @@ func (c *call) ring(legs []dialLeg) {
 	for _, x := range legs {
 		c.dialEvent(c.legs[x.uuid], DialEventDial)
 	}
-	c.await(pending{kind: waitDial, dial: dl}, "bridge", dialStringFor(c.env.cfg.Endpoints, d, legs, c.sid, c.trunkUser(), c.m))
+	c.await(pending{kind: waitDial, dial: dl}, "bridge", dialStringFor(c.env.cfg.Endpoints, d, legs, c.sid, c.trunkUser(), c.legMark, c.m))
 }
 
 // trunkUser is what a SIP trunk destination dials on its gateway: the
@@ -391,7 +391,7 @@ func (c *call) bridged(ev esl.Event) {
 // the queue when the conversation ends. A call detaches once.
 func (c *call) detach() {
 	cn := c.conn
-	if !c.env.detach || c.detached || cn == nil || cn.keepSocket || cn.bridgedTo == "" ||
+	if !c.env.detach || c.legMark != "" || c.detached || cn == nil || cn.keepSocket || cn.bridgedTo == "" ||
 		c.left() || c.flow == nil || c.pending.kind != waitDial {
 		return
 	}

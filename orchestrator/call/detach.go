@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/switchyard/switchyard/orchestrator/esl"
 )
@@ -90,4 +91,37 @@ func (d poolDetacher) WaitConn(ctx context.Context, core string) (*esl.Conn, err
 		return nil, fmt.Errorf("node %s restarted (now %s): %w", core, now, esl.ErrNotConnected)
 	}
 	return conn, nil
+}
+
+// ParkVar tells the dialplan to park a call whose socket Switchyard let
+// go of at once (Config.Handoff): the call goes on over the node's
+// connection, whose sendmsg commands the parked channel runs
+// (freeswitch-conf's switchyard_unavailable extension).
+const ParkVar = "switchyard_park"
+
+// HandoffEvents are the event types a node's connection takes when its
+// calls are handed off to it: a call's own (Subscribed) and
+// DetachEvents, CHANNEL_PARK (the call starts once the dialplan parked
+// its channel), and PLAYBACK_START, which a queued call follows for its
+// hold music (a connection shared by every call cannot subscribe for
+// one).
+func HandoffEvents() []string {
+	out := Subscribed()
+	for _, ev := range append(DetachEvents(), "CHANNEL_PARK", "PLAYBACK_START") {
+		if !slices.Contains(out, ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// HandoffFilters are DetachFilters and the completions no call reads:
+// quiet's, and those of the dialplan's execute_extension and park that
+// host a handed-off call (they end with the channel). On a node's
+// connection subscribed to HandoffEvents they let through the events of
+// the channels of calls handed off to instance, and of their legs. They
+// are sent once a connection, not once a call.
+func HandoffFilters(instance string) []esl.Filter {
+	return append(append(DetachFilters(instance), quiet...),
+		esl.Filter{Name: "Application", Value: "-execute_extension"}, esl.Filter{Name: "Application", Value: "-park"})
 }

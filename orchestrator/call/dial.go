@@ -85,17 +85,18 @@ type dialLeg struct {
 // timeout and caller id (number masking: destinations see the ExoPhone);
 // parallel legs are joined with ',' and sequential ones with '|'.
 func dialString(e Endpoints, d flows.Dial, legs []dialLeg, callSID string) string {
-	return dialStringFor(e, d, legs, callSID, "", media{})
+	return dialStringFor(e, d, legs, callSID, "", "", media{})
 }
 
 // dialStringFor is dialString for a call: trunkUser is what trunk legs
-// dial on their gateway (the call's ExoPhone) and m speaks a whisper.
+// dial on their gateway (the call's ExoPhone), mark (name=value, or
+// empty) is set on every leg, and m speaks a whisper.
 // Trunk legs carry the Dial's SIP headers (sip_h_ variables); with a
 // whisper every leg runs it once answered and before it is bridged
 // (group_confirm_key=exec: FreeSWITCH's originate executes
 // group_confirm_file on the answered leg and bridges when it returns,
 // while the caller keeps hearing the ringback).
-func dialStringFor(e Endpoints, d flows.Dial, legs []dialLeg, callSID, trunkUser string, m media) string {
+func dialStringFor(e Endpoints, d flows.Dial, legs []dialLeg, callSID, trunkUser, mark string, m media) string {
 	sep := "|"
 	if d.Strategy == flows.Parallel {
 		sep = ","
@@ -110,6 +111,9 @@ func dialStringFor(e Endpoints, d flows.Dial, legs []dialLeg, callSID, trunkUser
 			vars = append(vars, "origination_caller_id_number="+d.CallerID)
 		}
 		vars = append(vars, "switchyard_call="+callSID)
+		if mark != "" {
+			vars = append(vars, mark)
+		}
 		if d.MaxConversation > 0 {
 			// FreeSWITCH enforces the limit itself, on its own clock, even if
 			// Switchyard is gone.

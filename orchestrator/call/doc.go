@@ -57,6 +57,22 @@
 // whether the caller's channel still exists: it goes on if so, and ends
 // as lost (CauseLostControl) if not, or if the node restarted.
 //
+// # Handed-off calls
+//
+// With Config.Handoff (serve -control node) an inbound call lets go of
+// its socket before its first command: the socket sets resume, marks the
+// channel with DetachVar and ParkVar, and exits; the dialplan's
+// switchyard_unavailable extension parks the channel, and once its
+// CHANNEL_PARK (the park application's, not the socket application's
+// own) comes through the node's connection the call starts, as it would
+// on its socket. Its commands go out on that connection (sendmsg <uuid>),
+// its legs carry the mark in their dial strings, so the connection's
+// filter (HandoffFilters) lets their events through without a filter a
+// leg, and nothing detaches later. While the connection is lost the call
+// waits for the next one as a detached call does, holding its commands
+// until then. API calls, whose socket application has no dialplan to
+// return to, keep their sockets.
+//
 // # Order
 //
 // The call's socket delivers events in the order FreeSWITCH sent them,

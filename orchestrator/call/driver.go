@@ -62,6 +62,19 @@ type driver struct {
 	gone <-chan struct{}
 	// detached: the socket was let go of (the end-of-call log says so).
 	detached bool
+	// handedOff: the socket was let go of before the first command
+	// (handoff); the node's connection carries the whole call.
+	handedOff bool
+	// away holds a handed-off call's commands while it waits for its
+	// node's next connection (reattach): they go out on it.
+	away []awayCmds
+}
+
+// awayCmds are commands that wait for the node's next connection; took,
+// if set, gets their replies.
+type awayCmds struct {
+	cmds []string
+	took func([]esl.Reply)
 }
 
 func newDriver(ctx context.Context, rt *Runtime, s *esl.Session) *driver {
@@ -91,17 +104,26 @@ func (d *driver) run() {
 			d.c.log.Error("call: runtime panic; hanging up", "panic", r, "stack", string(debug.Stack()))
 			kctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			_ = d.s.Kill(kctx, d.s.UUID, "NORMAL_TEMPORARY_FAILURE")
+			_ = d.ctl().Kill(kctx, d.s.UUID, "NORMAL_TEMPORARY_FAILURE")
 			d.c.log.Warn("call: hanging up", "cause", "NORMAL_TEMPORARY_FAILURE", "reason", fmt.Sprint("internal error: ", r))
 		}
 	}()
 	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
-	d.c.start(d.setup())
+	var early []arrival
+	if d.handoff() {
+		early = d.awaitPark()
+		d.c.start(nil)
+	} else {
+		d.c.start(d.setup())
+	}
 	if d.c.rowCreated && d.c.outbound == nil {
 		// An API call was counted when Place wrote it.
 		d.rt.cfg.Metrics.CallStarted(store.DirectionInbound)
 	}
 	d.settle()
+	for _, a := range early {
+		d.event(a)
+	}
 	if d.c.running {
 		d.rt.track(d.c)
 	}
@@ -109,6 +131,9 @@ func (d *driver) run() {
 	// Once the socket is gone its Done channel stays ready: it is
 	// watched until then only, or the loop would spin.
 	d.gone = d.s.Done()
+	if d.handedOff {
+		d.gone = d.node.Done()
+	}
 	if d.c.caller == callerGone {
 		d.gone = nil
 	}
@@ -229,10 +254,18 @@ func (d *driver) queue(e Effect) bool {
 	switch e := e.(type) {
 	case Execute:
 		if d.failed == nil {
-			cmd := d.s.ExecuteCmd(d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked)
+			cmd := d.cmdConn().ExecuteCmd(d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked)
 			d.cmds = append(d.cmds, queuedCmd{cmd: cmd, exec: &e})
 		}
 	case Watch:
+		if d.handedOff {
+			// The leg carries the call's mark (legMark): the node's
+			// connection lets its events through without a filter.
+			if d.node != nil {
+				d.routes = append(d.routes, d.node.Route(e.UUID, d.sink))
+			}
+			return true
+		}
 		d.routes = append(d.routes, d.s.Route(e.UUID, d.sink))
 		if d.failed == nil {
 			d.cmds = append(d.cmds, queuedCmd{cmd: esl.FilterCmd("Unique-ID", e.UUID), leg: e.UUID})
@@ -275,7 +308,7 @@ func (d *driver) sendCmds() {
 	if step != nil {
 		d.arrived = time.Time{}
 	}
-	err := d.s.Post(cmds, func(replies []esl.Reply) {
+	took := func(replies []esl.Reply) {
 		for i, q := range batch {
 			if rerr := esl.ReplyErr(q.cmd, replies[i]); rerr != nil {
 				commandFailed(log, q, rerr)
@@ -287,7 +320,19 @@ func (d *driver) sendCmds() {
 		if step != nil {
 			step(time.Since(arrived))
 		}
-	})
+	}
+	var err error
+	if d.handedOff {
+		if perr := d.pipeline(cmds, took); perr != nil {
+			// The node's connection failed (a command that times out
+			// closes it): the call follows it onto the next one
+			// (reattach). Whether these commands reached the node
+			// cannot be known; they are not sent twice.
+			d.unsure(batch[0].exec, perr)
+		}
+	} else {
+		err = d.s.Post(cmds, took)
+	}
 	switch {
 	case err != nil && d.failed == nil:
 		d.failed = err
@@ -340,14 +385,14 @@ func (d *driver) do(e Effect) {
 	log := d.c.log
 	switch e := e.(type) {
 	case API:
-		if d.failed != nil {
+		if d.failed != nil || d.holdAway("api "+e.Cmd) {
 			return
 		}
 		if _, err := d.ctl().API(d.ctx, e.Cmd); err != nil {
 			log.Warn("call: api command failed", "cmd", e.Cmd, "err", err)
 		}
 	case Kill:
-		if d.failed != nil {
+		if d.failed != nil || d.holdAway("api uuid_kill "+d.s.UUID+" "+e.Cause) {
 			return
 		}
 		// Its own deadline: a call is also killed when the process shuts
@@ -375,6 +420,9 @@ func (d *driver) do(e Effect) {
 	case Subscribe:
 		if d.failed != nil {
 			return
+		}
+		if d.handedOff {
+			return // the node's connection takes them (HandoffEvents)
 		}
 		if err := d.s.Subscribe(d.ctx, e.Events...); err != nil {
 			log.Warn("call: cannot subscribe", "events", e.Events, "err", err)
@@ -480,7 +528,7 @@ func (d *driver) write(e Effect) {
 			rt.notifyCallbacks()
 		}
 		log.Info("call: ended", "status", final.Status, "cause", final.HangupCause, "duration", final.Duration,
-			"legs", e.Legs, "reason", e.Reason, "detached", d.detached)
+			"legs", e.Legs, "reason", e.Reason, "detached", d.detached, "handed_off", d.handedOff)
 	default:
 		panic(fmt.Sprintf("call: effect %T has no driver", e))
 	}
@@ -493,6 +541,171 @@ func (d *driver) ctl() *esl.Conn {
 		return d.node
 	}
 	return d.s.Conn
+}
+
+// cmdConn is the connection channel commands go out on: the node's for
+// a call handed off to it, else the call's socket (a call that detached
+// sends none: its socket is gone and nothing after the bridge needs the
+// channel).
+func (d *driver) cmdConn() *esl.Conn {
+	if d.handedOff && d.node != nil {
+		return d.node
+	}
+	return d.s.Conn
+}
+
+// pipeline sends a handed-off call's commands on the node's connection
+// and waits for their replies (eslgo's connections cannot post): took
+// gets them, as Post's callback would. While the call waits for the
+// node's next connection they wait too.
+func (d *driver) pipeline(cmds []string, took func([]esl.Reply)) error {
+	if d.node == nil {
+		d.away = append(d.away, awayCmds{cmds, took})
+		return nil
+	}
+	// Not the call's context, which shutdown cancels: a command given
+	// up on while its reply is on the way would leave that reply to
+	// the connection's next command.
+	rs, err := d.node.Pipeline(context.WithoutCancel(d.ctx), cmds)
+	if err != nil {
+		return err
+	}
+	took(rs)
+	return nil
+}
+
+// holdAway keeps a handed-off call's command for the node's next
+// connection while it waits for one; false when it can go out now.
+func (d *driver) holdAway(cmd string) bool {
+	if !d.handedOff || d.node != nil {
+		return false
+	}
+	d.away = append(d.away, awayCmds{cmds: []string{cmd}})
+	return true
+}
+
+// sendAway sends the commands held while the call waited for the node's
+// connection, in order.
+func (d *driver) sendAway() {
+	held := d.away
+	d.away = nil
+	for i, a := range held {
+		took := a.took
+		if took == nil {
+			took = func([]esl.Reply) {}
+		}
+		if err := d.pipeline(a.cmds, took); err != nil {
+			d.unsure(nil, err)
+			d.away = append(held[i+1:], d.away...) // for the next connection
+			return
+		}
+	}
+}
+
+// unsure logs a handed-off call's commands the node's connection failed
+// under (a command that times out closes it too): the call follows the
+// connection onto the next one (reattach). Whether they reached the node
+// cannot be known, and they are not sent twice.
+func (d *driver) unsure(exec *Execute, err error) {
+	what := "api"
+	if exec != nil {
+		what = exec.App
+	}
+	d.c.log.Warn("call: the node's connection failed under a command; it may not have run", "app", what, "err", err)
+}
+
+// parkWait bounds how long a handed-off call waits for the dialplan to
+// park its channel before the first command.
+const parkWait = 10 * time.Second
+
+// awaitPark waits until the dialplan has parked the handed-off channel
+// (its CHANNEL_PARK, on the node's connection, from the park
+// application): a command that reaches the channel while the socket
+// application is still ending runs inside that application's own park
+// (FreeSWITCH 1.10 parks an async socket's channel in CS_RESET, and
+// fires a CHANNEL_PARK of its own there, marked by then), and is cut
+// short when the state moves on (on the real node, a bridge sent then
+// ended ORIGINATOR_CANCEL at once).
+// The events that come first (a hang-up) are the call's, after its
+// start. It stops waiting after parkWait, at a hang-up, or when the
+// node's connection or the process goes away: the call then starts
+// anyway, and finds out.
+func (d *driver) awaitPark() []arrival {
+	t := time.NewTimer(parkWait)
+	defer t.Stop()
+	defer d.inbox.wake() // events behind the park wait for the loop
+	var early []arrival
+	for {
+		select {
+		case <-d.inbox.ready:
+			for {
+				a, ok := d.inbox.take()
+				if !ok {
+					break
+				}
+				switch name := a.ev.Name(); {
+				case name == "CHANNEL_PARK" && a.ev.UniqueID() == d.s.UUID && a.ev.Var("current_application") == "park":
+					a.ev.Release()
+					return early
+				case name == "CHANNEL_HANGUP" || name == "CHANNEL_HANGUP_COMPLETE":
+					return append(early, a)
+				}
+				early = append(early, a)
+			}
+		case <-t.C:
+			d.c.log.Warn("call: the dialplan did not park the handed-off call; going on", "waited", parkWait)
+			return early
+		case <-d.node.Done():
+			return early
+		case <-d.ctx.Done():
+			return early
+		}
+	}
+}
+
+// handoff lets go of the socket before the call's first command and
+// runs the whole call over the node's connection (Config.Handoff): a
+// live socket costs the node for every second of the call, and every
+// event it sends costs it once more than the one connection that is
+// there anyway. Only calls the dialplan handed over (switchyard_exophone
+// set, not an API call's leg, whose socket application has no dialplan
+// to return to) on a node with a connection are handed off. The socket
+// sets resume (the dialplan goes on when it closes), marks the channel
+// with the call's tag (the node connection's filter) and ParkVar (the
+// dialplan's next extension parks it), and exits; the channel's events
+// come through the node's connection from then on. When any of it
+// fails before the exit, the call keeps its socket.
+func (d *driver) handoff() bool {
+	cfg, data, log := &d.rt.cfg, d.s.Data, d.c.log
+	if !cfg.Handoff || cfg.Detach == nil || cfg.Instance == "" ||
+		data.Var("switchyard_exophone") == "" || data.Var("switchyard_outbound") == "true" {
+		return false
+	}
+	node, err := cfg.Detach.NodeConn(data.Get("Core-UUID"))
+	if err != nil {
+		log.Info("call: keeping the socket", "err", err)
+		return false
+	}
+	remove := node.Route(d.s.UUID, d.sink)
+	mark := DetachVar + "=" + detachTag(cfg.Instance)
+	cmds := []string{"resume", "api uuid_setvar_multi " + d.s.UUID + " " + ParkVar + "=true;" + mark}
+	rs, err := d.s.Pipeline(d.ctx, cmds)
+	for i := 0; err == nil && i < len(rs); i++ {
+		err = esl.ReplyErr(cmds[i], rs[i])
+	}
+	if err != nil {
+		remove()
+		log.Info("call: keeping the socket", "err", err)
+		return false
+	}
+	if _, err := d.s.Send(d.ctx, "exit"); err != nil && !errors.Is(err, esl.ErrClosed) {
+		log.Info("call: the socket did not close on request", "err", err)
+	}
+	d.routes = append(d.routes, remove)
+	d.node, d.handedOff = node, true
+	d.c.legMark = mark
+	d.rt.cfg.Metrics.CallHandedOff()
+	return true
 }
 
 // detach hands the rest of the call to the node's connection: it routes
@@ -545,9 +758,14 @@ func (d *driver) detach(e Detach) {
 // ends as one whose socket died.
 func (d *driver) reattach(lost error) {
 	d.node = nil
-	core, uuid, callee := d.s.Data.Get("Core-UUID"), d.s.UUID, ""
-	if cn := d.c.conn; cn != nil {
-		callee = cn.bridgedTo
+	core, uuid := d.s.Data.Get("Core-UUID"), d.s.UUID
+	// Every channel of the call still up: the caller and the callee of
+	// a detached call, and the legs a handed-off call still rings.
+	var others []string
+	for _, l := range d.c.order {
+		if l != d.c.a && l.final == nil {
+			others = append(others, l.uuid)
+		}
 	}
 	d.c.log.Warn("call: lost the node's connection that carried the detached call; waiting for it", "err", lost)
 	d.wg.Add(1)
@@ -559,8 +777,8 @@ func (d *driver) reattach(lost error) {
 		conn, err := d.rt.cfg.Detach.WaitConn(ctx, core)
 		if err == nil {
 			removes = append(removes, conn.Route(uuid, d.sink))
-			if callee != "" {
-				removes = append(removes, conn.Route(callee, d.sink))
+			for _, other := range others {
+				removes = append(removes, conn.Route(other, d.sink))
 			}
 			var out string
 			out, err = conn.API(ctx, "uuid_exists "+uuid)
@@ -577,6 +795,7 @@ func (d *driver) reattach(lost error) {
 			}
 			d.node, d.gone = conn, conn.Done()
 			d.c.log.Info("call: the detached call goes on over the node's new connection")
+			d.sendAway()
 		}
 		select {
 		case d.inputs <- back:

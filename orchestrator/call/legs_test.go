@@ -226,7 +226,7 @@ func TestDialStringTrunkAndWhisper(t *testing.T) {
 	d := flows.Dial{Strategy: flows.Sequential, RingTimeout: 20, CallerID: "+15550000100",
 		SIPHeaders: map[string]string{"X-Ref": "42", "X-Bad": "a,b"}, Whisper: &flows.Prompt{Text: "Web call, order [42]"}}
 	legs := []dialLeg{{uuid: "u1", dest: "sip:pbx1"}, {uuid: "u2", dest: "sip:carrier2"}, {uuid: "u3", dest: "+15550100001"}}
-	got := dialStringFor(e, d, legs, "sid", "+15550000100", media{ttsEngine: "flite", ttsVoice: "slt"})
+	got := dialStringFor(e, d, legs, "sid", "+15550000100", "", media{ttsEngine: "flite", ttsVoice: "slt"})
 	want := "{ignore_early_media=true,group_confirm_key=exec,group_confirm_file='playback say:Web call  order  42 ',tts_engine=flite,tts_voice=slt}" +
 		"[leg_timeout=20,origination_uuid=u1,origination_caller_id_number=+15550000100,switchyard_call=sid,sip_h_X-Ref=42]sofia/gateway/acme_pbx/+15550000100|" +
 		"[leg_timeout=20,origination_uuid=u2,origination_caller_id_number=+15550000100,switchyard_call=sid,sip_h_X-Ref=42]sofia/gateway/carrier2/+15550000100|" +
@@ -248,7 +248,7 @@ func TestDialStringTrunkAndWhisper(t *testing.T) {
 		t.Errorf("bad gateway: %s", got)
 	}
 	d.Whisper = &flows.Prompt{Audio: "https://x.example/a,b.wav"}
-	if got := dialStringFor(e, d, legs[2:], "sid", "", media{}); !strings.Contains(got, "group_confirm_file='playback "+unsafeAudio+"'") {
+	if got := dialStringFor(e, d, legs[2:], "sid", "", "", media{}); !strings.Contains(got, "group_confirm_file='playback "+unsafeAudio+"'") {
 		t.Errorf("whisper audio with dial syntax: %s", got)
 	}
 }

@@ -130,6 +130,16 @@ type Config struct {
 	// DetachEvents of the channels whose DetachVar is Instance (the
 	// filters DetachFilters gives). Nil: calls keep their sockets to the end.
 	Detach Detacher
+	// Handoff runs inbound calls over the node's connection from their
+	// first command (see HandoffEvents, and the package doc): the socket
+	// only hands the call to this instance. It needs Detach, Instance,
+	// and a node connection subscribed to HandoffEvents with
+	// HandoffFilters; a call whose node has no connection keeps its
+	// socket.
+	Handoff bool
+	// NoDetach keeps the sockets of calls that are not handed off to the
+	// end, when Detach is set for Handoff's sake only.
+	NoDetach bool
 	// OnDetach, if set, is called when a call has let go of its socket.
 	OnDetach func()
 	// ReattachWait bounds how long a detached call waits for its node's
@@ -246,7 +256,7 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	rt.routes.what, rt.targets.what = "route", "destinations"
 	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newApp: esl.NewAppID, newSID: store.NewSID,
 		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil,
-		detach: cfg.Detach != nil && cfg.Instance != ""}
+		detach: cfg.Detach != nil && cfg.Instance != "" && !cfg.NoDetach}
 	return rt
 }
 

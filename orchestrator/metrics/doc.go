@@ -42,6 +42,9 @@
 //     once bridged for good (the flow has nothing more for the caller):
 //     the node stops serving the socket, and the call's last events come
 //     through the node's connection (serve -detach).
+//   - switchyard_calls_handed_off_total: calls that let go of their socket
+//     before their first command and ran over the node's connection from
+//     then on (serve -control node).
 //   - switchyard_calls_live: calls running on this instance now (a gauge
 //     read at scrape time from the function given to LiveCalls).
 //   - switchyard_applet_steps_total{applet}: steps of the flow

@@ -154,6 +154,7 @@ type Set struct {
 	callsStarted      *prometheus.CounterVec
 	callsEnded        *prometheus.CounterVec
 	callsDetached     prometheus.Counter
+	callsHandedOff    prometheus.Counter
 	appletSteps       *prometheus.CounterVec
 	appletStepSeconds *prometheus.HistogramVec
 	appletDispatch    *prometheus.HistogramVec
@@ -202,6 +203,8 @@ func New(version string) *Set {
 		"direction", "status", "cause")
 	s.callsDetached = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_calls_detached_total",
 		Help: "Calls that let go of their socket for the rest of a final bridge; their last events came through the node's connection."})
+	s.callsHandedOff = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_calls_handed_off_total",
+		Help: "Calls that let go of their socket before their first command and ran over the node's connection (serve -control node)."})
 	s.appletSteps = counter("switchyard_applet_steps_total", "Steps of the flow interpreter that acted, by applet type.", "applet")
 	s.appletStepSeconds = histogram("switchyard_applet_step_seconds",
 		"From an event's arrival at a call to FreeSWITCH acknowledging the flow's next blocking command, by applet type.", stepBuckets, "applet")
@@ -256,7 +259,7 @@ func New(version string) *Set {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		build, live, nodeCollector{s},
-		s.callsStarted, s.callsEnded, s.callsDetached, s.appletSteps, s.appletStepSeconds, s.appletDispatch,
+		s.callsStarted, s.callsEnded, s.callsDetached, s.callsHandedOff, s.appletSteps, s.appletStepSeconds, s.appletDispatch,
 		s.eslSeconds, s.eslErrors, s.socketRefused, s.nodeRestarts,
 		s.storeWriteSeconds, s.storeWrites, s.storeWriteErrors, s.storeQueueDepth,
 		s.callbackAttempts, s.callbackSeconds, s.callbacksPending,
@@ -345,6 +348,15 @@ func (s *Set) CallDetached() {
 		return
 	}
 	s.callsDetached.Inc()
+}
+
+// CallHandedOff counts a call that let go of its socket before its first
+// command (serve -control node).
+func (s *Set) CallHandedOff() {
+	if s == nil {
+		return
+	}
+	s.callsHandedOff.Inc()
 }
 
 // AppletStep counts a step of the flow interpreter that acted; applet is

@@ -41,11 +41,14 @@ type harness struct {
 	phone  *testphone.Phone
 	sent   chan flows.Send
 	real   bool
-	sip    string // the borrowed node's SIP test network ("" on the emulator)
-	rt     *call.Runtime
-	met    *metrics.Set
-	node   *esl.Node
-	srv    *esl.Server
+	// handoff: the calls are handed off to the node's connection at once
+	// (SWITCHYARD_SCENARIO_CONTROL=node, or a subtest of TestHandoff).
+	handoff bool
+	sip     string // the borrowed node's SIP test network ("" on the emulator)
+	rt      *call.Runtime
+	met     *metrics.Set
+	node    *esl.Node
+	srv     *esl.Server
 	// detaching gets a value each time a call lets go of its socket.
 	detaching chan struct{}
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
@@ -87,7 +90,7 @@ type options struct {
 func newHarnessOpts(t *testing.T, o options) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)),
+	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)), handoff: handoffIn(t),
 		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}, detaching: make(chan struct{}, 16)}
 	h.seed(ctx)
 
@@ -126,12 +129,20 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		t.Cleanup(func() { fs.Close() })
 		fsAddr, password = fs.Addr(), "ClueCon"
 	}
-	startCapture(t, fsAddr, password, !suite.real && !o.realTime) // fidelity capture / comparison (capture_test.go)
+	// Fidelity capture / comparison (capture_test.go): the captures are of
+	// calls that keep their sockets.
+	if !h.handoff {
+		startCapture(t, fsAddr, password, !suite.real && !o.realTime)
+	}
 	// The node API calls are placed on; it also carries the last events
 	// of calls that let go of their sockets (as serve's does).
 	instance := store.NewSID()
+	events, filters := call.DetachEvents(), call.DetachFilters(instance)
+	if h.handoff {
+		events, filters = call.HandoffEvents(), call.HandoffFilters(instance)
+	}
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log,
-		Events: call.DetachEvents(), Filters: call.DetachFilters(instance)})
+		Events: events, Filters: filters})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
@@ -156,6 +167,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 			}
 		},
 		Detach:            call.PoolDetacher(pool),
+		Handoff:           h.handoff,
 		SocketAddr:        l.Addr().String(),
 		TerminalCallbacks: h.terminalCallback,
 		Planner:           o.planner,

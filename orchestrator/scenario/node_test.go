@@ -32,16 +32,21 @@ import (
 //     default 127.0.0.1:8084, and SWITCHYARD_TEST_RECORDINGS name its
 //     recordings folder as seen from here).
 //
+// With SWITCHYARD_SCENARIO_CONTROL=node the calls are handed off to the
+// node's connection at once (call.Config.Handoff, serve -control node)
+// instead of keeping their sockets.
+//
 // SWITCHYARD_SCENARIO_SUMMARY names a file the suite appends its one-line
 // result to, for make test to print.
 var suite struct {
-	real  bool
-	where string     // for the summary
-	nodes chan *node // real nodes, lent one scenario at a time
-	sip   string     // the test network's SIP address ("" on the emulator)
-	mu    sync.Mutex
-	ran   map[string]bool // scenario -> passed
-	par   sync.Map        // *testing.T already made parallel
+	real    bool
+	handoff bool
+	where   string     // for the summary
+	nodes   chan *node // real nodes, lent one scenario at a time
+	sip     string     // the test network's SIP address ("" on the emulator)
+	mu      sync.Mutex
+	ran     map[string]bool // scenario -> passed
+	par     sync.Map        // *testing.T already made parallel
 }
 
 // node is a real FreeSWITCH a scenario borrows.
@@ -55,6 +60,7 @@ type node struct {
 
 func TestMain(m *testing.M) {
 	suite.ran = map[string]bool{}
+	suite.handoff = os.Getenv("SWITCHYARD_SCENARIO_CONTROL") == "node"
 	stop, err := setupNodes()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scenario:", err)
@@ -78,7 +84,11 @@ func TestMain(m *testing.M) {
 	}
 	suite.mu.Unlock()
 	sort.Strings(failed)
-	line := fmt.Sprintf("scenario: %d of %d scenarios passed on %s", passed, passed+len(failed), suite.where)
+	where := suite.where
+	if suite.handoff {
+		where += ", calls handed off to the node's connection"
+	}
+	line := fmt.Sprintf("scenario: %d of %d scenarios passed on %s", passed, passed+len(failed), where)
 	if len(failed) > 0 {
 		line += "; failed: " + strings.Join(failed, ", ")
 	}
