@@ -795,6 +795,12 @@ func (d *driver) reattach(lost error) {
 			}
 			d.node, d.gone = conn, conn.Done()
 			d.c.log.Info("call: the detached call goes on over the node's new connection")
+			// Legs a handed-off call dialled meanwhile.
+			for _, l := range d.c.order {
+				if l != d.c.a && l.final == nil && !slices.Contains(others, l.uuid) {
+					d.routes = append(d.routes, conn.Route(l.uuid, d.sink))
+				}
+			}
 			d.sendAway()
 		}
 		select {
