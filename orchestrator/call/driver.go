@@ -254,7 +254,7 @@ func (d *driver) queue(e Effect) bool {
 	switch e := e.(type) {
 	case Execute:
 		if d.failed == nil {
-			cmd := d.cmdConn().ExecuteCmd(d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked)
+			cmd := d.ctl().ExecuteCmd(d.s.UUID, e.App, e.Arg, e.AppUUID, !e.Unlocked)
 			d.cmds = append(d.cmds, queuedCmd{cmd: cmd, exec: &e})
 		}
 	case Watch:
@@ -403,7 +403,7 @@ func (d *driver) do(e Effect) {
 			if d.node != nil {
 				// The node's connection failed, not the call: it goes on
 				// (or follows the connection's end, see reattach).
-				log.Warn("call: hangup of the detached call", "err", err)
+				log.Warn("call: hangup over the node's connection", "err", err)
 				return
 			}
 			// A closed socket means FreeSWITCH let go of a channel that
@@ -534,21 +534,11 @@ func (d *driver) write(e Effect) {
 	}
 }
 
-// ctl is the connection api commands go out on: the call's socket, or
-// the node's connection once the call let go of it.
+// ctl is the connection commands go out on: the call's socket, or the
+// node's connection once the call let go of it (a call that detached
+// sends no application: nothing after its bridge needs the channel).
 func (d *driver) ctl() *esl.Conn {
 	if d.node != nil {
-		return d.node
-	}
-	return d.s.Conn
-}
-
-// cmdConn is the connection channel commands go out on: the node's for
-// a call handed off to it, else the call's socket (a call that detached
-// sends none: its socket is gone and nothing after the bridge needs the
-// channel).
-func (d *driver) cmdConn() *esl.Conn {
-	if d.handedOff && d.node != nil {
 		return d.node
 	}
 	return d.s.Conn
@@ -767,7 +757,7 @@ func (d *driver) reattach(lost error) {
 			others = append(others, l.uuid)
 		}
 	}
-	d.c.log.Warn("call: lost the node's connection that carried the detached call; waiting for it", "err", lost)
+	d.c.log.Warn("call: lost the node's connection that carried the call's events; waiting for it", "err", lost, "handed_off", d.handedOff)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -789,12 +779,12 @@ func (d *driver) reattach(lost error) {
 		back := func() {
 			d.routes = append(d.routes, removes...)
 			if err != nil {
-				d.c.socketGone(fmt.Errorf("the node's connection, which carried the detached call's events: %w (then: %w)", lost, err))
+				d.c.socketGone(fmt.Errorf("the node's connection, which carried the call's events: %w (then: %w)", lost, err))
 				d.settle()
 				return
 			}
 			d.node, d.gone = conn, conn.Done()
-			d.c.log.Info("call: the detached call goes on over the node's new connection")
+			d.c.log.Info("call: the call goes on over the node's new connection")
 			// Legs a handed-off call dialled meanwhile.
 			for _, l := range d.c.order {
 				if l != d.c.a && l.final == nil && !slices.Contains(others, l.uuid) {
