@@ -997,7 +997,9 @@ func (l *bridgeLink) end(by *channel) {
 			return
 		}
 		if a.varTrue("hangup_after_bridge") {
-			a.hangup("NORMAL_CLEARING")
+			// with the cause the other side ended with (switch_ivr_bridge.c:
+			// switch_channel_hangup(originator, cause of the originatee))
+			a.hangup(cause)
 			return
 		}
 		l.app.finish("")

@@ -290,6 +290,19 @@ func TestBridgeTestNetwork(t *testing.T) {
 			t.Fatalf("leg %v", leg)
 		}
 	})
+	// The node hangs the caller up with the cause the other side ended
+	// with (the capture of TestMaxConversationEndsTheBridge on 1.10.12).
+	t.Run("hangup_after_bridge passes the other side's cause on", func(t *testing.T) {
+		e := newBridgeEnv(t, true)
+		e.o.run("set", "hangup_after_bridge=true")
+		e.o.exec("bridge", "[origination_uuid=c0000000-0000-4000-8000-000000000003]"+gw("+15550100003"))
+		e.o.c.waitName("CHANNEL_BRIDGE")
+		e.o.c.cmd("api uuid_kill c0000000-0000-4000-8000-000000000003 ALLOTTED_TIMEOUT")
+		hc := e.o.waitHangupComplete()
+		if hc.ev["Hangup-Cause"] != "ALLOTTED_TIMEOUT" || hc.ev["variable_bridge_hangup_cause"] != "ALLOTTED_TIMEOUT" {
+			t.Fatalf("cause %q bridge_hangup_cause %q", hc.ev["Hangup-Cause"], hc.ev["variable_bridge_hangup_cause"])
+		}
+	})
 	t.Run("unanswered caller is answered by the bridge; caller hangs up while ringing", func(t *testing.T) {
 		e := newBridgeEnv(t, false)
 		e.o.exec("bridge", gw("+15550100003"))
