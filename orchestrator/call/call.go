@@ -19,10 +19,15 @@ import (
 // (about 180 µs of the node's CPU each, see package esl). A leg rings
 // from its first CHANNEL_PROGRESS(_MEDIA), the 180 or 183 its far end
 // sends; CHANNEL_CREATE, a channel made before its INVITE goes out, said
-// nothing more than the leg's row already does.
+// nothing more than the leg's row already does. CHANNEL_HANGUP is left
+// out: CHANNEL_HANGUP_COMPLETE, which every channel sends a few
+// milliseconds later, carries its cause and the billing record as well,
+// and a caller who hangs up during an application says so in that
+// application's completion first (Answer-State "hangup", Hangup-Cause):
+// callerLeftIn. A two-leg call is sent three events fewer.
 var subscribed = []string{
 	"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
-	"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE_COMPLETE",
+	"CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE_COMPLETE",
 }
 
 // quiet are negative filters on the call's socket for the completions of
@@ -154,7 +159,8 @@ type callerPhase int
 const (
 	// callerUp: the channel is ringing or answered.
 	callerUp callerPhase = iota
-	// callerLeaving: CHANNEL_HANGUP came; the flow hears of it once the
+	// callerLeaving: the caller hung up (CHANNEL_HANGUP, or an event of
+	// the channel after it: callerLeftIn); the flow hears of it once the
 	// command in flight has its result, and the channel's record is on
 	// its way.
 	callerLeaving
@@ -482,6 +488,7 @@ func (c *call) done() bool {
 
 func (c *call) onCaller(ev esl.Event) {
 	changed := c.a.apply(ev, c.wall)
+	c.callerLeftIn(ev)
 	switch ev.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
 		if ev.AppUUID() != "" && ev.AppUUID() == c.pending.app {
@@ -508,6 +515,19 @@ func (c *call) onCaller(ev esl.Event) {
 	if changed && c.rowCreated && c.a.final == nil {
 		c.legStatus(c.a)
 	}
+}
+
+// callerLeftIn notes a hang-up that an event of the caller's channel
+// shows before its CHANNEL_HANGUP_COMPLETE: FreeSWITCH fires the
+// completion of the application the hang-up cut short with Answer-State
+// "hangup" and the cause, as CHANNEL_HANGUP would have (which the call
+// does not subscribe to), so the flow is not given its result as if the
+// caller were still there.
+func (c *call) callerLeftIn(ev esl.Event) {
+	if ev.Name() == "CHANNEL_HANGUP_COMPLETE" || ev.Get("Answer-State") != "hangup" {
+		return
+	}
+	c.callerLeft(ev.Get("Hangup-Cause"))
 }
 
 // answered records the call's answer, with its "answered" status

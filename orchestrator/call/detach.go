@@ -20,9 +20,10 @@ import (
 const DetachVar = "switchyard_detached"
 
 // DetachEvents are the event types a detached call still needs: its
-// bridge's result, the caller's hang-up and every channel's final record.
+// bridge's result and every channel's final record (which also says that
+// the caller hung up; see subscribed).
 func DetachEvents() []string {
-	return []string{"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"}
+	return []string{"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE"}
 }
 
 // DetachFilters are the filters that let through the events of the

@@ -22,7 +22,7 @@ type leg struct {
 	status    store.Status
 	answered  bool
 	answerAt  time.Time
-	hangup    string // cause from CHANNEL_HANGUP, before the final record
+	hangup    string // cause known before the final record (CHANNEL_HANGUP, the bridge's originate_causes)
 	final     *store.LegFinal
 	billsec   int
 	createdAt time.Time

@@ -493,43 +493,72 @@ func TestMachineHangupAtEveryPhase(t *testing.T) {
 			w.event("u5", "CHANNEL_ANSWER")
 		}, true, store.Completed},
 	}
-	for _, p := range phases {
-		t.Run(p.name, func(t *testing.T) {
-			w := newWorld(t, basicSupport(t))
-			p.run(w)
-			w.trace = nil
-			w.at(10 * time.Second)
-			w.event("caller", "CHANNEL_HANGUP", "Hangup-Cause", "NORMAL_CLEARING")
-			w.hangupComplete("caller", "NORMAL_CLEARING", 1*time.Second, 9)
-			if w.c.over {
-				t.Fatal("over before the command in flight had its result")
+	// How the call learns of the hang-up: CHANNEL_HANGUP (which it does
+	// not subscribe to, but handles), or, without it, the completion the
+	// hang-up cut short, fired with Answer-State "hangup" before the
+	// caller's CHANNEL_HANGUP_COMPLETE, as FreeSWITCH does.
+	for _, hangupEvent := range []bool{true, false} {
+		for _, p := range phases {
+			name := p.name
+			if !hangupEvent {
+				name += ", without CHANNEL_HANGUP"
 			}
-			if p.result {
-				w.completes("variable_originate_causes", "ARRAY::u5;ORIGINATOR_CANCEL|:u6;ORIGINATOR_CANCEL",
-					"variable_last_bridge_to", w.c.legsAnswered())
-			} else {
-				w.fire(w.c.settleTimer)
-			}
-			for _, l := range w.c.order[1:] {
-				if l.final == nil {
-					w.hangupComplete(l.uuid, "ORIGINATOR_CANCEL", 0, 0)
-				}
-			}
-			if !w.c.over {
-				t.Fatalf("the call is not over: pending %v, flow done %v", w.c.pending.kind, w.c.state.Done())
-			}
-			w.c.finish()
-			w.take()
-			final := w.trace[len(w.trace)-1]
-			if !strings.HasPrefix(final, "call final "+string(p.status)+" NORMAL_CLEARING 10s") {
-				t.Fatalf("last effect %q, want the call's final record", final)
-			}
-			for _, line := range w.trace {
-				if strings.HasPrefix(line, "execute") || strings.HasPrefix(line, "kill") {
-					t.Errorf("%q after the caller left", line)
-				}
-			}
-		})
+			t.Run(name, func(t *testing.T) { hangUpAt(t, p.run, p.result, p.status, hangupEvent) })
+		}
+	}
+}
+
+func hangUpAt(t *testing.T, run func(w *world), result bool, status store.Status, hangupEvent bool) {
+	w := newWorld(t, basicSupport(t))
+	run(w)
+	w.trace = nil
+	w.at(10 * time.Second)
+	cutShort := []string{"variable_originate_causes", "ARRAY::u5;ORIGINATOR_CANCEL|:u6;ORIGINATOR_CANCEL",
+		"variable_last_bridge_to", w.c.legsAnswered()}
+	switch {
+	case hangupEvent:
+		w.event("caller", "CHANNEL_HANGUP", "Hangup-Cause", "NORMAL_CLEARING")
+		w.hangupComplete("caller", "NORMAL_CLEARING", 1*time.Second, 9)
+		if w.c.over {
+			t.Fatal("over before the command in flight had its result")
+		}
+		if result {
+			w.completes(cutShort...)
+		}
+	case result:
+		w.completes(append(cutShort, "Answer-State", "hangup", "Hangup-Cause", "NORMAL_CLEARING",
+			"variable_switchyard_input_1", "1")...)
+		if !w.c.left() {
+			t.Fatal("the completion said the caller hung up; the call did not hear it")
+		}
+		w.hangupComplete("caller", "NORMAL_CLEARING", 1*time.Second, 9)
+	default:
+		w.hangupComplete("caller", "NORMAL_CLEARING", 1*time.Second, 9)
+		if w.c.over {
+			t.Fatal("over before the command in flight had its result")
+		}
+	}
+	if !result {
+		w.fire(w.c.settleTimer)
+	}
+	for _, l := range w.c.order[1:] {
+		if l.final == nil {
+			w.hangupComplete(l.uuid, "ORIGINATOR_CANCEL", 0, 0)
+		}
+	}
+	if !w.c.over {
+		t.Fatalf("the call is not over: pending %v, flow done %v", w.c.pending.kind, w.c.state.Done())
+	}
+	w.c.finish()
+	w.take()
+	final := w.trace[len(w.trace)-1]
+	if !strings.HasPrefix(final, "call final "+string(status)+" NORMAL_CLEARING 10s") {
+		t.Fatalf("last effect %q, want the call's final record", final)
+	}
+	for _, line := range w.trace {
+		if strings.HasPrefix(line, "execute") || strings.HasPrefix(line, "kill") {
+			t.Errorf("%q after the caller left", line)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ func (s *Server) dialplanSteps(dest string, toSocket bool) []step {
 // testSteps is the test-network dialplan, the actions
 // freeswitch-conf/dialplan/switchyard_testnet.xml runs on a real node.
 func testSteps(class netClass, nn int) []step {
-	steps := []step{{"set", "playback_terminators=none"}, {"set", "sleep_eat_digits=true"}}
+	steps := []step{{"unset", "switchyard_detached"}, {"set", "playback_terminators=none"}, {"set", "sleep_eat_digits=true"}}
 	switch class {
 	case netBusy:
 		return append(steps, step{"respond", "486 Busy Here"}, step{"hangup", "USER_BUSY"})

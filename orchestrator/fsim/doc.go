@@ -44,8 +44,9 @@
 //	                     (a managed number, as dialplan/public/00_switchyard.xml) — except for a
 //	                     loopback leg dialled by bridge, which answers like 0001…0099
 //
-// The test numbers first set playback_terminators=none and
-// sleep_eat_digits=true: the actions of
+// The test numbers first unset switchyard_detached (the -b half of a
+// loopback pair inherits it from the dial string) and set
+// playback_terminators=none and sleep_eat_digits=true: the actions of
 // freeswitch-conf/dialplan/switchyard_testnet.xml.
 //
 // Numbers match with or without '+'. sofia/<profile>/[sip:]<number>@host

@@ -94,10 +94,11 @@ const captureDir = "testdata/captures"
 
 // callSubscribed is what Switchyard's call runtime subscribes to,
 // PLAYBACK_START included (a queued call adds it), and what it subscribed
-// to when the captures were recorded: the emulator's channel creations,
-// unbridges and recording stops are still held to the node's (and a
-// channel's CHANNEL_CREATE is how a trace knows it began in the scenario).
-var callSubscribed = append(call.Subscribed(), "PLAYBACK_START", "CHANNEL_CREATE", "CHANNEL_UNBRIDGE", "RECORD_STOP")
+// to when the captures were recorded: the emulator's hang-ups, channel
+// creations, unbridges and recording stops are still held to the node's
+// (and a channel's CHANNEL_CREATE is how a trace knows it began in the
+// scenario).
+var callSubscribed = append(call.Subscribed(), "CHANNEL_HANGUP", "PLAYBACK_START", "CHANNEL_CREATE", "CHANNEL_UNBRIDGE", "RECORD_STOP")
 
 // Trace is the normalised account of one scenario harness's node events.
 type Trace struct {
