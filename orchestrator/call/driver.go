@@ -544,24 +544,18 @@ func (d *driver) ctl() *esl.Conn {
 	return d.s.Conn
 }
 
-// pipeline sends a handed-off call's commands on the node's connection
-// and waits for their replies (eslgo's connections cannot post): took
-// gets them, as Post's callback would. While the call waits for the
-// node's next connection they wait too.
+// pipeline posts a handed-off call's commands on the node's connection,
+// as a socket's are: the call goes on at once, and took gets their
+// replies on the connection's reader. While the call waits for the
+// node's next connection they wait too. A connection that closes before
+// the replies never calls took: the call follows it onto the next one,
+// and the commands are not sent twice (unsure).
 func (d *driver) pipeline(cmds []string, took func([]esl.Reply)) error {
 	if d.node == nil {
 		d.away = append(d.away, awayCmds{cmds, took})
 		return nil
 	}
-	// Not the call's context, which shutdown cancels: a command given
-	// up on while its reply is on the way would leave that reply to
-	// the connection's next command.
-	rs, err := d.node.Pipeline(context.WithoutCancel(d.ctx), cmds)
-	if err != nil {
-		return err
-	}
-	took(rs)
-	return nil
+	return d.node.Post(cmds, took)
 }
 
 // holdAway keeps a handed-off call's command for the node's next

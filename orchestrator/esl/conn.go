@@ -266,7 +266,7 @@ type poster interface {
 // does; if the connection closes first, done is never called (Done says
 // so). Commands sent after Post get their own replies, after these. Only
 // a connection whose protocol Switchyard speaks itself (an outbound
-// socket) can post; eslgo's inbound connections cannot.
+// socket, DialOrdered's) can post; eslgo's inbound connections cannot.
 func (c *Conn) Post(cmds []string, done func([]Reply)) error {
 	if err := noNUL(cmds...); err != nil {
 		return err

@@ -308,7 +308,7 @@ func TestInboundCommandsEndTheirLinesInCRLF(t *testing.T) {
 }
 
 // A command holding a NUL is refused before it is written, whatever sends
-// it; and only an outbound socket can post.
+// it; and eslgo's inbound connections cannot post.
 func TestCommandsWithNULAndPostingOverEslgoAreRefused(t *testing.T) {
 	c, _ := dialFake(t)
 	bad := "api status\x00exit"

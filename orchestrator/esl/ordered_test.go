@@ -63,6 +63,44 @@ func TestDialOrderedHandsOverEventsBeforeTheReply(t *testing.T) {
 	}
 }
 
+// A connection of Switchyard's own posts commands as an outbound socket
+// does (a handed-off call's, on the node's connection): their replies come
+// to the poster in order, and a command sent while they are owed gets its
+// own.
+func TestDialOrderedPosts(t *testing.T) {
+	fs := fsim.New(fsim.Config{Speed: 50})
+	if err := fs.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := esl.DialOrdered(ctx, fs.Addr(), "ClueCon", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	core, err := conn.API(ctx, "global_getvar core_uuid")
+	if err != nil || core == "" {
+		t.Fatalf("core_uuid %q %v", core, err)
+	}
+	got := make(chan []esl.Reply, 1)
+	if err := conn.Post([]string{"api status", "api global_getvar core_uuid"}, func(rs []esl.Reply) { got <- rs }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := conn.API(ctx, "global_getvar core_uuid"); err != nil || r != core {
+		t.Fatalf("the command after the posted ones got %q %v, want the core's uuid", r, err)
+	}
+	select {
+	case rs := <-got:
+		if len(rs) != 2 || !strings.HasPrefix(rs[0].Text, "UP ") || strings.TrimSpace(rs[1].Text) != core {
+			t.Fatalf("posted replies %q", rs)
+		}
+	case <-ctx.Done():
+		t.Fatal("the posted commands' replies never came")
+	}
+}
+
 // A wrong password is refused at dial.
 func TestDialOrderedWrongPassword(t *testing.T) {
 	fs := fsim.New(fsim.Config{})
