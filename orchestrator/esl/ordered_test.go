@@ -18,19 +18,13 @@ import (
 // its next reply, so right after the status that follows, the sink must
 // hold them all, in order, however slowly the sink runs.
 func TestDialOrderedHandsOverEventsBeforeTheReply(t *testing.T) {
-	fs := fsim.New(fsim.Config{Speed: 50})
-	if err := fs.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	addr, ctx := emulator(t)
 
 	var (
 		mu  sync.Mutex
 		got = map[string][]string{} // Unique-ID -> event names
 	)
-	conn, err := esl.DialOrdered(ctx, fs.Addr(), "ClueCon", func(ev esl.Event) {
+	conn, err := esl.DialOrdered(ctx, addr, "ClueCon", func(ev esl.Event) {
 		runtime.Gosched() // a sink that takes its time, as on a loaded machine
 		mu.Lock()
 		got[ev.UniqueID()] = append(got[ev.UniqueID()], ev.Name())
@@ -68,14 +62,8 @@ func TestDialOrderedHandsOverEventsBeforeTheReply(t *testing.T) {
 // to the poster in order, and a command sent while they are owed gets its
 // own.
 func TestDialOrderedPosts(t *testing.T) {
-	fs := fsim.New(fsim.Config{Speed: 50})
-	if err := fs.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := esl.DialOrdered(ctx, fs.Addr(), "ClueCon", nil, nil)
+	addr, ctx := emulator(t)
+	conn, err := esl.DialOrdered(ctx, addr, "ClueCon", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +87,20 @@ func TestDialOrderedPosts(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the posted commands' replies never came")
 	}
+}
+
+// emulator starts an emulated node for a test and gives its address and
+// the test's time limit.
+func emulator(t *testing.T) (string, context.Context) {
+	t.Helper()
+	fs := fsim.New(fsim.Config{Speed: 50})
+	if err := fs.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return fs.Addr(), ctx
 }
 
 // A wrong password is refused at dial.
