@@ -57,6 +57,7 @@ func (s *Server) apiSync(lname, name, arg string) string {
 		if !ok {
 			cause = "NORMAL_CLEARING"
 		}
+		ch.killed = true
 		ch.hangup(cause)
 		return "+OK\n"
 	case "uuid_getvar":

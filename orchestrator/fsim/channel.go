@@ -88,6 +88,7 @@ type channel struct {
 
 	// media
 	remoteEnd  bool     // the far end ended it (SIP: a final response or BYE received)
+	killed     bool     // hung up by uuid_kill, from outside its own thread
 	sending    int      // audible playbacks / speak running on it (media.go)
 	remoteTone bool     // a far-end phone that answered and plays its tone
 	meters     []*meter // recordings running on this channel (media.go)
@@ -604,6 +605,16 @@ func (ch *channel) hangup(cause string) {
 
 // pairCause is the cause the other half of a pair hangs up with.
 func pairCause(from, to *channel) string {
+	if from.pairKind == kindLoopback && from.killed && from.bridge != nil && to.answered && to.parked && to.bridge == nil {
+		// mod_loopback's kill unlinks both halves at once: the partner's
+		// park reads no more media and ends while the killed half is
+		// still leaving its bridge, before that half's hang-up passes its
+		// cause on, so the partner, with nothing after its park, hangs up
+		// NORMAL_CLEARING ("executed the last dialplan instruction";
+		// TestDetachedCallHungUpAtShutdown on 1.10.12). A half that hangs
+		// itself up passes its cause on first.
+		return "NORMAL_CLEARING"
+	}
 	if from.pairKind == kindSofia && from.pairIsA {
 		// the calling SIP side went away: CANCEL before answer, BYE after
 		if !to.answered {

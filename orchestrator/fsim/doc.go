@@ -99,7 +99,9 @@
 //     DIALSTATUS, originate_causes accumulating, stale
 //     last_bridge_proto_specific_hangup_cause ...), continue_on_fail,
 //     leg_timeout → ALLOTTED_TIMEOUT, originate_timeout → NO_ANSWER,
-//     LOSE_RACE, ORIGINATOR_CANCEL, loopback/SIP pair cause propagation,
+//     LOSE_RACE, ORIGINATOR_CANCEL, loopback/SIP pair cause propagation
+//     (but a parked half whose bridged partner is uuid_killed ends
+//     NORMAL_CLEARING first, as its park loses the link),
 //     caller-ID flip of originated legs, billing variables of
 //     CHANNEL_HANGUP_COMPLETE computed like switch_channel_set_timestamps.
 //
