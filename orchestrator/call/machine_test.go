@@ -508,6 +508,8 @@ func TestMachineHangupAtEveryPhase(t *testing.T) {
 	}
 }
 
+// hangUpAt hangs the caller up once run has brought the call to a phase:
+// the call must end with its final record and send nothing after.
 func hangUpAt(t *testing.T, run func(w *world), result bool, status store.Status, hangupEvent bool) {
 	w := newWorld(t, basicSupport(t))
 	run(w)
