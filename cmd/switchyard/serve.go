@@ -176,17 +176,14 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	restarted := make(chan string, 16)
 	down := make(chan string, 16)
 	// With detach on, a node's connection also carries the last events of
-	// the calls that let go of their sockets, and only theirs.
+	// the calls that let go of their sockets, and only theirs; calls
+	// handed off to it (-control node) are run over it from their first
+	// command.
 	var detachEvents []string
 	var detachFilter []esl.Filter
-	if cfg.Detach {
-		detachEvents, detachFilter = call.DetachEvents(), call.DetachFilters(self.ID)
-	}
-	// Calls handed off to it (-control node) are run over it from their
-	// first command.
 	handoff := cfg.Control == "node"
-	if handoff {
-		detachEvents, detachFilter = call.HandoffEvents(), call.HandoffFilters(self.ID)
+	if cfg.Detach || handoff {
+		detachEvents, detachFilter = call.NodeSubscription(self.ID, handoff)
 	}
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,

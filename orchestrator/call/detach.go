@@ -116,6 +116,16 @@ func HandoffEvents() []string {
 	return out
 }
 
+// NodeSubscription is what a node's connection subscribes to and filters
+// for instance's calls: HandoffEvents and HandoffFilters when its calls
+// are handed off to it, else DetachEvents and DetachFilters.
+func NodeSubscription(instance string, handoff bool) ([]string, []esl.Filter) {
+	if handoff {
+		return HandoffEvents(), HandoffFilters(instance)
+	}
+	return DetachEvents(), DetachFilters(instance)
+}
+
 // HandoffFilters are DetachFilters and the completions no call reads:
 // quiet's, and those of the dialplan's execute_extension and park that
 // host a handed-off call (they end with the channel). On a node's

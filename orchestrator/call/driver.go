@@ -323,11 +323,11 @@ func (d *driver) sendCmds() {
 	}
 	var err error
 	if d.handedOff {
-		if perr := d.pipeline(cmds, took); perr != nil {
-			// The node's connection failed (a command that times out
-			// closes it): the call follows it onto the next one
-			// (reattach). Whether these commands reached the node
-			// cannot be known; they are not sent twice.
+		if perr := d.postNode(cmds, took); perr != nil {
+			// The node's connection failed as they were written: the
+			// call follows it onto the next one (reattach). Whether
+			// they reached the node cannot be known; they are not sent
+			// twice.
 			d.unsure(batch[0].exec, perr)
 		}
 	} else {
@@ -544,13 +544,13 @@ func (d *driver) ctl() *esl.Conn {
 	return d.s.Conn
 }
 
-// pipeline posts a handed-off call's commands on the node's connection,
+// postNode posts a handed-off call's commands on the node's connection,
 // as a socket's are: the call goes on at once, and took gets their
 // replies on the connection's reader. While the call waits for the
 // node's next connection they wait too. A connection that closes before
 // the replies never calls took: the call follows it onto the next one,
 // and the commands are not sent twice (unsure).
-func (d *driver) pipeline(cmds []string, took func([]esl.Reply)) error {
+func (d *driver) postNode(cmds []string, took func([]esl.Reply)) error {
 	if d.node == nil {
 		d.away = append(d.away, awayCmds{cmds, took})
 		return nil
@@ -578,7 +578,7 @@ func (d *driver) sendAway() {
 		if took == nil {
 			took = func([]esl.Reply) {}
 		}
-		if err := d.pipeline(a.cmds, took); err != nil {
+		if err := d.postNode(a.cmds, took); err != nil {
 			d.unsure(nil, err)
 			d.away = append(held[i+1:], d.away...) // for the next connection
 			return
@@ -631,7 +631,7 @@ func (d *driver) awaitPark() []arrival {
 				case name == "CHANNEL_PARK" && a.ev.UniqueID() == d.s.UUID && a.ev.Var("current_application") == "park":
 					a.ev.Release()
 					return early
-				case name == "CHANNEL_HANGUP" || name == "CHANNEL_HANGUP_COMPLETE":
+				case name == "CHANNEL_HANGUP_COMPLETE":
 					return append(early, a)
 				}
 				early = append(early, a)
@@ -745,12 +745,7 @@ func (d *driver) reattach(lost error) {
 	core, uuid := d.s.Data.Get("Core-UUID"), d.s.UUID
 	// Every channel of the call still up: the caller and the callee of
 	// a detached call, and the legs a handed-off call still rings.
-	var others []string
-	for _, l := range d.c.order {
-		if l != d.c.a && l.final == nil {
-			others = append(others, l.uuid)
-		}
-	}
+	others := d.c.liveLegs()
 	d.c.log.Warn("call: lost the node's connection that carried the call's events; waiting for it", "err", lost, "handed_off", d.handedOff)
 	d.wg.Add(1)
 	go func() {
@@ -780,9 +775,9 @@ func (d *driver) reattach(lost error) {
 			d.node, d.gone = conn, conn.Done()
 			d.c.log.Info("call: the call goes on over the node's new connection")
 			// Legs a handed-off call dialled meanwhile.
-			for _, l := range d.c.order {
-				if l != d.c.a && l.final == nil && !slices.Contains(others, l.uuid) {
-					d.routes = append(d.routes, conn.Route(l.uuid, d.sink))
+			for _, leg := range d.c.liveLegs() {
+				if !slices.Contains(others, leg) {
+					d.routes = append(d.routes, conn.Route(leg, d.sink))
 				}
 			}
 			d.sendAway()

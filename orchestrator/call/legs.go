@@ -109,6 +109,18 @@ func epoch(ev esl.Event, name string) *time.Time {
 	return &t
 }
 
+// liveLegs lists the call's channels other than the caller's that have
+// no final record yet.
+func (c *call) liveLegs() []string {
+	var out []string
+	for _, l := range c.order {
+		if l != c.a && l.final == nil {
+			out = append(out, l.uuid)
+		}
+	}
+	return out
+}
+
 // finalFrom builds a leg's final record from its CHANNEL_HANGUP_COMPLETE.
 func finalFrom(ev esl.Event, wall func() time.Time) store.LegFinal {
 	cause := ev.Get("Hangup-Cause")

@@ -137,10 +137,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	// The node API calls are placed on; it also carries the last events
 	// of calls that let go of their sockets (as serve's does).
 	instance := store.NewSID()
-	events, filters := call.DetachEvents(), call.DetachFilters(instance)
-	if h.handoff {
-		events, filters = call.HandoffEvents(), call.HandoffFilters(instance)
-	}
+	events, filters := call.NodeSubscription(instance, h.handoff)
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log,
 		Events: events, Filters: filters})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
