@@ -15,7 +15,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
-const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--serve-pid PID] [--node-pid PID] [--baseline DUR] [--db DSN] [--metrics URL] [--json]\n" +
+const simLoadSynopsis = "sim load --fs ADDR [--fs-password P] --to EXOPHONE --calls N --cps R --concurrency C [--script S] [--compare-to NUMBER [--rounds N]] [--serve-pid PID] [--node-pid PID] [--baseline DUR] [--db DSN] [--metrics URL] [--json]\n" +
 	"       switchyard sim load --api URL --account SID --api-key K --api-token T --from PHONE --to PHONE --caller-id EXOPHONE --calls N --cps R --concurrency C [--serve-pid PID] [--node-pid PID] [--baseline DUR] [--db DSN] [--metrics URL] [--json]"
 
 // simLoad places many simulated calls on a node through its inbound event
@@ -26,6 +26,8 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
 	to := fs.String("to", "", "the ExoPhone to call (required); with --api, the number connected second")
+	compareTo := fs.String("compare-to", "", "also call this number as often, in blocks alternating with --to's, and compare the node's CPU a call on the two (the same flow written in the dialplan, say)")
+	rounds := fs.Int("rounds", 0, "with --compare-to: how many blocks of each number (default 4)")
 	apiURL := fs.String("api", "", "place the calls through serve's REST API at this URL (http://HOST:PORT), as Calls/connect requests, instead of on the node")
 	account := fs.String("account", envOr("SWITCHYARD_API_ACCOUNT", ""), "with --api: the account SID (env SWITCHYARD_API_ACCOUNT)")
 	apiKey := fs.String("api-key", envOr("SWITCHYARD_API_KEY", ""), "with --api: the API key (env SWITCHYARD_API_KEY)")
@@ -72,6 +74,10 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	measure := loadgen.Measure{Grace: *grace, ServePID: *servePID, NodePID: *nodePID, Baseline: *baseline, Metrics: *metricsURL,
 		Progress: stderr, Logger: log}
 	if *apiURL != "" {
+		if *compareTo != "" || *rounds != 0 {
+			fmt.Fprintln(stderr, "sim load: --compare-to and --rounds call numbers on the node; with --api serve places the calls")
+			return errUsage
+		}
 		if *script != "" {
 			fmt.Fprintln(stderr, "sim load: --script plays a caller on the node; with --api the node's numbers play their parts")
 			return errUsage
@@ -85,7 +91,7 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := loadgen.Config{
 		Addr: *node, Password: *password, To: *to, Calls: *calls, CPS: *cps, Concurrency: *concurrency,
-		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Measure: measure,
+		Script: sc, CallTimeout: *callTimeout, Conns: *conns, Compare: *compareTo, Rounds: *rounds, Measure: measure,
 	}
 	if *dsn != "" {
 		db, err := openRecords(ctx, *dsn, log)
@@ -97,13 +103,23 @@ func simLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "sim load: %d calls to %s via %s at %g/s, at most %d in flight, script %q\n",
 		cfg.Calls, cfg.To, cfg.Addr, cfg.CPS, cfg.Concurrency, sc.String())
+	if cfg.Compare != "" {
+		fmt.Fprintf(stderr, "sim load: as many to %s, in blocks alternating with them\n", cfg.Compare)
+	}
 	rep, err := loadgen.Run(ctx, cfg)
+	if errors.Is(err, loadgen.ErrConfig) {
+		fmt.Fprintf(stderr, "sim load: %v\n", err)
+		return errUsage
+	}
 	if err != nil {
 		return err
 	}
 	var bad error
 	if rep.Bad() > 0 {
 		bad = fmt.Errorf("%d of %d calls failed, %d lost", rep.Failed, rep.Placed, orZero(rep.Lost))
+		if c := rep.Compare; c != nil && c.Calls.Failed > 0 {
+			bad = fmt.Errorf("%w; %d of %d calls to %s failed", bad, c.Calls.Failed, c.Calls.Placed, c.Baseline)
+		}
 	}
 	return printLoad(ctx, stdout, *asJSON, rep, bad, fmt.Sprintf("%d of %d calls", rep.Placed, rep.Calls))
 }

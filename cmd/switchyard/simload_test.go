@@ -139,6 +139,10 @@ func TestSimLoadUsage(t *testing.T) {
 		{"sim", "load", "--to", "+15550000100", "--no-such-flag"},
 		{"sim", "load", "--to", "+15550000100", "--log-level", "loud"},
 		{"sim", "load", "--api", "http://127.0.0.1:1", "--to", "+15550100405", "--script", "digits=1"},
+		{"sim", "load", "--api", "http://127.0.0.1:1", "--to", "+15550100405", "--compare-to", "+15550009000"},
+		{"sim", "load", "--to", "+15550000100", "--rounds", "2"},
+		{"sim", "load", "--to", "+15550000100", "--compare-to", "+15550000100"},
+		{"sim", "load", "--to", "+15550000100", "--compare-to", "+15550009000", "--calls", "3", "--rounds", "4"},
 		{"sim", "load", "--api", "http://127.0.0.1:1", "--to", "+15550100405", "--account", "a", "--api-key", "k", "--api-token", "t"},
 	} {
 		if code, _, _ := runCmd(t, args...); code != 2 {

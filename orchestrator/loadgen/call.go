@@ -25,6 +25,7 @@ type simCall struct {
 	g          *generator
 	script     Script
 	from       string
+	to         string // the number dialled
 	callerUUID string // the caller's phone: the parked loopback -a leg
 
 	inbox        chan esl.Event
@@ -53,11 +54,12 @@ type simCall struct {
 	bridgeTimer     *time.Timer
 }
 
-func (g *generator) newCall(n int) *simCall {
+func (g *generator) newCall(n int, to string) *simCall {
 	return &simCall{
 		g:          g,
 		script:     g.cfg.Script,
 		from:       fmt.Sprintf("%s%06d", CallerPrefix, (g.first+n)%MaxCalls),
+		to:         to,
 		callerUUID: esl.NewUUID(),
 		inbox:      make(chan esl.Event, inboxSize),
 		overflow:   make(chan struct{}),
@@ -97,7 +99,7 @@ func (c *simCall) run(ctx context.Context) outcome {
 	c.sentAt = time.Now()
 	job, err := g.events.BgAPI(cmdCtx, fmt.Sprintf(
 		"originate {origination_uuid=%s,origination_caller_id_number=%s,origination_caller_id_name=%s}loopback/%s/%s &park()",
-		c.callerUUID, c.from, c.from, g.cfg.To, g.cfg.Context))
+		c.callerUUID, c.from, c.from, c.to, g.cfg.Context))
 	if err != nil {
 		g.log.WarnContext(ctx, "loadgen: originate not sent", "from", c.from, "err", err)
 		// A reply that timed out may hide an originate the node runs

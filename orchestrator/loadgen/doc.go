@@ -21,4 +21,9 @@
 // processes, and, given Switchyard's database, the calls Switchyard lost:
 // those with no final record after a grace period, or closed by the
 // reconciler.
+//
+// A compared run (Config.Compare) calls a second number as often, in
+// blocks that alternate with the first's, and sets the node's CPU a call
+// on the two side by side (Comparison): a machine's drifting speed then
+// weighs on both alike.
 package loadgen

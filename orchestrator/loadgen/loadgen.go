@@ -44,6 +44,18 @@ type Config struct {
 	// receives the events of every call and sends the originates, the
 	// others share the per-call commands (uuid_recv_dtmf, uuid_kill).
 	Conns int
+	// Compare, if set, is a second number the run calls as often as To,
+	// in alternating blocks, to set what the node spends on To's calls
+	// beside what it spends on Compare's (Comparison): the same flow
+	// written natively in the dialplan, say. Its calls play the same
+	// Script; they are not counted among the run's own, nor as lost.
+	Compare string
+	// Rounds is how many blocks of each number a compared run places
+	// (default 4), of Calls/Rounds calls each, in the order Compare, To,
+	// To, Compare, Compare, To, ...: a drift in the machine's speed
+	// weighs on both alike. Each block starts when the one before it has
+	// ended, so the node's CPU over a block is that block's calls'.
+	Rounds int
 	// Measure: lost calls, CPU, serve's figures, progress and logs.
 	Measure
 }
@@ -155,9 +167,26 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: no number to call", ErrConfig)
 	case c.Conns < 0:
 		return c, fmt.Errorf("%w: negative conns", ErrConfig)
+	case c.Rounds < 0:
+		return c, fmt.Errorf("%w: negative rounds", ErrConfig)
+	case c.Rounds > 0 && c.Compare == "":
+		return c, fmt.Errorf("%w: rounds without a number to compare with", ErrConfig)
 	}
 	if err := checkLoad(c.Calls, c.CPS, c.Concurrency, &c.Measure); err != nil {
 		return c, err
+	}
+	if c.Compare != "" {
+		if c.Rounds == 0 {
+			c.Rounds = 4
+		}
+		switch {
+		case strings.TrimSpace(c.Compare) == strings.TrimSpace(c.To):
+			return c, fmt.Errorf("%w: the number to compare with is the number called", ErrConfig)
+		case c.Calls > MaxCalls/2:
+			return c, fmt.Errorf("%w: a compared run places its calls twice: at most %d", ErrConfig, MaxCalls/2)
+		case c.Rounds > c.Calls:
+			return c, fmt.Errorf("%w: %d rounds need at least as many calls", ErrConfig, c.Rounds)
+		}
 	}
 	if c.Password == "" {
 		c.Password = "ClueCon"
@@ -194,24 +223,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	first, last, end := g.place(ctx)
-
-	rep := &Report{Script: cfg.Script.String(), Calls: cfg.Calls, PeakInFlight: int(g.peak.Load())}
-	summarize(rep, g.outs)
-	if rep.Placed > 0 {
-		rep.ElapsedS = round(end.Sub(first).Seconds(), 3)
-		if span := last.Sub(first); rep.Placed > 1 && span > 0 {
-			rep.AchievedCPS = round(float64(rep.Placed-1)/span.Seconds(), 2)
-		} else if rep.ElapsedS > 0 {
-			rep.AchievedCPS = round(float64(rep.Placed)/rep.ElapsedS, 2)
-		}
+	rep := &Report{Script: cfg.Script.String(), Calls: cfg.Calls}
+	stopProgress := g.progress()
+	var outs []outcome
+	if cfg.Compare == "" {
+		b := g.place(ctx, cfg.To, cfg.Calls, 0)
+		outs = b.outs
+		rep.ElapsedS, rep.AchievedCPS = pace([]block{b})
+		stopProgress()
+		m.cpu(ctx, &rep.ServeFigures, len(outs))
+	} else {
+		outs = g.compare(ctx, m, rep)
+		stopProgress()
 	}
-	m.cpu(ctx, &rep.ServeFigures, rep.Placed)
+	rep.PeakInFlight = int(g.peak.Load())
+	summarize(rep, outs)
 	if rep.HungUpLate, err = g.sweep(ctx); err != nil {
 		cfg.Logger.WarnContext(ctx, "loadgen: callers left up", "err", err)
 	}
 	if cfg.Records != nil && ctx.Err() == nil {
-		if err := g.countLost(ctx, rep); err != nil {
+		if err := g.countLost(ctx, rep, outs); err != nil {
 			cfg.Logger.WarnContext(ctx, "loadgen: lost calls not counted", "err", err)
 		}
 	}
@@ -232,16 +263,20 @@ type generator struct {
 	first  int // the first caller's index among the CallerPrefix numbers
 
 	placed, inFlight, completed, failed, peak atomic.Int64
+	// total is how many calls the run places in all (progress lines).
+	total int
 
-	mu   sync.Mutex
-	outs []outcome
+	mu sync.Mutex
 	// left are callers the tool gave up on but could not hang up.
 	left []string
 }
 
 func dial(ctx context.Context, cfg Config) (*generator, error) {
 	g := &generator{cfg: cfg, log: cfg.Logger, routes: router{byUUID: map[string]*simCall{}, byNumber: map[string]*simCall{}},
-		first: rand.IntN(MaxCalls)}
+		first: rand.IntN(MaxCalls), total: cfg.Calls}
+	if cfg.Compare != "" {
+		g.total *= 2
+	}
 	for range cfg.Conns {
 		c, err := esl.DialInbound(ctx, cfg.Addr, cfg.Password, cfg.Logger)
 		if err != nil {
@@ -353,18 +388,54 @@ func (g *generator) cmd() *esl.Conn {
 	return g.events
 }
 
-// place originates the calls at the target rate, at most Concurrency in
-// flight, and waits for all of them to end. It returns when the first and
-// the last originate went out and when the last call ended.
-func (g *generator) place(ctx context.Context) (first, last, end time.Time) {
+// block is the calls one place placed.
+type block struct {
+	to   string
+	outs []outcome
+	// first and last are when the first and the last originate went
+	// out, end when the last call ended.
+	first, last, end time.Time
+}
+
+// pace is how long blocks took, from the first's first originate to the
+// last's end, and the rate their calls were placed at: calls placed
+// after a block's first, over the time from its first originate to its
+// last.
+func pace(blocks []block) (elapsedS, cps float64) {
+	var calls int
+	var span, alone time.Duration
+	for _, b := range blocks {
+		if len(b.outs) == 0 {
+			continue
+		}
+		calls += len(b.outs) - 1
+		span += b.last.Sub(b.first)
+		alone += b.end.Sub(b.first)
+	}
+	if len(blocks) == 0 || blocks[0].first.IsZero() {
+		return 0, 0
+	}
+	elapsedS = round(blocks[len(blocks)-1].end.Sub(blocks[0].first).Seconds(), 3)
+	switch {
+	case calls > 0 && span > 0:
+		cps = round(float64(calls)/span.Seconds(), 2)
+	case alone > 0: // one call a block
+		cps = round(float64(len(blocks))/alone.Seconds(), 2)
+	}
+	return elapsedS, cps
+}
+
+// place originates calls calls to to at the target rate, at most
+// Concurrency in flight, and waits for all of them to end. The callers'
+// numbers are the run's from index offset on.
+func (g *generator) place(ctx context.Context, to string, calls, offset int) block {
+	b := block{to: to}
+	var mu sync.Mutex
 	slots := make(chan struct{}, g.cfg.Concurrency)
 	bucket := newTokenBucket(g.cfg.CPS, 1, time.Now())
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go g.progress(stopProgress, progressDone)
 	var wg sync.WaitGroup
 loop:
-	for n := range g.cfg.Calls {
+	for n := range calls {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -384,24 +455,25 @@ loop:
 				break loop
 			}
 		}
-		c := g.newCall(n)
-		last = time.Now()
+		c := g.newCall(offset+n, to)
+		b.last = time.Now()
 		if n == 0 {
-			first = last
+			b.first = b.last
 		}
 		g.placed.Add(1)
 		g.notePeak(g.inFlight.Add(1))
 		wg.Go(func() {
 			o := c.run(ctx)
+			mu.Lock()
+			b.outs = append(b.outs, o)
+			mu.Unlock()
 			g.finish(o)
 			<-slots
 		})
 	}
 	wg.Wait()
-	end = time.Now()
-	close(stopProgress)
-	<-progressDone
-	return first, last, end
+	b.end = time.Now()
+	return b
 }
 
 func (g *generator) notePeak(n int64) {
@@ -414,9 +486,6 @@ func (g *generator) notePeak(n int64) {
 }
 
 func (g *generator) finish(o outcome) {
-	g.mu.Lock()
-	g.outs = append(g.outs, o)
-	g.mu.Unlock()
 	if o.cause == "" {
 		g.completed.Add(1)
 	} else {
@@ -425,37 +494,44 @@ func (g *generator) finish(o outcome) {
 	g.inFlight.Add(-1)
 }
 
-// progress writes a line every ProgressEvery until stop closes.
-func (g *generator) progress(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+// progress writes a line every ProgressEvery until the function it
+// returns is called.
+func (g *generator) progress() (stop func()) {
 	if g.cfg.Progress == nil {
-		<-stop
-		return
+		return func() {}
 	}
-	t := time.NewTicker(g.cfg.ProgressEvery)
-	defer t.Stop()
-	lastPlaced, lastAt := int64(0), time.Now()
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-t.C:
-			placed := g.placed.Load()
-			rate := float64(placed-lastPlaced) / now.Sub(lastAt).Seconds()
-			lastPlaced, lastAt = placed, now
-			fmt.Fprintf(g.cfg.Progress, "load: placed %d/%d  in flight %d  completed %d  failed %d  rate %.1f/s\n",
-				placed, g.cfg.Calls, g.inFlight.Load(), g.completed.Load(), g.failed.Load(), rate)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(g.cfg.ProgressEvery)
+		defer t.Stop()
+		lastPlaced, lastAt := int64(0), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				placed := g.placed.Load()
+				rate := float64(placed-lastPlaced) / now.Sub(lastAt).Seconds()
+				lastPlaced, lastAt = placed, now
+				fmt.Fprintf(g.cfg.Progress, "load: placed %d/%d  in flight %d  completed %d  failed %d  rate %.1f/s\n",
+					placed, g.total, g.inFlight.Load(), g.completed.Load(), g.failed.Load(), rate)
+			}
 		}
+	}()
+	return func() {
+		close(done)
+		<-exited
 	}
 }
 
 // countLost checks the records of every call Switchyard took. A call
 // whose CallSid the tool never saw is found by the channel Switchyard
 // controlled; one with no channel known, or no call on it, is lost.
-func (g *generator) countLost(ctx context.Context, rep *Report) error {
+func (g *generator) countLost(ctx context.Context, rep *Report, outs []outcome) error {
 	var sids, channels []string
 	blind := 0
-	for _, o := range g.outs {
+	for _, o := range outs {
 		switch {
 		case o.callSID != "":
 			sids = append(sids, o.callSID)

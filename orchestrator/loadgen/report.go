@@ -44,15 +44,28 @@ type outcome struct {
 	channel string
 }
 
-// Report is the summary of a run. Nullable figures are nil when they were
-// not measured.
-type Report struct {
-	Script        string         `json:"script"`
-	Calls         int            `json:"calls"` // asked for
+// CallFigures count a set of calls and time them. Nullable figures are
+// nil when no call gave one.
+type CallFigures struct {
 	Placed        int            `json:"placed"`
 	Completed     int            `json:"completed"`
 	Failed        int            `json:"failed"`
 	FailedByCause map[string]int `json:"failed_by_cause"`
+
+	SetupMsP50      *float64 `json:"setup_ms_p50"`
+	SetupMsP99      *float64 `json:"setup_ms_p99"`
+	SetupMsMax      *float64 `json:"setup_ms_max"`
+	DTMFBridgeMsP50 *float64 `json:"dtmf_bridge_ms_p50"`
+	DTMFBridgeMsP99 *float64 `json:"dtmf_bridge_ms_p99"`
+	DTMFBridgeMsMax *float64 `json:"dtmf_bridge_ms_max"`
+}
+
+// Report is the summary of a run. Nullable figures are nil when they were
+// not measured.
+type Report struct {
+	Script string `json:"script"`
+	Calls  int    `json:"calls"` // asked for
+	CallFigures
 	// Lost is nil when no database was checked.
 	Lost         *int     `json:"lost"`
 	LostCallSIDs []string `json:"lost_call_sids,omitempty"`
@@ -68,43 +81,54 @@ type Report struct {
 	// calls end before lost calls were counted.
 	HungUpLate int `json:"hung_up_late,omitempty"`
 
-	SetupMsP50      *float64 `json:"setup_ms_p50"`
-	SetupMsP99      *float64 `json:"setup_ms_p99"`
-	SetupMsMax      *float64 `json:"setup_ms_max"`
-	DTMFBridgeMsP50 *float64 `json:"dtmf_bridge_ms_p50"`
-	DTMFBridgeMsP99 *float64 `json:"dtmf_bridge_ms_p99"`
-	DTMFBridgeMsMax *float64 `json:"dtmf_bridge_ms_max"`
-
 	ServeFigures
 
 	PeakInFlight int `json:"peak_in_flight"`
 	// ElapsedS runs from the first originate to the end of the last call.
 	ElapsedS float64 `json:"elapsed_s"`
 	// AchievedCPS is the placement rate: calls placed after the first,
-	// over the time from the first originate to the last.
+	// over the time from the first originate to the last (of each block,
+	// in a compared run).
 	AchievedCPS float64 `json:"achieved_cps"`
+
+	// Compare is a compared run's account (Config.Compare); the figures
+	// above are To's calls' alone.
+	Compare *Comparison `json:"compare,omitempty"`
 }
 
-// Bad is the number of calls that failed or were lost.
+// Bad is the number of calls that failed or were lost, the compared
+// number's failed calls included.
 func (r *Report) Bad() int {
 	n := r.Failed
 	if r.Lost != nil {
 		n += *r.Lost
+	}
+	if r.Compare != nil {
+		n += r.Compare.Calls.Failed
 	}
 	return n
 }
 
 // summarize fills the call counts and latencies from the outcomes.
 func summarize(r *Report, outs []outcome) {
-	r.Placed = len(outs)
-	r.FailedByCause = map[string]int{}
+	r.CallFigures = figures(outs)
+	for _, o := range outs {
+		if o.took && o.callSID == "" {
+			r.TookWithoutCallSID++
+		}
+	}
+}
+
+// figures counts and times a set of calls.
+func figures(outs []outcome) CallFigures {
+	f := CallFigures{Placed: len(outs), FailedByCause: map[string]int{}}
 	var setups, bridges []time.Duration
 	for _, o := range outs {
 		if o.cause == "" {
-			r.Completed++
+			f.Completed++
 		} else {
-			r.Failed++
-			r.FailedByCause[o.cause]++
+			f.Failed++
+			f.FailedByCause[o.cause]++
 		}
 		if o.setup > 0 {
 			setups = append(setups, o.setup)
@@ -112,12 +136,10 @@ func summarize(r *Report, outs []outcome) {
 		if o.dtmfBridge > 0 {
 			bridges = append(bridges, o.dtmfBridge)
 		}
-		if o.took && o.callSID == "" {
-			r.TookWithoutCallSID++
-		}
 	}
-	r.SetupMsP50, r.SetupMsP99, r.SetupMsMax = msQuantile(setups, 0.50), msQuantile(setups, 0.99), msQuantile(setups, 1)
-	r.DTMFBridgeMsP50, r.DTMFBridgeMsP99, r.DTMFBridgeMsMax = msQuantile(bridges, 0.50), msQuantile(bridges, 0.99), msQuantile(bridges, 1)
+	f.SetupMsP50, f.SetupMsP99, f.SetupMsMax = msQuantile(setups, 0.50), msQuantile(setups, 0.99), msQuantile(setups, 1)
+	f.DTMFBridgeMsP50, f.DTMFBridgeMsP99, f.DTMFBridgeMsMax = msQuantile(bridges, 0.50), msQuantile(bridges, 0.99), msQuantile(bridges, 1)
+	return f
 }
 
 // quantile is the nearest-rank q-quantile (0 < q <= 1) of d: the smallest
@@ -170,6 +192,9 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "dtmf→bridge %s (digits sent -> bridged)\n", msTriple(r.DTMFBridgeMsP50, r.DTMFBridgeMsP99, r.DTMFBridgeMsMax))
 	r.ServeFigures.writeText(w)
 	fmt.Fprintf(w, "elapsed     %.1f s, %.2f calls/s placed\n", r.ElapsedS, r.AchievedCPS)
+	if r.Compare != nil {
+		r.Compare.writeText(w)
+	}
 }
 
 // writeLost prints the lost calls, or that they were not counted;

@@ -327,7 +327,7 @@ func TestCountLostFindsCallsByChannel(t *testing.T) {
 	}
 	g := &generator{cfg: Config{Measure: Measure{Records: recs, Grace: 200 * time.Millisecond, Poll: 5 * time.Millisecond}},
 		log: slog.New(slog.DiscardHandler)}
-	g.outs = []outcome{
+	outs := []outcome{
 		{callSID: "seen", took: true, channel: "ch-seen"},
 		{cause: CauseConnLost, took: true, channel: "ch-unseen"},
 		{cause: CauseConnLost, took: true, channel: "ch-reconciled"},
@@ -336,8 +336,8 @@ func TestCountLostFindsCallsByChannel(t *testing.T) {
 		{cause: CauseConnLost},
 	}
 	rep := &Report{}
-	summarize(rep, g.outs)
-	if err := g.countLost(context.Background(), rep); err != nil {
+	summarize(rep, outs)
+	if err := g.countLost(context.Background(), rep, outs); err != nil {
 		t.Fatal(err)
 	}
 	if rep.TookWithoutCallSID != 4 {

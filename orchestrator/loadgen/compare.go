@@ -1,0 +1,299 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Comparison is what a compared run (Config.Compare) found: what the
+// node spent a call on the number called and on the number compared
+// with, from blocks of each placed in turn.
+//
+// A machine's speed drifts over minutes (a virtual machine's more), so
+// two runs one after the other can differ by more than what they
+// compare. Alternating blocks in one run, in the order A B B A A B ...,
+// puts both numbers under the same drift; the ratio of the node's CPU
+// over all blocks of each is the run's answer, and the ratio round by
+// round (two adjacent blocks) shows how far to trust it.
+type Comparison struct {
+	// Baseline is the number compared with; Rounds, how many blocks of
+	// each number the run placed.
+	Baseline string `json:"baseline"`
+	Rounds   int    `json:"rounds"`
+	// Calls are the baseline's calls, counted and timed as the run's own.
+	Calls CallFigures `json:"calls"`
+	// AboveIdle: the CPU figures below are above the processes' idle
+	// rates (the run watched them idle first: Measure.Baseline).
+	AboveIdle bool `json:"above_idle"`
+	// NodeCPUMsPerCall and BaselineNodeCPUMsPerCall are the node's CPU
+	// a call over all blocks of each number; NodeCPURatio is the first
+	// over the second, and NodeCPURatioP50, Min and Max the same ratio
+	// round by round.
+	NodeCPUMsPerCall         *float64 `json:"node_cpu_ms_per_call"`
+	BaselineNodeCPUMsPerCall *float64 `json:"baseline_node_cpu_ms_per_call"`
+	NodeCPURatio             *float64 `json:"node_cpu_ratio"`
+	NodeCPURatioP50          *float64 `json:"node_cpu_ratio_p50"`
+	NodeCPURatioMin          *float64 `json:"node_cpu_ratio_min"`
+	NodeCPURatioMax          *float64 `json:"node_cpu_ratio_max"`
+	// ServeShare is serve's CPU a call of the number called over the
+	// node's a call of the baseline's.
+	ServeShare *float64 `json:"serve_share_of_baseline_node"`
+	// DTMFBridgeMsP50Over is the called number's DTMF→bridge p50 less
+	// the baseline's.
+	DTMFBridgeMsP50Over *float64 `json:"dtmf_bridge_ms_p50_over_baseline"`
+	Blocks              []Block  `json:"blocks"`
+}
+
+// Block is one block of a compared run: calls to one number, placed
+// after the block before it had ended.
+type Block struct {
+	Round int    `json:"round"`
+	To    string `json:"to"`
+	Calls int    `json:"calls"`
+	// Started is when the block's first call was placed; ElapsedS runs
+	// from then to the end of its last call (a profile of the node taken
+	// over the run can be cut along them).
+	Started  time.Time `json:"started"`
+	ElapsedS float64   `json:"elapsed_s"`
+	// NodeCPUMs and ServeCPUMs are the process's CPU over the block, less
+	// its idle rate over as long when the run watched it idle; nil when
+	// not measured.
+	NodeCPUMs  *float64 `json:"node_cpu_ms"`
+	ServeCPUMs *float64 `json:"serve_cpu_ms"`
+}
+
+// compare places a compared run's blocks, fills rep.Compare and rep's CPU
+// figures (the called number's blocks only) and returns the called
+// number's outcomes.
+func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcome {
+	cfg := g.cfg
+	c := &Comparison{Baseline: cfg.Compare, Rounds: cfg.Rounds, AboveIdle: m.serve.watchedIdle() || m.node.watchedIdle()}
+	var own, base []outcome
+	var ownBlocks, all []block
+	var serve, node usage // over the called number's blocks
+	offset := 0
+	for r := range cfg.Rounds {
+		n := cfg.Calls / cfg.Rounds
+		if r < cfg.Calls%cfg.Rounds {
+			n++
+		}
+		order := []string{cfg.Compare, cfg.To}
+		if r%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, to := range order {
+			if ctx.Err() != nil {
+				break
+			}
+			before := m.read()
+			b := g.place(ctx, to, n, offset)
+			after := m.read()
+			offset += n
+			all = append(all, b)
+			blk := Block{Round: r + 1, To: to, Calls: len(b.outs), Started: b.first, ElapsedS: round(b.end.Sub(b.first).Seconds(), 3)}
+			span := after.at.Sub(before.at)
+			s, nd := m.serve.used(before.serve, after.serve, span), m.node.used(before.node, after.node, span)
+			blk.ServeCPUMs, blk.NodeCPUMs = s.aboveIdle(), nd.aboveIdle()
+			c.Blocks = append(c.Blocks, blk)
+			if to == cfg.To {
+				own = append(own, b.outs...)
+				ownBlocks = append(ownBlocks, b)
+				serve.add(s)
+				node.add(nd)
+			} else {
+				base = append(base, b.outs...)
+			}
+		}
+	}
+	c.Calls = figures(base)
+	c.figure(cfg.To)
+	ownFigures := figures(own)
+	if ownFigures.DTMFBridgeMsP50 != nil && c.Calls.DTMFBridgeMsP50 != nil {
+		over := round(*ownFigures.DTMFBridgeMsP50-*c.Calls.DTMFBridgeMsP50, 1)
+		c.DTMFBridgeMsP50Over = &over
+	}
+	f := &rep.ServeFigures
+	f.ServeIdleCPUMsPerS, f.NodeIdleCPUMsPerS = m.serve.idleMsPerS(), m.node.idleMsPerS()
+	f.ServeCPUMsPerCall, f.ServeCPUMsPerCallAboveIdle = serve.perCall(len(own), m.serve.watchedIdle())
+	f.NodeCPUMsPerCall, f.NodeCPUMsPerCallAboveIdle = node.perCall(len(own), m.node.watchedIdle())
+	if c.AboveIdle {
+		c.setServeShare(f.ServeCPUMsPerCallAboveIdle)
+	} else {
+		c.setServeShare(f.ServeCPUMsPerCall)
+	}
+	rep.ElapsedS, _ = pace(all)
+	_, rep.AchievedCPS = pace(ownBlocks)
+	rep.Compare = c
+	return own
+}
+
+// figure sets the comparison's ratios from its blocks; to is the number
+// called. A ratio needs the node's CPU of every block of both numbers.
+func (c *Comparison) figure(to string) {
+	var ownMs, baseMs float64
+	var ownCalls, baseCalls int
+	perRound := map[int]*[2]float64{} // ms a call: the called number's, the baseline's
+	for _, b := range c.Blocks {
+		if b.NodeCPUMs == nil {
+			return
+		}
+		if b.Calls == 0 {
+			continue
+		}
+		r := perRound[b.Round]
+		if r == nil {
+			r = &[2]float64{-1, -1}
+			perRound[b.Round] = r
+		}
+		per := *b.NodeCPUMs / float64(b.Calls)
+		if b.To == to {
+			ownMs, ownCalls, r[0] = ownMs+*b.NodeCPUMs, ownCalls+b.Calls, per
+		} else {
+			baseMs, baseCalls, r[1] = baseMs+*b.NodeCPUMs, baseCalls+b.Calls, per
+		}
+	}
+	if ownCalls == 0 || baseCalls == 0 {
+		return
+	}
+	own, base := ownMs/float64(ownCalls), baseMs/float64(baseCalls)
+	c.NodeCPUMsPerCall, c.BaselineNodeCPUMsPerCall = ptr(round(own, 3)), ptr(round(base, 3))
+	if base <= 0 {
+		return
+	}
+	c.NodeCPURatio = ptr(round(own/base, 3))
+	var ratios []float64
+	for _, r := range perRound {
+		if r[0] >= 0 && r[1] > 0 {
+			ratios = append(ratios, r[0]/r[1])
+		}
+	}
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		c.NodeCPURatioP50 = ptr(round(median(ratios), 3))
+		c.NodeCPURatioMin, c.NodeCPURatioMax = ptr(round(ratios[0], 3)), ptr(round(ratios[len(ratios)-1], 3))
+	}
+}
+
+// setServeShare sets ServeShare from serve's CPU a call of the number
+// called.
+func (c *Comparison) setServeShare(serveMsPerCall *float64) {
+	if serveMsPerCall == nil || c.BaselineNodeCPUMsPerCall == nil || *c.BaselineNodeCPUMsPerCall <= 0 {
+		return
+	}
+	c.ServeShare = ptr(round(*serveMsPerCall / *c.BaselineNodeCPUMsPerCall, 4))
+}
+
+// median of sorted values (at least one).
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (c *Comparison) writeText(w io.Writer) {
+	fmt.Fprintf(w, "compared    with %s, %d rounds of a block of each\n", c.Baseline, c.Rounds)
+	fmt.Fprintf(w, "  its calls %d placed, %d completed, %d failed; setup %s; dtmf→bridge %s\n",
+		c.Calls.Placed, c.Calls.Completed, c.Calls.Failed, msTriple(c.Calls.SetupMsP50, c.Calls.SetupMsP99, c.Calls.SetupMsMax),
+		msTriple(c.Calls.DTMFBridgeMsP50, c.Calls.DTMFBridgeMsP99, c.Calls.DTMFBridgeMsMax))
+	if c.NodeCPURatio == nil {
+		fmt.Fprintln(w, "  node      not compared (no --node-pid, or a block without calls)")
+		return
+	}
+	idle := ""
+	if c.AboveIdle {
+		idle = " above idle"
+	}
+	fmt.Fprintf(w, "  node      %.2f ms a call, %.2f ms on %s%s: %.3f×", *c.NodeCPUMsPerCall, *c.BaselineNodeCPUMsPerCall, c.Baseline, idle, *c.NodeCPURatio)
+	if c.NodeCPURatioP50 != nil {
+		fmt.Fprintf(w, " (round by round: median %.3f×, %.3f× to %.3f×)", *c.NodeCPURatioP50, *c.NodeCPURatioMin, *c.NodeCPURatioMax)
+	}
+	fmt.Fprintln(w)
+	if c.ServeShare != nil {
+		fmt.Fprintf(w, "  serve     %.1f %% of the node's CPU a call on %s\n", *c.ServeShare*100, c.Baseline)
+	}
+	if c.DTMFBridgeMsP50Over != nil {
+		fmt.Fprintf(w, "  dtmf→bridge p50 %+.1f ms against %s\n", *c.DTMFBridgeMsP50Over, c.Baseline)
+	}
+}
+
+// usage is CPU a process used over some blocks, in ms: in all, and
+// above its idle rate over as long.
+type usage struct {
+	raw, above float64
+	measured   bool
+}
+
+func (u *usage) add(v usage) {
+	if v.measured {
+		u.raw, u.above, u.measured = u.raw+v.raw, u.above+v.above, true
+	}
+}
+
+// aboveIdle is the block's figure: above idle when the process was
+// watched idle (above is raw otherwise).
+func (u usage) aboveIdle() *float64 {
+	if !u.measured {
+		return nil
+	}
+	return ptr(round(u.above, 1))
+}
+
+// perCall is the usage a call, in all and (when idle) above idle.
+func (u usage) perCall(calls int, idle bool) (total, above *float64) {
+	if !u.measured || calls == 0 {
+		return nil, nil
+	}
+	total = ptr(round(u.raw/float64(calls), 3))
+	if idle {
+		above = ptr(round(u.above/float64(calls), 3))
+	}
+	return total, above
+}
+
+// reading is the processes' CPU at a moment; nil when not measured.
+type reading struct {
+	at          time.Time
+	serve, node *time.Duration
+}
+
+func (m *meter) read() reading {
+	return reading{at: time.Now(), serve: m.serve.now(m.log), node: m.node.now(m.log)}
+}
+
+// now is the process's CPU so far; nil for no meter, or a process gone.
+func (m *cpuMeter) now(log *slog.Logger) *time.Duration {
+	if m == nil {
+		return nil
+	}
+	d, err := ProcessCPU(m.pid)
+	if err != nil {
+		log.Warn("loadgen: CPU not read", "err", err)
+		return nil
+	}
+	return &d
+}
+
+// used is the CPU between two readings span apart, and the part above
+// the process's idle rate (all of it when not watched idle).
+func (m *cpuMeter) used(before, after *time.Duration, span time.Duration) usage {
+	if m == nil || before == nil || after == nil {
+		return usage{}
+	}
+	raw := float64(*after-*before) / float64(time.Millisecond)
+	u := usage{raw: raw, above: raw, measured: true}
+	if m.watchedIdle() {
+		u.above = raw - m.idle*span.Seconds()
+	}
+	return u
+}
+
+// watchedIdle: the process's idle rate is known.
+func (m *cpuMeter) watchedIdle() bool { return m != nil && m.idle >= 0 }
