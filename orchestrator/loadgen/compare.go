@@ -94,7 +94,10 @@ func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcom
 			after := m.read()
 			offset += n
 			all = append(all, b)
-			blk := Block{Round: r + 1, To: to, Calls: len(b.outs), Started: b.first, ElapsedS: round(b.end.Sub(b.first).Seconds(), 3)}
+			blk := Block{Round: r + 1, To: to, Calls: len(b.outs)}
+			if blk.Calls > 0 {
+				blk.Started, blk.ElapsedS = b.first, round(b.end.Sub(b.first).Seconds(), 3)
+			}
 			span := after.at.Sub(before.at)
 			s, nd := m.serve.used(before.serve, after.serve, span), m.node.used(before.node, after.node, span)
 			blk.ServeCPUMs, blk.NodeCPUMs = s.aboveIdle(), nd.aboveIdle()
