@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -32,13 +33,18 @@ type Comparison struct {
 	// NodeCPUMsPerCall and BaselineNodeCPUMsPerCall are the node's CPU
 	// a call over all blocks of each number; NodeCPURatio is the first
 	// over the second, and NodeCPURatioP50, Min and Max the same ratio
-	// round by round.
+	// round by round (each round's two blocks).
 	NodeCPUMsPerCall         *float64 `json:"node_cpu_ms_per_call"`
 	BaselineNodeCPUMsPerCall *float64 `json:"baseline_node_cpu_ms_per_call"`
 	NodeCPURatio             *float64 `json:"node_cpu_ratio"`
 	NodeCPURatioP50          *float64 `json:"node_cpu_ratio_p50"`
 	NodeCPURatioMin          *float64 `json:"node_cpu_ratio_min"`
 	NodeCPURatioMax          *float64 `json:"node_cpu_ratio_max"`
+	// NodeCPURatioLow and High are a 90 % interval of NodeCPURatio: the
+	// rounds resampled with replacement (a bootstrap), the ratio of sums
+	// of each resample; from 4 rounds on.
+	NodeCPURatioLow  *float64 `json:"node_cpu_ratio_low"`
+	NodeCPURatioHigh *float64 `json:"node_cpu_ratio_high"`
 	// ServeShare is serve's CPU a call of the number called over the
 	// node's a call of the baseline's.
 	ServeShare *float64 `json:"serve_share_of_baseline_node"`
@@ -137,9 +143,8 @@ func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcom
 // figure sets the comparison's ratios from its blocks; to is the number
 // called. A ratio needs the node's CPU of every block of both numbers.
 func (c *Comparison) figure(to string) {
-	var ownMs, baseMs float64
-	var ownCalls, baseCalls int
-	perRound := map[int]*[2]float64{} // ms a call: the called number's, the baseline's
+	rounds := map[int]*roundSums{}
+	var order []int
 	for _, b := range c.Blocks {
 		if b.NodeCPUMs == nil {
 			return
@@ -147,38 +152,97 @@ func (c *Comparison) figure(to string) {
 		if b.Calls == 0 {
 			continue
 		}
-		r := perRound[b.Round]
+		r := rounds[b.Round]
 		if r == nil {
-			r = &[2]float64{-1, -1}
-			perRound[b.Round] = r
+			r = &roundSums{}
+			rounds[b.Round] = r
+			order = append(order, b.Round)
 		}
-		per := *b.NodeCPUMs / float64(b.Calls)
 		if b.To == to {
-			ownMs, ownCalls, r[0] = ownMs+*b.NodeCPUMs, ownCalls+b.Calls, per
+			r.ownMs, r.ownCalls = r.ownMs+*b.NodeCPUMs, r.ownCalls+b.Calls
 		} else {
-			baseMs, baseCalls, r[1] = baseMs+*b.NodeCPUMs, baseCalls+b.Calls, per
+			r.baseMs, r.baseCalls = r.baseMs+*b.NodeCPUMs, r.baseCalls+b.Calls
 		}
 	}
-	if ownCalls == 0 || baseCalls == 0 {
+	var all roundSums
+	var ratios []float64
+	var both []roundSums // rounds with blocks of both numbers
+	for _, n := range order {
+		r := *rounds[n]
+		all.add(r)
+		if r.ownCalls > 0 && r.baseCalls > 0 && r.baseMs > 0 {
+			ratios = append(ratios, r.ratio())
+			both = append(both, r)
+		}
+	}
+	if all.ownCalls == 0 || all.baseCalls == 0 {
 		return
 	}
-	own, base := ownMs/float64(ownCalls), baseMs/float64(baseCalls)
+	own, base := all.ownMs/float64(all.ownCalls), all.baseMs/float64(all.baseCalls)
 	c.NodeCPUMsPerCall, c.BaselineNodeCPUMsPerCall = ptr(round(own, 3)), ptr(round(base, 3))
 	if base <= 0 {
 		return
 	}
 	c.NodeCPURatio = ptr(round(own/base, 3))
-	var ratios []float64
-	for _, r := range perRound {
-		if r[0] >= 0 && r[1] > 0 {
-			ratios = append(ratios, r[0]/r[1])
-		}
-	}
 	if len(ratios) > 0 {
 		slices.Sort(ratios)
 		c.NodeCPURatioP50 = ptr(round(median(ratios), 3))
 		c.NodeCPURatioMin, c.NodeCPURatioMax = ptr(round(ratios[0], 3)), ptr(round(ratios[len(ratios)-1], 3))
 	}
+	if lo, hi, ok := bootstrap(both); ok {
+		c.NodeCPURatioLow, c.NodeCPURatioHigh = ptr(round(lo, 3)), ptr(round(hi, 3))
+	}
+}
+
+// roundSums are one round's blocks (or several rounds') added up: the
+// node's CPU and the calls of each number.
+type roundSums struct {
+	ownMs, baseMs       float64
+	ownCalls, baseCalls int
+}
+
+func (r *roundSums) add(o roundSums) {
+	r.ownMs, r.baseMs = r.ownMs+o.ownMs, r.baseMs+o.baseMs
+	r.ownCalls, r.baseCalls = r.ownCalls+o.ownCalls, r.baseCalls+o.baseCalls
+}
+
+// ratio is the called number's CPU a call over the baseline's.
+func (r roundSums) ratio() float64 {
+	return (r.ownMs / float64(r.ownCalls)) / (r.baseMs / float64(r.baseCalls))
+}
+
+// Resampling for the ratio's interval: how many times, and from which
+// seed (fixed, so a run's report can be computed again from its blocks).
+const (
+	resamples     = 2000
+	resampleSeed  = 1
+	minIntervalRounds = 4
+)
+
+// bootstrap is a 90 % interval of the ratio of sums over rounds: the
+// rounds resampled with replacement resamples times, the 5th and 95th
+// percentiles of the ratios. Fewer than minIntervalRounds rounds give none.
+func bootstrap(rounds []roundSums) (lo, hi float64, ok bool) {
+	if len(rounds) < minIntervalRounds {
+		return 0, 0, false
+	}
+	rng := rand.New(rand.NewPCG(resampleSeed, resampleSeed))
+	ratios := make([]float64, 0, resamples)
+	for range resamples {
+		var sum roundSums
+		for range rounds {
+			sum.add(rounds[rng.IntN(len(rounds))])
+		}
+		if sum.baseMs > 0 {
+			ratios = append(ratios, sum.ratio())
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, 0, false
+	}
+	slices.Sort(ratios)
+	at := func(q float64) float64 { return ratios[min(int(q*float64(len(ratios))), len(ratios)-1)] }
+	return at(0.05), at(0.95), true
 }
 
 // setServeShare sets ServeShare from serve's CPU a call of the number
@@ -215,6 +279,9 @@ func (c *Comparison) writeText(w io.Writer) {
 		idle = " above idle"
 	}
 	fmt.Fprintf(w, "  node      %.2f ms a call, %.2f ms on %s%s: %.3f×", *c.NodeCPUMsPerCall, *c.BaselineNodeCPUMsPerCall, c.Baseline, idle, *c.NodeCPURatio)
+	if c.NodeCPURatioLow != nil {
+		fmt.Fprintf(w, " (90 %% interval %.3f× to %.3f×)", *c.NodeCPURatioLow, *c.NodeCPURatioHigh)
+	}
 	if c.NodeCPURatioP50 != nil {
 		fmt.Fprintf(w, " (round by round: median %.3f×, %.3f× to %.3f×)", *c.NodeCPURatioP50, *c.NodeCPURatioMin, *c.NodeCPURatioMax)
 	}

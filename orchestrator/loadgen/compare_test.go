@@ -47,6 +47,39 @@ func TestComparisonFigures(t *testing.T) {
 		}
 	}
 
+	if c.NodeCPURatioLow != nil {
+		t.Errorf("an interval from 3 rounds: %v", *c.NodeCPURatioLow)
+	}
+
+	// From 4 rounds on, a 90 % interval from resampling them: as wide as
+	// the rounds disagree, and exact when they agree.
+	var blocks []Block
+	for r, ms := range []float64{55, 60, 50, 70, 62, 58} { // the called number's, against 50 a call
+		blocks = append(blocks, Block{Round: r + 1, To: "B", Calls: 10, NodeCPUMs: ptr(500.0)},
+			Block{Round: r + 1, To: "A", Calls: 10, NodeCPUMs: ptr(ms * 10)})
+	}
+	wide := &Comparison{Baseline: "B", Blocks: blocks}
+	wide.figure("A")
+	lo, hi := wide.NodeCPURatioLow, wide.NodeCPURatioHigh
+	if lo == nil || hi == nil || !(*lo >= 1.0 && *lo < *wide.NodeCPURatio && *wide.NodeCPURatio < *hi && *hi <= 1.4) {
+		t.Errorf("interval %v to %v around %v, within the rounds' 1.0 to 1.4", lo, hi, wide.NodeCPURatio)
+	}
+	for i := range blocks {
+		if blocks[i].To == "A" {
+			blocks[i].NodeCPUMs = ptr(600.0)
+		}
+	}
+	agree := &Comparison{Baseline: "B", Blocks: blocks}
+	agree.figure("A")
+	if agree.NodeCPURatioLow == nil || *agree.NodeCPURatioLow != 1.2 || *agree.NodeCPURatioHigh != 1.2 {
+		t.Errorf("rounds that agree: interval %v to %v, want 1.2 to 1.2", agree.NodeCPURatioLow, agree.NodeCPURatioHigh)
+	}
+	text.Reset()
+	wide.writeText(&text)
+	if !strings.Contains(text.String(), "(90 % interval ") {
+		t.Errorf("text lacks the interval:\n%s", text.String())
+	}
+
 	// An even number of rounds: the median is between the middle two.
 	even := &Comparison{Baseline: "B", Blocks: []Block{
 		{Round: 1, To: "B", Calls: 1, NodeCPUMs: ptr(10.0)}, {Round: 1, To: "A", Calls: 1, NodeCPUMs: ptr(11.0)},
