@@ -106,7 +106,7 @@ func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcom
 			}
 			span := after.at.Sub(before.at)
 			s, nd := m.serve.used(before.serve, after.serve, span), m.node.used(before.node, after.node, span)
-			blk.ServeCPUMs, blk.NodeCPUMs = s.aboveIdle(), nd.aboveIdle()
+			blk.ServeCPUMs, blk.NodeCPUMs = s.blockMs(), nd.blockMs()
 			c.Blocks = append(c.Blocks, blk)
 			if to == cfg.To {
 				own = append(own, b.outs...)
@@ -120,11 +120,6 @@ func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcom
 	}
 	c.Calls = figures(base)
 	c.figure(cfg.To)
-	ownFigures := figures(own)
-	if ownFigures.DTMFBridgeMsP50 != nil && c.Calls.DTMFBridgeMsP50 != nil {
-		over := round(*ownFigures.DTMFBridgeMsP50-*c.Calls.DTMFBridgeMsP50, 1)
-		c.DTMFBridgeMsP50Over = &over
-	}
 	f := &rep.ServeFigures
 	f.ServeIdleCPUMsPerS, f.NodeIdleCPUMsPerS = m.serve.idleMsPerS(), m.node.idleMsPerS()
 	f.ServeCPUMsPerCall, f.ServeCPUMsPerCallAboveIdle = serve.perCall(len(own), m.serve.watchedIdle())
@@ -214,8 +209,8 @@ func (r roundSums) ratio() float64 {
 // Resampling for the ratio's interval: how many times, and from which
 // seed (fixed, so a run's report can be computed again from its blocks).
 const (
-	resamples     = 2000
-	resampleSeed  = 1
+	resamples         = 2000
+	resampleSeed      = 1
 	minIntervalRounds = 4
 )
 
@@ -243,6 +238,13 @@ func bootstrap(rounds []roundSums) (lo, hi float64, ok bool) {
 	slices.Sort(ratios)
 	at := func(q float64) float64 { return ratios[min(int(q*float64(len(ratios))), len(ratios)-1)] }
 	return at(0.05), at(0.95), true
+}
+
+// setDTMFOver sets DTMFBridgeMsP50Over from the called number's p50.
+func (c *Comparison) setDTMFOver(p50 *float64) {
+	if p50 != nil && c.Calls.DTMFBridgeMsP50 != nil {
+		c.DTMFBridgeMsP50Over = ptr(round(*p50-*c.Calls.DTMFBridgeMsP50, 1))
+	}
 }
 
 // setServeShare sets ServeShare from serve's CPU a call of the number
@@ -307,9 +309,9 @@ func (u *usage) add(v usage) {
 	}
 }
 
-// aboveIdle is the block's figure: above idle when the process was
-// watched idle (above is raw otherwise).
-func (u usage) aboveIdle() *float64 {
+// blockMs is a block's figure: above idle when the process was watched
+// idle (above is raw otherwise).
+func (u usage) blockMs() *float64 {
 	if !u.measured {
 		return nil
 	}

@@ -238,6 +238,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.PeakInFlight = int(g.peak.Load())
 	summarize(rep, outs)
+	if rep.Compare != nil {
+		rep.Compare.setDTMFOver(rep.DTMFBridgeMsP50)
+	}
 	if rep.HungUpLate, err = g.sweep(ctx); err != nil {
 		cfg.Logger.WarnContext(ctx, "loadgen: callers left up", "err", err)
 	}
