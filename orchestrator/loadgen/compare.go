@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -122,8 +121,8 @@ func (g *generator) compare(ctx context.Context, m *meter, rep *Report) []outcom
 	c.figure(cfg.To)
 	f := &rep.ServeFigures
 	f.ServeIdleCPUMsPerS, f.NodeIdleCPUMsPerS = m.serve.idleMsPerS(), m.node.idleMsPerS()
-	f.ServeCPUMsPerCall, f.ServeCPUMsPerCallAboveIdle = serve.perCall(len(own), m.serve.watchedIdle())
-	f.NodeCPUMsPerCall, f.NodeCPUMsPerCallAboveIdle = node.perCall(len(own), m.node.watchedIdle())
+	f.ServeCPUMsPerCall, f.ServeCPUMsPerCallAboveIdle = serve.perCall(len(own))
+	f.NodeCPUMsPerCall, f.NodeCPUMsPerCallAboveIdle = node.perCall(len(own))
 	if c.AboveIdle {
 		c.setServeShare(f.ServeCPUMsPerCallAboveIdle)
 	} else {
@@ -295,77 +294,3 @@ func (c *Comparison) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  dtmf→bridge p50 %+.1f ms against %s\n", *c.DTMFBridgeMsP50Over, c.Baseline)
 	}
 }
-
-// usage is CPU a process used over some blocks, in ms: in all, and
-// above its idle rate over as long.
-type usage struct {
-	raw, above float64
-	measured   bool
-}
-
-func (u *usage) add(v usage) {
-	if v.measured {
-		u.raw, u.above, u.measured = u.raw+v.raw, u.above+v.above, true
-	}
-}
-
-// blockMs is a block's figure: above idle when the process was watched
-// idle (above is raw otherwise).
-func (u usage) blockMs() *float64 {
-	if !u.measured {
-		return nil
-	}
-	return ptr(round(u.above, 1))
-}
-
-// perCall is the usage a call, in all and (when idle) above idle.
-func (u usage) perCall(calls int, idle bool) (total, above *float64) {
-	if !u.measured || calls == 0 {
-		return nil, nil
-	}
-	total = ptr(round(u.raw/float64(calls), 3))
-	if idle {
-		above = ptr(round(u.above/float64(calls), 3))
-	}
-	return total, above
-}
-
-// reading is the processes' CPU at a moment; nil when not measured.
-type reading struct {
-	at          time.Time
-	serve, node *time.Duration
-}
-
-func (m *meter) read() reading {
-	return reading{at: time.Now(), serve: m.serve.now(m.log), node: m.node.now(m.log)}
-}
-
-// now is the process's CPU so far; nil for no meter, or a process gone.
-func (m *cpuMeter) now(log *slog.Logger) *time.Duration {
-	if m == nil {
-		return nil
-	}
-	d, err := ProcessCPU(m.pid)
-	if err != nil {
-		log.Warn("loadgen: CPU not read", "err", err)
-		return nil
-	}
-	return &d
-}
-
-// used is the CPU between two readings span apart, and the part above
-// the process's idle rate (all of it when not watched idle).
-func (m *cpuMeter) used(before, after *time.Duration, span time.Duration) usage {
-	if m == nil || before == nil || after == nil {
-		return usage{}
-	}
-	raw := float64(*after-*before) / float64(time.Millisecond)
-	u := usage{raw: raw, above: raw, measured: true}
-	if m.watchedIdle() {
-		u.above = raw - m.idle*span.Seconds()
-	}
-	return u
-}
-
-// watchedIdle: the process's idle rate is known.
-func (m *cpuMeter) watchedIdle() bool { return m != nil && m.idle >= 0 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -113,19 +114,84 @@ func (m *cpuMeter) perCall(calls int) (total, above *float64, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ms := round(float64(d-m.start)/float64(time.Millisecond)/float64(calls), 3)
-	if m.idle < 0 {
-		return &ms, nil, nil
-	}
-	a := aboveIdle(d-m.start, m.idle, time.Since(m.at), calls)
-	return &ms, &a, nil
+	start := m.start
+	total, above = m.used(&start, &d, time.Since(m.at)).perCall(calls)
+	return total, above, nil
 }
 
-// aboveIdle is the CPU used over span, less what the process spends idle
-// at idleMsPerS over as long, in ms per call. It can come out negative
-// when the run left the process's fixed work undone, or within the
-// clock tick /proc counts in.
-func aboveIdle(used time.Duration, idleMsPerS float64, span time.Duration, calls int) float64 {
-	ms := float64(used)/float64(time.Millisecond) - idleMsPerS*span.Seconds()
-	return round(ms/float64(calls), 3)
+// usage is CPU a process used over some time, in ms: in all, and above
+// its idle rate over as long (all of it when it was not watched idle).
+type usage struct {
+	raw, above float64
+	// measured: read at both ends; watched: its idle rate was known.
+	measured, watched bool
 }
+
+func (u *usage) add(v usage) {
+	if v.measured {
+		u.raw, u.above, u.measured, u.watched = u.raw+v.raw, u.above+v.above, true, v.watched
+	}
+}
+
+// blockMs is a block's figure: above idle when the process was watched
+// idle (above is raw otherwise).
+func (u usage) blockMs() *float64 {
+	if !u.measured {
+		return nil
+	}
+	return ptr(round(u.above, 1))
+}
+
+// perCall is the usage a call, in all and (when watched idle) above
+// idle. Above idle can come out negative when the run left the process's
+// fixed work undone, or within the clock tick /proc counts in.
+func (u usage) perCall(calls int) (total, above *float64) {
+	if !u.measured || calls == 0 {
+		return nil, nil
+	}
+	total = ptr(round(u.raw/float64(calls), 3))
+	if u.watched {
+		above = ptr(round(u.above/float64(calls), 3))
+	}
+	return total, above
+}
+
+// reading is the processes' CPU at a moment; nil when not measured.
+type reading struct {
+	at          time.Time
+	serve, node *time.Duration
+}
+
+func (m *meter) read() reading {
+	return reading{at: time.Now(), serve: m.serve.now(m.log), node: m.node.now(m.log)}
+}
+
+// now is the process's CPU so far; nil for no meter, or a process gone.
+func (m *cpuMeter) now(log *slog.Logger) *time.Duration {
+	if m == nil {
+		return nil
+	}
+	d, err := ProcessCPU(m.pid)
+	if err != nil {
+		log.Warn("loadgen: CPU not read", "err", err)
+		return nil
+	}
+	return &d
+}
+
+// used is the CPU between two readings span apart, and the part above
+// the process's idle rate (all of it when not watched idle).
+func (m *cpuMeter) used(before, after *time.Duration, span time.Duration) usage {
+	if m == nil || before == nil || after == nil {
+		return usage{}
+	}
+	raw := float64(*after-*before) / float64(time.Millisecond)
+	u := usage{raw: raw, above: raw, measured: true, watched: m.watchedIdle()}
+	if u.watched {
+		u.above = raw - m.idle*span.Seconds()
+	}
+	return u
+}
+
+// watchedIdle: the process's idle rate is known.
+func (m *cpuMeter) watchedIdle() bool { return m != nil && m.idle >= 0 }

@@ -230,12 +230,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		b := g.place(ctx, cfg.To, cfg.Calls, 0)
 		outs = b.outs
 		rep.ElapsedS, rep.AchievedCPS = pace([]block{b})
-		stopProgress()
 		m.cpu(ctx, &rep.ServeFigures, len(outs))
 	} else {
 		outs = g.compare(ctx, m, rep)
-		stopProgress()
 	}
+	stopProgress()
 	rep.PeakInFlight = int(g.peak.Load())
 	summarize(rep, outs)
 	if rep.Compare != nil {
@@ -393,7 +392,6 @@ func (g *generator) cmd() *esl.Conn {
 
 // block is the calls one place placed.
 type block struct {
-	to   string
 	outs []outcome
 	// first and last are when the first and the last originate went
 	// out, end when the last call ended.
@@ -405,17 +403,18 @@ type block struct {
 // after a block's first, over the time from its first originate to its
 // last.
 func pace(blocks []block) (elapsedS, cps float64) {
-	var calls int
+	var calls, placed int
 	var span, alone time.Duration
 	for _, b := range blocks {
 		if len(b.outs) == 0 {
 			continue
 		}
+		placed++
 		calls += len(b.outs) - 1
 		span += b.last.Sub(b.first)
 		alone += b.end.Sub(b.first)
 	}
-	if len(blocks) == 0 || blocks[0].first.IsZero() {
+	if placed == 0 || blocks[0].first.IsZero() {
 		return 0, 0
 	}
 	elapsedS = round(blocks[len(blocks)-1].end.Sub(blocks[0].first).Seconds(), 3)
@@ -423,7 +422,7 @@ func pace(blocks []block) (elapsedS, cps float64) {
 	case calls > 0 && span > 0:
 		cps = round(float64(calls)/span.Seconds(), 2)
 	case alone > 0: // one call a block
-		cps = round(float64(len(blocks))/alone.Seconds(), 2)
+		cps = round(float64(placed)/alone.Seconds(), 2)
 	}
 	return elapsedS, cps
 }
@@ -432,7 +431,7 @@ func pace(blocks []block) (elapsedS, cps float64) {
 // Concurrency in flight, and waits for all of them to end. The callers'
 // numbers are the run's from index offset on.
 func (g *generator) place(ctx context.Context, to string, calls, offset int) block {
-	b := block{to: to}
+	var b block
 	var mu sync.Mutex
 	slots := make(chan struct{}, g.cfg.Concurrency)
 	bucket := newTokenBucket(g.cfg.CPS, 1, time.Now())

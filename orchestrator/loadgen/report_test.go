@@ -194,9 +194,17 @@ func TestAboveIdle(t *testing.T) {
 		{100 * time.Millisecond, 10, 15 * time.Second, 10, -5},  // less than idle: negative, not hidden
 		{2 * time.Millisecond, 0.5, 2 * time.Second, 3, 0.333},  // rounded to µs
 	} {
-		if got := aboveIdle(tc.used, tc.idle, tc.span, tc.calls); got != tc.want {
-			t.Errorf("aboveIdle(%v, %v ms/s, %v, %d) = %v, want %v", tc.used, tc.idle, tc.span, tc.calls, got, tc.want)
+		m := &cpuMeter{idle: tc.idle}
+		before, after := time.Duration(0), tc.used
+		_, got := m.used(&before, &after, tc.span).perCall(tc.calls)
+		if got == nil || *got != tc.want {
+			t.Errorf("above idle (%v, %v ms/s, %v, %d calls) = %v, want %v", tc.used, tc.idle, tc.span, tc.calls, got, tc.want)
 		}
+	}
+	// Not watched idle: the total only.
+	before, after := time.Duration(0), 1500*time.Millisecond
+	if total, above := (&cpuMeter{idle: -1}).used(&before, &after, 15*time.Second).perCall(150); total == nil || *total != 10 || above != nil {
+		t.Errorf("not watched idle: total %v above %v, want 10 and none", total, above)
 	}
 }
 
