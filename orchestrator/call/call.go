@@ -90,6 +90,8 @@ type call struct {
 	flow         *flows.Flow
 	state        flows.State
 	rowCreated   bool
+	// callInfo is what the flow is told of an admitted inbound call.
+	callInfo flows.CallInfo
 	// running: the call got its row and is being run (not refused).
 	running bool
 
@@ -282,15 +284,44 @@ func createdAt(data esl.Event, wall func() time.Time) time.Time {
 // start begins the call once its socket is set up (setupErr: it could not
 // be): route, row, answer, flow.
 func (c *call) start(setupErr error) {
-	if setupErr != nil {
-		// The call still gets its record, closed as lost, with its
-		// terminal callback: the commands below fail at once on a dead
-		// socket, and a poisoned one was closed, which makes FreeSWITCH
-		// run the dialplan's fallback after the socket application.
-		c.log.Error("call: socket setup failed", "err", setupErr)
-		c.lost(setupErr)
-	}
+	c.setupFailed(setupErr)
 	c.running = c.begin()
+	c.afterInput()
+}
+
+// setupFailed takes the failure of the socket's setup, if any. The call
+// still gets its record, closed as lost, with its terminal callback: its
+// commands fail at once on a dead socket, and a poisoned one was closed,
+// which makes FreeSWITCH run the dialplan's fallback after the socket
+// application.
+func (c *call) setupFailed(err error) {
+	if err != nil {
+		c.log.Error("call: socket setup failed", "err", err)
+		c.lost(err)
+	}
+}
+
+// startOnSocket goes on with a call admitted (or refused) before the
+// socket was set up, when it keeps its socket after all: a handoff that
+// did not happen.
+func (c *call) startOnSocket(admitted bool, setupErr error) {
+	if admitted {
+		c.proceed(false)
+	}
+	c.setupFailed(setupErr)
+	c.running = admitted
+	c.afterInput()
+}
+
+// startHandedOff goes on with an admitted call whose socket was let go
+// of: the handoff set the call's variables (handoffVars), and the
+// dialplan answered before parking, unless answered says it did not.
+func (c *call) startHandedOff(answered bool) {
+	if !answered {
+		c.fire("answer", "")
+	}
+	c.proceed(true)
+	c.running = true
 	c.afterInput()
 }
 
@@ -370,6 +401,17 @@ func (c *call) begin() bool {
 	if c.data.Var("switchyard_outbound") == "true" {
 		return c.beginOutbound()
 	}
+	if !c.admit() {
+		return false
+	}
+	c.proceed(false)
+	return true
+}
+
+// admit routes the dialed number and writes the call and its caller's
+// leg, before any command. It returns false when the call was refused
+// (its announcement and hang-up are then on their way).
+func (c *call) admit() bool {
 	route, err := c.look.route(c.to)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -405,22 +447,36 @@ func (c *call) begin() bool {
 	c.rowCreated = true
 	c.emit(CreateLeg{Leg: store.Leg{CallSID: c.sid, AccountSID: c.account, Seq: 1, UUID: c.uuid,
 		Direction: store.LegInbound, From: c.from, To: c.to, Status: store.Ringing, StartTime: c.created}})
-	// Channel settings and the answer go out without waiting: FreeSWITCH
-	// runs them in order before the first applet's command.
-	c.fire("multiset", c.settings())
-	c.fire("answer", "")
-	c.step(flows.Started{At: c.now().UTC(), Call: flows.CallInfo{
-		CallSid: c.sid, From: c.from, To: c.to, Direction: "incoming",
-		ExoPhone: route.Number, FlowID: route.FlowID,
-	}})
+	c.callInfo = flows.CallInfo{CallSid: c.sid, From: c.from, To: c.to, Direction: "incoming",
+		ExoPhone: route.Number, FlowID: route.FlowID}
 	return true
+}
+
+// proceed answers an admitted call and starts its flow. The channel's
+// settings and the answer go out without waiting: FreeSWITCH runs them in
+// order before the first applet's command. A handed-off call's were set
+// by the handoff, and the dialplan answered it.
+func (c *call) proceed(handedOff bool) {
+	if !handedOff {
+		c.fire("multiset", c.settings())
+		c.fire("answer", "")
+	}
+	c.step(flows.Started{At: c.now().UTC(), Call: c.callInfo})
 }
 
 // settings are the channel variables every call runs with, as one
 // multiset argument.
 func (c *call) settings() string {
-	return "^^;continue_on_fail=true;hangup_after_bridge=false;tts_engine=" + c.m.ttsEngine +
-		";tts_voice=" + c.m.ttsVoice + ";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
+	return "^^;continue_on_fail=true;hangup_after_bridge=false;" + c.handoffVars()
+}
+
+// handoffVars are the channel variables every call runs with but the two
+// the managed-number extension sets itself (continue_on_fail,
+// hangup_after_bridge), separated by semicolons: what the handoff sets
+// with the channel's mark before letting go of the socket.
+func (c *call) handoffVars() string {
+	return "tts_engine=" + c.m.ttsEngine + ";tts_voice=" + c.m.ttsVoice +
+		";transfer_ringback=%(2000,4000,440,480);switchyard_call=" + c.sid
 }
 
 // refuse ends a call Switchyard cannot run: an announcement (or a tone),

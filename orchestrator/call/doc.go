@@ -60,12 +60,14 @@
 // # Handed-off calls
 //
 // With Config.Handoff (serve -control node) an inbound call lets go of
-// its socket before its first command: the socket sets resume, marks the
-// channel with DetachVar and ParkVar, and exits; the dialplan's
-// switchyard_unavailable extension parks the channel, and once its
-// CHANNEL_PARK (the park application's, not the socket application's
-// own) comes through the node's connection the call starts, as it would
-// on its socket. Its commands go out on that connection (sendmsg <uuid>),
+// its socket before its first command, once it is routed and recorded (a
+// refused call keeps its socket for its announcement): the socket sets
+// resume, then the call's variables with DetachVar and ParkVar in one
+// command, and exits; the dialplan's switchyard_unavailable extension
+// answers and parks the channel, and once its CHANNEL_PARK (the park
+// application's, not the socket application's own) comes through the
+// node's connection the flow starts, as it would on its socket, without
+// the two commands (multiset, answer) a call on a socket starts with. Its commands go out on that connection (sendmsg <uuid>),
 // its legs carry the mark in their dial strings, so the connection's
 // filter (HandoffFilters) lets their events through without a filter a
 // leg, and nothing detaches later. While the connection is lost the call

@@ -110,11 +110,18 @@ func (d *driver) run() {
 	}()
 	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
 	var early []arrival
-	if d.handoff() {
-		early = d.awaitPark()
-		d.c.start(nil)
-	} else {
+	switch {
+	case !d.handsOff():
 		d.c.start(d.setup())
+	case !d.c.admit():
+		// A refused call keeps its socket for its announcement.
+		d.c.startOnSocket(false, d.setup())
+	case d.handoff():
+		var answered bool
+		early, answered = d.awaitPark()
+		d.c.startHandedOff(answered)
+	default:
+		d.c.startOnSocket(true, d.setup())
 	}
 	if d.c.rowCreated && d.c.outbound == nil {
 		// An API call was counted when Place wrote it.
@@ -613,12 +620,12 @@ const parkWait = 10 * time.Second
 // The events that come first (a hang-up) are the call's, after its
 // start. It stops waiting after parkWait, at a hang-up, or when the
 // node's connection or the process goes away: the call then starts
-// anyway, and finds out.
-func (d *driver) awaitPark() []arrival {
+// anyway, and finds out. answered reports whether the channel was
+// answered when it was parked (the dialplan answers before parking).
+func (d *driver) awaitPark() (early []arrival, answered bool) {
 	t := time.NewTimer(parkWait)
 	defer t.Stop()
 	defer d.inbox.wake() // events behind the park wait for the loop
-	var early []arrival
 	for {
 		select {
 		case <-d.inbox.ready:
@@ -629,50 +636,54 @@ func (d *driver) awaitPark() []arrival {
 				}
 				switch name := a.ev.Name(); {
 				case name == "CHANNEL_PARK" && a.ev.UniqueID() == d.s.UUID && a.ev.Var("current_application") == "park":
+					answered = a.ev.Get("Answer-State") == "answered"
 					a.ev.Release()
-					return early
+					return early, answered
 				case name == "CHANNEL_HANGUP_COMPLETE":
-					return append(early, a)
+					return append(early, a), false
 				}
 				early = append(early, a)
 			}
 		case <-t.C:
 			d.c.log.Warn("call: the dialplan did not park the handed-off call; going on", "waited", parkWait)
-			return early
+			return early, false
 		case <-d.node.Done():
-			return early
+			return early, false
 		case <-d.ctx.Done():
-			return early
+			return early, false
 		}
 	}
 }
 
-// handoff lets go of the socket before the call's first command and
-// runs the whole call over the node's connection (Config.Handoff): a
-// live socket costs the node for every second of the call, and every
-// event it sends costs it once more than the one connection that is
-// there anyway. Only calls the dialplan handed over (switchyard_exophone
-// set, not an API call's leg, whose socket application has no dialplan
-// to return to) on a node with a connection are handed off. The socket
-// sets resume (the dialplan goes on when it closes), marks the channel
-// with the call's tag (the node connection's filter) and ParkVar (the
-// dialplan's next extension parks it), and exits; the channel's events
-// come through the node's connection from then on. When any of it
-// fails before the exit, the call keeps its socket.
+// handsOff reports whether the call is one to hand off (Config.Handoff):
+// one the dialplan handed over (switchyard_exophone set), not an API
+// call's leg, whose socket application has no dialplan to return to.
+func (d *driver) handsOff() bool {
+	cfg, data := &d.rt.cfg, d.s.Data
+	return cfg.Handoff && cfg.Detach != nil && cfg.Instance != "" &&
+		data.Var("switchyard_exophone") != "" && data.Var("switchyard_outbound") != "true"
+}
+
+// handoff lets go of the socket of an admitted call before its first
+// command and runs the whole call over the node's connection: a live
+// socket costs the node for every second of the call, and every event
+// it sends costs it once more than the one connection that is there
+// anyway. The socket sets resume (the dialplan goes on when it closes),
+// then, in one command, the call's variables, its tag (the node
+// connection's filter) and ParkVar (the dialplan's next extension
+// answers and parks it), and exits; the channel's events come through the node's
+// connection from then on. When the node has no connection, or any of
+// it fails before the exit, the call keeps its socket.
 func (d *driver) handoff() bool {
-	cfg, data, log := &d.rt.cfg, d.s.Data, d.c.log
-	if !cfg.Handoff || cfg.Detach == nil || cfg.Instance == "" ||
-		data.Var("switchyard_exophone") == "" || data.Var("switchyard_outbound") == "true" {
-		return false
-	}
-	node, err := cfg.Detach.NodeConn(data.Get("Core-UUID"))
+	cfg, log := &d.rt.cfg, d.c.log
+	node, err := cfg.Detach.NodeConn(d.s.Data.Get("Core-UUID"))
 	if err != nil {
 		log.Info("call: keeping the socket", "err", err)
 		return false
 	}
 	remove := node.Route(d.s.UUID, d.sink)
 	mark := DetachVar + "=" + detachTag(cfg.Instance)
-	cmds := []string{"resume", "api uuid_setvar_multi " + d.s.UUID + " " + ParkVar + "=true;" + mark}
+	cmds := []string{"resume", "api uuid_setvar_multi " + d.s.UUID + " " + ParkVar + "=true;" + mark + ";" + d.c.handoffVars()}
 	rs, err := d.s.Pipeline(d.ctx, cmds)
 	for i := 0; err == nil && i < len(rs); i++ {
 		err = esl.ReplyErr(cmds[i], rs[i])

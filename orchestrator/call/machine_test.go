@@ -595,6 +595,57 @@ func TestMachineLostSocket(t *testing.T) {
 	)
 }
 
+// A call admitted before its socket is let go of (serve -control node)
+// starts without the settings and the answer when the handoff set the one
+// and the dialplan did the other; it answers when the dialplan did not,
+// and starts as usual when it keeps its socket after all.
+func TestMachineHandedOffStart(t *testing.T) {
+	greeting := "execute speak flite|slt|Welcome to Acme Support. This … (awaited u1)"
+	for _, tc := range []struct {
+		name  string
+		start func(c *call)
+		trace []string
+	}{
+		{"answered by the dialplan", func(c *call) { c.startHandedOff(true) }, []string{greeting}},
+		{"not answered", func(c *call) { c.startHandedOff(false) }, []string{"execute answer", greeting}},
+		{"kept its socket", func(c *call) { c.startOnSocket(true, nil) }, append(started[3:], greeting)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, basicSupport(t))
+			if !w.c.admit() {
+				t.Fatal("the call was refused")
+			}
+			w.take()
+			w.golden(started[:3]...)
+			if got := w.c.handoffVars(); !strings.HasSuffix(got, ";switchyard_call="+w.c.sid) || !strings.Contains(got, "tts_engine=flite;") {
+				t.Errorf("handoff variables %q", got)
+			}
+			tc.start(w.c)
+			w.take()
+			w.golden(tc.trace...)
+			if !w.c.running {
+				t.Error("the call is not running")
+			}
+		})
+	}
+}
+
+// A call refused before its handoff keeps its socket for the refusal.
+func TestMachineRefusedBeforeHandoff(t *testing.T) {
+	w := newWorld(t, basicSupport(t))
+	w.routeErr = store.ErrNotFound
+	if w.c.admit() {
+		t.Fatal("an unknown number was admitted")
+	}
+	w.c.startOnSocket(false, nil)
+	w.take()
+	w.golden("? route +15550000100", "execute answer",
+		"execute speak flite|slt|The number you have dialled is…", "execute hangup UNALLOCATED_NUMBER")
+	if w.c.running {
+		t.Error("a refused call is running")
+	}
+}
+
 // Calls Switchyard cannot run are refused with a prompt or a tone and a
 // cause, and leave no record when there is no account to keep it in.
 func TestMachineRefused(t *testing.T) {

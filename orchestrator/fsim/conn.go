@@ -101,6 +101,8 @@ func (c *conn) readLoop() {
 		if c.outbound {
 			c.s.sockCmd.Add(1)
 			c.s.sockHdr.Add(int64(cmd.headerBytes))
+		} else {
+			c.s.countConnCommand(cmd)
 		}
 		if wait := c.s.handle(c, cmd); wait != nil {
 			select {

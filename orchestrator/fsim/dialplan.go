@@ -227,9 +227,9 @@ func (ch *channel) releaseSocketHost() {
 	if ch.getVar("switchyard_park") == "true" {
 		// freeswitch-conf's switchyard_unavailable extension, which the
 		// dialplan runs after the socket application: a call Switchyard
-		// handed off to the node's connection is parked, and runs the
-		// commands that come through it.
-		ch.runHost("park", "")
+		// handed off to the node's connection is answered and parked, and
+		// runs the commands that come through it.
+		ch.runDialplan([]step{{"answer", ""}, {"park", ""}})
 		return
 	}
 	ch.endOnIdle = true

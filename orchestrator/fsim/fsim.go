@@ -88,9 +88,11 @@ type Server struct {
 	sockCmd atomic.Int64     // commands read from outbound sockets
 	sockHdr atomic.Int64     // and the bytes of their header blocks
 	evSent  map[string]int64 // events delivered by name, one per connection each (under mu)
-	byUUID  map[string]map[*conn]struct{}
-	byEvent map[string]map[*conn]struct{}
-	general map[*conn]struct{}
+	// commands read from inbound connections by first word (under mu)
+	connSent map[string]Traffic
+	byUUID   map[string]map[*conn]struct{}
+	byEvent  map[string]map[*conn]struct{}
+	general  map[*conn]struct{}
 
 	ln      net.Listener
 	closing bool
@@ -149,6 +151,7 @@ func New(cfg Config) *Server {
 		byUUID:     make(map[string]map[*conn]struct{}),
 		byEvent:    make(map[string]map[*conn]struct{}),
 		evSent:     make(map[string]int64),
+		connSent:   make(map[string]Traffic),
 		general:    make(map[*conn]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -190,6 +193,28 @@ func (s *Server) Listen(addr string) error {
 // sched_yield(2) apiece, so they are what a call's commands cost the node.
 func (s *Server) SocketTraffic() (commands, headerBytes int64) {
 	return s.sockCmd.Load(), s.sockHdr.Load()
+}
+
+// Traffic counts commands and the bytes of their header blocks.
+type Traffic struct{ Commands, HeaderBytes int64 }
+
+// ConnTraffic is SocketTraffic for the inbound connections (the node's
+// connection that carries handed-off calls, the load tool's), by the
+// command's first word (sendmsg, api, filter, ...).
+func (s *Server) ConnTraffic() map[string]Traffic {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.connSent)
+}
+
+func (s *Server) countConnCommand(cmd *command) {
+	verb, _, _ := strings.Cut(cmd.line, " ")
+	s.mu.Lock()
+	t := s.connSent[verb]
+	t.Commands++
+	t.HeaderBytes += int64(cmd.headerBytes)
+	s.connSent[verb] = t
+	s.mu.Unlock()
 }
 
 // EventsSent reports the events delivered to connections by Event-Name,

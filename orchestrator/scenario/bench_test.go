@@ -57,6 +57,13 @@ func (l *latencies) quantile(q float64) time.Duration {
 
 func newBenchRig(b testing.TB, tick time.Duration) *benchRig {
 	b.Helper()
+	return newRig(b, tick, false)
+}
+
+// newRig is newBenchRig whose calls, with handoff, are handed off to the
+// node's connection at once (serve -control node).
+func newRig(b testing.TB, tick time.Duration, handoff bool) *benchRig {
+	b.Helper()
 	db := storetest.OpenMigrated(b, storetest.SQLiteDSN(b))
 	doc, err := examples.Read(examples.BasicSupport)
 	if err != nil {
@@ -83,8 +90,9 @@ func newBenchRig(b testing.TB, tick time.Duration) *benchRig {
 	// The node's connection carries detached calls' last events, as
 	// serve's does.
 	instance := store.NewSID()
+	events, filters := call.NodeSubscription(instance, handoff)
 	node := esl.NewNode(esl.NodeConfig{Addr: r.fs.Addr(), Password: "ClueCon", Logger: log,
-		Events: call.DetachEvents(), Filters: call.DetachFilters(instance)})
+		Events: events, Filters: filters})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	b.Cleanup(stopNode)
 	go node.Run(nodeCtx)
@@ -94,7 +102,7 @@ func newBenchRig(b testing.TB, tick time.Duration) *benchRig {
 		b.Fatal(err)
 	}
 	r.rt = call.New(call.NewQueuedStore(db, writes), call.Config{RecordingsDir: b.TempDir(), OnStep: r.steps.add,
-		Instance: instance, Detach: call.PoolDetacher(esl.NewPool(node)), OnDetach: func() { r.detached.Add(1) },
+		Instance: instance, Detach: call.PoolDetacher(esl.NewPool(node)), OnDetach: func() { r.detached.Add(1) }, Handoff: handoff,
 		OnEnd: func(string) { r.ended.Add(1); r.done <- struct{}{} }}, nil, nil, log)
 	srv := esl.NewServer(r.rt.Handle, log)
 	go srv.Serve(l)

@@ -19,7 +19,8 @@ func handoffIn(t *testing.T) bool {
 // connection. Chosen for what handing off changes: an IVR and a parallel
 // ring (legs followed by their mark, not by filters), a bridge sent right
 // after the answer (the first command must wait for the dialplan's park,
-// not the socket application's own), a caller who hangs up while an
+// not the socket application's own), a refused call (it keeps its socket
+// for the announcement), a caller who hangs up while an
 // application runs, a final bridge (nothing detaches: the call never had
 // a socket to let go of), the node's connection dropping mid-call, and
 // shutdown. SWITCHYARD_SCENARIO_CONTROL=node runs the whole suite so.
@@ -30,6 +31,7 @@ func TestHandoff(t *testing.T) {
 	}{
 		{"Key1ParallelRingSecondAgentAnswers", TestKey1ParallelRingSecondAgentAnswers},
 		{"TransferToNumber", TestTransferToNumber},
+		{"UnknownNumberIsRefused", TestUnknownNumberIsRefused},
 		{"CallerHangsUpDuringGreeting", TestCallerHangsUpDuringGreeting},
 		{"DetachAtAFinalBridge", TestDetachAtAFinalBridge},
 		{"NodeConnectionBlip", TestDetachedCallOutlivesANodeConnectionBlip},

@@ -45,6 +45,24 @@ func TestBasicSupportCallNodeTraffic(t *testing.T) {
 		maxHeaderB = 1107 + 3*9
 	)
 	r := newBenchRig(t, 0)
+	basicSupportKey2Calls(t, r, calls)
+	if got := r.detached.Load(); got != calls {
+		t.Fatalf("%d of %d calls let go of their sockets", got, calls)
+	}
+	sent := r.fs.EventsSent()
+	if got := callEvents(sent); got != wantEvents*calls {
+		t.Errorf("events sent: %d for %d calls, want %d a call: %v", got, calls, wantEvents, sent)
+	}
+	if _, hdr := r.fs.SocketTraffic(); hdr > maxHeaderB*calls {
+		t.Errorf("command header bytes: %d for %d calls, want at most %d a call", hdr, calls, maxHeaderB)
+	}
+}
+
+// basicSupportKey2Calls runs calls Basic Support calls on r in which the
+// caller presses 2 and hangs up in conversation, and waits for their
+// ends.
+func basicSupportKey2Calls(t *testing.T, r *benchRig, calls int64) {
+	t.Helper()
 	for i := range calls {
 		// The caller hangs up a minute in (3 s of real time at the rig's
 		// speed): long after the call let go of its socket, so no event
@@ -64,14 +82,45 @@ func TestBasicSupportCallNodeTraffic(t *testing.T) {
 			t.Fatalf("%d of %d calls ended in a minute", r.ended.Load(), calls)
 		}
 	}
-	if got := r.detached.Load(); got != calls {
-		t.Fatalf("%d of %d calls let go of their sockets", got, calls)
+}
+
+// A handed-off Basic Support call (serve -control node) costs the node
+// fewer commands than one on a socket: its socket only hands it over
+// (connect, resume, the call's variables with its mark, exit), the
+// dialplan answers and parks it, and the node's connection carries its
+// three applications (greeting, menu, bridge) and its events.
+func TestHandedOffCallNodeTraffic(t *testing.T) {
+	if suite.real {
+		t.Skip("counted on the emulator: a real node does not count what it sends")
+	}
+	const (
+		calls      = 4
+		wantEvents = 10
+		// What the key-2 call on a socket takes but the caller's answer
+		// and the socket's own completions, plus the dialplan's park.
+		wantSock = 4 // connect, resume, api uuid_setvar_multi, exit
+		wantSend = 3 // greeting, menu, bridge
+		// 252 bytes on the socket and under 500 on the node's
+		// connection, and the three applications' Event-UUIDs, at most 9
+		// characters each (see TestBasicSupportCallNodeTraffic).
+		maxHeaderB = 252 + 500 + 3*9
+	)
+	r := newRig(t, 0, true)
+	conn0, sent0 := r.fs.ConnTraffic()["sendmsg"], callEvents(r.fs.EventsSent())
+	basicSupportKey2Calls(t, r, calls)
+	sock, sockHdr := r.fs.SocketTraffic()
+	conn := r.fs.ConnTraffic()["sendmsg"]
+	conn.Commands -= conn0.Commands
+	conn.HeaderBytes -= conn0.HeaderBytes
+	if sock != wantSock*calls || conn.Commands != wantSend*calls {
+		t.Errorf("commands: %d on the sockets and %d sendmsg on the node's connection for %d calls, want %d and %d a call",
+			sock, conn.Commands, calls, wantSock, wantSend)
+	}
+	if hdr := sockHdr + conn.HeaderBytes; hdr > maxHeaderB*calls {
+		t.Errorf("command header bytes: %d for %d calls (%d on the sockets), want at most %d a call", hdr, calls, sockHdr, maxHeaderB)
 	}
 	sent := r.fs.EventsSent()
-	if got := callEvents(sent); got != wantEvents*calls {
+	if got := callEvents(sent) - sent0; got != wantEvents*calls {
 		t.Errorf("events sent: %d for %d calls, want %d a call: %v", got, calls, wantEvents, sent)
-	}
-	if _, hdr := r.fs.SocketTraffic(); hdr > maxHeaderB*calls {
-		t.Errorf("command header bytes: %d for %d calls, want at most %d a call", hdr, calls, maxHeaderB)
 	}
 }
