@@ -67,10 +67,11 @@
 // answers and parks the channel, and once its CHANNEL_PARK (the park
 // application's, not the socket application's own) comes through the
 // node's connection the flow starts, as it would on its socket, without
-// the two commands (multiset, answer) a call on a socket starts with. Its commands go out on that connection (sendmsg <uuid>),
-// its legs carry the mark in their dial strings, so the connection's
-// filter (HandoffFilters) lets their events through without a filter a
-// leg, and nothing detaches later. While the connection is lost the call
+// the two commands (multiset, answer) a call on a socket starts with.
+// Its commands go out on that connection (sendmsg <uuid>), its legs carry
+// the mark in their dial strings, so the connection's filter
+// (HandoffFilters) lets their events through without a filter a leg, and
+// nothing detaches later. While the connection is lost the call
 // waits for the next one as a detached call does, holding its commands
 // until then. API calls, whose socket application has no dialplan to
 // return to, keep their sockets.
