@@ -306,7 +306,7 @@ func (c *call) setupFailed(err error) {
 // did not happen.
 func (c *call) startOnSocket(admitted bool, setupErr error) {
 	if admitted {
-		c.proceed(false)
+		c.proceed()
 	}
 	c.setupFailed(setupErr)
 	c.running = admitted
@@ -320,7 +320,7 @@ func (c *call) startHandedOff(answered bool) {
 	if !answered {
 		c.fire("answer", "")
 	}
-	c.proceed(true)
+	c.startFlow()
 	c.running = true
 	c.afterInput()
 }
@@ -404,7 +404,7 @@ func (c *call) begin() bool {
 	if !c.admit() {
 		return false
 	}
-	c.proceed(false)
+	c.proceed()
 	return true
 }
 
@@ -452,15 +452,17 @@ func (c *call) admit() bool {
 	return true
 }
 
-// proceed answers an admitted call and starts its flow. The channel's
-// settings and the answer go out without waiting: FreeSWITCH runs them in
-// order before the first applet's command. A handed-off call's were set
-// by the handoff, and the dialplan answered it.
-func (c *call) proceed(handedOff bool) {
-	if !handedOff {
-		c.fire("multiset", c.settings())
-		c.fire("answer", "")
-	}
+// proceed sets an admitted call's variables, answers it and starts its
+// flow. The settings and the answer go out without waiting: FreeSWITCH
+// runs them in order before the first applet's command.
+func (c *call) proceed() {
+	c.fire("multiset", c.settings())
+	c.fire("answer", "")
+	c.startFlow()
+}
+
+// startFlow starts an admitted call's flow.
+func (c *call) startFlow() {
 	c.step(flows.Started{At: c.now().UTC(), Call: c.callInfo})
 }
 

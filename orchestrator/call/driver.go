@@ -110,18 +110,16 @@ func (d *driver) run() {
 	}()
 	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
 	var early []arrival
-	switch {
-	case !d.handsOff():
+	if !d.handsOff() {
 		d.c.start(d.setup())
-	case !d.c.admit():
-		// A refused call keeps its socket for its announcement.
-		d.c.startOnSocket(false, d.setup())
-	case d.handoff():
+	} else if admitted := d.c.admit(); admitted && d.handoff() {
 		var answered bool
 		early, answered = d.awaitPark()
 		d.c.startHandedOff(answered)
-	default:
-		d.c.startOnSocket(true, d.setup())
+	} else {
+		// A refused call keeps its socket for its announcement, and so
+		// does one the node's connection could not take.
+		d.c.startOnSocket(admitted, d.setup())
 	}
 	if d.c.rowCreated && d.c.outbound == nil {
 		// An API call was counted when Place wrote it.
