@@ -52,6 +52,10 @@ type Detacher interface {
 	// again; an error when ctx ends first or the node came back with
 	// another Core-UUID (it restarted: its channels are gone).
 	WaitConn(ctx context.Context, core string) (*esl.Conn, error)
+	// Want subscribes the connection to the node with this Core-UUID to
+	// an event type until release is called (esl.Node.Want); release may
+	// be nil only with an error.
+	Want(ctx context.Context, core, event string) (release func(), err error)
 }
 
 // PoolDetacher finds nodes' connections in an esl.Pool.
@@ -79,6 +83,14 @@ func (d poolDetacher) NodeConn(core string) (*esl.Conn, error) {
 	return n.Conn()
 }
 
+func (d poolDetacher) Want(ctx context.Context, core, event string) (func(), error) {
+	n, err := d.node(core)
+	if err != nil {
+		return nil, err
+	}
+	return n.Want(ctx, event)
+}
+
 func (d poolDetacher) WaitConn(ctx context.Context, core string) (*esl.Conn, error) {
 	n, err := d.node(core)
 	if err != nil {
@@ -102,13 +114,14 @@ const ParkVar = "switchyard_park"
 
 // HandoffEvents are the event types a node's connection takes when its
 // calls are handed off to it: a call's own (Subscribed) and
-// DetachEvents, CHANNEL_PARK (the call starts once the dialplan parked
-// its channel), and PLAYBACK_START, which a queued call follows for its
-// hold music (a connection shared by every call cannot subscribe for
-// one).
+// DetachEvents, and CHANNEL_PARK (the call starts once the dialplan
+// parked its channel). A queued call adds PLAYBACK_START while it is
+// queued, to follow its hold music (Detacher.Want): with every prompt's
+// start on the connection it was 2 of the 15 events of a Basic Support
+// call.
 func HandoffEvents() []string {
 	out := Subscribed()
-	for _, ev := range append(DetachEvents(), "CHANNEL_PARK", "PLAYBACK_START") {
+	for _, ev := range append(DetachEvents(), "CHANNEL_PARK") {
 		if !slices.Contains(out, ev) {
 			out = append(out, ev)
 		}

@@ -36,6 +36,9 @@ type driver struct {
 	timers   map[int]*time.Timer
 	polls    map[int]chan struct{}
 	routes   []func() // event routes to remove when the call ends
+	// wants are the releases of the event types a handed-off call holds
+	// on its node's connection (want), by type.
+	wants map[string]func()
 
 	// failed is the channel command that failed in this input: the
 	// socket is dead, the input's later commands are skipped (those in
@@ -380,6 +383,30 @@ func (d *driver) join() {
 	for _, remove := range d.routes {
 		remove()
 	}
+	for _, release := range d.wants {
+		release()
+	}
+}
+
+// want subscribes the node's connection that carries a handed-off call
+// to event types beyond HandoffEvents, for as long as the call holds
+// them (see esl.Node.Want).
+func (d *driver) want(events []string) {
+	if d.wants == nil {
+		d.wants = map[string]func(){}
+	}
+	for _, ev := range events {
+		if d.wants[ev] != nil {
+			continue
+		}
+		release, err := d.rt.cfg.Detach.Want(d.ctx, d.s.Data.Get("Core-UUID"), ev)
+		if release != nil {
+			d.wants[ev] = release
+		}
+		if err != nil {
+			d.c.log.Warn("call: cannot subscribe the node's connection", "event", ev, "err", err)
+		}
+	}
 }
 
 // dbctx bounds a store operation of the call (storeCtx).
@@ -427,10 +454,18 @@ func (d *driver) do(e Effect) {
 			return
 		}
 		if d.handedOff {
-			return // the node's connection takes them (HandoffEvents)
+			d.want(e.Events)
+			return
 		}
 		if err := d.s.Subscribe(d.ctx, e.Events...); err != nil {
 			log.Warn("call: cannot subscribe", "events", e.Events, "err", err)
+		}
+	case Unsubscribe:
+		for _, ev := range e.Events {
+			if release := d.wants[ev]; release != nil {
+				release()
+				delete(d.wants, ev)
+			}
 		}
 	case StartTimer:
 		d.wg.Add(1)

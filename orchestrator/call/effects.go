@@ -38,8 +38,15 @@ type Kill struct{ Cause string }
 // the socket, before the leg is dialled.
 type Watch struct{ UUID string }
 
-// Subscribe adds event types to the socket; a failure is only logged.
+// Subscribe adds event types to the socket, or to the node's connection
+// that carries a handed-off call, until Unsubscribe or the call's end; a
+// failure is only logged.
 type Subscribe struct{ Events []string }
+
+// Unsubscribe: the call no longer needs the event types it subscribed to.
+// A socket keeps them (its subscription ends with it); the node's
+// connection drops them once no call holds them.
+type Unsubscribe struct{ Events []string }
 
 // Detach lets go of the caller's socket for the rest of a bridge: the
 // flow has nothing left for the caller's channel once the conversation
@@ -159,6 +166,7 @@ func (API) effect()           {}
 func (Kill) effect()          {}
 func (Watch) effect()         {}
 func (Subscribe) effect()     {}
+func (Unsubscribe) effect()   {}
 func (Detach) effect()        {}
 func (CreateLeg) effect()     {}
 func (SetLegStatus) effect()  {}

@@ -213,6 +213,8 @@ func describe(e Effect) string {
 		return "watch " + e.UUID
 	case Subscribe:
 		return "subscribe " + strings.Join(e.Events, " ")
+	case Unsubscribe:
+		return "unsubscribe " + strings.Join(e.Events, " ")
 	case Detach:
 		return "detach " + e.Caller + " from " + e.Callee
 	case CreateLeg:
@@ -743,7 +745,7 @@ func TestMachineQueueUntilAnAgentIsFree(t *testing.T) {
 		"> u4 CHANNEL_HANGUP_COMPLETE", "leg u4: final completed NORMAL_CLEARING talk=20",
 		"release u4",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
-		"timer 1 stop", "timer 2 stop", "timer 3 stop", "dequeue",
+		"timer 1 stop", "timer 2 stop", "timer 3 stop", "dequeue", "unsubscribe PLAYBACK_START",
 		"kill NORMAL_CLEARING",
 	)
 }
@@ -772,7 +774,7 @@ func TestMachineQueueWaitRunsOut(t *testing.T) {
 	w.completes("Application-Response", "FILE PLAYED")
 	w.golden("> caller PLAYBACK_START", "api uuid_break caller",
 		"> caller CHANNEL_EXECUTE_COMPLETE",
-		"timer 4 stop", "timer 3 stop", "dequeue",
+		"timer 4 stop", "timer 3 stop", "dequeue", "unsubscribe PLAYBACK_START",
 		"kill NORMAL_CLEARING")
 	if w.c.conn != nil || len(w.c.timers) != 0 || len(w.c.polls) != 0 {
 		t.Fatalf("the connect left timers behind: %v %v", w.c.timers, w.c.polls)

@@ -54,6 +54,10 @@ type holdMusic struct {
 	retry int // timer of the next try (0: none)
 }
 
+// queueEvents are the event types a queued call needs beyond Subscribed:
+// the start of its hold music.
+var queueEvents = []string{"PLAYBACK_START"}
+
 // musicRetries is how many playbacks in a row may fail before the queue's
 // music is replaced by the default tone, and that tone by silence.
 const musicRetries = 3
@@ -85,7 +89,7 @@ func (c *call) enqueue() {
 	}
 	// Breaking the music must wait for its start; only a queued call
 	// needs the event, so only it subscribes.
-	c.emit(Subscribe{Events: []string{"PLAYBACK_START"}})
+	c.emit(Subscribe{Events: queueEvents})
 	c.log.Info("call: queued for a free agent", "queue", cn.scope, "max_wait", cfg.MaxWait)
 	q.wait = c.after(time.Duration(cfg.MaxWait)*time.Second, func() { c.queueTimeout(q) })
 	if cfg.Announcement != nil && cfg.AnnounceEvery > 0 {
@@ -307,4 +311,5 @@ func (c *call) releaseAgent(l dialLeg) {
 func (c *call) leaveQueue(q *queueing) {
 	c.stopQueue(q)
 	c.emit(Dequeue{SID: c.sid})
+	c.emit(Unsubscribe{Events: queueEvents})
 }

@@ -562,6 +562,12 @@ func (c *Conn) Subscribe(ctx context.Context, names ...string) error {
 
 func subscribeCmd(names []string) string { return "event json " + strings.Join(names, " ") }
 
+// Unsubscribe removes event types (nixevent); filters stay.
+func (c *Conn) Unsubscribe(ctx context.Context, names ...string) error {
+	_, err := c.Do(ctx, "nixevent "+strings.Join(names, " "))
+	return err
+}
+
 // Filter adds a positive filter: once any filter exists, only matching
 // events are delivered.
 func (c *Conn) Filter(ctx context.Context, header, value string) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,12 @@ type Node struct {
 	conn    *Conn
 	health  Health
 	changed chan struct{} // closed and replaced on every (dis)connect
+
+	// wantMu orders Want's and its releases' commands with each other
+	// and with a (re)connect's subscription; wanted counts the holders of
+	// each event type subscribed on demand.
+	wantMu sync.Mutex
+	wanted map[string]int
 }
 
 // NewNode prepares a node; Run connects it.
@@ -227,7 +234,16 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 			return nil, fmt.Errorf("filter: %w", err)
 		}
 	}
+	// What Want asked for is subscribed with the rest; a Want while this
+	// connection is being set up waits, then finds it.
+	n.wantMu.Lock()
+	defer n.wantMu.Unlock()
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
+	for ev, holders := range n.wanted {
+		if holders > 0 && !slices.Contains(events, ev) {
+			events = append(events, ev)
+		}
+	}
 	if err := conn.Subscribe(dialCtx, events...); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("subscribe: %w", err)
@@ -239,6 +255,53 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	n.noteCore(core)
 	n.setConn(conn)
 	return conn, nil
+}
+
+// Want subscribes the node's connection to an event type that only some
+// calls need for a while, beyond NodeConfig.Events, until every holder
+// has called its release: each event the node sends costs it its
+// serialisation whether or not a call reads it. The subscription lasts
+// across reconnects. When Want returns without an error, the connection
+// is subscribed: a command sent on it afterwards has its events follow.
+// With no connection now, it counts the holder (the next connection
+// subscribes) and returns ErrNotConnected; release must be called
+// either way, once.
+func (n *Node) Want(ctx context.Context, event string) (release func(), err error) {
+	n.wantMu.Lock()
+	defer n.wantMu.Unlock()
+	if n.wanted == nil {
+		n.wanted = map[string]int{}
+	}
+	n.wanted[event]++
+	if n.wanted[event] == 1 {
+		err = n.onConn(func(c *Conn) error { return c.Subscribe(ctx, event) })
+	}
+	var once sync.Once
+	return func() { once.Do(func() { n.unwant(event) }) }, err
+}
+
+func (n *Node) unwant(event string) {
+	n.wantMu.Lock()
+	defer n.wantMu.Unlock()
+	n.wanted[event]--
+	if n.wanted[event] > 0 {
+		return
+	}
+	delete(n.wanted, event)
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ProbeTimeout)
+	defer cancel()
+	if err := n.onConn(func(c *Conn) error { return c.Unsubscribe(ctx, event) }); err != nil && !errors.Is(err, ErrNotConnected) {
+		n.log.Warn("esl: cannot drop an event subscription", "event", event, "err", err)
+	}
+}
+
+// onConn runs fn on the live connection, or returns ErrNotConnected.
+func (n *Node) onConn(fn func(*Conn) error) error {
+	c, err := n.Conn()
+	if err != nil {
+		return err
+	}
+	return fn(c)
 }
 
 // watch returns when the connection closes, stays silent too long, or

@@ -168,3 +168,72 @@ func TestNodeFiltersBeforeItSubscribes(t *testing.T) {
 		})
 	}
 }
+
+// An event type wanted by some calls for a while is subscribed on the
+// node's connection by its first holder and dropped by its last, and a
+// connection made while it is held subscribes to it with the rest.
+func TestNodeWantCountsHolders(t *testing.T) {
+	srv := newInboundServer(t)
+	n := NewNode(NodeConfig{Addr: srv.addr(), Password: "ClueCon", Logger: discard(),
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, ProbeInterval: time.Hour,
+		Events: []string{"CHANNEL_HANGUP_COMPLETE"}, Filters: []Filter{{"variable_mark", "me"}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx)
+	p := <-srv.conns
+	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
+	if _, err := n.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	type wanted struct {
+		release func()
+		err     error
+	}
+	want := func() <-chan wanted {
+		out := make(chan wanted, 1)
+		go func() {
+			release, err := n.Want(ctx, "PLAYBACK_START")
+			out <- wanted{release, err}
+		}()
+		return out
+	}
+	first := want()
+	p.expectLines("event json PLAYBACK_START")
+	p.reply("+OK event listener enabled json")
+	w1 := <-first
+	if w1.err != nil {
+		t.Fatalf("first holder: %v", w1.err)
+	}
+	// The second holder sends nothing; neither does the first's release
+	// while the second holds it, nor a second call of the same release.
+	w2 := <-want()
+	if w2.err != nil {
+		t.Fatalf("second holder: %v", w2.err)
+	}
+	w1.release()
+	w1.release()
+	released := make(chan struct{})
+	go func() { w2.release(); close(released) }()
+	p.expectLines("nixevent PLAYBACK_START")
+	p.reply("+OK events nixed")
+	<-released
+
+	// Held across a reconnect: the new connection subscribes to it, and
+	// the last release drops it there.
+	third := want()
+	p.expectLines("event json PLAYBACK_START")
+	p.reply("+OK event listener enabled json")
+	w3 := <-third
+	if w3.err != nil {
+		t.Fatalf("third holder: %v", w3.err)
+	}
+	p.conn.Close()
+	p = <-srv.conns
+	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE PLAYBACK_START", "core-7")
+	released = make(chan struct{})
+	go func() { w3.release(); close(released) }()
+	p.expectLines("nixevent PLAYBACK_START")
+	p.reply("+OK events nixed")
+	<-released
+}

@@ -64,8 +64,14 @@ func newBenchRig(b testing.TB, tick time.Duration) *benchRig {
 // node's connection at once (serve -control node).
 func newRig(b testing.TB, tick time.Duration, handoff bool) *benchRig {
 	b.Helper()
+	return newFlowRig(b, tick, handoff, examples.BasicSupport)
+}
+
+// newFlowRig is newRig with another example flow on the support number.
+func newFlowRig(b testing.TB, tick time.Duration, handoff bool, flow string) *benchRig {
+	b.Helper()
 	db := storetest.OpenMigrated(b, storetest.SQLiteDSN(b))
-	doc, err := examples.Read(examples.BasicSupport)
+	doc, err := examples.Read(flow)
 	if err != nil {
 		b.Fatal(err)
 	}

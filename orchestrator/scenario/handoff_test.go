@@ -22,8 +22,9 @@ func handoffIn(t *testing.T) bool {
 // not the socket application's own), a refused call (it keeps its socket
 // for the announcement), a caller who hangs up while an
 // application runs, a final bridge (nothing detaches: the call never had
-// a socket to let go of), the node's connection dropping mid-call, and
-// shutdown. SWITCHYARD_SCENARIO_CONTROL=node runs the whole suite so.
+// a socket to let go of), the node's connection dropping mid-call,
+// shutdown, and queued callers (their hold music's start, which the break
+// waits for, comes on the node's connection only while a call is queued). SWITCHYARD_SCENARIO_CONTROL=node runs the whole suite so.
 func TestHandoff(t *testing.T) {
 	for _, sc := range []struct {
 		name string
@@ -36,6 +37,8 @@ func TestHandoff(t *testing.T) {
 		{"DetachAtAFinalBridge", TestDetachAtAFinalBridge},
 		{"NodeConnectionBlip", TestDetachedCallOutlivesANodeConnectionBlip},
 		{"HungUpAtShutdown", TestDetachedCallHungUpAtShutdown},
+		{"Queue", TestQueue},
+		{"QueuedCallerReachesFreedAgent", TestQueuedCallerReachesFreedAgent},
 	} {
 		t.Run(sc.name, sc.run)
 	}

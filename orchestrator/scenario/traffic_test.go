@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/flows/examples"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 )
 
@@ -122,5 +123,25 @@ func TestHandedOffCallNodeTraffic(t *testing.T) {
 	sent := r.fs.EventsSent()
 	if got := callEvents(sent) - sent0; got != wantEvents*calls {
 		t.Errorf("events sent: %d for %d calls, want %d a call: %v", got, calls, wantEvents, sent)
+	}
+}
+
+// A handed-off call whose prompts are tones (each fires PLAYBACK_START,
+// unlike a spoken one) gets no prompt's start on the node's connection:
+// it subscribes to PLAYBACK_START only while a call is queued (see
+// TestHandoff/Queue*). On the tones flow key 2 is invalid: greeting,
+// menu, goodbye (two tones), hang-up: 6 events a call, 10 when the
+// connection took every prompt's start.
+func TestHandedOffPromptsStartUnseen(t *testing.T) {
+	if suite.real {
+		t.Skip("counted on the emulator: a real node does not count what it sends")
+	}
+	const calls, wantEvents = 2, 6
+	r := newFlowRig(t, 0, true, examples.BasicSupportTones)
+	sent0 := callEvents(r.fs.EventsSent())
+	basicSupportKey2Calls(t, r, calls)
+	sent := r.fs.EventsSent()
+	if got := callEvents(sent) - sent0; got != wantEvents*calls || sent["PLAYBACK_START"] != 0 {
+		t.Errorf("events sent: %d for %d calls, want %d a call and no PLAYBACK_START: %v", got, calls, wantEvents, sent)
 	}
 }
