@@ -36,9 +36,9 @@ const (
 )
 
 // agentsServe is startServe with the embedded emulator's address.
-func agentsServe(t *testing.T, dsn string) (*server, string) {
+func agentsServe(t *testing.T, dsn string, tweak ...func(*Config)) (*server, string) {
 	t.Helper()
-	s := startServe(t, dsn)
+	s := startServe(t, dsn, tweak...)
 	if s.esl == "" {
 		t.Fatal("serve runs no embedded emulator")
 	}
@@ -455,80 +455,99 @@ func newAgentsGate(t *testing.T) *agentsGate {
 // as soon as it ends, while the caller's call goes on in the flow.
 func TestAgentReleasedOnLegEnd(t *testing.T) {
 	t.Parallel()
-	databases(t, func(t *testing.T, dsn func(*testing.T) string) {
-		s, esl := agentsServe(t, dsn(t))
-		meera := agentsNewUser(s, "Meera", agentsMeera)
-		events := newAgentsDialEvents(t)
-		gate := newAgentsGate(t)
-		const phone = "+15550000721"
-		// After the conversation the flow makes a passthru that the gate
-		// holds: the call is live, past its connect, until the test opens
-		// it.
-		agentsFlowOn(s, phone, "Meera's line", agentsConnectFlow(
-			`{"destinations":["`+agentsMeera+`"],"dial_event_url":"`+events.url+`"}`, "after",
-			`"after":{"type":"passthru","config":{"url":"`+gate.url+`","timeout":30},"outputs":{"success":"bye","error":"fail"}},`))
+	databases(t, func(t *testing.T, dsn func(*testing.T) string) { passthruAfterLeg(t, dsn(t), true) })
+}
 
-		type outcome struct {
-			res *testphone.Result
-			err error
-		}
-		done := make(chan outcome, 1)
-		go func() {
-			res, err := testphone.New(esl, "ClueCon").Call(context.Background(), testphone.Script{From: "+15550109201", To: phone})
-			done <- outcome{res, err}
-		}()
+// TestPassthruAfterTheLegsRecord: a passthru after a connect goes out once
+// the leg's final record has landed, so the customer's app can read it
+// over the API while it answers. The number is no user's: no agent's
+// release hurries the call's writes into the database.
+func TestPassthruAfterTheLegsRecord(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, dsn func(*testing.T) string) { passthruAfterLeg(t, dsn(t), false) })
+}
 
-		// During the leg (60 simulated seconds of talk, about 3 s real,
-		// from this event on), Meera is busy on the call.
-		sid := events.waitAnswered(t, agentsMeera)
+// passthruAfterLeg places a call whose flow connects to Meera's number,
+// then holds it in a passthru: the leg, and with agent Meera as a user,
+// are as they should be while the customer's app has the request.
+func passthruAfterLeg(t *testing.T, dsn string, agent bool) {
+	// The calls' writes linger as long as serve lets them (1 s, not
+	// 50 ms): the passthru must not go out before they land.
+	s, esl := agentsServe(t, dsn, func(c *Config) { c.WriteLinger = time.Second })
+	var meera agentsUser
+	if agent {
+		meera = agentsNewUser(s, "Meera", agentsMeera)
+	}
+	events := newAgentsDialEvents(t)
+	gate := newAgentsGate(t)
+	const phone = "+15550000721"
+	// After the conversation the flow makes a passthru that the gate
+	// holds: the call is live, past its connect, until the test opens
+	// it.
+	agentsFlowOn(s, phone, "Meera's line", agentsConnectFlow(
+		`{"destinations":["`+agentsMeera+`"],"dial_event_url":"`+events.url+`"}`, "after",
+		`"after":{"type":"passthru","config":{"url":"`+gate.url+`","timeout":30},"outputs":{"success":"bye","error":"fail"}},`))
+
+	type outcome struct {
+		res *testphone.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := testphone.New(esl, "ClueCon").Call(context.Background(), testphone.Script{From: "+15550109201", To: phone})
+		done <- outcome{res, err}
+	}()
+
+	// During the leg (60 simulated seconds of talk, about 3 s real,
+	// from this event on), Meera is busy on the call.
+	sid := events.waitAnswered(t, agentsMeera)
+	if agent {
 		agentsExpectUser(s, "Meera", meera.SID, sid, "her leg answered")
+	}
 
-		// Her leg has ended; the call is in the passthru.
-		select {
-		case got := <-gate.arrived:
-			if got != sid {
-				t.Fatalf("passthru for call %q, want %s", got, sid)
-			}
-		case o := <-done:
-			t.Fatalf("the call ended before its passthru: %v, path %v", o.err, o.res)
-		case <-time.After(60 * time.Second):
-			t.Fatal("no passthru within 60s of the answer")
+	// Her leg has ended; the call is in the passthru.
+	select {
+	case got := <-gate.arrived:
+		if got != sid {
+			t.Fatalf("passthru for call %q, want %s", got, sid)
 		}
-		var d struct {
-			State string `json:"state"`
+	case o := <-done:
+		t.Fatalf("the call ended before its passthru: %v, path %v", o.err, o.res)
+	case <-time.After(60 * time.Second):
+		t.Fatal("no passthru within 60s of the answer")
+	}
+	var d struct {
+		State string `json:"state"`
+	}
+	agentsGet(s, "/v3/accounts/"+demoAccount+"/calls/"+sid, "call_details", &d)
+	if d.State != "active" {
+		t.Fatalf("call %s is %s during its passthru, want active", sid, d.State)
+	}
+	// Her leg's final record (and her release) were queued before the
+	// passthru; the request waits for them to land.
+	if legs := agentsToLegs(s, sid); len(legs) != 1 || legs[0].ContactURI != agentsMeera || legs[0].Status != "completed" {
+		t.Fatalf("Meera's leg during the passthru: %+v, want one, completed", legs)
+	}
+	if agent {
+		if u := agentsGetUser(s, meera.SID); u.Busy || u.BusyCallSID != nil {
+			t.Fatalf("Meera during the passthru: %+v, want her free once her leg ended", u)
 		}
-		agentsGet(s, "/v3/accounts/"+demoAccount+"/calls/"+sid, "call_details", &d)
-		if d.State != "active" {
-			t.Fatalf("call %s is %s during its passthru, want active", sid, d.State)
-		}
-		// The flow may go on to the passthru before her leg's final
-		// record and her release land: the call's writes are queued, and
-		// its steps do not wait for them. They land while the gate still
-		// holds the call.
-		var legs []agentsLeg
-		pollUntil(t, "Meera's leg completed during the passthru", func() bool {
-			legs = agentsToLegs(s, sid)
-			return len(legs) == 1 && legs[0].ContactURI == agentsMeera && legs[0].Status == "completed"
-		}, func() any { return legs })
-		var u agentsUser
-		pollUntil(t, "Meera free once her leg ended, the call still live", func() bool {
-			u = agentsGetUser(s, meera.SID)
-			return !u.Busy && u.BusyCallSID == nil
-		}, func() any { return u })
+	}
 
-		gate.release()
-		var o outcome
-		select {
-		case o = <-done:
-		case <-time.After(60 * time.Second):
-			t.Fatal("the call did not end within 60s of the passthru's answer")
-		}
-		if o.err != nil || o.res.CallSid != sid {
-			t.Fatalf("call: %v (%+v), want call %s", o.err, o.res, sid)
-		}
-		if st := agentsCallDone(s, sid); st != "completed" {
-			t.Errorf("call status %s, path %v", st, o.res.Path)
-		}
+	gate.release()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the call did not end within 60s of the passthru's answer")
+	}
+	if o.err != nil || o.res.CallSid != sid {
+		t.Fatalf("call: %v (%+v), want call %s", o.err, o.res, sid)
+	}
+	if st := agentsCallDone(s, sid); st != "completed" {
+		t.Errorf("call status %s, path %v", st, o.res.Path)
+	}
+	if agent {
 		agentsExpectUser(s, "Meera", meera.SID, "", "after the call")
-	})
+	}
 }

@@ -866,6 +866,14 @@ func (d *driver) poll(id int, every time.Duration, quit <-chan struct{}) {
 func (d *driver) fetch(e Fetch) {
 	ctx := context.WithoutCancel(d.ctx)
 	d.rt.background(func() {
+		// The customer's app may read the call over the API while it
+		// answers: what the call has recorded so far (a leg's final
+		// record, an agent's release) lands first, within a bound.
+		fctx, cancel := context.WithTimeout(ctx, fetchFlushWait)
+		if err := d.rt.store.Flush(fctx); err != nil {
+			d.c.log.Warn("call: request sent before the call's records landed", "url", e.Request.URL, "err", err)
+		}
+		cancel()
 		ans, err := d.rt.fetcher.Fetch(ctx, &e.Info, e.Request)
 		if e.Request.Async {
 			if err != nil {
@@ -881,6 +889,11 @@ func (d *driver) fetch(e Fetch) {
 		d.post(func() { d.c.fetched(res) })
 	})
 }
+
+// fetchFlushWait bounds how long a request to the customer's URL waits
+// for the call's queued writes (a store that is down holds them far
+// longer: the request goes without).
+const fetchFlushWait = time.Second
 
 // plan asks a programmable connect's URL off the owner goroutine.
 func (d *driver) plan(e AskPlan) {

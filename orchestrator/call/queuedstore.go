@@ -261,6 +261,9 @@ func (s *queuedStore) Release(_ context.Context, legUUID string, done func()) er
 	return nil
 }
 
+// Flush waits for the writes queued so far, every call's.
+func (s *queuedStore) Flush(ctx context.Context) error { return s.q.Flush(ctx) }
+
 // Stick and Dequeue are queued: nothing in the call waits on them, and a
 // later write of the call's (a new place in a queue, its final record)
 // runs after them.

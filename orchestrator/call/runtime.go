@@ -50,6 +50,8 @@ type Store interface {
 	Enqueue(ctx context.Context, accountSID, key, callSID string, lease time.Duration) error
 	Dequeue(ctx context.Context, callSID string) error
 	Ahead(ctx context.Context, callSID string) (int, error)
+	// Flush waits, until ctx ends, for every write queued before it.
+	Flush(ctx context.Context) error
 }
 
 // Messenger sends the SMS and email of flows. Send must return promptly or
@@ -515,6 +517,9 @@ func (s dbStore) Dequeue(ctx context.Context, callSID string) error {
 func (s dbStore) Ahead(ctx context.Context, callSID string) (int, error) {
 	return s.db.Agents().Ahead(ctx, callSID)
 }
+
+// Flush: dbStore's writes are done when they return.
+func (dbStore) Flush(context.Context) error { return nil }
 
 // persist runs a store write that must not be lost (a row, a final
 // record). The store's queue retries it until it commits, so nothing here
