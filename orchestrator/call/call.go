@@ -558,6 +558,13 @@ func (c *call) onCaller(ev esl.Event) {
 		}
 	case "CHANNEL_BRIDGE":
 		c.bridged(ev)
+	case "CHANNEL_PARK":
+		// A handed-off call's first park is read before it starts
+		// (awaitPark); this is the dialplan's second, run when the first
+		// ended with the channel up: the socket's thread ended it as it
+		// finished closing, or (over loopback) the caller's other half
+		// was gone before the hang-up reached this one.
+		c.log.Debug("call: parked again by the dialplan", "answer_state", ev.Get("Answer-State"))
 	case "PLAYBACK_START":
 		c.musicStarted(ev)
 	case "CHANNEL_HANGUP":

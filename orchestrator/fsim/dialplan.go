@@ -228,8 +228,10 @@ func (ch *channel) releaseSocketHost() {
 		// freeswitch-conf's switchyard_unavailable extension, which the
 		// dialplan runs after the socket application: a call Switchyard
 		// handed off to the node's connection is answered and parked, and
-		// runs the commands that come through it.
-		ch.runDialplan([]step{{"answer", ""}, {"park", ""}})
+		// runs the commands that come through it; parked again should the
+		// first park end with the call up (on a real node, the socket's
+		// thread may end it as it finishes closing).
+		ch.runDialplan([]step{{"answer", ""}, {"park", ""}, {"park", ""}})
 		return
 	}
 	ch.endOnIdle = true
