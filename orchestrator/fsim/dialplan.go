@@ -228,10 +228,13 @@ func (ch *channel) releaseSocketHost() {
 		// freeswitch-conf's switchyard_unavailable extension, which the
 		// dialplan runs after the socket application: a call Switchyard
 		// handed off to the node's connection is answered and parked, and
-		// runs the commands that come through it; parked again should the
-		// first park end with the call up (on a real node, the socket's
-		// thread may end it as it finishes closing).
-		ch.runDialplan([]step{{"answer", ""}, {"park", ""}, {"park", ""}})
+		// runs the commands that come through it. The extension's second
+		// park is not here: it only runs when the first ends with the call
+		// up, which on a real node the socket's thread can cause as it
+		// finishes closing; here nothing does (and the dialplan's steps
+		// share the channel's queue with the commands sent to it, so it
+		// would hold them back).
+		ch.runDialplan([]step{{"answer", ""}, {"park", ""}})
 		return
 	}
 	ch.endOnIdle = true
