@@ -88,9 +88,11 @@ type Node struct {
 
 	// wantMu orders Want's and its releases' commands with each other
 	// and with a (re)connect's subscription; wanted counts the holders of
-	// each event type subscribed on demand.
-	wantMu sync.Mutex
-	wanted map[string]int
+	// each event type subscribed on demand, subscribed says which of them
+	// the connection is subscribed to.
+	wantMu     sync.Mutex
+	wanted     map[string]int
+	subscribed map[string]bool
 }
 
 // NewNode prepares a node; Run connects it.
@@ -239,8 +241,10 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	n.wantMu.Lock()
 	defer n.wantMu.Unlock()
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
-	for ev, holders := range n.wanted {
-		if holders > 0 && !slices.Contains(events, ev) {
+	subscribed := map[string]bool{}
+	for ev := range n.wanted {
+		subscribed[ev] = true
+		if !slices.Contains(events, ev) {
 			events = append(events, ev)
 		}
 	}
@@ -248,6 +252,7 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
+	n.subscribed = subscribed
 	core := ""
 	if v, err := conn.API(dialCtx, "global_getvar core_uuid"); err == nil {
 		core = v
@@ -263,18 +268,20 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 // serialisation whether or not a call reads it. The subscription lasts
 // across reconnects. When Want returns without an error, the connection
 // is subscribed: a command sent on it afterwards has its events follow.
-// With no connection now, it counts the holder (the next connection
-// subscribes) and returns ErrNotConnected; release must be called
-// either way, once.
+// Otherwise it still counts the holder and returns the error: with no
+// connection now ErrNotConnected (the next connection subscribes), or
+// the subscription's failure (the next holder tries again). release
+// must be called either way; a second call does nothing.
 func (n *Node) Want(ctx context.Context, event string) (release func(), err error) {
 	n.wantMu.Lock()
 	defer n.wantMu.Unlock()
 	if n.wanted == nil {
-		n.wanted = map[string]int{}
+		n.wanted, n.subscribed = map[string]int{}, map[string]bool{}
 	}
 	n.wanted[event]++
-	if n.wanted[event] == 1 {
+	if !n.subscribed[event] {
 		err = n.onConn(func(c *Conn) error { return c.Subscribe(ctx, event) })
+		n.subscribed[event] = err == nil
 	}
 	var once sync.Once
 	return func() { once.Do(func() { n.unwant(event) }) }, err
@@ -288,6 +295,10 @@ func (n *Node) unwant(event string) {
 		return
 	}
 	delete(n.wanted, event)
+	if !n.subscribed[event] {
+		return
+	}
+	delete(n.subscribed, event) // even if the nixevent fails: extra events are only dropped
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ProbeTimeout)
 	defer cancel()
 	if err := n.onConn(func(c *Conn) error { return c.Unsubscribe(ctx, event) }); err != nil && !errors.Is(err, ErrNotConnected) {

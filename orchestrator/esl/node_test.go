@@ -236,4 +236,27 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	p.expectLines("nixevent PLAYBACK_START")
 	p.reply("+OK events nixed")
 	<-released
+
+	// A subscription the node refused is tried again by the next
+	// holder; its release drops it once, and only the holders' last.
+	refused := want()
+	p.expectLines("event json PLAYBACK_START")
+	p.reply("-ERR no")
+	w4 := <-refused
+	if w4.err == nil {
+		t.Fatal("a refused subscription: no error")
+	}
+	again := want()
+	p.expectLines("event json PLAYBACK_START")
+	p.reply("+OK event listener enabled json")
+	w5 := <-again
+	if w5.err != nil {
+		t.Fatalf("the holder after a refusal: %v", w5.err)
+	}
+	w4.release()
+	released = make(chan struct{})
+	go func() { w5.release(); close(released) }()
+	p.expectLines("nixevent PLAYBACK_START")
+	p.reply("+OK events nixed")
+	<-released
 }
