@@ -198,13 +198,29 @@ func TestNodeWantCountsHolders(t *testing.T) {
 		}()
 		return out
 	}
-	first := want()
-	p.expectLines("event json PLAYBACK_START")
-	p.reply("+OK event listener enabled json")
-	w1 := <-first
-	if w1.err != nil {
-		t.Fatalf("first holder: %v", w1.err)
+	// subscribes: a holder whose Want subscribes the connection, which
+	// answers reply.
+	subscribes := func(who, reply string) wanted {
+		t.Helper()
+		w := want()
+		p.expectLines("event json PLAYBACK_START")
+		p.reply(reply)
+		got := <-w
+		if refused := strings.HasPrefix(reply, "-ERR"); (got.err != nil) != refused {
+			t.Fatalf("%s: %v, after the node's %q", who, got.err, reply)
+		}
+		return got
 	}
+	// drops: the release of the last holder sends nixevent.
+	drops := func(release func()) {
+		t.Helper()
+		released := make(chan struct{})
+		go func() { release(); close(released) }()
+		p.expectLines("nixevent PLAYBACK_START")
+		p.reply("+OK events nixed")
+		<-released
+	}
+	w1 := subscribes("first holder", "+OK event listener enabled json")
 	// The second holder sends nothing; neither does the first's release
 	// while the second holds it, nor a second call of the same release.
 	w2 := <-want()
@@ -213,50 +229,20 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	}
 	w1.release()
 	w1.release()
-	released := make(chan struct{})
-	go func() { w2.release(); close(released) }()
-	p.expectLines("nixevent PLAYBACK_START")
-	p.reply("+OK events nixed")
-	<-released
+	drops(w2.release)
 
 	// Held across a reconnect: the new connection subscribes to it, and
 	// the last release drops it there.
-	third := want()
-	p.expectLines("event json PLAYBACK_START")
-	p.reply("+OK event listener enabled json")
-	w3 := <-third
-	if w3.err != nil {
-		t.Fatalf("third holder: %v", w3.err)
-	}
+	w3 := subscribes("third holder", "+OK event listener enabled json")
 	p.conn.Close()
 	p = <-srv.conns
 	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE PLAYBACK_START", "core-7")
-	released = make(chan struct{})
-	go func() { w3.release(); close(released) }()
-	p.expectLines("nixevent PLAYBACK_START")
-	p.reply("+OK events nixed")
-	<-released
+	drops(w3.release)
 
 	// A subscription the node refused is tried again by the next
 	// holder; its release drops it once, and only the holders' last.
-	refused := want()
-	p.expectLines("event json PLAYBACK_START")
-	p.reply("-ERR no")
-	w4 := <-refused
-	if w4.err == nil {
-		t.Fatal("a refused subscription: no error")
-	}
-	again := want()
-	p.expectLines("event json PLAYBACK_START")
-	p.reply("+OK event listener enabled json")
-	w5 := <-again
-	if w5.err != nil {
-		t.Fatalf("the holder after a refusal: %v", w5.err)
-	}
+	w4 := subscribes("a refused holder", "-ERR no")
+	w5 := subscribes("the holder after a refusal", "+OK event listener enabled json")
 	w4.release()
-	released = make(chan struct{})
-	go func() { w5.release(); close(released) }()
-	p.expectLines("nixevent PLAYBACK_START")
-	p.reply("+OK events nixed")
-	<-released
+	drops(w5.release)
 }
