@@ -243,8 +243,8 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	events := append([]string{"BACKGROUND_JOB", "HEARTBEAT"}, n.cfg.Events...)
 	subscribed := map[string]bool{}
 	for ev := range n.wanted {
-		subscribed[ev] = true
 		if !slices.Contains(events, ev) {
+			subscribed[ev] = true
 			events = append(events, ev)
 		}
 	}
@@ -263,7 +263,8 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 }
 
 // Want subscribes the node's connection to an event type that only some
-// calls need for a while, beyond NodeConfig.Events, until every holder
+// calls need for a while, beyond NodeConfig.Events (one of those is
+// there for good: Want and its release send nothing), until every holder
 // has called its release: each event the node sends costs it its
 // serialisation whether or not a call reads it. The subscription lasts
 // across reconnects. When Want returns without an error, the connection
@@ -279,7 +280,7 @@ func (n *Node) Want(ctx context.Context, event string) (release func(), err erro
 		n.wanted, n.subscribed = map[string]int{}, map[string]bool{}
 	}
 	n.wanted[event]++
-	if !n.subscribed[event] {
+	if !n.subscribed[event] && !slices.Contains(n.cfg.Events, event) {
 		err = n.onConn(func(c *Conn) error { return c.Subscribe(ctx, event) })
 		n.subscribed[event] = err == nil
 	}

@@ -245,4 +245,13 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	w5 := subscribes("the holder after a refusal", "+OK event listener enabled json")
 	w4.release()
 	drops(w5.release)
+
+	// A type the connection takes for good is neither subscribed again
+	// nor dropped: the next command the node reads is the next holder's.
+	base, err := n.Want(ctx, "CHANNEL_HANGUP_COMPLETE")
+	if err != nil {
+		t.Fatalf("a subscribed type: %v", err)
+	}
+	base()
+	drops(subscribes("a holder after one of a subscribed type", "+OK event listener enabled json").release)
 }
