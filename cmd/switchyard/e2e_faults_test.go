@@ -159,7 +159,7 @@ func databaseOutage(t *testing.T, s *server, takeAway, giveBack func()) {
 	// The node's hang-ups tell when the calls have ended on it.
 	hungUp := make(chan string, 64)
 	node := esl.NewNode(esl.NodeConfig{Addr: s.esl, Password: "ClueCon", Events: []string{"CHANNEL_HANGUP_COMPLETE"},
-		OnEvent: func(ev esl.Event) {
+		OnEvent: func(_ *esl.Conn, ev esl.Event) {
 			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
 				hungUp <- ev.Get("Unique-ID")
 			}
@@ -224,7 +224,7 @@ func TestServeNodeDroppedAndBack(t *testing.T) {
 		// is rung.
 		bridged := make(chan string, 16)
 		watch := esl.NewNode(esl.NodeConfig{Addr: node.Addr(), Password: "ClueCon", Events: []string{"CHANNEL_BRIDGE"},
-			OnEvent: func(ev esl.Event) {
+			OnEvent: func(_ *esl.Conn, ev esl.Event) {
 				if ev.Name() == "CHANNEL_BRIDGE" {
 					bridged <- ev.Get("Unique-ID")
 				}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/metrics"
@@ -31,8 +32,12 @@ type NodeConfig struct {
 	// connection's own bgapi jobs, which always pass. None: every event
 	// of the subscribed types comes.
 	Filters []Filter
-	// OnEvent receives every event no route claims. It must not block.
-	OnEvent Sink
+	// OnEvent receives every event no route claims, with the connection
+	// it came on (nil only before the connection is set up, when none of
+	// the subscribed events can come yet). It runs on that connection's
+	// reader, in order with the events routed to calls: a route it adds
+	// gets the channel's very next event. It must not block.
+	OnEvent func(conn *Conn, ev Event)
 	// OnRestart is called when the node's Core-UUID changes: it restarted
 	// and every call it had is gone.
 	OnRestart func(oldCore, newCore string)
@@ -212,10 +217,13 @@ func (n *Node) dial(ctx context.Context) (*Conn, error) {
 	// The protocol is spoken here, not through eslgo (DialInbound): a
 	// node that says goodbye (its disconnect notice when it shuts down)
 	// made eslgo's loops race on a map, which can crash the process.
-	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, n.onEvent, n.log, WithMetrics(n.cfg.Metrics, n.cfg.Name))
+	var self atomic.Pointer[Conn]
+	conn, err := DialOrdered(dialCtx, n.cfg.Addr, n.cfg.Password, func(ev Event) { n.onEvent(self.Load(), ev) },
+		n.log, WithMetrics(n.cfg.Metrics, n.cfg.Name))
 	if err != nil {
 		return nil, err
 	}
+	self.Store(conn)
 	// Filters before the subscription: the other way round, every
 	// channel event of the node would come until the filters land. The
 	// node's heartbeats and this connection's own jobs always pass (not
@@ -434,7 +442,7 @@ func (n *Node) noteCore(core string) {
 	}
 }
 
-func (n *Node) onEvent(ev Event) {
+func (n *Node) onEvent(conn *Conn, ev Event) {
 	if ev.Name() == "HEARTBEAT" {
 		n.mu.Lock()
 		n.health.LastHeartbeat = time.Now()
@@ -446,7 +454,7 @@ func (n *Node) onEvent(ev Event) {
 		return
 	}
 	if n.cfg.OnEvent != nil {
-		n.cfg.OnEvent(ev)
+		n.cfg.OnEvent(conn, ev)
 	}
 }
 

@@ -22,7 +22,22 @@ type Session struct {
 	UUID string
 	// Data is the channel data of the connect reply (Caller-*, variable_*).
 	Data Event
+	// borrowed: Conn is a node's connection, which the call shares with
+	// the node's other calls and never closes (NewParkedSession).
+	borrowed bool
 }
+
+// NewParkedSession is a call the dialplan parked for this instance, with
+// no socket of its own: its commands and events go over node, the node's
+// connection its CHANNEL_PARK came on, which it borrows; Data is that
+// event (it carries the channel's data as a connect reply does).
+func NewParkedSession(node *Conn, park Event) *Session {
+	return &Session{Conn: node, UUID: park.UniqueID(), Data: park, borrowed: true}
+}
+
+// Borrowed reports whether the session's connection is a node's, shared
+// with its other calls (NewParkedSession).
+func (s *Session) Borrowed() bool { return s.borrowed }
 
 // Follow readies the socket for its call in one round trip: FreeSWITCH
 // keeps it open secs seconds past the hang-up (so CHANNEL_HANGUP_COMPLETE
@@ -55,7 +70,7 @@ func (s *Session) Follow(ctx context.Context, secs int, filters []Filter, events
 // bookkeeping to do (its final record): when FreeSWITCH said the channel
 // is down, the socket closes now rather than when the handler returns.
 func (s *Session) Over() {
-	if s.down.Load() {
+	if !s.borrowed && s.down.Load() {
 		s.Close()
 	}
 }
@@ -105,6 +120,10 @@ type ServerConfig struct {
 	// and a carrier may route it elsewhere. Past what the process can
 	// carry, refusing some calls keeps the others working.
 	MaxCalls int
+	// Others, if set, counts calls the process runs without a socket of
+	// this server's (those the dialplan parked for it), which MaxCalls
+	// counts too.
+	Others func() int
 	// ConnectTimeout bounds the connect handshake (default 5s).
 	ConnectTimeout time.Duration
 	// Peers are the addresses connections are taken from: the nodes. A
@@ -218,11 +237,11 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			continue
 		}
-		if max := s.cfg.MaxCalls; max > 0 && s.live.Load() >= int64(max) {
+		if max, live := s.cfg.MaxCalls, s.liveAll(); max > 0 && live >= int64(max) {
 			s.refused.Add(1)
 			s.cfg.Metrics.SocketCallRefused(metrics.RefusedAtCapacity)
 			s.log.Warn("esl: call refused: at capacity; the node runs its dialplan's fallback",
-				"cause", "SWITCHYARD_AT_CAPACITY", "live", s.live.Load(), "max_calls", max, "peer", nc.RemoteAddr().String())
+				"cause", "SWITCHYARD_AT_CAPACITY", "live", live, "max_calls", max, "peer", nc.RemoteAddr().String())
 			nc.Close()
 			continue
 		}
@@ -234,6 +253,15 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		go s.serveConn(nc)
 	}
+}
+
+// liveAll counts the calls MaxCalls bounds: this server's and Others'.
+func (s *Server) liveAll() int64 {
+	n := s.live.Load()
+	if s.cfg.Others != nil {
+		n += int64(s.cfg.Others())
+	}
+	return n
 }
 
 // serveConn runs one call: the connect handshake, then the handler on this
