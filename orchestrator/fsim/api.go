@@ -267,7 +267,14 @@ func (s *Server) apiSync(lname, name, arg string) string {
 		return "+OK [Success]\n"
 	case "echo":
 		return arg
+	case "global_setvar":
+		return s.setGlobal(arg)
+	case "sched_del":
+		return fmt.Sprintf("+OK Deleted: %d\n", s.schedDel(arg))
 	case "global_getvar":
+		if v, ok := s.globals[get(0)]; ok {
+			return v
+		}
 		switch get(0) {
 		case "hostname":
 			return s.cfg.Hostname
@@ -652,4 +659,53 @@ func (s *Server) heartbeat() {
 	rs.add("Task-Group", "core")
 	rs.add("Task-Runtime", strconv.FormatInt(s.simNow().Add(s.cfg.HeartbeatInterval).Unix(), 10))
 	s.fire(rs)
+}
+
+// setGlobal is global_setvar "name=value[=expected]": with expected, a
+// compare-and-set (switch_core_set_var_conditional): the variable is set
+// only if it now reads expected; an empty value unsets it. Always +OK,
+// as FreeSWITCH answers whether or not it set anything.
+func (s *Server) setGlobal(arg string) string {
+	f := strings.SplitN(arg, "=", 3)
+	if len(f) < 1 || f[0] == "" {
+		return "-USAGE: <var>=<value> [=<value2>]\n"
+	}
+	name, value := f[0], ""
+	if len(f) > 1 {
+		value = f[1]
+	}
+	if len(f) == 3 && f[2] != "" {
+		if cur, ok := s.globals[name]; !ok || cur != f[2] {
+			return "+OK"
+		}
+	} else if len(f) == 3 {
+		if _, ok := s.globals[name]; ok {
+			return "+OK" // expected unset, but it is set
+		}
+	}
+	if value == "" {
+		delete(s.globals, name)
+	} else {
+		s.globals[name] = value
+	}
+	return "+OK"
+}
+
+// schedDel is sched_del <group>: the channel's scheduled transfers
+// (sched_transfer, whose group is the channel's UUID) are cancelled; it
+// returns how many.
+func (s *Server) schedDel(group string) int {
+	ch := s.chans[strings.TrimSpace(group)]
+	if ch == nil {
+		return 0
+	}
+	n := 0
+	for _, t := range ch.sched {
+		if t.idx >= 0 && t.idx < len(s.timers) && s.timers[t.idx] == t {
+			s.cancelTimer(t)
+			n++
+		}
+	}
+	ch.sched = nil
+	return n
 }

@@ -275,6 +275,8 @@ func (s *Server) appFor(name string) appImpl {
 		}}
 	case "sched_hangup":
 		return instant{func(r *appRun) string { appSchedHangup(r.ch, r.arg); return "" }}
+	case "sched_transfer":
+		return instant{func(r *appRun) string { appSchedTransfer(r.ch, r.arg); return "" }}
 	case "sleep":
 		return &sleepApp{}
 	case "playback", "endless_playback":
@@ -299,6 +301,11 @@ func (s *Server) appFor(name string) appImpl {
 		return &waitApp{}
 	case "transfer":
 		return instant{func(r *appRun) string {
+			if strings.TrimSpace(r.arg) != "" {
+				// The channel goes back to routing: run from the
+				// dialplan, it does not end with the dialplan's last step.
+				r.ch.endOnIdle = false
+			}
 			r.ch.s.post(func() { r.ch.transfer(r.arg) })
 			return ""
 		}}
@@ -415,6 +422,17 @@ func appSchedHangup(ch *channel, arg string) {
 		}
 	}
 	ch.after(time.Duration(secs)*time.Second, func() { ch.hangup(cause) })
+}
+
+// appSchedTransfer is `sched_transfer +<secs> <ext> [<dialplan> <context>]`:
+// the channel is transferred then, unless sched_del <uuid> comes first.
+func appSchedTransfer(ch *channel, arg string) {
+	secs, dest, ok := strings.Cut(strings.TrimSpace(arg), " ")
+	n, err := strconv.Atoi(strings.TrimPrefix(secs, "+"))
+	if !ok || err != nil {
+		return
+	}
+	ch.sched = append(ch.sched, ch.after(time.Duration(n)*time.Second, func() { ch.transfer(dest) }))
 }
 
 // ---- sleep / wait ----

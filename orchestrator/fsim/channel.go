@@ -102,6 +102,7 @@ type channel struct {
 	call *Call
 
 	timers []*timer // behaviour timers to cancel at hangup
+	sched  []*timer // sched_transfer's, which sched_del <uuid> cancels
 }
 
 // execMsg is a queued sendmsg (or dialplan step).

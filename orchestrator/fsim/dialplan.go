@@ -18,10 +18,11 @@ type step struct{ app, arg string }
 // test-network 0001–0099 number.
 func (ch *channel) route(dest string, toSocket bool) {
 	ch.hitDialplan = true
-	ch.runDialplan(ch.s.dialplanSteps(dest, toSocket))
+	ch.runDialplan(ch.dialplanSteps(dest, toSocket))
 }
 
-func (s *Server) dialplanSteps(dest string, toSocket bool) []step {
+func (ch *channel) dialplanSteps(dest string, toSocket bool) []step {
+	s := ch.s
 	if class, nn, ok := testNumber(dest); ok {
 		return testSteps(class, nn)
 	}
@@ -41,15 +42,40 @@ func (s *Server) dialplanSteps(dest string, toSocket bool) []step {
 	case strings.HasPrefix(dest, "sock") && allDigits(dest[4:]):
 		return []step{{"socket", "127.0.0.1:" + dest[4:] + " async full"}}
 	}
+	if toSocket && dest == parkUnclaimed {
+		// freeswitch-conf's switchyard_unclaimed extension: a parked call
+		// no instance took goes down the socket path.
+		return []step{{"set", "switchyard_unclaimed=true"}, {"unset", "switchyard_detached"},
+			{"transfer", ch.getVar("switchyard_exophone") + " XML public"}}
+	}
 	if toSocket {
+		// freeswitch-conf/dialplan/public/00_switchyard.xml
+		steps := []step{{"set", "switchyard_exophone=" + dest}, {"set", "continue_on_fail=true"}, {"set", "hangup_after_bridge=false"}}
+		if tag := s.parkOwner(); tag != "" && ch.getVar("switchyard_unclaimed") == "" {
+			// Parked for the instance that owns the node's parked calls.
+			return append(steps, step{"multiset", "switchyard_detached=" + tag},
+				step{"sched_transfer", "+5 " + parkUnclaimed + " XML public"}, step{"park", ""})
+		}
 		if s.socketAddr == "" {
 			return []step{{"hangup", "NORMAL_TEMPORARY_FAILURE"}}
 		}
-		// freeswitch-conf/dialplan/public/00_switchyard.xml
-		return []step{{"set", "switchyard_exophone=" + dest}, {"set", "continue_on_fail=true"},
-			{"set", "hangup_after_bridge=false"}, {"socket", s.socketAddr + " async full"}}
+		return append(steps, step{"socket", s.socketAddr + " async full"})
 	}
 	return testSteps(netAnswer, 0)
+}
+
+// parkUnclaimed is the extension a parked call's fallback transfers it to.
+const parkUnclaimed = "switchyard_unclaimed"
+
+// parkOwner is the tag of the instance that owns the node's parked calls:
+// the part of the global switchyard_park_to ("<tag>.<beat>") before its
+// dot; "" when there is none. Caller holds s.mu.
+func (s *Server) parkOwner() string {
+	tag, _, ok := strings.Cut(s.globals["switchyard_park_to"], ".")
+	if !ok {
+		return ""
+	}
+	return tag
 }
 
 // testSteps is the test-network dialplan, the actions

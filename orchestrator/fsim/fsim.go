@@ -80,6 +80,7 @@ type Server struct {
 	wake     chan struct{}
 
 	chans      map[string]*channel
+	globals    map[string]string // global_setvar's (under mu)
 	sessionSeq int
 	peak       int
 	socketAddr string
@@ -146,6 +147,7 @@ func New(cfg Config) *Server {
 		simStart:   now,
 		wake:       make(chan struct{}, 1),
 		chans:      make(map[string]*channel),
+		globals:    make(map[string]string),
 		socketAddr: cfg.SocketAddr,
 		conns:      make(map[*conn]struct{}),
 		byUUID:     make(map[string]map[*conn]struct{}),

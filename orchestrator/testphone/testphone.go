@@ -244,7 +244,7 @@ func (d *driver) onEvent(ctx context.Context, ev esl.Event) {
 func (d *driver) executed(ctx context.Context, ev esl.Event) {
 	app := ev.Get("Application")
 	switch app {
-	case "park", "socket", "execute_extension", "multiset", "set", "export":
+	case "park", "socket", "execute_extension", "multiset", "set", "export", "sched_transfer":
 		return // plumbing, not the flow's path
 	}
 	if id := ev.AppUUID(); id != "" {
