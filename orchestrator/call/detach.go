@@ -43,6 +43,10 @@ func DetachFilters(instance string) []esl.Filter {
 // route claims.
 func detachTag(instance string) string { return instance[:min(len(instance), 8)] }
 
+// Tag is the tag of instance's calls: their channels' DetachVar, and the
+// owner a node's dialplan parks calls for (package parking).
+func Tag(instance string) string { return detachTag(instance) }
+
 // Detacher finds the connection of the node a channel is on.
 type Detacher interface {
 	// NodeConn returns the connection to the node with this Core-UUID;
@@ -140,12 +144,15 @@ func NodeSubscription(instance string, handoff bool) ([]string, []esl.Filter) {
 }
 
 // HandoffFilters are DetachFilters and the completions no call reads:
-// quiet's, and those of the dialplan's execute_extension and park that
-// host a handed-off call (they end with the channel). On a node's
+// quiet's, those of the dialplan's execute_extension and park that host
+// a handed-off call (they end with the channel), and of the fallback a
+// call the dialplan parked for instance comes with (sched_transfer:
+// package parking). On a node's
 // connection subscribed to HandoffEvents they let through the events of
 // the channels of calls handed off to instance, and of their legs. They
 // are sent once a connection, not once a call.
 func HandoffFilters(instance string) []esl.Filter {
 	return append(append(DetachFilters(instance), quiet...),
-		esl.Filter{Name: "Application", Value: "-execute_extension"}, esl.Filter{Name: "Application", Value: "-park"})
+		esl.Filter{Name: "Application", Value: "-execute_extension"}, esl.Filter{Name: "Application", Value: "-park"},
+		esl.Filter{Name: "Application", Value: "-sched_transfer"})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
@@ -68,6 +70,9 @@ type driver struct {
 	// handedOff: the socket was let go of before the first command
 	// (handoff); the node's connection carries the whole call.
 	handedOff bool
+	// parked: the dialplan parked the call for this instance; it never
+	// had a socket (Runtime.Parked), and is handed off from the start.
+	parked bool
 	// away holds a handed-off call's commands while it waits for its
 	// node's next connection (reattach): they go out on it.
 	away []awayCmds
@@ -111,18 +116,27 @@ func (d *driver) run() {
 			d.c.log.Warn("call: hanging up", "cause", "NORMAL_TEMPORARY_FAILURE", "reason", fmt.Sprint("internal error: ", r))
 		}
 	}()
-	d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
+	if !d.parked { // a parked call's route was there before run
+		d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
+	}
 	var early []arrival
-	if !d.handsOff() {
+	switch {
+	case d.parked:
+		if !d.startParked() {
+			return
+		}
+	case !d.handsOff():
 		d.c.start(d.setup())
-	} else if admitted := d.c.admit(); admitted && d.handoff() {
-		var answered bool
-		early, answered = d.awaitPark()
-		d.c.startHandedOff(answered)
-	} else {
-		// A refused call keeps its socket for its announcement, and so
-		// does one the node's connection could not take.
-		d.c.startOnSocket(admitted, d.setup())
+	default:
+		if admitted := d.c.admit(); admitted && d.handoff() {
+			var answered bool
+			early, answered = d.awaitPark()
+			d.c.startHandedOff(answered)
+		} else {
+			// A refused call keeps its socket for its announcement, and so
+			// does one the node's connection could not take.
+			d.c.startOnSocket(admitted, d.setup())
+		}
 	}
 	if d.c.rowCreated && d.c.outbound == nil {
 		// An API call was counted when Place wrote it.
@@ -685,6 +699,67 @@ func (d *driver) awaitPark() (early []arrival, answered bool) {
 		case <-d.ctx.Done():
 			return early, false
 		}
+	}
+}
+
+// startParked starts a call the dialplan parked for this instance, once
+// it is claimed: refused (an unknown number), it hears why and is hung up
+// over the node's connection; admitted, its variables are set and it is
+// answered, and its flow starts. false: the call is not this instance's.
+func (d *driver) startParked() bool {
+	if !d.claim() {
+		return false
+	}
+	admitted := d.c.admit()
+	if !admitted {
+		d.c.startOnSocket(false, nil)
+		return true
+	}
+	d.c.legMark = DetachVar + "=" + detachTag(d.rt.cfg.Instance)
+	d.setVars()
+	d.c.startHandedOff(false)
+	return true
+}
+
+// claim cancels the dialplan's fallback of a call it parked for this
+// instance (the channel's scheduled transfer to the socket path): the
+// call is this instance's once the node says it deleted the transfer. No
+// transfer left to delete means it ran (the call waited past
+// parking.FallbackAfter): the call is on its way down the socket path
+// and this instance lets go of it, having sent it nothing.
+func (d *driver) claim() bool {
+	m, log := d.rt.cfg.Metrics, d.c.log
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	defer cancel()
+	out, err := d.node.API(ctx, "sched_del "+d.s.UUID)
+	if err != nil {
+		// Without the node's connection the call cannot be run; the
+		// node's fallback takes it.
+		m.ParkedCall(metrics.ParkedUnhandled)
+		log.Warn("call: cannot claim a parked call; the dialplan's fallback takes it", "err", err)
+		return false
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(out, "+OK Deleted:"))); n < 1 {
+		m.ParkedCall(metrics.ParkedLate)
+		log.Warn("call: a parked call waited past its fallback; it goes to the sockets", "reply", out)
+		return false
+	}
+	m.ParkedCall(metrics.ParkedTaken)
+	return true
+}
+
+// setVars sets the variables of a parked call the flow's commands read
+// (Call.handoffVars), with the command after the claim: a handed-off
+// call's socket sets them as it lets go.
+func (d *driver) setVars() {
+	cmd := "api uuid_setvar_multi " + d.s.UUID + " " + d.c.handoffVars()
+	log := d.c.log
+	if err := d.postNode([]string{cmd}, func(rs []esl.Reply) {
+		if err := esl.ReplyErr(cmd, rs[0]); err != nil {
+			log.Warn("call: cannot set the parked call's variables", "err", err)
+		}
+	}); err != nil {
+		log.Warn("call: cannot set the parked call's variables", "err", err)
 	}
 }
 

@@ -328,7 +328,25 @@ func (rt *Runtime) Live() int {
 
 // Handle runs one call handed over by FreeSWITCH; it is the esl.Handler.
 func (rt *Runtime) Handle(ctx context.Context, s *esl.Session) {
-	d := newDriver(ctx, rt, s)
+	rt.runDriver(newDriver(ctx, rt, s))
+}
+
+// Parked takes a call the dialplan parked for this instance (serve
+// -control park), from its CHANNEL_PARK on conn, a node's connection; run
+// runs it until it is over. Parked must be called on conn's reader (the
+// node's OnEvent), before the next event is read: from that event on,
+// the channel's events go to the call. A parked call has no socket: it
+// runs over conn as a handed-off call does, from the start, once it has
+// cancelled the dialplan's fallback (claim). ctx is the call's, as a
+// socket's handler gets it: ending it hangs the call up.
+func (rt *Runtime) Parked(ctx context.Context, conn *esl.Conn, park esl.Event) (run func()) {
+	d := newDriver(ctx, rt, esl.NewParkedSession(conn, park))
+	d.node, d.handedOff, d.parked = conn, true, true
+	d.routes = append(d.routes, conn.Route(park.UniqueID(), d.sink))
+	return func() { rt.runDriver(d) }
+}
+
+func (rt *Runtime) runDriver(d *driver) {
 	c := d.c
 	defer func() {
 		rt.forget(c)

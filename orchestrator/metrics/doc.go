@@ -45,6 +45,11 @@
 //   - switchyard_calls_handed_off_total: calls that let go of their socket
 //     before their first command and ran over the node's connection from
 //     then on (serve -control node).
+//   - switchyard_parked_calls_total{outcome}: calls a node's dialplan
+//     parked for this instance (serve -control park): taken; late (its
+//     fallback had sent it down the socket path first); passed (sent
+//     down the socket path at once, at capacity or draining); unhandled
+//     (no node connection to take it on).
 //   - switchyard_calls_live: calls running on this instance now (a gauge
 //     read at scrape time from the function given to LiveCalls).
 //   - switchyard_applet_steps_total{applet}: steps of the flow

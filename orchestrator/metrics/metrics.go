@@ -49,6 +49,15 @@ const (
 	RefusedNotAllowed = "not_allowed"
 )
 
+// What became of a call the dialplan parked for this instance
+// (ParkedCall).
+const (
+	ParkedTaken     = "taken"
+	ParkedLate      = "late"      // its fallback had sent it to the sockets first
+	ParkedPassed    = "passed"    // sent to the sockets at once: at capacity or draining
+	ParkedUnhandled = "unhandled" // no connection to take it on
+)
+
 // Histogram buckets, in seconds.
 var (
 	// eslBuckets: an ESL round trip takes well under a millisecond on a
@@ -80,6 +89,7 @@ var (
 	httpKinds        = set("passthru", "greeting", "gather", "sms", "connect", "dial_event")
 	httpOutcomes     = set(OutcomeOK, OutcomeHTTPError, OutcomeTimeout, OutcomeDenied, OutcomeError)
 	refusals         = set(RefusedAtCapacity, RefusedDraining, RefusedNotAllowed)
+	parkedOutcomes   = set(ParkedTaken, ParkedLate, ParkedPassed, ParkedUnhandled)
 	methods          = set(http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions)
 )
 
@@ -162,6 +172,7 @@ type Set struct {
 	eslSeconds    *prometheus.HistogramVec
 	eslErrors     *prometheus.CounterVec
 	socketRefused *prometheus.CounterVec
+	parkedCalls   *prometheus.CounterVec
 	nodeRestarts  *prometheus.CounterVec
 
 	storeWriteSeconds prometheus.Histogram
@@ -214,6 +225,7 @@ func New(version string) *Set {
 
 	s.eslSeconds = histogram("switchyard_esl_command_seconds", "Round trip of an ESL command, by node.", eslBuckets, "node")
 	s.eslErrors = counter("switchyard_esl_command_errors_total", "ESL commands that timed out, met a closed connection or got -ERR, by node.", "node")
+	s.parkedCalls = counter("switchyard_parked_calls_total", "Calls a node's dialplan parked for this instance (serve -control park), by what became of them.", "outcome")
 	s.socketRefused = counter("switchyard_socket_calls_refused_total", "Calls the outbound-socket server refused before their handler ran, by reason.", "reason")
 	s.nodeRestarts = counter("switchyard_node_restarts_total", "Restarts of a media node seen (its Core-UUID changed).", "node")
 
@@ -260,7 +272,7 @@ func New(version string) *Set {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		build, live, nodeCollector{s},
 		s.callsStarted, s.callsEnded, s.callsDetached, s.callsHandedOff, s.appletSteps, s.appletStepSeconds, s.appletDispatch,
-		s.eslSeconds, s.eslErrors, s.socketRefused, s.nodeRestarts,
+		s.eslSeconds, s.eslErrors, s.socketRefused, s.parkedCalls, s.nodeRestarts,
 		s.storeWriteSeconds, s.storeWrites, s.storeWriteErrors, s.storeQueueDepth,
 		s.callbackAttempts, s.callbackSeconds, s.callbacksPending,
 		s.httpSeconds, s.campaignPlaced, s.campaignFailed,
@@ -409,6 +421,15 @@ func (s *Set) SocketCallRefused(reason string) {
 		return
 	}
 	s.socketRefused.WithLabelValues(bounded(refusals, reason)).Inc()
+}
+
+// ParkedCall counts a call a node's dialplan parked for this instance,
+// by what became of it (Parked*).
+func (s *Set) ParkedCall(outcome string) {
+	if s == nil {
+		return
+	}
+	s.parkedCalls.WithLabelValues(bounded(parkedOutcomes, outcome)).Inc()
 }
 
 // StoreTransaction records one transaction of the store's write queue.

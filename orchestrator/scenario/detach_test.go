@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/call"
+	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/testphone"
 )
@@ -19,16 +20,35 @@ func (h *harness) detached() float64 { return h.counter("switchyard_calls_detach
 // before their first command (SWITCHYARD_SCENARIO_CONTROL=node).
 func (h *harness) handedOff() float64 { return h.counter("switchyard_calls_handed_off_total") }
 
-func (h *harness) counter(name string) float64 {
+// parkedTaken is how many calls the dialplan parked for the harness's
+// instance it took (park control).
+func (h *harness) parkedTaken() float64 {
+	return h.counterWith("switchyard_parked_calls_total", metrics.ParkedTaken)
+}
+
+func (h *harness) counter(name string) float64 { return h.counterWith(name, "") }
+
+// counterWith reads a counter; label, if set, picks the series whose
+// (only) label has that value: 0 when there is none yet.
+func (h *harness) counterWith(name, label string) float64 {
 	h.t.Helper()
 	mfs, err := h.met.Gatherer().Gather()
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
 		}
+		for _, m := range mf.GetMetric() {
+			if label == "" || (len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label) {
+				return m.GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	if label != "" {
+		return 0 // a vector with no series yet is not gathered
 	}
 	h.t.Fatal("no " + name)
 	return 0
@@ -36,9 +56,16 @@ func (h *harness) counter(name string) float64 {
 
 // wantLetGo checks how many calls let go of their socket: detached once
 // bridged for good, or, with the calls handed off to the node's
-// connection, every call so far (handed off at once, never detached).
+// connection, every call so far (handed off at once, never detached), or
+// under park control, every call parked (none ever had a socket).
 func (h *harness) wantLetGo(detached, calls float64) {
 	h.t.Helper()
+	if h.park {
+		if got, ho, p := h.detached(), h.handedOff(), h.parkedTaken(); got != 0 || ho != 0 || p != calls {
+			h.t.Errorf("detached %v, handed off %v, parked %v calls: want 0, 0 and %v", got, ho, p, calls)
+		}
+		return
+	}
 	if h.handoff {
 		if got, ho := h.detached(), h.handedOff(); got != 0 || ho != calls {
 			h.t.Errorf("detached %v, handed off %v calls: want 0 and %v", got, ho, calls)
@@ -157,7 +184,7 @@ func TestDetachedCallHungUpAtShutdown(t *testing.T) {
 	a := h.detachedCall("+15550000624", "+15550100499") // answers, talks 99 s
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // no drain: the live call is hung up at once
-	if err := h.srv.Shutdown(ctx); err == nil {
+	if err := h.shutdown(ctx); err == nil {
 		t.Error("shutdown found no live call")
 	}
 	c, legs := a.wait(h)

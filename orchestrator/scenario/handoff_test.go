@@ -9,7 +9,16 @@ import (
 // node's connection at once: in a subtest of TestHandoff, or everywhere
 // with SWITCHYARD_SCENARIO_CONTROL=node.
 func handoffIn(t *testing.T) bool {
-	return suite.handoff || strings.HasPrefix(t.Name(), "TestHandoff/")
+	return suite.handoff || strings.HasPrefix(t.Name(), "TestHandoff/") || parkIn(t)
+}
+
+// parkIn says whether the dialplan parks the calls of t's harness for its
+// instance, which takes them with no socket (serve -control park): in a
+// subtest of TestPark, or everywhere with SWITCHYARD_SCENARIO_CONTROL=park.
+// Calls that reach the harness over a socket all the same (the parked
+// call's fallback) are handed off.
+func parkIn(t *testing.T) bool {
+	return suite.park || strings.HasPrefix(t.Name(), "TestPark/")
 }
 
 // TestHandoff runs scenarios again with every call handed off to the

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/metrics"
+	"github.com/switchyard/switchyard/orchestrator/parking"
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
 	"github.com/switchyard/switchyard/orchestrator/testlog"
@@ -44,11 +46,21 @@ type harness struct {
 	// handoff: the calls are handed off to the node's connection at once
 	// (SWITCHYARD_SCENARIO_CONTROL=node, or a subtest of TestHandoff).
 	handoff bool
-	sip     string // the borrowed node's SIP test network ("" on the emulator)
-	rt      *call.Runtime
-	met     *metrics.Set
-	node    *esl.Node
-	srv     *esl.Server
+	// park: the dialplan parks the calls for this instance, which takes
+	// them with no socket (parkIn); intake takes them, and sockets counts
+	// the calls to ExoPhones that came over a socket all the same.
+	park    bool
+	intake  *parking.Intake
+	tag     string
+	sockets atomic.Int64
+	// socketsLet is how many calls a park scenario lets come over a
+	// socket (the parked call's fallback).
+	socketsLet int64
+	sip        string // the borrowed node's SIP test network ("" on the emulator)
+	rt         *call.Runtime
+	met        *metrics.Set
+	node       *esl.Node
+	srv        *esl.Server
 	// detaching gets a value each time a call lets go of its socket.
 	detaching chan struct{}
 	// fsAddr and fsPassword reach the node's inbound Event Socket.
@@ -80,6 +92,9 @@ type options struct {
 	clock   func() time.Time
 	// sipEndpoint replaces the test network's SIP endpoint.
 	sipEndpoint string
+	// parkFull: under park control, the instance is at capacity for
+	// parked calls (as if -max-calls were reached by calls elsewhere).
+	parkFull bool
 	// realTime runs the emulator at real speed with FreeSWITCH's 20 ms
 	// media tick, so it cannot hide what takes real time on a node (such
 	// scenarios run in parallel with each other).
@@ -90,7 +105,7 @@ type options struct {
 func newHarnessOpts(t *testing.T, o options) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)), handoff: handoffIn(t),
+	h := &harness{t: t, db: storetest.OpenMigrated(t, storetest.SQLiteDSN(t)), handoff: handoffIn(t), park: parkIn(t),
 		sent: make(chan flows.Send, 16), ended: map[string]chan struct{}{}, detaching: make(chan struct{}, 16)}
 	h.seed(ctx)
 
@@ -138,8 +153,14 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	// of calls that let go of their sockets (as serve's does).
 	instance := store.NewSID()
 	events, filters := call.NodeSubscription(instance, h.handoff)
+	h.tag = call.Tag(instance)
+	var intake atomic.Pointer[parking.Intake]
 	node := esl.NewNode(esl.NodeConfig{Addr: fsAddr, Password: password, Logger: log,
-		Events: events, Filters: filters})
+		Events: events, Filters: filters, OnEvent: func(conn *esl.Conn, ev esl.Event) {
+			if in := intake.Load(); in != nil {
+				in.Take(conn, ev)
+			}
+		}})
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	go node.Run(nodeCtx)
 	t.Cleanup(stopNode)
@@ -177,7 +198,12 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 	if _, err := node.WaitConnected(wctx); err != nil {
 		t.Fatalf("node: %v", err)
 	}
-	srv := esl.NewServer(h.rt.Handle, log)
+	srv := esl.NewServer(func(ctx context.Context, s *esl.Session) {
+		if s.Data.Var("switchyard_exophone") != "" && s.Data.Var("switchyard_outbound") != "true" {
+			h.sockets.Add(1) // a call to an ExoPhone (API calls' legs have sockets anyway)
+		}
+		h.rt.Handle(ctx, s)
+	}, log)
 	h.srv = srv
 	go srv.Serve(l)
 	t.Cleanup(func() {
@@ -187,9 +213,72 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	if h.park {
+		h.startParking(&intake, o.parkFull, log)
+	}
 	h.phone = testphone.New(fsAddr, password)
 	h.fsAddr, h.fsPassword = fsAddr, password
 	return h
+}
+
+// shutdown stops the harness's Switchyard taking calls and waits for its
+// live ones, as serve's drain does: the socket server's and, under park
+// control, the parked ones. The error says calls were live at ctx's end.
+func (h *harness) shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	if h.intake != nil {
+		err = errors.Join(err, h.intake.Shutdown(ctx))
+	}
+	return err
+}
+
+// startParking makes the harness's instance own the node's parked calls,
+// as serve -control park does, and waits until the node names it; at the
+// end it withdraws and waits for its parked calls.
+func (h *harness) startParking(intake *atomic.Pointer[parking.Intake], full bool, log *slog.Logger) {
+	t := h.t
+	cfg := parking.IntakeConfig{Tag: h.tag, Start: h.rt.Parked, Metrics: h.met, Logger: log}
+	if full {
+		cfg.MaxCalls, cfg.Others = 1, func() int { return 1 }
+	}
+	in := parking.NewIntake(cfg)
+	h.intake = in
+	intake.Store(in)
+	owned := make(chan struct{})
+	var once sync.Once
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		parking.Advertise(ctx, h.node, parking.AdvertiseConfig{Tag: h.tag, Take: true, Every: 50 * time.Millisecond, Logger: log,
+			Owned: func(_ string, yes bool) {
+				if yes {
+					once.Do(func() { close(owned) })
+				}
+			}})
+	}()
+	t.Cleanup(func() {
+		// Every call was parked: none needed a socket (the fallback's
+		// own test lets one through).
+		if n := h.sockets.Load(); n > h.socketsLet {
+			t.Errorf("park: %d calls came over a socket, want %d", n, h.socketsLet)
+		}
+		stop()
+		<-done
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := parking.Withdraw(ctx, h.node, h.tag); err != nil {
+			t.Logf("park: withdraw: %v", err)
+		}
+		if err := in.Shutdown(ctx); err != nil {
+			t.Errorf("park: shutdown: %v", err)
+		}
+	})
+	select {
+	case <-owned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("park: the node never named this instance the owner of its parked calls")
+	}
 }
 
 // seed makes the scenario tenant: the support flow on supportNum, the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard/switchyard/orchestrator/esl"
 	"github.com/switchyard/switchyard/orchestrator/fsnode"
+	"github.com/switchyard/switchyard/orchestrator/parking"
 )
 
 // Where the suite runs (TestMain decides, from the environment):
@@ -34,13 +35,16 @@ import (
 //
 // With SWITCHYARD_SCENARIO_CONTROL=node the calls are handed off to the
 // node's connection at once (call.Config.Handoff, serve -control node)
-// instead of keeping their sockets.
+// instead of keeping their sockets; with =park the dialplan parks them
+// for the harness's instance, which takes them with no socket (serve
+// -control park).
 //
 // SWITCHYARD_SCENARIO_SUMMARY names a file the suite appends its one-line
 // result to, for make test to print.
 var suite struct {
 	real    bool
 	handoff bool
+	park    bool
 	where   string     // for the summary
 	nodes   chan *node // real nodes, lent one scenario at a time
 	sip     string     // the test network's SIP address ("" on the emulator)
@@ -61,6 +65,7 @@ type node struct {
 func TestMain(m *testing.M) {
 	suite.ran = map[string]bool{}
 	suite.handoff = os.Getenv("SWITCHYARD_SCENARIO_CONTROL") == "node"
+	suite.park = os.Getenv("SWITCHYARD_SCENARIO_CONTROL") == "park"
 	stop, err := setupNodes()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scenario:", err)
@@ -246,6 +251,9 @@ func borrow(t *testing.T) (*node, net.Listener) {
 				t.Logf("node %s: channels left at the end: %s", n.esl, strings.TrimSpace(out))
 				_, _ = conn.API(ctx, "hupall MANAGER_REQUEST")
 			}
+			// The next scenario's calls are not parked for this one's
+			// instance (park control).
+			_, _ = conn.API(ctx, "global_setvar "+parking.GlobalVar+"=")
 			conn.Close()
 		}
 		suite.nodes <- n
