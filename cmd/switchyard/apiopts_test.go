@@ -219,6 +219,9 @@ func TestConfigControl(t *testing.T) {
 	if cfg, err := parseServe("-control", "node"); err != nil || cfg.Control != "node" {
 		t.Errorf("-control node: %q %v", cfg.Control, err)
 	}
+	if cfg, err := parseServe("-control", "park"); err != nil || cfg.Control != "park" {
+		t.Errorf("-control park: %q %v", cfg.Control, err)
+	}
 	t.Setenv("SWITCHYARD_CONTROL", "node")
 	if cfg, err := parseServe(); err != nil || cfg.Control != "node" {
 		t.Errorf("SWITCHYARD_CONTROL=node: %q %v", cfg.Control, err)

@@ -38,7 +38,9 @@ type Config struct {
 	Detach bool
 	// Control (SWITCHYARD_CONTROL, default socket): "node" hands inbound
 	// calls to the node's connection before their first command
-	// (call.Config.Handoff); "socket" keeps each on its own socket.
+	// (call.Config.Handoff); "park" has the node's dialplan park them for
+	// this instance, which takes them with no socket (package parking);
+	// "socket" keeps each on its own socket.
 	Control string
 	// AdaptProcs (SWITCHYARD_ADAPT_PROCS, default true): run the Go
 	// scheduler on one slot while the load is light (package procs),
@@ -228,7 +230,7 @@ func (c *Config) options(http bool) []option {
 			option{flag: "detach", env: "SWITCHYARD_DETACH", boolean: &c.Detach,
 				usage: "let a call go of its socket once it is bridged and the flow has nothing more for the caller; its last events come through the node's connection (false: keep every socket to the end)"},
 			option{flag: "control", env: "SWITCHYARD_CONTROL", str: &c.Control,
-				usage: "how inbound calls are driven: socket (each over the outbound socket the node opened for it) or node (the socket only hands the call over; its commands and events go over this instance's connection to the node, which the node serves at less CPU a call; needs freeswitch-conf's switchyard_unavailable extension, which parks such calls)"},
+				usage: "how inbound calls are driven: socket (each over the outbound socket the node opened for it) or node (the socket only hands the call over; its commands and events go over this instance's connection to the node, which the node serves at less CPU a call; needs freeswitch-conf's switchyard_unavailable extension, which parks such calls) or park (the node's dialplan parks each call for the instance that owns the node's parked calls, which takes it with no socket at all; one instance owns a node at a time, the others stand by; needs freeswitch-conf's managed-number extension of this version)"},
 			option{flag: "adapt-procs", env: "SWITCHYARD_ADAPT_PROCS", boolean: &c.AdaptProcs,
 				usage: "run on one core's worth of Go scheduler while serve uses little CPU, on all cores once it needs more: fewer thread wake-ups per event (false, or GOMAXPROCS set: leave the scheduler alone)"},
 			option{flag: "steady-monitor", env: "SWITCHYARD_STEADY_MONITOR", boolean: &c.SteadyMonitor,
@@ -395,8 +397,8 @@ func (c *Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Control != "socket" && c.Control != "node" {
-		errs = append(errs, fmt.Errorf("control %q: use socket or node", c.Control))
+	if c.Control != "socket" && c.Control != "node" && c.Control != "park" {
+		errs = append(errs, fmt.Errorf("control %q: use socket, node or park", c.Control))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: use text or json", c.LogFormat))

@@ -124,7 +124,7 @@ func runChild(specJSON string) int {
 		}()
 	}
 	cfg.ready = func(s serving) {
-		line, err := json.Marshal(childReady(s))
+		line, err := json.Marshal(childReady{HTTP: s.HTTP, Socket: s.Socket, ESL: s.ESL})
 		if err != nil {
 			panic(err)
 		}

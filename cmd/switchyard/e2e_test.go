@@ -32,8 +32,10 @@ type server struct {
 	base   string // http://127.0.0.1:port
 	esl    string // the embedded emulator's event socket ("" with real nodes)
 	socket string // where FreeSWITCH's socket application connects
-	out    *lockedBuffer
-	stop   func()
+	// instance is the process's instance ID.
+	instance string
+	out      *lockedBuffer
+	stop     func()
 
 	endMu sync.Mutex
 	ended map[string]chan struct{} // by CallSid: closed once its final record is written
@@ -105,7 +107,7 @@ func startServe(t testing.TB, dsn string, tweak ...func(*Config)) *server {
 	go func() { done <- runServe(ctx, cfg, out, log) }()
 	select {
 	case addrs := <-up:
-		s.base, s.esl, s.socket = "http://"+addrs.HTTP, addrs.ESL, addrs.Socket
+		s.base, s.esl, s.socket, s.instance = "http://"+addrs.HTTP, addrs.ESL, addrs.Socket, addrs.Instance
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve: %v", err)

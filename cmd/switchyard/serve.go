@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/api"
@@ -24,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/orchestrator/fsim"
 	"github.com/switchyard/switchyard/orchestrator/metrics"
 	"github.com/switchyard/switchyard/orchestrator/notify"
+	"github.com/switchyard/switchyard/orchestrator/parking"
 	"github.com/switchyard/switchyard/orchestrator/passthru"
 	"github.com/switchyard/switchyard/orchestrator/recarchive"
 	"github.com/switchyard/switchyard/orchestrator/routing"
@@ -46,6 +48,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // serving is what a started server listens on (for Config.ready).
 type serving struct {
 	HTTP, Socket, ESL string // ESL: the embedded emulator's, if it runs
+	Instance          string // this process's instance ID
 }
 
 // runServe runs the server until ctx ends, then shuts it down gracefully.
@@ -179,15 +182,26 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// the calls that let go of their sockets, and only theirs; calls
 	// handed off to it (-control node) are run over it from their first
 	// command.
+	// With -control park the dialplan parks calls for this instance, which
+	// takes them from the CHANNEL_PARK its nodes' connections deliver;
+	// those that still come over a socket (a parked call's fallback) are
+	// handed off.
 	var detachEvents []string
 	var detachFilter []esl.Filter
-	handoff := cfg.Control == "node"
+	park := cfg.Control == "park"
+	handoff := cfg.Control == "node" || park
 	if cfg.Detach || handoff {
 		detachEvents, detachFilter = call.NodeSubscription(self.ID, handoff)
 	}
+	var intake atomic.Pointer[parking.Intake]
+	takeParked := func(conn *esl.Conn, ev esl.Event) {
+		if in := intake.Load(); in != nil {
+			in.Take(conn, ev)
+		}
+	}
 	for _, addr := range nodeAddrs {
 		n := esl.NewNode(esl.NodeConfig{Addr: addr, Password: cfg.FSPassword, Logger: log,
-			Events: detachEvents, Filters: detachFilter,
+			Events: detachEvents, Filters: detachFilter, OnEvent: takeParked,
 			ProbeInterval: cfg.nodeProbe, ProbeTimeout: cfg.nodeProbe, Metrics: met,
 			OnRestart: func(_, _ string) {
 				met.NodeRestarted(addr)
@@ -316,7 +330,24 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	sockets := esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Peers: peers, Metrics: met}, log)
+	var sockets *esl.Server
+	parked := parking.NewIntake(parking.IntakeConfig{Tag: call.Tag(self.ID), Start: runtime.Parked,
+		MaxCalls: cfg.MaxCalls, Others: func() int { return sockets.Live() }, Metrics: met, Logger: log.With("component", "park")})
+	sockets = esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Others: parked.Live, Peers: peers, Metrics: met}, log)
+	if park {
+		intake.Store(parked)
+	}
+	// Every instance keeps an eye on each node's owner of parked calls:
+	// under -control park to own them or stand by, otherwise to clear an
+	// owner that is gone, so that calls do not wait for their fallback.
+	advertCtx, stopAdvertising := context.WithCancel(nodesCtx)
+	defer stopAdvertising()
+	var advertising sync.WaitGroup
+	for _, n := range nodes {
+		advertising.Go(func() {
+			parking.Advertise(advertCtx, n, parking.AdvertiseConfig{Tag: call.Tag(self.ID), Take: park, Logger: log.With("component", "park")})
+		})
+	}
 	running.Go(func() {
 		if err := sockets.Serve(socketL); err != nil {
 			log.Error("outbound socket server stopped", "err", err)
@@ -358,7 +389,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	log.InfoContext(ctx, "switchyard is up", "http", l.Addr().String(), "socket", socketL.Addr().String(),
 		"nodes", strings.Join(nodeAddrs, ","), "database", db.Dialect(), "version", version)
 	if cfg.ready != nil {
-		up := serving{HTTP: l.Addr().String(), Socket: socketL.Addr().String()}
+		up := serving{HTTP: l.Addr().String(), Socket: socketL.Addr().String(), Instance: self.ID}
 		if emulator != nil {
 			up.ESL = emulator.Addr()
 		}
@@ -389,11 +420,23 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	if cfg.drainStarted != nil {
 		cfg.drainStarted()
 	}
+	// The nodes' new calls stop being parked for this instance: they go
+	// to the sockets (another instance's) until a standby takes over.
+	stopAdvertising()
+	advertising.Wait()
+	if park {
+		withdraw(drainCtx, nodes, call.Tag(self.ID), log)
+	}
 	if err := runtime.Drain(drainCtx); err != nil {
 		log.Warn("shutdown: placed calls not connected in time", "err", err)
 	}
+	parkedDone := make(chan error, 1)
+	go func() { parkedDone <- parked.Shutdown(drainCtx) }()
 	if err := sockets.Shutdown(drainCtx); err != nil {
 		log.Warn("shutdown: calls cut", "err", err)
+	}
+	if err := <-parkedDone; err != nil {
+		log.Warn("shutdown: parked calls cut", "err", err)
 	}
 	stopNodes()
 	if apiDown {
@@ -405,6 +448,18 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	return <-served
+}
+
+// withdraw hands each node's parked calls on (parking.Withdraw), where
+// this instance owns them.
+func withdraw(ctx context.Context, nodes []*esl.Node, tag string, log *slog.Logger) {
+	for _, n := range nodes {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := parking.Withdraw(wctx, n, tag); err != nil {
+			log.Warn("park: cannot hand the node's parked calls on; they wait for their fallback", "node", n.Name(), "err", err)
+		}
+		cancel()
+	}
 }
 
 // dialerConfig configures the campaign dialer of this instance. With a
