@@ -674,13 +674,9 @@ func (s *Server) setGlobal(arg string) string {
 	if len(f) > 1 {
 		value = f[1]
 	}
-	if len(f) == 3 && f[2] != "" {
+	if len(f) == 3 && f[2] != "" { // an empty third field counts as none
 		if cur, ok := s.globals[name]; !ok || cur != f[2] {
 			return "+OK"
-		}
-	} else if len(f) == 3 {
-		if _, ok := s.globals[name]; ok {
-			return "+OK" // expected unset, but it is set
 		}
 	}
 	if value == "" {
