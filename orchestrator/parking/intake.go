@@ -48,9 +48,12 @@ type Intake struct {
 	// up (Shutdown past its deadline).
 	calls       context.Context
 	cancelCalls context.CancelFunc
-	running     sync.WaitGroup
-	live        atomic.Int64
-	draining    atomic.Bool
+	// mu orders a call's start (running.Add) before Shutdown's wait:
+	// once draining is set, no call starts.
+	mu       sync.Mutex
+	draining bool
+	running  sync.WaitGroup
+	live     atomic.Int64
 
 	// passes are the calls sent down the socket path, by a goroutine of
 	// their own (Take must not block its connection's reader).
@@ -102,7 +105,9 @@ func (in *Intake) Take(conn *esl.Conn, ev esl.Event) {
 		m.ParkedCall(metrics.ParkedUnhandled)
 		return
 	}
-	if in.draining.Load() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.draining {
 		m.ParkedCall(metrics.ParkedPassed)
 		in.log.Warn("park: call passed to the sockets: draining", "cause", "SWITCHYARD_DRAINING", "uuid", uuid)
 		in.pass(conn, uuid)
@@ -177,7 +182,9 @@ func (in *Intake) sendOn(p pass) {
 // tries the next address) and waits for the live ones to end, up to ctx's
 // deadline; then it asks them to hang up and gives them a moment.
 func (in *Intake) Shutdown(ctx context.Context) error {
-	in.draining.Store(true)
+	in.mu.Lock()
+	in.draining = true
+	in.mu.Unlock()
 	idle := make(chan struct{})
 	go func() {
 		in.running.Wait()
