@@ -333,7 +333,8 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	var sockets *esl.Server
 	parked := parking.NewIntake(parking.IntakeConfig{Tag: call.Tag(self.ID), Start: runtime.Parked,
 		MaxCalls: cfg.MaxCalls, Others: func() int { return sockets.Live() }, Metrics: met, Logger: log.With("component", "park")})
-	sockets = esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Others: parked.Live, Peers: peers, Metrics: met}, log)
+	sockets = esl.NewServerWith(runtime.Handle, esl.ServerConfig{MaxCalls: cfg.MaxCalls, Others: parked.Live, OnGone: runtime.SocketGone,
+		Peers: peers, Metrics: met}, log)
 	if park {
 		intake.Store(parked)
 	}

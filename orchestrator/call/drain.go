@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/switchyard/switchyard/orchestrator/esl"
+	"github.com/switchyard/switchyard/orchestrator/store"
 )
 
 // ErrDraining: this instance is shutting down and places no new call.
@@ -59,6 +61,20 @@ func (rt *Runtime) placingStarted(sid string) {
 	rt.mu.Unlock()
 }
 
+// firstLeg is a placing call's first leg: a copy of the call's row as
+// placed, and its log.
+type firstLeg struct {
+	row store.Call
+	log *slog.Logger
+}
+
+// firstLegPlaced records the first leg of a placing call by its UUID.
+func (rt *Runtime) firstLegPlaced(uuid string, row *store.Call, log *slog.Logger) {
+	rt.mu.Lock()
+	rt.firstLegs[uuid] = firstLeg{row: *row, log: log}
+	rt.mu.Unlock()
+}
+
 // landed records that a placed call's first leg failed or reached Handle.
 func (rt *Runtime) landed(sid string) {
 	rt.mu.Lock()
@@ -71,6 +87,12 @@ func (rt *Runtime) landedLocked(sid string) {
 		return
 	}
 	delete(rt.placing, sid)
+	for uuid, l := range rt.firstLegs {
+		if l.row.SID == sid {
+			delete(rt.firstLegs, uuid)
+			break
+		}
+	}
 	close(rt.placed)
 	rt.placed = make(chan struct{})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/callback"
 	"github.com/switchyard/switchyard/orchestrator/esl"
@@ -20,11 +21,26 @@ func (brokenNode) BgAPI(context.Context, string) (<-chan esl.Job, error) {
 	return nil, errors.New("connection reset")
 }
 
+// answeringNode is picked and takes every originate; its jobs end when
+// the test says (the first leg answered: the socket would bring the call
+// to Handle).
+type answeringNode struct{ jobs chan esl.Job }
+
+func (answeringNode) Name() string { return "answering" }
+func (n answeringNode) BgAPI(context.Context, string) (<-chan esl.Job, error) {
+	return n.jobs, nil
+}
+
 type oneNode struct{ n Originator }
 
 func (o oneNode) Pick() (Originator, func(), error) { return o.n, func() {}, nil }
 
 func placeTestRuntime(t *testing.T) (*Runtime, *store.DB) {
+	t.Helper()
+	return placeTestRuntimeOn(t, brokenNode{})
+}
+
+func placeTestRuntimeOn(t *testing.T, node Originator) (*Runtime, *store.DB) {
 	t.Helper()
 	ctx := t.Context()
 	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
@@ -36,7 +52,7 @@ func placeTestRuntime(t *testing.T) (*Runtime, *store.DB) {
 	}
 	writes := store.NewQueue(db, store.QueueConfig{})
 	t.Cleanup(func() { writes.Close(context.Background()) })
-	rt := New(NewQueuedStore(db, writes), Config{Nodes: oneNode{brokenNode{}}, SocketAddr: "127.0.0.1:8084",
+	rt := New(NewQueuedStore(db, writes), Config{Nodes: oneNode{node}, SocketAddr: "127.0.0.1:8084",
 		TerminalCallbacks: callback.Builder{}.Terminal}, nil, nil, slog.New(slog.DiscardHandler))
 	return rt, db
 }
@@ -96,5 +112,56 @@ func TestDrainWaitsForPlacedCalls(t *testing.T) {
 	rt.landed("sid1")
 	if err := <-done; err != nil {
 		t.Fatalf("Drain after the call landed: %v", err)
+	}
+}
+
+// An API call whose first leg answers and hangs up before its socket
+// reaches a handler (the socket server's OnGone names the channel) ends
+// with its final record and terminal callback at once, answered, rather
+// than being left for the reconciler to close as lost; a channel that is
+// no placing call's first leg is left alone.
+func TestPlacedCallWhoseSocketWentEnds(t *testing.T) {
+	node := answeringNode{jobs: make(chan esl.Job, 1)}
+	rt, db := placeTestRuntimeOn(t, node)
+	ended := make(chan string, 1)
+	rt.cfg.OnEnd = func(sid string) { ended <- sid }
+	req := OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100",
+		StatusCallback: "https://crm.example.com/status"}
+	c, _, err := rt.Place(t.Context(), req)
+	if err != nil || c.Status != store.Ringing {
+		t.Fatalf("Place = %+v, %v; want the call ringing", c, err)
+	}
+	if err := rt.store.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	legs, err := db.Legs().ByCall(t.Context(), "acme", c.SID)
+	if err != nil || len(legs) != 1 {
+		t.Fatalf("legs %+v, %v", legs, err)
+	}
+	rt.SocketGone("not-a-placed-leg")
+	node.jobs <- esl.Job{Body: "+OK " + legs[0].UUID + "\n"} // answered
+	rt.SocketGone(legs[0].UUID)
+	select {
+	case sid := <-ended:
+		if sid != c.SID {
+			t.Fatalf("ended %q, want %s", sid, c.SID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never ended")
+	}
+	if err := rt.Drain(t.Context()); err != nil {
+		t.Errorf("the call still counts as placing: %v", err)
+	}
+	rt.Wait()
+	if err := rt.store.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
+	if err != nil || got.Status != store.Completed || got.EndTime == nil {
+		t.Fatalf("stored call = %+v, %v; want completed, ended", got, err)
+	}
+	var n int64
+	if err := db.Gorm().Model(&store.Callback{}).Where("call_sid = ?", c.SID).Count(&n).Error; err != nil || n != 1 {
+		t.Errorf("terminal callbacks queued = %d (%v), want 1", n, err)
 	}
 }

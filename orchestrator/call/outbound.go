@@ -233,6 +233,9 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		rt.failPlaced(dctx, log, row, spec.Leg1, "NORMAL_TEMPORARY_FAILURE")
 		return row, false, nil
 	}
+	// Known by its UUID before it rings: its socket may come, and go,
+	// before BgAPI returns.
+	rt.firstLegPlaced(spec.Leg1, row, log)
 	job, err := node.BgAPI(dctx, rt.originate(row, spec))
 	if err != nil {
 		release()
@@ -299,12 +302,35 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 	rt.failPlaced(context.Background(), log, row, uuid, cause)
 }
 
+// SocketGone ends an API call whose first leg answered but hung up
+// before its socket reached a handler (esl.ServerConfig.OnGone names the
+// channel of such a socket): nothing else would ever tell of the call,
+// which the reconciler would close as lost, much later. A channel that is
+// not a placing call's first leg (an inbound call gone as fast: it has no
+// record) is left alone.
+func (rt *Runtime) SocketGone(uuid string) {
+	rt.mu.Lock()
+	l, ok := rt.firstLegs[uuid]
+	rt.mu.Unlock()
+	if !ok {
+		return
+	}
+	l.log.Warn("call: the first leg hung up before its socket reached this instance; the call ends", "cause", "NORMAL_CLEARING")
+	rt.background(func() { rt.endPlaced(context.Background(), l.log, &l.row, uuid, true, "NORMAL_CLEARING") })
+}
+
 // failPlaced ends an API call whose first leg never answered, and sets
 // row to what its final record says.
 func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid, cause string) {
+	rt.endPlaced(ctx, log, row, uuid, false, cause)
+}
+
+// endPlaced ends an API call that never reached Handle, its first leg
+// answered or not, and sets row to what its final record says.
+func (rt *Runtime) endPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid string, answered bool, cause string) {
 	defer rt.landed(row.SID)
 	at := time.Now().UTC()
-	status := LegStatus(false, cause, "", 0)
+	status := LegStatus(answered, cause, "", 0)
 	if err := rt.persist(ctx, func(ctx context.Context) error {
 		return rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause})
 	}); err != nil {

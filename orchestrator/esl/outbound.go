@@ -120,6 +120,11 @@ type ServerConfig struct {
 	// and a carrier may route it elsewhere. Past what the process can
 	// carry, refusing some calls keeps the others working.
 	MaxCalls int
+	// OnGone, if set, is told the channel of a socket that closed before
+	// its handler could run, when FreeSWITCH named it (its disconnect
+	// notice came before the connect reply): the caller hung up at once.
+	// A call placed here gets its final record from it.
+	OnGone func(uuid string)
 	// Others, if set, counts calls the process runs without a socket of
 	// this server's (those the dialplan parked for it), which MaxCalls
 	// counts too.
@@ -289,6 +294,9 @@ func (s *Server) serveConn(nc net.Conn) {
 		// FreeSWITCH let go of the channel before it told us about it:
 		// the caller hung up at once. Nothing else knows this call.
 		s.log.Warn("esl: call gone before the connect reply", "uuid", uuid, "peer", nc.RemoteAddr().String(), "err", err)
+		if uuid != "" && s.cfg.OnGone != nil {
+			s.cfg.OnGone(uuid)
+		}
 		return
 	}
 	headers := make(map[string]string, len(data.headers))

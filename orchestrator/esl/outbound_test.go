@@ -535,3 +535,34 @@ func TestOutboundOverClosesADownChannelsSocketBeforeTheHandlerReturns(t *testing
 	// The handler has not returned: only Over can close the socket.
 	p.waitClosed("the socket stayed open while the handler finished its bookkeeping")
 }
+
+// TestOutboundNamesAChannelGoneBeforeTheConnectReply: FreeSWITCH hangs a
+// socket's channel up before it answers connect, saying which channel in
+// its disconnect notice, and closes the socket: the handler never runs,
+// and OnGone is told the channel (an API call placed here ends with its
+// record, not as lost).
+func TestOutboundNamesAChannelGoneBeforeTheConnectReply(t *testing.T) {
+	gone := make(chan string, 1)
+	_, addr := serveOutboundWith(t, func(context.Context, *Session) {
+		t.Error("the handler ran for a channel gone before the connect reply")
+	}, ServerConfig{OnGone: func(uuid string) { gone <- uuid }})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := newPeer(t, c)
+	if cmd := p.mustRead(); cmd.Line != "connect" {
+		t.Fatalf("first command %q, want connect", cmd.Line)
+	}
+	p.write("Content-Type: text/disconnect-notice\nControlled-Session-UUID: u-gone\nContent-Disposition: disconnect\nContent-Length: 0\n\n")
+	c.Close()
+	select {
+	case uuid := <-gone:
+		if uuid != "u-gone" {
+			t.Errorf("OnGone(%q), want the notice's channel", uuid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnGone was never called")
+	}
+}
