@@ -182,6 +182,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// the calls that let go of their sockets, and only theirs; calls
 	// handed off to it (-control node) are run over it from their first
 	// command.
+	//
 	// With -control park the dialplan parks calls for this instance, which
 	// takes them from the CHANNEL_PARK its nodes' connections deliver;
 	// those that still come over a socket (a parked call's fallback) are
@@ -342,8 +343,11 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 	// under -control park to own them or stand by, otherwise to clear an
 	// owner that is gone, so that calls do not wait for their fallback.
 	advertCtx, stopAdvertising := context.WithCancel(nodesCtx)
-	defer stopAdvertising()
 	var advertising sync.WaitGroup
+	defer func() {
+		stopAdvertising()
+		advertising.Wait()
+	}()
 	for _, n := range nodes {
 		advertising.Go(func() {
 			parking.Advertise(advertCtx, n, parking.AdvertiseConfig{Tag: call.Tag(self.ID), Take: park, Logger: log.With("component", "park")})

@@ -71,14 +71,7 @@ func TestPlaceReturnsTheCallItCouldNotOriginate(t *testing.T) {
 	if c.Status != store.Failed || c.EndTime == nil {
 		t.Errorf("returned call: status %s, end %v", c.Status, c.EndTime)
 	}
-	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
-	if err != nil || got.Status != store.Failed || got.EndTime == nil {
-		t.Fatalf("stored call = %+v, %v", got, err)
-	}
-	var n int64
-	if err := db.Gorm().Model(&store.Callback{}).Where("call_sid = ?", c.SID).Count(&n).Error; err != nil || n != 1 {
-		t.Errorf("terminal callbacks queued = %d (%v), want 1", n, err)
-	}
+	wantEnded(t, db, c.SID, store.Failed)
 	if err := rt.Drain(t.Context()); err != nil {
 		t.Errorf("Drain with nothing placing: %v", err)
 	}
@@ -156,12 +149,19 @@ func TestPlacedCallWhoseSocketWentEnds(t *testing.T) {
 	if err := rt.store.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
-	if err != nil || got.Status != store.Completed || got.EndTime == nil {
-		t.Fatalf("stored call = %+v, %v; want completed, ended", got, err)
+	wantEnded(t, db, c.SID, store.Completed)
+}
+
+// wantEnded checks that call sid has its final record, with status, and
+// one terminal callback queued.
+func wantEnded(t *testing.T, db *store.DB, sid string, status store.Status) {
+	t.Helper()
+	got, err := db.Calls().Get(t.Context(), "acme", sid)
+	if err != nil || got.Status != status || got.EndTime == nil {
+		t.Fatalf("stored call = %+v, %v; want %s, ended", got, err, status)
 	}
 	var n int64
-	if err := db.Gorm().Model(&store.Callback{}).Where("call_sid = ?", c.SID).Count(&n).Error; err != nil || n != 1 {
+	if err := db.Gorm().Model(&store.Callback{}).Where("call_sid = ?", sid).Count(&n).Error; err != nil || n != 1 {
 		t.Errorf("terminal callbacks queued = %d (%v), want 1", n, err)
 	}
 }

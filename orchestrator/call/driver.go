@@ -413,7 +413,9 @@ func (d *driver) want(events []string) {
 		if d.wants[ev] != nil {
 			continue
 		}
-		release, err := d.rt.cfg.Detach.Want(d.ctx, d.s.Data.Get("Core-UUID"), ev)
+		ctx, cancel := d.cmdCtx()
+		release, err := d.rt.cfg.Detach.Want(ctx, d.s.Data.Get("Core-UUID"), ev)
+		cancel()
 		if release != nil {
 			d.wants[ev] = release
 		}
@@ -421,6 +423,14 @@ func (d *driver) want(events []string) {
 			d.c.log.Warn("call: cannot subscribe the node's connection", "event", ev, "err", err)
 		}
 	}
+}
+
+// cmdCtx bounds a command the call waits for, on its socket or its
+// node's connection; shutdown does not end it: a command given up on
+// leaves its reply to the connection's next one, so the connection is
+// closed, and a handed-off call's is the node's, every call's.
+func (d *driver) cmdCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(d.ctx), esl.DefaultTimeout)
 }
 
 // dbctx bounds a store operation of the call (storeCtx).
@@ -434,9 +444,11 @@ func (d *driver) do(e Effect) {
 		if d.failed != nil || d.holdAway("api "+e.Cmd) {
 			return
 		}
-		if _, err := d.ctl().API(d.ctx, e.Cmd); err != nil {
+		ctx, cancel := d.cmdCtx()
+		if _, err := d.ctl().API(ctx, e.Cmd); err != nil {
 			log.Warn("call: api command failed", "cmd", e.Cmd, "err", err)
 		}
+		cancel()
 	case Kill:
 		if d.failed != nil || d.holdAway("api uuid_kill "+d.s.UUID+" "+e.Cause) {
 			return
@@ -729,7 +741,7 @@ func (d *driver) startParked() bool {
 // and this instance lets go of it, having sent it nothing.
 func (d *driver) claim() bool {
 	m, log := d.rt.cfg.Metrics, d.c.log
-	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	ctx, cancel := d.cmdCtx()
 	defer cancel()
 	out, err := d.node.API(ctx, "sched_del "+d.s.UUID)
 	if err != nil {
