@@ -57,7 +57,7 @@ func (rt *Runtime) Draining() bool { return rt.draining.Load() }
 // placingStarted records an API call whose first leg is being placed.
 func (rt *Runtime) placingStarted(sid string) {
 	rt.mu.Lock()
-	rt.placing[sid] = struct{}{}
+	rt.placing[sid] = ""
 	rt.mu.Unlock()
 }
 
@@ -71,7 +71,10 @@ type firstLeg struct {
 // firstLegPlaced records the first leg of a placing call by its UUID.
 func (rt *Runtime) firstLegPlaced(uuid string, row *store.Call, log *slog.Logger) {
 	rt.mu.Lock()
-	rt.firstLegs[uuid] = firstLeg{row: *row, log: log}
+	if _, ok := rt.placing[row.SID]; ok {
+		rt.placing[row.SID] = uuid
+		rt.firstLegs[uuid] = firstLeg{row: *row, log: log}
+	}
 	rt.mu.Unlock()
 }
 
@@ -86,13 +89,8 @@ func (rt *Runtime) landedLocked(sid string) {
 	if _, ok := rt.placing[sid]; !ok {
 		return
 	}
+	delete(rt.firstLegs, rt.placing[sid])
 	delete(rt.placing, sid)
-	for uuid, l := range rt.firstLegs {
-		if l.row.SID == sid {
-			delete(rt.firstLegs, uuid)
-			break
-		}
-	}
 	close(rt.placed)
 	rt.placed = make(chan struct{})
 }

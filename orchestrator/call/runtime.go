@@ -197,9 +197,10 @@ type Runtime struct {
 	// plans, first legs ringing): Wait joins them.
 	bg sync.WaitGroup
 	// placing are API calls placed here whose first leg has neither
-	// failed nor reached Handle; placed is closed (and replaced) whenever
-	// one leaves. Drain waits for them.
-	placing map[string]struct{}
+	// failed nor reached Handle, with that leg's UUID once it is known;
+	// placed is closed (and replaced) whenever one leaves. Drain waits
+	// for them.
+	placing map[string]string
 	placed  chan struct{}
 	// firstLegs are the placing calls by their first leg's UUID, with
 	// what SocketGone needs to end one.
@@ -257,7 +258,7 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	rt := &Runtime{store: st, cfg: cfg, log: log, messenger: m, fetcher: f,
 		planner: cfg.Planner, events: cfg.DialEvents,
 		flows: flowCache{m: map[string]*flows.Flow{}}, calls: map[string]*call{}, wake: make(chan struct{}),
-		placing: map[string]struct{}{}, placed: make(chan struct{}), firstLegs: map[string]firstLeg{}}
+		placing: map[string]string{}, placed: make(chan struct{}), firstLegs: map[string]firstLeg{}}
 	rt.routes.what, rt.targets.what = "route", "destinations"
 	rt.env = &env{cfg: cfg, flows: &rt.flows, log: log, wall: time.Now, newUUID: esl.NewUUID, newApp: esl.NewAppID, newSID: store.NewSID,
 		planner: cfg.Planner != nil, fetcher: f != nil, messenger: m != nil, events: cfg.DialEvents != nil,
