@@ -35,10 +35,6 @@ func NewParkedSession(node *Conn, park Event) *Session {
 	return &Session{Conn: node, UUID: park.UniqueID(), Data: park, borrowed: true}
 }
 
-// Borrowed reports whether the session's connection is a node's, shared
-// with its other calls (NewParkedSession).
-func (s *Session) Borrowed() bool { return s.borrowed }
-
 // Follow readies the socket for its call in one round trip: FreeSWITCH
 // keeps it open secs seconds past the hang-up (so CHANNEL_HANGUP_COMPLETE
 // arrives), delivers only the channel's own events, less those that
