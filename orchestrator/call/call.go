@@ -1067,7 +1067,10 @@ func (c *call) finish() {
 		AppletPath: slices.Clone(c.path),
 	}
 	if final.Duration == 0 && !final.EndTime.IsZero() {
-		final.Duration = int(final.EndTime.Sub(c.created).Round(time.Second) / time.Second)
+		final.Duration = seconds(final.EndTime.Sub(c.created))
 	}
 	c.emit(FinishCall{SID: c.sid, Final: final, Callbacks: c.callbacks, Legs: len(c.order), Reason: c.state.Reason})
 }
+
+// seconds is d in whole seconds, rounded: the records' durations.
+func seconds(d time.Duration) int { return int(d.Round(time.Second) / time.Second) }

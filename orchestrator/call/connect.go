@@ -227,7 +227,7 @@ func (c *call) attempt() {
 	case cn.fetchAfter && cn.last != nil && cn.fetches < maxFetches:
 		cn.fetches++
 		c.askPlan(&Attempt{Status: cn.last.Status, Whom: strings.Join(cn.lastWhom, ","),
-			Duration: int(c.now().Sub(cn.lastStart).Round(time.Second) / time.Second)})
+			Duration: seconds(c.now().Sub(cn.lastStart))})
 	case cn.busy > 0 && cn.d.Queue != nil:
 		c.enqueue()
 	case cn.last != nil:

@@ -62,10 +62,12 @@ func (rt *Runtime) placingStarted(sid string) {
 }
 
 // firstLeg is a placing call's first leg: a copy of the call's row as
-// placed, and its log.
+// placed, and its log. ending: the leg was found gone before its socket
+// reached Handle, and the call is being ended (leaveFirstLeg).
 type firstLeg struct {
-	row store.Call
-	log *slog.Logger
+	row    store.Call
+	log    *slog.Logger
+	ending bool
 }
 
 // firstLegPlaced records the first leg of a placing call by its UUID.
@@ -76,6 +78,45 @@ func (rt *Runtime) firstLegPlaced(uuid string, row *store.Call, log *slog.Logger
 		rt.firstLegs[uuid] = firstLeg{row: *row, log: log}
 	}
 	rt.mu.Unlock()
+}
+
+// claimFirstLeg is Handle's claim on a channel that may be a placing
+// call's first leg: from here on the call is its to end. It reports false
+// when the leg was found gone and its call is being ended without it.
+func (rt *Runtime) claimFirstLeg(uuid string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	l, ok := rt.firstLegs[uuid]
+	if ok && !l.ending {
+		delete(rt.firstLegs, uuid)
+	}
+	return !ok || !l.ending
+}
+
+// awaitingFirstLeg reports whether a placing call's first leg has been
+// claimed by neither Handle nor leaveFirstLeg, and gives the channel
+// closed when the next placing call lands.
+func (rt *Runtime) awaitingFirstLeg(uuid string) (landing <-chan struct{}, waiting bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	l, ok := rt.firstLegs[uuid]
+	return rt.placed, ok && !l.ending
+}
+
+// leaveFirstLeg claims a placing call's first leg, found gone before its
+// socket reached Handle, for ending the call without it: it reports false
+// when Handle or another such claim came first. The call still counts as
+// placing until it has landed.
+func (rt *Runtime) leaveFirstLeg(uuid string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	l, ok := rt.firstLegs[uuid]
+	if !ok || l.ending {
+		return false
+	}
+	l.ending = true
+	rt.firstLegs[uuid] = l
+	return true
 }
 
 // landed records that a placed call's first leg failed or reached Handle.

@@ -20,15 +20,34 @@ func (brokenNode) Name() string { return "broken" }
 func (brokenNode) BgAPI(context.Context, string) (<-chan esl.Job, error) {
 	return nil, errors.New("connection reset")
 }
+func (brokenNode) API(context.Context, string) (string, error) {
+	return "", errors.New("connection reset")
+}
 
 // answeringNode is picked and takes every originate; its jobs end when
 // the test says (the first leg answered: the socket would bring the call
-// to Handle).
-type answeringNode struct{ jobs chan esl.Job }
+// to Handle). Its api commands are sent on asked, when it is not nil,
+// and answered with what the test sends on answers (an empty answer
+// fails); without asked every channel exists.
+type answeringNode struct {
+	jobs    chan esl.Job
+	asked   chan string
+	answers chan string
+}
 
 func (answeringNode) Name() string { return "answering" }
 func (n answeringNode) BgAPI(context.Context, string) (<-chan esl.Job, error) {
 	return n.jobs, nil
+}
+func (n answeringNode) API(_ context.Context, cmd string) (string, error) {
+	if n.asked == nil {
+		return "true", nil
+	}
+	n.asked <- cmd
+	if out := <-n.answers; out != "" {
+		return out, nil
+	}
+	return "", errors.New("not connected")
 }
 
 type oneNode struct{ n Originator }
@@ -150,6 +169,130 @@ func TestPlacedCallWhoseSocketWentEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEnded(t, db, c.SID, store.Completed)
+}
+
+// placeAnswered places an API call on node (its api commands answered by
+// the test) and answers its first leg; it returns the call and that
+// leg's UUID.
+func placeAnswered(t *testing.T, node answeringNode) (*Runtime, *store.DB, *store.Call, string) {
+	t.Helper()
+	rt, db := placeTestRuntimeOn(t, node)
+	rt.cfg.SocketWait = time.Millisecond
+	req := OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100",
+		StatusCallback: "https://crm.example.com/status"}
+	c, _, err := rt.Place(t.Context(), req)
+	if err != nil || c.Status != store.Ringing {
+		t.Fatalf("Place = %+v, %v; want the call ringing", c, err)
+	}
+	if err := rt.store.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	legs, err := db.Legs().ByCall(t.Context(), "acme", c.SID)
+	if err != nil || len(legs) != 1 {
+		t.Fatalf("legs %+v, %v", legs, err)
+	}
+	node.jobs <- esl.Job{Body: "+OK " + legs[0].UUID + "\n"}
+	return rt, db, c, legs[0].UUID
+}
+
+func newAskedNode() answeringNode {
+	return answeringNode{jobs: make(chan esl.Job, 1), asked: make(chan string), answers: make(chan string)}
+}
+
+// wantAsked waits for node's next api command and answers it.
+func wantAsked(t *testing.T, node answeringNode, cmd, answer string) {
+	t.Helper()
+	select {
+	case got := <-node.asked:
+		if got != cmd {
+			t.Fatalf("asked the node %q, want %q", got, cmd)
+		}
+		node.answers <- answer
+	case <-time.After(10 * time.Second):
+		t.Fatalf("never asked the node %q", cmd)
+	}
+}
+
+// An API call whose first leg answered and is gone before any socket
+// came for it (no OnGone either: its socket application never connected)
+// is ended, answered, with its final record and terminal callback, once
+// the node says the channel no longer exists; while it exists the call
+// waits.
+func TestPlacedCallWhoseLegVanishedEnds(t *testing.T) {
+	node := newAskedNode()
+	rt, db, c, leg := placeAnswered(t, node)
+	wantAsked(t, node, "uuid_exists "+leg, "true")
+	wantAsked(t, node, "uuid_exists "+leg, "false")
+	rt.Wait()
+	if err := rt.Drain(t.Context()); err != nil {
+		t.Errorf("the call still counts as placing: %v", err)
+	}
+	if err := rt.store.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantEnded(t, db, c.SID, store.Completed)
+}
+
+// A first leg Handle has claimed is its call's to end: the node saying
+// the channel is gone then no longer ends the call from the placing side.
+func TestPlacedCallClaimedByHandleIsNotEndedTwice(t *testing.T) {
+	node := newAskedNode()
+	rt, db, c, leg := placeAnswered(t, node)
+	select {
+	case <-node.asked:
+		if !rt.claimFirstLeg(leg) {
+			t.Fatal("Handle's claim refused on a leg nobody ended")
+		}
+		node.answers <- "false"
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node was never asked")
+	}
+	rt.landed(c.SID) // Handle's track
+	rt.Wait()
+	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
+	if err != nil || got.EndTime != nil {
+		t.Fatalf("call = %+v, %v; want it left to Handle, not ended", got, err)
+	}
+}
+
+// Of Handle's claim on a first leg and the placing side's (the leg found
+// gone), the first wins; a channel that is no first leg is Handle's.
+func TestFirstLegClaimedOnce(t *testing.T) {
+	rt, _ := placeTestRuntime(t)
+	row := &store.Call{SID: "sid1"}
+	for _, uuid := range []string{"leg-a", "leg-b"} {
+		row.SID = "sid-" + uuid
+		rt.placingStarted(row.SID)
+		rt.firstLegPlaced(uuid, row, rt.log)
+	}
+	if !rt.leaveFirstLeg("leg-a") || rt.leaveFirstLeg("leg-a") || rt.claimFirstLeg("leg-a") {
+		t.Error("leg-a: the placing side's claim must win once, and refuse Handle's after it")
+	}
+	if !rt.claimFirstLeg("leg-b") || rt.leaveFirstLeg("leg-b") {
+		t.Error("leg-b: Handle's claim must win, and refuse the placing side's after it")
+	}
+	if !rt.claimFirstLeg("inbound-leg") || rt.leaveFirstLeg("inbound-leg") {
+		t.Error("a channel that is no first leg: Handle's, and never the placing side's")
+	}
+}
+
+// While the node cannot be asked, the call waits; after awaitSocketTries
+// failures in a row it is left to the reconciler and no longer counts as
+// placing (a shutdown's Drain does not wait for it).
+func TestPlacedCallLeftToTheReconcilerWhenTheNodeCannotSay(t *testing.T) {
+	node := newAskedNode()
+	rt, db, c, leg := placeAnswered(t, node)
+	for range awaitSocketTries {
+		wantAsked(t, node, "uuid_exists "+leg, "")
+	}
+	rt.Wait()
+	if err := rt.Drain(t.Context()); err != nil {
+		t.Errorf("the call still counts as placing: %v", err)
+	}
+	got, err := db.Calls().Get(t.Context(), "acme", c.SID)
+	if err != nil || got.EndTime != nil {
+		t.Fatalf("call = %+v, %v; want it open for the reconciler", got, err)
+	}
 }
 
 // wantEnded checks that call sid has its final record, with status, and

@@ -118,6 +118,10 @@ func (d *driver) run() {
 	}()
 	if !d.parked { // a parked call's route was there before run
 		d.routes = append(d.routes, d.s.Route(d.s.UUID, d.sink))
+		if !d.rt.claimFirstLeg(d.s.UUID) {
+			d.c.log.Warn("call: an API call's first leg reached its socket after the call was ended as gone; letting go")
+			return
+		}
 	}
 	var early []arrival
 	switch {

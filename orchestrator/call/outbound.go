@@ -77,10 +77,12 @@ type OutboundRequest struct {
 	Vars map[string]string
 }
 
-// Originator is a media node that can place calls.
+// Originator is a media node that can place calls, and answer whether a
+// channel still exists (API).
 type Originator interface {
 	Name() string
 	BgAPI(ctx context.Context, cmd string) (<-chan esl.Job, error)
+	API(ctx context.Context, cmd string) (string, error)
 }
 
 // Nodes picks the media node for a new outbound call; release is called
@@ -252,7 +254,7 @@ func (rt *Runtime) Place(ctx context.Context, req OutboundRequest) (*store.Call,
 		log.Warn("call: store leg status", "err", err)
 	}
 	placed := *row
-	rt.background(func() { rt.watchOrigination(log, &placed, spec.Leg1, job, release) })
+	rt.background(func() { rt.watchOrigination(log, node, &placed, spec.Leg1, job, release) })
 	return row, false, nil
 }
 
@@ -279,11 +281,11 @@ func (rt *Runtime) originate(row *store.Call, spec outboundSpec) string {
 		" '&socket(" + rt.cfg.SocketAddr + " async full)'"
 }
 
-// watchOrigination waits for the first leg's outcome. An answer needs
-// nothing here: the node's socket connection brings the call to Handle.
-// A failure (busy, no answer, rejected) is the end of the call, recorded
-// here with its terminal callback.
-func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid string, job <-chan esl.Job, release func()) {
+// watchOrigination waits for the first leg's outcome. A failure (busy,
+// no answer, rejected) is the end of the call, recorded here with its
+// terminal callback. An answer brings the call to Handle through the
+// node's socket connection, which awaitSocket waits for.
+func (rt *Runtime) watchOrigination(log *slog.Logger, node Originator, row *store.Call, uuid string, job <-chan esl.Job, release func()) {
 	defer release()
 	j, ok := <-job
 	if !ok {
@@ -292,6 +294,7 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 		return
 	}
 	if _, err := j.Result(); err == nil {
+		rt.awaitSocket(log, node, row, uuid, time.Now().UTC())
 		return
 	}
 	cause := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(j.Body), "-ERR"))
@@ -300,6 +303,60 @@ func (rt *Runtime) watchOrigination(log *slog.Logger, row *store.Call, uuid stri
 	}
 	log.Info("call: first leg not answered", "cause", cause)
 	rt.failPlaced(context.Background(), log, row, uuid, cause)
+}
+
+// awaitSocketTries is how many times in a row awaitSocket may fail to
+// ask the node about a first leg before it leaves the call to the
+// reconciler.
+const awaitSocketTries = 3
+
+// awaitSocket waits for an answered first leg to reach Handle. A leg
+// that hangs up before its socket application has connected here (the
+// callee hung up at once, or the application could not connect) sends
+// nothing this instance would see: every SocketWait without the call
+// landing, the node is asked whether the channel still exists, and a
+// channel gone ends the call, answered, with its final record and
+// terminal callback. Asking fails while the node is unreachable (or
+// stopped, at shutdown): after awaitSocketTries failures in a row the
+// call is left to the reconciler, which asks again.
+func (rt *Runtime) awaitSocket(log *slog.Logger, node Originator, row *store.Call, uuid string, answered time.Time) {
+	t := time.NewTimer(rt.cfg.SocketWait)
+	defer t.Stop()
+	failures := 0
+	for {
+		placed, waiting := rt.awaitingFirstLeg(uuid)
+		if !waiting {
+			return
+		}
+		select {
+		case <-placed:
+			continue
+		case <-t.C:
+		}
+		if _, waiting := rt.awaitingFirstLeg(uuid); !waiting {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), esl.DefaultTimeout)
+		out, err := node.API(ctx, "uuid_exists "+uuid)
+		cancel()
+		switch {
+		case err != nil:
+			if failures++; failures >= awaitSocketTries {
+				log.Warn("call: cannot ask the node about the answered first leg; the reconciler will close the call", "err", err)
+				rt.landed(row.SID)
+				return
+			}
+		case strings.TrimSpace(out) == "false":
+			if rt.leaveFirstLeg(uuid) {
+				log.Warn("call: the first leg hung up before its socket reached this instance; the call ends", "cause", "NORMAL_CLEARING")
+				rt.endPlaced(context.Background(), log, row, uuid, &answered, "NORMAL_CLEARING")
+			}
+			return
+		default:
+			failures = 0
+		}
+		t.Reset(rt.cfg.SocketWait)
+	}
 }
 
 // SocketGone ends an API call whose first leg answered but hung up
@@ -312,34 +369,52 @@ func (rt *Runtime) SocketGone(uuid string) {
 	rt.mu.Lock()
 	l, ok := rt.firstLegs[uuid]
 	rt.mu.Unlock()
-	if !ok {
+	if !ok || !rt.leaveFirstLeg(uuid) {
 		return
 	}
 	l.log.Warn("call: the first leg hung up before its socket reached this instance; the call ends", "cause", "NORMAL_CLEARING")
-	rt.background(func() { rt.endPlaced(context.Background(), l.log, &l.row, uuid, true, "NORMAL_CLEARING") })
+	// The socket application connects as the leg answers.
+	answered := time.Now().UTC()
+	rt.background(func() { rt.endPlaced(context.Background(), l.log, &l.row, uuid, &answered, "NORMAL_CLEARING") })
 }
 
 // failPlaced ends an API call whose first leg never answered, and sets
 // row to what its final record says.
 func (rt *Runtime) failPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid, cause string) {
-	rt.endPlaced(ctx, log, row, uuid, false, cause)
+	rt.endPlaced(ctx, log, row, uuid, nil, cause)
 }
 
 // endPlaced ends an API call that never reached Handle, its first leg
-// answered or not, and sets row to what its final record says.
-func (rt *Runtime) endPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid string, answered bool, cause string) {
+// answered (at answered) or not (nil), and sets row to what its final
+// record says. An answer is recorded as Handle would have, with the
+// "answered" callback where the call asked for callbacks.
+func (rt *Runtime) endPlaced(ctx context.Context, log *slog.Logger, row *store.Call, uuid string, answered *time.Time, cause string) {
 	defer rt.landed(row.SID)
 	at := time.Now().UTC()
-	status := LegStatus(answered, cause, "", 0)
+	sid := row.SID
+	status := LegStatus(answered != nil, cause, "", 0)
+	leg := store.LegFinal{Status: status, EndTime: at, HangupCause: cause}
+	f := store.CallFinal{Status: status, EndTime: at, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks,
+		Duration: seconds(at.Sub(row.CreatedAt))}
+	if answered != nil {
+		var out store.OutboxFunc
+		if row.StatusCallback != "" || row.StatusCallbackURLs != "" {
+			out = rt.cfg.AnsweredCallbacks
+		}
+		if err := rt.persist(ctx, func(ctx context.Context) error {
+			return rt.store.CallAnswered(ctx, sid, *answered, out, nil)
+		}); err != nil {
+			log.Warn("call: store answer", "err", err)
+		}
+		leg.AnswerTime, leg.TalkTime, f.AnswerTime = answered, seconds(at.Sub(*answered)), answered
+		leg.Duration = f.Duration // the leg was placed with the call
+	}
 	if err := rt.persist(ctx, func(ctx context.Context) error {
-		return rt.store.FinishLeg(ctx, uuid, store.LegFinal{Status: status, EndTime: at, HangupCause: cause})
+		return rt.store.FinishLeg(ctx, uuid, leg)
 	}); err != nil {
 		log.Warn("call: store first leg record", "err", err)
 	}
-	dur := int(at.Sub(row.CreatedAt).Round(time.Second) / time.Second)
-	f := store.CallFinal{Status: status, EndTime: at, Duration: dur, HangupCause: cause, Outbox: rt.cfg.TerminalCallbacks}
-	sid := row.SID
-	row.Status, row.EndTime, row.Duration, row.HangupCause = status, &at, dur, cause
+	row.Status, row.EndTime, row.Duration, row.HangupCause, row.AnswerTime = status, &at, f.Duration, cause, f.AnswerTime
 	if err := rt.persist(ctx, func(ctx context.Context) error {
 		return rt.store.FinishCall(ctx, sid, f)
 	}); err != nil {

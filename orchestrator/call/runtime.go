@@ -144,6 +144,10 @@ type Config struct {
 	NoDetach bool
 	// OnDetach, if set, is called when a call has let go of its socket.
 	OnDetach func()
+	// SocketWait is how long an API call's answered first leg may take to
+	// reach Handle before the runtime asks its node whether the channel
+	// still exists, and then how often it asks again (default 5s).
+	SocketWait time.Duration
 	// ReattachWait bounds how long a detached call waits for its node's
 	// connection to come back when it is lost (default 30s).
 	ReattachWait time.Duration
@@ -248,6 +252,9 @@ func New(st Store, cfg Config, m Messenger, f Fetcher, log *slog.Logger) *Runtim
 	}
 	if cfg.QueuePoll <= 0 {
 		cfg.QueuePoll = time.Second
+	}
+	if cfg.SocketWait <= 0 {
+		cfg.SocketWait = 5 * time.Second
 	}
 	if cfg.ReattachWait <= 0 {
 		cfg.ReattachWait = 30 * time.Second

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -95,6 +96,9 @@ type options struct {
 	// parkFull: under park control, the instance is at capacity for
 	// parked calls (as if -max-calls were reached by calls elsewhere).
 	parkFull bool
+	// placeSocket replaces where API calls' first legs connect back to
+	// (default: the harness's socket server).
+	placeSocket string
 	// realTime runs the emulator at real speed with FreeSWITCH's 20 ms
 	// media tick, so it cannot hide what takes real time on a node (such
 	// scenarios run in parallel with each other).
@@ -186,7 +190,8 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		},
 		Detach:            call.PoolDetacher(pool),
 		Handoff:           h.handoff,
-		SocketAddr:        l.Addr().String(),
+		SocketAddr:        cmp.Or(o.placeSocket, l.Addr().String()),
+		SocketWait:        time.Second,
 		TerminalCallbacks: h.terminalCallback,
 		Planner:           o.planner,
 		DialEvents:        o.events,

@@ -71,6 +71,25 @@ func TestClickToCallBothAnswer(t *testing.T) {
 	}
 }
 
+// An API call whose first leg answers but whose socket application
+// cannot reach Switchyard (nothing listens where it connects back) is
+// gone from the node with nothing sent to this instance: it still ends,
+// answered, with its final record and terminal callback, not left for
+// the reconciler to close as lost.
+func TestClickToCallWhoseSocketNeverCame(t *testing.T) {
+	h := newHarnessOpts(t, options{placeSocket: "127.0.0.1:1"})
+	c, legs := h.place(call.OutboundRequest{From: "+15550100001", To: "+15550100405", TimeOut: 20,
+		StatusCallback: "http://127.0.0.1:1/cb"})
+	if c.Status != store.Completed || c.AnswerTime == nil || c.HangupCause != "NORMAL_CLEARING" {
+		t.Errorf("call: status %s answer %v cause %q, want completed, answered, NORMAL_CLEARING", c.Status, c.AnswerTime, c.HangupCause)
+	}
+	checkLegs(t, legs, []legWant{{to: "+15550100001", status: store.Completed, cause: "NORMAL_CLEARING", anyTalk: true}})
+	cbs, err := h.db.Callbacks().ByCall(t.Context(), account, c.SID)
+	if err != nil || len(cbs) != 1 {
+		t.Errorf("outbox: %+v %v, want one terminal callback written with the final record", cbs, err)
+	}
+}
+
 func TestClickToCallFromBusy(t *testing.T) {
 	h := newHarness(t)
 	c, legs := h.place(call.OutboundRequest{From: "+15550100101", To: "+15550100001", TimeOut: 20})
