@@ -86,6 +86,7 @@ FUZZ_TARGETS := \
 	./orchestrator/esl:FuzzFrameReader \
 	./orchestrator/esl:FuzzParse \
 	./orchestrator/esl:FuzzParseJSON \
+	./orchestrator/esl:FuzzParsePlain \
 	./orchestrator/fsim:FuzzReadCommand \
 	./orchestrator/fsim:FuzzSession
 

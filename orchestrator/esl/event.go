@@ -2,8 +2,6 @@ package esl
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -12,20 +10,20 @@ import (
 // lookups are exact first and case-insensitive as a fallback. Values are
 // decoded (no URL encoding).
 //
-// An event built by hand or read in plain format has its headers in
-// Headers. One read by ParseJSON keeps them indexed in its JSON text
-// instead and decodes a value when it is asked for: Get reads both, All
-// returns every header whatever the event's origin.
+// An event built by hand has its headers in Headers. One read by
+// ParseJSON or ParsePlain keeps them indexed in its text instead and
+// decodes a value when it is asked for: Get reads both, All returns every
+// header whatever the event's origin.
 type Event struct {
 	Headers map[string]string
 	Body    string
-	json    *jsonIndex
+	idx     *headerIndex
 }
 
 // Get returns a header's value, or "".
 func (e Event) Get(name string) string {
-	if e.json != nil {
-		return e.json.get(name)
+	if e.idx != nil {
+		return e.idx.get(name)
 	}
 	if v, ok := e.Headers[name]; ok {
 		return v
@@ -39,10 +37,10 @@ func (e Event) Get(name string) string {
 }
 
 // All returns every header of the event. The map is the event's own for
-// an event built by hand or read in plain format, a fresh one otherwise.
+// an event built by hand, a fresh one otherwise.
 func (e Event) All() map[string]string {
-	if e.json != nil {
-		return e.json.all()
+	if e.idx != nil {
+		return e.idx.all()
 	}
 	return e.Headers
 }
@@ -77,35 +75,3 @@ func (e Event) Int(name string) int64 {
 
 // ErrBadEvent is returned for an event body that cannot be decoded.
 var ErrBadEvent = errors.New("esl: malformed event")
-
-// ParsePlain decodes a text/event-plain body leniently: "Name: value" lines
-// with URL-encoded values, a blank line, then an optional body whose length
-// a Content-Length header gives. Lines it cannot split are skipped, never
-// fatal; header names may hold any character but ':' and newline.
-func ParsePlain(b []byte) (Event, error) {
-	e := Event{Headers: map[string]string{}}
-	text := string(b)
-	head, rest, _ := strings.Cut(text, "\n\n")
-	for _, line := range strings.Split(head, "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" {
-			continue
-		}
-		value = strings.TrimPrefix(value, " ")
-		if dec, err := url.QueryUnescape(strings.ReplaceAll(value, "+", "%2B")); err == nil {
-			value = dec
-		}
-		e.Headers[name] = value
-	}
-	if n, err := strconv.Atoi(e.Headers["Content-Length"]); err == nil && n >= 0 {
-		if n > len(rest) {
-			return e, fmt.Errorf("%w: body shorter than Content-Length %d", ErrBadEvent, n)
-		}
-		e.Body = rest[:n]
-	}
-	if len(e.Headers) == 0 {
-		return e, fmt.Errorf("%w: no headers", ErrBadEvent)
-	}
-	return e, nil
-}

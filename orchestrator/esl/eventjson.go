@@ -41,13 +41,13 @@ func parseJSON(b []byte, h *eventBufs) (Event, error) {
 	// A FreeSWITCH event has a header per 40-odd bytes of JSON: sized
 	// once, the index does not grow while it fills.
 	n := min(max(len(b)/40, 16), 1024)
-	x := &jsonIndex{src: b, bufs: h}
+	x := &headerIndex{src: b, bufs: h}
 	if h != nil && cap(h.keys) >= n {
 		x.keys, x.vals = h.keys[:0], h.vals[:0]
 	} else {
 		x.keys, x.vals = make([]string, 0, n), make([]span, 0, n)
 	}
-	e := Event{json: x}
+	e := Event{idx: x}
 	p.ws()
 	if p.eat('}') {
 		return e, p.end()
@@ -90,13 +90,15 @@ func parseJSON(b []byte, h *eventBufs) (Event, error) {
 	}
 }
 
-// jsonIndex is the headers of an event-json body: names, and where each
+// headerIndex is the headers of an event's body: names, and where each
 // value lies in the body or, for values decoded while scanning, which.
-type jsonIndex struct {
+type headerIndex struct {
 	src     []byte
 	keys    []string
 	vals    []span
 	decoded []string
+	// plain: the values in src are URL-encoded (ParsePlain).
+	plain bool
 	// bufs: src and the arrays above are recycled (Event.Release).
 	bufs *eventBufs
 }
@@ -105,17 +107,20 @@ type jsonIndex struct {
 // start s is decoded[-1-s].
 type span struct{ start, end int32 }
 
-func (x *jsonIndex) value(i int) string {
+func (x *headerIndex) value(i int) string {
 	v := x.vals[i]
 	if v.start < 0 {
 		return x.decoded[-1-v.start]
+	}
+	if x.plain {
+		return unescapePlain(string(x.src[v.start:v.end]))
 	}
 	return string(x.src[v.start:v.end])
 }
 
 // get finds the last header of that name, as a map filled in order would
 // hold it; then, failing that, one whose name differs only in case.
-func (x *jsonIndex) get(name string) string {
+func (x *headerIndex) get(name string) string {
 	for i := len(x.keys) - 1; i >= 0; i-- {
 		if x.keys[i] == name {
 			return x.value(i)
@@ -129,7 +134,7 @@ func (x *jsonIndex) get(name string) string {
 	return ""
 }
 
-func (x *jsonIndex) all() map[string]string {
+func (x *headerIndex) all() map[string]string {
 	m := make(map[string]string, len(x.keys))
 	for i, k := range x.keys {
 		m[k] = x.value(i)
@@ -164,12 +169,9 @@ const (
 func (p *jsonScanner) key() (string, bool) {
 	if p.i < len(p.b) && p.b[p.i] == '"' {
 		if end := bytes.IndexByte(p.b[p.i+1:], '"'); end >= 0 && end <= maxNameLen {
-			raw := p.b[p.i+1 : p.i+1+end]
-			if tab := names.tab.Load(); tab != nil {
-				if s, ok := (*tab)[string(raw)]; ok {
-					p.i += end + 2
-					return s, true
-				}
+			if s, ok := internedName(p.b[p.i+1 : p.i+1+end]); ok {
+				p.i += end + 2
+				return s, true
 			}
 		}
 	}
@@ -182,8 +184,11 @@ func (p *jsonScanner) key() (string, bool) {
 }
 
 // learn adds the names this scan met for the first time.
-func (p *jsonScanner) learn() {
-	if len(p.fresh) == 0 {
+func (p *jsonScanner) learn() { learn(p.fresh) }
+
+// learn adds header names met for the first time to the interned ones.
+func learn(fresh []string) {
+	if len(fresh) == 0 {
 		return
 	}
 	names.mu.Lock()
@@ -195,11 +200,11 @@ func (p *jsonScanner) learn() {
 	if len(old) >= maxNames {
 		return
 	}
-	tab := make(map[string]string, len(old)+len(p.fresh))
+	tab := make(map[string]string, len(old)+len(fresh))
 	for k, v := range old {
 		tab[k] = v
 	}
-	for _, s := range p.fresh {
+	for _, s := range fresh {
 		if len(tab) >= maxNames {
 			break
 		}

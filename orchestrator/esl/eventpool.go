@@ -38,13 +38,13 @@ func eventBody(n int) ([]byte, *eventBufs) {
 // once nothing will read the event again. Events not read from a
 // connection (built by hand, or by ParseJSON) have nothing to hand back.
 func (e Event) Release() {
-	x := e.json
+	x := e.idx
 	if x == nil || x.bufs == nil {
 		return
 	}
 	h := x.bufs
 	clear(x.keys)
 	h.src, h.keys, h.vals = x.src[:0], x.keys[:0], x.vals[:0]
-	*x = jsonIndex{}
+	*x = headerIndex{}
 	eventPool.Put(h)
 }

@@ -103,7 +103,7 @@ func (fr *frameReader) next() (frame, error) {
 	if err != nil || n < 0 || n > maxFrameBody {
 		return frame{}, fmt.Errorf("%w: Content-Length %.32q", ErrFrame, cl)
 	}
-	if f.headers["Content-Type"] == "text/event-json" {
+	if ct := f.headers["Content-Type"]; ct == "text/event-json" || ct == "text/event-plain" {
 		f.body, f.bufs = eventBody(n)
 	} else {
 		f.body = make([]byte, n)
@@ -126,6 +126,8 @@ func intern(b []byte) string {
 		return "Reply-Text"
 	case "text/event-json":
 		return "text/event-json"
+	case "text/event-plain":
+		return "text/event-plain"
 	case "command/reply":
 		return "command/reply"
 	case "api/response":

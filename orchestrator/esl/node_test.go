@@ -147,7 +147,7 @@ func TestNodeFiltersBeforeItSubscribes(t *testing.T) {
 			defer cancel()
 			go n.Run(ctx)
 			p := <-srv.conns
-			got := p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
+			got := p.nodeConnects("event plain BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
 			conn, err := n.WaitConnected(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -181,7 +181,7 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	defer cancel()
 	go n.Run(ctx)
 	p := <-srv.conns
-	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
+	p.nodeConnects("event plain BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE", "core-7")
 	if _, err := n.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	subscribes := func(who, reply string) wanted {
 		t.Helper()
 		w := want()
-		p.expectLines("event json PLAYBACK_START")
+		p.expectLines("event plain PLAYBACK_START")
 		p.reply(reply)
 		got := <-w
 		if refused := strings.HasPrefix(reply, "-ERR"); (got.err != nil) != refused {
@@ -236,7 +236,7 @@ func TestNodeWantCountsHolders(t *testing.T) {
 	w3 := subscribes("third holder", "+OK event listener enabled json")
 	p.conn.Close()
 	p = <-srv.conns
-	p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE PLAYBACK_START", "core-7")
+	p.nodeConnects("event plain BACKGROUND_JOB HEARTBEAT CHANNEL_HANGUP_COMPLETE PLAYBACK_START", "core-7")
 	drops(w3.release)
 
 	// A subscription the node refused is tried again by the next

@@ -272,7 +272,7 @@ func TestOutboundFollowTakesOneRoundTrip(t *testing.T) {
 		got <- s.Follow(ctx, 7, []Filter{{Name: "Application", Value: "-answer"}}, "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 	})
 	p := dialAsFreeSWITCH(t, addr, "u1")
-	p.expectLines("linger 7", "filter Unique-ID u1", "filter Application -answer", "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
+	p.expectLines("linger 7", "filter Unique-ID u1", "filter Application -answer", "event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
 	p.reply("+OK will linger 7 seconds")
 	p.reply("+OK filter added. [Unique-ID]=[u1]")
 	p.reply("+OK filter added. [Application]=[-answer]")
@@ -429,7 +429,7 @@ func TestNodeReconnectsAndResubscribes(t *testing.T) {
 	go n.Run(ctx)
 	for i, core := range []string{"core-1", "core-2"} {
 		p := <-srv.conns
-		p.nodeConnects("event json BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE", core)
+		p.nodeConnects("event plain BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE", core)
 		if _, err := n.WaitConnected(ctx); err != nil {
 			t.Fatal(err)
 		}

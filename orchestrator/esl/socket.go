@@ -168,7 +168,8 @@ func (s *socket) run(c *Conn, log *slog.Logger) {
 			}
 			c.dispatch(ev)
 		case "text/event-plain":
-			ev, err := ParsePlain(f.body)
+			s.fr.recycle(f.headers)
+			ev, err := parsePlain(f.body, f.bufs)
 			if err != nil {
 				log.Warn("esl: dropping undecodable event", "err", err)
 				continue
