@@ -315,10 +315,14 @@ func (c *call) startOnSocket(admitted bool, setupErr error) {
 
 // startHandedOff goes on with an admitted call whose socket was let go
 // of: the handoff set the call's variables (handoffVars), and the
-// dialplan answered before parking, unless answered says it did not.
+// dialplan answered before parking, unless answered says it did not (a
+// call the dialplan parked for this instance). Such a call is answered
+// with uuid_answer, which the node's connection runs before it reads the
+// next command: some 60 command bytes fewer than a sendmsg answer (each
+// costs the node two system calls: package esl), and no application run.
 func (c *call) startHandedOff(answered bool) {
 	if !answered {
-		c.fire("answer", "")
+		c.emit(API{Cmd: "uuid_answer " + c.uuid})
 	}
 	c.startFlow()
 	c.running = true

@@ -609,7 +609,7 @@ func TestMachineHandedOffStart(t *testing.T) {
 		trace []string
 	}{
 		{"answered by the dialplan", func(c *call) { c.startHandedOff(true) }, []string{greeting}},
-		{"not answered", func(c *call) { c.startHandedOff(false) }, []string{"execute answer", greeting}},
+		{"not answered", func(c *call) { c.startHandedOff(false) }, []string{"api uuid_answer caller", greeting}},
 		{"kept its socket", func(c *call) { c.startOnSocket(true, nil) }, append(started[3:], greeting)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
