@@ -80,6 +80,11 @@ type Conn struct {
 	// down: FreeSWITCH said the channel is down and it lingers (its
 	// disconnect notice with Content-Disposition linger).
 	down atomic.Bool
+	// jsonEvents: Subscribe asks for JSON, not plain (subscribeCmd). Set
+	// on connections over eslgo, which parses a plain event with
+	// net/textproto and drops it whole when a header name is one
+	// textproto rejects; it passes JSON through raw.
+	jsonEvents bool
 
 	// jobTag starts the Job-UUID of every bgapi command sent here, so
 	// that a filter lets this connection's jobs through and no one
@@ -554,9 +559,14 @@ func (c *Conn) Kill(ctx context.Context, uuid, cause string) error {
 	return err
 }
 
-// Subscribe adds event types, in the plain format (see subscribeCmd).
+// Subscribe adds event types, in the plain format (see subscribeCmd), or
+// in JSON on a connection over eslgo.
 func (c *Conn) Subscribe(ctx context.Context, names ...string) error {
-	_, err := c.Do(ctx, subscribeCmd(names))
+	cmd := subscribeCmd(names)
+	if c.jsonEvents {
+		cmd = "event json " + strings.Join(names, " ")
+	}
+	_, err := c.Do(ctx, cmd)
 	return err
 }
 

@@ -330,3 +330,19 @@ func TestCommandsWithNULAndPostingOverEslgoAreRefused(t *testing.T) {
 	default:
 	}
 }
+
+// A connection over eslgo subscribes in JSON: eslgo parses a plain event
+// with net/textproto and drops it whole on a header name textproto
+// rejects. Serve's own connections take plain (TestNodeWantCountsHolders).
+func TestInboundOverEslgoSubscribesInJSON(t *testing.T) {
+	c, p := dialFake(t)
+	done := make(chan error, 1)
+	go func() { done <- c.Subscribe(t.Context(), "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE") }()
+	if got := p.mustRead().Line; got != "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE" {
+		t.Errorf("subscribed with %q", got)
+	}
+	p.reply("+OK event listener enabled json")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

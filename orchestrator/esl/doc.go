@@ -56,8 +56,10 @@
 //     transports share this.
 //   - Header parsing: eslgo parses plain events with net/textproto, which
 //     rejects header names FreeSWITCH allows and then drops the event.
-//     Switchyard subscribes in JSON, which eslgo passes through raw, and
-//     decodes it here leniently.
+//     Connections over eslgo subscribe in JSON, which eslgo passes
+//     through raw; serve's own connections, read here, take the plain
+//     format, which costs the node less to make (subscribeCmd), and both
+//     are decoded here leniently.
 //   - bgapi correlation: BgAPI sends our own Job-UUID and registers the
 //     waiter before sending.
 //   - Closing: eslgo's close() deletes from a map that its own auth and

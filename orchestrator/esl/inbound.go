@@ -75,6 +75,7 @@ func DialInbound(ctx context.Context, addr, password string, log *slog.Logger) (
 			cancel()
 		})
 	})
+	conn.jsonEvents = true
 	r.c.RegisterEventListener(eslgo.EventListenAll, func(raw *eslgo.Event) {
 		ev, err := decodeEvent(raw)
 		if err != nil {
@@ -126,10 +127,10 @@ func (c rawCommand) BuildMessage() string {
 	return head + "\r\n\r\n" + body
 }
 
-// decodeEvent decodes an event eslgo read: JSON (what Switchyard
-// subscribes to), which eslgo passes through raw, or a plain event that
-// eslgo managed to parse, whose keys it canonicalised and whose values
-// are still URL-encoded.
+// decodeEvent decodes an event eslgo read: JSON (what connections over
+// eslgo subscribe to), which eslgo passes through raw, or a plain event
+// that eslgo managed to parse, whose keys it canonicalised and whose
+// values are still URL-encoded.
 func decodeEvent(raw *eslgo.Event) (Event, error) {
 	if len(raw.Headers) == 0 {
 		return ParseJSON(raw.Body)
