@@ -134,25 +134,12 @@ func TestDrainWaitsForPlacedCalls(t *testing.T) {
 // no placing call's first leg is left alone.
 func TestPlacedCallWhoseSocketWentEnds(t *testing.T) {
 	node := answeringNode{jobs: make(chan esl.Job, 1)}
-	rt, db := placeTestRuntimeOn(t, node)
+	rt, db, c, leg := placeRinging(t, node)
 	ended := make(chan string, 1)
 	rt.cfg.OnEnd = func(sid string) { ended <- sid }
-	req := OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100",
-		StatusCallback: "https://crm.example.com/status"}
-	c, _, err := rt.Place(t.Context(), req)
-	if err != nil || c.Status != store.Ringing {
-		t.Fatalf("Place = %+v, %v; want the call ringing", c, err)
-	}
-	if err := rt.store.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	legs, err := db.Legs().ByCall(t.Context(), "acme", c.SID)
-	if err != nil || len(legs) != 1 {
-		t.Fatalf("legs %+v, %v", legs, err)
-	}
 	rt.SocketGone("not-a-placed-leg")
-	node.jobs <- esl.Job{Body: "+OK " + legs[0].UUID + "\n"} // answered
-	rt.SocketGone(legs[0].UUID)
+	node.jobs <- esl.Job{Body: "+OK " + leg + "\n"} // answered
+	rt.SocketGone(leg)
 	select {
 	case sid := <-ended:
 		if sid != c.SID {
@@ -171,13 +158,11 @@ func TestPlacedCallWhoseSocketWentEnds(t *testing.T) {
 	wantEnded(t, db, c.SID, store.Completed)
 }
 
-// placeAnswered places an API call on node (its api commands answered by
-// the test) and answers its first leg; it returns the call and that
-// leg's UUID.
-func placeAnswered(t *testing.T, node answeringNode) (*Runtime, *store.DB, *store.Call, string) {
+// placeRinging places an API call on node; it returns the call, ringing,
+// and its first leg's UUID.
+func placeRinging(t *testing.T, node answeringNode) (*Runtime, *store.DB, *store.Call, string) {
 	t.Helper()
 	rt, db := placeTestRuntimeOn(t, node)
-	rt.cfg.SocketWait = time.Millisecond
 	req := OutboundRequest{AccountSID: "acme", From: "+15550100001", To: "+15550100002", CallerID: "+15550000100",
 		StatusCallback: "https://crm.example.com/status"}
 	c, _, err := rt.Place(t.Context(), req)
@@ -191,8 +176,17 @@ func placeAnswered(t *testing.T, node answeringNode) (*Runtime, *store.DB, *stor
 	if err != nil || len(legs) != 1 {
 		t.Fatalf("legs %+v, %v", legs, err)
 	}
-	node.jobs <- esl.Job{Body: "+OK " + legs[0].UUID + "\n"}
 	return rt, db, c, legs[0].UUID
+}
+
+// placeAnswered is placeRinging with the first leg answered, and the
+// node asked about it at once when it does not reach Handle.
+func placeAnswered(t *testing.T, node answeringNode) (*Runtime, *store.DB, *store.Call, string) {
+	t.Helper()
+	rt, db, c, leg := placeRinging(t, node)
+	rt.cfg.SocketWait = time.Millisecond
+	node.jobs <- esl.Job{Body: "+OK " + leg + "\n"}
+	return rt, db, c, leg
 }
 
 func newAskedNode() answeringNode {

@@ -66,10 +66,17 @@ func TestParseJSONReadsWhatEncodingJSONReads(t *testing.T) {
 
 func compareEventJSON(t *testing.T, in []byte) {
 	t.Helper()
-	got, err := ParseJSON(in)
-	want, werr := parseJSONReference(in)
+	sameEvents(t, in, ParseJSON, parseJSONReference)
+}
+
+// sameEvents checks that parse reads in as reference does: the same
+// error or none, the same headers (All and each Get) and body.
+func sameEvents(t *testing.T, in []byte, parse, reference func([]byte) (Event, error)) {
+	t.Helper()
+	got, err := parse(in)
+	want, werr := reference(in)
 	if (err != nil) != (werr != nil) {
-		t.Fatalf("%q: error %v, encoding/json %v", in, err, werr)
+		t.Fatalf("%q: error %v, reference %v", in, err, werr)
 	}
 	if err != nil {
 		return

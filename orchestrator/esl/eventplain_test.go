@@ -63,22 +63,7 @@ func TestParsePlainReadsWhatItUsedTo(t *testing.T) {
 
 func comparePlain(t *testing.T, in []byte) {
 	t.Helper()
-	got, err := ParsePlain(in)
-	want, werr := parsePlainReference(in)
-	if (err != nil) != (werr != nil) {
-		t.Fatalf("%q: error %v, before %v", in, err, werr)
-	}
-	if err != nil {
-		return
-	}
-	if all := got.All(); got.Body != want.Body || !reflect.DeepEqual(all, want.Headers) {
-		t.Fatalf("%q:\n got %#v, body %q\nwant %#v, body %q", in, all, got.Body, want.Headers, want.Body)
-	}
-	for k, v := range want.Headers {
-		if g := got.Get(k); g != v {
-			t.Fatalf("%q: Get(%q) = %q, want %q", in, k, g, v)
-		}
-	}
+	sameEvents(t, in, ParsePlain, parsePlainReference)
 }
 
 func FuzzParsePlain(f *testing.F) {
