@@ -104,19 +104,19 @@ func (rt *Runtime) awaitingFirstLeg(uuid string) (landing <-chan struct{}, waiti
 }
 
 // leaveFirstLeg claims a placing call's first leg, found gone before its
-// socket reached Handle, for ending the call without it: it reports false
-// when Handle or another such claim came first. The call still counts as
-// placing until it has landed.
-func (rt *Runtime) leaveFirstLeg(uuid string) bool {
+// socket reached Handle, for ending the call without it, and returns it:
+// ok is false when Handle or another such claim came first. The call
+// still counts as placing until it has landed.
+func (rt *Runtime) leaveFirstLeg(uuid string) (l firstLeg, ok bool) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	l, ok := rt.firstLegs[uuid]
+	l, ok = rt.firstLegs[uuid]
 	if !ok || l.ending {
-		return false
+		return l, false
 	}
 	l.ending = true
 	rt.firstLegs[uuid] = l
-	return true
+	return l, true
 }
 
 // landed records that a placed call's first leg failed or reached Handle.

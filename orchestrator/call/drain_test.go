@@ -259,13 +259,14 @@ func TestFirstLegClaimedOnce(t *testing.T) {
 		rt.placingStarted(row.SID)
 		rt.firstLegPlaced(uuid, row, rt.log)
 	}
-	if !rt.leaveFirstLeg("leg-a") || rt.leaveFirstLeg("leg-a") || rt.claimFirstLeg("leg-a") {
-		t.Error("leg-a: the placing side's claim must win once, and refuse Handle's after it")
+	leave := func(uuid string) bool { _, ok := rt.leaveFirstLeg(uuid); return ok }
+	if l, ok := rt.leaveFirstLeg("leg-a"); !ok || l.row.SID != "sid-leg-a" || leave("leg-a") || rt.claimFirstLeg("leg-a") {
+		t.Error("leg-a: the placing side's claim must win once, with its call, and refuse Handle's after it")
 	}
-	if !rt.claimFirstLeg("leg-b") || rt.leaveFirstLeg("leg-b") {
+	if !rt.claimFirstLeg("leg-b") || leave("leg-b") {
 		t.Error("leg-b: Handle's claim must win, and refuse the placing side's after it")
 	}
-	if !rt.claimFirstLeg("inbound-leg") || rt.leaveFirstLeg("inbound-leg") {
+	if !rt.claimFirstLeg("inbound-leg") || leave("inbound-leg") {
 		t.Error("a channel that is no first leg: Handle's, and never the placing side's")
 	}
 }

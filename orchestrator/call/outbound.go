@@ -347,7 +347,7 @@ func (rt *Runtime) awaitSocket(log *slog.Logger, node Originator, row *store.Cal
 				return
 			}
 		case strings.TrimSpace(out) == "false":
-			if rt.leaveFirstLeg(uuid) {
+			if _, ok := rt.leaveFirstLeg(uuid); ok {
 				log.Warn("call: the first leg hung up before its socket reached this instance; the call ends", "cause", "NORMAL_CLEARING")
 				rt.endPlaced(context.Background(), log, row, uuid, &answered, "NORMAL_CLEARING")
 			}
@@ -366,10 +366,8 @@ func (rt *Runtime) awaitSocket(log *slog.Logger, node Originator, row *store.Cal
 // not a placing call's first leg (an inbound call gone as fast: it has no
 // record) is left alone.
 func (rt *Runtime) SocketGone(uuid string) {
-	rt.mu.Lock()
-	l, ok := rt.firstLegs[uuid]
-	rt.mu.Unlock()
-	if !ok || !rt.leaveFirstLeg(uuid) {
+	l, ok := rt.leaveFirstLeg(uuid)
+	if !ok {
 		return
 	}
 	l.log.Warn("call: the first leg hung up before its socket reached this instance; the call ends", "cause", "NORMAL_CLEARING")
