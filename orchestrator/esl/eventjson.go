@@ -38,15 +38,7 @@ func parseJSON(b []byte, h *eventBufs) (Event, error) {
 	if !p.eat('{') {
 		return Event{}, fmt.Errorf("%w: not a JSON object", ErrBadEvent)
 	}
-	// A FreeSWITCH event has a header per 40-odd bytes of JSON: sized
-	// once, the index does not grow while it fills.
-	n := min(max(len(b)/40, 16), 1024)
-	x := &headerIndex{src: b, bufs: h}
-	if h != nil && cap(h.keys) >= n {
-		x.keys, x.vals = h.keys[:0], h.vals[:0]
-	} else {
-		x.keys, x.vals = make([]string, 0, n), make([]span, 0, n)
-	}
+	x := newHeaderIndex(b, h)
 	e := Event{idx: x}
 	p.ws()
 	if p.eat('}') {
@@ -106,6 +98,21 @@ type headerIndex struct {
 // span is a value's bytes in src, plain ASCII with no escapes; a negative
 // start s is decoded[-1-s].
 type span struct{ start, end int32 }
+
+// newHeaderIndex is an empty index over b, in h's arrays when they are
+// large enough (h nil: fresh ones). A FreeSWITCH event has a header per
+// 40-odd bytes, in either format: sized once, the index does not grow
+// while it fills.
+func newHeaderIndex(b []byte, h *eventBufs) *headerIndex {
+	n := min(max(len(b)/40, 16), 1024)
+	x := &headerIndex{src: b, bufs: h}
+	if h != nil && cap(h.keys) >= n {
+		x.keys, x.vals = h.keys[:0], h.vals[:0]
+	} else {
+		x.keys, x.vals = make([]string, 0, n), make([]span, 0, n)
+	}
+	return x
+}
 
 func (x *headerIndex) value(i int) string {
 	v := x.vals[i]

@@ -29,14 +29,8 @@ func parsePlain(b []byte, h *eventBufs) (Event, error) {
 	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
 		head, rest = b[:i], b[i+2:]
 	}
-	// A plain event has a header per 40-odd bytes, as a JSON one.
-	n := min(max(len(b)/40, 16), 1024)
-	x := &headerIndex{src: b, bufs: h, plain: true}
-	if h != nil && cap(h.keys) >= n {
-		x.keys, x.vals = h.keys[:0], h.vals[:0]
-	} else {
-		x.keys, x.vals = make([]string, 0, n), make([]span, 0, n)
-	}
+	x := newHeaderIndex(b, h)
+	x.plain = true
 	var fresh []string
 	defer func() { learn(fresh) }()
 	clen := -1
