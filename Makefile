@@ -8,7 +8,7 @@ DB          ?= data/switchyard.db
 FUZZTIME    ?= 5m
 # Real FreeSWITCH nodes the scenario suite runs on in parallel, and where
 # each run of the suite writes its one-line result.
-FS_NODES    ?= 6
+FS_NODES    ?= 8
 SUMMARY     ?= $(CURDIR)/.scenario-summary
 # Where the store suite's output waits while the real-node suite runs.
 STORE_LOG   ?= $(CURDIR)/.store-suite.log
@@ -69,10 +69,12 @@ test/realnode: ## Run the scenario suite on real FreeSWITCH (FS_NODES nodes from
 	@# Without -race: the same code ran under it in the emulator pass;
 	@# here the node is the judge of the protocol (REALNODE_FLAGS=-race
 	@# to have both). Both wait on the nodes' clocks far more than they
-	@# use the CPU, so they share the machine.
+	@# use the CPU, so they share the machine. Every scenario runs at
+	@# once (-parallel above their number) and waits for a node, which
+	@# goes to the longest waiting first.
 	@$(GO) test $(REALNODE_FLAGS) -count=1 -v -run '$(REALNODE_E2E)' ./cmd/switchyard > $(E2E_LOG) 2>&1 & e2e=$$!; \
 		SWITCHYARD_FS=archive SWITCHYARD_FS_NODES=$(FS_NODES) SWITCHYARD_SCENARIO_SUMMARY=$(SUMMARY) \
-			$(GO) test $(REALNODE_FLAGS) -count=1 -parallel $(FS_NODES) -timeout 15m ./orchestrator/scenario; scenario=$$?; \
+			$(GO) test $(REALNODE_FLAGS) -count=1 -parallel 128 -timeout 15m ./orchestrator/scenario; scenario=$$?; \
 		wait $$e2e; e2erc=$$?; \
 		echo "serve on real nodes:"; \
 		if [ $$e2erc -eq 0 ]; then grep -E '^(--- |ok)' $(E2E_LOG); else cat $(E2E_LOG); fi; \

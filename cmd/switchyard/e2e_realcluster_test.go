@@ -43,11 +43,19 @@ func TestServeRealNodesTwoInstances(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, n := range real {
+	t.Cleanup(func() {
+		var started []*fsnode.Node
+		for _, n := range real {
+			if n != nil {
+				started = append(started, n)
+			}
+		}
+		fsnode.StopAll(started...)
+	})
+	for i := range real {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		t.Cleanup(n.Stop)
 	}
 	n1, n2 := real[0], real[1]
 	dsn := storetest.SQLiteDSN(t)

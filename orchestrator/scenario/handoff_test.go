@@ -35,6 +35,7 @@ func parkIn(t *testing.T) bool {
 // shutdown, and queued callers (their hold music's start, which the break
 // waits for, comes on the node's connection only while a call is queued). SWITCHYARD_SCENARIO_CONTROL=node runs the whole suite so.
 func TestHandoff(t *testing.T) {
+	group(t)
 	for _, sc := range []struct {
 		name string
 		run  func(*testing.T)

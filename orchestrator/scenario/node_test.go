@@ -45,9 +45,9 @@ var suite struct {
 	real    bool
 	handoff bool
 	park    bool
-	where   string     // for the summary
-	nodes   chan *node // real nodes, lent one scenario at a time
-	sip     string     // the test network's SIP address ("" on the emulator)
+	where   string // for the summary
+	nodes   *pool  // real nodes, lent one scenario at a time
+	sip     string // the test network's SIP address ("" on the emulator)
 	mu      sync.Mutex
 	ran     map[string]bool // scenario -> passed
 	par     sync.Map        // *testing.T already made parallel
@@ -130,9 +130,8 @@ func setupNodes() (stop func(), err error) {
 			socket = "127.0.0.1:8084"
 		}
 		suite.real, suite.where = true, "the FreeSWITCH node at "+addr
-		suite.nodes = make(chan *node, 1)
-		suite.nodes <- &node{esl: addr, password: password, fixed: socket,
-			recordings: os.Getenv("SWITCHYARD_TEST_RECORDINGS"), sip: os.Getenv("SWITCHYARD_TEST_SIP")}
+		suite.nodes = newPool(&node{esl: addr, password: password, fixed: socket,
+			recordings: os.Getenv("SWITCHYARD_TEST_RECORDINGS"), sip: os.Getenv("SWITCHYARD_TEST_SIP")})
 		return func() {}, nil
 	}
 	if os.Getenv("SWITCHYARD_FS") != "archive" {
@@ -168,11 +167,7 @@ func setupNodes() (stop func(), err error) {
 		}()
 	}
 	var all []*fsnode.Node
-	stop = func() {
-		for _, n := range all {
-			n.Stop()
-		}
-	}
+	stop = func() { fsnode.StopAll(all...) }
 	for range count {
 		select {
 		case n := <-started:
@@ -190,9 +185,9 @@ func setupNodes() (stop func(), err error) {
 		}
 	}
 	suite.real = true
-	suite.nodes = make(chan *node, count)
+	suite.nodes = newPool()
 	for _, n := range all {
-		suite.nodes <- &node{esl: n.ESL, password: n.Password, recordings: n.RecordingsDir, sip: n.SIP, fs: n}
+		suite.nodes.put(&node{esl: n.ESL, password: n.Password, recordings: n.RecordingsDir, sip: n.SIP, fs: n})
 	}
 	suite.where = fmt.Sprintf("a real node: %s (%d nodes from %s, GOMAXPROCS %d)",
 		all[0].Version, count, filepath.Base(archive), runtime.GOMAXPROCS(0))
@@ -205,7 +200,7 @@ func track(t *testing.T, realTime bool) {
 	if _, again := suite.par.LoadOrStore(t, true); again {
 		return
 	}
-	if (suite.real && os.Getenv("SWITCHYARD_FS_ESL") == "") || (!suite.real && realTime) {
+	if onArchiveNodes() || (!suite.real && realTime) {
 		t.Parallel()
 	}
 	t.Cleanup(func() {
@@ -215,14 +210,25 @@ func track(t *testing.T, realTime bool) {
 	})
 }
 
+// onArchiveNodes says whether the suite runs on the archive's nodes,
+// where independent scenarios run in parallel.
+func onArchiveNodes() bool { return suite.real && os.Getenv("SWITCHYARD_FS_ESL") == "" }
+
+// group lets a test whose subtests are scenarios run in parallel on
+// archive nodes: its subtests then wait for a node with all the others
+// (pool), not before them.
+func group(t *testing.T) {
+	if onArchiveNodes() {
+		t.Parallel()
+	}
+}
+
 // borrow lends t a real node until it ends, and a listener the node's
 // socket application connects to.
 func borrow(t *testing.T) (*node, net.Listener) {
 	t.Helper()
-	var n *node
-	select {
-	case n = <-suite.nodes:
-	case <-t.Context().Done():
+	n, err := suite.nodes.get(t.Context(), t.Name())
+	if err != nil {
 		t.Fatal("no node")
 	}
 	addr := "127.0.0.1:0"
@@ -231,14 +237,14 @@ func borrow(t *testing.T) (*node, net.Listener) {
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		suite.nodes <- n
+		suite.nodes.put(n)
 		t.Fatalf("socket server: %v", err)
 	}
 	if n.fs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := n.fs.SetSockets(ctx, l.Addr().String()); err != nil {
-			suite.nodes <- n
+			suite.nodes.put(n)
 			t.Fatal(err)
 		}
 	}
@@ -256,7 +262,7 @@ func borrow(t *testing.T) (*node, net.Listener) {
 			_, _ = conn.API(ctx, "global_setvar "+parking.GlobalVar+"=")
 			conn.Close()
 		}
-		suite.nodes <- n
+		suite.nodes.put(n)
 	})
 	return n, l
 }

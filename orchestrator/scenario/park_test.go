@@ -23,6 +23,7 @@ import (
 // passes down the socket path at once. SWITCHYARD_SCENARIO_CONTROL=park
 // runs the whole suite so.
 func TestPark(t *testing.T) {
+	group(t)
 	for _, sc := range []struct {
 		name string
 		run  func(*testing.T)
