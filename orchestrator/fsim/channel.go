@@ -73,8 +73,12 @@ type channel struct {
 	parked       bool
 	serviceTimer *timer
 	endOnIdle    bool // hang up NORMAL_CLEARING once the dialplan has nothing left to run
-	lastApp      string
-	lastArg      string
+	// releaseOnIdle: the socket application's session went while an
+	// application ran or waited; the socket application ends once the
+	// channel has nothing left to run (releaseSocketHost).
+	releaseOnIdle bool
+	lastApp       string
+	lastArg       string
 
 	// control
 	socks     []*conn // sessions bound to this channel (outbound socket, inbound myevents)
@@ -401,6 +405,11 @@ func (ch *channel) service() {
 		ch.parkInSocket()
 	}
 	if len(ch.queue) == 0 {
+		if ch.releaseOnIdle && ch.running == nil {
+			ch.releaseOnIdle = false
+			ch.releaseSocketHost()
+			return
+		}
 		ch.idleCheck()
 		return
 	}

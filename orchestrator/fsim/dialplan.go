@@ -246,7 +246,11 @@ func (ch *channel) releaseSocketHost() {
 		return
 	}
 	if ch.running != nil || len(ch.queue) > 0 {
-		ch.after(20*time.Millisecond, ch.releaseSocketHost)
+		// service() calls back when the channel is idle. It polled every
+		// 20 ms before: a call that let go of its socket at a final bridge
+		// kept a timer going for the whole conversation, and the
+		// emulator's scheduler gave way at about 7,000 such calls.
+		ch.releaseOnIdle = true
 		return
 	}
 	ch.endHost(h)
