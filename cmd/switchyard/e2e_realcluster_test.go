@@ -43,15 +43,7 @@ func TestServeRealNodesTwoInstances(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Cleanup(func() {
-		var started []*fsnode.Node
-		for _, n := range real {
-			if n != nil {
-				started = append(started, n)
-			}
-		}
-		fsnode.StopAll(started...)
-	})
+	t.Cleanup(func() { fsnode.StopAll(real[:]...) })
 	for i := range real {
 		if errs[i] != nil {
 			t.Fatal(errs[i])

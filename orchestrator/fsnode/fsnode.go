@@ -351,11 +351,14 @@ func (n *Node) Stop() {
 
 // StopAll stops nodes at once: each takes a few seconds to shut down
 // (FreeSWITCH unloads its modules and profiles), so a suite's six
-// stopped one after the other held its end some 25 s.
+// stopped one after the other held its end some 25 s. Nil entries (nodes
+// that failed to start) are skipped.
 func StopAll(nodes ...*Node) {
 	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Go(n.Stop)
+		if n != nil {
+			wg.Go(n.Stop)
+		}
 	}
 	wg.Wait()
 }
