@@ -105,6 +105,9 @@ type Config struct {
 	// nodeProbe: how often the nodes are probed, and how long an answer
 	// may take (tests; 0: esl's defaults).
 	nodeProbe time.Duration
+	// reattachWait: how long a call whose node connection was lost waits
+	// for the node to be back (tests; 0: the call runtime's default).
+	reattachWait time.Duration
 	// emulatorSpeed runs the embedded emulator's clock faster (tests).
 	emulatorSpeed float64
 	FSNodes       string // SWITCHYARD_FS_ESL: comma-separated host:port of nodes; empty runs the emulator

@@ -113,6 +113,9 @@ func TestServeClusterOfNodes(t *testing.T) {
 		c.FSNodes = strings.Join([]string{a1, a2, a3}, ",")
 		c.OpsToken = testOpsToken
 		c.nodeProbe = 300 * time.Millisecond
+		// The calls on the frozen node end once their node connection is
+		// given up for lost, not after the production default's 30 s.
+		c.reattachWait = 3 * time.Second
 	})
 	db := storetest.Open(t, dsn)
 	rc := newReceiver(t)

@@ -314,6 +314,7 @@ func runServe(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logge
 		RecordingFormat:   cfg.RecordingFormat,
 		HoldLease:         cfg.AgentLease,
 		QueuePoll:         cfg.QueuePoll,
+		ReattachWait:      cfg.reattachWait,
 		Metrics:           met,
 	}, messenger(db, cfg, smsOut, log).WriteThrough(writes), passthru.New(db, passthru.Config{UserAgent: "Switchyard/" + version, HTTPClient: egress, Metrics: met, Writes: writes}, log.With("component", "passthru")), log)
 	// Requests calls left running (passthru, messages, first legs) end
