@@ -157,6 +157,11 @@ func (r *Accounts) RevokeAPIKey(ctx context.Context, accountSID, key string) err
 // the account's unrevoked API keys. Any
 // failure (unknown user, wrong token, revoked key) is ErrUnauthorized and
 // takes the same work; database failures are returned as they are.
+//
+// On a SQLite file it reads through the read-only connections: every API
+// request authenticates, and on the one read-write connection it waited
+// for whatever the call writes held it for (a batch's transaction, or an
+// outage's full request deadline when another process held the lock).
 func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Account, error) {
 	if user == "" || token == "" {
 		return nil, fmt.Errorf("authenticate: missing credentials: %w", ErrUnauthorized)
@@ -167,24 +172,24 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 		return nil, fmt.Errorf("authenticate: credentials are not valid text: %w", ErrUnauthorized)
 	}
 	var k APIKey
-	err := r.db.conn(ctx).Where("api_key = ?", user).Take(&k).Error
+	err := r.db.read(ctx).Where("api_key = ?", user).Take(&k).Error
 	switch {
 	case err == nil:
 		ok := tokenMatches(k.TokenHash, token)
 		if !ok || k.RevokedAt != nil {
 			return nil, fmt.Errorf("authenticate: %w", ErrUnauthorized)
 		}
-		a, err := r.Get(ctx, k.AccountSID)
-		if err != nil {
-			return nil, fmt.Errorf("authenticate: key's account: %w", err)
+		var a Account
+		if err := r.db.read(ctx).Where("sid = ?", k.AccountSID).Take(&a).Error; err != nil {
+			return nil, fmt.Errorf("authenticate: key's account: %w", dbErr("get account "+k.AccountSID, err))
 		}
-		return a, nil
+		return &a, nil
 	case !errNoRows(err):
 		return nil, dbErr("authenticate", err)
 	}
 
 	var a Account
-	err = r.db.conn(ctx).Where("sid = ?", user).Take(&a).Error
+	err = r.db.read(ctx).Where("sid = ?", user).Take(&a).Error
 	switch {
 	case errNoRows(err):
 		tokenMatches(dummyHash, token)
@@ -198,7 +203,7 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 	// account's owner has: any of its API keys' tokens, while the key is
 	// not revoked, is as good as the account token.
 	var n int64
-	err = r.db.conn(ctx).Model(&APIKey{}).
+	err = r.db.read(ctx).Model(&APIKey{}).
 		Where("account_sid = ? AND token_hash = ? AND revoked_at IS NULL", a.SID, hashToken(token)).
 		Count(&n).Error
 	switch {

@@ -133,7 +133,7 @@ func cmpTime(t, def time.Time) time.Time {
 // Get returns one of the account's calls.
 func (r *Calls) Get(ctx context.Context, accountSID, sid string) (*Call, error) {
 	var c Call
-	if err := r.db.conn(ctx).Where("sid = ? AND account_sid = ?", sid, accountSID).Take(&c).Error; err != nil {
+	if err := r.db.read(ctx).Where("sid = ? AND account_sid = ?", sid, accountSID).Take(&c).Error; err != nil {
 		return nil, dbErr("get call "+sid, err)
 	}
 	return &c, nil
@@ -194,14 +194,14 @@ func (r *Calls) List(ctx context.Context, accountSID string, f CallFilter) (*Cal
 	limit := Page{Limit: f.Limit}.limit()
 
 	page := &CallPage{}
-	if err := f.apply(r.db.conn(ctx).Model(&Call{}), accountSID).Count(&page.Total).Error; err != nil {
+	if err := f.apply(r.db.read(ctx).Model(&Call{}), accountSID).Count(&page.Total).Error; err != nil {
 		return nil, dbErr("count calls", err)
 	}
 
 	// Walk in listing order, or against it when going Before; fetch one
 	// extra row to learn whether there is more in that direction.
 	desc := f.SortDesc != backward
-	q := f.apply(r.db.conn(ctx), accountSID)
+	q := f.apply(r.db.read(ctx), accountSID)
 	if cur != nil {
 		op := ">"
 		if desc {

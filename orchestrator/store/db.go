@@ -382,8 +382,10 @@ func (db *DB) conn(ctx context.Context) *gorm.DB {
 	return db.gdb.WithContext(ctx)
 }
 
-// read returns a session for a read on a call's path: on the read-only
-// connections when there are, else as conn. It sees every committed write.
+// read returns a session for a read on a call's path or an API request's:
+// on the read-only connections when there are, else as conn. It sees every
+// committed write, and never waits for the writer (its batches, or another
+// process holding the write lock).
 func (db *DB) read(ctx context.Context) *gorm.DB {
 	if db.readers != nil {
 		return db.readers.WithContext(ctx)

@@ -77,7 +77,7 @@ const insertLeg = `INSERT INTO legs (id, call_sid, account_sid, uuid, direction,
 // (empty for an unknown call).
 func (r *Legs) ByCall(ctx context.Context, accountSID, callSID string) ([]Leg, error) {
 	var out []Leg
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).Order("seq").Find(&out).Error
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).Order("seq").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("legs of call "+callSID, err)
 	}
