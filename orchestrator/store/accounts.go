@@ -49,7 +49,7 @@ func (r *Accounts) CreateWithSID(ctx context.Context, sid, name string) (*Accoun
 // Get returns an account.
 func (r *Accounts) Get(ctx context.Context, sid string) (*Account, error) {
 	var a Account
-	if err := r.db.conn(ctx).Where("sid = ?", sid).Take(&a).Error; err != nil {
+	if err := r.db.read(ctx).Where("sid = ?", sid).Take(&a).Error; err != nil {
 		return nil, dbErr("get account "+sid, err)
 	}
 	return &a, nil
@@ -179,11 +179,11 @@ func (r *Accounts) Authenticate(ctx context.Context, user, token string) (*Accou
 		if !ok || k.RevokedAt != nil {
 			return nil, fmt.Errorf("authenticate: %w", ErrUnauthorized)
 		}
-		var a Account
-		if err := r.db.read(ctx).Where("sid = ?", k.AccountSID).Take(&a).Error; err != nil {
-			return nil, fmt.Errorf("authenticate: key's account: %w", dbErr("get account "+k.AccountSID, err))
+		a, err := r.Get(ctx, k.AccountSID)
+		if err != nil {
+			return nil, fmt.Errorf("authenticate: key's account: %w", err)
 		}
-		return &a, nil
+		return a, nil
 	case !errNoRows(err):
 		return nil, dbErr("authenticate", err)
 	}

@@ -1,11 +1,13 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/orchestrator/store"
 	"github.com/switchyard/switchyard/orchestrator/store/storetest"
@@ -172,4 +174,42 @@ func TestLegacySIDTakesTheAccountsAPITokens(t *testing.T) {
 			t.Errorf("SID with a revoked key's token: %v", err)
 		}
 	})
+}
+
+// On a SQLite file, authentication does not wait for the writer either:
+// every API request authenticates, by API key or by account SID, while
+// the call writes hold the read-write connection; a key revoked in the
+// transaction still authenticates until it commits.
+func TestSQLiteAuthenticateDoesNotWaitForTheWriter(t *testing.T) {
+	ctx := t.Context()
+	db := storetest.OpenMigrated(t, storetest.SQLiteDSN(t))
+	accts := db.Accounts()
+	acct, acctToken, err := accts.CreateWithSID(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, token, err := accts.CreateAPIKey(ctx, "acme", "integration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.InTx(ctx, func(tx *store.DB) error {
+		if err := tx.Accounts().RevokeAPIKey(ctx, "acme", key.Key); err != nil {
+			return err
+		}
+		// The transaction holds the read-write connection until it returns.
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		for _, c := range []struct{ user, token string }{{key.Key, token}, {acct.SID, acctToken}, {acct.SID, token}} {
+			if a, err := accts.Authenticate(rctx, c.user, c.token); err != nil || a.SID != "acme" {
+				t.Errorf("authenticate %s during a write: %v, %v", c.user, a, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accts.Authenticate(ctx, key.Key, token); !errors.Is(err, store.ErrUnauthorized) {
+		t.Errorf("the key revoked and committed still authenticates: %v", err)
+	}
 }
