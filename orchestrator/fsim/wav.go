@@ -155,12 +155,8 @@ func (w *wavWriter) write(b []byte) {
 	if w.err != nil {
 		return
 	}
-	if len(w.buf)+len(b) > 64<<10 {
+	if len(w.buf)+len(b) > cap(w.buf) { // every b is at most a period: 16,000 bytes
 		w.flush()
-	}
-	if len(b) >= 64<<10 {
-		_, w.err = w.f.Write(b)
-		return
 	}
 	w.buf = append(w.buf, b...)
 }
@@ -172,10 +168,13 @@ func (w *wavWriter) flush() {
 	w.buf = w.buf[:0]
 }
 
-// skip leaves n bytes of silence: a hole, unless the buffer is small.
+// silence is written as bytes when a hole would be smaller than it.
+var silence [4096]byte
+
+// skip leaves n bytes of silence: a hole, unless it is short.
 func (w *wavWriter) skip(n int64) {
-	if n <= 4096 {
-		w.write(make([]byte, n))
+	if n <= int64(len(silence)) {
+		w.write(silence[:n])
 		return
 	}
 	w.flush()
