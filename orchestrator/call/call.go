@@ -80,6 +80,9 @@ type call struct {
 	look lookups
 	log  *slog.Logger
 	m    media
+	// voice is the channel's tts_voice, which "say:" prompts speak in:
+	// the default from the call's settings, then the last menu's.
+	voice string
 
 	uuid string    // the caller's channel
 	data esl.Event // its connect data
@@ -221,6 +224,7 @@ func newCall(e *env, look lookups, uuid string, data esl.Event) *call {
 	c := &call{
 		env: e, look: look, uuid: uuid, data: data, caller: callerUp,
 		m:       media{ttsEngine: e.cfg.TTSEngine, ttsVoice: e.cfg.TTSVoice},
+		voice:   e.cfg.TTSVoice,
 		sid:     e.newSID(),
 		from:    from,
 		to:      to,
@@ -911,6 +915,10 @@ func (c *call) exec(cmd flows.Command) {
 		app, arg := c.m.play(cmd.Prompt)
 		c.await(pending{kind: waitPlay}, app, arg)
 	case flows.CollectDigits:
+		if v := c.m.menuVoice(cmd.Prompts); v != "" && v != c.voice {
+			c.fire("set", "tts_voice="+v)
+			c.voice = v
+		}
 		c.digitVars++
 		v := fmt.Sprintf("switchyard_input_%d", c.digitVars)
 		c.await(pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v))

@@ -780,3 +780,41 @@ func TestMachineQueueWaitRunsOut(t *testing.T) {
 		t.Fatalf("the connect left timers behind: %v %v", w.c.timers, w.c.polls)
 	}
 }
+
+// A menu speaks its text in the voice its prompt names: "say:" sources
+// speak in the channel's tts_voice, so the call sets it before the menu
+// when it changes, and back to the default for a menu that names none. A
+// greeting's speak names its voice itself; a menu of audio sets nothing.
+func TestMachineMenuVoice(t *testing.T) {
+	w := newWorld(t, []byte(`{"name":"voices","start":"hello","applets":{
+		"hello":{"type":"greeting","config":{"prompt":{"text":"Hello.","voice":"rms"}},"outputs":{"next":"kal"}},
+		"kal":{"type":"ivr","config":{"prompt":{"text":"Press 1.","voice":"kal"},"timeout":5,"max_attempts":1},
+			"outputs":{"1":"plain","timeout":"plain"}},
+		"plain":{"type":"ivr","config":{"prompt":{"text":"Press 2."},"timeout":5,"max_attempts":1},
+			"outputs":{"2":"tones","timeout":"tones"}},
+		"tones":{"type":"ivr","config":{"prompt":{"audio":"tone_stream://%(500,0,620)"},"timeout":5,"max_attempts":1},
+			"outputs":{"3":"odd","timeout":"odd"}},
+		"odd":{"type":"ivr","config":{"prompt":{"text":"Press 4.","voice":"${x}"},"timeout":5,"max_attempts":1},
+			"outputs":{"4":"hello"}}}}`))
+	w.start()
+	w.golden(append(started, "execute speak flite|rms|Hello. (awaited u1)")...)
+	w.completes()
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
+		"execute set tts_voice=kal",
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1.' silence_s… (awaited u2)")
+	w.completes("variable_switchyard_input_1", "1")
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
+		"call digits 1",
+		"execute set tts_voice=slt",
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 2.' silence_s… (awaited u3)")
+	w.completes("variable_switchyard_input_2", "2")
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
+		"call digits 2",
+		"execute play_and_get_digits 1 1 1 5000 none 'tone_stream://%(500,0,6… (awaited u4)")
+	w.completes("variable_switchyard_input_3", "3")
+	// A voice set would expand as a variable is not set: the default
+	// voice, already the channel's, speaks.
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
+		"call digits 3",
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 4.' silence_s… (awaited u5)")
+}

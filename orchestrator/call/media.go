@@ -39,8 +39,30 @@ func audio(src string) string {
 // unsafeAudio stands in for an audio source that would break its argument.
 const unsafeAudio = "silence_stream://500"
 
+// menuVoice is the voice a menu's text prompts are spoken in: "say:"
+// sources speak in the channel's tts_voice, one voice for the whole
+// play_and_get_digits, so a menu takes the voice of its first text prompt
+// (its own when it names one, else the default); "" when no prompt is
+// text. FreeSWITCH 1.10 has no source that names its own voice (tts://
+// came later: "Invalid file format [tts]"), so the call sets the channel's
+// voice before the menu when it changes (call.exec). A voice with a "$"
+// in it, which set would expand as a variable, falls back to the default.
+func (m media) menuVoice(ps []flows.Prompt) string {
+	for _, p := range ps {
+		if p.Text == "" {
+			continue
+		}
+		if p.Voice == "" || strings.Contains(p.Voice, "$") {
+			return m.ttsVoice
+		}
+		return p.Voice
+	}
+	return ""
+}
+
 // file renders a prompt as one playback source: "say:" runs the channel's
-// TTS engine (tts_engine and tts_voice are set when the call starts).
+// TTS engine in its voice (tts_engine and tts_voice are set when the call
+// starts; a menu sets its own voice first: menuVoice).
 func (m media) file(p flows.Prompt) string {
 	if p.Text != "" {
 		return "say:" + ttsText(p.Text)

@@ -205,3 +205,36 @@ func tone(samples []float64, freq float64) float64 {
 	power := s1*s1 + s2*s2 - k*s1*s2
 	return 2 * math.Sqrt(math.Max(power, 0)) / float64(len(samples))
 }
+
+// TestMenuSpeaksInItsVoice: a menu whose prompt names a voice speaks in it
+// (its say: prompt runs with the channel's tts_voice set to that voice;
+// FreeSWITCH 1.10 has no prompt source that names its own) and takes the
+// caller's key as ever; the next menu, naming none, speaks in the
+// default voice again.
+func TestMenuSpeaksInItsVoice(t *testing.T) {
+	h := newHarness(t)
+	w := h.watchNode()
+	ctx := context.Background()
+	const number = "+15550000871"
+	h.flowOn(ctx, number, `{"start":"m1","applets":{
+		"m1":{"type":"ivr","config":{"prompt":{"text":"Press 1.","voice":"kal"},"timeout":5,"max_attempts":1},
+			"outputs":{"1":"m2","timeout":"bye"}},
+		"m2":{"type":"ivr","config":{"prompt":{"text":"Press 2."},"timeout":5,"max_attempts":1},
+			"outputs":{"2":"ok","timeout":"bye"}},
+		"ok":{"type":"greeting","config":{"prompt":{"text":"took 2"}},"outputs":{"next":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+
+	res, c, _ := h.call(testphone.Script{To: number, Digits: []string{"1", "2"}})
+	if c.Status != store.Completed || !pathHas(res, "took 2") {
+		t.Fatalf("call %s, path %v", c.Status, res.Path)
+	}
+	var voices []string
+	for _, ev := range w.of(res.ChannelUUID) {
+		if ev.Name() == "CHANNEL_EXECUTE" && ev.Get("Application") == "play_and_get_digits" {
+			voices = append(voices, ev.Var("tts_voice"))
+		}
+	}
+	if strings.Join(voices, ",") != "kal,slt" {
+		t.Errorf("the menus ran with tts_voice %q, want kal then slt", voices)
+	}
+}
