@@ -201,6 +201,14 @@ func databaseOutage(t *testing.T, s *server, readable bool, takeAway, giveBack f
 		if err := json.Unmarshal(body, &out); code != http.StatusOK || err != nil || out.Call.Status != "in-progress" {
 			t.Errorf("call details while another process holds the write lock: %d %s, want 200 and in-progress", code, body)
 		}
+		// So do the management API's: the account's flows and ExoPhones,
+		// what is known of a call.
+		for _, path := range []string{"/flows", "/exophones", "/calls/" + sids[0] + "/callbacks",
+			"/calls/" + sids[0] + "/recordings", "/calls/" + sids[0] + "/requests", "/calls/" + sids[0] + "/messages"} {
+			if code, body, _ := s.do("GET", "/v2/accounts/"+demoAccount+path, nil); code != http.StatusOK {
+				t.Errorf("GET %s while another process holds the write lock: %d %s, want 200", path, code, body)
+			}
+		}
 	}
 	back := time.Now()
 	giveBack()

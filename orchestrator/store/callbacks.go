@@ -138,7 +138,7 @@ func (r *Callbacks) RecordAttempt(ctx context.Context, a *CallbackAttempt, state
 // ByCall returns the callbacks of one of the account's calls in Seq order.
 func (r *Callbacks) ByCall(ctx context.Context, accountSID, callSID string) ([]Callback, error) {
 	var out []Callback
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).Order("seq").Find(&out).Error
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).Order("seq").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("callbacks of call "+callSID, err)
 	}
@@ -149,7 +149,7 @@ func (r *Callbacks) ByCall(ctx context.Context, accountSID, callSID string) ([]C
 // oldest first.
 func (r *Callbacks) Attempts(ctx context.Context, accountSID, callSID string) ([]CallbackAttempt, error) {
 	var out []CallbackAttempt
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
 		Order("created_at, attempt").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("callback attempts of call "+callSID, err)

@@ -143,7 +143,7 @@ func (r *Calls) Get(ctx context.Context, accountSID, sid string) (*Call, error) 
 // (switchyard call show) and the runtime, never for tenant-facing code.
 func (r *Calls) BySID(ctx context.Context, sid string) (*Call, error) {
 	var c Call
-	if err := r.db.conn(ctx).Where("sid = ?", sid).Take(&c).Error; err != nil {
+	if err := r.db.read(ctx).Where("sid = ?", sid).Take(&c).Error; err != nil {
 		return nil, dbErr("get call "+sid, err)
 	}
 	return &c, nil

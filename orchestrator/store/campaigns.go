@@ -184,7 +184,7 @@ func (r *Campaigns) Create(ctx context.Context, c *Campaign) error {
 // Get returns one campaign of the account (a deleted one is ErrNotFound).
 func (r *Campaigns) Get(ctx context.Context, accountSID, sid string) (*Campaign, error) {
 	var c Campaign
-	err := r.db.conn(ctx).Where("account_sid = ? AND sid = ? AND status <> ?", accountSID, sid, CampaignDeleted).Take(&c).Error
+	err := r.db.read(ctx).Where("account_sid = ? AND sid = ? AND status <> ?", accountSID, sid, CampaignDeleted).Take(&c).Error
 	if err != nil {
 		return nil, dbErr("get campaign "+sid, err)
 	}
@@ -194,7 +194,7 @@ func (r *Campaigns) Get(ctx context.Context, accountSID, sid string) (*Campaign,
 // BySID returns a campaign whatever its account and status (the dialer's).
 func (r *Campaigns) BySID(ctx context.Context, sid string) (*Campaign, error) {
 	var c Campaign
-	if err := r.db.conn(ctx).Where("sid = ?", sid).Take(&c).Error; err != nil {
+	if err := r.db.read(ctx).Where("sid = ?", sid).Take(&c).Error; err != nil {
 		return nil, dbErr("get campaign "+sid, err)
 	}
 	return &c, nil

@@ -52,7 +52,7 @@ func (r *Flows) Create(ctx context.Context, accountSID, name string, draft []byt
 // Get returns one of the account's flows.
 func (r *Flows) Get(ctx context.Context, accountSID, flowID string) (*Flow, error) {
 	var f Flow
-	if err := r.db.conn(ctx).Where("id = ? AND account_sid = ?", flowID, accountSID).Take(&f).Error; err != nil {
+	if err := r.db.read(ctx).Where("id = ? AND account_sid = ?", flowID, accountSID).Take(&f).Error; err != nil {
 		return nil, dbErr("get flow "+flowID, err)
 	}
 	return &f, nil
@@ -65,10 +65,10 @@ func (r *Flows) List(ctx context.Context, accountSID string, page Page) ([]Flow,
 		out   []Flow
 		total int64
 	)
-	if err := r.db.conn(ctx).Model(&Flow{}).Where("account_sid = ?", accountSID).Count(&total).Error; err != nil {
+	if err := r.db.read(ctx).Model(&Flow{}).Where("account_sid = ?", accountSID).Count(&total).Error; err != nil {
 		return nil, 0, dbErr("count flows", err)
 	}
-	err := r.db.conn(ctx).Where("account_sid = ?", accountSID).Order("created_at, id").
+	err := r.db.read(ctx).Where("account_sid = ?", accountSID).Order("created_at, id").
 		Limit(page.limit()).Offset(max(page.Offset, 0)).Find(&out).Error
 	if err != nil {
 		return nil, 0, dbErr("list flows", err)
@@ -156,7 +156,7 @@ func (r *Flows) Versions(ctx context.Context, accountSID, flowID string) ([]Flow
 		return nil, err
 	}
 	var out []FlowVersion
-	err := r.db.conn(ctx).Where("flow_id = ? AND account_sid = ?", flowID, accountSID).Order("version").Find(&out).Error
+	err := r.db.read(ctx).Where("flow_id = ? AND account_sid = ?", flowID, accountSID).Order("version").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("flow versions "+flowID, err)
 	}
@@ -166,7 +166,7 @@ func (r *Flows) Versions(ctx context.Context, accountSID, flowID string) ([]Flow
 // Version returns one published version of the flow.
 func (r *Flows) Version(ctx context.Context, accountSID, flowID string, version int) (*FlowVersion, error) {
 	var v FlowVersion
-	err := r.db.conn(ctx).Where("flow_id = ? AND account_sid = ? AND version = ?", flowID, accountSID, version).Take(&v).Error
+	err := r.db.read(ctx).Where("flow_id = ? AND account_sid = ? AND version = ?", flowID, accountSID, version).Take(&v).Error
 	if err != nil {
 		return nil, dbErr(fmt.Sprintf("flow %s version %d", flowID, version), err)
 	}

@@ -49,7 +49,7 @@ func (m *Messages) Log(ctx context.Context, q *Queue, msg *Message) error {
 // (empty for an unknown call or another account's call).
 func (m *Messages) ByCall(ctx context.Context, accountSID, callSID string) ([]Message, error) {
 	var out []Message
-	err := m.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+	err := m.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
 		Order("created_at, id").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("messages of call "+callSID, err)

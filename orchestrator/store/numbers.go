@@ -43,7 +43,7 @@ func (r *Numbers) Create(ctx context.Context, accountSID, number, friendlyName s
 // Get returns one of the account's numbers.
 func (r *Numbers) Get(ctx context.Context, accountSID, number string) (*ExoPhone, error) {
 	var p ExoPhone
-	if err := r.db.conn(ctx).Where("number = ? AND account_sid = ?", number, accountSID).Take(&p).Error; err != nil {
+	if err := r.db.read(ctx).Where("number = ? AND account_sid = ?", number, accountSID).Take(&p).Error; err != nil {
 		return nil, dbErr("get number "+number, err)
 	}
 	return &p, nil
@@ -99,7 +99,7 @@ func (r *Numbers) Match(ctx context.Context, accountSID, number string) (*ExoPho
 // List returns the account's numbers ordered by number.
 func (r *Numbers) List(ctx context.Context, accountSID string) ([]ExoPhone, error) {
 	var out []ExoPhone
-	if err := r.db.conn(ctx).Where("account_sid = ?", accountSID).Order("number").Find(&out).Error; err != nil {
+	if err := r.db.read(ctx).Where("account_sid = ?", accountSID).Order("number").Find(&out).Error; err != nil {
 		return nil, dbErr("list numbers", err)
 	}
 	return out, nil

@@ -36,7 +36,7 @@ func (r *Recordings) Create(ctx context.Context, rec *Recording) error {
 // Get returns one of the account's recordings.
 func (r *Recordings) Get(ctx context.Context, accountSID, id string) (*Recording, error) {
 	var rec Recording
-	if err := r.db.conn(ctx).Where("id = ? AND account_sid = ?", id, accountSID).Take(&rec).Error; err != nil {
+	if err := r.db.read(ctx).Where("id = ? AND account_sid = ?", id, accountSID).Take(&rec).Error; err != nil {
 		return nil, dbErr("get recording "+id, err)
 	}
 	return &rec, nil
@@ -46,7 +46,7 @@ func (r *Recordings) Get(ctx context.Context, accountSID, id string) (*Recording
 // first (empty for an unknown call).
 func (r *Recordings) ByCall(ctx context.Context, accountSID, callSID string) ([]Recording, error) {
 	var out []Recording
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
 		Order("created_at, id").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("recordings of call "+callSID, err)

@@ -71,7 +71,7 @@ func insertVia[T any](ctx context.Context, db *DB, q *Queue, what string, row *T
 // oldest first (empty for an unknown call).
 func (r *CallRequests) ByCall(ctx context.Context, accountSID, callSID string) ([]CallRequest, error) {
 	var out []CallRequest
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
 		Order("created_at, id").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("requests of call "+callSID, err)

@@ -126,7 +126,7 @@ func (r *SMSMessages) Get(ctx context.Context, accountSID, sid string) (*SMSMess
 // ByCall returns the messages a call's applets sent, oldest first.
 func (r *SMSMessages) ByCall(ctx context.Context, accountSID, callSID string) ([]SMSMessage, error) {
 	var out []SMSMessage
-	err := r.db.conn(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
+	err := r.db.read(ctx).Where("call_sid = ? AND account_sid = ?", callSID, accountSID).
 		Order("created_at, sid").Find(&out).Error
 	if err != nil {
 		return nil, dbErr("sms of call "+callSID, err)

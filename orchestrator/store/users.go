@@ -316,7 +316,7 @@ func putDevices(g *gorm.DB, accountSID, userSID string, devices []device, before
 
 // Get returns one of the account's users with its devices in order.
 func (r *Users) Get(ctx context.Context, accountSID, sid string) (*User, error) {
-	return getUser(ctx, r.db.conn(ctx), accountSID, sid, false)
+	return getUser(ctx, r.db.read(ctx), accountSID, sid, false)
 }
 
 func getUser(ctx context.Context, g *gorm.DB, accountSID, sid string, lock bool) (*User, error) {
@@ -340,7 +340,7 @@ func getUser(ctx context.Context, g *gorm.DB, accountSID, sid string, lock bool)
 // List returns the account's users, oldest first, each with its devices
 // in order.
 func (r *Users) List(ctx context.Context, accountSID string) ([]User, error) {
-	g := r.db.conn(ctx)
+	g := r.db.read(ctx)
 	var users []User
 	if err := g.Where("account_sid = ?", accountSID).Order("created_at, sid").Find(&users).Error; err != nil {
 		return nil, dbErr("list users", err)
