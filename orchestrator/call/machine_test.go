@@ -812,8 +812,8 @@ func TestMachineMenuVoice(t *testing.T) {
 		"call digits 2",
 		"execute play_and_get_digits 1 1 1 5000 none 'tone_stream://%(500,0,6… (awaited u4)")
 	w.completes("variable_switchyard_input_3", "3")
-	// A voice set would expand as a variable is not set: the default
-	// voice, already the channel's, speaks.
+	// A voice that set would expand as a variable is not sent: the
+	// default voice, already the channel's, speaks.
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
 		"call digits 3",
 		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 4.' silence_s… (awaited u5)")
