@@ -43,10 +43,11 @@ const unsafeAudio = "silence_stream://500"
 // sources speak in the channel's tts_voice, one voice for the whole
 // play_and_get_digits, so a menu takes the voice of its first text prompt
 // (its own when it names one, else the default); "" when no prompt is
-// text. FreeSWITCH 1.10 has no source that names its own voice (tts://
-// came later: "Invalid file format [tts]"), so the call sets the channel's
-// voice before the menu when it changes (call.exec). A voice with a "$"
-// in it, which set would expand as a variable, falls back to the default.
+// text. FreeSWITCH 1.10.12 has no source that names its own voice (it
+// answers tts:// with "Invalid file format [tts]"), so the call sets the
+// channel's voice before the menu when it changes (call.exec). A voice
+// with a "$" in it, which set would expand as a variable, falls back to
+// the default.
 func (m media) menuVoice(ps []flows.Prompt) string {
 	for _, p := range ps {
 		if p.Text == "" {

@@ -208,7 +208,7 @@ func tone(samples []float64, freq float64) float64 {
 
 // TestMenuSpeaksInItsVoice: a menu whose prompt names a voice speaks in it
 // (its say: prompt runs with the channel's tts_voice set to that voice;
-// FreeSWITCH 1.10 has no prompt source that names its own) and takes the
+// FreeSWITCH 1.10.12 has no prompt source that names its own) and takes the
 // caller's key as ever; the next menu, naming none, speaks in the
 // default voice again.
 func TestMenuSpeaksInItsVoice(t *testing.T) {
