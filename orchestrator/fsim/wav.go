@@ -1,6 +1,7 @@
 package fsim
 
 import (
+	"bufio"
 	"encoding/binary"
 	"io"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard/switchyard/orchestrator/wavfile"
 )
 
 // prepareRecording makes sure a recording can be written at path.
@@ -238,7 +241,7 @@ func gcd(a, b int64) int64 {
 	return a
 }
 
-// wavLength reads the length of a PCM WAV file from its header (data bytes
+// wavLength reads the length of a WAV file from its header (data bytes
 // over the byte rate); ok is false for anything else.
 func wavLength(path string) (time.Duration, bool) {
 	if !strings.EqualFold(filepath.Ext(path), ".wav") {
@@ -249,39 +252,9 @@ func wavLength(path string) (time.Duration, bool) {
 		return 0, false
 	}
 	defer f.Close()
-	var head [12]byte
-	if _, err := io.ReadFull(f, head[:]); err != nil || string(head[0:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
+	h, err := wavfile.ReadHeader(bufio.NewReader(f))
+	if err != nil {
 		return 0, false
 	}
-	var rate uint32
-	for {
-		var ck [8]byte
-		if _, err := io.ReadFull(f, ck[:]); err != nil {
-			return 0, false
-		}
-		size := binary.LittleEndian.Uint32(ck[4:])
-		switch string(ck[0:4]) {
-		case "fmt ":
-			var fm [16]byte
-			if size < 16 {
-				return 0, false
-			}
-			if _, err := io.ReadFull(f, fm[:]); err != nil {
-				return 0, false
-			}
-			rate = binary.LittleEndian.Uint32(fm[8:12])
-			if _, err := f.Seek(int64(size-16+size%2), io.SeekCurrent); err != nil {
-				return 0, false
-			}
-		case "data":
-			if rate == 0 {
-				return 0, false
-			}
-			return time.Duration(int64(size) * int64(time.Second) / int64(rate)), true
-		default:
-			if _, err := f.Seek(int64(size+size%2), io.SeekCurrent); err != nil {
-				return 0, false
-			}
-		}
-	}
+	return h.Duration()
 }
