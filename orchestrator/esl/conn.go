@@ -342,6 +342,13 @@ func (c *Conn) exchange(ctx context.Context, what string, trip func(ctx context.
 		c.metrics.ESLCommandFailed(c.node)
 		return nil, fmt.Errorf("%s: %w", what, c.closedErr())
 	}
+	if err := ctx.Err(); err != nil {
+		// Given up on before it was written (while it waited for the
+		// connection, or sent when it was over already): no reply is
+		// owed, so the connection stays.
+		c.metrics.ESLCommandFailed(c.node)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.closing, cancel)
 	start := time.Now()

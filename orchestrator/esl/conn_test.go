@@ -95,6 +95,34 @@ func TestLateReplyPoisonsTheConnection(t *testing.T) {
 	}
 }
 
+// A command given up on before it is written (its context ended while
+// it waited for the connection, or before it was sent) owes no reply:
+// the connection stays, and the next command gets its own.
+func TestCommandGivenUpBeforeItIsWrittenLeavesTheConnection(t *testing.T) {
+	c, p := dialFake(t)
+	go func() {
+		for {
+			if _, err := p.read(); err != nil {
+				return
+			}
+			p.api("+OK fresh\n")
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.API(ctx, "status"); !errors.Is(err, context.Canceled) || errors.Is(err, ErrPoisoned) {
+		t.Fatalf("a command sent with its context over: err = %v, want context.Canceled", err)
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection closed: %v", c.Err())
+	default:
+	}
+	if out, err := c.API(context.Background(), "status"); err != nil || out != "+OK fresh" {
+		t.Fatalf("the next command: %q, %v", out, err)
+	}
+}
+
 // Hazard: bgapi results come as events; without our own Job-UUID,
 // registered before sending, they cannot be matched to the request.
 func TestBgAPIMatchesJobsByOurJobUUID(t *testing.T) {

@@ -103,9 +103,18 @@ type advertiser struct {
 	still int
 }
 
+// commandTimeout bounds each command of a round. Neither the round's
+// period nor the end of Advertise's context cuts one short: a command
+// given up on closes the node's connection (its reply could reach the
+// next command: esl.ErrPoisoned), and that connection carries every
+// parked call's events and commands. A node slower to answer than a
+// round (2 s) would have cut them all off; in the scenario suite, with
+// rounds of 50 ms, a busy node did.
+const commandTimeout = 5 * time.Second
+
 // round reads the variable once and writes it at most once.
 func (a *advertiser) round(ctx context.Context) {
-	rctx, cancel := context.WithTimeout(ctx, a.cfg.Every)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commandTimeout)
 	defer cancel()
 	cur, err := read(rctx, a.node)
 	if err != nil {

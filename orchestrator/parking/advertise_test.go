@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeNode keeps global variables as FreeSWITCH's global_setvar and
@@ -19,13 +20,18 @@ type fakeNode struct {
 	globals map[string]string
 	writes  []string
 	down    bool
+	// onAPI, if set, sees each command's context.
+	onAPI func(ctx context.Context, cmd string)
 }
 
 func newFakeNode() *fakeNode { return &fakeNode{globals: map[string]string{}} }
 
 func (f *fakeNode) Name() string { return "fake" }
 
-func (f *fakeNode) API(_ context.Context, cmd string) (string, error) {
+func (f *fakeNode) API(ctx context.Context, cmd string) (string, error) {
+	if f.onAPI != nil {
+		f.onAPI(ctx, cmd)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -234,3 +240,26 @@ func TestAnOwnerCutOffFromItsNodeIsTakenOver(t *testing.T) {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// A round's commands run on the node's connection, which every parked
+// call's commands share, and one given up on closes it: neither the
+// round's period (newAdvertiser's is 1 ns) nor the end of Advertise's
+// context may cut them short.
+func TestAdvertiseCommandsAreNotCutShort(t *testing.T) {
+	n := newFakeNode()
+	var cmds int
+	n.onAPI = func(ctx context.Context, cmd string) {
+		cmds++
+		dl, ok := ctx.Deadline()
+		if err := ctx.Err(); err != nil || !ok || time.Until(dl) < commandTimeout/2 {
+			t.Errorf("%s: context %v, %v left: want %v to answer", cmd, err, time.Until(dl), commandTimeout)
+		}
+	}
+	a := newAdvertiser(n, "aaaa", true, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // Advertise is ending as the round runs
+	a.round(ctx)
+	if cmds != 2 || n.get() != "aaaa.1" {
+		t.Fatalf("%d commands, the node names %q: want the read and the write, aaaa.1", cmds, n.get())
+	}
+}
