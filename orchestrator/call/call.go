@@ -860,19 +860,19 @@ func (c *call) step(ev flows.Event) {
 		// A counter, not I/O: the machine's effects stay the same.
 		c.env.cfg.Metrics.AppletStep(c.appletType())
 	}
-	// What was sent ahead is the answer to the prompt's end; any other
-	// input leaves it (the flow takes none while it plays, but a hang-up).
-	if _, played := ev.(flows.PlaybackDone); played && c.ahead != nil {
-		a := c.ahead
+	if a := c.ahead; a != nil {
 		c.ahead = nil
-		if reflect.DeepEqual(cmds, a.cmds) {
+		_, played := ev.(flows.PlaybackDone)
+		if played && reflect.DeepEqual(cmds, a.cmds) {
 			c.pending = a.pending
 			c.sendAhead()
 			return
 		}
-		// Only applets whose next step the time and the world cannot
-		// change are sent ahead (aheadApplets): a flow package bug.
-		c.log.Error("call: the flow did not do what was sent ahead of its prompt's end", "applet", c.state.Applet)
+		if played {
+			// Only applets whose next step the time and the world cannot
+			// change are sent ahead (aheadApplets): a flow package bug.
+			c.log.Error("call: the flow did not do what was sent ahead of its prompt's end", "applet", c.state.Applet)
+		}
 	}
 	for _, cmd := range cmds {
 		c.exec(cmd)

@@ -848,19 +848,6 @@ func TestMachineSendsAheadOfAPromptsEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("an input the flow does not wait for, during the greeting", func(t *testing.T) {
-		w := newWorld(t, []byte(hello+`"next":{"type":"greeting","config":{"prompt":{"text":"Again."}},"outputs":{"next":"menu"}},`+tail))
-		w.start()
-		w.take()
-		w.trace = nil
-		w.c.fetched(flows.FetchResult{At: w.now, StatusCode: 200})
-		w.take()
-		w.completes()
-		// The second greeting went with the first: it is awaited, not
-		// sent again; the menu goes behind it.
-		w.golden("> caller CHANNEL_EXECUTE_COMPLETE", menu+" (awaited u3)")
-	})
-
 	t.Run("the caller hangs up in the greeting", func(t *testing.T) {
 		w := newWorld(t, []byte(hello+`"next":{"type":"ivr","config":{"prompt":{"text":"Press 1."},"timeout":5,"max_attempts":1},"outputs":{"1":"bye","timeout":"bye"}},
 		"bye":{"type":"hangup"}}}`))
