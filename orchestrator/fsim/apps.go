@@ -209,7 +209,11 @@ func (r *appRun) finish(resp string) {
 		}
 	}
 	r.msg.done()
-	if len(ch.queue) > 0 && ch.queue[0].dialplan {
+	if len(ch.queue) > 0 {
+		// The next queued step runs at once: FreeSWITCH's
+		// switch_ivr_parse_all_events takes a channel's private events
+		// one after the other (the media tick is for a step that
+		// reaches an idle channel: package doc).
 		ch.s.post(func() { ch.service() })
 		return
 	}

@@ -438,23 +438,35 @@ func TestSocketRefused(t *testing.T) {
 	}
 }
 
-// TestMediaTick: with FreeSWITCH's 20 ms tick each queued step starts on a
-// later tick, so three back-to-back steps take at least two ticks.
+// TestMediaTick: a command that reaches a channel with nothing to run
+// starts on its next 20 ms media tick, so a round trip costs the caller
+// up to a tick; commands queued behind a running application start as it
+// ends, one after the other (switch_ivr_parse_all_events), with no tick
+// between them.
 func TestMediaTick(t *testing.T) {
-	_, _, o := setupCall(t, CallScript{}, func(c *Config) { c.Tick = DefaultTick })
+	_, _, o := setupCall(t, CallScript{}, func(c *Config) { c.Tick, c.Speed = DefaultTick, 1 })
 	o.run("answer", "")
+	o.run("set", "a=1")
 	start := time.Now()
-	o.exec("set", "a=1")
-	o.exec("set", "b=2")
-	last := o.exec("set", "c=3")
-	o.c.waitEvent("last set", func(f *tframe) bool {
-		return f.name() == "CHANNEL_EXECUTE_COMPLETE" && f.ev["Application-UUID"] == last
-	})
-	if el := time.Since(start); el < 2*DefaultTick {
-		t.Fatalf("3 steps took %v, want >= %v (one step per media tick)", el, 2*DefaultTick)
+	o.run("set", "b=2")
+	if el := time.Since(start); el < DefaultTick/2 {
+		t.Fatalf("a set sent once the last ended took %v, want the wait for the next tick (%v)", el, DefaultTick)
 	}
-	if o.getvar("c") != "3" {
-		t.Fatal("set c")
+
+	ids := []string{o.execLocked("playback", "tone_stream://%(100,0,440)"), o.execLocked("set", "c=3"), o.execLocked("set", "d=4")}
+	ended := map[string]int64{}
+	for len(ended) < len(ids) {
+		f := o.c.waitEvent("the queued steps", func(f *tframe) bool { return f.name() == "CHANNEL_EXECUTE_COMPLETE" })
+		ts, _ := strconv.ParseInt(f.ev["Event-Date-Timestamp"], 10, 64)
+		ended[f.ev["Application-UUID"]] = ts
+	}
+	for _, id := range ids[1:] {
+		if gap := time.Duration(ended[id]-ended[ids[0]]) * time.Microsecond; gap < 0 || gap > DefaultTick/4 {
+			t.Errorf("%s ended %v after the playback it was queued behind, want at once", id, gap)
+		}
+	}
+	if o.getvar("d") != "4" {
+		t.Fatal("set d")
 	}
 }
 

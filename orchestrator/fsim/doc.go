@@ -23,9 +23,13 @@
 //
 // Time: Speed scales the simulated clock (rings, playback, sleeps,
 // timeouts, recordings, linger N, HEARTBEAT; epochs and durations in events
-// are simulated). Tick is real time: queued sendmsg steps start on the
-// channel's next media tick (DefaultTick = 20 ms, as measured on a real
-// node); Tick 0 services them at once, for fast tests.
+// are simulated). Tick is real time: a sendmsg step that reaches a
+// channel with nothing to run starts on its next media tick (DefaultTick
+// = 20 ms, as measured on a real node); steps queued behind a running one
+// start as it ends, back to back, as FreeSWITCH parses a channel's
+// private events (on a real node a menu sent behind a greeting started in
+// the event timestamp the greeting ended in, 98 calls of 100). Tick 0
+// services them all at once, for fast tests.
 //
 // # The dialplan and the test phone network
 //
