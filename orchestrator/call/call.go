@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"reflect"
 	"slices"
 	"time"
 
@@ -110,7 +111,10 @@ type call struct {
 	timers map[int]func()
 	polls  map[int]func()
 
-	pending     pending
+	pending pending
+	// ahead is what the flow does once the prompt it plays ends, sent to
+	// the channel behind the prompt (sendAhead).
+	ahead       *ahead
 	caller      callerPhase
 	hangupCause string
 	// settle is the wait for late results and records once the caller
@@ -856,9 +860,71 @@ func (c *call) step(ev flows.Event) {
 		// A counter, not I/O: the machine's effects stay the same.
 		c.env.cfg.Metrics.AppletStep(c.appletType())
 	}
+	// What was sent ahead is the answer to the prompt's end; any other
+	// input leaves it (the flow takes none while it plays, but a hang-up).
+	if _, played := ev.(flows.PlaybackDone); played && c.ahead != nil {
+		a := c.ahead
+		c.ahead = nil
+		if reflect.DeepEqual(cmds, a.cmds) {
+			c.pending = a.pending
+			c.sendAhead()
+			return
+		}
+		// Only applets whose next step the time and the world cannot
+		// change are sent ahead (aheadApplets): a flow package bug.
+		c.log.Error("call: the flow did not do what was sent ahead of its prompt's end", "applet", c.state.Applet)
+	}
 	for _, cmd := range cmds {
 		c.exec(cmd)
 	}
+	c.sendAhead()
+}
+
+// ahead is a command sent behind the prompt the flow plays, and what the
+// call awaits of it once the prompt has ended.
+type ahead struct {
+	cmds    []flows.Command
+	pending pending
+}
+
+// sendAhead sends, behind the prompt the flow is playing, what the flow
+// will do once it ends, when that is another prompt or a menu: the
+// channel goes from one to the next as the native dialplan does, with no
+// round trip to Switchyard between them (the event's way to Switchyard,
+// the call's step and the command's way back: tens of milliseconds of
+// silence for the caller, and of the node's time with the channel
+// parked). The next step is worked out now, on the prompt's end as it
+// would come; the real one, when the prompt ends, must match it (step).
+// A caller who hangs up during the prompt never hears what was sent
+// ahead: FreeSWITCH drops the applications queued on a channel that
+// hangs up, and the call no longer awaits it.
+func (c *call) sendAhead() {
+	if c.pending.kind != waitPlay || c.ahead != nil || c.left() {
+		return
+	}
+	next, cmds := flows.Step(c.flow, c.state, flows.PlaybackDone{At: c.now().UTC()})
+	if len(cmds) != 1 || len(next.Entered) == 0 {
+		return
+	}
+	for _, id := range next.Entered {
+		if a := c.flow.Applets[id]; a == nil || !aheadApplets[a.Type] {
+			return
+		}
+	}
+	p, ok := c.play(cmds[0])
+	if !ok {
+		return
+	}
+	c.ahead = &ahead{cmds: cmds, pending: p}
+}
+
+// aheadApplets are the applets whose first step depends only on the flow
+// and the call (never on the time, as business hours does, or on an
+// answer from outside): a prompt, a menu, a gather of digits. A greeting
+// or gather that asks a URL first steps to a Fetch, which is never sent
+// ahead (play).
+var aheadApplets = map[flows.Type]bool{
+	flows.TypeGreeting: true, flows.TypeIVR: true, flows.TypeGather: true,
 }
 
 // walked adds the applets the last Step entered to the call's path, each
@@ -910,18 +976,11 @@ func (c *call) direction() string {
 }
 
 func (c *call) exec(cmd flows.Command) {
+	if p, ok := c.play(cmd); ok {
+		c.pending = p
+		return
+	}
 	switch cmd := cmd.(type) {
-	case flows.Play:
-		app, arg := c.m.play(cmd.Prompt)
-		c.await(pending{kind: waitPlay}, app, arg)
-	case flows.CollectDigits:
-		if v := c.m.menuVoice(cmd.Prompts); v != "" && v != c.voice {
-			c.fire("set", "tts_voice="+v)
-			c.voice = v
-		}
-		c.digitVars++
-		v := fmt.Sprintf("switchyard_input_%d", c.digitVars)
-		c.await(pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v))
 	case flows.Record:
 		if cmd.Prompt != nil {
 			c.fire(c.m.play(*cmd.Prompt))
@@ -948,15 +1007,41 @@ func (c *call) exec(cmd flows.Command) {
 	}
 }
 
+// play sends a command that plays to the caller or collects digits
+// from them, and returns what the call is to await of it; false for any
+// other command, which it leaves alone.
+func (c *call) play(cmd flows.Command) (pending, bool) {
+	switch cmd := cmd.(type) {
+	case flows.Play:
+		app, arg := c.m.play(cmd.Prompt)
+		return c.run(pending{kind: waitPlay}, app, arg), true
+	case flows.CollectDigits:
+		if v := c.m.menuVoice(cmd.Prompts); v != "" && v != c.voice {
+			c.fire("set", "tts_voice="+v)
+			c.voice = v
+		}
+		c.digitVars++
+		v := fmt.Sprintf("switchyard_input_%d", c.digitVars)
+		return c.run(pending{kind: waitDigits, variable: v}, "play_and_get_digits", c.m.collect(cmd, v)), true
+	}
+	return pending{}, false
+}
+
 // await runs a blocking application and remembers what it waits for.
 func (c *call) await(p pending, app, arg string) {
+	c.pending = c.run(p, app, arg)
+}
+
+// run sends a blocking application and returns p with the id of the
+// completion that ends it.
+func (c *call) run(p pending, app, arg string) pending {
 	p.app = c.env.newApp()
 	c.emit(Execute{App: app, Arg: arg, AppUUID: p.app, Awaited: true,
 		// A bridge lasts the whole conversation: event-locked, it would
 		// hold back a start-of-call uuid_broadcast to the caller until
 		// the call is over. Nothing is queued behind it on this channel.
 		Unlocked: p.kind == waitDial})
-	c.pending = p
+	return p
 }
 
 func (c *call) newRecording(channels string) *store.Recording {

@@ -288,15 +288,16 @@ func basicSupport(t *testing.T) []byte {
 func TestMachineBasicSupportParallelConnect(t *testing.T) {
 	w := newWorld(t, basicSupport(t))
 	w.start()
+	// The menu goes behind the greeting (sendAhead).
 	w.golden(append(started,
 		"execute speak flite|slt|Welcome to Acme Support. This … (awaited u1)",
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1 for technic… (awaited u2)",
 	)...)
 	w.event("caller", "CHANNEL_ANSWER")
 	w.golden("> caller CHANNEL_ANSWER", "call answered", "leg caller: in-progress")
 	w.at(3 * time.Second)
 	w.completes()
-	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
-		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1 for technic… (awaited u2)")
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE")
 	w.completes("variable_switchyard_input_1", "1")
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
 		"call digits 1",
@@ -602,15 +603,16 @@ func TestMachineLostSocket(t *testing.T) {
 // and the dialplan did the other; it answers when the dialplan did not,
 // and starts as usual when it keeps its socket after all.
 func TestMachineHandedOffStart(t *testing.T) {
-	greeting := "execute speak flite|slt|Welcome to Acme Support. This … (awaited u1)"
+	greeting := []string{"execute speak flite|slt|Welcome to Acme Support. This … (awaited u1)",
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1 for technic… (awaited u2)"}
 	for _, tc := range []struct {
 		name  string
 		start func(c *call)
 		trace []string
 	}{
-		{"answered by the dialplan", func(c *call) { c.startHandedOff(true) }, []string{greeting}},
-		{"not answered", func(c *call) { c.startHandedOff(false) }, []string{"api uuid_answer caller", greeting}},
-		{"kept its socket", func(c *call) { c.startOnSocket(true, nil) }, append(started[3:], greeting)},
+		{"answered by the dialplan", func(c *call) { c.startHandedOff(true) }, greeting},
+		{"not answered", func(c *call) { c.startHandedOff(false) }, append([]string{"api uuid_answer caller"}, greeting...)},
+		{"kept its socket", func(c *call) { c.startOnSocket(true, nil) }, append(append([]string(nil), started[3:]...), greeting...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, basicSupport(t))
@@ -797,11 +799,11 @@ func TestMachineMenuVoice(t *testing.T) {
 		"odd":{"type":"ivr","config":{"prompt":{"text":"Press 4.","voice":"${x}"},"timeout":5,"max_attempts":1},
 			"outputs":{"4":"hello"}}}}`))
 	w.start()
-	w.golden(append(started, "execute speak flite|rms|Hello. (awaited u1)")...)
-	w.completes()
-	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
+	w.golden(append(started, "execute speak flite|rms|Hello. (awaited u1)",
 		"execute set tts_voice=kal",
-		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1.' silence_s… (awaited u2)")
+		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 1.' silence_s… (awaited u2)")...)
+	w.completes()
+	w.golden("> caller CHANNEL_EXECUTE_COMPLETE")
 	w.completes("variable_switchyard_input_1", "1")
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
 		"call digits 1",
@@ -817,4 +819,96 @@ func TestMachineMenuVoice(t *testing.T) {
 	w.golden("> caller CHANNEL_EXECUTE_COMPLETE",
 		"call digits 3",
 		"execute play_and_get_digits 1 1 1 5000 none 'say:Press 4.' silence_s… (awaited u5)")
+}
+
+// What the flow does when a prompt ends goes to the channel behind the
+// prompt when it is another prompt or a menu, so the caller hears one
+// after the other with no round trip between them; what could go
+// elsewhere by the time the prompt ends (business hours, an answer from
+// a URL) or does more than play (a connect) waits for the prompt's end.
+func TestMachineSendsAheadOfAPromptsEnd(t *testing.T) {
+	const tail = `"menu":{"type":"ivr","config":{"prompt":{"text":"Press 1."},"timeout":5,"max_attempts":1},"outputs":{"1":"bye","timeout":"bye"}},
+		"bye":{"type":"hangup"}}}`
+	const hello = `{"name":"ahead","start":"hello","applets":{
+		"hello":{"type":"greeting","config":{"prompt":{"text":"Hello."}},"outputs":{"next":"next"}},`
+	menu := "execute play_and_get_digits 1 1 1 5000 none 'say:Press 1.' silence_s…"
+
+	t.Run("greeting, greeting, menu", func(t *testing.T) {
+		w := newWorld(t, []byte(hello+`"next":{"type":"greeting","config":{"prompt":{"text":"Again."}},"outputs":{"next":"menu"}},`+tail))
+		w.start()
+		w.golden(append(started, "execute speak flite|slt|Hello. (awaited u1)", "execute speak flite|slt|Again. (awaited u2)")...)
+		w.completes()
+		w.golden("> caller CHANNEL_EXECUTE_COMPLETE", menu+" (awaited u3)")
+		w.completes()
+		w.golden("> caller CHANNEL_EXECUTE_COMPLETE")
+		w.completes("variable_switchyard_input_1", "1")
+		w.golden("> caller CHANNEL_EXECUTE_COMPLETE", "call digits 1", "kill NORMAL_CLEARING")
+		if got := appletIDs(w.c.path); got != "hello next menu bye" {
+			t.Errorf("applet path %q", got)
+		}
+	})
+
+	t.Run("an input the flow does not wait for, during the greeting", func(t *testing.T) {
+		w := newWorld(t, []byte(hello+`"next":{"type":"greeting","config":{"prompt":{"text":"Again."}},"outputs":{"next":"menu"}},`+tail))
+		w.start()
+		w.take()
+		w.trace = nil
+		w.c.fetched(flows.FetchResult{At: w.now, StatusCode: 200})
+		w.take()
+		w.completes()
+		// The second greeting went with the first: it is awaited, not
+		// sent again; the menu goes behind it.
+		w.golden("> caller CHANNEL_EXECUTE_COMPLETE", menu+" (awaited u3)")
+	})
+
+	t.Run("the caller hangs up in the greeting", func(t *testing.T) {
+		w := newWorld(t, []byte(hello+`"next":{"type":"ivr","config":{"prompt":{"text":"Press 1."},"timeout":5,"max_attempts":1},"outputs":{"1":"bye","timeout":"bye"}},
+		"bye":{"type":"hangup"}}}`))
+		w.start()
+		w.golden(append(started, "execute speak flite|slt|Hello. (awaited u1)", menu+" (awaited u2)")...)
+		w.at(2 * time.Second)
+		w.completes("Answer-State", "hangup", "Hangup-Cause", "NORMAL_CLEARING")
+		w.hangupComplete("caller", "NORMAL_CLEARING", time.Millisecond, 2)
+		// A completion of what was sent ahead, were the node to run it
+		// on the way down, is nobody's.
+		w.event("caller", "CHANNEL_EXECUTE_COMPLETE", "Application-UUID", "u2", "variable_switchyard_input_1", "1")
+		w.golden("> caller CHANNEL_EXECUTE_COMPLETE", "timer 1 in 3s",
+			"> caller CHANNEL_HANGUP_COMPLETE", "leg caller: final completed NORMAL_CLEARING talk=2",
+			"> caller CHANNEL_EXECUTE_COMPLETE")
+		if !w.c.over {
+			t.Fatal("the call is not over")
+		}
+		if got := appletIDs(w.c.path); got != "hello" {
+			t.Errorf("applet path %q, want only the greeting the caller heard", got)
+		}
+	})
+
+	for _, tc := range []struct{ name, next, after string }{
+		{"business hours", `"next":{"type":"business_hours","config":{"timezone":"UTC","windows":[{"days":["mon","tue","wed","thu","fri","sat","sun"],"open":"00:00","close":"23:59"}]},"outputs":{"open":"menu","closed":"menu"}},`,
+			menu + " (awaited u2)"},
+		{"a greeting from a URL", `"next":{"type":"greeting","config":{"url":"https://crm.example/hello"},"outputs":{"next":"menu"}},`,
+			"fetch https://crm.example/hello"},
+		{"a connect", `"next":{"type":"connect","config":{"destinations":["+15550100410"]},"outputs":{"answered":"bye"}},`,
+			"? resolve +15550100410"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, []byte(hello+tc.next+tail))
+			w.c.env.fetcher = true
+			w.start()
+			w.golden(append(started, "execute speak flite|slt|Hello. (awaited u1)")...)
+			w.completes()
+			if len(w.trace) < 2 || w.trace[1] != tc.after {
+				t.Fatalf("after the greeting: %q, want %q next", w.trace, tc.after)
+			}
+		})
+	}
+}
+
+// appletIDs lists a path's applets, separated by spaces.
+func appletIDs(p store.AppletPath) string {
+	ids := make([]string, len(p))
+	for i, st := range p {
+		ids[i] = st.Applet
+	}
+	return strings.Join(ids, " ")
 }

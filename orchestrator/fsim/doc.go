@@ -27,10 +27,9 @@
 // channel with nothing to run starts on its next media tick (DefaultTick
 // = 20 ms, as measured on a real node); steps queued behind a running one
 // start as it ends, back to back, as FreeSWITCH parses a channel's
-// private events (on a real node, with a build of Switchyard that sent a
-// menu behind its greeting, the menu started in the event timestamp the
-// greeting ended in, 98 calls of 100). Tick 0 services them all at once,
-// for fast tests.
+// private events (on a real node a menu sent behind a greeting started in
+// the event timestamp the greeting ended in, 98 calls of 100). Tick 0
+// services them all at once, for fast tests.
 //
 // # The dialplan and the test phone network
 //

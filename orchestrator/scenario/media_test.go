@@ -238,3 +238,48 @@ func TestMenuSpeaksInItsVoice(t *testing.T) {
 		t.Errorf("the menus ran with tts_voice %q, want kal then slt", voices)
 	}
 }
+
+// A menu after a greeting starts the moment the greeting ends, as in a
+// dialplan: Switchyard sends it behind the greeting rather than on the
+// greeting's completion, so no round trip to Switchyard leaves the
+// caller in silence between them (20-40 ms on the real node before).
+// Timed on a real node, whose event clock moves every 20 ms: the menu's
+// start is stamped in the tick the greeting ends in, or (rarely, when
+// the tick turns between the two events) the next. The emulator's clock
+// runs fast and its steps are posted, so its timing proves nothing
+// here; the call machine's trace (TestMachineSendsAheadOfAPromptsEnd)
+// and fsim's TestMediaTick hold the rest.
+func TestMenuFollowsItsGreetingAtOnce(t *testing.T) {
+	if !suite.real {
+		t.Skip("timed on a real node")
+	}
+	h := newHarness(t)
+	w := h.watchNode()
+	ctx := context.Background()
+	const number = "+15550000872"
+	h.flowOn(ctx, number, `{"start":"hi","applets":{
+		"hi":{"type":"greeting","config":{"prompt":{"audio":"tone_stream://%(300,0,440)"}},"outputs":{"next":"m"}},
+		"m":{"type":"ivr","config":{"prompt":{"audio":"tone_stream://%(200,0,620)"},"timeout":5,"max_attempts":1},
+			"outputs":{"1":"ok","timeout":"bye"}},
+		"ok":{"type":"greeting","config":{"prompt":{"text":"took 1"}},"outputs":{"next":"bye"}},
+		"bye":{"type":"hangup"}}}`)
+
+	res, c, _ := h.call(testphone.Script{To: number, Digits: []string{"1"}})
+	if c.Status != store.Completed || !pathHas(res, "took 1") {
+		t.Fatalf("call %s, path %v", c.Status, res.Path)
+	}
+	var greetingEnd, menuStart int64
+	for _, ev := range w.of(res.ChannelUUID) {
+		switch {
+		case ev.Name() == "CHANNEL_EXECUTE_COMPLETE" && ev.Get("Application") == "playback" && greetingEnd == 0:
+			greetingEnd = ev.Int("Event-Date-Timestamp")
+		case ev.Name() == "CHANNEL_EXECUTE" && ev.Get("Application") == "play_and_get_digits":
+			menuStart = ev.Int("Event-Date-Timestamp")
+		}
+	}
+	const tick = 20 * time.Millisecond
+	gap := time.Duration(menuStart-greetingEnd) * time.Microsecond
+	if greetingEnd == 0 || menuStart == 0 || gap < 0 || gap > tick+time.Millisecond {
+		t.Errorf("the greeting ended at %d, the menu started at %d (%v later): want within a tick of the node's clock", greetingEnd, menuStart, gap)
+	}
+}
