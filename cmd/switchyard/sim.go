@@ -25,7 +25,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return simLoad(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "call" {
-		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s]\n"+
+		fmt.Fprint(stderr, "Usage: switchyard sim call --to EXOPHONE [--from NUMBER] [--digits 1] [--hangup-on speak] [--hangup-after 20s] [--carrier HOST:PORT]\n"+
 			"       switchyard sim crm --agents NUMBER[,NUMBER...] [--listen 127.0.0.1:9090] [--version 1.1|1.0]\n"+
 			"       switchyard "+simNodeSynopsis+"\n"+
 			"       switchyard "+simLoadSynopsis+"\n")
@@ -44,6 +44,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	carrier := fs.String("carrier", "", "call over SIP as a carrier's call comes, to this host:port (a node from sim node prints it); default loopback")
 	if err := fs.Parse(args[1:]); err != nil {
 		return flagErr(err)
 	}
@@ -52,7 +53,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	script := testphone.Script{From: *from, To: *to, Digits: testphone.ParseDigits(*digits),
-		HangupOnApp: *hangupOn, HangupOnAppN: 1, HangupAfter: *hangupAfter, Message: *message, Timeout: *timeout}
+		HangupOnApp: *hangupOn, HangupOnAppN: 1, HangupAfter: *hangupAfter, Message: *message, Timeout: *timeout, Carrier: *carrier}
 	fmt.Fprintf(stdout, "calling %s from %s via %s\n", *to, *from, *node)
 	res, err := testphone.New(*node, *password).Call(ctx, script)
 	if res != nil {

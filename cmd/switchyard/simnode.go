@@ -47,8 +47,8 @@ func simNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer n.Stop()
-	fmt.Fprintf(stdout, "%s, pid %d\n  event socket  %s (password %s)\n  test network  loopback/<number>/switchyard_testnet, sip:<number>@%s\n  log           %s\n",
-		n.Version, n.PID(), n.ESL, n.Password, n.SIP, n.Log())
+	fmt.Fprintf(stdout, "%s, pid %d\n  event socket  %s (password %s)\n  test network  loopback/<number>/switchyard_testnet, sip:<number>@%s\n  carrier       sip:public<number>@%s (enters the public context over SIP: sim call --carrier)\n  log           %s\n",
+		n.Version, n.PID(), n.ESL, n.Password, n.SIP, n.Carrier, n.Log())
 	if *native {
 		fmt.Fprintln(stdout, "  native twin   +15550009000 (Basic Support in the dialplan), +15550009001 (the same behind a bare socket)")
 	}

@@ -143,15 +143,16 @@ func (l *layout) write() error {
 	}
 	// Written here, or (nil) copied from the project as shipped.
 	files := map[string][]byte{
-		"freeswitch.xml":                         base,
-		"switchyard_vars.xml":                    vars,
-		"autoload_configs/modules.conf.xml":      mods,
-		"dialplan/public.xml":                    []byte(publicContext),
-		"autoload_configs/acl.conf.xml":          nil,
-		"autoload_configs/event_socket.conf.xml": nil,
-		"dialplan/switchyard_testnet.xml":        nil,
-		"dialplan/public/00_switchyard.xml":      nil,
-		"sip_profiles/switchyard_testnet.xml":    nil,
+		"freeswitch.xml":                          base,
+		"switchyard_vars.xml":                     vars,
+		"autoload_configs/modules.conf.xml":       mods,
+		"dialplan/public.xml":                     []byte(publicContext),
+		"dialplan/default/switchyard_carrier.xml": []byte(carrierCalls),
+		"autoload_configs/acl.conf.xml":           nil,
+		"autoload_configs/event_socket.conf.xml":  nil,
+		"dialplan/switchyard_testnet.xml":         nil,
+		"dialplan/public/00_switchyard.xml":       nil,
+		"sip_profiles/switchyard_testnet.xml":     nil,
 	}
 	if l.native {
 		files["dialplan/public/000_native_basic_support.xml"] = nativeTwin(l.nativeSocket)
@@ -170,9 +171,7 @@ func (l *layout) write() error {
 			return fmt.Errorf("fsnode: %w", err)
 		}
 	}
-	// The archive's default context pulls in dialplan/default/*.xml; an
-	// empty folder keeps the glob quiet.
-	return os.MkdirAll(filepath.Join(l.conf, "dialplan", "default"), 0o755)
+	return nil
 }
 
 // nativeBasicSupport is the Basic Support flow with tones, in the
@@ -194,6 +193,19 @@ const publicContext = `<include>
   <context name="public">
     <X-PRE-PROCESS cmd="include" data="public/*.xml"/>
   </context>
+</include>
+`
+
+// carrierCalls stands in for a carrier: the archive's "lo" profile sends
+// its calls to the default context, where a number dialled as
+// public<number> goes on to <number> in the public context, on the
+// sofia channel that took the INVITE (Node.Carrier).
+const carrierCalls = `<include>
+  <extension name="switchyard_carrier_calls">
+    <condition field="destination_number" expression="^public(\+?[0-9]+)$">
+      <action application="transfer" data="$1 XML public"/>
+    </condition>
+  </extension>
 </include>
 `
 

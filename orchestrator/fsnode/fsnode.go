@@ -114,6 +114,11 @@ type Node struct {
 	// SIP is the test phone network's SIP address (host:port): a number of
 	// the test network dialled as sip:<number>@<SIP> behaves as on loopback.
 	SIP string
+	// Carrier is where a SIP call enters the public context as a carrier's
+	// call does (host:port, the archive's own "lo" profile): dialled as
+	// sip:public<number>@<Carrier>, its INVITE arrives on a sofia channel
+	// of the node, which the dialplan sends on to <number> in public.
+	Carrier string
 	// RecordingsDir is switchyard_recordings_dir on the node.
 	RecordingsDir string
 	// Version is what the node says of itself ("FreeSWITCH Version ...").
@@ -212,6 +217,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	n.RecordingsDir = filepath.Join(state, "recordings", "switchyard")
 	n.ESL, n.Password = "127.0.0.1:"+ports[0], cmp.Or(cfg.Password, hex.EncodeToString(secret))
 	n.SIP = "127.0.0.1:" + ports[2]
+	n.Carrier = "127.0.0.1:" + ports[1]
 	n.log = filepath.Join(state, "log", "freeswitch.log")
 	nativeSocket := ""
 	if cfg.NativeBasicSupport {

@@ -58,6 +58,7 @@ type harness struct {
 	// socket (the parked call's fallback).
 	socketsLet int64
 	sip        string // the borrowed node's SIP test network ("" on the emulator)
+	carrier    string // where a SIP call enters its public context (node.carrier)
 	rt         *call.Runtime
 	met        *metrics.Set
 	node       *esl.Node
@@ -128,7 +129,7 @@ func newHarnessOpts(t *testing.T, o options) *harness {
 		h.real = true
 		var n *node
 		n, l = borrow(t)
-		fsAddr, password, h.sip = n.esl, n.password, n.sip
+		fsAddr, password, h.sip, h.carrier = n.esl, n.password, n.sip, n.carrier
 		if n.recordings != "" {
 			recordings = n.recordings // the node's own folder, on this host
 		}

@@ -56,6 +56,9 @@ var suite struct {
 // node is a real FreeSWITCH a scenario borrows.
 type node struct {
 	esl, password, recordings, sip string
+	// carrier is where a SIP call enters the public context (fsnode's
+	// Node.Carrier; "" on an external node, whose profiles are its own).
+	carrier string
 	// fixed is the socket address an external node connects to; archive
 	// nodes are pointed at each scenario's own listener instead.
 	fixed string
@@ -187,7 +190,7 @@ func setupNodes() (stop func(), err error) {
 	suite.real = true
 	suite.nodes = newPool()
 	for _, n := range all {
-		suite.nodes.put(&node{esl: n.ESL, password: n.Password, recordings: n.RecordingsDir, sip: n.SIP, fs: n})
+		suite.nodes.put(&node{esl: n.ESL, password: n.Password, recordings: n.RecordingsDir, sip: n.SIP, carrier: n.Carrier, fs: n})
 	}
 	suite.where = fmt.Sprintf("a real node: %s (%d nodes from %s, GOMAXPROCS %d)",
 		all[0].Version, count, filepath.Base(archive), runtime.GOMAXPROCS(0))

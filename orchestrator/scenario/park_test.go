@@ -37,6 +37,7 @@ func TestPark(t *testing.T) {
 		{"Key1ParallelRingSecondAgentAnswers", TestKey1ParallelRingSecondAgentAnswers, false},
 		{"UnknownNumberIsRefused", TestUnknownNumberIsRefused, false},
 		{"CallerHangsUpDuringGreeting", TestCallerHangsUpDuringGreeting, false},
+		{"SIPCallerHangsUpDuringGreeting", TestSIPCallerHangsUpDuringGreeting, false},
 		{"NodeConnectionBlip", TestDetachedCallOutlivesANodeConnectionBlip, true},
 		{"HungUpAtShutdown", TestDetachedCallHungUpAtShutdown, false},
 		{"Queue", TestQueue, true},

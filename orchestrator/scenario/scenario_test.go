@@ -228,6 +228,30 @@ func TestCallerHangsUpDuringGreeting(t *testing.T) {
 	}
 }
 
+// TestSIPCallerHangsUpDuringGreeting: the same caller, over SIP, as a
+// carrier's call comes. Switchyard has sent the menu to the node behind
+// the greeting; the caller's BYE takes the channel down while the greeting
+// plays, and FreeSWITCH starts nothing queued on a channel that is down.
+// (A loopback caller's phone, hung up by its own half, ends the flow's
+// media before the flow's channel hears of it, and the node can start the
+// menu in that moment: the test phone hangs up the flow's channel first,
+// as a BYE does.) Real nodes only: the emulator has no SIP.
+func TestSIPCallerHangsUpDuringGreeting(t *testing.T) {
+	h := newHarness(t)
+	if h.carrier == "" {
+		t.Skip("a SIP caller needs a node started from the archive (fsnode's carrier profile)")
+	}
+	res, c, legs := h.call(testphone.Script{To: supportNum, Carrier: h.carrier, HangupOnApp: "speak", HangupOnAppN: 1})
+	checkCall(t, c, store.Completed)
+	if !strings.HasPrefix(res.HangupCause, "NORMAL_CLEARING") || !strings.Contains(apps(res), "speak") {
+		t.Errorf("cause %q path %s", res.HangupCause, apps(res))
+	}
+	if strings.Contains(apps(res), "play_and_get_digits") {
+		t.Errorf("the menu ran after the caller hung up: %s", apps(res))
+	}
+	checkLegs(t, legs, []legWant{{to: supportNum, status: store.Completed, anyTalk: true}})
+}
+
 func TestSequentialFirstBusySecondAnswers(t *testing.T) {
 	h := newHarness(t)
 	_, c, legs := h.call(testphone.Script{To: supportNum, Digits: []string{"4"}})

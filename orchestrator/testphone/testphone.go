@@ -6,7 +6,10 @@
 //
 // A call is a loopback pair: `originate loopback/<number>/public &park()`.
 // The parked "-a" channel is the caller's phone; the "-b" channel runs the
-// node's public dialplan, which hands managed numbers to Switchyard.
+// node's public dialplan, which hands managed numbers to Switchyard. On a
+// real node a call can come over SIP instead (Script.Carrier): the caller's
+// phone is the outbound sofia channel, and the flow runs on the inbound
+// one, as for a carrier's call.
 package testphone
 
 import (
@@ -27,6 +30,12 @@ type Script struct {
 	From, To string
 	// Context is the dialplan context the call enters (default "public").
 	Context string
+	// Carrier, if set, places the call over SIP instead of loopback: from
+	// the node's switchyard_testnet profile to sip:public<To>@<Carrier>
+	// (fsnode.Node.Carrier), so it enters the public context on the sofia
+	// channel that took the INVITE, as a carrier's call does, and a hang-up
+	// reaches it as a BYE. Only the public context.
+	Carrier string
 	// Digits are entered at each digit collection the flow starts, in
 	// order; "" lets that one time out. Collections past the list get
 	// nothing.
@@ -104,6 +113,9 @@ func (p *Phone) Call(ctx context.Context, s Script) (*Result, error) {
 	if s.Context == "" {
 		s.Context = "public"
 	}
+	if s.Carrier != "" && s.Context != "public" {
+		return nil, fmt.Errorf("testphone: a carrier's call enters the public context, not %q", s.Context)
+	}
 	if s.Timeout == 0 {
 		s.Timeout = 2 * time.Minute
 	}
@@ -138,8 +150,12 @@ func (p *Phone) Call(ctx context.Context, s Script) (*Result, error) {
 	if err := conn.Subscribe(ctx, subscribed...); err != nil {
 		return nil, fmt.Errorf("testphone: subscribe: %w", err)
 	}
-	job, err := conn.BgAPI(ctx, fmt.Sprintf("originate {origination_uuid=%s,origination_caller_id_number=%s,origination_caller_id_name=%s}loopback/%s/%s &park()",
-		d.res.CallerUUID, s.From, s.From, s.To, s.Context))
+	dest := "loopback/" + s.To + "/" + s.Context
+	if s.Carrier != "" {
+		dest = "sofia/switchyard_testnet/public" + s.To + "@" + s.Carrier
+	}
+	job, err := conn.BgAPI(ctx, fmt.Sprintf("originate {origination_uuid=%s,origination_caller_id_number=%s,origination_caller_id_name=%s}%s &park()",
+		d.res.CallerUUID, s.From, s.From, dest))
 	if err != nil {
 		return nil, fmt.Errorf("testphone: originate: %w", err)
 	}
