@@ -40,9 +40,9 @@ type Script struct {
 	// order; "" lets that one time out. Collections past the list get
 	// nothing.
 	Digits []string
-	// HangupOnApp hangs the caller up (see driver.hangUp) when the HangupOnAppN-th (1-based)
-	// execution of this application starts on the controlled channel,
-	// e.g. "speak", 1: during the greeting.
+	// HangupOnApp hangs the caller up (driver.hangUp) when the
+	// HangupOnAppN-th (1-based) execution of this application starts on
+	// the controlled channel, e.g. "speak", 1: during the greeting.
 	HangupOnApp  string
 	HangupOnAppN int
 	// HangupAfter hangs the caller up this long after the call is
@@ -308,17 +308,21 @@ func (d *driver) speak(ctx context.Context) {
 	}
 }
 
-// hangUp hangs the caller up as a caller putting the phone down does: the
-// channel the flow runs on is hung up first (what a SIP caller's BYE
-// does), and the loopback takes the caller's phone down after it. Killing
-// the phone's half instead ends the flow's media a moment before its
-// hang-up arrives, an order no SIP caller produces: in that moment the
-// node starts whatever Switchyard had queued behind the running prompt
-// (on a real node, a menu queued behind its greeting started on 51 of
-// 480 loopback calls hung up so, on none of 880 SIP calls). Before the
+// hangUp hangs the caller up as a caller putting the phone down does. A
+// call over SIP (Script.Carrier): the phone's leg, whose BYE reaches the
+// flow's channel. A loopback call: the channel the flow runs on first, as
+// a BYE would, and the loopback takes the phone's half down after it.
+// Killing the phone's half instead ends the flow's media a moment before
+// its hang-up arrives, an order no SIP caller produces: in that moment
+// the node starts whatever Switchyard had queued behind the running
+// prompt (on a real node, a menu queued behind its greeting started on 51
+// of 480 loopback calls hung up so, on none of 880 SIP calls). Before the
 // flow's channel is known, the phone's half is hung up.
 func (d *driver) hangUp(ctx context.Context) {
 	uuid := cmp.Or(d.res.ChannelUUID, d.res.CallerUUID)
+	if d.script.Carrier != "" {
+		uuid = d.res.CallerUUID
+	}
 	if _, err := d.conn.API(ctx, "uuid_kill "+uuid+" NORMAL_CLEARING"); err != nil {
 		d.res.HangupCause = "testphone: " + err.Error()
 	}
