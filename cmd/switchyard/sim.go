@@ -44,7 +44,7 @@ func simCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	node := fs.String("fs", envOr("SWITCHYARD_SIM_ESL", "127.0.0.1:8021"), "the node's event socket (env SWITCHYARD_SIM_ESL)")
 	password := fs.String("fs-password", envOr("SWITCHYARD_FS_PASSWORD", "ClueCon"), "event socket password (env SWITCHYARD_FS_PASSWORD)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	carrier := fs.String("carrier", "", "call over SIP as a carrier's call comes, to this host:port (a node from sim node prints it); default loopback")
+	carrier := fs.String("carrier", "", "call over SIP as a carrier's call comes, to this host:port (sim node prints it; a real node only); default loopback")
 	if err := fs.Parse(args[1:]); err != nil {
 		return flagErr(err)
 	}

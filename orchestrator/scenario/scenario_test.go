@@ -232,10 +232,11 @@ func TestCallerHangsUpDuringGreeting(t *testing.T) {
 // carrier's call comes. Switchyard has sent the menu to the node behind
 // the greeting; the caller's BYE takes the channel down while the greeting
 // plays, and FreeSWITCH starts nothing queued on a channel that is down.
-// (A loopback caller's phone, hung up by its own half, ends the flow's
-// media before the flow's channel hears of it, and the node can start the
-// menu in that moment: the test phone hangs up the flow's channel first,
-// as a BYE does.) Real nodes only: the emulator has no SIP.
+// The test phone kills the caller's own SIP leg, so a real BYE reaches
+// the flow's channel. (A loopback caller hung up by the phone's half would
+// end the flow's media before its hang-up, and the node could start the
+// menu in that moment; see testphone's hangUp.) Real nodes only: the
+// emulator has no SIP.
 func TestSIPCallerHangsUpDuringGreeting(t *testing.T) {
 	h := newHarness(t)
 	if h.carrier == "" {
