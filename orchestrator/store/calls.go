@@ -394,6 +394,10 @@ func (r *Calls) Finish(ctx context.Context, sid string, f CallFinal) (bool, erro
 		if applied, err = finish(ctx, tx, "call", "calls", "sid", sid, set); err != nil || !applied {
 			return err
 		}
+		// Its recordings are complete: the archiver may take them.
+		if _, err := tx.exec(ctx, "UPDATE recordings SET call_ended = TRUE WHERE call_sid = ? AND NOT call_ended", sid); err != nil {
+			return dbErr("mark the recordings of call "+sid+" ended", err)
+		}
 		if !f.Released {
 			if _, err := tx.exec(ctx, "DELETE FROM contact_locks WHERE call_sid = ?", sid); err != nil {
 				return dbErr("release contacts of call "+sid, err)

@@ -670,6 +670,23 @@ var migrations = []Migration{
 			`ALTER TABLE calls ADD COLUMN applet_path TEXT NOT NULL DEFAULT ''`,
 		},
 	},
+	{
+		Version: 15,
+		Name:    "recordings claimable once their call is over",
+		SQL: []string{
+			// call_ended is set when the recording's call gets its final
+			// record (Calls.Finish), or at once for a call already over.
+			// The archiver's claim then reads the recordings that are
+			// ready and no others: it used to join every pending
+			// recording to its call, those of live calls too, so that
+			// with 10,000 calls up each claim took 20-30 ms, holding
+			// SQLite's writer.
+			`ALTER TABLE recordings ADD COLUMN call_ended BOOLEAN NOT NULL DEFAULT FALSE`,
+			`UPDATE recordings SET call_ended = TRUE WHERE call_sid IN (SELECT sid FROM calls WHERE end_time IS NOT NULL)`,
+			`DROP INDEX recordings_archive_due_idx`,
+			`CREATE INDEX recordings_archive_due_idx ON recordings (created_at, id) WHERE archive_status = 'pending' AND call_ended`,
+		},
+	},
 }
 
 // backfillDeviceSIDs gives the devices of earlier versions their ids,

@@ -265,6 +265,9 @@ type Recording struct {
 	ClaimedBy       string     `gorm:"column:claimed_by"`
 	ClaimUntil      *time.Time `gorm:"column:claim_until"`
 	ArchivedAt      *time.Time `gorm:"column:archived_at"`
+	// CallEnded: the recording's call is over (its final record is
+	// written), so its file is complete and may be archived.
+	CallEnded bool `gorm:"column:call_ended"`
 }
 
 // TableName implements gorm's tabler.

@@ -20,7 +20,9 @@ type ArchiveClaim struct {
 }
 
 // ClaimArchive claims pending recordings whose call is over (the media
-// node has closed their file), whose last claim has lapsed or whose
+// node has closed their file: call_ended, set with the call's final
+// record, so a claim never reads the recordings of live calls), whose
+// last claim has lapsed or whose
 // retry is due, oldest first; each claim counts an attempt. Concurrent
 // claimers, on any number of instances, never get the same row: on
 // PostgreSQL the candidates are locked (SKIP LOCKED) and every update
@@ -43,9 +45,9 @@ func (r *Recordings) ClaimArchive(ctx context.Context, c ArchiveClaim) ([]Record
 	// out of the index's reach on SQLite (the unary +): a bound value the planner
 	// may use makes SQLite prepare the statement again at every run.
 	q := `UPDATE recordings SET claimed_by = ?, claim_until = ?, archive_attempts = archive_attempts + 1
-		WHERE archive_status = '` + ArchivePending + `' AND (claim_until IS NULL OR ` + plus + `claim_until <= ?) AND id IN (
-			SELECT r.id FROM recordings r JOIN calls c ON c.sid = r.call_sid
-			WHERE r.archive_status = '` + ArchivePending + `' AND (r.claim_until IS NULL OR ` + plus + `r.claim_until <= ?) AND c.end_time IS NOT NULL
+		WHERE archive_status = '` + ArchivePending + `' AND call_ended AND (claim_until IS NULL OR ` + plus + `claim_until <= ?) AND id IN (
+			SELECT r.id FROM recordings r
+			WHERE r.archive_status = '` + ArchivePending + `' AND r.call_ended AND (r.claim_until IS NULL OR ` + plus + `r.claim_until <= ?)
 			ORDER BY r.created_at, r.id LIMIT ?` + lock + `)
 		RETURNING *`
 	var out []Recording

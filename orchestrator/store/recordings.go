@@ -30,16 +30,20 @@ func (r *Recordings) Create(ctx context.Context, rec *Recording) error {
 	rec.ClaimUntil, rec.ArchivedAt = utcPtr(rec.ClaimUntil), utcPtr(rec.ArchivedAt)
 	_, err := r.db.exec(ctx, insertRecording, rec.ID, rec.AccountSID, rec.CallSID, rec.LegID, rec.URL, rec.Path,
 		rec.Duration, rec.Channels, rec.Format, rec.CreatedAt, rec.ArchiveStatus, rec.ArchiveFormat, rec.Storage,
-		rec.StorageKey, rec.Size, rec.ArchiveAttempts, rec.ArchiveError, rec.ClaimedBy, rec.ClaimUntil, rec.ArchivedAt)
+		rec.StorageKey, rec.Size, rec.ArchiveAttempts, rec.ArchiveError, rec.ClaimedBy, rec.ClaimUntil, rec.ArchivedAt,
+		rec.CallSID)
 	return insertErr("create recording", err)
 }
 
-// insertRecording writes every column of a Recording, as GORM's Create
-// would (a test holds the list to the model's).
+// insertRecording writes every column of a Recording (a test holds the
+// list to the model's). call_ended comes from the call, whatever
+// CallEnded says: a recording made before its call's final record is
+// marked by Calls.Finish, one added after it is marked here.
 const insertRecording = `INSERT INTO recordings (id, account_sid, call_sid, leg_id, url, path,
 	duration, channels, format, created_at, archive_status, archive_format, storage,
-	storage_key, size, archive_attempts, archive_error, claimed_by, claim_until, archived_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	storage_key, size, archive_attempts, archive_error, claimed_by, claim_until, archived_at, call_ended)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		EXISTS (SELECT 1 FROM calls WHERE sid = ? AND end_time IS NOT NULL))`
 
 // Get returns one of the account's recordings.
 func (r *Recordings) Get(ctx context.Context, accountSID, id string) (*Recording, error) {

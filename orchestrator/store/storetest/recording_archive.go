@@ -66,6 +66,19 @@ func testRecordingArchive(t *testing.T, fresh Fresh) {
 		t.Fatalf("after the call ended: %+v", got)
 	}
 
+	// A recording added after its call's final record is ready at once.
+	late := newCall(f.a.SID, base.Add(3*time.Second))
+	must(t, f.db.Calls().Create(ctx, late))
+	_, err = f.db.Calls().Finish(ctx, late.SID, store.CallFinal{Status: store.Completed, Released: true})
+	must(t, err)
+	lateRec := &store.Recording{AccountSID: f.a.SID, CallSID: late.SID, URL: "u", Path: "/rec/late.wav", Format: "wav",
+		ArchiveStatus: store.ArchivePending, ArchiveFormat: "wav", CreatedAt: base.Add(3 * time.Second)}
+	must(t, recs.Create(ctx, lateRec))
+	if got := claim("b", at.Add(30*time.Second)); len(got) != 1 || got[0].ID != lateRec.ID || !got[0].CallEnded {
+		t.Fatalf("a recording of a call already over: %+v", got)
+	}
+	must(t, recs.FinishArchive(ctx, lateRec.ID, "b", store.Archived{Format: "wav", Storage: "disk:/rec", Size: 44}))
+
 	// The holder extends; another claimer cannot, nor finish.
 	must(t, recs.ExtendArchive(ctx, old.ID, "a", at.Add(2*time.Minute)))
 	wantErr(t, recs.ExtendArchive(ctx, old.ID, "b", at.Add(2*time.Minute)), store.ErrConflict)
