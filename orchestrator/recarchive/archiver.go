@@ -130,6 +130,7 @@ func (a *Archiver) Run(ctx context.Context) {
 	t := time.NewTicker(a.cfg.Tick)
 	defer t.Stop()
 	a.log.Info("recordings: archiver started", "store", a.blobs.Location(), "workers", a.cfg.Workers)
+	a.sweep(ctx)
 	for {
 		for ctx.Err() == nil && a.pass(ctx) == a.cfg.Batch {
 			// A full batch: there may be more.
@@ -142,7 +143,21 @@ func (a *Archiver) Run(ctx context.Context) {
 				return
 			}
 		case <-t.C:
+			a.sweep(ctx)
 		}
+	}
+}
+
+// sweep marks ready the recordings whose call ended without its final
+// record marking them (store.Recordings.MarkEnded); at the start and on
+// every tick, since it reads every recording of a live call.
+func (a *Archiver) sweep(ctx context.Context) {
+	n, err := a.db.Recordings().MarkEnded(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Error("recordings: mark those of ended calls", "err", err)
+	case n > 0:
+		a.log.Info("recordings: marked ready; their calls were finished without marking them", "recordings", n)
 	}
 }
 

@@ -685,6 +685,10 @@ var migrations = []Migration{
 			`UPDATE recordings SET call_ended = TRUE WHERE call_sid IN (SELECT sid FROM calls WHERE end_time IS NOT NULL)`,
 			`DROP INDEX recordings_archive_due_idx`,
 			`CREATE INDEX recordings_archive_due_idx ON recordings (created_at, id) WHERE archive_status = 'pending' AND call_ended`,
+			// The recordings still waiting for their call, for the sweep
+			// that marks those whose call ended without Calls.Finish
+			// marking them (an instance of an earlier version finished it).
+			`CREATE INDEX recordings_call_live_idx ON recordings (call_sid) WHERE archive_status = 'pending' AND NOT call_ended`,
 		},
 	},
 }

@@ -58,6 +58,21 @@ func (r *Recordings) ClaimArchive(ctx context.Context, c ArchiveClaim) ([]Record
 	return out, nil
 }
 
+// MarkEnded marks ready to archive the pending recordings whose call is
+// over but which its final record did not mark: an instance of an
+// earlier version, sharing the database during an upgrade, finished the
+// call. It reports how many it marked. It reads every recording still
+// waiting for its call, so it is for a slow sweep, not for every claim.
+func (r *Recordings) MarkEnded(ctx context.Context) (int64, error) {
+	n, err := r.db.exec(ctx, `UPDATE recordings SET call_ended = TRUE
+		WHERE archive_status = '`+ArchivePending+`' AND NOT call_ended
+		AND EXISTS (SELECT 1 FROM calls c WHERE c.sid = recordings.call_sid AND c.end_time IS NOT NULL)`)
+	if err != nil {
+		return 0, dbErr("mark recordings of ended calls", err)
+	}
+	return n, nil
+}
+
 // ExtendArchive keeps claimer's claim on recording id until until;
 // ErrConflict when the claim was lost (it lapsed and another took it, or
 // the archive is over).

@@ -79,6 +79,28 @@ func testRecordingArchive(t *testing.T, fresh Fresh) {
 	}
 	must(t, recs.FinishArchive(ctx, lateRec.ID, "b", store.Archived{Format: "wav", Storage: "disk:/rec", Size: 44}))
 
+	// A call finished without marking its recordings (an earlier
+	// version's instance wrote its end) waits for the sweep.
+	old1 := newCall(f.a.SID, base.Add(4*time.Second))
+	must(t, f.db.Calls().Create(ctx, old1))
+	old1Rec := &store.Recording{AccountSID: f.a.SID, CallSID: old1.SID, URL: "u", Path: "/rec/old1.wav", Format: "wav",
+		ArchiveStatus: store.ArchivePending, ArchiveFormat: "wav", CreatedAt: base.Add(4 * time.Second)}
+	must(t, recs.Create(ctx, old1Rec))
+	must(t, f.db.Gorm().Exec(`UPDATE calls SET end_time = ? WHERE sid = ?`, base.Add(5*time.Second), old1.SID).Error)
+	if got := claim("b", at.Add(30*time.Second)); len(got) != 0 {
+		t.Fatalf("claimed before the sweep: %+v", got)
+	}
+	if n, err := recs.MarkEnded(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep marked %d (%v), want 1", n, err)
+	}
+	if n, err := recs.MarkEnded(ctx); err != nil || n != 0 {
+		t.Fatalf("second sweep marked %d (%v), want 0", n, err)
+	}
+	if got := claim("b", at.Add(30*time.Second)); len(got) != 1 || got[0].ID != old1Rec.ID {
+		t.Fatalf("after the sweep: %+v", got)
+	}
+	must(t, recs.FinishArchive(ctx, old1Rec.ID, "b", store.Archived{Format: "wav", Storage: "disk:/rec", Size: 44}))
+
 	// The holder extends; another claimer cannot, nor finish.
 	must(t, recs.ExtendArchive(ctx, old.ID, "a", at.Add(2*time.Minute)))
 	wantErr(t, recs.ExtendArchive(ctx, old.ID, "b", at.Add(2*time.Minute)), store.ErrConflict)
