@@ -682,7 +682,8 @@ var migrations = []Migration{
 			// with 10,000 calls up each claim took 20-30 ms, holding
 			// SQLite's writer.
 			`ALTER TABLE recordings ADD COLUMN call_ended BOOLEAN NOT NULL DEFAULT FALSE`,
-			`UPDATE recordings SET call_ended = TRUE WHERE call_sid IN (SELECT sid FROM calls WHERE end_time IS NOT NULL)`,
+			`UPDATE recordings SET call_ended = TRUE
+				WHERE EXISTS (SELECT 1 FROM calls c WHERE c.sid = recordings.call_sid AND c.end_time IS NOT NULL)`,
 			`DROP INDEX recordings_archive_due_idx`,
 			`CREATE INDEX recordings_archive_due_idx ON recordings (created_at, id) WHERE archive_status = 'pending' AND call_ended`,
 			// The recordings still waiting for their call, for the sweep
