@@ -207,6 +207,35 @@ func TestArchiveWAVOnDiskStaysInPlace(t *testing.T) {
 	}
 }
 
+// A call whose end an instance of an earlier version wrote, without
+// marking its recordings, still has them archived: the archiver's sweep
+// marks them.
+func TestArchiveSweepsRecordingsOfCallsEndedElsewhere(t *testing.T) {
+	e := newEnv(t)
+	disk, err := recstore.NewDisk(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(disk, recarchive.Config{Tick: 20 * time.Millisecond})
+	ctx := t.Context()
+	c := &store.Call{AccountSID: "acme1", Direction: store.DirectionInbound, From: "+15550100001", To: "+918047000001",
+		PhoneNumber: "+918047000001", Status: store.InProgress}
+	if err := e.db.Calls().Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	rec := &store.Recording{AccountSID: "acme1", CallSID: c.SID, URL: "/r", Path: e.wav("a.wav", 1), Format: "wav",
+		Duration: 1, ArchiveStatus: store.ArchivePending, ArchiveFormat: "wav"}
+	if err := e.db.Recordings().Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Gorm().Exec(`UPDATE calls SET end_time = ?, status = 'completed' WHERE sid = ?`, time.Now().UTC(), c.SID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := e.wait(); got.ID != rec.ID || got.ArchiveStatus != store.ArchiveDone {
+		t.Fatalf("archived %+v, want %s", got, rec.ID)
+	}
+}
+
 func TestAPassRecordsItsOutcomesInOneTransaction(t *testing.T) {
 	e := newEnv(t)
 	disk, err := recstore.NewDisk(e.dir)
